@@ -1,0 +1,146 @@
+"""Command line (S35): ``flask --app callgoose <command>`` or ``callgoose <command>``.
+
+Each command prints one line of outcome, or exits non-zero with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from . import clock
+from .auth import create_user
+from .configuration import current_config, import_config
+from .engine import SpecError
+from .extensions import db
+from .models import Service
+from .tokens import create_token
+
+
+def _safe_url(url) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command():
+    """Create the database tables (safe to run again)."""
+    try:
+        db.create_all()
+    except OperationalError as exc:
+        raise click.ClickException(f"cannot create the database: {exc.orig}") from None
+    click.echo(f"Database ready: {_safe_url(db.engine.url)}")
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="May change tokens, services and rules.")
+@click.password_option(help="Asked for when not given.")
+@with_appcontext
+def create_user_command(email, admin, password):
+    """Add a dashboard user."""
+    try:
+        user = create_user(email, password, admin=admin, now=clock.now())
+        db.session.commit()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created {'admin' if admin else 'responder'} {user.email}")
+
+
+@click.command("create-token")
+@click.argument("name")
+@click.option("--service", "service_name", help="Scope the token to this service (default: global).")
+@with_appcontext
+def create_token_command(name, service_name):
+    """Create an API token and print it, once, on the last line."""
+    service_id = None
+    if service_name:
+        service_id = db.session.execute(
+            select(Service.id).where(Service.name == service_name)).scalar_one_or_none()
+        if service_id is None:
+            raise click.ClickException(f"no service named {service_name!r}")
+    try:
+        _, plaintext = create_token(name, service_id, clock.now())
+        db.session.commit()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    scope = f"service {service_name}" if service_name else "all services"
+    click.echo(f"Token {name!r} for {scope}. It is shown only now; keep it safe:")
+    click.echo(plaintext)
+
+
+@click.command("import-config")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@with_appcontext
+def import_config_command(file):
+    """Import services and rules from a JSON file (``-`` for standard input)."""
+    try:
+        doc = json.load(file)
+    except ValueError as exc:
+        raise click.ClickException(f"{file.name} is not valid JSON: {exc}") from None
+    try:
+        names = import_config(doc, clock.now())
+    except SpecError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Imported {len(names)} service(s): {', '.join(names) or '-'}")
+
+
+@click.command("export-config")
+@click.argument("file", required=False, type=click.File("w", encoding="utf-8"))
+@with_appcontext
+def export_config_command(file):
+    """Write every service and its rules as JSON (to FILE, or standard output)."""
+    text = json.dumps(current_config(), indent=2, ensure_ascii=False) + "\n"
+    (file or sys.stdout).write(text)
+    if file is not None:
+        click.echo(f"Exported to {file.name}", err=True)
+
+
+@click.command("serve")
+@click.option("--host", help="Address to listen on (setting HOST, default 127.0.0.1).")
+@click.option("--port", type=int, help="Port (setting PORT, default 8000).")
+@click.option("--threads", type=int, help="Worker threads (setting THREADS, default 8).")
+@with_appcontext
+def serve_command(host, port, threads):
+    """Serve the endpoint and the dashboard with waitress."""
+    import logging
+
+    import waitress
+
+    app = current_app._get_current_object()
+    config = app.config
+    host = host or config["HOST"]
+    port = port or config["PORT"]
+    threads = threads or config["THREADS"]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"Callgoose on http://{shown}:{port}/  (endpoint: POST /v1/process)")
+    click.echo("Next: flask --app callgoose import-config examples/callgoose.json, then "
+               "flask --app callgoose create-token NAME (see README.md).")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="callgoose",
+                   # Bodies above the app's limit still reach it and get the JSON 413; only
+                   # absurd ones are cut off by waitress itself.
+                   max_request_body_size=max(16 * config["MAX_BODY_BYTES"], 64 * 1024 * 1024))
+
+
+COMMANDS = (init_db_command, create_user_command, create_token_command, import_config_command,
+            export_config_command, serve_command)
+
+
+def init_app(app) -> None:
+    for command in COMMANDS:
+        app.cli.add_command(command)
+
+
+def main() -> None:
+    """The ``callgoose`` console script: the same commands without ``flask --app``."""
+    from . import create_app
+
+    FlaskGroup(create_app=create_app, add_default_commands=False, help="Callgoose commands.")(
+        prog_name="callgoose")

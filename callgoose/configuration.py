@@ -1,0 +1,178 @@
+"""Services and their rules in the database, turned into engine specs and back (S34).
+
+Compiled specs are cached per process by (service id, version); every change bumps the
+service's version, so every process sees every change on its next request.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import bindparam, select, update
+
+from . import clock
+from .engine import MaintenanceWindow, ServiceSpec, SpecError, export_config, parse_config
+from .engine.config import format_time
+from .engine.rules import build_resolve, build_trigger
+from .extensions import db
+from .models import Maintenance, Rule, Service
+
+_services = Service.__table__
+_rules = Rule.__table__
+_windows = Maintenance.__table__
+
+_SERVICE_COLUMNS = (_services.c.id, _services.c.name, _services.c.enabled,
+                    _services.c.duplicate_window_seconds, _services.c.version)
+SELECT_ALL_SERVICES = select(*_SERVICE_COLUMNS).order_by(_services.c.id)
+SELECT_ONE_SERVICE = select(*_SERVICE_COLUMNS).where(_services.c.id == bindparam("sid"))
+
+
+class SpecCache:
+    """Compiled specs keyed by (service id, version); derived data, safe to drop at any time."""
+
+    def __init__(self, max_entries: int = 2000):
+        self._specs: dict[tuple[int, int], ServiceSpec | Exception] = {}
+        self._lock = threading.Lock()
+        self._max = max_entries
+
+    def get(self, key):
+        return self._specs.get(key)
+
+    def put(self, key, spec):
+        with self._lock:
+            if len(self._specs) >= self._max:
+                self._specs.clear()
+            self._specs[key] = spec
+
+
+def _rule_spec(row):
+    doc = {"conditions": row.conditions}
+    path = f"rule {row.id}"
+    if row.kind == "trigger":
+        doc.update(urgency=row.urgency, title_from=row.title_from,
+                   description_from=row.description_from, map_incident_with=row.map_key)
+        return build_trigger(doc, path, rule_id=row.id)
+    doc["incident_mapped_with"] = row.map_key
+    return build_resolve(doc, path, rule_id=row.id)
+
+
+def _build_specs(conn, rows) -> dict[int, ServiceSpec | Exception]:
+    ids = [row.id for row in rows]
+    rules = conn.execute(select(_rules).where(_rules.c.service_id.in_(ids))
+                         .order_by(_rules.c.service_id, _rules.c.kind, _rules.c.position)).all()
+    windows = conn.execute(select(_windows).where(_windows.c.service_id.in_(ids))
+                           .order_by(_windows.c.id)).all()
+    built = {}
+    for row in rows:
+        try:
+            own = [r for r in rules if r.service_id == row.id]
+            built[row.id] = ServiceSpec(
+                name=row.name, enabled=row.enabled, service_id=row.id,
+                duplicate_window_seconds=row.duplicate_window_seconds,
+                trigger=tuple(_rule_spec(r) for r in own if r.kind == "trigger"),
+                resolve=tuple(_rule_spec(r) for r in own if r.kind == "resolve"),
+                maintenance=tuple(
+                    MaintenanceWindow(clock.from_db(w.starts_at), clock.from_db(w.ends_at),
+                                      tuple(tuple(s) for s in w.tags or ()))
+                    for w in windows if w.service_id == row.id),
+            )
+        except (SpecError, TypeError, ValueError) as exc:  # a stored rule the engine refuses
+            built[row.id] = exc
+    return built
+
+
+def load_specs(conn, cache: SpecCache, service_id: int | None = None) -> list[ServiceSpec | Exception]:
+    """Return the specs of one service, or of all services, using the cache where current."""
+    if service_id is None:
+        rows = conn.execute(SELECT_ALL_SERVICES).all()
+    else:
+        rows = conn.execute(SELECT_ONE_SERVICE, {"sid": service_id}).all()
+    missing = [row for row in rows if cache.get((row.id, row.version)) is None]
+    if missing:
+        for row_id, spec in _build_specs(conn, missing).items():
+            cache.put((row_id, next(r.version for r in missing if r.id == row_id)), spec)
+    return [cache.get((row.id, row.version)) for row in rows]
+
+
+def bump_version(service_id: int) -> None:
+    """Mark a service changed so every process reloads its rules."""
+    db.session.execute(update(Service).where(Service.id == service_id)
+                       .values(version=Service.version + 1))
+
+
+def _window_row(service_id: int, window: MaintenanceWindow, origin: str, now: float) -> Maintenance:
+    return Maintenance(service_id=service_id, starts_at=clock.to_db(window.starts_at),
+                       ends_at=clock.to_db(window.ends_at), tags=[list(t) for t in window.tags],
+                       origin=origin, created_at=clock.to_db(now))
+
+
+def save_service(spec: ServiceSpec, now: float) -> Service:
+    """Create or replace a service's settings, rules and configured maintenance windows.
+
+    Windows started through the API or the dashboard are kept. The caller commits.
+    """
+    service = db.session.execute(select(Service).where(Service.name == spec.name)).scalar_one_or_none()
+    if service is None:
+        service = Service(name=spec.name, created_at=clock.to_db(now), version=1)
+        db.session.add(service)
+        db.session.flush()
+    else:
+        db.session.execute(Rule.__table__.delete().where(Rule.service_id == service.id))
+        db.session.execute(Maintenance.__table__.delete().where(
+            Maintenance.service_id == service.id, Maintenance.origin == "config"))
+        service.version += 1
+    service.enabled = spec.enabled
+    service.duplicate_window_seconds = spec.duplicate_window_seconds
+    for kind, rules in (("trigger", spec.trigger), ("resolve", spec.resolve)):
+        for position, rule in enumerate(rules):
+            doc = rule.as_dict()
+            db.session.add(Rule(
+                service_id=service.id, kind=kind, position=position,
+                urgency=doc.get("urgency", "high"), conditions=doc["conditions"],
+                title_from=doc.get("title_from"), description_from=doc.get("description_from"),
+                map_key=doc.get("map_incident_with", doc.get("incident_mapped_with"))))
+    for window in spec.maintenance:
+        db.session.add(_window_row(service.id, window, "config", now))
+    return service
+
+
+def import_config(doc, now: float) -> list[str]:
+    """Validate a whole document, then save every service in it in one transaction."""
+    specs = parse_config(doc)
+    try:
+        for spec in specs:
+            save_service(spec, now)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return [spec.name for spec in specs]
+
+
+def current_config() -> dict:
+    """Export every service as the S34 document."""
+    with db.engine.connect() as conn:
+        specs = load_specs(conn, SpecCache())
+    broken = [s for s in specs if isinstance(s, Exception)]
+    if broken:
+        raise broken[0]
+    return export_config(specs)
+
+
+def start_maintenance(service: Service, tags, until: float | None, now: float,
+                      origin: str = "api") -> dict:
+    """Put a service in maintenance from now until ``until`` (S36). The caller commits."""
+    window = MaintenanceWindow(starts_at=now, ends_at=until, tags=tags)
+    row = _window_row(service.id, window, origin, now)
+    db.session.add(row)
+    bump_version(service.id)
+    return {"service": service.name, "starts_at": format_time(now), "ends_at": format_time(until),
+            "tags": [list(t) for t in tags], "origin": origin}
+
+
+def end_maintenance(service: Service) -> int:
+    """End the windows started through the API or the dashboard; configured ones stay."""
+    result = db.session.execute(Maintenance.__table__.delete().where(
+        Maintenance.service_id == service.id, Maintenance.origin.in_(("api", "dashboard"))))
+    bump_version(service.id)
+    return result.rowcount

@@ -1,0 +1,145 @@
+"""The configuration document (S34): services and their rules as JSON, both ways."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from .decide import MaintenanceWindow, ServiceSpec
+from .rules import Limits, SpecError, build_resolve, build_trigger, check_fields, check_rule_count
+
+SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MAX_WINDOW_SECONDS = 86400
+MAX_TAGS = 20
+
+
+def parse_time(value, path: str) -> float | None:
+    """Parse an ISO 8601 time (UTC when no offset is given) into epoch seconds."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SpecError(path, "must be an ISO 8601 time or null")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise SpecError(path, "is not an ISO 8601 time") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def format_time(epoch: float | None) -> str | None:
+    """Format epoch seconds as ISO 8601 UTC with a ``Z``."""
+    if epoch is None:
+        return None
+    text = datetime.fromtimestamp(epoch, timezone.utc).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def build_tags(value, path: str) -> tuple[tuple[str, ...], ...]:
+    """Build the tag sets of a maintenance window: a list of non-empty lists of strings."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise SpecError(path, "must be a list of tag lists")
+    if len(value) > MAX_TAGS:
+        raise SpecError(path, f"more than {MAX_TAGS} tag sets")
+    sets = []
+    for i, tag_set in enumerate(value):
+        if not isinstance(tag_set, list) or not tag_set:
+            raise SpecError(f"{path}[{i}]", "must be a non-empty list of tags "
+                                            "(an empty outer list means every request)")
+        if len(tag_set) > MAX_TAGS:
+            raise SpecError(f"{path}[{i}]", f"more than {MAX_TAGS} tags")
+        tags = []
+        for j, tag in enumerate(tag_set):
+            if not isinstance(tag, str) or not tag.strip():
+                raise SpecError(f"{path}[{i}][{j}]", "must be a non-empty string")
+            if len(tag.strip()) > 200:
+                raise SpecError(f"{path}[{i}][{j}]", "longer than 200 characters")
+            tags.append(tag.strip())
+        sets.append(tuple(tags))
+    return tuple(sets)
+
+
+def build_window(doc, path: str) -> MaintenanceWindow:
+    """Build a maintenance window from ``{"starts_at", "ends_at", "tags"}``."""
+    check_fields(doc, path, {"starts_at", "ends_at", "tags"})
+    starts = parse_time(doc.get("starts_at"), f"{path}.starts_at")
+    ends = parse_time(doc.get("ends_at"), f"{path}.ends_at")
+    if starts is not None and ends is not None and ends <= starts:
+        raise SpecError(f"{path}.ends_at", "must be after starts_at")
+    return MaintenanceWindow(starts, ends, build_tags(doc.get("tags", []), f"{path}.tags"))
+
+
+def check_service_name(name, path: str) -> str:
+    if not isinstance(name, str) or not SERVICE_NAME.fullmatch(name):
+        raise SpecError(path, "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    return name
+
+
+def check_window_seconds(value, path: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WINDOW_SECONDS:
+        raise SpecError(path, f"must be a whole number of seconds from 0 to {MAX_WINDOW_SECONDS}")
+    return value
+
+
+def _list(doc, name: str, path: str) -> list:
+    value = doc.get(name, [])
+    if not isinstance(value, list):
+        raise SpecError(f"{path}.{name}", "must be a list")
+    return value
+
+
+def build_service(doc, path: str, limits: Limits = Limits()) -> ServiceSpec:
+    """Build one service of the configuration document."""
+    check_fields(doc, path, {"name", "enabled", "duplicate_window_seconds", "trigger", "resolve",
+                             "maintenance"}, {"name"})
+    enabled = doc.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise SpecError(f"{path}.enabled", "must be true or false")
+    trigger = _list(doc, "trigger", path)
+    resolve = _list(doc, "resolve", path)
+    check_rule_count(len(trigger), len(resolve), path, limits)
+    return ServiceSpec(
+        name=check_service_name(doc["name"], f"{path}.name"),
+        enabled=enabled,
+        duplicate_window_seconds=check_window_seconds(doc.get("duplicate_window_seconds"),
+                                                      f"{path}.duplicate_window_seconds"),
+        trigger=tuple(build_trigger(r, f"{path}.trigger[{i}]", limits) for i, r in enumerate(trigger)),
+        resolve=tuple(build_resolve(r, f"{path}.resolve[{i}]", limits) for i, r in enumerate(resolve)),
+        maintenance=tuple(build_window(w, f"{path}.maintenance[{i}]")
+                          for i, w in enumerate(_list(doc, "maintenance", path))),
+    )
+
+
+def parse_config(doc, limits: Limits = Limits()) -> list[ServiceSpec]:
+    """Validate a whole configuration document; raise :class:`SpecError` at the first fault."""
+    check_fields(doc, "", {"services"}, {"services"})
+    services = _list(doc, "services", "")
+    specs = []
+    seen = set()
+    for i, service in enumerate(services):
+        spec = build_service(service, f"services[{i}]", limits)
+        if spec.name in seen:
+            raise SpecError(f"services[{i}].name", f"{spec.name!r} appears twice")
+        seen.add(spec.name)
+        specs.append(spec)
+    return specs
+
+
+def window_dict(window: MaintenanceWindow) -> dict:
+    return {"starts_at": format_time(window.starts_at), "ends_at": format_time(window.ends_at),
+            "tags": [list(t) for t in window.tags]}
+
+
+def export_config(specs: list[ServiceSpec]) -> dict:
+    """Turn services back into the document :func:`parse_config` reads."""
+    return {"services": [
+        {"name": s.name, "enabled": s.enabled, "duplicate_window_seconds": s.duplicate_window_seconds,
+         "trigger": [r.as_dict() for r in s.trigger],
+         "resolve": [r.as_dict() for r in s.resolve],
+         "maintenance": [window_dict(w) for w in s.maintenance]}
+        for s in specs]}

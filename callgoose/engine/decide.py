@@ -1,0 +1,208 @@
+"""What one service does with a payload (S19-S27, S29), and the answer (S30, S31).
+
+Pure: the caller reads the state (replay marker, maintenance windows) and hands it in,
+with ``now`` as epoch seconds; the caller writes what the returned plan says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from .payload import Payload, clean
+from .rules import Failure, ResolveRule, TriggerRule, check_rule
+
+TITLE_MAX = 255
+NO_SUBJECT = "-"  # the subject key of "None" (S27); real keys are 64 hex digits
+
+
+@dataclass(frozen=True)
+class MaintenanceWindow:
+    """A window in which a service skips requests (S29); times are epoch seconds."""
+
+    starts_at: float | None = None
+    ends_at: float | None = None
+    tags: tuple[tuple[str, ...], ...] = ()
+
+    def covers(self, payload: Payload, now: float) -> bool:
+        if self.starts_at is not None and now < self.starts_at:
+            return False
+        if self.ends_at is not None and now >= self.ends_at:
+            return False
+        if not self.tags:
+            return True
+        text = payload.folded("")
+        return any(all(tag.casefold() in text for tag in tag_set) for tag_set in self.tags)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service's configuration as the engine sees it."""
+
+    name: str
+    trigger: tuple[TriggerRule, ...] = ()
+    resolve: tuple[ResolveRule, ...] = ()
+    enabled: bool = True
+    duplicate_window_seconds: int | None = None  # None: the deployment's default
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+    service_id: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class TriggerHit:
+    """The trigger rule that held (the first, S19) and the incident it asks for (S20-S23)."""
+
+    rule: int
+    rule_id: int | None
+    urgency: str
+    title: str
+    description: str
+    mapping_value: str | None
+
+
+@dataclass(frozen=True)
+class ResolveHit:
+    """A resolve rule that held and the mapping value it resolves (S24)."""
+
+    rule: int
+    rule_id: int | None
+    value: str
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Which rules held for one service, and why the others did not."""
+
+    trigger: TriggerHit | None = None
+    resolves: tuple[ResolveHit, ...] = ()
+    misses: tuple[tuple[str, int, Failure], ...] = ()
+
+    @property
+    def held(self) -> bool:
+        return self.trigger is not None or bool(self.resolves)
+
+    @property
+    def subject(self) -> str | None:
+        """The S27 subject key, or None when no rule held (nothing is remembered)."""
+        if self.trigger is not None:
+            return mapping_key(self.trigger.mapping_value)
+        if self.resolves:
+            return mapping_key(self.resolves[0].value)
+        return None
+
+
+def mapping_key(value: str | None) -> str:
+    """A fixed-size key for a mapping value, so any length can be indexed."""
+    if value is None:
+        return NO_SUBJECT
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def _present(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def make_title(value: str | None, source: str | None) -> str:
+    """Build an incident title (S21)."""
+    value = _present(value)
+    source = _present(source)
+    if value is not None:
+        title = f"{source} - {value}" if source else value
+    else:
+        title = f"Incident from {source}" if source else "Incident from unknown source"
+    return title.strip()[:TITLE_MAX].strip()
+
+
+def _trigger_hit(index: int, rule: TriggerRule, payload: Payload, source: str | None) -> TriggerHit:
+    title_value = payload.value(rule.title_from) if rule.title_from is not None else None
+    description = payload.value(rule.description_from) if rule.description_from is not None else None
+    if description is None or not description.strip():
+        description = payload.text  # S22
+    mapping = payload.value(rule.map_incident_with) if rule.map_incident_with is not None else None
+    return TriggerHit(rule=index, rule_id=rule.rule_id, urgency=rule.urgency,
+                      title=make_title(title_value, source), description=description,
+                      mapping_value=_present(mapping))
+
+
+def evaluate(spec: ServiceSpec, payload: Payload, source: str | None = None) -> Evaluation:
+    """Find the first trigger rule that holds and every resolve rule that holds (S19, S24)."""
+    source = clean(source) if source else None
+    misses = []
+    resolves = []
+    for index, rule in enumerate(spec.resolve):
+        failure = check_rule(rule.conditions, payload)
+        if failure is None:
+            value = _present(payload.value(rule.incident_mapped_with))
+            if value is None:
+                failure = Failure(-1, rule.incident_mapped_with, "mapping key absent or empty")
+            else:
+                resolves.append(ResolveHit(index, rule.rule_id, value))
+                continue
+        misses.append(("resolve", index, failure))
+    trigger = None
+    for index, rule in enumerate(spec.trigger):
+        failure = check_rule(rule.conditions, payload)
+        if failure is None:
+            trigger = _trigger_hit(index, rule, payload, source)
+            break
+        misses.append(("trigger", index, failure))
+    return Evaluation(trigger=trigger, resolves=tuple(resolves), misses=tuple(misses))
+
+
+def in_maintenance(spec: ServiceSpec, payload: Payload, now: float) -> bool:
+    """Tell whether some maintenance window of the service covers this request (S29)."""
+    return any(window.covers(payload, now) for window in spec.maintenance)
+
+
+@dataclass(frozen=True)
+class Marker:
+    """What a service remembers for one subject (S27)."""
+
+    payload_hash: str
+    seen_at: float
+
+
+def is_replay(marker: Marker | None, payload_hash: str, now: float, window: float) -> bool:
+    """A replay is the same payload for the same subject less than ``window`` seconds later."""
+    return marker is not None and marker.payload_hash == payload_hash and now - marker.seen_at < window
+
+
+def resolve_values(evaluation: Evaluation) -> list[str]:
+    """The distinct mapping values to resolve, in rule order (S24: every rule that held)."""
+    return list(dict.fromkeys(hit.value for hit in evaluation.resolves))
+
+
+@dataclass
+class Flags:
+    """The response flags of a call, ORed over its services (S5, S30)."""
+
+    created: bool = False
+    resolved: bool = False
+    trigger_duplicate: bool = False
+    resolve_duplicate: bool = False
+
+    def merge(self, other: "Flags") -> None:
+        self.created |= other.created
+        self.resolved |= other.resolved
+        self.trigger_duplicate |= other.trigger_duplicate
+        self.resolve_duplicate |= other.resolve_duplicate
+
+    @property
+    def status(self) -> int:
+        """The one place a call's outcome becomes a status code (S31)."""
+        if self.created:
+            return 201
+        if self.resolved:
+            return 200
+        if self.trigger_duplicate or self.resolve_duplicate:
+            return 208
+        return 202
+
+    def body(self, call_id: str) -> dict:
+        """The response body of a processed call (S30)."""
+        return {"id": call_id,
+                "resolved": {"duplicate": self.resolve_duplicate, "resolved": self.resolved},
+                "triggered": {"duplicate": self.trigger_duplicate, "created": self.created}}

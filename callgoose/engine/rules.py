@@ -1,0 +1,222 @@
+"""Rules: their shape, the limits checked when saving (S18), and matching (S15-S19).
+
+Every way of saving a rule (config import, the CLI, the dashboard) builds it with
+:func:`build_trigger` / :func:`build_resolve`, so a rule that saves is a rule that runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .payload import Payload
+
+MODES = ("all", "any", "none")
+URGENCIES = ("high", "low")
+MAX_KEY_CHARS = 1000
+
+
+class SpecError(ValueError):
+    """A rule or configuration that cannot be saved; ``path`` names the fault."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one service may hold (S18). The original product allows 10, 2, 10 and 50."""
+
+    rules: int = 50
+    conditions: int = 5
+    items: int = 20
+    item_chars: int = 200
+
+
+@dataclass(frozen=True)
+class Condition:
+    json_key: str
+    contains: tuple[str, ...]
+    mode: str = "all"
+    folded: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "folded", tuple(item.casefold() for item in self.contains))
+
+    def as_dict(self) -> dict:
+        return {"json_key": self.json_key, "contains": list(self.contains), "mode": self.mode}
+
+
+@dataclass(frozen=True)
+class TriggerRule:
+    conditions: tuple[Condition, ...] = ()
+    urgency: str = "high"
+    title_from: str | None = None
+    description_from: str | None = None
+    map_incident_with: str | None = None
+    rule_id: int | None = field(default=None, compare=False)
+
+    def as_dict(self) -> dict:
+        return {"urgency": self.urgency,
+                "conditions": [c.as_dict() for c in self.conditions],
+                "title_from": self.title_from,
+                "description_from": self.description_from,
+                "map_incident_with": self.map_incident_with}
+
+
+@dataclass(frozen=True)
+class ResolveRule:
+    conditions: tuple[Condition, ...]
+    incident_mapped_with: str
+    rule_id: int | None = field(default=None, compare=False)
+
+    def as_dict(self) -> dict:
+        return {"conditions": [c.as_dict() for c in self.conditions],
+                "incident_mapped_with": self.incident_mapped_with}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a rule did not hold: the first condition that failed, in words."""
+
+    condition: int
+    json_key: str
+    reason: str
+
+
+# -- building and validating -------------------------------------------------
+
+def check_fields(doc, path: str, allowed: set[str], required: set[str] = frozenset()) -> dict:
+    """Require a JSON object with only known fields and all required ones."""
+    if not isinstance(doc, dict):
+        raise SpecError(path, "must be an object")
+    for name in doc:
+        if name not in allowed:
+            raise SpecError(_join(path, name), "unknown field")
+    for name in sorted(required):
+        if name not in doc:
+            raise SpecError(_join(path, name), "is required")
+    return doc
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _key(value, path: str, *, nullable: bool) -> str | None:
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str):
+        raise SpecError(path, "must be a string" + (" or null" if nullable else ""))
+    value = value.strip()
+    if len(value) > MAX_KEY_CHARS:
+        raise SpecError(path, f"longer than {MAX_KEY_CHARS} characters")
+    return value
+
+
+def build_condition(doc, path: str, limits: Limits = Limits()) -> Condition:
+    """Build one condition from ``{"json_key", "contains", "mode"}``."""
+    check_fields(doc, path, {"json_key", "contains", "mode"}, {"json_key", "contains"})
+    json_key = _key(doc["json_key"], f"{path}.json_key", nullable=False)
+    mode = doc.get("mode", "all")
+    if mode not in MODES:
+        raise SpecError(f"{path}.mode", "must be one of " + ", ".join(MODES))
+    contains = doc["contains"]
+    if isinstance(contains, str):
+        contains = [contains]
+    if not isinstance(contains, list):
+        raise SpecError(f"{path}.contains", "must be a list of strings")
+    if not contains:
+        raise SpecError(f"{path}.contains", "needs at least one item")
+    if len(contains) > limits.items:
+        raise SpecError(f"{path}.contains", f"more than {limits.items} items")
+    items = []
+    for i, item in enumerate(contains):
+        item_path = f"{path}.contains[{i}]"
+        if not isinstance(item, str):
+            raise SpecError(item_path, "must be a string")
+        item = item.strip()
+        if not item:
+            raise SpecError(item_path, "is empty")
+        if len(item) > limits.item_chars:
+            raise SpecError(item_path, f"longer than {limits.item_chars} characters")
+        items.append(item)
+    return Condition(json_key=json_key, contains=tuple(items), mode=mode)
+
+
+def _conditions(doc, path: str, limits: Limits) -> tuple[Condition, ...]:
+    conditions = doc.get("conditions", [])
+    if not isinstance(conditions, list):
+        raise SpecError(path, "must be a list")
+    if len(conditions) > limits.conditions:
+        raise SpecError(path, f"more than {limits.conditions} conditions")
+    return tuple(build_condition(c, f"{path}[{i}]", limits) for i, c in enumerate(conditions))
+
+
+def build_trigger(doc, path: str, limits: Limits = Limits(), rule_id: int | None = None) -> TriggerRule:
+    """Build a trigger rule (S20); no conditions makes it a catch-all (S17)."""
+    check_fields(doc, path, {"urgency", "conditions", "title_from", "description_from",
+                             "map_incident_with"})
+    urgency = doc.get("urgency", "high")
+    if urgency not in URGENCIES:
+        raise SpecError(f"{path}.urgency", "must be high or low")
+    return TriggerRule(
+        conditions=_conditions(doc, f"{path}.conditions", limits),
+        urgency=urgency,
+        title_from=_key(doc.get("title_from"), f"{path}.title_from", nullable=True),
+        description_from=_key(doc.get("description_from"), f"{path}.description_from", nullable=True),
+        map_incident_with=_key(doc.get("map_incident_with"), f"{path}.map_incident_with", nullable=True),
+        rule_id=rule_id,
+    )
+
+
+def build_resolve(doc, path: str, limits: Limits = Limits(), rule_id: int | None = None) -> ResolveRule:
+    """Build a resolve rule (S24); it needs at least one condition (S17)."""
+    check_fields(doc, path, {"conditions", "incident_mapped_with"}, {"conditions", "incident_mapped_with"})
+    conditions = _conditions(doc, f"{path}.conditions", limits)
+    if not conditions:
+        raise SpecError(f"{path}.conditions", "a resolve rule needs at least one condition")
+    return ResolveRule(
+        conditions=conditions,
+        incident_mapped_with=_key(doc["incident_mapped_with"], f"{path}.incident_mapped_with",
+                                  nullable=False),
+        rule_id=rule_id,
+    )
+
+
+def check_rule_count(trigger_count: int, resolve_count: int, path: str, limits: Limits = Limits()):
+    """Refuse more rules than a service may hold (trigger and resolve rules together)."""
+    if trigger_count + resolve_count > limits.rules:
+        raise SpecError(path, f"more than {limits.rules} rules (trigger and resolve together)")
+
+
+# -- matching ------------------------------------------------------------------
+
+def check_condition(condition: Condition, payload: Payload) -> str | None:
+    """Return None when the condition holds (S15, S16), else the reason it does not."""
+    value = payload.folded(condition.json_key)
+    if value is None:
+        return "key absent"
+    if condition.mode == "all":
+        for item, shown in zip(condition.folded, condition.contains):
+            if item not in value:
+                return f'value does not contain "{shown}"'
+        return None
+    if condition.mode == "any":
+        if any(item in value for item in condition.folded):
+            return None
+        return "value contains none of " + ", ".join(f'"{s}"' for s in condition.contains)
+    for item, shown in zip(condition.folded, condition.contains):
+        if item in value:
+            return f'value contains "{shown}"'
+    return None
+
+
+def check_rule(conditions: tuple[Condition, ...], payload: Payload) -> Failure | None:
+    """Return None when every condition holds (S17), else the first that failed."""
+    for index, condition in enumerate(conditions):
+        reason = check_condition(condition, payload)
+        if reason is not None:
+            return Failure(index, condition.json_key, reason)
+    return None

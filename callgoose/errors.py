@@ -1,0 +1,54 @@
+"""App-level error handlers: the JSON envelope under the API paths, HTML elsewhere."""
+
+from __future__ import annotations
+
+from flask import jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .extensions import db
+
+API_PREFIXES = ("/v1/", "/api/v1/", "/sqibs-api/")
+_WORDS = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 409: "conflict",
+          413: "payload_too_large", 400: "bad_request"}
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(API_PREFIXES)
+
+
+def json_error(status: int, message: str, error: str | None = None):
+    """The one error envelope of the JSON API: ``{"error", "message"}``."""
+    response = jsonify({"error": error or _WORDS.get(status, "error"), "message": message})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="callgoose"'
+    return response
+
+
+def temporary_error():
+    """S32: nothing was stored; every sender retries a 5xx."""
+    return json_error(500, "The call was not stored because of a temporary error; try again.",
+                      "temporary")
+
+
+def _http_error(exc: HTTPException):
+    if is_api_path(request.path):
+        if exc.code == 500:
+            return temporary_error()
+        response = json_error(exc.code or 500, exc.description or exc.name)
+        if exc.code == 405 and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+    return render_template("errors/error.html", error=exc), exc.code
+
+
+def _unexpected(exc: Exception):
+    db.session.rollback()
+    if is_api_path(request.path):
+        return temporary_error()
+    return render_template("errors/error.html", error=InternalServerError()), 500
+
+
+def register_error_handlers(app) -> None:
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,109 @@
+"""Incidents for people and scripts: listing, one incident, acknowledge and resolve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from . import clock
+from .database import begin_session_write
+from .extensions import db
+from .models import ACTIVE, Incident, IncidentEvent, Service
+
+STATUSES = ("triggered", "acknowledged", "resolved")
+
+
+class IncidentStateError(ValueError):
+    """An action that the incident's current status does not allow."""
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[tuple[Incident, str]]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def to_dict(incident: Incident, service_name: str) -> dict:
+    """The JSON shape of an incident (S36)."""
+    return {"id": incident.id, "service": {"name": service_name}, "title": incident.title,
+            "description": incident.description, "status": incident.status,
+            "urgency": incident.urgency, "mapping_value": incident.mapping_value,
+            "duplicate_count": incident.duplicate_count, "created_at": clock.iso(incident.created_at),
+            "acknowledged_at": clock.iso(incident.acknowledged_at),
+            "resolved_at": clock.iso(incident.resolved_at)}
+
+
+def list_incidents(*, status: str | None = None, service_id: int | None = None, page: int = 1,
+                   per_page: int = 50) -> Page:
+    """Incidents newest first, one page of them, with the total count."""
+    query = select(Incident, Service.name).join(Service, Service.id == Incident.service_id)
+    count = select(func.count()).select_from(Incident)
+    if status == "active":
+        query, count = (q.where(Incident.status.in_(ACTIVE)) for q in (query, count))
+    elif status:
+        query, count = (q.where(Incident.status == status) for q in (query, count))
+    if service_id is not None:
+        query, count = (q.where(Incident.service_id == service_id) for q in (query, count))
+    total = db.session.execute(count).scalar_one()
+    rows = db.session.execute(query.order_by(Incident.created_at.desc(), Incident.id.desc())
+                              .limit(per_page).offset((page - 1) * per_page)).all()
+    return Page([(row[0], row[1]) for row in rows], page, per_page, total)
+
+
+def get_incident(incident_id: int, service_id: int | None = None) -> tuple[Incident, str] | None:
+    """One incident and its service's name; None when absent or outside ``service_id``."""
+    query = select(Incident, Service.name).join(Service, Service.id == Incident.service_id).where(
+        Incident.id == incident_id)
+    if service_id is not None:
+        query = query.where(Incident.service_id == service_id)
+    row = db.session.execute(query).first()
+    return (row[0], row[1]) if row else None
+
+
+def _event(incident: Incident, kind: str, now: float, *, actor: str, user_id: int | None, note=None):
+    db.session.add(IncidentEvent(incident_id=incident.id, at=clock.to_db(now), kind=kind,
+                                 actor=actor, user_id=user_id, note=note))
+
+
+def acknowledge(incident_id: int, now: float, *, actor: str, user_id: int | None = None,
+                service_id: int | None = None) -> tuple[Incident, str] | None:
+    """Acknowledge a triggered incident; acknowledging twice changes nothing. Commits."""
+    begin_session_write()
+    found = get_incident(incident_id, service_id)
+    if found is None:
+        db.session.rollback()
+        return None
+    incident = found[0]
+    if incident.status == "resolved":
+        db.session.rollback()
+        raise IncidentStateError("the incident is resolved; it cannot be acknowledged")
+    if incident.status == "triggered":
+        incident.status = "acknowledged"
+        incident.acknowledged_at = clock.to_db(now)
+        _event(incident, "acknowledged", now, actor=actor, user_id=user_id)
+    db.session.commit()
+    return found
+
+
+def resolve(incident_id: int, now: float, *, actor: str, user_id: int | None = None,
+            service_id: int | None = None) -> tuple[Incident, str] | None:
+    """Resolve an active incident; resolving twice changes nothing. Commits."""
+    begin_session_write()
+    found = get_incident(incident_id, service_id)
+    if found is None:
+        db.session.rollback()
+        return None
+    incident = found[0]
+    if incident.status in ACTIVE:
+        incident.status = "resolved"
+        incident.resolved_at = clock.to_db(now)
+        _event(incident, "resolved", now, actor=actor, user_id=user_id)
+    db.session.commit()
+    return found

@@ -1,0 +1,159 @@
+"""Tables. Column definitions and indexes only: the rules live in the engine and the services.
+
+Times are naive UTC datetimes (see :mod:`callgoose.clock`). Columns that point at an API
+call (``created_by_call``, ``api_call_id``) carry no foreign key on purpose: retention
+deletes old calls (S33) and must never touch incidents or their timeline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .extensions import db
+
+ACTIVE = ("triggered", "acknowledged")
+ACTIVE_SQL = "status IN ('triggered', 'acknowledged')"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+
+class Service(db.Model):
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    duplicate_window_seconds: Mapped[int | None]
+    # Bumped on every change of rules, state or maintenance: processes cache compiled
+    # rules by (id, version), so a change made by any process is seen by all of them.
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime]
+
+
+class Rule(db.Model):
+    __tablename__ = "rules"
+    __table_args__ = (Index("ix_rules_service", "service_id", "kind", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))  # trigger | resolve
+    position: Mapped[int]
+    urgency: Mapped[str] = mapped_column(String(8), default="high")
+    conditions: Mapped[list] = mapped_column(JSON)
+    title_from: Mapped[str | None] = mapped_column(Text)
+    description_from: Mapped[str | None] = mapped_column(Text)
+    map_key: Mapped[str | None] = mapped_column(Text)  # map_incident_with / incident_mapped_with
+
+
+class Maintenance(db.Model):
+    __tablename__ = "maintenance_windows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    origin: Mapped[str] = mapped_column(String(16))  # config | api | dashboard
+    created_at: Mapped[datetime]
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the token
+    prefix: Mapped[str] = mapped_column(String(16))  # shown so people can tell tokens apart
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Incident(db.Model):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        # S28: at most one active incident per (service, mapping value), enforced here.
+        Index("uq_incidents_active_mapping", "service_id", "mapping_key", unique=True,
+              sqlite_where=text(ACTIVE_SQL), postgresql_where=text(ACTIVE_SQL)),
+        Index("ix_incidents_status_created", "status", "created_at"),
+        Index("ix_incidents_service_status", "service_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text)
+    urgency: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))  # triggered | acknowledged | resolved
+    mapping_value: Mapped[str | None] = mapped_column(Text)
+    mapping_key: Mapped[str | None] = mapped_column(String(64))  # sha256 of mapping_value
+    duplicate_count: Mapped[int] = mapped_column(default=0)
+    rule_id: Mapped[int | None]
+    created_by_call: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+
+
+class IncidentEvent(db.Model):
+    """The timeline: created, duplicate, acknowledged, unacknowledged, resolved, comment."""
+
+    __tablename__ = "incident_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16))
+    api_call_id: Mapped[str | None] = mapped_column(String(36))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str | None] = mapped_column(String(254))  # user email or token name, as it was
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiCall(db.Model):
+    """One authenticated request to the endpoint and what came of it (S33)."""
+
+    __tablename__ = "api_calls"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id", ondelete="SET NULL"))
+    token_name: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str | None] = mapped_column(Text)  # the ``from`` parameter
+    content_type: Mapped[str | None] = mapped_column(Text)
+    size: Mapped[int]
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[int]
+    results: Mapped[list] = mapped_column(JSON)  # per service: rule that held, what it did
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReplayMarker(db.Model):
+    """Per service and subject, the last payload processed and when (S27)."""
+
+    __tablename__ = "replay_markers"
+
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    subject_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[datetime]

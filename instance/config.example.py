@@ -1,0 +1,10 @@
+# Copy to instance/config.py and change what you need. Environment variables
+# (DATABASE_URL, SECRET_KEY, CALLGOOSE_<NAME>) override what is set here.
+
+# DATABASE_URL = "postgresql://callgoose@localhost/callgoose"
+# DUPLICATE_WINDOW_SECONDS = 300
+# MAX_BODY_BYTES = 1048576
+# BASE_URL = "https://alerts.example.com"
+# HOST = "127.0.0.1"
+# PORT = 8000
+# THREADS = 8
