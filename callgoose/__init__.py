@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 
-from flask import Flask
-
 DEFAULTS = {
     "DATABASE_URL": "sqlite:///callgoose.sqlite",  # relative: inside the instance folder
     "DUPLICATE_WINDOW_SECONDS": 300,
@@ -48,8 +46,11 @@ def _check_settings(config) -> None:
             raise ValueError(f"setting {name} must be a whole number of at least {low}, not {value!r}")
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict | None = None):
     """Build the app: defaults, instance config, environment, then ``test_config`` (S37)."""
+    # Imported here so that ``import callgoose.engine`` loads no framework (the engine is pure).
+    from flask import Flask
+
     app = Flask(__name__, instance_relative_config=True,
                 instance_path=os.environ.get("CALLGOOSE_INSTANCE_PATH") or None)
     app.config.from_mapping(DEFAULTS)

@@ -100,6 +100,7 @@ def begin_session_write() -> None:
     Call it before the first statement of a unit of work that writes; a transaction the
     session already started is ended first, so the write sees fresh data.
     """
-    if db.session.in_transaction():
-        db.session.rollback()
-    db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    session = db.session()  # the scoped session's current Session
+    if session.in_transaction():
+        session.rollback()
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})

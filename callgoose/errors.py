@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .extensions import db
@@ -43,6 +43,7 @@ def _http_error(exc: HTTPException):
 
 
 def _unexpected(exc: Exception):
+    current_app.logger.error("unexpected error on %s %s", request.method, request.path, exc_info=exc)
     db.session.rollback()
     if is_api_path(request.path):
         return temporary_error()

@@ -1,0 +1,81 @@
+"""S28: exactly once under concurrency, on real servers, SQLite and PostgreSQL, 1 or 2 processes."""
+
+import threading
+from collections import Counter
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from callgoose.extensions import db
+from conftest import ALERTMANAGER, Setup, firing, make_app
+from servers import post, running_servers
+
+N = 50
+
+
+def fire_together(ports, token, bodies):
+    """Send every body at the same moment from its own thread, spread over the servers."""
+    barrier = threading.Barrier(len(bodies))
+    results = [None] * len(bodies)
+
+    def send(i):
+        barrier.wait()
+        results[i] = post(ports[i % len(ports)], token, bodies[i])
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+@pytest.fixture
+def prepared(database_url, tmp_path):
+    app = make_app(database_url, tmp_path)
+    setup = Setup(app)
+    setup.services(ALERTMANAGER)
+    yield database_url, setup, setup.token()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("processes", [1, 2])
+def test_s28_identical_requests_at_once_give_one_call_and_the_rest_duplicates(prepared, tmp_path, processes):
+    url, setup, token = prepared
+    with running_servers(url, tmp_path, count=processes, threads=8) as ports:
+        results = fire_together(ports, token, [firing()] * N)
+    assert Counter(status for status, _ in results) == {201: 1, 208: N - 1}
+    assert setup.query("SELECT count(*), sum(duplicate_count) FROM incidents")[0] == (1, 0)
+    assert setup.query("SELECT count(*) FROM api_calls")[0][0] == N
+    assert len({body["id"] for _, body in results}) == N
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("processes", [1, 2])
+def test_s28_different_payloads_with_one_mapping_value_give_one_active_incident(prepared, tmp_path, processes):
+    url, setup, token = prepared
+    with running_servers(url, tmp_path, count=processes, threads=8) as ports:
+        results = fire_together(ports, token, [firing(summary=f"variant {i}") for i in range(N)])
+    assert Counter(status for status, _ in results) == {201: 1, 208: N - 1}
+    assert setup.query("SELECT count(*), sum(duplicate_count) FROM incidents")[0] == (1, N - 1)
+    assert setup.query("SELECT count(*) FROM incident_events")[0][0] == N
+
+
+def test_s28_the_database_refuses_a_second_active_incident_per_mapping(database_url, tmp_path):
+    app = make_app(database_url, tmp_path)
+    Setup(app).services(ALERTMANAGER)
+    insert = text("INSERT INTO incidents (service_id, title, description, urgency, status, mapping_value, "
+                  "mapping_key, duplicate_count, created_at, last_seen_at) VALUES (1, 't', 'd', 'high', "
+                  ":status, 'm', 'k', 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(insert, {"status": "resolved"})
+            conn.execute(insert, {"status": "resolved"})  # resolved ones may repeat
+            conn.execute(insert, {"status": "triggered"})
+        with pytest.raises(IntegrityError):
+            with db.engine.begin() as conn:
+                conn.execute(insert, {"status": "acknowledged"})
+        db.engine.dispose()
