@@ -64,6 +64,19 @@ def test_s28_different_payloads_with_one_mapping_value_give_one_active_incident(
     assert setup.query("SELECT count(*) FROM incident_events")[0][0] == N
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("processes", [1, 2])
+def test_s28_identical_repeats_of_an_open_incident_count_one_duplicate(prepared, tmp_path, processes):
+    """The subject's marker exists already: only one of the N may be processed (S26), N-1 are replays."""
+    url, setup, token = prepared
+    with running_servers(url, tmp_path, count=processes, threads=8) as ports:
+        assert post(ports[0], token, firing(summary="first"))[0] == 201
+        results = fire_together(ports, token, [firing(summary="again")] * N)
+    assert Counter(status for status, _ in results) == {208: N}
+    assert setup.query("SELECT count(*), sum(duplicate_count) FROM incidents")[0] == (1, 1)
+    assert setup.query("SELECT count(*) FROM incident_events WHERE kind = 'duplicate'")[0][0] == 1
+
+
 def test_s28_the_database_refuses_a_second_active_incident_per_mapping(database_url, tmp_path):
     app = make_app(database_url, tmp_path)
     Setup(app).services(ALERTMANAGER)

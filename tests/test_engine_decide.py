@@ -107,6 +107,8 @@ def test_s27_subject_is_the_trigger_mapping_else_the_first_resolve_value():
     assert evaluate(unmapped, Payload.from_text('{"state": "up", "host": "h"}')).subject == NO_SUBJECT
     assert evaluate(resolver(), Payload.from_text('{"state": "up", "host": "h"}')).subject == mapping_key("h")
     assert evaluate(resolver(), Payload.from_text('{"state": "down", "host": "h"}')).subject is None
+    two = ServiceSpec("s", resolve=resolver("host").resolve + resolver("id").resolve)
+    assert evaluate(two, Payload.from_text('{"state": "up", "host": "h", "id": "i"}')).subject == mapping_key("h")
 
 
 WINDOW = 300.0
