@@ -6,6 +6,7 @@ from functools import wraps
 
 from flask import g, request
 
+from .database import read_connection
 from .errors import json_error
 from .extensions import db
 from .tokens import authenticate
@@ -29,7 +30,7 @@ def unauthorized():
 
 def current_token():
     """Authenticate the request's token with a short read, or return None."""
-    with db.engine.connect() as conn:
+    with read_connection(db.engine) as conn:
         return authenticate(conn, presented_token(request))
 
 

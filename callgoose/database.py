@@ -51,7 +51,8 @@ def _sqlite_connect(dbapi_conn, _record):
 
 def _sqlite_begin(conn: Connection):
     mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-    conn.exec_driver_sql("BEGIN " + mode)
+    if mode != "NONE":  # NONE: autocommit, each statement is its own read (see read_connection)
+        conn.exec_driver_sql("BEGIN " + mode)
 
 
 def configure(engine: Engine) -> None:
@@ -64,6 +65,15 @@ def configure(engine: Engine) -> None:
 
 def _lock_for(engine: Engine):
     return getattr(engine, "callgoose_write_lock", None) or nullcontext()
+
+
+@contextmanager
+def read_connection(engine: Engine):
+    """A connection for a few independent reads; on SQLite without BEGIN/ROLLBACK round trips."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn = conn.execution_options(sqlite_begin="NONE")
+        yield conn
 
 
 @contextmanager

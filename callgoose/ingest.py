@@ -5,25 +5,33 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import clock
-from .bearer import require_token
+from .bearer import presented_token, unauthorized
 from .errors import json_error
 from .extensions import db
-from .pipeline import process_call, record_rejected
+from .pipeline import open_call, process_call, record_rejected
 
 bp = Blueprint("ingest", __name__)
 log = logging.getLogger(__name__)
 PATHS = ("/v1/process", "/api/v1/process", "/sqibs-api/v1/process")
 
 
-@require_token
+def _logged_url() -> str:
+    """Path and query for the log; the log record factory redacts ``token=`` (S4)."""
+    query = request.query_string.decode("latin-1")
+    return f"{request.path}?{query}" if query else request.path
+
+
 def process():
     """Process one call from a monitoring tool and answer with its outcome (S30, S31)."""
     started = time.perf_counter()
-    token = g.api_token
+    opened = open_call(db.engine, current_app.extensions["callgoose_specs"], presented_token(request))
+    if opened is None:
+        return unauthorized()
+    token, specs = opened
     source = request.args.get("from") or None
     content_type = request.headers.get("Content-Type")
     try:
@@ -32,12 +40,11 @@ def process():
         limit = current_app.config["MAX_BODY_BYTES"]
         call_id = record_rejected(db.engine, token, 413, content_type, request.content_length or 0,
                                   source, clock.now(), f"body larger than {limit} bytes")
-        log.warning("ingest %s -> 413 call=%s token_name=%s", request.full_path, call_id, token.name)
+        log.warning("ingest %s -> 413 call=%s token_name=%s", _logged_url(), call_id, token.name)
         return json_error(413, f"The body is larger than {limit} bytes; nothing was processed.")
-    result = process_call(db.engine, current_app.extensions["callgoose_specs"], token, raw,
-                          content_type, source, clock.now(),
+    result = process_call(db.engine, token, specs, raw, content_type, source, clock.now(),
                           current_app.config["DUPLICATE_WINDOW_SECONDS"])
-    log.info("ingest %s -> %d call=%s token_name=%s %.1fms", request.full_path, result.status,
+    log.info("ingest %s -> %d call=%s token_name=%s %.1fms", _logged_url(), result.status,
              result.call_id, token.name, (time.perf_counter() - started) * 1000)
     return jsonify(result.body), result.status
 

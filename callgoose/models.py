@@ -157,3 +157,7 @@ class ReplayMarker(db.Model):
     subject_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     payload_hash: Mapped[str] = mapped_column(String(64))
     seen_at: Mapped[datetime]
+    # What the row held before the last call: the upsert that writes a marker returns
+    # these, so reading and writing it is one statement (see pipeline.REMEMBER).
+    previous_hash: Mapped[str | None] = mapped_column(String(64))
+    previous_seen_at: Mapped[datetime | None]

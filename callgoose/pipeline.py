@@ -11,42 +11,62 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import DateTime, String, bindparam, insert, text, update
 
 from . import clock
 from .configuration import SpecCache, load_specs
-from .database import run_write
+from .database import read_connection, run_write
 from .engine import (
     Evaluation, Flags, Marker, Payload, ServiceSpec, evaluate, in_maintenance, is_replay,
     clean, mapping_key, resolve_values,
 )
-from .models import ACTIVE, ApiCall, ApiToken, Incident, IncidentEvent, ReplayMarker
-from .tokens import TokenInfo
+from .models import ACTIVE_SQL, ApiCall, ApiToken, Incident, IncidentEvent
+from .tokens import TokenInfo, authenticate
 
 RESULT_VALUE_CHARS = 200
 
 _incidents = Incident.__table__
 _events = IncidentEvent.__table__
-_markers = ReplayMarker.__table__
 _calls = ApiCall.__table__
 _tokens = ApiToken.__table__
 
-_marker_match = (_markers.c.service_id == bindparam("sid")) & (_markers.c.subject_key == bindparam("subject"))
-SELECT_MARKER = select(_markers.c.payload_hash, _markers.c.seen_at).where(_marker_match).with_for_update()
-INSERT_MARKER = insert(_markers)
-UPDATE_MARKER = update(_markers).where(_marker_match).values(
-    payload_hash=bindparam("hash"), seen_at=bindparam("now"))
-SLIDE_MARKER = update(_markers).where(_marker_match).values(seen_at=bindparam("now"))
+# S27 in one statement: remember this call for its subject and return what was remembered
+# before. Whatever the engine then decides, the row is already right: a replay keeps the
+# same hash and slides the time; anything else stores the new hash and time. The upsert's
+# row lock orders concurrent calls for one subject on PostgreSQL (SQLite: BEGIN IMMEDIATE).
+REMEMBER = text("""
+    INSERT INTO replay_markers (service_id, subject_key, payload_hash, seen_at)
+    VALUES (:sid, :subject, :hash, :now)
+    ON CONFLICT (service_id, subject_key) DO UPDATE SET
+        previous_hash = replay_markers.payload_hash, previous_seen_at = replay_markers.seen_at,
+        payload_hash = excluded.payload_hash, seen_at = excluded.seen_at
+    RETURNING previous_hash, previous_seen_at
+""").bindparams(bindparam("now", type_=DateTime())).columns(
+    previous_hash=String(), previous_seen_at=DateTime())
 
+# The status test is the partial index's own literal text: with bound values (status IN
+# (?, ?)) neither SQLite nor a generic PostgreSQL plan can use that index.
 _active_mapping = ((_incidents.c.service_id == bindparam("sid"))
                    & (_incidents.c.mapping_key == bindparam("mkey"))
-                   & _incidents.c.status.in_(ACTIVE))
+                   & text(ACTIVE_SQL))
 RESOLVE = update(_incidents).where(_active_mapping).values(
     status="resolved", resolved_at=bindparam("now")).returning(_incidents.c.id)
-DUPLICATE = update(_incidents).where(_active_mapping).values(
-    duplicate_count=_incidents.c.duplicate_count + 1, last_seen_at=bindparam("now")
-).returning(_incidents.c.id)
-CREATE = insert(_incidents).returning(_incidents.c.id)
+
+
+# S26 as one statement: create the incident, or count a duplicate on the active one. The
+# conflict target is the partial unique index of active incidents, so the database makes
+# the choice (a NULL mapping key never conflicts); ``duplicate_count`` comes back 0 for a
+# new incident. Plain SQL that SQLite and PostgreSQL both accept: SQLAlchemy cannot cache
+# its own ON CONFLICT ... WHERE construct and would compile it on every call.
+OPEN_OR_COUNT = text(f"""
+    INSERT INTO incidents (service_id, title, description, urgency, status, mapping_value,
+        mapping_key, duplicate_count, rule_id, created_by_call, created_at, last_seen_at)
+    VALUES (:service_id, :title, :description, :urgency, 'triggered', :mapping_value,
+        :mapping_key, 0, :rule_id, :created_by_call, :now, :now)
+    ON CONFLICT (service_id, mapping_key) WHERE {ACTIVE_SQL}
+    DO UPDATE SET duplicate_count = incidents.duplicate_count + 1, last_seen_at = excluded.last_seen_at
+    RETURNING id, duplicate_count
+""").bindparams(bindparam("now", type_=DateTime()))
 INSERT_EVENTS = insert(_events)
 INSERT_CALL = insert(_calls)
 TOUCH_TOKEN = update(_tokens).where(_tokens.c.id == bindparam("tid")).values(last_used_at=bindparam("now"))
@@ -154,21 +174,16 @@ class _Apply:
         window = spec.duplicate_window_seconds
         if window is None:
             window = self.default_window
-        key = {"sid": spec.service_id, "subject": ev.subject}
-        row = self.conn.execute(SELECT_MARKER, key).first()
-        marker = Marker(row.payload_hash, clock.from_db(row.seen_at)) if row else None
+        row = self.conn.execute(REMEMBER, {"sid": spec.service_id, "subject": ev.subject,
+                                           "hash": self.payload.digest, "now": self.now_db}).one()
+        marker = (Marker(row.previous_hash, clock.from_db(row.previous_seen_at))
+                  if row.previous_hash is not None else None)
         if is_replay(marker, self.payload.digest, self.now, window):
-            self.conn.execute(SLIDE_MARKER, {**key, "now": self.now_db})
             flags.trigger_duplicate = ev.trigger is not None
             flags.resolve_duplicate = bool(ev.resolves)
             result = item.result(flags)
             result["replay"] = True
             return flags, result
-        if row is None:
-            self.conn.execute(INSERT_MARKER, {"service_id": spec.service_id, "subject_key": ev.subject,
-                                              "payload_hash": self.payload.digest, "seen_at": self.now_db})
-        else:
-            self.conn.execute(UPDATE_MARKER, {**key, "hash": self.payload.digest, "now": self.now_db})
         resolved = self._resolve(spec, ev)
         flags.resolved = bool(resolved)
         result_extra = {"resolved_incidents": resolved} if resolved else {}
@@ -194,20 +209,13 @@ class _Apply:
     def _trigger(self, spec: ServiceSpec, ev: Evaluation) -> tuple[int, bool]:
         hit = ev.trigger
         mkey = mapping_key(hit.mapping_value) if hit.mapping_value is not None else None
-        if mkey is not None:
-            existing = self.conn.execute(DUPLICATE, {"sid": spec.service_id, "mkey": mkey,
-                                                     "now": self.now_db}).scalar()
-            if existing is not None:  # S26: an open incident with this mapping value
-                self.event(existing, "duplicate")
-                return existing, False
-        incident_id = self.conn.execute(CREATE, {
+        incident_id, duplicates = self.conn.execute(OPEN_OR_COUNT, {
             "service_id": spec.service_id, "title": hit.title, "description": hit.description,
-            "urgency": hit.urgency, "status": "triggered", "mapping_value": hit.mapping_value,
-            "mapping_key": mkey, "duplicate_count": 0, "rule_id": hit.rule_id,
-            "created_by_call": self.call_id, "created_at": self.now_db, "last_seen_at": self.now_db,
-            "acknowledged_at": None, "resolved_at": None}).scalar_one()
-        self.event(incident_id, "created")
-        return incident_id, True
+            "urgency": hit.urgency, "mapping_value": hit.mapping_value, "mapping_key": mkey,
+            "rule_id": hit.rule_id, "created_by_call": self.call_id, "now": self.now_db}).one()
+        created = duplicates == 0
+        self.event(incident_id, "created" if created else "duplicate")
+        return incident_id, created
 
 
 def _call_row(call_id, token: TokenInfo, now_db, source, content_type, size, payload_text,
@@ -224,13 +232,23 @@ def _touch_token(conn, token: TokenInfo, now: float):
         conn.execute(TOUCH_TOKEN, {"tid": token.id, "now": clock.to_db(now)})
 
 
-def process_call(engine, cache: SpecCache, token: TokenInfo, raw: bytes, content_type: str | None,
+def open_call(engine, cache: SpecCache, presented: str | None):
+    """Authenticate a token and load the specs it reaches, in one short read.
+
+    Returns ``(token, specs)``, or None for a missing, unknown or revoked token (S3).
+    """
+    with read_connection(engine) as conn:
+        token = authenticate(conn, presented)
+        if token is None:
+            return None
+        return token, load_specs(conn, cache, token.service_id)
+
+
+def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type: str | None,
                  source: str | None, now: float, default_window: int) -> CallResult:
-    """Run one authenticated call through every service it reaches and store it (S5, S20-S33)."""
+    """Run one authenticated call through the services it reaches and store it (S5, S20-S33)."""
     payload = Payload.from_body(raw, content_type)
     source = clean(source) if source else None
-    with engine.connect() as conn:
-        specs = load_specs(conn, cache, token.service_id)
     evaluated = _evaluate_all(specs, token, payload, source, now)
     call_id = new_call_id(now)
 

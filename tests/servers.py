@@ -21,11 +21,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0, log: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+            tail = log.read_text()[-2000:] if log else ""
+            raise RuntimeError(f"server exited with {proc.returncode}: {tail}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
@@ -39,18 +40,21 @@ def running_servers(database_url: str, instance_path, count: int = 1, threads: i
     """Start ``count`` server processes on one database; yield their ports."""
     env = {**os.environ, "DATABASE_URL": database_url, "CALLGOOSE_INSTANCE_PATH": str(instance_path),
            "SECRET_KEY": "test", "PYTHONPATH": str(ROOT)}
-    procs, ports = [], []
+    procs, ports, logs = [], [], []
     try:
-        for _ in range(count):
+        for i in range(count):
             port = free_port()
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "flask", "--app", "callgoose", "serve", "--port", str(port),
-                 "--threads", str(threads)],
-                env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            log = Path(instance_path) / f"server-{port}.log"  # a file: a pipe nobody reads would block
+            with open(log, "wb") as out:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "flask", "--app", "callgoose", "serve", "--port", str(port),
+                     "--threads", str(threads)],
+                    env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
             procs.append(proc)
             ports.append(port)
-        for proc, port in zip(procs, ports):
-            wait_for_port(port, proc)
+            logs.append(log)
+        for proc, port, log in zip(procs, ports, logs):
+            wait_for_port(port, proc, log=log)
         yield ports
     finally:
         for proc in procs:
@@ -60,7 +64,6 @@ def running_servers(database_url: str, instance_path, count: int = 1, threads: i
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-            proc.stderr.close()
 
 
 def post(port: int, token: str, body, path: str = "/v1/process") -> tuple[int, dict]:

@@ -1,0 +1,23 @@
+"""The ceiling: a bare Flask route under the same waitress settings as Callgoose."""
+
+import argparse
+import json
+
+import waitress
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.post("/v1/process")
+def process():
+    request.get_data()
+    return app.response_class(json.dumps({"id": "x"}), status=202, mimetype="application/json")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args()
+    waitress.serve(app, host="127.0.0.1", port=args.port, threads=args.threads, ident="bare")
