@@ -6,7 +6,7 @@ from functools import wraps
 
 from flask import g, request
 
-from .database import read_connection
+from .hotpath import read_cursor
 from .errors import json_error
 from .extensions import db
 from .tokens import authenticate
@@ -30,8 +30,8 @@ def unauthorized():
 
 def current_token():
     """Authenticate the request's token with a short read, or return None."""
-    with read_connection(db.engine) as conn:
-        return authenticate(conn, presented_token(request))
+    with read_cursor(db.engine) as cursor:
+        return authenticate(cursor, presented_token(request))
 
 
 def require_token(view):

@@ -7,24 +7,32 @@ service's version, so every process sees every change on its next request.
 from __future__ import annotations
 
 import threading
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 
 from . import clock
 from .engine import MaintenanceWindow, ServiceSpec, SpecError, export_config, parse_config
 from .engine.config import format_time
 from .engine.rules import build_resolve, build_trigger
 from .extensions import db
+from .hotpath import Cursor, Sql, read_cursor
 from .models import Maintenance, Rule, Service
 
-_services = Service.__table__
 _rules = Rule.__table__
 _windows = Maintenance.__table__
 
-_SERVICE_COLUMNS = (_services.c.id, _services.c.name, _services.c.enabled,
-                    _services.c.duplicate_window_seconds, _services.c.version)
-SELECT_ALL_SERVICES = select(*_SERVICE_COLUMNS).order_by(_services.c.id)
-SELECT_ONE_SERVICE = select(*_SERVICE_COLUMNS).where(_services.c.id == bindparam("sid"))
+_SERVICE_COLUMNS = "SELECT id, name, enabled, duplicate_window_seconds, version FROM services"
+SELECT_ALL_SERVICES = Sql(_SERVICE_COLUMNS + " ORDER BY id")
+SELECT_ONE_SERVICE = Sql(_SERVICE_COLUMNS + " WHERE id = :sid")
+
+
+class ServiceRow(NamedTuple):
+    id: int
+    name: str
+    enabled: bool
+    duplicate_window_seconds: int | None
+    version: int
 
 
 class SpecCache:
@@ -81,16 +89,23 @@ def _build_specs(conn, rows) -> dict[int, ServiceSpec | Exception]:
     return built
 
 
-def load_specs(conn, cache: SpecCache, service_id: int | None = None) -> list[ServiceSpec | Exception]:
-    """Return the specs of one service, or of all services, using the cache where current."""
+def service_rows(cursor: Cursor, service_id: int | None = None) -> list[ServiceRow]:
+    """The current version of one service, or of all services."""
     if service_id is None:
-        rows = conn.execute(SELECT_ALL_SERVICES).all()
+        rows = cursor.execute(SELECT_ALL_SERVICES).fetchall()
     else:
-        rows = conn.execute(SELECT_ONE_SERVICE, {"sid": service_id}).all()
+        rows = cursor.execute(SELECT_ONE_SERVICE, {"sid": service_id}).fetchall()
+    return [ServiceRow(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows]
+
+
+def load_specs(engine, cache: SpecCache, rows: list[ServiceRow]) -> list[ServiceSpec | Exception]:
+    """Return the specs of these services, building only those not cached at their version."""
     missing = [row for row in rows if cache.get((row.id, row.version)) is None]
     if missing:
-        for row_id, spec in _build_specs(conn, missing).items():
-            cache.put((row_id, next(r.version for r in missing if r.id == row_id)), spec)
+        with engine.connect() as conn:
+            built = _build_specs(conn, missing)
+        for row in missing:
+            cache.put((row.id, row.version), built[row.id])
     return [cache.get((row.id, row.version)) for row in rows]
 
 
@@ -151,8 +166,9 @@ def import_config(doc, now: float) -> list[str]:
 
 def current_config() -> dict:
     """Export every service as the S34 document."""
-    with db.engine.connect() as conn:
-        specs = load_specs(conn, SpecCache())
+    with read_cursor(db.engine) as cursor:
+        rows = service_rows(cursor)
+    specs = load_specs(db.engine, SpecCache(), rows)
     broken = [s for s in specs if isinstance(s, Exception)]
     if broken:
         raise broken[0]

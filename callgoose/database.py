@@ -1,27 +1,18 @@
-"""Database engine settings and the one way to run a write transaction.
+"""Database engine settings, and starting ORM writes the SQLite-safe way.
 
 SQLite: WAL, ``synchronous=FULL``, a busy timeout, foreign keys, and ``BEGIN IMMEDIATE``
 for writes (a deferred BEGIN that reads then writes fails at once under contention).
-Writers of one process also queue on a lock before BEGIN, so they do not spin in
-SQLite's busy handler; other processes are still kept out by SQLite's own file lock.
-PostgreSQL gets the same statements; unique constraints and row locks do the rest.
+The ingestion path runs its transactions through :mod:`callgoose.hotpath`.
 """
 
 from __future__ import annotations
 
-import logging
-import random
 import threading
-import time
-from contextlib import contextmanager, nullcontext
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 
 from .extensions import db
-
-log = logging.getLogger(__name__)
 
 def normalize_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs that name no driver."""
@@ -51,8 +42,7 @@ def _sqlite_connect(dbapi_conn, _record):
 
 def _sqlite_begin(conn: Connection):
     mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-    if mode != "NONE":  # NONE: autocommit, each statement is its own read (see read_connection)
-        conn.exec_driver_sql("BEGIN " + mode)
+    conn.exec_driver_sql("BEGIN " + mode)
 
 
 def configure(engine: Engine) -> None:
@@ -60,48 +50,9 @@ def configure(engine: Engine) -> None:
     if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_connect):
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
+        # Writers of one process queue here before BEGIN IMMEDIATE, so they do not spin in
+        # SQLite's busy handler; other processes are still kept out by SQLite's file lock.
         engine.callgoose_write_lock = threading.Lock()
-
-
-def _lock_for(engine: Engine):
-    return getattr(engine, "callgoose_write_lock", None) or nullcontext()
-
-
-@contextmanager
-def read_connection(engine: Engine):
-    """A connection for a few independent reads; on SQLite without BEGIN/ROLLBACK round trips."""
-    with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            conn = conn.execution_options(sqlite_begin="NONE")
-        yield conn
-
-
-@contextmanager
-def write_transaction(engine: Engine):
-    """Yield a connection inside one write transaction; commit on success."""
-    with _lock_for(engine):
-        with engine.connect() as conn:
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                yield conn
-
-
-def run_write(engine: Engine, work, attempts: int = 4):
-    """Run ``work(conn)`` in a write transaction, retrying transient failures.
-
-    A unique-constraint race, a deadlock or a locked database rolls the whole
-    transaction back, so a retry starts clean; after the last attempt it raises.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            with write_transaction(engine) as conn:
-                return work(conn)
-        except DBAPIError as exc:
-            if attempt == attempts:
-                raise
-            log.warning("write transaction failed (attempt %d of %d), retrying: %s",
-                        attempt, attempts, type(exc.orig).__name__)
-            time.sleep(random.uniform(0.002, 0.02) * attempt)
 
 
 def begin_session_write() -> None:

@@ -7,17 +7,17 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from . import clock
 from .extensions import db
+from .hotpath import Cursor, Sql, to_datetime
 from .models import ApiToken
 
 PREFIX = "cg_"
-_tokens = ApiToken.__table__
 # Unknown and revoked tokens take this same query and the same path (S3).
-SELECT_TOKEN = select(_tokens.c.id, _tokens.c.name, _tokens.c.service_id, _tokens.c.last_used_at).where(
-    _tokens.c.digest == bindparam("digest"), _tokens.c.revoked_at.is_(None))
+SELECT_TOKEN = Sql("SELECT id, name, service_id, last_used_at FROM api_tokens "
+                   "WHERE digest = :digest AND revoked_at IS NULL")
 
 
 @dataclass(frozen=True)
@@ -37,12 +37,12 @@ def generate() -> str:
     return PREFIX + secrets.token_urlsafe(32)
 
 
-def authenticate(conn, token: str | None) -> TokenInfo | None:
+def authenticate(cursor: Cursor, token: str | None) -> TokenInfo | None:
     """Return the live token with this plaintext, or None."""
     if not token:
         return None
-    row = conn.execute(SELECT_TOKEN, {"digest": digest(token)}).first()
-    return TokenInfo(*row) if row else None
+    row = cursor.execute(SELECT_TOKEN, {"digest": digest(token)}).fetchone()
+    return TokenInfo(row[0], row[1], row[2], to_datetime(row[3])) if row else None
 
 
 def create_token(name: str, service_id: int | None, now: float) -> tuple[ApiToken, str]:
