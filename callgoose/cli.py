@@ -20,6 +20,7 @@ from .configuration import current_config, import_config
 from .engine import SpecError
 from .extensions import db
 from .models import Service
+from .retention import prune
 from .tokens import create_token
 
 
@@ -129,8 +130,19 @@ def serve_command(host, port, threads):
                    max_request_body_size=max(16 * config["MAX_BODY_BYTES"], 64 * 1024 * 1024))
 
 
+@click.command("prune")
+@with_appcontext
+def prune_command():
+    """Delete API calls older than API_LOG_RETENTION_DAYS and expired replay markers."""
+    config = current_app.config
+    calls, markers = prune(clock.now(), config["API_LOG_RETENTION_DAYS"],
+                           config["DUPLICATE_WINDOW_SECONDS"])
+    click.echo(f"Deleted {calls} API call(s) older than {config['API_LOG_RETENTION_DAYS']} days "
+               f"and {markers} expired replay marker(s)")
+
+
 COMMANDS = (init_db_command, create_user_command, create_token_command, import_config_command,
-            export_config_command, serve_command)
+            export_config_command, serve_command, prune_command)
 
 
 def init_app(app) -> None:

@@ -50,9 +50,12 @@ def configure(engine: Engine) -> None:
     if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_connect):
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
-        # Writers of one process queue here before BEGIN IMMEDIATE, so they do not spin in
-        # SQLite's busy handler; other processes are still kept out by SQLite's file lock.
-        engine.callgoose_write_lock = threading.Lock()
+        # The ingestion path of one process takes its turn here (hotpath.read_cursor and
+        # write_cursor). Writers then never spin in SQLite's busy handler, and reads never
+        # race this process's commits: a read that starts while a commit moves the WAL
+        # header is retried inside SQLite with growing sleeps (measured: reads with a p99
+        # of 60-130 ms at 32 connections). Other processes are kept out by SQLite's locks.
+        engine.callgoose_lock = threading.Lock()
 
 
 def begin_session_write() -> None:

@@ -71,13 +71,16 @@ class Cursor:
 @contextmanager
 def read_cursor(engine: Engine):
     """A cursor for a few independent reads (autocommit on SQLite: no BEGIN/ROLLBACK)."""
-    raw = engine.raw_connection()
-    try:
-        yield Cursor(raw.cursor(), engine.dialect.name)
-    finally:
-        if engine.dialect.name != "sqlite":
-            raw.rollback()
-        raw.close()
+    with getattr(engine, "callgoose_lock", None) or nullcontext():
+        raw = engine.raw_connection()
+        cursor = raw.cursor()
+        try:
+            yield Cursor(cursor, engine.dialect.name)
+        finally:
+            cursor.close()  # no statement may outlive the read and pin a snapshot
+            if engine.dialect.name != "sqlite":
+                raw.rollback()
+            raw.close()
 
 
 @contextmanager
@@ -89,15 +92,17 @@ def write_cursor(engine: Engine):
     across threads and processes. PostgreSQL: unique constraints and row locks decide.
     """
     sqlite = engine.dialect.name == "sqlite"
-    with getattr(engine, "callgoose_write_lock", None) or nullcontext():
+    with getattr(engine, "callgoose_lock", None) or nullcontext():
         raw = engine.raw_connection()
+        cursor = raw.cursor()
         try:
-            cursor = raw.cursor()
             if sqlite:
                 cursor.execute("BEGIN IMMEDIATE")
             yield Cursor(cursor, engine.dialect.name)
+            cursor.close()
             raw.commit()
         except BaseException:
+            cursor.close()
             raw.rollback()
             raise
         finally:

@@ -140,3 +140,23 @@ def test_s37_bad_settings_are_refused_with_their_name(tmp_path, monkeypatch):
     monkeypatch.setenv("CALLGOOSE_DUPLICATE_WINDOW_SECONDS", '"five"')
     with pytest.raises(ValueError, match="DUPLICATE_WINDOW_SECONDS"):
         create_app()
+
+
+def test_s33_prune_deletes_old_calls_and_markers_but_never_breaks_dedup(app, runner, setup, client, monkeypatch):
+    from callgoose import clock
+    setup.services(ALERTMANAGER)
+    token = setup.token()
+    start = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: start - 31 * 86400)
+    assert client.post("/v1/process", json={"status": "firing", "groupKey": "old"},
+                       headers={"Authorization": f"Bearer {token}"}).status_code == 201
+    monkeypatch.setattr(clock, "now", lambda: start)
+    assert client.post("/v1/process", json={"status": "firing", "groupKey": "new"},
+                       headers={"Authorization": f"Bearer {token}"}).status_code == 201
+    result = runner.invoke(args=["prune"])
+    assert result.exit_code == 0
+    assert "Deleted 1 API call(s) older than 30 days and 1 expired replay marker(s)" in result.output
+    assert [r[0] for r in setup.query("SELECT payload FROM api_calls")] == ['{"status": "firing", "groupKey": "new"}']
+    response = client.post("/v1/process", json={"status": "firing", "groupKey": "old", "again": 1},
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 208  # the old incident is still open: S26 holds without its call
