@@ -42,7 +42,7 @@ def running_servers(database_url: str, instance_path, count: int = 1, threads: i
            "SECRET_KEY": "test", "PYTHONPATH": str(ROOT)}
     procs, ports, logs = [], [], []
     try:
-        for i in range(count):
+        for _ in range(count):
             port = free_port()
             log = Path(instance_path) / f"server-{port}.log"  # a file: a pipe nobody reads would block
             with open(log, "wb") as out:

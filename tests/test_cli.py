@@ -17,13 +17,13 @@ def runner(app):
     return app.test_cli_runner()
 
 
-def test_init_db_is_safe_to_run_twice(runner):
+def test_s35_init_db_is_safe_to_run_twice(runner):
     for _ in range(2):
         result = runner.invoke(args=["init-db"])
         assert result.exit_code == 0 and "Database ready" in result.output
 
 
-def test_create_user_prompts_for_the_password(runner, setup):
+def test_s35_create_user_prompts_for_the_password(runner, setup):
     result = runner.invoke(args=["create-user", "Ops@Example.com", "--admin"], input="longpassword\nlongpassword\n")
     assert result.exit_code == 0, result.output
     assert "Created admin ops@example.com" in result.output
@@ -35,19 +35,19 @@ def test_create_user_prompts_for_the_password(runner, setup):
     (["create-user", "not-an-email", "--password", "longpassword"], "is not an email address"),
     (["create-user", "a@b.c", "--password", "short"], "at least 8 characters"),
 ])
-def test_create_user_refusals_exit_non_zero_with_one_line(runner, args, message):
+def test_s35_create_user_refusals_exit_non_zero_with_one_line(runner, args, message):
     result = runner.invoke(args=args)
     assert result.exit_code != 0 and message in result.output
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_create_user_twice_is_refused(runner):
+def test_s35_create_user_twice_is_refused(runner):
     runner.invoke(args=["create-user", "a@b.c", "--password", "longpassword"])
     result = runner.invoke(args=["create-user", "a@b.c", "--password", "longpassword"])
     assert result.exit_code == 1 and "exists already" in result.output
 
 
-def test_create_token_prints_the_token_alone_on_the_last_line(runner, setup, client):
+def test_s35_create_token_prints_the_token_alone_on_the_last_line(runner, setup, client):
     setup.services(ALERTMANAGER)
     result = runner.invoke(args=["create-token", "am", "--service", "checkout-api"])
     assert result.exit_code == 0
@@ -59,7 +59,7 @@ def test_create_token_prints_the_token_alone_on_the_last_line(runner, setup, cli
     assert missing.exit_code == 1 and "no service named 'nope'" in missing.output
 
 
-def test_import_then_export_config(runner, tmp_path):
+def test_s35_import_then_export_config(runner, tmp_path):
     source = ROOT / "examples" / "callgoose.json"
     result = runner.invoke(args=["import-config", str(source)])
     assert result.exit_code == 0 and "Imported 1 service(s): checkout-api" in result.output
@@ -72,7 +72,7 @@ def test_import_then_export_config(runner, tmp_path):
     assert json.loads(stdout.stdout) == exported
 
 
-def test_import_replaces_the_rules_of_an_existing_service(runner, tmp_path):
+def test_s35_import_replaces_the_rules_of_an_existing_service(runner, tmp_path):
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"services": [ALERTMANAGER]}))
     runner.invoke(args=["import-config", str(path)])
@@ -88,7 +88,7 @@ def test_import_replaces_the_rules_of_an_existing_service(runner, tmp_path):
         {"json_key": "k", "contains": ["x", "y", "z", "w" * 201]}]}] * 3}]}),
      "services[0].trigger[0].conditions[0].contains[3]: longer than 200 characters"),
 ])
-def test_import_errors_exit_non_zero_and_name_the_fault(runner, tmp_path, content, message):
+def test_s35_import_errors_exit_non_zero_and_name_the_fault(runner, tmp_path, content, message):
     path = tmp_path / "bad.json"
     path.write_text(content)
     result = runner.invoke(args=["import-config", str(path)])
@@ -96,7 +96,7 @@ def test_import_errors_exit_non_zero_and_name_the_fault(runner, tmp_path, conten
     assert json.loads(runner.invoke(args=["export-config"]).stdout) == {"services": []}
 
 
-def test_console_script_and_flask_cli_offer_the_same_commands(tmp_path):
+def test_s35_console_script_and_flask_cli_offer_the_same_commands(tmp_path):
     env = {**os.environ, "CALLGOOSE_INSTANCE_PATH": str(tmp_path), "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", "from callgoose.cli import main; main()", "--help"],
                          capture_output=True, text=True, env=env, cwd=ROOT)
@@ -115,7 +115,7 @@ def test_s37_environment_overrides_instance_config(tmp_path, monkeypatch):
     assert app.config["DUPLICATE_WINDOW_SECONDS"] == 120
     assert app.config["BASE_URL"] == "https://a.example"
     assert app.config["MAX_CONTENT_LENGTH"] == 2048
-    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///callgoose.sqlite"
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "sqlite:///callgoose.sqlite"
     assert app.instance_path == str(tmp_path)
 
 

@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from callgoose.models import ApiToken
-from conftest import ALERTMANAGER, firing, resolved
+from conftest import ALERTMANAGER, firing
 
 NOTHING = {"resolved": {"duplicate": False, "resolved": False},
            "triggered": {"duplicate": False, "created": False}}
