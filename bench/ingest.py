@@ -75,10 +75,9 @@ def count_statements(instance: Path) -> dict[str, float]:
     """SQL statements per call for each scenario, through the real app in this process."""
     from sqlalchemy import event
 
-    from callgoose import create_app
+    from callgoose import clock, create_app
     from callgoose.extensions import db
     from callgoose.tokens import create_token
-    from callgoose import clock
 
     app = create_app({"SECRET_KEY": "bench", "DATABASE_URL": f"sqlite:///{instance / 'count.sqlite'}"})
     counts = {"n": 0}

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from . import clock, incidents
 from .bearer import require_token
-from .database import begin_session_write
 from .configuration import end_maintenance, start_maintenance
+from .database import begin_session_write
 from .engine import SpecError
 from .engine.config import build_tags, parse_time
 from .errors import json_error

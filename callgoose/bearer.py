@@ -6,9 +6,9 @@ from functools import wraps
 
 from flask import g, request
 
-from .hotpath import read_cursor
 from .errors import json_error
 from .extensions import db
+from .hotpath import read_cursor
 from .tokens import authenticate
 
 

@@ -12,7 +12,13 @@ from typing import NamedTuple
 from sqlalchemy import select, update
 
 from . import clock
-from .engine import MaintenanceWindow, ServiceSpec, SpecError, export_config, parse_config
+from .engine import (
+    MaintenanceWindow,
+    ServiceSpec,
+    SpecError,
+    export_config,
+    parse_config,
+)
 from .engine.config import format_time
 from .engine.rules import build_resolve, build_trigger
 from .extensions import db

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .extensions import db
 
+
 def normalize_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs that name no driver."""
     for prefix in ("postgres://", "postgresql://"):

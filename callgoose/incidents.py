@@ -72,13 +72,20 @@ def _event(incident: Incident, kind: str, now: float, *, actor: str, user_id: in
                                  actor=actor, user_id=user_id, note=note))
 
 
-def acknowledge(incident_id: int, now: float, *, actor: str, user_id: int | None = None,
-                service_id: int | None = None) -> tuple[Incident, str] | None:
-    """Acknowledge a triggered incident; acknowledging twice changes nothing. Commits."""
+def _begin_action(incident_id: int, service_id: int | None) -> tuple[Incident, str] | None:
+    """Start a write and load the incident it acts on; None (nothing open) when absent."""
     begin_session_write()
     found = get_incident(incident_id, service_id)
     if found is None:
         db.session.rollback()
+    return found
+
+
+def acknowledge(incident_id: int, now: float, *, actor: str, user_id: int | None = None,
+                service_id: int | None = None) -> tuple[Incident, str] | None:
+    """Acknowledge a triggered incident; acknowledging twice changes nothing. Commits."""
+    found = _begin_action(incident_id, service_id)
+    if found is None:
         return None
     incident = found[0]
     if incident.status == "resolved":
@@ -95,10 +102,8 @@ def acknowledge(incident_id: int, now: float, *, actor: str, user_id: int | None
 def resolve(incident_id: int, now: float, *, actor: str, user_id: int | None = None,
             service_id: int | None = None) -> tuple[Incident, str] | None:
     """Resolve an active incident; resolving twice changes nothing. Commits."""
-    begin_session_write()
-    found = get_incident(incident_id, service_id)
+    found = _begin_action(incident_id, service_id)
     if found is None:
-        db.session.rollback()
         return None
     incident = found[0]
     if incident.status in ACTIVE:

@@ -7,19 +7,27 @@ call record (S32): a 2xx is only ever returned for a committed call.
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from dataclasses import dataclass
 
-import json
-
 from . import clock
 from .configuration import SpecCache, load_specs, service_rows
-from .hotpath import Sql, read_cursor, run_write, to_datetime
 from .engine import (
-    Evaluation, Flags, Marker, Payload, ServiceSpec, evaluate, in_maintenance, is_replay,
-    clean, mapping_key, resolve_values,
+    Evaluation,
+    Flags,
+    Marker,
+    Payload,
+    ServiceSpec,
+    clean,
+    evaluate,
+    in_maintenance,
+    is_replay,
+    mapping_key,
+    resolve_values,
 )
+from .hotpath import Sql, read_cursor, run_write, to_datetime
 from .models import ACTIVE_SQL
 from .tokens import TokenInfo, authenticate
 

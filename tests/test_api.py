@@ -1,7 +1,6 @@
 """The JSON API for scripts (S36)."""
 
 import pytest
-
 from conftest import ALERTMANAGER, firing
 from test_ingest import post
 

@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
-
-from callgoose import create_app
 from conftest import ALERTMANAGER
 from servers import ROOT
+
+from callgoose import create_app
 
 
 @pytest.fixture

@@ -4,12 +4,12 @@ import threading
 from collections import Counter
 
 import pytest
+from conftest import ALERTMANAGER, Setup, firing, make_app
+from servers import post, running_servers
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from callgoose.extensions import db
-from conftest import ALERTMANAGER, Setup, firing, make_app
-from servers import post, running_servers
 
 N = 50
 

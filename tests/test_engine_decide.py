@@ -2,8 +2,22 @@
 
 import pytest
 
-from callgoose.engine import Flags, MaintenanceWindow, Marker, Payload, ServiceSpec, evaluate, is_replay
-from callgoose.engine.decide import NO_SUBJECT, in_maintenance, make_title, mapping_key, resolve_values
+from callgoose.engine import (
+    Flags,
+    MaintenanceWindow,
+    Marker,
+    Payload,
+    ServiceSpec,
+    evaluate,
+    is_replay,
+)
+from callgoose.engine.decide import (
+    NO_SUBJECT,
+    in_maintenance,
+    make_title,
+    mapping_key,
+    resolve_values,
+)
 from callgoose.engine.rules import build_resolve, build_trigger
 
 

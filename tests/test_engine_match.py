@@ -3,7 +3,13 @@
 import pytest
 
 from callgoose.engine import Payload, ServiceSpec, SpecError, evaluate
-from callgoose.engine.rules import Limits, build_condition, build_resolve, build_trigger, check_rule
+from callgoose.engine.rules import (
+    Limits,
+    build_condition,
+    build_resolve,
+    build_trigger,
+    check_rule,
+)
 
 PAYLOAD = Payload.from_text('{"status": "Re-Triggered", "state": "DEACTIVATED", "city": "Straße", '
                             '"n": 7, "items": ["a", "b"]}')

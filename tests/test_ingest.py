@@ -4,9 +4,9 @@ import json
 import logging
 
 import pytest
+from conftest import ALERTMANAGER, firing
 
 from callgoose.models import ApiToken
-from conftest import ALERTMANAGER, firing
 
 NOTHING = {"resolved": {"duplicate": False, "resolved": False},
            "triggered": {"duplicate": False, "created": False}}

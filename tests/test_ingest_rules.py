@@ -3,11 +3,11 @@
 import json
 
 import pytest
+from conftest import ALERTMANAGER, firing, resolved
 from sqlalchemy.exc import OperationalError
+from test_ingest import NOTHING, flags, post
 
 from callgoose import clock
-from conftest import ALERTMANAGER, firing, resolved
-from test_ingest import NOTHING, flags, post
 
 T0 = 1_800_000_000.0
 

@@ -1,11 +1,11 @@
 """The hot path's SQL: plans and statement counts that the benchmark depends on."""
 
+from conftest import ALERTMANAGER, firing
 from sqlalchemy import event
+from test_ingest import post
 
 from callgoose.extensions import db
 from callgoose.pipeline import RESOLVE
-from conftest import ALERTMANAGER, firing
-from test_ingest import post
 
 
 def test_resolve_uses_the_partial_index_of_active_incidents(app):

@@ -6,8 +6,16 @@ passed in as epoch seconds. ``tests/test_engine_purity.py`` keeps it that way.
 
 from .config import export_config, parse_config
 from .decide import (
-    Evaluation, Flags, MaintenanceWindow, Marker, ServiceSpec, evaluate, in_maintenance,
-    is_replay, mapping_key, resolve_values,
+    Evaluation,
+    Flags,
+    MaintenanceWindow,
+    Marker,
+    ServiceSpec,
+    evaluate,
+    in_maintenance,
+    is_replay,
+    mapping_key,
+    resolve_values,
 )
 from .payload import Payload, clean
 from .rules import Condition, Limits, ResolveRule, SpecError, TriggerRule

@@ -6,7 +6,14 @@ import re
 from datetime import datetime, timezone
 
 from .decide import MaintenanceWindow, ServiceSpec
-from .rules import Limits, SpecError, build_resolve, build_trigger, check_fields, check_rule_count
+from .rules import (
+    Limits,
+    SpecError,
+    build_resolve,
+    build_trigger,
+    check_fields,
+    check_rule_count,
+)
 
 SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_WINDOW_SECONDS = 86400
