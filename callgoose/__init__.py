@@ -14,6 +14,7 @@ DEFAULTS = {
     "PORT": 8000,
     "THREADS": 8,
     "API_LOG_RETENTION_DAYS": 30,
+    "POLL_INTERVAL_SECONDS": 1,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "WTF_CSRF_TIME_LIMIT": None,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -40,7 +41,7 @@ def _secret_key(instance_path: str) -> str:
 
 def _check_settings(config) -> None:
     for name, low in (("DUPLICATE_WINDOW_SECONDS", 0), ("MAX_BODY_BYTES", 1), ("THREADS", 1),
-                      ("PORT", 1), ("API_LOG_RETENTION_DAYS", 1)):
+                      ("PORT", 1), ("API_LOG_RETENTION_DAYS", 1), ("POLL_INTERVAL_SECONDS", 1)):
         value = config[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"setting {name} must be a whole number of at least {low}, not {value!r}")
@@ -86,14 +87,22 @@ def create_app(test_config: dict | None = None):
     with app.app_context():
         configure(db.engine)
 
-    from . import api, auth, cli, errors, ingest, web
+    from . import api, auth, cli, dashboard, errors, ingest
 
-    csrf.exempt(ingest.bp)
+    login_manager.login_view = "auth.login"
+    csrf.exempt(ingest.bp)  # token-authenticated JSON; it never reads cookies
     csrf.exempt(api.bp)
     app.register_blueprint(ingest.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
-    app.register_blueprint(web.bp)
+    app.register_blueprint(dashboard.bp)
     errors.register_error_handlers(app)
+    app.after_request(errors.security_headers)
+
+    @app.teardown_request
+    def _end_session(_exc):
+        # A request is one unit of work: its session (and any read snapshot) ends with it,
+        # even where the app context lives on (pytest-flask keeps one per test).
+        db.session.remove()
     cli.init_app(app)
     return app

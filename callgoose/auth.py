@@ -1,24 +1,55 @@
-"""Users for the dashboard: password hashing and the Flask-Login loader."""
+"""Users for the dashboard: first admin, login and logout, roles, password hashing."""
 
 from __future__ import annotations
 
-from flask import Blueprint
-from sqlalchemy import select
-from werkzeug.security import generate_password_hash
+from functools import wraps
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import clock
+from .database import begin_session_write
 from .extensions import db, login_manager
 from .models import User
 
 bp = Blueprint("auth", __name__)
 MIN_PASSWORD = 8
+# Checked against when the email is unknown, so both paths cost one hash (no user probing).
+_DUMMY_HASH = generate_password_hash("not a password")
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     if not user_id.isdigit():
         return None
-    return db.session.get(User, int(user_id))
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.active else None
+
+
+def has_users() -> bool:
+    return db.session.execute(select(func.count(User.id))).scalar_one() > 0
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    """Send people to the login page; an htmx request (a poll) gets 401 and HX-Redirect."""
+    target = url_for("auth.login") if has_users() else url_for("auth.setup")
+    if request.headers.get("HX-Request"):
+        return "", 401, {"HX-Redirect": target}
+    return redirect(target if request.method != "GET" else f"{target}?next={request.full_path.rstrip('?')}")
+
+
+def admin_required(view):
+    """Only admins change tokens, services and rules."""
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not current_user.is_admin:
+            abort(403, "Only admins can do this.")
+        return view(*args, **kwargs)
+    return wrapped
 
 
 def create_user(email: str, password: str, *, admin: bool, now: float) -> User:
@@ -34,3 +65,65 @@ def create_user(email: str, password: str, *, admin: bool, now: float) -> User:
                 active=True, created_at=clock.to_db(now))
     db.session.add(user)
     return user
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths are followed after login."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("dashboard.incidents")
+
+
+def _sign_in(user: User, remember: bool = False):
+    session.clear()  # a new session (and CSRF secret) for the signed-in user
+    login_user(user, remember=remember)
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+def setup():
+    """Create the first admin; only while no user exists."""
+    from .forms import SetupForm
+
+    if has_users():
+        return redirect(url_for("auth.login"))
+    form = SetupForm()
+    if form.validate_on_submit():
+        try:
+            begin_session_write()
+            user = create_user(form.email.data, form.password.data, admin=True, now=clock.now())
+            db.session.commit()
+        except ValueError as exc:
+            form.email.errors.append(str(exc))
+        else:
+            _sign_in(user)
+            flash("Welcome. Next: create an API token and send a test call.")
+            return redirect(url_for("dashboard.tokens"))
+    return render_template("auth/setup.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    from .forms import LoginForm
+
+    if not has_users():
+        return redirect(url_for("auth.setup"))
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = db.session.execute(
+            select(User).where(User.email == form.email.data.strip().lower())).scalar_one_or_none()
+        valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, form.password.data)
+        if user is not None and valid and user.active:
+            _sign_in(user, form.remember.data)
+            return redirect(_safe_next(request.args.get("next")))
+        form.password.errors.append("Wrong email or password.")
+    return render_template("auth/login.html", form=form), 422 if form.errors else 200
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import hashlib
+
 from sqlalchemy import func, select
 
 from . import clock
 from .database import begin_session_write
 from .extensions import db
-from .models import ACTIVE, Incident, IncidentEvent, Service
+from .models import ACTIVE, ApiCall, Incident, IncidentEvent, Service
 
 STATUSES = ("triggered", "acknowledged", "resolved")
 
@@ -41,16 +43,25 @@ def to_dict(incident: Incident, service_name: str) -> dict:
 
 
 def list_incidents(*, status: str | None = None, service_id: int | None = None, page: int = 1,
-                   per_page: int = 50) -> Page:
+                   per_page: int = 50, urgency: str | None = None, text: str | None = None) -> Page:
     """Incidents newest first, one page of them, with the total count."""
     query = select(Incident, Service.name).join(Service, Service.id == Incident.service_id)
     count = select(func.count()).select_from(Incident)
+    conditions = []
     if status == "active":
-        query, count = (q.where(Incident.status.in_(ACTIVE)) for q in (query, count))
+        conditions.append(Incident.status.in_(ACTIVE))
     elif status:
-        query, count = (q.where(Incident.status == status) for q in (query, count))
+        conditions.append(Incident.status == status)
     if service_id is not None:
-        query, count = (q.where(Incident.service_id == service_id) for q in (query, count))
+        conditions.append(Incident.service_id == service_id)
+    if urgency:
+        conditions.append(Incident.urgency == urgency)
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(Incident.title.ilike(pattern, escape="\\")
+                          | Incident.mapping_value.ilike(pattern, escape="\\"))
+    if conditions:
+        query, count = query.where(*conditions), count.where(*conditions)
     total = db.session.execute(count).scalar_one()
     rows = db.session.execute(query.order_by(Incident.created_at.desc(), Incident.id.desc())
                               .limit(per_page).offset((page - 1) * per_page)).all()
@@ -65,6 +76,32 @@ def get_incident(incident_id: int, service_id: int | None = None) -> tuple[Incid
         query = query.where(Incident.service_id == service_id)
     row = db.session.execute(query).first()
     return (row[0], row[1]) if row else None
+
+
+def change_marker() -> str:
+    """A short text that changes whenever any incident is created or changes (for polling)."""
+    row = db.session.execute(select(
+        func.count(Incident.id), func.max(Incident.id), func.max(Incident.last_seen_at),
+        func.max(Incident.acknowledged_at), func.max(Incident.resolved_at),
+        select(func.count(IncidentEvent.id)).scalar_subquery())).one()
+    return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:16]
+
+
+def triggered_count() -> int:
+    return db.session.execute(select(func.count(Incident.id)).where(
+        Incident.status == "triggered")).scalar_one()
+
+
+def timeline(incident_id: int) -> list[IncidentEvent]:
+    return list(db.session.execute(select(IncidentEvent).where(
+        IncidentEvent.incident_id == incident_id).order_by(IncidentEvent.at, IncidentEvent.id)).scalars())
+
+
+def creating_call(incident: Incident) -> ApiCall | None:
+    """The API call that opened the incident, while retention keeps it."""
+    if incident.created_by_call is None:
+        return None
+    return db.session.get(ApiCall, incident.created_by_call)
 
 
 def _event(incident: Incident, kind: str, now: float, *, actor: str, user_id: int | None, note=None):
@@ -110,5 +147,31 @@ def resolve(incident_id: int, now: float, *, actor: str, user_id: int | None = N
         incident.status = "resolved"
         incident.resolved_at = clock.to_db(now)
         _event(incident, "resolved", now, actor=actor, user_id=user_id)
+    db.session.commit()
+    return found
+
+
+def unacknowledge(incident_id: int, now: float, *, actor: str, user_id: int | None = None
+                  ) -> tuple[Incident, str] | None:
+    """Put an acknowledged incident back to triggered. Commits."""
+    found = _begin_action(incident_id, None)
+    if found is None:
+        return None
+    incident = found[0]
+    if incident.status == "acknowledged":
+        incident.status = "triggered"
+        incident.acknowledged_at = None
+        _event(incident, "unacknowledged", now, actor=actor, user_id=user_id)
+    db.session.commit()
+    return found
+
+
+def comment(incident_id: int, now: float, *, text: str, actor: str, user_id: int | None = None
+            ) -> tuple[Incident, str] | None:
+    """Add a comment to the timeline. Commits."""
+    found = _begin_action(incident_id, None)
+    if found is None:
+        return None
+    _event(found[0], "comment", now, actor=actor, user_id=user_id, note=text.strip())
     db.session.commit()
     return found

@@ -1,0 +1,240 @@
+"""The dashboard: live incident list, incident detail, API tokens.
+
+Every tab is a full page; what htmx swaps comes from a partial route that always returns
+the fragment (``/incidents/rows``), so no view branches on ``HX-Request``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import (
+    Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for,
+)
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from . import clock, incidents
+from .auth import admin_required
+from .database import begin_session_write
+from .engine import Payload
+from .extensions import db
+from .forms import CommentForm, TokenForm
+from .models import ApiToken, Service
+from .tokens import create_token, find_token, revoke_token
+
+bp = Blueprint("dashboard", __name__)
+PER_PAGE = 50
+STATUS_FILTERS = {"active": "Open (triggered or acknowledged)", "triggered": "Triggered",
+                  "acknowledged": "Acknowledged", "resolved": "Resolved", "all": "All"}
+
+
+def endpoint_url() -> str:
+    """The full endpoint URL: from BASE_URL when set, else from the request's host."""
+    base = current_app.config.get("BASE_URL") or request.host_url
+    return base.rstrip("/") + "/v1/process"
+
+
+def _filters() -> dict:
+    args = request.args
+    status = args.get("status", "active")
+    page = args.get("page", "1")
+    service = args.get("service", "")
+    return {"status": status if status in STATUS_FILTERS else "active",
+            "service": service if service.isdigit() else "",
+            "urgency": args.get("urgency") if args.get("urgency") in ("high", "low") else "",
+            "q": args.get("q", "").strip()[:200],
+            "page": int(page) if page.isdigit() and int(page) > 0 else 1}
+
+
+def _incident_page(filters: dict) -> incidents.Page:
+    return incidents.list_incidents(
+        status=None if filters["status"] == "all" else filters["status"],
+        service_id=int(filters["service"]) if filters["service"] else None,
+        urgency=filters["urgency"] or None, text=filters["q"] or None,
+        page=filters["page"], per_page=PER_PAGE)
+
+
+def _services() -> list[Service]:
+    return list(db.session.execute(select(Service).order_by(Service.name)).scalars())
+
+
+@bp.get("/")
+@login_required
+def index():
+    return redirect(url_for("dashboard.incidents"))
+
+
+@bp.get("/incidents", endpoint="incidents")
+@login_required
+def incidents_page():
+    """The live incident list with its filters."""
+    filters = _filters()
+    return render_template("dashboard/incidents.html", filters=filters, page=_incident_page(filters),
+                           marker=incidents.change_marker(), triggered=incidents.triggered_count(),
+                           services=_services(), statuses=STATUS_FILTERS)
+
+
+@bp.get("/incidents/rows")
+@login_required
+def incident_rows():
+    """The list body for polling: 204 (htmx swaps nothing) while nothing changed."""
+    marker = incidents.change_marker()
+    if request.args.get("marker") == marker:
+        return "", 204
+    filters = _filters()
+    return render_template("partials/incident_rows.html", filters=filters, page=_incident_page(filters),
+                           marker=marker, triggered=incidents.triggered_count(), partial=True)
+
+
+def _pretty(text: str) -> tuple[str, list[str]]:
+    """Indented JSON (or the text as sent), and the http(s) links found in the payload."""
+    payload = Payload.from_text(text)
+    if payload.data is None:
+        return text, []
+    links, stack = [], [json.loads(text.lstrip("\ufeff \t\r\n"))]
+    while stack and len(links) < 10:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str) and node.startswith(("http://", "https://")) and node not in links:
+            links.append(node)
+    return json.dumps(json.loads(text.lstrip("\ufeff \t\r\n")), indent=2, ensure_ascii=False), links
+
+
+@bp.get("/incidents/<int:incident_id>")
+@login_required
+def incident(incident_id: int):
+    """One incident: its fields, the payload that opened it, its timeline and actions."""
+    found = incidents.get_incident(incident_id)
+    if found is None:
+        abort(404, "No such incident.")
+    item, service_name = found
+    call = incidents.creating_call(item)
+    pretty, links = _pretty(call.payload) if call is not None else (None, [])
+    return render_template("dashboard/incident.html", incident=item, service_name=service_name,
+                           call=call, payload=pretty, links=links, events=incidents.timeline(incident_id),
+                           form=CommentForm())
+
+
+def _act(incident_id: int, action, **kwargs):
+    try:
+        found = action(incident_id, clock.now(), actor=current_user.email, user_id=current_user.id, **kwargs)
+    except incidents.IncidentStateError as exc:
+        flash(str(exc), "error")
+        found = True
+    if found is None:
+        abort(404, "No such incident.")
+    response = make_response(redirect(request.referrer if _same_site(request.referrer)
+                                      else url_for("dashboard.incident", incident_id=incident_id)))
+    response.headers["HX-Trigger"] = "incidents-changed"
+    return response
+
+
+def _same_site(url: str | None) -> bool:
+    return bool(url) and url.startswith(request.host_url)
+
+
+@bp.post("/incidents/<int:incident_id>/acknowledge")
+@login_required
+def acknowledge(incident_id: int):
+    return _act(incident_id, incidents.acknowledge)
+
+
+@bp.post("/incidents/<int:incident_id>/unacknowledge")
+@login_required
+def unacknowledge(incident_id: int):
+    return _act(incident_id, incidents.unacknowledge)
+
+
+@bp.post("/incidents/<int:incident_id>/resolve")
+@login_required
+def resolve(incident_id: int):
+    return _act(incident_id, incidents.resolve)
+
+
+@bp.post("/incidents/<int:incident_id>/comment")
+@login_required
+def comment(incident_id: int):
+    form = CommentForm()
+    if not form.validate_on_submit():
+        flash("A comment needs some text (at most 5000 characters).", "error")
+        return redirect(url_for("dashboard.incident", incident_id=incident_id))
+    return _act(incident_id, incidents.comment, text=form.text.data)
+
+
+@bp.post("/incidents/bulk")
+@login_required
+def bulk():
+    """Acknowledge or resolve the incidents ticked in the list."""
+    action = {"acknowledge": incidents.acknowledge, "resolve": incidents.resolve}.get(request.form.get("action"))
+    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    if action is None or not ids:
+        flash("Tick some incidents and choose an action.", "error")
+    else:
+        done = 0
+        for incident_id in ids:
+            try:
+                done += action(incident_id, clock.now(), actor=current_user.email, user_id=current_user.id) is not None
+            except incidents.IncidentStateError:
+                pass
+        flash(f"{request.form['action'].capitalize()}d {done} incident(s).")
+    return redirect(request.referrer if _same_site(request.referrer) else url_for("dashboard.incidents"))
+
+
+# -- API tokens ---------------------------------------------------------------------------
+
+def _token_form() -> TokenForm:
+    form = TokenForm()
+    form.service.choices = [("", "Global: all enabled services")] + [
+        (str(s.id), f"Service: {s.name}") for s in _services()]
+    return form
+
+
+def _token_rows():
+    return db.session.execute(select(ApiToken, Service.name).outerjoin(
+        Service, Service.id == ApiToken.service_id).order_by(ApiToken.revoked_at.is_not(None),
+                                                            ApiToken.created_at.desc())).all()
+
+
+@bp.get("/tokens")
+@login_required
+def tokens():
+    """The API Token tab: the endpoint, how to call it, and the tokens."""
+    return render_template("dashboard/tokens.html", endpoint=endpoint_url(), form=_token_form(),
+                           rows=_token_rows(), created=None)
+
+
+@bp.post("/tokens")
+@admin_required
+def create_token_view():
+    """Create a token and show it, once."""
+    form = _token_form()
+    if not form.validate_on_submit():
+        return render_template("dashboard/tokens.html", endpoint=endpoint_url(), form=form,
+                               rows=_token_rows(), created=None), 422
+    begin_session_write()
+    token, plaintext = create_token(form.name.data, int(form.service.data) if form.service.data else None,
+                                    clock.now())
+    db.session.commit()
+    response = make_response(render_template("dashboard/tokens.html", endpoint=endpoint_url(),
+                                             form=_token_form(), rows=_token_rows(),
+                                             created={"token": token, "plaintext": plaintext}))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@admin_required
+def revoke_token_view(token_id: int):
+    begin_session_write()
+    token = find_token(token_id)
+    if token is None:
+        abort(404, "No such token.")
+    if token.revoked_at is None:
+        revoke_token(token, clock.now())
+        db.session.commit()
+        flash(f"Token {token.name} ({token.prefix}…) is revoked: calls with it now get 401.")
+    return redirect(url_for("dashboard.tokens"))

@@ -1,0 +1,32 @@
+"""Dashboard forms. Rules about what is valid live in the engine and services; these read input."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from .auth import MIN_PASSWORD
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired()])
+    remember = BooleanField("Keep me signed in on this device")
+
+
+class SetupForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=MIN_PASSWORD)])
+    confirm = PasswordField("Password again", validators=[EqualTo("password", "The passwords differ.")])
+
+
+class TokenForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)],
+                       description="Where the token is used, e.g. alertmanager-prod.")
+    service = SelectField("Scope", choices=[], validate_choice=True,
+                          description="A service token reaches one service; a global token every enabled one.")
+
+
+class CommentForm(FlaskForm):
+    text = TextAreaField("Comment", validators=[DataRequired(), Length(max=5000)])
