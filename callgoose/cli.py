@@ -122,8 +122,9 @@ def serve_command(host, port, threads):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"Callgoose on http://{shown}:{port}/  (endpoint: POST /v1/process)")
-    click.echo("Next: flask --app callgoose import-config examples/callgoose.json, then "
-               "flask --app callgoose create-token NAME (see README.md).")
+    click.echo("Open it in a browser: the first visit creates the admin account; then create an "
+               "API token on the API Token tab. Services and rules: flask --app callgoose "
+               "import-config examples/callgoose.json (see README.md).")
     waitress.serve(app, host=host, port=port, threads=threads, ident="callgoose",
                    # Bodies above the app's limit still reach it and get the JSON 413; only
                    # absurd ones are cut off by waitress itself.

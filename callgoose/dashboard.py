@@ -9,7 +9,15 @@ from __future__ import annotations
 import json
 
 from flask import (
-    Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for,
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
 )
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -186,8 +194,8 @@ def bulk():
 
 # -- API tokens ---------------------------------------------------------------------------
 
-def _token_form() -> TokenForm:
-    form = TokenForm()
+def _token_form(empty: bool = False) -> TokenForm:
+    form = TokenForm(formdata=None) if empty else TokenForm()
     form.service.choices = [("", "Global: all enabled services")] + [
         (str(s.id), f"Service: {s.name}") for s in _services()]
     return form
@@ -220,7 +228,7 @@ def create_token_view():
                                     clock.now())
     db.session.commit()
     response = make_response(render_template("dashboard/tokens.html", endpoint=endpoint_url(),
-                                             form=_token_form(), rows=_token_rows(),
+                                             form=_token_form(empty=True), rows=_token_rows(),
                                              created={"token": token, "plaintext": plaintext}))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -3,12 +3,12 @@
 import re
 
 import pytest
+from conftest import ALERTMANAGER, Setup, firing, make_app
+from test_ingest import post
 
 from callgoose import clock
 from callgoose.auth import create_user
 from callgoose.extensions import db
-from conftest import ALERTMANAGER, Setup, firing, make_app
-from test_ingest import post
 
 
 def add_user(app, email="admin@example.com", admin=True, password="correct horse"):
@@ -154,6 +154,7 @@ def test_token_is_shown_once_works_and_can_be_revoked(admin, setup):
     assert created.headers["Cache-Control"] == "no-store"
     token = re.search(r'<code id="new-token">(cg_[^<]+)</code>', created.get_data(as_text=True)).group(1)
     assert "Authorization: Bearer " + token in created.get_data(as_text=True)
+    assert 'value="prom"' not in created.get_data(as_text=True)  # the form is empty again
     assert token not in admin.get("/tokens").get_data(as_text=True)  # never shown again
     assert post(admin, token, firing()).status_code == 201
     admin.post("/tokens/1/revoke")
