@@ -95,7 +95,7 @@ def incident_rows():
                            marker=marker, triggered=incidents.triggered_count(), partial=True)
 
 
-def _pretty(text: str) -> tuple[str, list[str]]:
+def pretty_payload(text: str) -> tuple[str, list[str]]:
     """Indented JSON (or the text as sent), and the http(s) links found in the payload."""
     payload = Payload.from_text(text)
     if payload.data is None:
@@ -121,7 +121,7 @@ def incident(incident_id: int):
         abort(404, "No such incident.")
     item, service_name = found
     call = incidents.creating_call(item)
-    pretty, links = _pretty(call.payload) if call is not None else (None, [])
+    pretty, links = pretty_payload(call.payload) if call is not None else (None, [])
     return render_template("dashboard/incident.html", incident=item, service_name=service_name,
                            call=call, payload=pretty, links=links, events=incidents.timeline(incident_id),
                            form=CommentForm())

@@ -144,6 +144,7 @@ class ApiCall(db.Model):
     payload: Mapped[str] = mapped_column(Text)
     status: Mapped[int]
     results: Mapped[list] = mapped_column(JSON)  # per service: rule that held, what it did
+    services: Mapped[str] = mapped_column(Text, default=",")  # ",1,3,": the services it ran on
     error: Mapped[str | None] = mapped_column(Text)
 
 

@@ -72,9 +72,9 @@ INSERT_EVENT = Sql("""
 """)
 INSERT_CALL = Sql("""
     INSERT INTO api_calls (id, received_at, token_id, token_name, source, content_type, size,
-        payload, status, results, error)
+        payload, status, results, services, error)
     VALUES (:id, :received_at, :token_id, :token_name, :source, :content_type, :size,
-        :payload, :status, :results, :error)
+        :payload, :status, :results, :services, :error)
 """)
 TOUCH_TOKEN = Sql("UPDATE api_tokens SET last_used_at = :now WHERE id = :tid")
 TOKEN_TOUCH_SECONDS = 60
@@ -230,7 +230,9 @@ def _call_row(call_id, token: TokenInfo, now_db, source, content_type, size, pay
               status, results, error=None) -> dict:
     return {"id": call_id, "received_at": now_db, "token_id": token.id, "token_name": token.name,
             "source": source, "content_type": content_type, "size": size, "payload": payload_text,
-            "status": status, "results": json.dumps(results, ensure_ascii=False), "error": error}
+            "status": status, "results": json.dumps(results, ensure_ascii=False),
+            "services": "," + "".join(f"{r['service_id']}," for r in results if r.get("service_id")),
+            "error": error}
 
 
 def _touch_token(cursor, token: TokenInfo, now: float):

@@ -1,0 +1,59 @@
+"""The API log: every call received, and why each service did what it did (S33)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import login_required
+from sqlalchemy import func, select
+
+from .dashboard import pretty_payload
+from .explain import explain, outcome
+from .extensions import db
+from .models import ApiCall, ApiToken, Service
+
+bp = Blueprint("apilog", __name__)
+PER_PAGE = 50
+STATUSES = (201, 200, 208, 202, 413)
+
+
+def _filters() -> dict:
+    args = request.args
+    status, token, service, page = (args.get(k, "") for k in ("status", "token", "service", "page"))
+    return {"status": int(status) if status.isdigit() and int(status) in STATUSES else None,
+            "token": int(token) if token.isdigit() else None,
+            "service": int(service) if service.isdigit() else None,
+            "page": int(page) if page.isdigit() and int(page) > 0 else 1}
+
+
+@bp.get("/calls")
+@login_required
+def calls():
+    """Calls newest first, filtered by status, token and service."""
+    f = _filters()
+    conditions = []
+    if f["status"] is not None:
+        conditions.append(ApiCall.status == f["status"])
+    if f["token"] is not None:
+        conditions.append(ApiCall.token_id == f["token"])
+    if f["service"] is not None:
+        conditions.append(ApiCall.services.contains(f",{f['service']},"))
+    total = db.session.execute(select(func.count(ApiCall.id)).where(*conditions)).scalar_one()
+    rows = db.session.execute(select(ApiCall).where(*conditions).order_by(ApiCall.received_at.desc())
+                              .limit(PER_PAGE).offset((f["page"] - 1) * PER_PAGE)).scalars().all()
+    services = db.session.execute(select(Service.id, Service.name).order_by(Service.name)).all()
+    tokens = db.session.execute(select(ApiToken.id, ApiToken.name).order_by(ApiToken.name)).all()
+    return render_template("apilog/calls.html", rows=rows, total=total, filters=f, services=services,
+                           tokens=tokens, statuses=STATUSES, pages=max(1, -(-total // PER_PAGE)),
+                           outcome=outcome)
+
+
+@bp.get("/calls/<call_id>")
+@login_required
+def call(call_id: str):
+    """One call: what was received, what was answered, and per service what happened and why."""
+    item = db.session.get(ApiCall, call_id)
+    if item is None:
+        abort(404, "No such API call (it may have been deleted by retention).")
+    payload, links = pretty_payload(item.payload)
+    return render_template("apilog/call.html", call=item, payload=payload,
+                           services=[(r, explain(r)) for r in item.results or []], outcome=outcome)

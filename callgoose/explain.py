@@ -1,0 +1,68 @@
+"""Sentences that say what a call did on a service and why, from its stored result.
+
+Pure (no Flask): the API log and the test payload form show the same words.
+"""
+
+from __future__ import annotations
+
+OUTCOMES = {201: "created an incident", 200: "resolved", 208: "duplicate", 202: "nothing to do"}
+
+
+def _rule(kind: str, index: int) -> str:
+    return f"{kind} rule {index + 1}"
+
+
+def _miss(miss: dict) -> str:
+    rule = _rule(miss["kind"].capitalize(), miss["rule"])
+    if miss["condition"] < 0:  # the resolve rule held, but its mapping key gave nothing
+        return (f"{rule}: its conditions hold, but its mapping key `{miss['json_key']}` is absent or "
+                "empty in this payload, so it does not hold.")
+    return f"{rule}, condition {miss['condition'] + 1} on `{miss['json_key'] or '(whole payload)'}`: {miss['reason']}."
+
+
+def explain(result: dict) -> list[str]:
+    """What happened on one service, first the outcome, then the reasons."""
+    note = result.get("note") or ""
+    lines = []
+    if note == "disabled":
+        return ["The service is disabled: it ignores every call (a service token of a disabled service gets 202)."]
+    if note.startswith("error"):
+        return [f"The rules could not be evaluated ({note[len('error: '):]}). The call was kept and answered 202."]
+    trigger, resolves = result.get("trigger"), result.get("resolve") or []
+    if note == "maintenance":
+        held = [_rule("trigger", trigger["rule"])] if trigger else []
+        held += [_rule("resolve", r["rule"]) for r in resolves]
+        return ["The service is in maintenance for this call: nothing was done and nothing remembered."
+                + (f" Without maintenance, {', '.join(held)} would have held." if held else "")]
+    if result.get("replay"):
+        lines.append("Replay: the same payload for the same subject arrived within the duplicate window, "
+                     "so nothing changed (answered as a duplicate).")
+    for hit in resolves:
+        resolved = result.get("resolved_incidents") or []
+        if result.get("replay"):
+            lines.append(f"{_rule('Resolve', hit['rule'])} held for mapping value “{hit['value']}”.")
+        elif resolved:
+            lines.append(f"{_rule('Resolve', hit['rule'])} held for mapping value “{hit['value']}” "
+                         f"and resolved incident(s) {', '.join('#' + str(i) for i in resolved)}.")
+        else:
+            lines.append(f"{_rule('Resolve', hit['rule'])} held for mapping value “{hit['value']}”, "
+                         "but no active incident has that mapping value.")
+    if trigger:
+        mapping = trigger.get("mapping_value")
+        held = f"{_rule('Trigger', trigger['rule'])} held"
+        held += f" with mapping value “{mapping}”" if mapping else " (no mapping value: every call opens its own incident)"
+        if result.get("replay"):
+            lines.append(held + ".")
+        elif result.get("status") == 201 or (result.get("incident") and result.get("status") != 208):
+            lines.append(f"{held} and opened incident #{result.get('incident')}.")
+        elif result.get("incident"):
+            lines.append(f"{held}; incident #{result['incident']} with that mapping value is still open, "
+                         "so this counts as a duplicate of it.")
+    if not trigger and not resolves:
+        lines.append("No rule held, so nothing was done.")
+    lines.extend(_miss(m) for m in result.get("misses") or [])  # every rule tried that did not hold
+    return lines
+
+
+def outcome(status: int) -> str:
+    return OUTCOMES.get(status, str(status))

@@ -1,0 +1,81 @@
+"""The API log pages and the explanations they show: any 202 must be explainable from them."""
+
+import pytest
+from conftest import ALERTMANAGER, firing, resolved
+from test_dashboard import add_user, sign_in
+from test_ingest import post
+
+from callgoose.explain import explain
+
+
+@pytest.fixture
+def admin(app, client):
+    sign_in(client, *add_user(app))
+    return client
+
+
+def call_id(response):
+    return response.get_json()["id"]
+
+
+def test_a_202_without_a_matching_rule_says_which_condition_failed(admin, setup):
+    setup.services(ALERTMANAGER)
+    response = post(admin, setup.token("prom"), {"status": "pending", "groupKey": "g"}, query="?from=prom")
+    assert response.status_code == 202
+    page = admin.get(f"/calls/{call_id(response)}").get_data(as_text=True)
+    assert "checkout-api: 202 nothing to do" in page
+    assert "No rule held, so nothing was done." in page
+    assert "Trigger rule 1, condition 1 on `status`: value does not contain &#34;firing&#34;." in page
+    assert "Resolve rule 1, condition 1 on `status`: value does not contain &#34;resolved&#34;." in page
+    assert "prom" in page and "&#34;pending&#34;" in page  # from, and the payload (escaped)
+
+
+def test_a_resolve_with_nothing_active_is_explained(admin, setup):
+    setup.services(ALERTMANAGER)
+    response = post(admin, setup.token(), resolved("never-opened"))
+    text = admin.get(f"/calls/{call_id(response)}").get_data(as_text=True)
+    assert "held for mapping value “never-opened”, but no active incident has that mapping value." in text
+
+
+def test_created_duplicate_and_replay_are_explained(admin, setup):
+    setup.services(ALERTMANAGER)
+    token = setup.token()
+    created = post(admin, token, firing())
+    replay = post(admin, token, firing())
+    duplicate = post(admin, token, firing(summary="other text"))
+    assert "Trigger rule 1 held with mapping value “g1” and opened incident #1." in \
+        admin.get(f"/calls/{call_id(created)}").get_data(as_text=True)
+    assert "Replay: the same payload" in admin.get(f"/calls/{call_id(replay)}").get_data(as_text=True)
+    assert "incident #1 with that mapping value is still open" in \
+        admin.get(f"/calls/{call_id(duplicate)}").get_data(as_text=True)
+
+
+def test_list_filters_by_status_token_and_service(admin, setup):
+    setup.services(ALERTMANAGER, {"name": "other", "trigger": [{}]})
+    one, two = setup.token("one", service="checkout-api"), setup.token("two", service="other")
+    post(admin, one, firing())
+    post(admin, one, {"status": "pending"})
+    post(admin, two, "text", content_type="text/plain")
+    assert admin.get("/calls").get_data(as_text=True).count("/calls/0") == 3
+    assert admin.get("/calls?status=202").get_data(as_text=True).count("/calls/0") == 1
+    assert admin.get("/calls?token=2").get_data(as_text=True).count("/calls/0") == 1
+    assert admin.get("/calls?service=1").get_data(as_text=True).count("/calls/0") == 2
+    assert "No API calls match" in admin.get("/calls?status=413").get_data(as_text=True)
+
+
+def test_unknown_call_is_404(admin):
+    assert admin.get("/calls/nope").status_code == 404
+
+
+@pytest.mark.parametrize("result, expected", [
+    ({"service": "s", "status": 202, "note": "disabled"}, "The service is disabled"),
+    ({"service": "s", "status": 202, "note": "maintenance", "trigger": {"rule": 0, "mapping_value": "m"}},
+     "Without maintenance, trigger rule 1 would have held."),
+    ({"service": "s", "status": 202, "note": "error: ZeroDivisionError: boom"},
+     "The rules could not be evaluated (ZeroDivisionError: boom)"),
+    ({"service": "s", "status": 202, "resolve": [], "misses": [
+        {"kind": "resolve", "rule": 0, "condition": -1, "json_key": "host", "reason": "mapping key absent or empty"}]},
+     "Resolve rule 1: its conditions hold, but its mapping key `host` is absent or empty"),
+])
+def test_explain_sentences(result, expected):
+    assert any(expected in line for line in explain(result))
