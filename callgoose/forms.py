@@ -9,6 +9,7 @@ from wtforms import (
     PasswordField,
     SelectField,
     StringField,
+    SubmitField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, EqualTo, Length
@@ -37,3 +38,12 @@ class TokenForm(FlaskForm):
 
 class CommentForm(FlaskForm):
     text = TextAreaField("Comment", validators=[DataRequired(), Length(max=5000)])
+
+
+class TestPayloadForm(FlaskForm):
+    token = SelectField("Token", choices=[], description="The call runs as this token: its scope decides the services.")
+    content_type = SelectField("Content type", choices=[])
+    source = StringField("From", validators=[Length(max=200)], description="The ?from= parameter; it goes into titles.")
+    body = TextAreaField("Body", validators=[DataRequired(message="Paste a payload to test.")])
+    dry_run = SubmitField("Dry run (changes nothing)")
+    send = SubmitField("Send (recorded in the API log)")

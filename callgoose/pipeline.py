@@ -85,6 +85,15 @@ class CallResult:
     call_id: str
     status: int
     body: dict
+    results: list = ()  # per service: the rule that held, what it did, why (see explain.py)
+
+
+class _DryRun(Exception):
+    """Raised at the end of a dry run's transaction so that nothing of it is kept."""
+
+    def __init__(self, flags: Flags, results: list):
+        super().__init__("dry run")
+        self.flags, self.results = flags, results
 
 
 def new_call_id(now: float) -> str:
@@ -256,8 +265,12 @@ def open_call(engine, cache: SpecCache, presented: str | None):
 
 
 def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type: str | None,
-                 source: str | None, now: float, default_window: int) -> CallResult:
-    """Run one authenticated call through the services it reaches and store it (S5, S20-S33)."""
+                 source: str | None, now: float, default_window: int, *, dry_run: bool = False) -> CallResult:
+    """Run one authenticated call through the services it reaches and store it (S5, S20-S33).
+
+    ``dry_run`` runs exactly the same statements and rolls them back: the answer is what a
+    sender would get, and nothing changes.
+    """
     payload = Payload.from_body(raw, content_type)
     source = clean(source) if source else None
     evaluated = _evaluate_all(specs, token, payload, source, now)
@@ -276,11 +289,16 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
                                             len(raw), payload.text, flags.status, results, errors or None))
         if apply.events:
             cursor.executemany(INSERT_EVENT, apply.events)
+        if dry_run:
+            raise _DryRun(flags, results)
         _touch_token(cursor, token, now)
-        return flags
+        return flags, results
 
-    flags = run_write(engine, work)
-    return CallResult(call_id, flags.status, flags.body(call_id))
+    try:
+        flags, results = run_write(engine, work)
+    except _DryRun as done:
+        flags, results = done.flags, done.results
+    return CallResult(call_id, flags.status, flags.body(call_id), results)
 
 
 def record_rejected(engine, token: TokenInfo, status: int, content_type: str | None, size: int,

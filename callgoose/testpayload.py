@@ -1,0 +1,69 @@
+"""The test payload form: a dry run (the real pipeline, rolled back) or a real call."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, current_app, make_response, render_template, request
+from flask_login import login_required
+from sqlalchemy import select
+
+from . import clock
+from .configuration import load_specs, service_rows
+from .explain import explain, outcome
+from .extensions import db
+from .forms import TestPayloadForm
+from .hotpath import read_cursor
+from .models import ApiToken, Service
+from .pipeline import process_call
+from .tokens import TokenInfo
+
+bp = Blueprint("testpayload", __name__)
+
+SAMPLE = json.dumps({
+    "version": "4", "status": "firing", "receiver": "callgoose", "groupKey": "{}:{alertname=\"HighCPU\"}",
+    "commonLabels": {"alertname": "HighCPU", "instance": "db1:9100", "severity": "critical"},
+    "commonAnnotations": {"summary": "CPU above 90% on db1", "description": "5m load average is 12.3"},
+    "alerts": [{"status": "firing", "labels": {"alertname": "HighCPU", "instance": "db1:9100"},
+                "startsAt": "2026-11-26T10:00:00Z", "generatorURL": "http://prometheus.local/graph"}],
+}, indent=2)
+CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded", "none"]
+
+
+def _form() -> TestPayloadForm:
+    form = TestPayloadForm()
+    rows = db.session.execute(select(ApiToken, Service.name).outerjoin(Service, Service.id == ApiToken.service_id)
+                              .where(ApiToken.revoked_at.is_(None)).order_by(ApiToken.name)).all()
+    form.token.choices = [(str(t.id), f"{t.name} ({name or 'global'}, {t.prefix}…)") for t, name in rows]
+    form.content_type.choices = [(c, c) for c in CONTENT_TYPES]
+    if request.method == "GET":
+        form.body.data = SAMPLE
+    return form
+
+
+@bp.route("/test", methods=["GET", "POST"])
+@login_required
+def form():
+    """Show the form; on submit, run the payload and show the answer and the reasons."""
+    form = _form()
+    result = None
+    if form.validate_on_submit():
+        token = db.session.get(ApiToken, int(form.token.data))
+        info = TokenInfo(token.id, token.name, token.service_id, token.last_used_at)
+        with read_cursor(db.engine) as cursor:
+            rows = service_rows(cursor, info.service_id)
+        specs = load_specs(db.engine, current_app.extensions["callgoose_specs"], rows)
+        content_type = None if form.content_type.data == "none" else form.content_type.data
+        dry = bool(form.dry_run.data)
+        result = process_call(db.engine, info, specs, form.body.data.encode("utf-8"), content_type,
+                              form.source.data or None, clock.now(),
+                              current_app.config["DUPLICATE_WINDOW_SECONDS"], dry_run=dry)
+        result = {"dry": dry, "status": result.status, "body": json.dumps(result.body, indent=2),
+                  "call_id": result.call_id,
+                  "services": [(r, explain(r)) for r in result.results]}
+    response = make_response(render_template("testpayload/form.html", form=form, result=result,
+                                             outcome=outcome),
+                             422 if form.errors else 200)
+    if result and not result["dry"]:
+        response.headers["HX-Trigger"] = "incidents-changed"
+    return response
