@@ -87,7 +87,7 @@ def create_app(test_config: dict | None = None):
     with app.app_context():
         configure(db.engine)
 
-    from . import api, apilog, auth, cli, dashboard, errors, ingest, testpayload
+    from . import api, apilog, auth, cli, dashboard, errors, ingest, testpayload, users
 
     login_manager.login_view = "auth.login"
     csrf.exempt(ingest.bp)  # token-authenticated JSON; it never reads cookies
@@ -98,6 +98,7 @@ def create_app(test_config: dict | None = None):
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(apilog.bp)
     app.register_blueprint(testpayload.bp)
+    app.register_blueprint(users.bp)
     errors.register_error_handlers(app)
     app.after_request(errors.security_headers)
 

@@ -21,6 +21,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from wtforms.fields import SelectChoice
 
 from . import clock, incidents
 from .auth import admin_required
@@ -196,8 +197,8 @@ def bulk():
 
 def _token_form(empty: bool = False) -> TokenForm:
     form = TokenForm(formdata=None) if empty else TokenForm()
-    form.service.choices = [("", "Global: all enabled services")] + [
-        (str(s.id), f"Service: {s.name}") for s in _services()]
+    form.service.choices = [SelectChoice("", "Global: all enabled services")] + [
+        SelectChoice(str(s.id), f"Service: {s.name}") for s in _services()]
     return form
 
 

@@ -12,6 +12,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from .auth import MIN_PASSWORD
@@ -47,3 +48,16 @@ class TestPayloadForm(FlaskForm):
     body = TextAreaField("Body", validators=[DataRequired(message="Paste a payload to test.")])
     dry_run = SubmitField("Dry run (changes nothing)")
     send = SubmitField("Send (recorded in the API log)")
+
+
+class UserForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    role = SelectField("Role", choices=[
+        SelectChoice("responder", "Responder: acknowledges, resolves, comments"),
+        SelectChoice("admin", "Admin: also manages tokens, services, rules and users")])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=MIN_PASSWORD)],
+                             description=f"At least {MIN_PASSWORD} characters; tell it to the person.")
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD)])

@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, current_app, make_response, render_template, request
 from flask_login import login_required
 from sqlalchemy import select
+from wtforms.fields import SelectChoice
 
 from . import clock
 from .configuration import load_specs, service_rows
@@ -34,8 +35,9 @@ def _form() -> TestPayloadForm:
     form = TestPayloadForm()
     rows = db.session.execute(select(ApiToken, Service.name).outerjoin(Service, Service.id == ApiToken.service_id)
                               .where(ApiToken.revoked_at.is_(None)).order_by(ApiToken.name)).all()
-    form.token.choices = [(str(t.id), f"{t.name} ({name or 'global'}, {t.prefix}…)") for t, name in rows]
-    form.content_type.choices = [(c, c) for c in CONTENT_TYPES]
+    form.token.choices = [SelectChoice(str(t.id), f"{t.name} ({name or 'global'}, {t.prefix}…)")
+                          for t, name in rows]
+    form.content_type.choices = [SelectChoice(c, c) for c in CONTENT_TYPES]
     if request.method == "GET":
         form.body.data = SAMPLE
     return form
