@@ -87,7 +87,18 @@ def create_app(test_config: dict | None = None):
     with app.app_context():
         configure(db.engine)
 
-    from . import api, apilog, auth, cli, dashboard, errors, ingest, testpayload, users
+    from . import (
+        api,
+        apilog,
+        auth,
+        cli,
+        dashboard,
+        errors,
+        ingest,
+        services,
+        testpayload,
+        users,
+    )
 
     login_manager.login_view = "auth.login"
     csrf.exempt(ingest.bp)  # token-authenticated JSON; it never reads cookies
@@ -99,6 +110,7 @@ def create_app(test_config: dict | None = None):
     app.register_blueprint(apilog.bp)
     app.register_blueprint(testpayload.bp)
     app.register_blueprint(users.bp)
+    app.register_blueprint(services.bp)
     errors.register_error_handlers(app)
     app.after_request(errors.security_headers)
 

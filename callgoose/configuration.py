@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from . import clock
 from .engine import (
@@ -20,7 +20,7 @@ from .engine import (
     parse_config,
 )
 from .engine.config import format_time
-from .engine.rules import build_resolve, build_trigger
+from .engine.rules import build_resolve, build_trigger, check_rule_count
 from .extensions import db
 from .hotpath import Cursor, Sql, read_cursor
 from .models import Maintenance, Rule, Service
@@ -198,3 +198,52 @@ def end_maintenance(service: Service) -> int:
         Maintenance.service_id == service.id, Maintenance.origin.in_(("api", "dashboard"))))
     bump_version(service.id)
     return result.rowcount
+
+
+def _rules_of(service_id: int, kind: str) -> list[Rule]:
+    return list(db.session.execute(select(Rule).where(Rule.service_id == service_id, Rule.kind == kind)
+                                   .order_by(Rule.position)).scalars())
+
+
+def save_rule(service: Service, kind: str, rule_id: int | None, spec) -> Rule:
+    """Add a rule at the end, or replace one; the engine has built ``spec``. The caller commits."""
+    if rule_id is None:
+        total = db.session.execute(select(func.count(Rule.id)).where(Rule.service_id == service.id)).scalar_one()
+        check_rule_count(total + 1, 0, "rule")
+        rule = Rule(service_id=service.id, kind=kind, position=len(_rules_of(service.id, kind)))
+        db.session.add(rule)
+    else:
+        rule = db.session.get(Rule, rule_id)
+    doc = spec.as_dict()
+    rule.urgency = doc.get("urgency", "high")
+    rule.conditions = doc["conditions"]
+    rule.title_from = doc.get("title_from")
+    rule.description_from = doc.get("description_from")
+    rule.map_key = doc.get("map_incident_with", doc.get("incident_mapped_with"))
+    bump_version(service.id)
+    return rule
+
+
+def delete_rule(rule: Rule) -> None:
+    """Delete a rule and close the gap in the order. The caller commits."""
+    db.session.delete(rule)
+    db.session.flush()
+    for position, other in enumerate(_rules_of(rule.service_id, rule.kind)):
+        other.position = position
+    bump_version(rule.service_id)
+
+
+def move_rule(rule: Rule, step: int) -> None:
+    """Move a rule up (-1) or down (+1) among the rules of its kind. The caller commits."""
+    rules = _rules_of(rule.service_id, rule.kind)
+    index = rules.index(rule)
+    target = index + step
+    if 0 <= target < len(rules):
+        rules[index].position, rules[target].position = rules[target].position, rules[index].position
+        bump_version(rule.service_id)
+
+
+def set_settings(service: Service, *, enabled: bool, window: int | None) -> None:
+    service.enabled = enabled
+    service.duplicate_window_seconds = window
+    bump_version(service.id)

@@ -1,0 +1,282 @@
+"""The Services tab: services, their rules (an editor), settings, maintenance, import/export.
+
+Rules are built by the engine's own builders, so the editor refuses exactly what the engine
+and the import refuse (S18), with the message next to the field at fault.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import login_required
+from sqlalchemy import func, select
+
+from . import clock, configuration
+from .auth import admin_required
+from .database import begin_session_write
+from .engine import SpecError
+from .engine.config import build_tags, check_service_name, check_window_seconds
+from .engine.rules import build_resolve, build_trigger
+from .extensions import db
+from .models import ACTIVE, Incident, Maintenance, Rule, Service
+
+bp = Blueprint("services", __name__)
+SLOTS = 5  # condition rows in the rule form (the limit of S18)
+KEY_FIELDS = {"trigger": ("title_from", "description_from", "map_incident_with"),
+              "resolve": ("incident_mapped_with",)}
+_PATH = re.compile(r"^rule(?:\.conditions\[(\d+)\](?:\.(json_key|mode|contains))?|\.(\w+))?")
+
+
+def _service(service_id: int) -> Service:
+    service = db.session.get(Service, service_id)
+    if service is None:
+        abort(404, "No such service.")
+    return service
+
+
+def _in_maintenance(windows: list[Maintenance], now: float) -> bool:
+    return any((w.starts_at is None or clock.from_db(w.starts_at) <= now)
+               and (w.ends_at is None or now < clock.from_db(w.ends_at)) for w in windows)
+
+
+@bp.get("/services")
+@login_required
+def services():
+    """Every service with its state, open incidents and rule counts."""
+    now = clock.now()
+    rows = []
+    for service in db.session.execute(select(Service).order_by(Service.name)).scalars():
+        windows = db.session.execute(select(Maintenance).where(Maintenance.service_id == service.id)).scalars().all()
+        active = db.session.execute(select(func.count(Incident.id)).where(
+            Incident.service_id == service.id, Incident.status.in_(ACTIVE))).scalar_one()
+        kinds = dict(db.session.execute(select(Rule.kind, func.count(Rule.id)).where(
+            Rule.service_id == service.id).group_by(Rule.kind)).all())
+        rows.append((service, _in_maintenance(windows, now), active, kinds))
+    return render_template("services/services.html", rows=rows, config_text=request.args.get("config", ""))
+
+
+@bp.post("/services")
+@admin_required
+def create():
+    name = request.form.get("name", "").strip()
+    try:
+        check_service_name(name, "name")
+        begin_session_write()
+        if db.session.execute(select(Service.id).where(Service.name == name)).first():
+            raise SpecError("name", f"a service {name!r} exists already")
+        service = Service(name=name, enabled=True, version=1, created_at=clock.to_db(clock.now()))
+        db.session.add(service)
+        db.session.commit()
+    except SpecError as exc:
+        db.session.rollback()
+        flash(f"Service name {exc.message}.", "error")
+        return redirect(url_for("services.services"))
+    flash(f"Service {name} created. Add a trigger rule so that it opens incidents.")
+    return redirect(url_for("services.service", service_id=service.id))
+
+
+@bp.post("/services/import")
+@admin_required
+def import_():
+    """Import the JSON configuration (S34); a fault names its path and nothing is saved."""
+    text = request.form.get("config", "")
+    try:
+        names = configuration.import_config(json.loads(text), clock.now())
+    except ValueError as exc:  # JSONDecodeError and SpecError both are
+        message = str(exc) if isinstance(exc, SpecError) else f"not valid JSON: {exc}"
+        return render_template("services/services.html", rows=[], config_text=text,
+                               import_error=message), 422
+    flash(f"Imported {len(names)} service(s): {', '.join(names) or '-'}.")
+    return redirect(url_for("services.services"))
+
+
+@bp.get("/services/export")
+@login_required
+def export():
+    body = json.dumps(configuration.current_config(), indent=2, ensure_ascii=False) + "\n"
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": "attachment; filename=callgoose-config.json"})
+
+
+@bp.get("/services/<int:service_id>")
+@login_required
+def service(service_id: int):
+    """One service: settings, maintenance windows and its rules in order."""
+    item = _service(service_id)
+    rules = db.session.execute(select(Rule).where(Rule.service_id == service_id)
+                               .order_by(Rule.kind.desc(), Rule.position)).scalars().all()
+    windows = db.session.execute(select(Maintenance).where(Maintenance.service_id == service_id)
+                                 .order_by(Maintenance.id)).scalars().all()
+    return render_template("services/service.html", service=item, windows=windows,
+                           in_maintenance=_in_maintenance(windows, clock.now()),
+                           trigger=[r for r in rules if r.kind == "trigger"],
+                           resolve=[r for r in rules if r.kind == "resolve"])
+
+
+@bp.post("/services/<int:service_id>/settings")
+@admin_required
+def settings(service_id: int):
+    begin_session_write()
+    item = _service(service_id)
+    raw = request.form.get("window", "").strip()
+    try:
+        window = check_window_seconds(int(raw) if raw.isdigit() else (None if raw == "" else -1), "window")
+    except SpecError as exc:
+        db.session.rollback()
+        flash(f"Duplicate window {exc.message}.", "error")
+        return redirect(url_for("services.service", service_id=service_id))
+    configuration.set_settings(item, enabled=bool(request.form.get("enabled")), window=window)
+    db.session.commit()
+    flash("Settings saved.")
+    return redirect(url_for("services.service", service_id=service_id))
+
+
+@bp.post("/services/<int:service_id>/maintenance")
+@admin_required
+def maintenance(service_id: int):
+    """Start maintenance now (until a time, or with no end), or end the started windows."""
+    begin_session_write()
+    item = _service(service_id)
+    if request.form.get("action") == "end":
+        ended = configuration.end_maintenance(item)
+        db.session.commit()
+        flash(f"Ended {ended} maintenance window(s); windows from the imported configuration stay.")
+        return redirect(url_for("services.service", service_id=service_id))
+    try:
+        tags = build_tags([[t.strip() for t in line.split(",") if t.strip()]
+                           for line in request.form.get("tags", "").splitlines() if line.strip()], "tags")
+        until = request.form.get("until", "").strip()
+        until_epoch = (datetime.fromisoformat(until).replace(tzinfo=timezone.utc).timestamp() if until else None)
+    except (SpecError, ValueError) as exc:
+        db.session.rollback()
+        flash(f"Maintenance not started: {exc}.", "error")
+        return redirect(url_for("services.service", service_id=service_id))
+    if until_epoch is not None and until_epoch <= clock.now():
+        db.session.rollback()
+        flash("Maintenance not started: the end must be in the future (times are UTC).", "error")
+        return redirect(url_for("services.service", service_id=service_id))
+    configuration.start_maintenance(item, tags, until_epoch, clock.now(), origin="dashboard")
+    db.session.commit()
+    flash("Maintenance started." + (" Only calls whose payload has the tags are skipped." if tags else ""))
+    return redirect(url_for("services.service", service_id=service_id))
+
+
+# -- the rule editor ---------------------------------------------------------------------
+
+def _form_values(rule: Rule | None, kind: str) -> dict:
+    """The form's values for an existing rule, or an empty one."""
+    values = {"urgency": "high", "conditions": [{"json_key": "", "contains": [], "mode": "all"}] * SLOTS}
+    if rule is None:
+        return values
+    values["urgency"] = rule.urgency
+    conditions = list(rule.conditions) + [{"json_key": "", "contains": [], "mode": "all"}] * SLOTS
+    values["conditions"] = conditions[:SLOTS]
+    keys = {"title_from": rule.title_from, "description_from": rule.description_from,
+            "map_incident_with": rule.map_key, "incident_mapped_with": rule.map_key}
+    for name in KEY_FIELDS[kind]:
+        values[name] = keys[name]
+    return values
+
+
+def _read_form(kind: str) -> tuple[dict, list[int], dict]:
+    """The rule document from the form, the form slot of each condition, and the shown values."""
+    form = request.form
+    doc, slots, shown = {"conditions": []}, [], {"urgency": form.get("urgency", "high"), "conditions": []}
+    for i in range(SLOTS):
+        key = form.get(f"cond-{i}-key", "")
+        items = [line for line in form.get(f"cond-{i}-items", "").splitlines() if line.strip()]
+        mode = form.get(f"cond-{i}-mode", "all")
+        shown["conditions"].append({"json_key": key, "contains": items, "mode": mode})
+        if key.strip() or items:
+            doc["conditions"].append({"json_key": key, "contains": items, "mode": mode})
+            slots.append(i)
+    for name in KEY_FIELDS[kind]:
+        value = "" if form.get(f"{name}-whole") else (form.get(name, "").strip() or None)
+        doc[name] = shown[name] = value
+    if kind == "trigger":
+        doc["urgency"] = shown["urgency"]
+    return doc, slots, shown
+
+
+def _field_of(error: SpecError, slots: list[int]) -> str:
+    """Which form field an engine error is about."""
+    match = _PATH.match(error.path)
+    if match is None or error.path == "rule":
+        return "rule"
+    index, part, name = match.groups()
+    if index is not None:
+        slot = slots[int(index)] if int(index) < len(slots) else 0
+        return f"cond-{slot}-{ {'json_key': 'key', 'mode': 'mode'}.get(part, 'items') }"
+    return name or "conditions"
+
+
+def _render_rule_form(item: Service, kind: str, rule: Rule | None, values: dict, errors: dict, status=200):
+    return render_template("services/rule.html", service=item, kind=kind, rule=rule, values=values,
+                           errors=errors, slots=range(SLOTS)), status
+
+
+@bp.route("/services/<int:service_id>/rules/new/<kind>", methods=["GET", "POST"])
+@bp.route("/services/<int:service_id>/rules/<int:rule_id>", methods=["GET", "POST"])
+@login_required
+def rule(service_id: int, kind: str | None = None, rule_id: int | None = None):
+    """Edit a rule (or add one); only admins save."""
+    item = _service(service_id)
+    existing = None
+    if rule_id is not None:
+        existing = db.session.get(Rule, rule_id)
+        if existing is None or existing.service_id != service_id:
+            abort(404, "No such rule.")
+        kind = existing.kind
+    if kind not in KEY_FIELDS:
+        abort(404, "Rules are trigger or resolve rules.")
+    if request.method == "GET":
+        return _render_rule_form(item, kind, existing, _form_values(existing, kind), {})
+    return _save_rule(item, kind, existing)
+
+
+@admin_required
+def _save_rule(item: Service, kind: str, existing: Rule | None):
+    doc, slots, shown = _read_form(kind)
+    if kind == "resolve" and doc["incident_mapped_with"] is None:
+        return _render_rule_form(item, kind, existing, shown, {
+            "incident_mapped_with": "Name the key whose value picks the incident to resolve "
+                                    "(or tick the whole payload)."}, 422)
+    try:
+        spec = (build_trigger if kind == "trigger" else build_resolve)(doc, "rule")
+        begin_session_write()
+        configuration.save_rule(db.session.get(Service, item.id), kind, existing.id if existing else None, spec)
+        db.session.commit()
+    except SpecError as exc:
+        db.session.rollback()
+        return _render_rule_form(item, kind, existing, shown, {_field_of(exc, slots): exc.message}, 422)
+    flash(f"{kind.capitalize()} rule saved.")
+    return redirect(url_for("services.service", service_id=item.id))
+
+
+@bp.post("/services/<int:service_id>/rules/<int:rule_id>/<action>")
+@admin_required
+def rule_action(service_id: int, rule_id: int, action: str):
+    """Move a rule up or down, or delete it."""
+    begin_session_write()
+    item = db.session.get(Rule, rule_id)
+    if item is None or item.service_id != service_id or action not in ("up", "down", "delete"):
+        abort(404, "No such rule.")
+    if action == "delete":
+        configuration.delete_rule(item)
+        flash(f"{item.kind.capitalize()} rule deleted.")
+    else:
+        configuration.move_rule(item, -1 if action == "up" else 1)
+    db.session.commit()
+    return redirect(url_for("services.service", service_id=service_id))

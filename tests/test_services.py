@@ -1,0 +1,114 @@
+"""The Services tab: the rule editor saves what the engine runs; errors sit next to their field."""
+
+import json
+
+import pytest
+from conftest import ALERTMANAGER, firing
+from test_dashboard import add_user, sign_in
+from test_ingest import post
+
+
+@pytest.fixture
+def admin(app, client):
+    sign_in(client, *add_user(app))
+    return client
+
+
+def rule_form(**fields):
+    data = {f"cond-{i}-{part}": "" for i in range(5) for part in ("key", "items")}
+    data.update({f"cond-{i}-mode": "all" for i in range(5)})
+    data.update(fields)
+    return data
+
+
+def test_empty_state_then_create_a_service(admin, setup):
+    assert "No services yet" in admin.get("/services").get_data(as_text=True)
+    response = admin.post("/services", data={"name": "web"})
+    assert response.headers["Location"] == "/services/1"
+    assert "No trigger rule: this service never opens an incident." in admin.get("/services/1").get_data(as_text=True)
+    bad = admin.post("/services", data={"name": "has space"}, follow_redirects=True)
+    assert "Service name must be 1-64 letters" in bad.get_data(as_text=True)
+
+
+def test_a_rule_saved_in_the_editor_runs_on_the_next_call(admin, setup):
+    admin.post("/services", data={"name": "web"})
+    token = setup.token(service="web")
+    assert post(admin, token, {"state": "DOWN", "host": "db1"}).status_code == 202  # no rule yet
+    saved = admin.post("/services/1/rules/new/trigger", data=rule_form(**{
+        "urgency": "low", "cond-0-key": "state", "cond-0-items": "down\n", "title_from": "host",
+        "map_incident_with": "host"}))
+    assert saved.status_code == 302
+    assert post(admin, token, {"state": "DOWN", "host": "db1"}).status_code == 201
+    assert setup.query("SELECT title, urgency, mapping_value FROM incidents") == [("db1", "low", "db1")]
+    page = admin.get("/services/1").get_data(as_text=True)
+    assert "<code>state</code>" in page and "“down”" in page
+
+
+def test_engine_errors_come_back_next_to_the_field_with_422(admin, setup):
+    admin.post("/services", data={"name": "web"})
+    response = admin.post("/services/1/rules/new/trigger", data=rule_form(**{
+        "cond-2-key": "status", "cond-2-items": "ok\n" + "x" * 201}))
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="cond-2-items-errors"><li>longer than 200 characters' in text
+    assert setup.query("SELECT count(*) FROM rules")[0][0] == 0
+    resolve = admin.post("/services/1/rules/new/resolve", data=rule_form(**{"cond-0-key": "s", "cond-0-items": "up"}))
+    assert resolve.status_code == 422 and "Name the key whose value picks the incident" in resolve.get_data(as_text=True)
+    empty = admin.post("/services/1/rules/new/resolve", data=rule_form(incident_mapped_with="host"))
+    assert empty.status_code == 422 and "a resolve rule needs at least one condition" in empty.get_data(as_text=True)
+
+
+def test_whole_payload_key_is_the_empty_string(admin, setup):
+    admin.post("/services", data={"name": "web"})
+    admin.post("/services/1/rules/new/trigger", data=rule_form(**{"map_incident_with-whole": "1"}))
+    exported = json.loads(admin.get("/services/export").get_data(as_text=True))
+    assert exported["services"][0]["trigger"][0]["map_incident_with"] == ""
+    assert exported["services"][0]["trigger"][0]["title_from"] is None
+
+
+def test_move_edit_and_delete_rules(admin, setup):
+    setup.services({"name": "web", "trigger": [{"urgency": "high"}, {"urgency": "low"}]})
+    admin.post("/services/1/rules/2/up")
+    assert [r[0] for r in setup.query("SELECT urgency FROM rules ORDER BY position")] == ["low", "high"]
+    edit = admin.get("/services/1/rules/2").get_data(as_text=True)
+    assert 'value="low" selected' in edit
+    admin.post("/services/1/rules/2/delete")
+    assert setup.query("SELECT urgency, position FROM rules") == [("high", 0)]
+    assert admin.post("/services/1/rules/99/delete").status_code == 404
+
+
+def test_settings_and_maintenance(admin, setup):
+    setup.services(ALERTMANAGER)
+    token = setup.token()
+    admin.post("/services/1/settings", data={"window": "60"})  # unticked: disabled
+    assert setup.query("SELECT enabled, duplicate_window_seconds FROM services") == [(0, 60)]
+    admin.post("/services/1/settings", data={"enabled": "1", "window": ""})
+    admin.post("/services/1/maintenance", data={"action": "start", "tags": "staging, db1\n", "until": ""})
+    assert post(admin, token, firing(env="staging", host="db1")).status_code == 202
+    assert post(admin, token, firing("prod")).status_code == 201
+    assert "in maintenance" in admin.get("/services").get_data(as_text=True)
+    admin.post("/services/1/maintenance", data={"action": "end"})
+    assert post(admin, token, firing(env="staging", host="db1")).status_code == 201
+
+
+def test_import_errors_name_the_path_and_export_downloads(admin, setup):
+    bad = {"services": [{"name": "a", "trigger": [{"conditions": [{"json_key": "k", "contains": ["x"], "mode": "some"}]}]}]}
+    response = admin.post("/services/import", data={"config": json.dumps(bad)})
+    assert response.status_code == 422
+    assert "services[0].trigger[0].conditions[0].mode: must be one of all, any, none" in response.get_data(as_text=True)
+    assert admin.post("/services/import", data={"config": "{nope"}).status_code == 422
+    assert admin.post("/services/import", data={"config": json.dumps({"services": [ALERTMANAGER]})}).status_code == 302
+    download = admin.get("/services/export")
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    assert json.loads(download.get_data())["services"][0]["name"] == "checkout-api"
+
+
+def test_responders_see_rules_but_cannot_change_them(app, client, setup):
+    setup.services(ALERTMANAGER)
+    add_user(app)
+    sign_in(client, *add_user(app, "resp@example.com", admin=False))
+    page = client.get("/services/1").get_data(as_text=True)
+    assert "View" in page and "Add a trigger rule" not in page
+    assert client.post("/services/1/rules/1", data=rule_form()).status_code == 403
+    assert client.post("/services/1/rules/1/delete").status_code == 403
+    assert client.post("/services", data={"name": "x"}).status_code == 403
