@@ -182,13 +182,13 @@ def current_config() -> dict:
 
 
 def start_maintenance(service: Service, tags, until: float | None, now: float,
-                      origin: str = "api") -> dict:
-    """Put a service in maintenance from now until ``until`` (S36). The caller commits."""
-    window = MaintenanceWindow(starts_at=now, ends_at=until, tags=tags)
+                      origin: str = "api", starts: float | None = None) -> dict:
+    """Put a service in maintenance from ``starts`` (default now) until ``until`` (S36). The caller commits."""
+    window = MaintenanceWindow(starts_at=starts or now, ends_at=until, tags=tags)
     row = _window_row(service.id, window, origin, now)
     db.session.add(row)
     bump_version(service.id)
-    return {"service": service.name, "starts_at": format_time(now), "ends_at": format_time(until),
+    return {"service": service.name, "starts_at": format_time(starts or now), "ends_at": format_time(until),
             "tags": [list(t) for t in tags], "origin": origin}
 
 

@@ -30,6 +30,7 @@ from .engine import Payload
 from .extensions import db
 from .forms import CommentForm, TokenForm
 from .models import ApiToken, Service
+from .testpayload_sample import SAMPLE
 from .tokens import create_token, find_token, revoke_token
 
 bp = Blueprint("dashboard", __name__)
@@ -228,11 +229,32 @@ def create_token_view():
     token, plaintext = create_token(form.name.data, int(form.service.data) if form.service.data else None,
                                     clock.now())
     db.session.commit()
+    return _show_new_token(token, plaintext)
+
+
+def _show_new_token(token: ApiToken, plaintext: str):
+    """The tab with a new token shown, this once (never cached)."""
     response = make_response(render_template("dashboard/tokens.html", endpoint=endpoint_url(),
                                              form=_token_form(empty=True), rows=_token_rows(),
-                                             created={"token": token, "plaintext": plaintext}))
+                                             created={"token": token, "plaintext": plaintext},
+                                             sample=SAMPLE))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.post("/tokens/<int:token_id>/rotate")
+@admin_required
+def rotate_token_view(token_id: int):
+    """Replace a token: a new one with the same name and scope; the old one is revoked."""
+    begin_session_write()
+    old = find_token(token_id)
+    if old is None or old.revoked_at is not None:
+        abort(404, "No such live token.")
+    revoke_token(old, clock.now())
+    token, plaintext = create_token(old.name, old.service_id, clock.now())
+    db.session.commit()
+    flash(f"The old {old.name} token ({old.prefix}…) is revoked; put the new one into the tool now.")
+    return _show_new_token(token, plaintext)
 
 
 @bp.post("/tokens/<int:token_id>/revoke")

@@ -157,20 +157,27 @@ def maintenance(service_id: int):
     try:
         tags = build_tags([[t.strip() for t in line.split(",") if t.strip()]
                            for line in request.form.get("tags", "").splitlines() if line.strip()], "tags")
-        until = request.form.get("until", "").strip()
-        until_epoch = (datetime.fromisoformat(until).replace(tzinfo=timezone.utc).timestamp() if until else None)
+        starts, until = (_utc(request.form.get(name, "")) for name in ("starts", "until"))
     except (SpecError, ValueError) as exc:
         db.session.rollback()
         flash(f"Maintenance not started: {exc}.", "error")
         return redirect(url_for("services.service", service_id=service_id))
-    if until_epoch is not None and until_epoch <= clock.now():
+    now = clock.now()
+    if until is not None and until <= max(now, starts or now):
         db.session.rollback()
-        flash("Maintenance not started: the end must be in the future (times are UTC).", "error")
+        flash("Maintenance not started: the end must be after the start and in the future (times are UTC).", "error")
         return redirect(url_for("services.service", service_id=service_id))
-    configuration.start_maintenance(item, tags, until_epoch, clock.now(), origin="dashboard")
+    configuration.start_maintenance(item, tags, until, now, origin="dashboard", starts=starts)
     db.session.commit()
-    flash("Maintenance started." + (" Only calls whose payload has the tags are skipped." if tags else ""))
+    flash(("Maintenance scheduled." if starts and starts > now else "Maintenance started.")
+          + (" Only calls whose payload has the tags are skipped." if tags else ""))
     return redirect(url_for("services.service", service_id=service_id))
+
+
+def _utc(text: str) -> float | None:
+    """A datetime-local value read as UTC, or None when empty."""
+    text = text.strip()
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp() if text else None
 
 
 # -- the rule editor ---------------------------------------------------------------------

@@ -17,17 +17,11 @@ from .forms import TestPayloadForm
 from .hotpath import read_cursor
 from .models import ApiToken, Service
 from .pipeline import process_call
+from .testpayload_sample import SAMPLE
 from .tokens import TokenInfo
 
 bp = Blueprint("testpayload", __name__)
 
-SAMPLE = json.dumps({
-    "version": "4", "status": "firing", "receiver": "callgoose", "groupKey": "{}:{alertname=\"HighCPU\"}",
-    "commonLabels": {"alertname": "HighCPU", "instance": "db1:9100", "severity": "critical"},
-    "commonAnnotations": {"summary": "CPU above 90% on db1", "description": "5m load average is 12.3"},
-    "alerts": [{"status": "firing", "labels": {"alertname": "HighCPU", "instance": "db1:9100"},
-                "startsAt": "2026-11-26T10:00:00Z", "generatorURL": "http://prometheus.local/graph"}],
-}, indent=2)
 CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded", "none"]
 
 

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ALERTMANAGER, Setup, make_app
+from conftest import make_app
 from servers import post, running_servers
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -44,7 +44,7 @@ def shot(page, name):
 
 def test_first_admin_token_live_incident_acknowledge_resolve(browser, tmp_path):
     url = f"sqlite:///{tmp_path / 'browser.sqlite'}"
-    Setup(make_app(url, tmp_path, POLL_INTERVAL_SECONDS=1)).services(ALERTMANAGER)
+    make_app(url, tmp_path, POLL_INTERVAL_SECONDS=1)  # an empty database
     with running_servers(url, tmp_path) as (port,):
         base = f"http://127.0.0.1:{port}"
         page = browser.new_page(viewport={"width": 1100, "height": 800})
@@ -61,6 +61,21 @@ def test_first_admin_token_live_incident_acknowledge_resolve(browser, tmp_path):
         page.get_by_role("button", name="Create admin and sign in").click()
 
         expect(page.get_by_role("heading", name="API Token")).to_be_visible()
+        page.get_by_role("link", name="Services").click()
+        expect(page.get_by_text("No services yet")).to_be_visible()
+        page.get_by_label("Name").fill("checkout-api")
+        page.get_by_role("button", name="Create service").click()
+        page.get_by_role("link", name="Add a trigger rule").click()
+        page.locator("#cond-0-key").fill("status")
+        page.locator("#cond-0-items").fill("firing")
+        page.locator("#title_from").fill("commonAnnotations.summary")
+        page.locator("#description_from").fill("commonAnnotations.description")
+        page.locator("#map_incident_with").fill("groupKey")
+        page.get_by_role("button", name="Save rule").click()
+        expect(page.get_by_text("Trigger rule saved.")).to_be_visible()
+        shot(page, "5-service-rules.png")
+
+        page.get_by_role("link", name="API Token").click()
         page.get_by_label("Name").fill("alertmanager")
         page.get_by_role("button", name="Create token").click()
         token = page.locator("#new-token").inner_text().strip()

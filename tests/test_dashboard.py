@@ -198,3 +198,20 @@ def test_csrf_protects_dashboard_posts_but_not_the_api(tmp_path):
         header = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
         assert client.post("/incidents/1/acknowledge").status_code == 400
         assert client.post("/incidents/1/acknowledge", headers={"X-CSRFToken": header}).status_code == 302
+
+
+def test_rotate_replaces_the_token_and_the_test_call_button_sends_with_it(admin, setup):
+    setup.services(ALERTMANAGER)
+    first = re.search(r'id="new-token">(cg_[^<]+)<', admin.post("/tokens", data={"name": "prom", "service": "1"})
+                      .get_data(as_text=True)).group(1)
+    rotated = admin.post("/tokens/1/rotate").get_data(as_text=True)
+    second = re.search(r'id="new-token">(cg_[^<]+)<', rotated).group(1)
+    assert second != first and "The old prom token" in rotated
+    assert post(admin, first, firing()).status_code == 401
+    assert post(admin, second, firing()).status_code == 201
+    assert setup.query("SELECT name, service_id FROM api_tokens WHERE revoked_at IS NULL") == [("prom", 1)]
+    button = re.search(r'<input type="hidden" name="token" value="(\d+)">', rotated).group(1)
+    sent = admin.post("/test", data={"token": button, "content_type": "application/json",
+                                     "source": "callgoose-test", "body": '{"status": "firing", "groupKey": "t"}',
+                                     "send": "1"})
+    assert "Sent: the answer was" in sent.get_data(as_text=True)
