@@ -96,6 +96,16 @@ def test_first_admin_token_live_incident_acknowledge_resolve(browser, tmp_path):
         assert page.title().startswith("(1) Incidents")
         shot(page, "3-live-incidents.png")
 
+        box = page.get_by_label("Tick incident 1")
+        box.check()  # while something is ticked, a new incident waits: ticks are never cleared
+        assert post(port, token, {"status": "firing", "groupKey": "db2",
+                                  "commonAnnotations": {"summary": "Disk full"}})[0] == 201
+        page.wait_for_timeout(2500)
+        expect(page.get_by_role("link", name="Disk full")).to_have_count(0)
+        expect(box).to_be_checked()
+        box.uncheck()
+        expect(page.get_by_role("link", name="Disk full")).to_be_visible(timeout=3000)
+
         row.click()
         expect(page.get_by_role("heading", name="<script>alert(1)</script> CPU high on db1")).to_be_visible()
         assert page.locator('a[href^="javascript:"]').count() == 0

@@ -10,3 +10,12 @@ document.addEventListener("click", function (event) {
     setTimeout(function () { button.textContent = label; }, 1500);
   });
 });
+
+// The live incident list: skip a poll while incidents are ticked for a bulk action, so a
+// refresh never clears the ticks. (Focus survives a refresh: htmx restores it by element id.)
+document.addEventListener("htmx:beforeRequest", function (event) {
+  var rows = event.target;
+  if (rows.id === "incident-rows" && rows.querySelector("input[type=checkbox]:checked")) {
+    event.preventDefault();
+  }
+});
