@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import wraps
 
 from flask import (
@@ -24,7 +25,10 @@ from .extensions import db, login_manager
 from .models import User
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
 MIN_PASSWORD = 8
+MAX_FAILURES = 5  # wrong passwords in a row before the account is locked
+LOCK_SECONDS = 15 * 60
 # Checked against when the email is unknown, so both paths cost one hash (no user probing).
 _DUMMY_HASH = generate_password_hash("not a password")
 
@@ -120,13 +124,28 @@ def login():
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
+        begin_session_write()  # a failure is counted in the same transaction
         user = db.session.execute(
             select(User).where(User.email == form.email.data.strip().lower())).scalar_one_or_none()
         valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, form.password.data)
-        if user is not None and valid and user.active:
+        now = clock.now()
+        locked = user is not None and user.locked_until is not None and clock.from_db(user.locked_until) > now
+        if user is not None and valid and user.active and not locked:
+            user.failed_logins, user.locked_until = 0, None
+            db.session.commit()
             _sign_in(user, form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
-        form.password.errors.append("Wrong email or password.")
+        if user is not None and not locked:
+            user.failed_logins += 1
+            if user.failed_logins >= MAX_FAILURES:
+                user.locked_until, user.failed_logins = clock.to_db(now + LOCK_SECONDS), 0
+                log.warning("sign-in locked for %s after %d failures", user.email, MAX_FAILURES)
+        db.session.commit()
+        log.info("failed sign-in for %s from %s", form.email.data.strip().lower()[:254], request.remote_addr)
+        # One message for every failure, so it never tells which emails have an account.
+        form.password.errors.append(
+            f"Wrong email or password. After {MAX_FAILURES} wrong passwords an account is locked for "
+            f"{LOCK_SECONDS // 60} minutes; an admin can set a new password.")
     return render_template("auth/login.html", form=form), 422 if form.errors else 200
 
 

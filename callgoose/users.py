@@ -64,6 +64,7 @@ def set_password(user_id: int):
         return redirect(url_for("users.users"))
     user = _user(user_id)
     user.password_hash = generate_password_hash(form.password.data)
+    user.failed_logins, user.locked_until = 0, None  # a new password also lifts a lock
     db.session.commit()
     flash(f"New password set for {user.email}.")
     return redirect(url_for("users.users"))

@@ -215,3 +215,18 @@ def test_rotate_replaces_the_token_and_the_test_call_button_sends_with_it(admin,
                                      "source": "callgoose-test", "body": '{"status": "firing", "groupKey": "t"}',
                                      "send": "1"})
     assert "Sent: the answer was" in sent.get_data(as_text=True)
+
+
+def test_five_wrong_passwords_lock_the_account_for_a_while(app, client, setup, monkeypatch):
+    email, password = add_user(app)
+    for _ in range(5):
+        assert client.post("/login", data={"email": email, "password": "wrong"}).status_code == 422
+    locked = client.post("/login", data={"email": email, "password": password})  # right, but locked
+    unknown = client.post("/login", data={"email": "nobody@example.com", "password": "x"})
+    assert locked.status_code == 422 and "Wrong email or password." in locked.get_data(as_text=True)
+    assert locked.get_data(as_text=True).count("Wrong email") == unknown.get_data(as_text=True).count("Wrong email")
+    from callgoose import clock
+    later = clock.now() + 15 * 60 + 1
+    monkeypatch.setattr(clock, "now", lambda: later)
+    assert client.post("/login", data={"email": email, "password": password}).status_code == 302
+    assert setup.query("SELECT failed_logins, locked_until FROM users") == [(0, None)]
