@@ -99,10 +99,10 @@ def incident_rows():
 
 def pretty_payload(text: str) -> tuple[str, list[str]]:
     """Indented JSON (or the text as sent), and the http(s) links found in the payload."""
-    payload = Payload.from_text(text)
-    if payload.data is None:
+    if Payload.from_text(text).data is None:  # the engine's own test of "is JSON" (S8)
         return text, []
-    links, stack = [], [json.loads(text.lstrip("\ufeff \t\r\n"))]
+    data = json.loads(text.lstrip("\ufeff \t\r\n"))
+    links, stack = [], [data]
     while stack and len(links) < 10:
         node = stack.pop()
         if isinstance(node, dict):
@@ -111,7 +111,7 @@ def pretty_payload(text: str) -> tuple[str, list[str]]:
             stack.extend(node)
         elif isinstance(node, str) and node.startswith(("http://", "https://")) and node not in links:
             links.append(node)
-    return json.dumps(json.loads(text.lstrip("\ufeff \t\r\n")), indent=2, ensure_ascii=False), links
+    return json.dumps(data, indent=2, ensure_ascii=False), links
 
 
 @bp.get("/incidents/<int:incident_id>")
