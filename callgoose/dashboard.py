@@ -30,7 +30,7 @@ from .engine import Payload
 from .extensions import db
 from .forms import CommentForm, TokenForm
 from .models import ApiToken, Service
-from .testpayload_sample import SAMPLE
+from .testpayload import SAMPLE
 from .tokens import create_token, find_token, revoke_token
 
 bp = Blueprint("dashboard", __name__)
@@ -129,40 +129,34 @@ def incident(incident_id: int):
                            form=CommentForm())
 
 
+ACTIONS = {"acknowledge": incidents.acknowledge, "unacknowledge": incidents.unacknowledge,
+           "resolve": incidents.resolve}
+BULK_ACTIONS = ("acknowledge", "resolve")
+
+
+def _back(default: str):
+    """Redirect to the page the action came from (same site only), else to ``default``."""
+    referrer = request.referrer
+    return redirect(referrer if referrer and referrer.startswith(request.host_url) else default)
+
+
 def _act(incident_id: int, action, **kwargs):
     try:
         found = action(incident_id, clock.now(), actor=current_user.email, user_id=current_user.id, **kwargs)
+        if found is None:
+            abort(404, "No such incident.")
     except incidents.IncidentStateError as exc:
         flash(str(exc), "error")
-        found = True
-    if found is None:
-        abort(404, "No such incident.")
-    response = make_response(redirect(request.referrer if _same_site(request.referrer)
-                                      else url_for("dashboard.incident", incident_id=incident_id)))
+    response = make_response(_back(url_for("dashboard.incident", incident_id=incident_id)))
     response.headers["HX-Trigger"] = "incidents-changed"
     return response
 
 
-def _same_site(url: str | None) -> bool:
-    return bool(url) and url.startswith(request.host_url)
-
-
-@bp.post("/incidents/<int:incident_id>/acknowledge")
+@bp.post("/incidents/<int:incident_id>/<any(acknowledge, unacknowledge, resolve):action>")
 @login_required
-def acknowledge(incident_id: int):
-    return _act(incident_id, incidents.acknowledge)
-
-
-@bp.post("/incidents/<int:incident_id>/unacknowledge")
-@login_required
-def unacknowledge(incident_id: int):
-    return _act(incident_id, incidents.unacknowledge)
-
-
-@bp.post("/incidents/<int:incident_id>/resolve")
-@login_required
-def resolve(incident_id: int):
-    return _act(incident_id, incidents.resolve)
+def incident_action(incident_id: int, action: str):
+    """Acknowledge, unacknowledge or resolve one incident."""
+    return _act(incident_id, ACTIONS[action])
 
 
 @bp.post("/incidents/<int:incident_id>/comment")
@@ -179,19 +173,20 @@ def comment(incident_id: int):
 @login_required
 def bulk():
     """Acknowledge or resolve the incidents ticked in the list."""
-    action = {"acknowledge": incidents.acknowledge, "resolve": incidents.resolve}.get(request.form.get("action"))
+    name = request.form.get("action")
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
-    if action is None or not ids:
+    if name not in BULK_ACTIONS or not ids:
         flash("Tick some incidents and choose an action.", "error")
     else:
         done = 0
         for incident_id in ids:
             try:
-                done += action(incident_id, clock.now(), actor=current_user.email, user_id=current_user.id) is not None
+                done += ACTIONS[name](incident_id, clock.now(), actor=current_user.email,
+                                      user_id=current_user.id) is not None
             except incidents.IncidentStateError:
                 pass
-        flash(f"{request.form['action'].capitalize()}d {done} incident(s).")
-    return redirect(request.referrer if _same_site(request.referrer) else url_for("dashboard.incidents"))
+        flash(f"{name.capitalize()}d {done} incident(s).")
+    return _back(url_for("dashboard.incidents"))
 
 
 # -- API tokens ---------------------------------------------------------------------------

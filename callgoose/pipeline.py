@@ -114,16 +114,15 @@ def _short(value: str | None) -> str | None:
 class _Evaluated:
     """One service's part of a call, decided before the write transaction."""
 
-    spec: ServiceSpec | None
-    service_id: int | None
-    name: str | None
+    spec: ServiceSpec | None  # None when the service's rules could not be loaded
     evaluation: Evaluation | None = None
     maintenance: bool = False
     note: str | None = None  # disabled | error: ...
 
     def result(self, flags: Flags) -> dict:
         ev = self.evaluation
-        out = {"service": self.name, "service_id": self.service_id, "status": flags.status}
+        out = {"service": self.spec.name if self.spec else None,
+               "service_id": self.spec.service_id if self.spec else None, "status": flags.status}
         if self.note:
             out["note"] = self.note
         if ev is None:
@@ -145,9 +144,9 @@ def _evaluate_all(specs, token: TokenInfo, payload: Payload, source: str | None,
     evaluated = []
     for spec in specs:
         if isinstance(spec, Exception):
-            evaluated.append(_Evaluated(None, None, None, note=f"error: rules cannot be loaded: {spec}"))
+            evaluated.append(_Evaluated(None, note=f"error: rules cannot be loaded: {spec}"))
             continue
-        item = _Evaluated(spec, spec.service_id, spec.name)
+        item = _Evaluated(spec)
         if not spec.enabled:
             if token.service_id is None:
                 continue  # a global token runs only on enabled services (S5)
@@ -249,6 +248,13 @@ def _touch_token(cursor, token: TokenInfo, now: float):
     last = clock.from_db(token.last_used_at)
     if last is None or now - last >= TOKEN_TOUCH_SECONDS:
         cursor.execute(TOUCH_TOKEN, {"tid": token.id, "now": clock.to_db(now)})
+
+
+def specs_for(engine, cache: SpecCache, service_id: int | None) -> list:
+    """The specs a token with this scope reaches (the dashboard's test form has no plaintext token)."""
+    with read_cursor(engine) as cursor:
+        rows = service_rows(cursor, service_id)
+    return load_specs(engine, cache, rows)
 
 
 def open_call(engine, cache: SpecCache, presented: str | None):

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from . import clock, configuration
 from .auth import admin_required
 from .database import begin_session_write
-from .engine import SpecError
+from .engine import MaintenanceWindow, SpecError
 from .engine.config import build_tags, check_service_name, check_window_seconds
 from .engine.rules import build_resolve, build_trigger
 from .extensions import db
@@ -47,8 +47,9 @@ def _service(service_id: int) -> Service:
 
 
 def _in_maintenance(windows: list[Maintenance], now: float) -> bool:
-    return any((w.starts_at is None or clock.from_db(w.starts_at) <= now)
-               and (w.ends_at is None or now < clock.from_db(w.ends_at)) for w in windows)
+    """Whether some window is on now (for any call; tag sets narrow which calls it skips)."""
+    return any(MaintenanceWindow(clock.from_db(w.starts_at), clock.from_db(w.ends_at)).active_at(now)
+               for w in windows)
 
 
 @bp.get("/services")
@@ -263,7 +264,7 @@ def _save_rule(item: Service, kind: str, existing: Rule | None):
     try:
         spec = (build_trigger if kind == "trigger" else build_resolve)(doc, "rule")
         begin_session_write()
-        configuration.save_rule(db.session.get(Service, item.id), kind, existing.id if existing else None, spec)
+        configuration.save_rule(item, kind, existing.id if existing else None, spec)
         db.session.commit()
     except SpecError as exc:
         db.session.rollback()

@@ -10,18 +10,22 @@ from sqlalchemy import select
 from wtforms.fields import SelectChoice
 
 from . import clock
-from .configuration import load_specs, service_rows
 from .explain import explain, outcome
 from .extensions import db
 from .forms import TestPayloadForm
-from .hotpath import read_cursor
 from .models import ApiToken, Service
-from .pipeline import process_call
-from .testpayload_sample import SAMPLE
+from .pipeline import process_call, specs_for
 from .tokens import TokenInfo
 
 bp = Blueprint("testpayload", __name__)
 
+SAMPLE = json.dumps({
+    "version": "4", "status": "firing", "receiver": "callgoose", "groupKey": "{}:{alertname=\"HighCPU\"}",
+    "commonLabels": {"alertname": "HighCPU", "instance": "db1:9100", "severity": "critical"},
+    "commonAnnotations": {"summary": "CPU above 90% on db1", "description": "5m load average is 12.3"},
+    "alerts": [{"status": "firing", "labels": {"alertname": "HighCPU", "instance": "db1:9100"},
+                "startsAt": "2026-11-26T10:00:00Z", "generatorURL": "http://prometheus.local/graph"}],
+}, indent=2)
 CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded", "none"]
 
 
@@ -46,9 +50,7 @@ def form():
     if form.validate_on_submit():
         token = db.session.get(ApiToken, int(form.token.data))
         info = TokenInfo(token.id, token.name, token.service_id, token.last_used_at)
-        with read_cursor(db.engine) as cursor:
-            rows = service_rows(cursor, info.service_id)
-        specs = load_specs(db.engine, current_app.extensions["callgoose_specs"], rows)
+        specs = specs_for(db.engine, current_app.extensions["callgoose_specs"], info.service_id)
         content_type = None if form.content_type.data == "none" else form.content_type.data
         dry = bool(form.dry_run.data)
         result = process_call(db.engine, info, specs, form.body.data.encode("utf-8"), content_type,

@@ -118,14 +118,12 @@ def test_scheduled_maintenance_starts_later(admin, setup, monkeypatch):
     from callgoose import clock
     setup.services(ALERTMANAGER)
     token = setup.token()
-    start = clock.now()
     response = admin.post("/services/1/maintenance", data={
         "action": "start", "starts": "2099-01-01T00:00", "until": "2099-01-02T00:00", "tags": ""}, follow_redirects=True)
     assert "Maintenance scheduled." in response.get_data(as_text=True)
     assert post(admin, token, firing("now")).status_code == 201
     monkeypatch.setattr(clock, "now", lambda: 4070908800.0 + 60)  # 2099-01-01T00:01Z
     assert post(admin, token, firing("later")).status_code == 202
-    assert start < 4070908800.0
     bad = admin.post("/services/1/maintenance", data={"action": "start", "starts": "2099-01-02T00:00",
                                                       "until": "2099-01-01T00:00"}, follow_redirects=True)
     assert "the end must be after the start" in bad.get_data(as_text=True)

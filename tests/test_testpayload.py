@@ -20,7 +20,7 @@ def counts(setup):
     return {t: setup.query(f"SELECT count(*) FROM {t}")[0][0] for t in TABLES}
 
 
-def test_page_is_prefilled_and_explains_when_there_is_no_token(admin):
+def test_page_explains_when_there_is_no_token(admin):
     text = admin.get("/test").get_data(as_text=True)
     assert "There is no live token yet" in text
 

@@ -24,10 +24,13 @@ class MaintenanceWindow:
     ends_at: float | None = None
     tags: tuple[tuple[str, ...], ...] = ()
 
+    def active_at(self, now: float) -> bool:
+        """The window is on from ``starts_at`` (inclusive) to ``ends_at`` (exclusive)."""
+        return ((self.starts_at is None or self.starts_at <= now)
+                and (self.ends_at is None or now < self.ends_at))
+
     def covers(self, payload: Payload, now: float) -> bool:
-        if self.starts_at is not None and now < self.starts_at:
-            return False
-        if self.ends_at is not None and now >= self.ends_at:
+        if not self.active_at(now):
             return False
         if not self.tags:
             return True
