@@ -53,8 +53,8 @@ def explain(result: dict) -> list[str]:
         held += f" with mapping value “{mapping}”" if mapping else " (no mapping value: every call opens its own incident)"
         if result.get("replay"):
             lines.append(held + ".")
-        elif result.get("status") == 201 or (result.get("incident") and result.get("status") != 208):
-            lines.append(f"{held} and opened incident #{result.get('incident')}.")
+        elif result.get("created", result.get("status") == 201):  # older rows lack "created"
+            lines.append(f"{held} and opened incident #{result['incident']}.")
         elif result.get("incident"):
             lines.append(f"{held}; incident #{result['incident']} with that mapping value is still open, "
                          "so this counts as a duplicate of it.")

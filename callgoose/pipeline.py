@@ -208,6 +208,7 @@ class _Apply:
             flags.created = created
             flags.trigger_duplicate = not created
             result_extra["incident"] = incident_id
+            result_extra["created"] = created
         result = item.result(flags)
         result.update(result_extra)
         return flags, result

@@ -79,3 +79,20 @@ def test_unknown_call_is_404(admin):
 ])
 def test_explain_sentences(result, expected):
     assert any(expected in line for line in explain(result))
+
+
+def test_a_duplicate_next_to_a_resolve_is_not_called_opened(admin, setup):
+    """200 on a service can mean 'resolved one, duplicate of another': say duplicate, not opened."""
+    setup.services({"name": "hosts",
+                    "trigger": [{"conditions": [{"json_key": "state", "contains": ["down"]}], "map_incident_with": "host"}],
+                    "resolve": [{"conditions": [{"json_key": "state", "contains": ["down"]}],
+                                 "incident_mapped_with": "fixed"}]})
+    token = setup.token()
+    post(admin, token, {"state": "down", "host": "a"})
+    post(admin, token, {"state": "down", "host": "b"})
+    both = post(admin, token, {"state": "down", "host": "b", "fixed": "a"})
+    assert both.status_code == 200
+    text = admin.get(f"/calls/{call_id(both)}").get_data(as_text=True)
+    assert "resolved incident(s) #1" in text
+    assert "incident #2 with that mapping value is still open" in text
+    assert "opened incident #2" not in text
