@@ -7,7 +7,7 @@ from flask_login import login_required
 from sqlalchemy import func, select
 
 from .dashboard import pretty_payload
-from .explain import explain, outcome
+from .explain import charset_note, explain, outcome
 from .extensions import db
 from .models import ApiCall, ApiToken, Service
 
@@ -56,4 +56,5 @@ def call(call_id: str):
         abort(404, "No such API call (it may have been deleted by retention).")
     payload, links = pretty_payload(item.payload)
     return render_template("apilog/call.html", call=item, payload=payload,
-                           services=[(r, explain(r)) for r in item.results or []], outcome=outcome)
+                           services=[(r, explain(r)) for r in item.results or []], outcome=outcome,
+                           charset_note=charset_note(item.content_type))

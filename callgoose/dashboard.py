@@ -6,8 +6,6 @@ the fragment (``/incidents/rows``), so no view branches on ``HX-Request``.
 
 from __future__ import annotations
 
-import json
-
 from flask import (
     Blueprint,
     abort,
@@ -26,7 +24,8 @@ from wtforms.fields import SelectChoice
 from . import clock, incidents
 from .auth import admin_required
 from .database import begin_session_write
-from .engine import Payload
+from .engine import Payload, clean
+from .engine.payload import pretty_json
 from .extensions import db
 from .forms import CommentForm, TokenForm
 from .models import ApiToken, Service
@@ -99,9 +98,9 @@ def incident_rows():
 
 def pretty_payload(text: str) -> tuple[str, list[str]]:
     """Indented JSON (or the text as sent), and the http(s) links found in the payload."""
-    if Payload.from_text(text).data is None:  # the engine's own test of "is JSON" (S8)
+    data = Payload.from_text(text).data  # the engine's own reading of "is JSON" (S8)
+    if data is None:
         return text, []
-    data = json.loads(text.lstrip("\ufeff \t\r\n"))
     links, stack = [], [data]
     while stack and len(links) < 10:
         node = stack.pop()
@@ -110,8 +109,8 @@ def pretty_payload(text: str) -> tuple[str, list[str]]:
         elif isinstance(node, list):
             stack.extend(node)
         elif isinstance(node, str) and node.startswith(("http://", "https://")) and node not in links:
-            links.append(node)
-    return json.dumps(data, indent=2, ensure_ascii=False), links
+            links.append(clean(node))
+    return pretty_json(data), links
 
 
 @bp.get("/incidents/<int:incident_id>")

@@ -5,6 +5,8 @@ Pure (no Flask): the API log and the test payload form show the same words.
 
 from __future__ import annotations
 
+from .engine.payload import is_text_type, split_content_type, text_encoding
+
 OUTCOMES = {201: "created an incident", 200: "resolved", 208: "duplicate", 202: "nothing to do"}
 
 
@@ -66,3 +68,14 @@ def explain(result: dict) -> list[str]:
 
 def outcome(status: int) -> str:
     return OUTCOMES.get(status, str(status))
+
+
+def charset_note(content_type: str | None) -> str | None:
+    """Say how a declared charset was read, when it was not used as declared (S7)."""
+    mime, charset = split_content_type(content_type)
+    if charset is None or not is_text_type(mime):
+        return None
+    used = text_encoding(charset)
+    if used == "utf-8" and charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return f"charset={charset} is not a text encoding Callgoose can read: read as UTF-8"
+    return None

@@ -109,14 +109,19 @@ def write_cursor(engine: Engine):
             raw.close()
 
 
+def transient_errors(engine: Engine) -> tuple:
+    """The errors a retry of the whole transaction may cure (locks, races, deadlocks)."""
+    dbapi = engine.dialect.dbapi
+    return (DBAPIError, dbapi.OperationalError, dbapi.IntegrityError)
+
+
 def run_write(engine: Engine, work, attempts: int = 4):
     """Run ``work(cursor)`` in a write transaction, retrying transient failures.
 
     A unique-constraint race, a deadlock or a locked database rolls the whole
     transaction back, so a retry starts clean; after the last attempt it raises.
     """
-    dbapi = engine.dialect.dbapi
-    transient = (DBAPIError, dbapi.OperationalError, dbapi.IntegrityError)
+    transient = transient_errors(engine)
     for attempt in range(1, attempts + 1):
         try:
             with write_cursor(engine) as cursor:

@@ -8,6 +8,7 @@ call record (S32): a 2xx is only ever returned for a committed call.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -27,11 +28,12 @@ from .engine import (
     mapping_key,
     resolve_values,
 )
-from .hotpath import Sql, read_cursor, run_write, to_datetime
+from .hotpath import Sql, read_cursor, run_write, to_datetime, transient_errors
 from .models import ACTIVE_SQL
 from .tokens import TokenInfo, authenticate
 
 RESULT_VALUE_CHARS = 200
+log = logging.getLogger(__name__)
 
 # S27 in one statement: remember this call for its subject and return what was remembered
 # before. Whatever the engine then decides, the row is already right: a replay keeps the
@@ -76,6 +78,9 @@ INSERT_CALL = Sql("""
     VALUES (:id, :received_at, :token_id, :token_name, :source, :content_type, :size,
         :payload, :status, :results, :services, :error)
 """)
+SAVEPOINT = Sql("SAVEPOINT service_part")
+ROLLBACK_TO_SAVEPOINT = Sql("ROLLBACK TO SAVEPOINT service_part")
+RELEASE_SAVEPOINT = Sql("RELEASE SAVEPOINT service_part")
 TOUCH_TOKEN = Sql("UPDATE api_tokens SET last_used_at = :now WHERE id = :tid")
 TOKEN_TOUCH_SECONDS = 60
 
@@ -213,6 +218,23 @@ class _Apply:
         result.update(result_extra)
         return flags, result
 
+    def isolated(self, item: _Evaluated, errors: list[str]) -> tuple[Flags, dict]:
+        """Apply one service behind a savepoint; a failure undoes only that service's writes."""
+        events = len(self.events)
+        self.cursor.execute(SAVEPOINT)
+        try:
+            outcome = self.service(item)
+        except Exception as exc:
+            self.cursor.execute(ROLLBACK_TO_SAVEPOINT)
+            del self.events[events:]
+            note = clean(f"error: the outcome cannot be recorded: {type(exc).__name__}: {exc}")[:500]
+            errors.append(note)
+            item.note = note
+            flags = Flags()
+            return flags, item.result(flags)
+        self.cursor.execute(RELEASE_SAVEPOINT)
+        return outcome
+
     def _resolve(self, spec: ServiceSpec, ev: Evaluation) -> list[int]:
         resolved = []
         for value in resolve_values(ev):
@@ -237,9 +259,10 @@ class _Apply:
 
 def _call_row(call_id, token: TokenInfo, now_db, source, content_type, size, payload_text,
               status, results, error=None) -> dict:
+    content_type = clean(content_type) if content_type else content_type
     return {"id": call_id, "received_at": now_db, "token_id": token.id, "token_name": token.name,
             "source": source, "content_type": content_type, "size": size, "payload": payload_text,
-            "status": status, "results": json.dumps(results, ensure_ascii=False),
+            "status": status, "results": clean(json.dumps(results, ensure_ascii=False)),
             "services": "," + "".join(f"{r['service_id']}," for r in results if r.get("service_id")),
             "error": error}
 
@@ -283,17 +306,21 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
     evaluated = _evaluate_all(specs, token, payload, source, now)
     call_id = new_call_id(now)
 
-    def work(cursor):
+    def work(cursor, isolate: bool = False):
         apply = _Apply(cursor, call_id, payload, now, default_window)
         flags = Flags()
         results = []
+        errors = [item.note for item in evaluated if item.note and item.note.startswith("error")]
         for item in evaluated:
-            service_flags, result = apply.service(item)
+            if isolate:
+                service_flags, result = apply.isolated(item, errors)
+            else:
+                service_flags, result = apply.service(item)
             flags.merge(service_flags)
             results.append(result)
-        errors = "; ".join(item.note for item in evaluated if item.note and item.note.startswith("error"))
         cursor.execute(INSERT_CALL, _call_row(call_id, token, apply.now_db, source, content_type,
-                                            len(raw), payload.text, flags.status, results, errors or None))
+                                            len(raw), payload.text, flags.status, results,
+                                            "; ".join(errors) or None))
         if apply.events:
             cursor.executemany(INSERT_EVENT, apply.events)
         if dry_run:
@@ -302,7 +329,16 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
         return flags, results
 
     try:
-        flags, results = run_write(engine, work)
+        try:
+            flags, results = run_write(engine, work)
+        except (_DryRun, *transient_errors(engine)):
+            raise
+        except Exception:
+            # One service's writes failed for a reason a retry cannot cure (a bug, a value the
+            # database refuses): run again with each service behind a savepoint, so that the
+            # others are applied and the call is kept, with that service's error (S32).
+            log.exception("call %s failed; processing each service on its own", call_id)
+            flags, results = run_write(engine, lambda cursor: work(cursor, isolate=True))
     except _DryRun as done:
         flags, results = done.flags, done.results
     return CallResult(call_id, flags.status, flags.body(call_id), results)

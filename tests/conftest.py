@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from callgoose import clock, create_app
+from callgoose.auth import create_user
 from callgoose.configuration import import_config
 from callgoose.extensions import db
 from callgoose.tokens import create_token
@@ -114,3 +115,22 @@ def firing(key: str = "g1", summary: str = "CPU high", **extra) -> dict:
 
 def resolved(key: str = "g1") -> dict:
     return {"status": "resolved", "groupKey": key}
+
+
+def add_user(app, email="admin@example.com", admin=True, password="correct horse"):
+    with app.app_context():
+        create_user(email, password, admin=admin, now=clock.now())
+        db.session.commit()
+    return email, password
+
+
+def sign_in(client, email, password):
+    response = client.post("/login", data={"email": email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response
+
+
+@pytest.fixture
+def admin(app, client):
+    sign_in(client, *add_user(app))
+    return client

@@ -2,7 +2,7 @@
 
 import pytest
 from conftest import ALERTMANAGER, firing, resolved
-from test_dashboard import add_user, sign_in
+from conftest import add_user, sign_in
 from test_ingest import post
 
 from callgoose.explain import explain

@@ -3,31 +3,11 @@
 import re
 
 import pytest
-from conftest import ALERTMANAGER, Setup, firing, make_app
+from conftest import ALERTMANAGER, Setup, add_user, firing, make_app, sign_in
 from test_ingest import post
 
 from callgoose import clock
-from callgoose.auth import create_user
 from callgoose.extensions import db
-
-
-def add_user(app, email="admin@example.com", admin=True, password="correct horse"):
-    with app.app_context():
-        create_user(email, password, admin=admin, now=clock.now())
-        db.session.commit()
-    return email, password
-
-
-def sign_in(client, email, password):
-    response = client.post("/login", data={"email": email, "password": password})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return response
-
-
-@pytest.fixture
-def admin(app, client):
-    sign_in(client, *add_user(app))
-    return client
 
 
 def test_first_run_shows_only_create_the_first_admin(client, setup):

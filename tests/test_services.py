@@ -4,7 +4,7 @@ import json
 
 import pytest
 from conftest import ALERTMANAGER, firing
-from test_dashboard import add_user, sign_in
+from conftest import add_user, sign_in
 from test_ingest import post
 
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 from conftest import ALERTMANAGER
-from test_dashboard import add_user, sign_in
+from conftest import add_user, sign_in
 from test_ingest import post
 
 TABLES = ("api_calls", "incidents", "incident_events", "replay_markers")

@@ -1,7 +1,7 @@
 """User administration: admins only; never lock the team out."""
 
 import pytest
-from test_dashboard import add_user, sign_in
+from conftest import add_user, sign_in
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ _TEXT_TYPES = frozenset({
 })
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _INDEX = re.compile(r"\[(\d+)\]")
+_NOT_REPLACEABLE = frozenset({"idna", "punycode"})
 
 
 class Number(str):
@@ -56,17 +57,34 @@ def is_text_type(mime: str) -> bool:
     return mime.startswith("application/") and mime.endswith(("+json", "+xml"))
 
 
+def text_encoding(charset: str | None) -> str:
+    """The codec a declared charset names, if it is a real text encoding; else UTF-8 (S7).
+
+    ``base64``, ``rot13``, ``zlib`` and the like are codecs but not text encodings, and
+    ``idna``/``punycode`` cannot replace what they fail to decode: all are read as UTF-8.
+    """
+    if not charset or len(charset) > 64:
+        return "utf-8"
+    try:
+        info = codecs.lookup(charset)
+    except (LookupError, ValueError, TypeError):
+        return "utf-8"
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_REPLACEABLE:
+        return "utf-8"
+    return info.name
+
+
 def decode_body(raw: bytes, content_type: str | None) -> str:
     """Decode a body as S7 says; non-text types give the empty payload."""
     mime, charset = split_content_type(content_type)
     if not is_text_type(mime):
         return ""
+    encoding = text_encoding(charset)
     try:
-        codecs.lookup(charset or "utf-8")
-        encoding = charset or "utf-8"
-    except LookupError:
-        encoding = "utf-8"
-    return clean(raw.decode(encoding, errors="replace"))
+        text = raw.decode(encoding, errors="replace")
+    except (UnicodeError, LookupError, ValueError, TypeError):  # a codec that cannot replace
+        text = raw.decode("utf-8", errors="replace")
+    return clean(text)
 
 
 def _reject_constant(name: str):
@@ -115,6 +133,20 @@ def compact_json(value) -> str:
     if isinstance(value, dict):
         return "{" + ",".join(f"{compact_json(k)}:{compact_json(v)}" for k, v in value.items()) + "}"
     return "[" + ",".join(compact_json(v) for v in value) + "]"
+
+
+def pretty_json(value, indent: int = 2) -> str:
+    """Indented JSON for people, numbers kept as written, always storable and printable."""
+    def lines(node, depth: int) -> str:
+        pad, inner = " " * (indent * depth), " " * (indent * (depth + 1))
+        if isinstance(node, dict) and node:
+            items = [f"{inner}{compact_json(k)}: {lines(v, depth + 1)}" for k, v in node.items()]
+            return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+        if isinstance(node, list) and node:
+            return "[\n" + ",\n".join(inner + lines(v, depth + 1) for v in node) + "\n" + pad + "]"
+        return compact_json(node)
+
+    return clean(lines(value, 0))
 
 
 def as_text(value) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .payload import Payload
+from .payload import Payload, clean
 
 MODES = ("all", "any", "none")
 URGENCIES = ("high", "low")
@@ -109,7 +109,7 @@ def _key(value, path: str, *, nullable: bool) -> str | None:
         return None
     if not isinstance(value, str):
         raise SpecError(path, "must be a string" + (" or null" if nullable else ""))
-    value = value.strip()
+    value = clean(value.strip())  # lone surrogates and NUL become U+FFFD, like payload values (S9)
     if len(value) > MAX_KEY_CHARS:
         raise SpecError(path, f"longer than {MAX_KEY_CHARS} characters")
     return value
@@ -136,7 +136,7 @@ def build_condition(doc, path: str, limits: Limits = Limits()) -> Condition:
         item_path = f"{path}.contains[{i}]"
         if not isinstance(item, str):
             raise SpecError(item_path, "must be a string")
-        item = item.strip()
+        item = clean(item.strip())
         if not item:
             raise SpecError(item_path, "is empty")
         if len(item) > limits.item_chars:

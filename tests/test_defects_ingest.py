@@ -1,0 +1,102 @@
+"""Issue 6 A: defects found in ingestion, each proven here first (S6-S9, S32)."""
+
+import json
+
+import pytest
+from conftest import ALERTMANAGER, firing
+
+from callgoose.engine import Payload
+from callgoose.engine.payload import decode_body
+
+
+def post(client, token, body, content_type="application/json"):
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return client.post("/v1/process", data=data, content_type=content_type,
+                       headers={"Authorization": f"Bearer {token}"})
+
+
+# -- A1: a lone surrogate in a rule must not stop ingestion ---------------------------------
+
+LONE_KEY_SERVICE = {"name": "lone", "trigger": [
+    {"conditions": [{"json_key": "a\udc00", "contains": ["x"]}]},
+    {"conditions": [{"json_key": "status", "contains": ["fir\udc00ing"]}]},
+    {"conditions": [{"json_key": "status", "contains": ["firing"]}], "map_incident_with": "groupKey"}]}
+
+
+def test_a1_rules_with_lone_surrogates_are_cleaned_and_calls_still_work(setup, client):
+    setup.services(LONE_KEY_SERVICE, ALERTMANAGER)
+    token = setup.token()
+    response = post(client, token, firing())
+    assert response.status_code == 201
+    stored = setup.query("SELECT conditions FROM rules WHERE service_id = "
+                         "(SELECT id FROM services WHERE name = 'lone') ORDER BY position")
+    assert "\\ufffd" in stored[0][0] or "\ufffd" in stored[0][0]
+    assert setup.query("SELECT count(*) FROM incidents")[0][0] == 2
+
+
+def test_a1_a_service_whose_result_cannot_be_recorded_is_an_error_and_the_call_is_kept(setup, client, monkeypatch):
+    setup.services(ALERTMANAGER, {"name": "other", "trigger": [{"conditions": []}]})
+    token = setup.token()
+    from callgoose import pipeline
+
+    real = pipeline._Apply.service
+
+    def broken(self, item):
+        if item.spec.name == "other":
+            raise RuntimeError("cannot record")
+        return real(self, item)
+
+    monkeypatch.setattr(pipeline._Apply, "service", broken)
+    response = post(client, token, firing())
+    assert response.status_code == 201  # checkout-api still opened its incident
+    status, results, error = setup.query("SELECT status, results, error FROM api_calls")[0]
+    assert status == 201 and "cannot record" in error
+    assert setup.query("SELECT count(*) FROM incidents")[0][0] == 1
+
+
+# -- A2: declared charsets that are not text encodings ------------------------------------
+
+@pytest.mark.parametrize("charset", ["base64", "rot13", "hex", "zlib", "bz2", "uu", "idna",
+                                     "x-no-such", "utf-8\x00", "quopri", "punycode", "a" * 300])
+def test_a2_non_text_charsets_are_read_as_utf8(setup, client, charset):
+    setup.services(ALERTMANAGER)
+    token = setup.token()
+    response = post(client, token, json.dumps(firing("é")).encode(),
+                    content_type=f"application/json; charset={charset}")
+    assert response.status_code == 201
+    assert decode_body("é".encode(), f"text/plain; charset={charset}") == "é"
+
+
+def test_a2_the_api_log_shows_the_declared_charset(setup, admin):
+    setup.services(ALERTMANAGER)
+    token = setup.token()
+    call_id = post(admin, token, b"{}", content_type="text/plain; charset=base64").get_json()["id"]
+    page = admin.get(f"/calls/{call_id}").get_data(as_text=True)
+    assert "charset=base64" in page and "read as UTF-8" in page
+
+
+# -- A3: every stored payload can be shown --------------------------------------------------
+
+@pytest.mark.parametrize("body, shown", [
+    ('{"n": ' + "9" * 5000 + ', "status": "firing", "groupKey": "g"}', "9" * 5000),
+    ('{"x": "\\udc00", "status": "firing", "groupKey": "g"}', "\ufffd"),
+    ('{"x": 1.50e3, "status": "firing", "groupKey": "g"}', ": 1.50e3")])
+def test_a3_incident_and_call_pages_show_any_payload(setup, admin, body, shown):
+    setup.services(ALERTMANAGER)
+    token = setup.token()
+    response = post(admin, token, body)
+    assert response.status_code == 201
+    incident_id = setup.query("SELECT id FROM incidents")[0][0]
+    for url in (f"/incidents/{incident_id}", f"/calls/{response.get_json()['id']}"):
+        page = admin.get(url)
+        assert page.status_code == 200, url
+        assert shown in page.get_data(as_text=True), url
+
+
+def test_a3_pretty_json_keeps_numbers_and_is_storable():
+    from callgoose.engine.payload import pretty_json
+
+    payload = Payload.from_text('{"a": [1.50, ' + "7" * 4400 + '], "s": "\\ud800"}')
+    text = pretty_json(payload.data)
+    assert "1.50" in text and "7" * 4400 in text
+    text.encode("utf-8")  # no lone surrogate left
