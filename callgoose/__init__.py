@@ -105,6 +105,9 @@ def create_app(test_config: dict | None = None):
         users,
     )
 
+    from .params import DatabaseId
+
+    app.url_map.converters["int"] = DatabaseId  # an id past what a database holds is a 404
     login_manager.login_view = "auth.login"
     csrf.exempt(ingest.bp)  # token-authenticated JSON; it never reads cookies
     csrf.exempt(api.bp)

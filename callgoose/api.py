@@ -13,10 +13,11 @@ from .bearer import require_token
 from .configuration import end_maintenance, start_maintenance
 from .database import begin_session_write
 from .engine import SpecError
-from .engine.config import build_tags, parse_time
+from .engine.config import build_tags, parse_document, parse_time
 from .errors import json_error
 from .extensions import db
 from .models import Service
+from .params import page_number
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 PER_PAGE = 50
@@ -33,9 +34,7 @@ def list_incidents():
     status = request.args.get("status") or None
     if status is not None and status not in (*incidents.STATUSES, "active"):
         return json_error(400, "status must be triggered, acknowledged, resolved or active")
-    page = request.args.get("page", "1")
-    if not page.isdigit() or int(page) < 1:
-        return json_error(400, "page must be a whole number from 1")
+    page = page_number(request.args)
     service_id = g.api_token.service_id
     name = request.args.get("service")
     if name:
@@ -43,7 +42,7 @@ def list_incidents():
         if service is None:
             return _not_found("service")
         service_id = service.id
-    result = incidents.list_incidents(status=status, service_id=service_id, page=int(page),
+    result = incidents.list_incidents(status=status, service_id=service_id, page=page,
                                       per_page=PER_PAGE)
     return jsonify({"incidents": [incidents.to_dict(i, s) for i, s in result.items],
                     "page": result.page, "per_page": result.per_page, "pages": result.pages,
@@ -80,6 +79,8 @@ def resolve(incident_id: int):
 
 def _service(name: str) -> Service | None:
     """A service by name, if this token reaches it."""
+    if "\x00" in name:
+        return None  # no service has such a name (and PostgreSQL cannot compare it)
     query = select(Service).where(Service.name == name)
     if g.api_token.service_id is not None:
         query = query.where(Service.id == g.api_token.service_id)
@@ -90,13 +91,11 @@ def _service(name: str) -> Service | None:
 @require_token
 def start_service_maintenance(name: str):
     """Start maintenance now, until ``until`` (null: no end), for ``tags`` (empty: every request)."""
-    doc = request.get_json(silent=True)
-    if doc is None:
-        doc = {}
-    if not isinstance(doc, dict) or set(doc) - {"tags", "until"}:
-        return json_error(400, 'send a JSON object {"tags": [["staging"]], "until": null}')
     now = clock.now()
     try:
+        doc = parse_document(request.get_data(as_text=True) or "{}")
+        if not isinstance(doc, dict) or set(doc) - {"tags", "until"}:
+            raise SpecError("", 'send a JSON object {"tags": [["staging"]], "until": null}')
         tags = build_tags(doc.get("tags", []), "tags")
         until = parse_time(doc.get("until"), "until")
     except SpecError as exc:

@@ -10,6 +10,7 @@ from .dashboard import pretty_payload
 from .explain import charset_note, explain, outcome
 from .extensions import db
 from .models import ApiCall, ApiToken, Service
+from .params import page_number, whole_number
 
 bp = Blueprint("apilog", __name__)
 PER_PAGE = 50
@@ -18,11 +19,11 @@ STATUSES = (201, 200, 208, 202, 413)
 
 def _filters() -> dict:
     args = request.args
-    status, token, service, page = (args.get(k, "") for k in ("status", "token", "service", "page"))
-    return {"status": int(status) if status.isdigit() and int(status) in STATUSES else None,
-            "token": int(token) if token.isdigit() else None,
-            "service": int(service) if service.isdigit() else None,
-            "page": int(page) if page.isdigit() and int(page) > 0 else 1}
+    status = whole_number(args.get("status"), "status", 100, 599)
+    return {"status": status if status in STATUSES else None,
+            "token": whole_number(args.get("token"), "token"),
+            "service": whole_number(args.get("service"), "service"),
+            "page": page_number(args)}
 
 
 @bp.get("/calls")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -31,6 +33,7 @@ MAX_FAILURES = 5  # wrong passwords in a row before the account is locked
 LOCK_SECONDS = 15 * 60
 # Checked against when the email is unknown, so both paths cost one hash (no user probing).
 _DUMMY_HASH = generate_password_hash("not a password")
+_URL_IGNORED = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @login_manager.user_loader
@@ -81,9 +84,17 @@ def create_user(email: str, password: str, *, admin: bool, now: float) -> User:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths are followed after login."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
+    """Only paths of this server are followed after login, read the way browsers read them.
+
+    Browsers drop tabs and newlines from URLs, strip leading spaces and control characters,
+    and take a backslash for a slash: ``/\tevil.example`` and ``/\\evil.example`` are
+    other sites to them.
+    """
+    if target:
+        cleaned = _URL_IGNORED.sub("", target).lstrip(" ").replace("\\", "/")
+        parts = urlsplit(cleaned)
+        if cleaned.startswith("/") and not cleaned.startswith("//") and not parts.scheme and not parts.netloc:
+            return cleaned
     return url_for("dashboard.incidents")
 
 

@@ -18,6 +18,7 @@ from . import clock
 from .auth import create_user
 from .configuration import current_config, import_config
 from .engine import SpecError
+from .engine.config import parse_document
 from .extensions import db
 from .models import Service
 from .retention import prune
@@ -82,13 +83,11 @@ def create_token_command(name, service_name):
 def import_config_command(file):
     """Import services and rules from a JSON file (``-`` for standard input)."""
     try:
-        doc = json.load(file)
-    except ValueError as exc:
-        raise click.ClickException(f"{file.name} is not valid JSON: {exc}") from None
-    try:
-        names = import_config(doc, clock.now())
+        names = import_config(parse_document(file.read()), clock.now())
     except SpecError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(f"{file.name}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{file.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     click.echo(f"Imported {len(names)} service(s): {', '.join(names) or '-'}")
 
 

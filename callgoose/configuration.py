@@ -19,7 +19,7 @@ from .engine import (
     export_config,
     parse_config,
 )
-from .engine.config import format_time
+from .engine.config import check_window_count, format_time
 from .engine.rules import build_resolve, build_trigger, check_rule_count
 from .extensions import db
 from .hotpath import Cursor, Sql, read_cursor
@@ -138,6 +138,9 @@ def save_service(spec: ServiceSpec, now: float) -> Service:
         db.session.add(service)
         db.session.flush()
     else:
+        kept = db.session.execute(select(func.count(Maintenance.id)).where(
+            Maintenance.service_id == service.id, Maintenance.origin != "config")).scalar_one()
+        check_window_count(list(spec.maintenance), f"{spec.name}: maintenance", kept)
         db.session.execute(Rule.__table__.delete().where(Rule.service_id == service.id))
         db.session.execute(Maintenance.__table__.delete().where(
             Maintenance.service_id == service.id, Maintenance.origin == "config"))
@@ -184,6 +187,9 @@ def current_config() -> dict:
 def start_maintenance(service: Service, tags, until: float | None, now: float,
                       origin: str = "api", starts: float | None = None) -> dict:
     """Put a service in maintenance from ``starts`` (default now) until ``until`` (S36). The caller commits."""
+    existing = db.session.execute(select(func.count(Maintenance.id)).where(
+        Maintenance.service_id == service.id)).scalar_one()
+    check_window_count([None], "maintenance", existing)
     window = MaintenanceWindow(starts_at=starts or now, ends_at=until, tags=tags)
     row = _window_row(service.id, window, origin, now)
     db.session.add(row)

@@ -29,6 +29,7 @@ from .engine.payload import pretty_json
 from .extensions import db
 from .forms import CommentForm, TokenForm
 from .models import ApiToken, Service
+from .params import page_number, text, whole_number
 from .testpayload import SAMPLE
 from .tokens import create_token, find_token, revoke_token
 
@@ -47,13 +48,12 @@ def endpoint_url() -> str:
 def _filters() -> dict:
     args = request.args
     status = args.get("status", "active")
-    page = args.get("page", "1")
-    service = args.get("service", "")
+    service = whole_number(args.get("service"), "service")
     return {"status": status if status in STATUS_FILTERS else "active",
-            "service": service if service.isdigit() else "",
+            "service": str(service) if service is not None else "",
             "urgency": args.get("urgency") if args.get("urgency") in ("high", "low") else "",
-            "q": args.get("q", "").strip()[:200],
-            "page": int(page) if page.isdigit() and int(page) > 0 else 1}
+            "q": text(args.get("q"), "the search text"),
+            "page": page_number(args)}
 
 
 def _incident_page(filters: dict) -> incidents.Page:
@@ -173,7 +173,8 @@ def comment(incident_id: int):
 def bulk():
     """Acknowledge or resolve the incidents ticked in the list."""
     name = request.form.get("action")
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    ids = [whole_number(i, "incident id") for i in request.form.getlist("ids")]
+    ids = [i for i in ids if i is not None]
     if name not in BULK_ACTIONS or not ids:
         flash("Tick some incidents and choose an action.", "error")
     else:

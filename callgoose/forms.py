@@ -18,30 +18,45 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from .auth import MIN_PASSWORD
 
 
-class LoginForm(FlaskForm):
+class Form(FlaskForm):
+    """Every dashboard form: a NUL in any text field is an error next to that field.
+
+    (PostgreSQL cannot store NUL; nobody types one on purpose.)
+    """
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field.data, str) and "\x00" in field.data:
+                field.errors = [*field.errors, "This must not contain NUL characters."]
+                valid = False
+        return valid
+
+
+class LoginForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired()])
     remember = BooleanField("Keep me signed in on this device")
 
 
-class SetupForm(FlaskForm):
+class SetupForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(min=MIN_PASSWORD)])
     confirm = PasswordField("Password again", validators=[EqualTo("password", "The passwords differ.")])
 
 
-class TokenForm(FlaskForm):
+class TokenForm(Form):
     name = StringField("Name", validators=[DataRequired(), Length(max=100)],
                        description="Where the token is used, e.g. alertmanager-prod.")
     service = SelectField("Scope", choices=[], validate_choice=True,
                           description="A service token reaches one service; a global token every enabled one.")
 
 
-class CommentForm(FlaskForm):
+class CommentForm(Form):
     text = TextAreaField("Comment", validators=[DataRequired(), Length(max=5000)])
 
 
-class TestPayloadForm(FlaskForm):
+class TestPayloadForm(Form):
     token = SelectField("Token", choices=[], description="The call runs as this token: its scope decides the services.")
     content_type = SelectField("Content type", choices=[])
     source = StringField("From", validators=[Length(max=200)], description="The ?from= parameter; it goes into titles.")
@@ -50,7 +65,7 @@ class TestPayloadForm(FlaskForm):
     send = SubmitField("Send (recorded in the API log)")
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     role = SelectField("Role", choices=[
         SelectChoice("responder", "Responder: acknowledges, resolves, comments"),
@@ -59,5 +74,5 @@ class UserForm(FlaskForm):
                              description=f"At least {MIN_PASSWORD} characters; tell it to the person.")
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(Form):
     password = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD)])

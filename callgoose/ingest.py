@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -20,9 +21,13 @@ PATHS = ("/v1/process", "/api/v1/process", "/sqibs-api/v1/process")
 
 
 def _logged_url() -> str:
-    """Path and query for the log; the log record factory redacts ``token=`` (S4)."""
-    query = request.query_string.decode("latin-1")
-    return f"{request.path}?{query}" if query else request.path
+    """Path and query for the log, as the app decoded them, with the token's value redacted (S4).
+
+    Redacting the decoded names catches ``?tok%65n=%63%67...``, which authenticates as well.
+    """
+    args = [(name, "[REDACTED]" if name == "token" else value)
+            for name, value in request.args.items(multi=True)]
+    return f"{request.path}?{urlencode(args, safe='[]')}" if args else request.path
 
 
 def process():

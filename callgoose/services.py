@@ -27,7 +27,7 @@ from . import clock, configuration
 from .auth import admin_required
 from .database import begin_session_write
 from .engine import MaintenanceWindow, SpecError
-from .engine.config import build_tags, check_service_name, check_window_seconds
+from .engine.config import build_tags, check_service_name, check_window_seconds, parse_document
 from .engine.rules import build_resolve, build_trigger
 from .extensions import db
 from .models import ACTIVE, Incident, Maintenance, Rule, Service
@@ -94,11 +94,10 @@ def import_():
     """Import the JSON configuration (S34); a fault names its path and nothing is saved."""
     text = request.form.get("config", "")
     try:
-        names = configuration.import_config(json.loads(text), clock.now())
-    except ValueError as exc:  # JSONDecodeError and SpecError both are
-        message = str(exc) if isinstance(exc, SpecError) else f"not valid JSON: {exc}"
+        names = configuration.import_config(parse_document(text), clock.now())
+    except SpecError as exc:
         return render_template("services/services.html", rows=[], config_text=text,
-                               import_error=message), 422
+                               import_error=str(exc)), 422
     flash(f"Imported {len(names)} service(s): {', '.join(names) or '-'}.")
     return redirect(url_for("services.services"))
 

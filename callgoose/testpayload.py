@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, current_app, make_response, render_template, request
-from flask_login import login_required
+from flask import Blueprint, abort, current_app, make_response, render_template, request
+from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms.fields import SelectChoice
 
@@ -52,7 +52,9 @@ def form():
         info = TokenInfo(token.id, token.name, token.service_id, token.last_used_at)
         specs = specs_for(db.engine, current_app.extensions["callgoose_specs"], info.service_id)
         content_type = None if form.content_type.data == "none" else form.content_type.data
-        dry = bool(form.dry_run.data)
+        dry = not form.send.data
+        if not dry and not current_user.is_admin:
+            abort(403, "Responders can dry-run payloads; only admins send real calls with a token.")
         result = process_call(db.engine, info, specs, form.body.data.encode("utf-8"), content_type,
                               form.source.data or None, clock.now(),
                               current_app.config["DUPLICATE_WINDOW_SECONDS"], dry_run=dry)

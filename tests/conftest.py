@@ -134,3 +134,12 @@ def sign_in(client, email, password):
 def admin(app, client):
     sign_in(client, *add_user(app))
     return client
+
+
+@pytest.fixture
+def dbapp(database_url, tmp_path):
+    """An app on SQLite, and again on PostgreSQL (for defects that only one of them shows)."""
+    app = make_app(database_url, tmp_path)
+    yield app
+    with app.app_context():
+        db.engine.dispose()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timezone
 
 from .decide import MaintenanceWindow, ServiceSpec
+from .payload import MAX_JSON_DEPTH, clean, depth_exceeds
 from .rules import (
     Limits,
     SpecError,
@@ -17,7 +19,23 @@ from .rules import (
 
 SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_WINDOW_SECONDS = 86400
-MAX_TAGS = 20
+MAX_TAG_SETS = 20  # per maintenance window
+MAX_TAGS = 10  # per tag set
+MAX_WINDOWS = 100  # maintenance windows per service
+MAX_DOCUMENT_DEPTH = MAX_JSON_DEPTH
+
+
+def parse_document(text: str):
+    """Read a configuration or API document: JSON, nested at most 64 deep, else SpecError."""
+    try:
+        doc = json.loads(text)
+    except RecursionError:
+        raise SpecError("", f"is not valid JSON: nested too deeply (at most {MAX_DOCUMENT_DEPTH} levels)") from None
+    except ValueError as exc:
+        raise SpecError("", f"is not valid JSON: {exc}") from None
+    if isinstance(doc, (dict, list)) and depth_exceeds(doc, MAX_DOCUMENT_DEPTH):
+        raise SpecError("", f"is not valid JSON: nested too deeply (at most {MAX_DOCUMENT_DEPTH} levels)")
+    return doc
 
 
 def parse_time(value, path: str) -> float | None:
@@ -29,10 +47,16 @@ def parse_time(value, path: str) -> float | None:
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise SpecError(path, "is not an ISO 8601 time") from None
+        raise SpecError(path, "is not an ISO 8601 time (e.g. 2026-12-24T18:00:00Z)") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
+    try:
+        utc = parsed.astimezone(timezone.utc)
+    except OverflowError:
+        utc = None
+    if utc is None or not 1970 <= utc.year <= 9998:
+        raise SpecError(path, "must be a time between the years 1970 and 9998")
+    return utc.timestamp()
 
 
 def format_time(epoch: float | None) -> str | None:
@@ -49,8 +73,8 @@ def build_tags(value, path: str) -> tuple[tuple[str, ...], ...]:
         return ()
     if not isinstance(value, list):
         raise SpecError(path, "must be a list of tag lists")
-    if len(value) > MAX_TAGS:
-        raise SpecError(path, f"more than {MAX_TAGS} tag sets")
+    if len(value) > MAX_TAG_SETS:
+        raise SpecError(path, f"more than {MAX_TAG_SETS} tag sets")
     sets = []
     for i, tag_set in enumerate(value):
         if not isinstance(tag_set, list) or not tag_set:
@@ -64,7 +88,7 @@ def build_tags(value, path: str) -> tuple[tuple[str, ...], ...]:
                 raise SpecError(f"{path}[{i}][{j}]", "must be a non-empty string")
             if len(tag.strip()) > 200:
                 raise SpecError(f"{path}[{i}][{j}]", "longer than 200 characters")
-            tags.append(tag.strip())
+            tags.append(clean(tag.strip()))
         sets.append(tuple(tags))
     return tuple(sets)
 
@@ -118,8 +142,17 @@ def build_service(doc, path: str, limits: Limits = Limits()) -> ServiceSpec:
         trigger=tuple(build_trigger(r, f"{path}.trigger[{i}]", limits) for i, r in enumerate(trigger)),
         resolve=tuple(build_resolve(r, f"{path}.resolve[{i}]", limits) for i, r in enumerate(resolve)),
         maintenance=tuple(build_window(w, f"{path}.maintenance[{i}]")
-                          for i, w in enumerate(_list(doc, "maintenance", path))),
+                          for i, w in enumerate(check_window_count(_list(doc, "maintenance", path),
+                                                                   f"{path}.maintenance"))),
     )
+
+
+def check_window_count(windows: list, path: str, existing: int = 0) -> list:
+    """Refuse more maintenance windows than a service may hold."""
+    if len(windows) + existing > MAX_WINDOWS:
+        raise SpecError(path, f"more than {MAX_WINDOWS} maintenance windows for one service; "
+                              "end or delete some first")
+    return windows
 
 
 def parse_config(doc, limits: Limits = Limits()) -> list[ServiceSpec]:

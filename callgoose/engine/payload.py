@@ -91,7 +91,8 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-def _depth_exceeds(value, limit: int) -> bool:
+def depth_exceeds(value, limit: int) -> bool:
+    """Tell whether a parsed JSON value nests deeper than ``limit`` (iteratively)."""
     stack = [(value, 1)]
     while stack:
         node, depth = stack.pop()
@@ -113,7 +114,7 @@ def parse_json(text: str):
     except (ValueError, RecursionError):
         return None
     # Cheap bound first: fewer opening brackets than the limit cannot nest deeper.
-    if stripped.count("[") + stripped.count("{") > MAX_JSON_DEPTH and _depth_exceeds(value, MAX_JSON_DEPTH):
+    if stripped.count("[") + stripped.count("{") > MAX_JSON_DEPTH and depth_exceeds(value, MAX_JSON_DEPTH):
         return None
     return value
 

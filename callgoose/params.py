@@ -1,0 +1,47 @@
+"""Reading query and form values: a bad value is a 400 that says what was wrong, never a 500.
+
+The app's error handlers turn :class:`BadParam` into the JSON envelope under the API
+paths and into an error page on the dashboard.
+"""
+
+from __future__ import annotations
+
+from werkzeug.exceptions import BadRequest
+from werkzeug.routing import IntegerConverter
+
+MAX_ID = 2**63 - 1  # the largest id SQLite and PostgreSQL integers hold
+MAX_PAGE = 1_000_000
+
+
+class DatabaseId(IntegerConverter):
+    """``<int:...>`` in every route: larger numbers match no route (404), never reach SQL."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+class BadParam(BadRequest):
+    """A query or form value that cannot be used."""
+
+
+def whole_number(value: str | None, name: str, low: int = 1, high: int = MAX_ID) -> int | None:
+    """An optional whole number written with ASCII digits, within ``low``..``high``."""
+    if value is None or value == "":
+        return None
+    if not (value.isascii() and value.isdigit()) or len(value) > 19 or not low <= int(value) <= high:
+        raise BadParam(f"{name} must be a whole number from {low} to {high}.")
+    return int(value)
+
+
+def page_number(args) -> int:
+    """The ``page`` query value: 1 when absent."""
+    return whole_number(args.get("page"), "page", 1, MAX_PAGE) or 1
+
+
+def text(value: str | None, name: str, max_chars: int = 200) -> str:
+    """A text value without NUL characters (PostgreSQL cannot store them), trimmed and cut."""
+    value = (value or "").strip()
+    if "\x00" in value:
+        raise BadParam(f"{name} must not contain NUL characters.")
+    return value[:max_chars]
