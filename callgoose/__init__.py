@@ -13,6 +13,9 @@ DEFAULTS = {
     "HOST": "127.0.0.1",
     "PORT": 8000,
     "THREADS": 8,
+    "CONNECTION_LIMIT": 2000,  # open connections before new ones wait (waitress: 100)
+    "IDLE_TIMEOUT_SECONDS": 30,  # an idle connection is closed after this (waitress: 120)
+    "SHUTDOWN_TIMEOUT_SECONDS": 10,  # on SIGTERM, calls in flight get this long to finish
     "API_LOG_RETENTION_DAYS": 30,
     "POLL_INTERVAL_SECONDS": 1,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
@@ -46,7 +49,8 @@ def _secret_key(instance_path: str) -> str:
 
 def _check_settings(config) -> None:
     for name, low in (("DUPLICATE_WINDOW_SECONDS", 0), ("MAX_BODY_BYTES", 1), ("THREADS", 1),
-                      ("PORT", 1), ("API_LOG_RETENTION_DAYS", 1), ("POLL_INTERVAL_SECONDS", 1)):
+                      ("PORT", 1), ("API_LOG_RETENTION_DAYS", 1), ("POLL_INTERVAL_SECONDS", 1),
+                      ("CONNECTION_LIMIT", 10), ("IDLE_TIMEOUT_SECONDS", 1), ("SHUTDOWN_TIMEOUT_SECONDS", 0)):
         value = config[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"setting {name} must be a whole number of at least {low}, not {value!r}")

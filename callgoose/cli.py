@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import click
 from flask import current_app
@@ -111,7 +112,7 @@ def serve_command(host, port, threads):
     """Serve the endpoint and the dashboard with waitress."""
     import logging
 
-    import waitress
+    from .server import serve
 
     app = current_app._get_current_object()
     config = app.config
@@ -124,10 +125,9 @@ def serve_command(host, port, threads):
     click.echo("Open it in a browser: the first visit creates the admin account; then create an "
                "API token on the API Token tab. Services and rules: flask --app callgoose "
                "import-config examples/callgoose.json (see README.md).")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="callgoose",
-                   # Bodies above the app's limit still reach it and get the JSON 413; only
-                   # absurd ones are cut off by waitress itself.
-                   max_request_body_size=max(16 * config["MAX_BODY_BYTES"], 64 * 1024 * 1024))
+    serve(app, host=host, port=port, threads=threads, connection_limit=config["CONNECTION_LIMIT"],
+          idle_timeout=config["IDLE_TIMEOUT_SECONDS"], shutdown_timeout=config["SHUTDOWN_TIMEOUT_SECONDS"],
+          max_body=config["MAX_BODY_BYTES"])
 
 
 @click.command("prune")
@@ -135,10 +135,18 @@ def serve_command(host, port, threads):
 def prune_command():
     """Delete API calls older than API_LOG_RETENTION_DAYS and expired replay markers."""
     config = current_app.config
-    calls, markers = prune(clock.now(), config["API_LOG_RETENTION_DAYS"],
-                           config["DUPLICATE_WINDOW_SECONDS"])
-    click.echo(f"Deleted {calls} API call(s) older than {config['API_LOG_RETENTION_DAYS']} days "
-               f"and {markers} expired replay marker(s)")
+    shown = [0.0]
+
+    def progress(deleted: int):
+        if time.monotonic() - shown[0] >= 1:
+            shown[0] = time.monotonic()
+            click.echo(f"  deleted {deleted} old API calls so far…", err=True)
+
+    result = prune(db.engine, clock.now(), config["API_LOG_RETENTION_DAYS"],
+                   config["DUPLICATE_WINDOW_SECONDS"], progress)
+    click.echo(f"Deleted {result.calls} API call(s) older than {config['API_LOG_RETENTION_DAYS']} days "
+               f"and {result.markers} expired replay marker(s) in {result.batches} batches "
+               f"(longest {result.longest_batch_seconds * 1000:.0f} ms)")
 
 
 COMMANDS = (init_db_command, create_user_command, create_token_command, import_config_command,

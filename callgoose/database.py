@@ -46,11 +46,26 @@ def _sqlite_begin(conn: Connection):
     conn.exec_driver_sql("BEGIN " + mode)
 
 
+def is_stale_connection_error(exc: BaseException) -> bool:
+    """An error that only a new connection cures.
+
+    SQLite opens a file it cannot write read-only, silently, and that connection stays
+    read-only after the file becomes writable again: such a connection must be dropped.
+    """
+    return "readonly database" in str(exc) or "disk I/O error" in str(exc)
+
+
+def _drop_stale_connections(context) -> None:
+    if is_stale_connection_error(context.original_exception):
+        context.is_disconnect = True  # SQLAlchemy discards the connection and refreshes the pool
+
+
 def configure(engine: Engine) -> None:
     """Attach the SQLite settings to this app's engine (never to the global Engine class)."""
     if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_connect):
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "handle_error", _drop_stale_connections)
         # The ingestion path of one process takes its turn here (hotpath.read_cursor and
         # write_cursor): writers never spin in SQLite's busy handler, and the process's
         # threads touch SQLite one at a time. Measured with bench/ against reads without

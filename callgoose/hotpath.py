@@ -24,6 +24,8 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from .database import is_stale_connection_error
+
 log = logging.getLogger(__name__)
 
 _PLACEHOLDER = re.compile(r"(?<![:\w]):(\w+)")
@@ -101,9 +103,12 @@ def write_cursor(engine: Engine):
             yield Cursor(cursor, engine.dialect.name)
             cursor.close()
             raw.commit()
-        except BaseException:
+        except BaseException as exc:
             cursor.close()
-            raw.rollback()
+            if is_stale_connection_error(exc):
+                raw.invalidate()  # the pool opens a fresh connection for the next call
+            else:
+                raw.rollback()
             raise
         finally:
             raw.close()

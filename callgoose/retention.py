@@ -1,29 +1,71 @@
-"""Retention (S33): old API calls and expired replay markers go; incidents never do."""
+"""Retention (S33): old API calls and expired replay markers go; incidents never do.
+
+Deletes run in small batches, each its own short write transaction, so that ingestion
+never waits long for the write lock: the batch size adapts to keep each transaction near
+``BATCH_SECONDS`` (measured by ``bench/prune.py``).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+import time
+from dataclasses import dataclass
 
 from . import clock
-from .database import begin_session_write
 from .engine.config import MAX_WINDOW_SECONDS
-from .extensions import db
-from .models import ApiCall, ReplayMarker
+from .hotpath import Sql, write_cursor
 
 DAY = 86400
+BATCH_SECONDS = 0.05  # the longest a batch should hold the write lock
+FIRST_BATCH, MIN_BATCH, MAX_BATCH = 500, 10, 50_000
+
+DELETE_CALLS = Sql("""
+    DELETE FROM api_calls WHERE id IN (
+        SELECT id FROM api_calls WHERE received_at < :cutoff ORDER BY received_at LIMIT :n)
+""")
+DELETE_MARKERS = Sql("""
+    DELETE FROM replay_markers WHERE (service_id, subject_key) IN (
+        SELECT service_id, subject_key FROM replay_markers WHERE seen_at < :cutoff LIMIT :n)
+""")
 
 
-def prune(now: float, retention_days: int, default_window: int) -> tuple[int, int]:
-    """Delete calls older than the retention and markers older than any window. Commits.
+@dataclass
+class PruneResult:
+    calls: int = 0
+    markers: int = 0
+    batches: int = 0
+    longest_batch_seconds: float = 0.0
+
+
+def _in_batches(engine, sql: Sql, params: dict, result: PruneResult, progress) -> int:
+    """Run a ``DELETE … LIMIT :n`` until it deletes fewer rows than asked; return the count."""
+    size, total = FIRST_BATCH, 0
+    while True:
+        started = time.perf_counter()
+        with write_cursor(engine) as cursor:
+            deleted = cursor.execute(sql, {**params, "n": size}).rowcount
+        elapsed = time.perf_counter() - started
+        total += deleted
+        result.batches += 1
+        result.longest_batch_seconds = max(result.longest_batch_seconds, elapsed)
+        if progress:
+            progress(total)
+        if deleted < size:
+            return total
+        if elapsed > BATCH_SECONDS:
+            size = max(MIN_BATCH, int(size * BATCH_SECONDS / elapsed * 0.8))
+        elif elapsed < BATCH_SECONDS / 2:
+            size = min(MAX_BATCH, size * 2)
+
+
+def prune(engine, now: float, retention_days: int, default_window: int, progress=None) -> PruneResult:
+    """Delete calls older than the retention and markers older than any window.
 
     Incidents keep their mapping value and status, so S26 never depends on a call;
     a marker older than the longest window can no longer make a replay (S27).
     """
-    begin_session_write()
-    calls = db.session.execute(delete(ApiCall).where(
-        ApiCall.received_at < clock.to_db(now - retention_days * DAY))).rowcount
+    result = PruneResult()
+    result.calls = _in_batches(engine, DELETE_CALLS, {"cutoff": clock.to_db(now - retention_days * DAY)},
+                               result, progress)
     longest = max(MAX_WINDOW_SECONDS, default_window)
-    markers = db.session.execute(delete(ReplayMarker).where(
-        ReplayMarker.seen_at < clock.to_db(now - longest))).rowcount
-    db.session.commit()
-    return calls, markers
+    result.markers = _in_batches(engine, DELETE_MARKERS, {"cutoff": clock.to_db(now - longest)}, result, None)
+    return result

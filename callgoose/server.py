@@ -1,0 +1,96 @@
+"""Serving with waitress: connection limits that survive idle clients, and a graceful stop.
+
+On SIGTERM (or Ctrl-C) the server stops accepting, lets the calls in flight finish, at most
+``SHUTDOWN_TIMEOUT_SECONDS``, then returns so the process exits 0. A call is only ever
+answered 2xx after its commit, so a call cut off by the deadline was not acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import signal
+import time
+
+log = logging.getLogger(__name__)
+
+
+class _Stop(Exception):
+    """Raised in the main thread by the SIGTERM handler to leave waitress's loop."""
+
+
+def _raise_nofile_limit(wanted: int) -> None:
+    """Let the process hold ``wanted`` sockets if the hard limit allows (1024 is a common soft limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def _socket_map(server) -> dict:
+    return server.map if hasattr(server, "map") else server._map  # several listen sockets, or one
+
+
+def _busy(server) -> bool:
+    """Whether any connection has a request being received, queued, run or answered."""
+    from waitress.channel import HTTPChannel
+
+    for channel in list(_socket_map(server).values()):
+        if isinstance(channel, HTTPChannel) and (
+                channel.requests or channel.request is not None or channel.total_outbufs_len):
+            return True
+    return False
+
+
+def _drain(server, timeout: float) -> None:
+    """Stop accepting, keep the loop turning until nothing is in flight or the time is up."""
+    from waitress import wasyncore
+    from waitress.server import BaseWSGIServer
+
+    sockets = _socket_map(server)
+    for listener in [d for d in sockets.values() if isinstance(d, BaseWSGIServer)]:
+        listener.accepting = False
+        listener.del_channel()
+        listener.socket.close()
+    deadline = time.monotonic() + timeout
+    while _busy(server) and time.monotonic() < deadline:
+        wasyncore.loop(timeout=0.05, map=sockets, use_poll=True, count=1)
+    if _busy(server):
+        log.warning("stopped after %.0f s with calls still in flight (they were not acknowledged)", timeout)
+    server.task_dispatcher.shutdown(timeout=max(0.5, deadline - time.monotonic()))
+
+
+def serve(app, *, host: str, port: int, threads: int, connection_limit: int, idle_timeout: int,
+          shutdown_timeout: float, max_body: int, on_ready=None) -> None:
+    """Serve ``app`` until SIGTERM or Ctrl-C, then stop gracefully."""
+    import waitress
+
+    _raise_nofile_limit(connection_limit + threads + 64)
+    server = waitress.create_server(
+        app, host=host, port=port, threads=threads, ident="callgoose",
+        connection_limit=connection_limit, channel_timeout=idle_timeout,
+        cleanup_interval=max(1, min(30, idle_timeout // 2)),
+        asyncore_use_poll=True,  # select() cannot watch more than 1024 sockets
+        backlog=max(1024, connection_limit // 2),
+        # Bodies above the app's limit still reach it and get the JSON 413; only absurd
+        # ones are cut off by waitress itself.
+        max_request_body_size=max(16 * max_body, 64 * 1024 * 1024))
+    previous = signal.signal(signal.SIGTERM, _on_term)
+    try:
+        if on_ready:
+            on_ready()
+        try:
+            from waitress import wasyncore
+
+            wasyncore.loop(timeout=server.adj.asyncore_loop_timeout, map=_socket_map(server), use_poll=True)
+        except (_Stop, KeyboardInterrupt):
+            log.info("stopping: no new connections; finishing calls in flight (at most %.0f s)",
+                     shutdown_timeout)
+            _drain(server, shutdown_timeout)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    log.info("stopped")
+
+
+def _on_term(_signum, _frame):
+    raise _Stop()
