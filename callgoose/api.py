@@ -43,7 +43,7 @@ def list_incidents():
             return _not_found("service")
         service_id = service.id
     result = incidents.list_incidents(status=status, service_id=service_id, page=page,
-                                      per_page=PER_PAGE)
+                                      per_page=PER_PAGE, with_payload=True)
     return jsonify({"incidents": [incidents.to_dict(i, s) for i, s in result.items],
                     "page": result.page, "per_page": result.per_page, "pages": result.pages,
                     "total": result.total})

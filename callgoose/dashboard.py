@@ -122,7 +122,7 @@ def incident(incident_id: int):
         abort(404, "No such incident.")
     item, service_name = found
     call = incidents.creating_call(item)
-    pretty, links = pretty_payload(call.payload) if call is not None else (None, [])
+    pretty, links = pretty_payload(item.payload) if item.payload_digest else (None, [])
     return render_template("dashboard/incident.html", incident=item, service_name=service_name,
                            call=call, payload=pretty, links=links, events=incidents.timeline(incident_id),
                            form=CommentForm())

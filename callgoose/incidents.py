@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from . import clock
 from .database import begin_session_write
@@ -34,7 +35,7 @@ class Page:
 def to_dict(incident: Incident, service_name: str) -> dict:
     """The JSON shape of an incident (S36)."""
     return {"id": incident.id, "service": {"name": service_name}, "title": incident.title,
-            "description": incident.description, "status": incident.status,
+            "description": incident.full_description, "status": incident.status,
             "urgency": incident.urgency, "mapping_value": incident.mapping_value,
             "duplicate_count": incident.duplicate_count, "created_at": clock.iso(incident.created_at),
             "acknowledged_at": clock.iso(incident.acknowledged_at),
@@ -42,7 +43,8 @@ def to_dict(incident: Incident, service_name: str) -> dict:
 
 
 def list_incidents(*, status: str | None = None, service_id: int | None = None, page: int = 1,
-                   per_page: int = 50, urgency: str | None = None, text: str | None = None) -> Page:
+                   per_page: int = 50, urgency: str | None = None, text: str | None = None,
+                   with_payload: bool = False) -> Page:
     """Incidents newest first, one page of them, with the total count."""
     query = select(Incident, Service.name).join(Service, Service.id == Incident.service_id)
     count = select(func.count()).select_from(Incident)
@@ -62,6 +64,8 @@ def list_incidents(*, status: str | None = None, service_id: int | None = None, 
     if conditions:
         query, count = query.where(*conditions), count.where(*conditions)
     total = db.session.execute(count).scalar_one()
+    if with_payload:
+        query = query.options(selectinload(Incident.stored_payload))
     rows = db.session.execute(query.order_by(Incident.created_at.desc(), Incident.id.desc())
                               .limit(per_page).offset((page - 1) * per_page)).all()
     return Page([(row[0], row[1]) for row in rows], page, per_page, total)

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
 
@@ -89,6 +89,15 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None]
 
 
+class StoredPayload(db.Model):
+    """Each distinct payload text once, by its SHA-256 (S27's digest); calls and incidents point here."""
+
+    __tablename__ = "payloads"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+
+
 class Incident(db.Model):
     __tablename__ = "incidents"
     __table_args__ = (
@@ -102,7 +111,8 @@ class Incident(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(255))
-    description: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)  # None: the whole payload (S22)
+    payload_digest: Mapped[str | None] = mapped_column(ForeignKey("payloads.digest"), index=True)
     urgency: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16))  # triggered | acknowledged | resolved
     mapping_value: Mapped[str | None] = mapped_column(Text)
@@ -114,6 +124,15 @@ class Incident(db.Model):
     last_seen_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
+    stored_payload: Mapped[StoredPayload | None] = relationship(lazy="select")
+
+    @property
+    def payload(self) -> str:
+        return self.stored_payload.text if self.stored_payload is not None else ""
+
+    @property
+    def full_description(self) -> str:
+        return self.description if self.description is not None else self.payload
 
 
 class IncidentEvent(db.Model):
@@ -143,11 +162,17 @@ class ApiCall(db.Model):
     source: Mapped[str | None] = mapped_column(Text)  # the ``from`` parameter
     content_type: Mapped[str | None] = mapped_column(Text)
     size: Mapped[int]
-    payload: Mapped[str] = mapped_column(Text)
+    payload_digest: Mapped[str | None] = mapped_column(ForeignKey("payloads.digest"), index=True)
     status: Mapped[int]
     results: Mapped[list] = mapped_column(JSON)  # per service: rule that held, what it did
     services: Mapped[str] = mapped_column(Text, default=",")  # ",1,3,": the services it ran on
     error: Mapped[str | None] = mapped_column(Text)
+    stored_payload: Mapped[StoredPayload | None] = relationship(lazy="select")
+
+    @property
+    def payload(self) -> str:
+        """The payload text (S9), kept once per distinct text; empty for an empty body."""
+        return self.stored_payload.text if self.stored_payload is not None else ""
 
 
 class ReplayMarker(db.Model):

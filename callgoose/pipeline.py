@@ -60,10 +60,10 @@ RESOLVE = Sql(f"""
 # the choice (a NULL mapping key never conflicts); ``duplicate_count`` comes back 0 for a
 # new incident.
 OPEN_OR_COUNT = Sql(f"""
-    INSERT INTO incidents (service_id, title, description, urgency, status, mapping_value,
-        mapping_key, duplicate_count, rule_id, created_by_call, created_at, last_seen_at)
-    VALUES (:service_id, :title, :description, :urgency, 'triggered', :mapping_value,
-        :mapping_key, 0, :rule_id, :created_by_call, :now, :now)
+    INSERT INTO incidents (service_id, title, description, payload_digest, urgency, status,
+        mapping_value, mapping_key, duplicate_count, rule_id, created_by_call, created_at, last_seen_at)
+    VALUES (:service_id, :title, :description, :payload_digest, :urgency, 'triggered',
+        :mapping_value, :mapping_key, 0, :rule_id, :created_by_call, :now, :now)
     ON CONFLICT (service_id, mapping_key) WHERE {ACTIVE_SQL}
     DO UPDATE SET duplicate_count = incidents.duplicate_count + 1, last_seen_at = excluded.last_seen_at
     RETURNING id, duplicate_count
@@ -74,10 +74,13 @@ INSERT_EVENT = Sql("""
 """)
 INSERT_CALL = Sql("""
     INSERT INTO api_calls (id, received_at, token_id, token_name, source, content_type, size,
-        payload, status, results, services, error)
+        payload_digest, status, results, services, error)
     VALUES (:id, :received_at, :token_id, :token_name, :source, :content_type, :size,
-        :payload, :status, :results, :services, :error)
+        :payload_digest, :status, :results, :services, :error)
 """)
+# Each distinct payload text is stored once (a replay of a 1 MiB body adds a call row, not
+# another MiB); retention deletes a payload only when nothing points at it.
+STORE_PAYLOAD = Sql("INSERT INTO payloads (digest, text) VALUES (:digest, :text) ON CONFLICT (digest) DO NOTHING")
 SAVEPOINT = Sql("SAVEPOINT service_part")
 ROLLBACK_TO_SAVEPOINT = Sql("ROLLBACK TO SAVEPOINT service_part")
 RELEASE_SAVEPOINT = Sql("RELEASE SAVEPOINT service_part")
@@ -249,7 +252,10 @@ class _Apply:
         hit = ev.trigger
         mkey = mapping_key(hit.mapping_value) if hit.mapping_value is not None else None
         incident_id, duplicates = self.cursor.execute(OPEN_OR_COUNT, {
-            "service_id": spec.service_id, "title": hit.title, "description": hit.description,
+            "service_id": spec.service_id, "title": hit.title,
+            # S22's default (the whole payload) is read back from the payload's one copy.
+            "description": None if hit.description == self.payload.text else hit.description,
+            "payload_digest": self.payload.digest if self.payload.text else None,
             "urgency": hit.urgency, "mapping_value": hit.mapping_value, "mapping_key": mkey,
             "rule_id": hit.rule_id, "created_by_call": self.call_id, "now": self.now_db}).fetchone()
         created = duplicates == 0
@@ -257,11 +263,11 @@ class _Apply:
         return incident_id, created
 
 
-def _call_row(call_id, token: TokenInfo, now_db, source, content_type, size, payload_text,
+def _call_row(call_id, token: TokenInfo, now_db, source, content_type, size, payload_digest,
               status, results, error=None) -> dict:
     content_type = clean(content_type) if content_type else content_type
     return {"id": call_id, "received_at": now_db, "token_id": token.id, "token_name": token.name,
-            "source": source, "content_type": content_type, "size": size, "payload": payload_text,
+            "source": source, "content_type": content_type, "size": size, "payload_digest": payload_digest,
             "status": status, "results": clean(json.dumps(results, ensure_ascii=False)),
             "services": "," + "".join(f"{r['service_id']}," for r in results if r.get("service_id")),
             "error": error}
@@ -311,6 +317,8 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
         flags = Flags()
         results = []
         errors = [item.note for item in evaluated if item.note and item.note.startswith("error")]
+        if payload.text:
+            cursor.execute(STORE_PAYLOAD, {"digest": payload.digest, "text": payload.text})
         for item in evaluated:
             if isolate:
                 service_flags, result = apply.isolated(item, errors)
@@ -319,7 +327,8 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
             flags.merge(service_flags)
             results.append(result)
         cursor.execute(INSERT_CALL, _call_row(call_id, token, apply.now_db, source, content_type,
-                                            len(raw), payload.text, flags.status, results,
+                                            len(raw), payload.digest if payload.text else None,
+                                            flags.status, results,
                                             "; ".join(errors) or None))
         if apply.events:
             cursor.executemany(INSERT_EVENT, apply.events)
@@ -351,6 +360,6 @@ def record_rejected(engine, token: TokenInfo, status: int, content_type: str | N
 
     def work(cursor):
         cursor.execute(INSERT_CALL, _call_row(call_id, token, clock.to_db(now), source, content_type,
-                                            size, "", status, [], error))
+                                            size, None, status, [], error))
     run_write(engine, work)
     return call_id

@@ -16,11 +16,19 @@ from .hotpath import Sql, write_cursor
 
 DAY = 86400
 BATCH_SECONDS = 0.05  # the longest a batch should hold the write lock
-FIRST_BATCH, MIN_BATCH, MAX_BATCH = 500, 10, 50_000
+FIRST_BATCH, MIN_BATCH, MAX_BATCH = 500, 10, 20_000
 
 DELETE_CALLS = Sql("""
     DELETE FROM api_calls WHERE id IN (
         SELECT id FROM api_calls WHERE received_at < :cutoff ORDER BY received_at LIMIT :n)
+    RETURNING payload_digest
+""")
+# A payload goes with the last call or incident that points at it (checked in the same
+# transaction as the calls' deletion, so a call stored meanwhile keeps it: the foreign key).
+DELETE_ORPHAN_PAYLOAD = Sql("""
+    DELETE FROM payloads WHERE digest = :digest
+    AND NOT EXISTS (SELECT 1 FROM api_calls WHERE payload_digest = :digest)
+    AND NOT EXISTS (SELECT 1 FROM incidents WHERE payload_digest = :digest)
 """)
 DELETE_MARKERS = Sql("""
     DELETE FROM replay_markers WHERE (service_id, subject_key) IN (
@@ -36,13 +44,26 @@ class PruneResult:
     longest_batch_seconds: float = 0.0
 
 
-def _in_batches(engine, sql: Sql, params: dict, result: PruneResult, progress) -> int:
-    """Run a ``DELETE … LIMIT :n`` until it deletes fewer rows than asked; return the count."""
+def _delete_calls(cursor, params: dict) -> int:
+    """Delete a batch of old calls, then the payloads nothing points at any more."""
+    rows = cursor.execute(DELETE_CALLS, params).fetchall()
+    digests = sorted({row[0] for row in rows if row[0] is not None})
+    if digests:
+        cursor.executemany(DELETE_ORPHAN_PAYLOAD, [{"digest": d} for d in digests])
+    return len(rows)
+
+
+def _delete_markers(cursor, params: dict) -> int:
+    return cursor.execute(DELETE_MARKERS, params).rowcount
+
+
+def _in_batches(engine, step, params: dict, result: PruneResult, progress) -> int:
+    """Run ``step`` (a ``DELETE … LIMIT :n``) until it deletes fewer rows than asked."""
     size, total = FIRST_BATCH, 0
     while True:
         started = time.perf_counter()
         with write_cursor(engine) as cursor:
-            deleted = cursor.execute(sql, {**params, "n": size}).rowcount
+            deleted = step(cursor, {**params, "n": size})
         elapsed = time.perf_counter() - started
         total += deleted
         result.batches += 1
@@ -64,8 +85,8 @@ def prune(engine, now: float, retention_days: int, default_window: int, progress
     a marker older than the longest window can no longer make a replay (S27).
     """
     result = PruneResult()
-    result.calls = _in_batches(engine, DELETE_CALLS, {"cutoff": clock.to_db(now - retention_days * DAY)},
+    result.calls = _in_batches(engine, _delete_calls, {"cutoff": clock.to_db(now - retention_days * DAY)},
                                result, progress)
     longest = max(MAX_WINDOW_SECONDS, default_window)
-    result.markers = _in_batches(engine, DELETE_MARKERS, {"cutoff": clock.to_db(now - longest)}, result, None)
+    result.markers = _in_batches(engine, _delete_markers, {"cutoff": clock.to_db(now - longest)}, result, None)
     return result

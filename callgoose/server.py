@@ -15,9 +15,7 @@ import time
 log = logging.getLogger(__name__)
 
 
-class _Stop(Exception):
-    """Raised in the main thread by the SIGTERM handler to leave waitress's loop."""
-
+LOOP_SECONDS = 0.2  # how soon the loop notices a stop request
 
 def _raise_nofile_limit(wanted: int) -> None:
     """Let the process hold ``wanted`` sockets if the hard limit allows (1024 is a common soft limit)."""
@@ -75,22 +73,21 @@ def serve(app, *, host: str, port: int, threads: int, connection_limit: int, idl
         # Bodies above the app's limit still reach it and get the JSON 413; only absurd
         # ones are cut off by waitress itself.
         max_request_body_size=max(16 * max_body, 64 * 1024 * 1024))
-    previous = signal.signal(signal.SIGTERM, _on_term)
+    from waitress import wasyncore
+
+    # The handlers only set a flag: an exception raised inside waitress's dispatch would be
+    # caught there as a connection error and the stop request lost.
+    stop = []
+    previous = {sig: signal.signal(sig, lambda *_: stop.append(True)) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         if on_ready:
             on_ready()
-        try:
-            from waitress import wasyncore
-
-            wasyncore.loop(timeout=server.adj.asyncore_loop_timeout, map=_socket_map(server), use_poll=True)
-        except (_Stop, KeyboardInterrupt):
-            log.info("stopping: no new connections; finishing calls in flight (at most %.0f s)",
-                     shutdown_timeout)
-            _drain(server, shutdown_timeout)
+        sockets = _socket_map(server)
+        while not stop:
+            wasyncore.loop(timeout=LOOP_SECONDS, map=sockets, use_poll=True, count=1)
+        log.info("stopping: no new connections; finishing calls in flight (at most %.0f s)", shutdown_timeout)
+        _drain(server, shutdown_timeout)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     log.info("stopped")
-
-
-def _on_term(_signum, _frame):
-    raise _Stop()

@@ -58,12 +58,14 @@ def running_servers(database_url: str, instance_path, count: int = 1, threads: i
         yield ports
     finally:
         for proc in procs:
-            proc.terminate()
-        for proc in procs:
+            proc.terminate()  # a graceful stop: calls in flight finish (at most 10 s)
+        for proc, log in zip(procs, logs):
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait(5)
+                raise RuntimeError(f"server did not stop on SIGTERM: {log.read_text()[-2000:]}") from None
 
 
 def post(port: int, token: str, body, path: str = "/v1/process") -> tuple[int, dict]:

@@ -156,7 +156,7 @@ def test_s33_prune_deletes_old_calls_and_markers_but_never_breaks_dedup(app, run
     result = runner.invoke(args=["prune"])
     assert result.exit_code == 0
     assert "Deleted 1 API call(s) older than 30 days and 1 expired replay marker(s)" in result.output
-    assert [r[0] for r in setup.query("SELECT payload FROM api_calls")] == ['{"status": "firing", "groupKey": "new"}']
+    assert [r[0] for r in setup.query("SELECT text FROM api_calls JOIN payloads ON digest = payload_digest")] == ['{"status": "firing", "groupKey": "new"}']
     response = client.post("/v1/process", json={"status": "firing", "groupKey": "old", "again": 1},
                            headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 208  # the old incident is still open: S26 holds without its call

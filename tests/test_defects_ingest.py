@@ -100,3 +100,54 @@ def test_a3_pretty_json_keeps_numbers_and_is_storable():
     text = pretty_json(payload.data)
     assert "1.50" in text and "7" * 4400 in text
     text.encode("utf-8")  # no lone surrogate left
+
+
+# -- A5: each distinct payload text is stored once ------------------------------------------
+
+def stored_payload_chars(setup) -> int:
+    tables = [t for (t,) in setup.query("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    total = 0
+    for table in tables:
+        columns = [c[1] for c in setup.query(f"PRAGMA table_info({table})")]
+        for column in columns:
+            total += setup.query(f"SELECT coalesce(sum(length(CAST({column} AS TEXT))), 0) FROM {table}")[0][0]
+    return total
+
+
+def test_a5_a_replay_and_a_new_incident_store_the_payload_once(setup, client):
+    setup.services(ALERTMANAGER)
+    token = setup.token()
+    body = json.dumps(firing("big", filler="x" * 200_000))
+    assert post(client, token, body).status_code == 201
+    after_first = stored_payload_chars(setup)
+    assert after_first < 1.2 * 200_000  # once, not in the call and again in the incident
+    for _ in range(3):
+        assert post(client, token, body).status_code == 208
+    assert stored_payload_chars(setup) < after_first + 20_000  # replays add their call rows only
+    incident = client.get("/v1/incidents", headers={"Authorization": f"Bearer {token}"}).get_json()["incidents"][0]
+    assert incident["description"] == "cpu at 99%"
+    setup.services({**ALERTMANAGER, "trigger": [{**ALERTMANAGER["trigger"][0], "description_from": None}]})
+    other = json.dumps(firing("other", filler="y" * 1000))
+    post(client, token, other)
+    detail = client.get("/v1/incidents?status=active", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert detail["incidents"][0]["description"] == other  # S22: the whole payload, read back from its one copy
+
+
+def test_a5_retention_keeps_payloads_that_incidents_still_need(app, setup, client, monkeypatch):
+    from callgoose import clock
+    from callgoose.extensions import db
+    from callgoose.retention import prune
+
+    setup.services(ALERTMANAGER)
+    token = setup.token()
+    start = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: start - 40 * 86400)
+    opened = json.dumps(firing("old"))
+    post(client, token, opened)
+    post(client, token, json.dumps({"status": "nothing", "n": 1}))
+    monkeypatch.setattr(clock, "now", lambda: start)
+    with app.app_context():
+        prune(db.engine, start, 30, 300)
+    texts = [t for (t,) in setup.query("SELECT text FROM payloads")]
+    assert texts == [opened]  # the incident's payload stays; the orphan went
+    assert setup.query("SELECT count(*) FROM api_calls")[0][0] == 0

@@ -225,7 +225,7 @@ def test_b9_prune_deletes_in_batches_while_ingestion_goes_on(dbapp):
             from callgoose.pipeline import INSERT_CALL
             cursor.executemany(INSERT_CALL, [{"id": f"00000000-0000-7000-8000-{i:012d}", "received_at": old,
                                               "token_id": None, "token_name": "t", "source": None,
-                                              "content_type": None, "size": 0, "payload": "", "status": 202,
+                                              "content_type": None, "size": 0, "payload_digest": None, "status": 202,
                                               "results": "[]", "services": ",", "error": None}
                                              for i in range(3000)])
     client = dbapp.test_client()

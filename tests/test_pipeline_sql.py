@@ -18,7 +18,8 @@ def test_resolve_uses_the_partial_index_of_active_incidents(app):
 
 
 def test_statements_per_call(app, setup, client):
-    """Reads need no BEGIN; a new incident is BEGIN + 4 statements + COMMIT."""
+    """Reads need no BEGIN; a new incident is BEGIN + 5 statements + COMMIT (payload, marker,
+    incident, call, event); a replay BEGIN + 3 + COMMIT."""
     setup.services(ALERTMANAGER)
     token = setup.token()
     statements = []
@@ -32,7 +33,7 @@ def test_statements_per_call(app, setup, client):
     post(client, token, firing("warm-up"))  # token last-used update, spec cache, pragmas
     statements.clear()
     assert post(client, token, firing("new")).status_code == 201
-    assert statements == ["SELECT", "SELECT", "BEGIN", "INSERT", "INSERT", "INSERT", "INSERT", "COMMIT"]
+    assert statements == ["SELECT", "SELECT", "BEGIN", "INSERT", "INSERT", "INSERT", "INSERT", "INSERT", "COMMIT"]
     statements.clear()
     assert post(client, token, firing("new")).status_code == 208
-    assert statements == ["SELECT", "SELECT", "BEGIN", "INSERT", "INSERT", "COMMIT"]
+    assert statements == ["SELECT", "SELECT", "BEGIN", "INSERT", "INSERT", "INSERT", "COMMIT"]

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .payload import Payload, clean
-from .rules import Failure, ResolveRule, TriggerRule, check_rule
+from .matcher import ItemMatcher
+from .rules import Failure, ResolveRule, TriggerRule, check_rule, item_matchers
 
 TITLE_MAX = 255
 NO_SUBJECT = "-"  # the subject key of "None" (S27); real keys are 64 hex digits
@@ -29,13 +31,18 @@ class MaintenanceWindow:
         return ((self.starts_at is None or self.starts_at <= now)
                 and (self.ends_at is None or now < self.ends_at))
 
-    def covers(self, payload: Payload, now: float) -> bool:
+    def covers(self, payload: Payload, now: float, tag_matcher=None) -> bool:
+        """Whether the window skips this request: on now, and no tags or some tag set all present."""
         if not self.active_at(now):
             return False
         if not self.tags:
             return True
-        text = payload.folded("")
-        return any(all(tag.casefold() in text for tag in tag_set) for tag_set in self.tags)
+        if tag_matcher is not None:
+            found = payload.present("", tag_matcher)
+        else:
+            text = payload.folded("")
+            found = {tag.casefold() for tag_set in self.tags for tag in tag_set if tag.casefold() in text}
+        return any(all(tag.casefold() in found for tag in tag_set) for tag_set in self.tags)
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,17 @@ class ServiceSpec:
     duplicate_window_seconds: int | None = None  # None: the deployment's default
     maintenance: tuple[MaintenanceWindow, ...] = ()
     service_id: int | None = field(default=None, compare=False)
+
+    @cached_property
+    def matchers(self) -> dict:
+        """Every condition item of the service, one matcher per json key (built once per spec)."""
+        return item_matchers(self.trigger + self.resolve)
+
+    @cached_property
+    def tag_matcher(self) -> ItemMatcher:
+        """Every maintenance tag of the service, folded, for one pass over the payload."""
+        tags = {tag.casefold(): None for window in self.maintenance for tag_set in window.tags for tag in tag_set}
+        return ItemMatcher(tuple(tags))
 
 
 @dataclass(frozen=True)
@@ -133,10 +151,11 @@ def _trigger_hit(index: int, rule: TriggerRule, payload: Payload, source: str | 
 def evaluate(spec: ServiceSpec, payload: Payload, source: str | None = None) -> Evaluation:
     """Find the first trigger rule that holds and every resolve rule that holds (S19, S24)."""
     source = clean(source) if source else None
+    matchers = spec.matchers
     misses = []
     resolves = []
     for index, rule in enumerate(spec.resolve):
-        failure = check_rule(rule.conditions, payload)
+        failure = check_rule(rule.conditions, payload, matchers)
         if failure is None:
             value = _present(payload.value(rule.incident_mapped_with))
             if value is None:
@@ -147,7 +166,7 @@ def evaluate(spec: ServiceSpec, payload: Payload, source: str | None = None) -> 
         misses.append(("resolve", index, failure))
     trigger = None
     for index, rule in enumerate(spec.trigger):
-        failure = check_rule(rule.conditions, payload)
+        failure = check_rule(rule.conditions, payload, matchers)
         if failure is None:
             trigger = _trigger_hit(index, rule, payload, source)
             break
@@ -157,7 +176,7 @@ def evaluate(spec: ServiceSpec, payload: Payload, source: str | None = None) -> 
 
 def in_maintenance(spec: ServiceSpec, payload: Payload, now: float) -> bool:
     """Tell whether some maintenance window of the service covers this request (S29)."""
-    return any(window.covers(payload, now) for window in spec.maintenance)
+    return any(window.covers(payload, now, spec.tag_matcher) for window in spec.maintenance)
 
 
 @dataclass(frozen=True)

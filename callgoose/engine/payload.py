@@ -235,6 +235,15 @@ class Payload:
         self._memo[key] = found
         return found
 
+    def present(self, key: str, matcher) -> frozenset[str]:
+        """The items of ``matcher`` that occur in the folded value of ``key`` (once per call and key)."""
+        memo_key = ("present", key, id(matcher))
+        found = self._memo.get(memo_key)
+        if found is None:
+            value = self.folded(key)
+            found = self._memo[memo_key] = matcher.present(value) if value is not None else frozenset()
+        return found
+
     def folded(self, key: str) -> str | None:
         """Return the value of a key case-folded for matching (S16), or None when absent."""
         memo_key = ("folded", key)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .matcher import ItemMatcher
 from .payload import Payload, clean
 
 MODES = ("all", "any", "none")
@@ -193,30 +194,47 @@ def check_rule_count(trigger_count: int, resolve_count: int, path: str, limits: 
 
 # -- matching ------------------------------------------------------------------
 
-def check_condition(condition: Condition, payload: Payload) -> str | None:
-    """Return None when the condition holds (S15, S16), else the reason it does not."""
+def check_condition(condition: Condition, payload: Payload, matchers=None) -> str | None:
+    """Return None when the condition holds (S15, S16), else the reason it does not.
+
+    ``matchers`` (a service's :class:`ItemMatcher` per json key) finds every item of the key
+    in one pass; without it each item is searched on its own.
+    """
     value = payload.folded(condition.json_key)
     if value is None:
         return "key absent"
+    if matchers is not None:
+        found = payload.present(condition.json_key, matchers[condition.json_key])
+    else:
+        found = {item for item in condition.folded if item in value}
     if condition.mode == "all":
         for item, shown in zip(condition.folded, condition.contains):
-            if item not in value:
+            if item not in found:
                 return f'value does not contain "{shown}"'
         return None
     if condition.mode == "any":
-        if any(item in value for item in condition.folded):
+        if any(item in found for item in condition.folded):
             return None
         return "value contains none of " + ", ".join(f'"{s}"' for s in condition.contains)
     for item, shown in zip(condition.folded, condition.contains):
-        if item in value:
+        if item in found:
             return f'value contains "{shown}"'
     return None
 
 
-def check_rule(conditions: tuple[Condition, ...], payload: Payload) -> Failure | None:
+def item_matchers(rules) -> dict:
+    """One :class:`ItemMatcher` per json key over every item of these rules' conditions."""
+    by_key: dict[str, dict[str, None]] = {}
+    for rule in rules:
+        for condition in rule.conditions:
+            by_key.setdefault(condition.json_key, {}).update(dict.fromkeys(condition.folded))
+    return {key: ItemMatcher(tuple(items)) for key, items in by_key.items()}
+
+
+def check_rule(conditions: tuple[Condition, ...], payload: Payload, matchers=None) -> Failure | None:
     """Return None when every condition holds (S17), else the first that failed."""
     for index, condition in enumerate(conditions):
-        reason = check_condition(condition, payload)
+        reason = check_condition(condition, payload, matchers)
         if reason is not None:
             return Failure(index, condition.json_key, reason)
     return None
