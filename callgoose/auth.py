@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+import secrets
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -18,13 +20,13 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import clock
 from .database import begin_session_write
 from .extensions import db, login_manager
-from .models import User
+from .models import User, UserSession
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
@@ -36,12 +38,29 @@ _DUMMY_HASH = generate_password_hash("not a password")
 _URL_IGNORED = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", errors="replace")).hexdigest()
+
+
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
+def load_user(value: str) -> User | None:
+    """The user of a live session: ``"<user id>:<session secret>"`` from either cookie."""
+    user_id, _, secret = value.partition(":")
+    if not (user_id.isascii() and user_id.isdigit() and len(user_id) < 19) or not secret:
         return None
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+    user = db.session.execute(select(User).join(UserSession, UserSession.user_id == User.id).where(
+        User.id == int(user_id), UserSession.digest == _digest(secret), User.active)).scalar_one_or_none()
+    if user is not None:
+        user.session_secret = secret
+    return user
+
+
+def end_sessions(user_id: int, keep: str | None = None) -> None:
+    """End every session of a user (but ``keep``, a secret); the caller commits."""
+    query = delete(UserSession).where(UserSession.user_id == user_id)
+    if keep is not None:
+        query = query.where(UserSession.digest != _digest(keep))
+    db.session.execute(query)
 
 
 def has_users() -> bool:
@@ -99,7 +118,14 @@ def _safe_next(target: str | None) -> str:
 
 
 def _sign_in(user: User, remember: bool = False):
+    """Start a new session row for this browser; its secret goes into the cookies. Commits."""
     session.clear()  # a new session (and CSRF secret) for the signed-in user
+    secret = secrets.token_urlsafe(32)
+    begin_session_write()
+    db.session.add(UserSession(digest=_digest(secret), user_id=user.id, created_at=clock.to_db(clock.now())))
+    db.session.commit()
+    user = db.session.get(User, user.id)
+    user.session_secret = secret
     login_user(user, remember=remember)
 
 
@@ -163,6 +189,53 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    """End this browser's session: its session and remember-me cookies stop working everywhere."""
+    begin_session_write()
+    db.session.execute(delete(UserSession).where(UserSession.digest == _digest(current_user.session_secret)))
+    db.session.commit()
     logout_user()
     session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/settings")
+@login_required
+def settings():
+    """The signed-in user's own settings: password and sessions."""
+    from .forms import OwnPasswordForm
+
+    return render_template("auth/settings.html", form=OwnPasswordForm(formdata=None))
+
+
+@bp.post("/settings/password")
+@login_required
+def change_password():
+    """Change one's own password; every other session of the user ends."""
+    from .forms import OwnPasswordForm
+
+    form = OwnPasswordForm()
+    if form.validate_on_submit():
+        begin_session_write()
+        user = db.session.get(User, current_user.id)
+        if check_password_hash(user.password_hash, form.current.data):
+            user.password_hash = generate_password_hash(form.password.data)
+            end_sessions(user.id, keep=current_user.session_secret)
+            db.session.commit()
+            flash("Password changed. Every other browser signed in as you has been signed out.")
+            return redirect(url_for("auth.settings"))
+        db.session.rollback()
+        form.current.errors = ["This is not your current password."]
+    return render_template("auth/settings.html", form=form), 422
+
+
+@bp.post("/settings/sign-out-everywhere")
+@login_required
+def sign_out_everywhere():
+    """End every session of the user, this one included."""
+    begin_session_write()
+    end_sessions(current_user.id)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("Signed out on every device.")
     return redirect(url_for("auth.login"))

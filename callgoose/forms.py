@@ -74,5 +74,12 @@ class UserForm(Form):
                              description=f"At least {MIN_PASSWORD} characters; tell it to the person.")
 
 
+class OwnPasswordForm(Form):
+    current = PasswordField("Current password", validators=[DataRequired()])
+    password = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD)],
+                             description=f"At least {MIN_PASSWORD} characters.")
+    confirm = PasswordField("New password again", validators=[EqualTo("password", "The passwords differ.")])
+
+
 class PasswordForm(Form):
     password = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD)])

@@ -31,9 +31,26 @@ class User(UserMixin, db.Model):
     failed_logins: Mapped[int] = mapped_column(default=0)  # wrong passwords in a row
     locked_until: Mapped[datetime | None]  # sign-in refused until then (too many failures)
 
+    # The secret of the session this object was loaded for (not a column): part of the id
+    # Flask-Login keeps in the session and remember-me cookies, so ending the session row ends both.
+    session_secret = None  # str, set by the user loader
+
     @property
     def is_active(self) -> bool:
         return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_secret}"
+
+
+class UserSession(db.Model):
+    """A signed-in browser: created at sign-in, deleted at logout, a password change or deactivation."""
+
+    __tablename__ = "user_sessions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the secret in the cookie
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
 
 
 class Service(db.Model):

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from . import clock
-from .auth import MIN_PASSWORD, admin_required, create_user
+from .auth import MIN_PASSWORD, admin_required, create_user, end_sessions
 from .database import begin_session_write
 from .extensions import db
 from .forms import PasswordForm, UserForm
@@ -65,6 +65,7 @@ def set_password(user_id: int):
     user = _user(user_id)
     user.password_hash = generate_password_hash(form.password.data)
     user.failed_logins, user.locked_until = 0, None  # a new password also lifts a lock
+    end_sessions(user.id)  # whoever knew the old password is signed out
     db.session.commit()
     flash(f"New password set for {user.email}.")
     return redirect(url_for("users.users"))
@@ -82,6 +83,8 @@ def toggle_active(user_id: int):
         flash("This is the last active admin.", "error")
     else:
         user.active = not user.active
+        if not user.active:
+            end_sessions(user.id)
         db.session.commit()
         flash(f"{user.email} is {'active again' if user.active else 'deactivated'}.")
     return redirect(url_for("users.users"))
