@@ -17,7 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from callgoose.engine import MaintenanceWindow, Payload, ServiceSpec, evaluate, in_maintenance  # noqa: E402
+from callgoose.engine import (  # noqa: E402
+    MaintenanceWindow,
+    Payload,
+    ServiceSpec,
+    evaluate,
+    in_maintenance,
+)
 from callgoose.engine.rules import build_trigger, check_rule  # noqa: E402
 
 MIB = 1024 * 1024

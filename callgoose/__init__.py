@@ -108,7 +108,6 @@ def create_app(test_config: dict | None = None):
         testpayload,
         users,
     )
-
     from .params import DatabaseId
 
     app.url_map.converters["int"] = DatabaseId  # an id past what a database holds is a 404

@@ -81,7 +81,7 @@ def _service(name: str) -> Service | None:
     """A service by name, if this token reaches it."""
     if "\x00" in name:
         return None  # no service has such a name (and PostgreSQL cannot compare it)
-    query = select(Service).where(Service.name == name)
+    query = select(Service).where(Service.name == name, Service.live())
     if g.api_token.service_id is not None:
         query = query.where(Service.id == g.api_token.service_id)
     return db.session.execute(query).scalar_one_or_none()

@@ -41,7 +41,7 @@ def calls():
     total = db.session.execute(select(func.count(ApiCall.id)).where(*conditions)).scalar_one()
     rows = db.session.execute(select(ApiCall).where(*conditions).order_by(ApiCall.received_at.desc())
                               .limit(PER_PAGE).offset((f["page"] - 1) * PER_PAGE)).scalars().all()
-    services = db.session.execute(select(Service.id, Service.name).order_by(Service.name)).all()
+    services = db.session.execute(select(Service.id, Service.name).where(Service.live()).order_by(Service.name)).all()
     tokens = db.session.execute(select(ApiToken.id, ApiToken.name).order_by(ApiToken.name)).all()
     return render_template("apilog/calls.html", rows=rows, total=total, filters=f, services=services,
                            tokens=tokens, statuses=STATUSES, pages=max(1, -(-total // PER_PAGE)),

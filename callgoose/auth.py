@@ -24,6 +24,7 @@ from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import clock
+from .configuration import create_starter_service
 from .database import begin_session_write
 from .extensions import db, login_manager
 from .models import User, UserSession
@@ -141,12 +142,15 @@ def setup():
         try:
             begin_session_write()
             user = create_user(form.email.data, form.password.data, admin=True, now=clock.now())
+            create_starter_service(clock.now())
             db.session.commit()
         except ValueError as exc:
             form.email.errors.append(str(exc))
         else:
             _sign_in(user)
-            flash("Welcome. Next: create an API token and send a test call.")
+            flash("Welcome. A service named “example” with Alertmanager-style rules is ready: create an API "
+                  "token here and press “Send a test call” to see your first incident. Rename or delete "
+                  "the example on Services when you add your own.")
             return redirect(url_for("dashboard.tokens"))
     return render_template("auth/setup.html", form=form), 422 if form.errors else 200
 
@@ -176,13 +180,19 @@ def login():
             user.failed_logins += 1
             if user.failed_logins >= MAX_FAILURES:
                 user.locked_until, user.failed_logins = clock.to_db(now + LOCK_SECONDS), 0
+                locked = True
                 log.warning("sign-in locked for %s after %d failures", user.email, MAX_FAILURES)
+        until = user.locked_until if locked else None
         db.session.commit()
         log.info("failed sign-in for %s from %s", form.email.data.strip().lower()[:254], request.remote_addr)
-        # One message for every failure, so it never tells which emails have an account.
-        form.password.errors.append(
-            f"Wrong email or password. After {MAX_FAILURES} wrong passwords an account is locked for "
-            f"{LOCK_SECONDS // 60} minutes; an admin can set a new password.")
+        if until is not None:
+            form.password.errors.append(
+                f"This account is locked after {MAX_FAILURES} wrong passwords until "
+                f"{until.strftime('%H:%M')} UTC. An admin can set a new password to unlock it now.")
+        else:  # the same words for unknown emails and wrong passwords
+            form.password.errors.append(
+                f"Wrong email or password. After {MAX_FAILURES} wrong passwords an account is locked for "
+                f"{LOCK_SECONDS // 60} minutes.")
     return render_template("auth/login.html", form=form), 422 if form.errors else 200
 
 

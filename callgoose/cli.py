@@ -12,16 +12,21 @@ import time
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from . import clock
 from .auth import create_user
-from .configuration import current_config, import_config
+from .configuration import (
+    current_config,
+    delete_service,
+    deletion_summary,
+    find_service,
+    import_config,
+    rename_service,
+)
 from .engine import SpecError
 from .engine.config import parse_document
 from .extensions import db
-from .models import Service
 from .retention import prune
 from .tokens import create_token
 
@@ -64,10 +69,10 @@ def create_token_command(name, service_name):
     """Create an API token and print it, once, on the last line."""
     service_id = None
     if service_name:
-        service_id = db.session.execute(
-            select(Service.id).where(Service.name == service_name)).scalar_one_or_none()
-        if service_id is None:
+        service = find_service(service_name)
+        if service is None:
             raise click.ClickException(f"no service named {service_name!r}")
+        service_id = service.id
     try:
         _, plaintext = create_token(name, service_id, clock.now())
         db.session.commit()
@@ -101,6 +106,42 @@ def export_config_command(file):
     (file or sys.stdout).write(text)
     if file is not None:
         click.echo(f"Exported to {file.name}", err=True)
+
+
+@click.command("rename-service")
+@click.argument("old")
+@click.argument("new")
+@with_appcontext
+def rename_service_command(old, new):
+    """Rename a service (tokens, rules and incidents stay with it)."""
+    service = find_service(old)
+    if service is None:
+        raise click.ClickException(f"no service named {old!r}")
+    try:
+        rename_service(service, new)
+        db.session.commit()
+    except SpecError as exc:
+        raise click.ClickException(f"cannot rename: {exc}") from None
+    click.echo(f"Renamed {old} to {new}")
+
+
+@click.command("delete-service")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def delete_service_command(name, yes):
+    """Delete a service: rules, windows and scoped tokens go; its incidents stay readable."""
+    service = find_service(name)
+    if service is None:
+        raise click.ClickException(f"no service named {name!r}")
+    summary = deletion_summary(service)
+    if not yes and not click.confirm(
+            f"Delete {name}: {summary['rules']} rules, {summary['windows']} maintenance windows, "
+            f"{summary['tokens']} scoped tokens revoked, {summary['open_incidents']} open incidents resolved?"):
+        raise click.ClickException("nothing deleted")
+    delete_service(service, clock.now(), "command line")
+    db.session.commit()
+    click.echo(f"Deleted {name}; its {summary['incidents']} incidents stay readable")
 
 
 @click.command("serve")
@@ -150,7 +191,8 @@ def prune_command():
 
 
 COMMANDS = (init_db_command, create_user_command, create_token_command, import_config_command,
-            export_config_command, serve_command, prune_command)
+            export_config_command, serve_command, prune_command, rename_service_command,
+            delete_service_command)
 
 
 def init_app(app) -> None:

@@ -19,18 +19,29 @@ from .engine import (
     export_config,
     parse_config,
 )
-from .engine.config import check_window_count, format_time
+from .engine.config import check_service_name, check_window_count, format_time
 from .engine.rules import build_resolve, build_trigger, check_rule_count
 from .extensions import db
 from .hotpath import Cursor, Sql, read_cursor
-from .models import Maintenance, Rule, Service
+from .models import (
+    ACTIVE,
+    LIVE_SERVICE_SQL,
+    ApiToken,
+    Incident,
+    IncidentEvent,
+    Maintenance,
+    ReplayMarker,
+    Rule,
+    Service,
+)
 
 _rules = Rule.__table__
 _windows = Maintenance.__table__
 
-_SERVICE_COLUMNS = "SELECT id, name, enabled, duplicate_window_seconds, version FROM services"
+_SERVICE_COLUMNS = ("SELECT id, name, enabled, duplicate_window_seconds, version FROM services "
+                    f"WHERE {LIVE_SERVICE_SQL}")
 SELECT_ALL_SERVICES = Sql(_SERVICE_COLUMNS + " ORDER BY id")
-SELECT_ONE_SERVICE = Sql(_SERVICE_COLUMNS + " WHERE id = :sid")
+SELECT_ONE_SERVICE = Sql(_SERVICE_COLUMNS + " AND id = :sid")
 
 
 class ServiceRow(NamedTuple):
@@ -115,6 +126,51 @@ def load_specs(engine, cache: SpecCache, rows: list[ServiceRow]) -> list[Service
     return [cache.get((row.id, row.version)) for row in rows]
 
 
+def find_service(name: str) -> Service | None:
+    """The live service with this name."""
+    if "\x00" in name:
+        return None
+    return db.session.execute(select(Service).where(Service.name == name, Service.live())).scalar_one_or_none()
+
+
+def rename_service(service: Service, name: str) -> None:
+    """Give a service a new name (tokens, rules and incidents stay with it). The caller commits."""
+    check_service_name(name, "name")
+    other = find_service(name)
+    if other is not None and other.id != service.id:
+        raise SpecError("name", f"a service named {name!r} exists already")
+    service.name = name
+    bump_version(service.id)
+
+
+def deletion_summary(service: Service) -> dict:
+    """What deleting a service takes with it, for the confirmation page."""
+    def count(model, *where):
+        return db.session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+    return {"rules": count(Rule, Rule.service_id == service.id),
+            "windows": count(Maintenance, Maintenance.service_id == service.id),
+            "tokens": count(ApiToken, ApiToken.service_id == service.id, ApiToken.revoked_at.is_(None)),
+            "open_incidents": count(Incident, Incident.service_id == service.id, Incident.status.in_(ACTIVE)),
+            "incidents": count(Incident, Incident.service_id == service.id)}
+
+
+def delete_service(service: Service, now: float, actor: str) -> None:
+    """Delete a service: its rules, windows and markers go, its tokens are revoked, its open
+    incidents are resolved; the incidents and their timelines stay readable. The caller commits."""
+    at = clock.to_db(now)
+    for incident in db.session.execute(select(Incident).where(
+            Incident.service_id == service.id, Incident.status.in_(ACTIVE))).scalars():
+        incident.status, incident.resolved_at = "resolved", at
+        db.session.add(IncidentEvent(incident_id=incident.id, at=at, kind="resolved", actor=actor,
+                                     note=f"service {service.name} deleted"))
+    db.session.execute(update(ApiToken).where(ApiToken.service_id == service.id,
+                                              ApiToken.revoked_at.is_(None)).values(revoked_at=at))
+    for model in (Rule, Maintenance, ReplayMarker):
+        db.session.execute(model.__table__.delete().where(model.service_id == service.id))
+    service.deleted_at = at
+    bump_version(service.id)
+
+
 def bump_version(service_id: int) -> None:
     """Mark a service changed so every process reloads its rules."""
     db.session.execute(update(Service).where(Service.id == service_id)
@@ -132,7 +188,7 @@ def save_service(spec: ServiceSpec, now: float) -> Service:
 
     Windows started through the API or the dashboard are kept. The caller commits.
     """
-    service = db.session.execute(select(Service).where(Service.name == spec.name)).scalar_one_or_none()
+    service = find_service(spec.name)
     if service is None:
         service = Service(name=spec.name, created_at=clock.to_db(now), version=1)
         db.session.add(service)
@@ -158,6 +214,24 @@ def save_service(spec: ServiceSpec, now: float) -> Service:
     for window in spec.maintenance:
         db.session.add(_window_row(service.id, window, "config", now))
     return service
+
+
+# Made with the first admin, so that the first test call (the Alertmanager sample of the
+# test payload form and the API Token tab) opens a visible incident. Rename or delete it.
+STARTER_SERVICE = {
+    "name": "example",
+    "trigger": [{"urgency": "high", "conditions": [{"json_key": "status", "contains": ["firing"]}],
+                 "title_from": "commonAnnotations.summary", "description_from": "commonAnnotations.description",
+                 "map_incident_with": "groupKey"}],
+    "resolve": [{"conditions": [{"json_key": "status", "contains": ["resolved"]}],
+                 "incident_mapped_with": "groupKey"}],
+}
+
+
+def create_starter_service(now: float) -> None:
+    """Add the example service when no service exists yet. The caller commits."""
+    if db.session.execute(select(func.count(Service.id)).where(Service.live())).scalar_one() == 0:
+        save_service(parse_config({"services": [STARTER_SERVICE]})[0], now)
 
 
 def import_config(doc, now: float) -> list[str]:

@@ -65,7 +65,7 @@ def _incident_page(filters: dict) -> incidents.Page:
 
 
 def _services() -> list[Service]:
-    return list(db.session.execute(select(Service).order_by(Service.name)).scalars())
+    return list(db.session.execute(select(Service).where(Service.live()).order_by(Service.name)).scalars())
 
 
 @bp.get("/")

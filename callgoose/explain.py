@@ -66,6 +66,24 @@ def explain(result: dict) -> list[str]:
     return lines
 
 
+def why_nothing(results: list[dict]) -> str:
+    """One sentence for a 202 a person triggered: why nothing happened, and what to do."""
+    if not results:
+        return ("No service exists yet, or none is enabled for this token: create a service with a "
+                "trigger rule on Services.")
+    notes = {r.get("note") or "" for r in results}
+    if notes == {"disabled"}:
+        return "The service is disabled: enable it on Services."
+    if notes == {"maintenance"}:
+        return "The service is in maintenance, so the call was only recorded: end the maintenance on Services."
+    if any(n.startswith("error") for n in notes):
+        return "A rule could not be evaluated (see below); the call was kept."
+    if any(r.get("resolve") for r in results):
+        return "A resolve rule held, but no active incident has that mapping value."
+    return ("No service has a rule that holds for this payload: add or change a trigger rule on Services "
+            "(the reasons per rule are below).")
+
+
 def outcome(status: int) -> str:
     return OUTCOMES.get(status, str(status))
 

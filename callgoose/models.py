@@ -53,17 +53,31 @@ class UserSession(db.Model):
     created_at: Mapped[datetime]
 
 
+LIVE_SERVICE_SQL = "deleted_at IS NULL"
+
+
 class Service(db.Model):
     __tablename__ = "services"
+    __table_args__ = (
+        # A deleted service keeps its row (its incidents' history reads its name) and frees the name.
+        Index("uq_services_live_name", "name", unique=True,
+              sqlite_where=text(LIVE_SERVICE_SQL), postgresql_where=text(LIVE_SERVICE_SQL)),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
     enabled: Mapped[bool] = mapped_column(default=True)
     duplicate_window_seconds: Mapped[int | None]
     # Bumped on every change of rules, state or maintenance: processes cache compiled
     # rules by (id, version), so a change made by any process is seen by all of them.
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]
+
+    @classmethod
+    def live(cls):
+        """The condition for services that are not deleted."""
+        return cls.deleted_at.is_(None)
 
 
 class Rule(db.Model):

@@ -20,14 +20,19 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import login_required
+from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from . import clock, configuration
 from .auth import admin_required
 from .database import begin_session_write
 from .engine import MaintenanceWindow, SpecError
-from .engine.config import build_tags, check_service_name, check_window_seconds, parse_document
+from .engine.config import (
+    build_tags,
+    check_service_name,
+    check_window_seconds,
+    parse_document,
+)
 from .engine.rules import build_resolve, build_trigger
 from .extensions import db
 from .models import ACTIVE, Incident, Maintenance, Rule, Service
@@ -41,8 +46,8 @@ _PATH = re.compile(r"^rule(?:\.conditions\[(\d+)\](?:\.(json_key|mode|contains))
 
 def _service(service_id: int) -> Service:
     service = db.session.get(Service, service_id)
-    if service is None:
-        abort(404, "No such service.")
+    if service is None or service.deleted_at is not None:
+        abort(404, "No such service (it may have been deleted).")
     return service
 
 
@@ -58,7 +63,7 @@ def services():
     """Every service with its state, open incidents and rule counts."""
     now = clock.now()
     rows = []
-    for service in db.session.execute(select(Service).order_by(Service.name)).scalars():
+    for service in db.session.execute(select(Service).where(Service.live()).order_by(Service.name)).scalars():
         windows = db.session.execute(select(Maintenance).where(Maintenance.service_id == service.id)).scalars().all()
         active = db.session.execute(select(func.count(Incident.id)).where(
             Incident.service_id == service.id, Incident.status.in_(ACTIVE))).scalar_one()
@@ -75,7 +80,7 @@ def create():
     try:
         check_service_name(name, "name")
         begin_session_write()
-        if db.session.execute(select(Service.id).where(Service.name == name)).first():
+        if configuration.find_service(name) is not None:
             raise SpecError("name", f"a service {name!r} exists already")
         service = Service(name=name, enabled=True, version=1, created_at=clock.to_db(clock.now()))
         db.session.add(service)
@@ -123,6 +128,41 @@ def service(service_id: int):
                            in_maintenance=_in_maintenance(windows, clock.now()),
                            trigger=[r for r in rules if r.kind == "trigger"],
                            resolve=[r for r in rules if r.kind == "resolve"])
+
+
+@bp.post("/services/<int:service_id>/rename")
+@admin_required
+def rename(service_id: int):
+    """Rename a service; tokens, rules and incidents stay with it."""
+    begin_session_write()
+    item = _service(service_id)
+    old = item.name
+    try:
+        configuration.rename_service(item, request.form.get("name", "").strip())
+    except SpecError as exc:
+        db.session.rollback()
+        flash(f"Not renamed: the name {exc.message}.", "error")
+        return redirect(url_for("services.service", service_id=service_id))
+    db.session.commit()
+    flash(f"Renamed {old} to {item.name}. Incidents opened from now on carry the new name; titles do not change.")
+    return redirect(url_for("services.service", service_id=service_id))
+
+
+@bp.route("/services/<int:service_id>/delete", methods=["GET", "POST"])
+@admin_required
+def delete(service_id: int):
+    """Ask first (GET: what goes with it), then delete (POST)."""
+    if request.method == "GET":
+        item = _service(service_id)
+        return render_template("services/delete.html", service=item,
+                               summary=configuration.deletion_summary(item))
+    begin_session_write()
+    item = _service(service_id)
+    name = item.name
+    configuration.delete_service(item, clock.now(), current_user.email)
+    db.session.commit()
+    flash(f"Service {name} deleted. Its incidents stay in the list and the API log, with their timelines.")
+    return redirect(url_for("services.services"))
 
 
 @bp.post("/services/<int:service_id>/settings")

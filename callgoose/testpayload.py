@@ -10,7 +10,7 @@ from sqlalchemy import select
 from wtforms.fields import SelectChoice
 
 from . import clock
-from .explain import explain, outcome
+from .explain import explain, outcome, why_nothing
 from .extensions import db
 from .forms import TestPayloadForm
 from .models import ApiToken, Service
@@ -60,6 +60,7 @@ def form():
                               current_app.config["DUPLICATE_WINDOW_SECONDS"], dry_run=dry)
         result = {"dry": dry, "status": result.status, "body": json.dumps(result.body, indent=2),
                   "call_id": result.call_id,
+                  "why": why_nothing(result.results) if result.status == 202 else None,
                   "services": [(r, explain(r)) for r in result.results]}
     response = make_response(render_template("testpayload/form.html", form=form, result=result,
                                              outcome=outcome),

@@ -20,6 +20,7 @@ bp = Blueprint("users", __name__)
 def _page(form=None, status=200):
     users = db.session.execute(select(User).order_by(User.active.desc(), User.email)).scalars().all()
     return render_template("users/users.html", users=users, form=form or UserForm(formdata=None),
+                           now=clock.to_db(clock.now()),
                            password_form=PasswordForm(formdata=None)), status
 
 

@@ -1,8 +1,7 @@
 """The API log pages and the explanations they show: any 202 must be explainable from them."""
 
 import pytest
-from conftest import ALERTMANAGER, firing, resolved
-from conftest import add_user, sign_in
+from conftest import ALERTMANAGER, add_user, firing, resolved, sign_in
 from test_ingest import post
 
 from callgoose.explain import explain

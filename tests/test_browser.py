@@ -62,6 +62,10 @@ def test_first_admin_token_live_incident_acknowledge_resolve(browser, tmp_path):
 
         expect(page.get_by_role("heading", name="API Token")).to_be_visible()
         page.get_by_role("link", name="Services").click()
+        page.get_by_role("link", name="example", exact=True).click()  # the starter service: delete it (asks first)
+        page.get_by_role("link", name="Delete this service…").click()
+        expect(page.get_by_text("This cannot be undone")).to_be_visible()
+        page.get_by_role("button", name="Delete example").click()
         expect(page.get_by_text("No services yet")).to_be_visible()
         page.get_by_label("Name").fill("checkout-api")
         page.get_by_role("button", name="Create service").click()
@@ -117,3 +121,26 @@ def test_first_admin_token_live_incident_acknowledge_resolve(browser, tmp_path):
         expect(page.locator(".timeline li")).to_have_count(3)
         shot(page, "4-incident-detail.png")
         assert problems == []
+
+        # Issue 6 D17: no page scrolls sideways on a 390 px phone, with long values in it.
+        long_key = "k" * 64
+        assert post(port, token, {"status": "firing", "groupKey": long_key, "commonAnnotations": {
+            "summary": "x" * 120, "description": "https://example.com/" + "y" * 150},
+            "generatorURL": "https://prometheus.example/" + "z" * 150})[0] == 201
+        phone = browser.new_page(viewport={"width": 390, "height": 800})
+        phone.context.add_cookies(page.context.cookies())
+        incident_id = 3
+        wide = {}
+        for path in ["/incidents", "/incidents?status=all", f"/incidents/{incident_id}", "/tokens", "/services",
+                     "/services/2", "/services/2/rules/new/trigger", "/test", "/calls", "/users", "/settings"]:
+            phone.goto(base + path)
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            if width > 390:
+                wide[path] = width
+        phone.goto(base + "/calls")
+        phone.locator("table a").first.click()
+        phone.wait_for_load_state()
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        if width > 390:
+            wide["/calls/<id>"] = width
+        assert wide == {}

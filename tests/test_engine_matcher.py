@@ -3,7 +3,13 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callgoose.engine import MaintenanceWindow, Payload, ServiceSpec, evaluate, in_maintenance
+from callgoose.engine import (
+    MaintenanceWindow,
+    Payload,
+    ServiceSpec,
+    evaluate,
+    in_maintenance,
+)
 from callgoose.engine.matcher import ItemMatcher
 from callgoose.engine.rules import build_trigger
 

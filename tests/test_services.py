@@ -3,8 +3,7 @@
 import json
 
 import pytest
-from conftest import ALERTMANAGER, firing
-from conftest import add_user, sign_in
+from conftest import ALERTMANAGER, add_user, firing, sign_in
 from test_ingest import post
 
 

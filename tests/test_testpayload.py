@@ -3,8 +3,7 @@
 import re
 
 import pytest
-from conftest import ALERTMANAGER
-from conftest import add_user, sign_in
+from conftest import ALERTMANAGER, add_user, sign_in
 from test_ingest import post
 
 TABLES = ("api_calls", "incidents", "incident_events", "replay_markers")

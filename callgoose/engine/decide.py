@@ -10,8 +10,8 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .payload import Payload, clean
 from .matcher import ItemMatcher
+from .payload import Payload, clean
 from .rules import Failure, ResolveRule, TriggerRule, check_rule, item_matchers
 
 TITLE_MAX = 255
