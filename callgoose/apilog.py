@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, render_template, request
 from flask_login import login_required
 from sqlalchemy import func, select
@@ -14,6 +16,7 @@ from .params import page_number, whole_number
 
 bp = Blueprint("apilog", __name__)
 PER_PAGE = 50
+_CALL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 STATUSES = (201, 200, 208, 202, 413)
 
 
@@ -52,7 +55,7 @@ def calls():
 @login_required
 def call(call_id: str):
     """One call: what was received, what was answered, and per service what happened and why."""
-    item = db.session.get(ApiCall, call_id)
+    item = db.session.get(ApiCall, call_id) if _CALL_ID.fullmatch(call_id) else None
     if item is None:
         abort(404, "No such API call (it may have been deleted by retention).")
     payload, links = pretty_payload(item.payload)
