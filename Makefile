@@ -5,14 +5,15 @@ BIN     = $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test bench clean
+.PHONY: run test bench openapi clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/pip install --quiet -e '.[test]'
+	@echo "Installing Callgoose and its dependencies into $(VENV) (log: $(VENV)/install.log)..."
+	@$(BIN)/pip install -e '.[test]' > $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
 	touch $@
 
 run: $(VENV)/.installed
@@ -25,6 +26,10 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
+	$(BIN)/python bench/worst_config.py
+
+openapi: $(VENV)/.installed
+	$(BIN)/python -c "import json; from callgoose.openapi import DOCUMENT; open('docs/openapi.json', 'w').write(json.dumps(DOCUMENT, indent=2) + '\\n')"
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -104,6 +104,7 @@ def create_app(test_config: dict | None = None):
         dashboard,
         errors,
         ingest,
+        openapi,
         services,
         testpayload,
         users,
@@ -122,6 +123,7 @@ def create_app(test_config: dict | None = None):
     app.register_blueprint(testpayload.bp)
     app.register_blueprint(users.bp)
     app.register_blueprint(services.bp)
+    app.register_blueprint(openapi.bp)
     errors.register_error_handlers(app)
     app.after_request(errors.security_headers)
 

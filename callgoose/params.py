@@ -9,7 +9,7 @@ from __future__ import annotations
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
-MAX_ID = 2**63 - 1  # the largest id SQLite and PostgreSQL integers hold
+MAX_ID = 2**31 - 1  # the largest id column value PostgreSQL holds (integer); SQLite holds more
 MAX_PAGE = 1_000_000
 
 

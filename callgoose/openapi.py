@@ -1,0 +1,138 @@
+"""The OpenAPI 3.1 document of ``POST /v1/process`` and the JSON API (S30-S31, S36).
+
+Served at ``/openapi.json``; ``docs/openapi.json`` is the same document (a test keeps them equal)
+and schemathesis checks the live app against it.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+bp = Blueprint("openapi", __name__)
+
+_ERROR = {"type": "object", "required": ["error", "message"], "additionalProperties": False,
+          "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
+_TIME = {"type": ["string", "null"], "format": "date-time"}
+_INCIDENT = {
+    "type": "object", "additionalProperties": False,
+    "required": ["id", "service", "title", "description", "status", "urgency", "mapping_value",
+                 "duplicate_count", "created_at", "acknowledged_at", "resolved_at"],
+    "properties": {
+        "id": {"type": "integer"},
+        "service": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+        "title": {"type": "string"}, "description": {"type": "string"},
+        "status": {"enum": ["triggered", "acknowledged", "resolved"]}, "urgency": {"enum": ["high", "low"]},
+        "mapping_value": {"type": ["string", "null"]}, "duplicate_count": {"type": "integer", "minimum": 0},
+        "created_at": {"type": "string", "format": "date-time"}, "acknowledged_at": _TIME, "resolved_at": _TIME,
+    },
+}
+_RESULT = {
+    "type": "object", "required": ["id", "resolved", "triggered"], "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "resolved": {"type": "object", "required": ["duplicate", "resolved"], "additionalProperties": False,
+                     "properties": {"duplicate": {"type": "boolean"}, "resolved": {"type": "boolean"}}},
+        "triggered": {"type": "object", "required": ["duplicate", "created"], "additionalProperties": False,
+                      "properties": {"duplicate": {"type": "boolean"}, "created": {"type": "boolean"}}},
+    },
+}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict:
+    words = {400: "A query value or body that cannot be used", 401: "Missing, unknown or revoked token",
+             404: "Nothing of that id or name for this token", 409: "Not allowed in the incident's status",
+             413: "Body over the limit (1 MiB by default); nothing was processed",
+             500: "Temporary error: nothing was stored; try again"}
+    return {str(code): _json({"$ref": "#/components/schemas/Error"}, words[code]) for code in codes}
+
+
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+_INCIDENT_REF = {"$ref": "#/components/schemas/Incident"}
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {"title": "Callgoose", "version": "1",
+             "description": "Incident intake (POST /v1/process, aliases /api/v1/process and "
+                            "/sqibs-api/v1/process) and a JSON API for scripts. Retry every 5xx."},
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                            "query": {"type": "apiKey", "in": "query", "name": "token"}},
+        "schemas": {"Error": _ERROR, "Incident": _INCIDENT, "ProcessResult": _RESULT},
+    },
+    "security": [{"bearer": []}, {"query": []}],
+    "paths": {
+        "/v1/process": {"post": {
+            "operationId": "process",
+            "summary": "Process one call from a monitoring tool (S1-S33)",
+            "parameters": [{"name": "from", "in": "query", "required": False, "schema": {"type": "string"},
+                            "description": "Names the sender; goes into titles (S21)."}],
+            "requestBody": {"required": False, "content": {
+                "application/json": {"schema": {}}, "text/plain": {"schema": {"type": "string"}},
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+            "responses": {
+                "201": _json({"$ref": "#/components/schemas/ProcessResult"}, "An incident was created"),
+                "200": _json({"$ref": "#/components/schemas/ProcessResult"}, "An incident was resolved"),
+                "208": _json({"$ref": "#/components/schemas/ProcessResult"}, "A duplicate or a replay"),
+                "202": _json({"$ref": "#/components/schemas/ProcessResult"}, "Stored; nothing to do"),
+                **_errors(401, 413, 500)},
+        }},
+        "/v1/incidents": {"get": {
+            "operationId": "listIncidents", "summary": "Incidents, newest first (S36)",
+            "parameters": [
+                {"name": "status", "in": "query", "schema": {"enum": ["triggered", "acknowledged", "resolved", "active"]}},
+                {"name": "service", "in": "query", "schema": {"type": "string"}},
+                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000000}}],
+            "responses": {"200": _json({
+                "type": "object", "required": ["incidents", "page", "per_page", "pages", "total"],
+                "additionalProperties": False,
+                "properties": {"incidents": {"type": "array", "items": _INCIDENT_REF},
+                               "page": {"type": "integer"}, "per_page": {"type": "integer"},
+                               "pages": {"type": "integer"}, "total": {"type": "integer"}}}, "One page"),
+                          **_errors(400, 401, 404)},
+        }},
+        "/v1/incidents/{id}": {"get": {
+            "operationId": "getIncident", "parameters": [_ID],
+            "responses": {"200": _json(_INCIDENT_REF, "The incident"), **_errors(401, 404)}}},
+        "/v1/incidents/{id}/acknowledge": {"post": {
+            "operationId": "acknowledgeIncident", "parameters": [_ID],
+            "responses": {"200": _json(_INCIDENT_REF, "Acknowledged (again: unchanged)"), **_errors(401, 404, 409)}}},
+        "/v1/incidents/{id}/resolve": {"post": {
+            "operationId": "resolveIncident", "parameters": [_ID],
+            "responses": {"200": _json(_INCIDENT_REF, "Resolved (again: unchanged)"), **_errors(401, 404)}}},
+        "/v1/services/{name}/maintenance": {
+            "post": {
+                "operationId": "startMaintenance", "parameters": [_NAME],
+                "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": False,
+                    "properties": {"tags": {"type": "array", "maxItems": 20,
+                                            "items": {"type": "array", "minItems": 1, "maxItems": 10,
+                                                      "items": {"type": "string", "minLength": 1}}},
+                                   "until": {"type": ["string", "null"], "format": "date-time"}}}}}},
+                "responses": {"201": _json({
+                    "type": "object", "required": ["service", "starts_at", "ends_at", "tags", "origin"],
+                    "properties": {"service": {"type": "string"}, "starts_at": {"type": "string"},
+                                   "ends_at": {"type": ["string", "null"]},
+                                   "tags": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
+                                   "origin": {"type": "string"}}}, "Maintenance started"),
+                              **_errors(400, 401, 404)}},
+            "delete": {
+                "operationId": "endMaintenance", "parameters": [_NAME],
+                "responses": {"200": _json({"type": "object", "required": ["service", "ended"],
+                                            "properties": {"service": {"type": "string"},
+                                                           "ended": {"type": "integer"}}},
+                                           "Windows started through the API or dashboard ended"),
+                              **_errors(401, 404)}},
+        },
+    },
+}
+
+
+@bp.get("/openapi.json")
+def document():
+    """The OpenAPI document (no login: it describes, it holds nothing)."""
+    return jsonify(DOCUMENT)

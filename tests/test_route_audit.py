@@ -1,0 +1,111 @@
+"""Issue 6 E: a route audit over the whole URL map.
+
+Every route needs a login (or a token) except a listed few; every admin route refuses
+responders; every state-changing dashboard route refuses a missing CSRF token.
+"""
+
+import re
+
+import pytest
+from conftest import ALERTMANAGER, Setup, add_user, make_app, sign_in
+
+from callgoose.extensions import db
+
+PUBLIC = {"static", "auth.login", "auth.setup", "openapi.document"}
+TOKEN = {"ingest.", "api."}  # the token is the credential (S3)
+ADMIN_ONLY = {
+    "dashboard.create_token_view", "dashboard.rotate_token_view", "dashboard.revoke_token_view",
+    "users.users", "users.add", "users.set_password", "users.toggle_active",
+    "services.create", "services.import_", "services.settings", "services.maintenance", "services.rule_action",
+    "services.rename", "services.delete",
+}
+SAFE = {"GET", "HEAD", "OPTIONS"}
+
+
+def concrete(rule) -> str:
+    """A URL for a rule: ids 1, names 'checkout-api', the first choice of an any() converter."""
+    def fill(match):
+        converter, name = match.group(1), match.group(2)
+        if converter and converter.startswith("any"):
+            return re.findall(r"\w+", converter[4:])[0]
+        if converter == "int" or name.endswith("_id"):
+            return "1"
+        if name == "kind":
+            return "trigger"
+        if name == "filename":
+            return "app.css"
+        return "checkout-api"
+    return re.sub(r"<(?:([^:>]+):)?(\w+)>", fill, rule.rule)
+
+
+@pytest.fixture
+def audited(tmp_path):
+    app = make_app(f"sqlite:///{tmp_path / 'audit.sqlite'}", tmp_path)
+    setup = Setup(app)
+    setup.services(ALERTMANAGER)
+    add_user(app)  # an admin exists, so pages lead to the login, not the first-run setup
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def routes(app):
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method
+
+
+def test_every_route_needs_a_login_or_a_token_but_the_listed_few(audited):
+    client = audited.test_client()
+    open_routes = []
+    for rule, method in routes(audited):
+        if rule.endpoint in PUBLIC or rule.endpoint.startswith(tuple(TOKEN)):
+            continue
+        response = client.open(concrete(rule), method=method)
+        location = response.headers.get("Location", "")
+        if not (response.status_code in (302, 401) and ("/login" in location or response.status_code == 401)):
+            open_routes.append((rule.rule, method, response.status_code))
+    assert open_routes == []
+
+
+def test_token_routes_refuse_without_a_token(audited):
+    client = audited.test_client()
+    for rule, method in routes(audited):
+        if rule.endpoint.startswith(tuple(TOKEN)):
+            assert client.open(concrete(rule), method=method).status_code == 401, rule.rule
+
+
+def test_every_admin_route_refuses_responders(audited):
+    client = audited.test_client()
+    sign_in(client, *add_user(audited, "responder@example.com", admin=False))
+    seen = set()
+    for rule, method in routes(audited):
+        if rule.endpoint in ADMIN_ONLY:
+            seen.add(rule.endpoint)
+            response = client.open(concrete(rule), method=method)
+            assert response.status_code == 403, (rule.rule, method, response.status_code)
+    assert seen == ADMIN_ONLY  # the list names real endpoints
+    admin_looking = {r.endpoint for r, m in routes(audited) if m not in SAFE and r.endpoint.startswith(
+        ("users.", "services.")) and not r.endpoint.startswith("services.rule")}
+    assert admin_looking <= ADMIN_ONLY, admin_looking - ADMIN_ONLY
+
+
+def test_every_state_changing_dashboard_route_refuses_a_missing_csrf_token(tmp_path):
+    app = make_app(f"sqlite:///{tmp_path / 'csrf.sqlite'}", tmp_path, WTF_CSRF_ENABLED=True)
+    Setup(app).services(ALERTMANAGER)
+    add_user(app)
+    client = app.test_client()
+    login_page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login_page).group(1)
+    assert client.post("/login", data={"email": "admin@example.com", "password": "correct horse",
+                                       "csrf_token": csrf}).status_code == 302
+    unprotected = []
+    for rule, method in routes(app):
+        if method in SAFE or rule.endpoint.startswith(tuple(TOKEN)) or rule.endpoint == "static":
+            continue
+        response = client.open(concrete(rule), method=method, data={})
+        if response.status_code != 400:
+            unprotected.append((rule.rule, method, response.status_code))
+    assert unprotected == []
+    with app.app_context():
+        db.engine.dispose()
