@@ -124,6 +124,9 @@ def create_app(test_config: dict | None = None):
     app.register_blueprint(users.bp)
     app.register_blueprint(services.bp)
     app.register_blueprint(openapi.bp)
+    from .explain import plural
+
+    app.jinja_env.globals["plural"] = plural
     errors.register_error_handlers(app)
     app.after_request(errors.security_headers)
 

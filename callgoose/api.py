@@ -106,7 +106,11 @@ def start_service_maintenance(name: str):
     service = _service(name)
     if service is None:
         return _not_found("service")
-    window = start_maintenance(service, tags, until, now, origin="api")
+    try:
+        window = start_maintenance(service, tags, until, now, origin="api")
+    except SpecError as exc:  # the cap on windows per service
+        db.session.rollback()
+        return json_error(400, str(exc))
     db.session.commit()
     return jsonify(window), 201
 

@@ -26,6 +26,7 @@ from .configuration import (
 )
 from .engine import SpecError
 from .engine.config import parse_document
+from .explain import plural
 from .extensions import db
 from .retention import prune
 from .tokens import create_token
@@ -94,7 +95,7 @@ def import_config_command(file):
         raise click.ClickException(f"{file.name}: {exc}") from None
     except UnicodeDecodeError as exc:
         raise click.ClickException(f"{file.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    click.echo(f"Imported {len(names)} service(s): {', '.join(names) or '-'}")
+    click.echo(f"Imported {plural(len(names), 'service')}: {', '.join(names) or '-'}")
 
 
 @click.command("export-config")
@@ -185,8 +186,8 @@ def prune_command():
 
     result = prune(db.engine, clock.now(), config["API_LOG_RETENTION_DAYS"],
                    config["DUPLICATE_WINDOW_SECONDS"], progress)
-    click.echo(f"Deleted {result.calls} API call(s) older than {config['API_LOG_RETENTION_DAYS']} days "
-               f"and {result.markers} expired replay marker(s) in {result.batches} batches "
+    click.echo(f"Deleted {plural(result.calls, 'API call')} older than {config['API_LOG_RETENTION_DAYS']} days "
+               f"and {plural(result.markers, 'expired replay marker')} in {plural(result.batches, 'batch')} "
                f"(longest {result.longest_batch_seconds * 1000:.0f} ms)")
 
 

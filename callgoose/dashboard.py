@@ -15,6 +15,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -26,6 +27,7 @@ from .auth import admin_required
 from .database import begin_session_write
 from .engine import Payload, clean
 from .engine.payload import pretty_json
+from .explain import plural
 from .extensions import db
 from .forms import CommentForm, TokenForm
 from .models import ApiToken, Service
@@ -124,8 +126,18 @@ def incident(incident_id: int):
     call = incidents.creating_call(item)
     pretty, links = pretty_payload(item.payload) if item.payload_digest else (None, [])
     return render_template("dashboard/incident.html", incident=item, service_name=service_name,
+                           marker=incidents.incident_marker(incident_id),
                            call=call, payload=pretty, links=links, events=incidents.timeline(incident_id),
                            form=CommentForm())
+
+
+@bp.get("/incidents/<int:incident_id>/live")
+@login_required
+def incident_live(incident_id: int):
+    """Polled by an open incident page: 204 while nothing changed, else reload the page."""
+    if request.args.get("marker") == incidents.incident_marker(incident_id):
+        return "", 204
+    return "", 200, {"HX-Refresh": "true"}
 
 
 ACTIONS = {"acknowledge": incidents.acknowledge, "unacknowledge": incidents.unacknowledge,
@@ -185,7 +197,7 @@ def bulk():
                                       user_id=current_user.id) is not None
             except incidents.IncidentStateError:
                 pass
-        flash(f"{name.capitalize()}d {done} incident(s).")
+        flash(f"{name.capitalize()}d {plural(done, 'incident')}.")
     return _back(url_for("dashboard.incidents"))
 
 
@@ -207,7 +219,15 @@ def _token_rows():
 @bp.get("/tokens")
 @login_required
 def tokens():
-    """The API Token tab: the endpoint, how to call it, and the tokens."""
+    """The API Token tab: the endpoint, how to call it, and the tokens.
+
+    A token just made is shown here once: it waits in the session for this one page, so a
+    reload neither shows it again nor makes another (post, redirect, get).
+    """
+    new = session.pop("new_token", None)
+    token = find_token(new["id"]) if new else None
+    if token is not None:
+        return _show_new_token(token, new["plaintext"])
     return render_template("dashboard/tokens.html", endpoint=endpoint_url(), form=_token_form(),
                            rows=_token_rows(), created=None)
 
@@ -221,10 +241,17 @@ def create_token_view():
         return render_template("dashboard/tokens.html", endpoint=endpoint_url(), form=form,
                                rows=_token_rows(), created=None), 422
     begin_session_write()
-    token, plaintext = create_token(form.name.data, int(form.service.data) if form.service.data else None,
-                                    clock.now())
+    try:
+        token, plaintext = create_token(form.name.data, int(form.service.data) if form.service.data else None,
+                                        clock.now())
+    except ValueError as exc:
+        db.session.rollback()
+        form.name.errors = [str(exc)]
+        return render_template("dashboard/tokens.html", endpoint=endpoint_url(), form=form,
+                               rows=_token_rows(), created=None), 422
     db.session.commit()
-    return _show_new_token(token, plaintext)
+    session["new_token"] = {"id": token.id, "plaintext": plaintext}
+    return redirect(url_for("dashboard.tokens"), 303)
 
 
 def _show_new_token(token: ApiToken, plaintext: str):
@@ -249,7 +276,8 @@ def rotate_token_view(token_id: int):
     token, plaintext = create_token(old.name, old.service_id, clock.now())
     db.session.commit()
     flash(f"The old {old.name} token ({old.prefix}…) is revoked; put the new one into the tool now.")
-    return _show_new_token(token, plaintext)
+    session["new_token"] = {"id": token.id, "plaintext": plaintext}
+    return redirect(url_for("dashboard.tokens"), 303)
 
 
 @bp.post("/tokens/<int:token_id>/revoke")

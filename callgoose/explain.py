@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from .engine.payload import is_text_type, split_content_type, text_encoding
 
-OUTCOMES = {201: "created an incident", 200: "resolved", 208: "duplicate", 202: "nothing to do"}
+OUTCOMES = {201: "created an incident", 200: "resolved", 208: "duplicate", 202: "nothing to do",
+            413: "body too large"}
+
+
+def plural(count: int, word: str) -> str:
+    """``1 call``, ``2 calls``."""
+    if count == 1:
+        return f"{count} {word}"
+    return f"{count} {word}es" if word.endswith(("ch", "sh", "s", "x")) else f"{count} {word}s"
 
 
 def _rule(kind: str, index: int) -> str:
@@ -45,7 +53,7 @@ def explain(result: dict) -> list[str]:
             lines.append(f"{_rule('Resolve', hit['rule'])} held for mapping value “{hit['value']}”.")
         elif resolved:
             lines.append(f"{_rule('Resolve', hit['rule'])} held for mapping value “{hit['value']}” "
-                         f"and resolved incident(s) {', '.join('#' + str(i) for i in resolved)}.")
+                         f"and resolved {plural(len(resolved), 'incident')} (linked below).")
         else:
             lines.append(f"{_rule('Resolve', hit['rule'])} held for mapping value “{hit['value']}”, "
                          "but no active incident has that mapping value.")

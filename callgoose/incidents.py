@@ -90,6 +90,15 @@ def change_marker() -> str:
     return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:16]
 
 
+def incident_marker(incident_id: int) -> str:
+    """A short text that changes whenever this incident or its timeline changes (for its page)."""
+    row = db.session.execute(select(
+        Incident.status, Incident.duplicate_count, Incident.last_seen_at,
+        select(func.count(IncidentEvent.id)).where(IncidentEvent.incident_id == incident_id).scalar_subquery(),
+    ).where(Incident.id == incident_id)).first()
+    return hashlib.sha256(repr(tuple(row) if row else None).encode()).hexdigest()[:16]
+
+
 def triggered_count() -> int:
     return db.session.execute(select(func.count(Incident.id)).where(
         Incident.status == "triggered")).scalar_one()

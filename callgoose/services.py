@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import (
     Blueprint,
@@ -32,8 +33,10 @@ from .engine.config import (
     check_service_name,
     check_window_seconds,
     parse_document,
+    parse_time,
 )
 from .engine.rules import build_resolve, build_trigger
+from .explain import plural
 from .extensions import db
 from .models import ACTIVE, Incident, Maintenance, Rule, Service
 
@@ -81,13 +84,14 @@ def create():
         check_service_name(name, "name")
         begin_session_write()
         if configuration.find_service(name) is not None:
-            raise SpecError("name", f"a service {name!r} exists already")
+            raise SpecError("name", f"a service named {name!r} exists already")
         service = Service(name=name, enabled=True, version=1, created_at=clock.to_db(clock.now()))
         db.session.add(service)
         db.session.commit()
     except SpecError as exc:
         db.session.rollback()
-        flash(f"Service name {exc.message}.", "error")
+        flash(f"Not created: the name {exc.message}." if exc.path == "name" and "exists" not in exc.message
+              else f"Not created: {exc.message}.", "error")
         return redirect(url_for("services.services"))
     flash(f"Service {name} created. Add a trigger rule so that it opens incidents.")
     return redirect(url_for("services.service", service_id=service.id))
@@ -103,7 +107,7 @@ def import_():
     except SpecError as exc:
         return render_template("services/services.html", rows=[], config_text=text,
                                import_error=str(exc)), 422
-    flash(f"Imported {len(names)} service(s): {', '.join(names) or '-'}.")
+    flash(f"Imported {plural(len(names), 'service')}: {', '.join(names) or '-'}.")
     return redirect(url_for("services.services"))
 
 
@@ -119,15 +123,20 @@ def export():
 @login_required
 def service(service_id: int):
     """One service: settings, maintenance windows and its rules in order."""
-    item = _service(service_id)
-    rules = db.session.execute(select(Rule).where(Rule.service_id == service_id)
+    return _service_page(_service(service_id))
+
+
+def _service_page(item: Service, maintenance: dict | None = None, status: int = 200):
+    """The service page; ``maintenance`` holds a refused maintenance form (values and error)."""
+    rules = db.session.execute(select(Rule).where(Rule.service_id == item.id)
                                .order_by(Rule.kind.desc(), Rule.position)).scalars().all()
-    windows = db.session.execute(select(Maintenance).where(Maintenance.service_id == service_id)
+    windows = db.session.execute(select(Maintenance).where(Maintenance.service_id == item.id)
                                  .order_by(Maintenance.id)).scalars().all()
     return render_template("services/service.html", service=item, windows=windows,
                            in_maintenance=_in_maintenance(windows, clock.now()),
                            trigger=[r for r in rules if r.kind == "trigger"],
-                           resolve=[r for r in rules if r.kind == "resolve"])
+                           resolve=[r for r in rules if r.kind == "resolve"],
+                           maintenance=maintenance or {}), status
 
 
 @bp.post("/services/<int:service_id>/rename")
@@ -192,32 +201,45 @@ def maintenance(service_id: int):
     if request.form.get("action") == "end":
         ended = configuration.end_maintenance(item)
         db.session.commit()
-        flash(f"Ended {ended} maintenance window(s); windows from the imported configuration stay.")
+        flash(f"Ended {plural(ended, 'maintenance window')}; windows from the imported configuration stay.")
         return redirect(url_for("services.service", service_id=service_id))
-    try:
-        tags = build_tags([[t.strip() for t in line.split(",") if t.strip()]
-                           for line in request.form.get("tags", "").splitlines() if line.strip()], "tags")
-        starts, until = (_utc(request.form.get(name, "")) for name in ("starts", "until"))
-    except (SpecError, ValueError) as exc:
-        db.session.rollback()
-        flash(f"Maintenance not started: {exc}.", "error")
-        return redirect(url_for("services.service", service_id=service_id))
+    form = {name: request.form.get(name, "") for name in ("starts", "until", "tags", "tz")}
     now = clock.now()
-    if until is not None and until <= max(now, starts or now):
+    try:
+        zone = _zone(form["tz"])
+        tags = build_tags([[t.strip() for t in line.split(",") if t.strip()]
+                           for line in form["tags"].splitlines() if line.strip()], "tags")
+        starts, until = (_local_time(form[name], zone, name) for name in ("starts", "until"))
+        if until is not None and until <= max(now, starts or now):
+            raise SpecError("until", "must be after the start and in the future")
+        configuration.start_maintenance(item, tags, until, now, origin="dashboard", starts=starts)
+    except SpecError as exc:
         db.session.rollback()
-        flash("Maintenance not started: the end must be after the start and in the future (times are UTC).", "error")
-        return redirect(url_for("services.service", service_id=service_id))
-    configuration.start_maintenance(item, tags, until, now, origin="dashboard", starts=starts)
+        return _service_page(item, {**form, "error": f"Maintenance not started: {exc}."}, 422)
     db.session.commit()
     flash(("Maintenance scheduled." if starts and starts > now else "Maintenance started.")
           + (" Only calls whose payload has the tags are skipped." if tags else ""))
     return redirect(url_for("services.service", service_id=service_id))
 
 
-def _utc(text: str) -> float | None:
-    """A datetime-local value read as UTC, or None when empty."""
+def _zone(name: str) -> ZoneInfo:
+    """The browser's time zone (sent by app.js), else UTC."""
+    try:
+        return ZoneInfo(name) if name and "\x00" not in name and len(name) < 64 else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _local_time(text: str, zone: ZoneInfo, name: str) -> float | None:
+    """A datetime-local value read in ``zone`` (fold=0 for ambiguous times), or None when empty."""
     text = text.strip()
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp() if text else None
+    if not text:
+        return None
+    try:
+        local = datetime.fromisoformat(text)
+    except ValueError:
+        raise SpecError(name, "is not a date and time") from None
+    return parse_time(local.replace(tzinfo=zone).isoformat(), name)
 
 
 # -- the rule editor ---------------------------------------------------------------------
@@ -269,6 +291,28 @@ def _field_of(error: SpecError, slots: list[int]) -> str:
     return name or "conditions"
 
 
+def _all_errors(kind: str, doc: dict, slots: list[int]) -> dict:
+    """Every fault of a rule form at once, each by its field: the engine's builder is asked again
+    without the part it refused, until it accepts the rest."""
+    build = build_trigger if kind == "trigger" else build_resolve
+    doc, slots, errors = {**doc, "conditions": list(doc["conditions"])}, list(slots), {}
+    for _ in range(SLOTS + len(KEY_FIELDS[kind]) + 2):
+        try:
+            build(doc, "rule")
+            break
+        except SpecError as exc:
+            errors.setdefault(_field_of(exc, slots), exc.message)
+            condition = re.match(r"rule\.conditions\[(\d+)\]", exc.path)
+            name = exc.path[len("rule."):]
+            if condition:
+                del doc["conditions"][int(condition.group(1))], slots[int(condition.group(1))]
+            elif name in KEY_FIELDS[kind] and doc.get(name):
+                doc[name] = None if kind == "trigger" else ""
+            else:
+                break
+    return errors
+
+
 def _render_rule_form(item: Service, kind: str, rule: Rule | None, values: dict, errors: dict, status=200):
     return render_template("services/rule.html", service=item, kind=kind, rule=rule, values=values,
                            errors=errors, slots=range(SLOTS)), status
@@ -284,7 +328,13 @@ def rule(service_id: int, kind: str | None = None, rule_id: int | None = None):
     if rule_id is not None:
         existing = db.session.get(Rule, rule_id)
         if existing is None or existing.service_id != service_id:
-            abort(404, "No such rule.")
+            kind = request.form.get("kind")
+            if request.method == "GET" or kind not in KEY_FIELDS:
+                abort(404, "No such rule (it may have been deleted).")
+            _, _, shown = _read_form(kind)  # deleted meanwhile, in another tab: keep the edit
+            return _render_rule_form(item, kind, None, shown, {"rule": (
+                "This rule was deleted meanwhile (in another tab or by someone else). Your edit is "
+                "kept below: save it to add it as a new rule.")}, 409)
         kind = existing.kind
     if kind not in KEY_FIELDS:
         abort(404, "Rules are trigger or resolve rules.")
@@ -300,6 +350,9 @@ def _save_rule(item: Service, kind: str, existing: Rule | None):
         return _render_rule_form(item, kind, existing, shown, {
             "incident_mapped_with": "Name the key whose value picks the incident to resolve "
                                     "(or tick the whole payload)."}, 422)
+    errors = _all_errors(kind, doc, slots)
+    if errors:
+        return _render_rule_form(item, kind, existing, shown, errors, 422)
     try:
         spec = (build_trigger if kind == "trigger" else build_resolve)(doc, "rule")
         begin_session_write()

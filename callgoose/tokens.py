@@ -50,6 +50,9 @@ def create_token(name: str, service_id: int | None, now: float) -> tuple[ApiToke
     name = name.strip()
     if not name or len(name) > 100:
         raise ValueError("a token name needs 1 to 100 characters")
+    taken = db.session.execute(select(ApiToken.id).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))).first()
+    if taken:
+        raise ValueError(f"a live token named {name!r} exists already: choose another name, or rotate that one")
     plaintext = generate()
     token = ApiToken(name=name, digest=digest(plaintext), prefix=plaintext[:9],
                      service_id=service_id, created_at=clock.to_db(now))

@@ -92,6 +92,6 @@ def test_a_duplicate_next_to_a_resolve_is_not_called_opened(admin, setup):
     both = post(admin, token, {"state": "down", "host": "b", "fixed": "a"})
     assert both.status_code == 200
     text = admin.get(f"/calls/{call_id(both)}").get_data(as_text=True)
-    assert "resolved incident(s) #1" in text
+    assert "resolved 1 incident (linked below)" in text and 'href="/incidents/1">incident #1</a>' in text
     assert "incident #2 with that mapping value is still open" in text
     assert "opened incident #2" not in text

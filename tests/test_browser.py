@@ -80,7 +80,8 @@ def test_first_admin_token_live_incident_acknowledge_resolve(browser, tmp_path):
         shot(page, "5-service-rules.png")
 
         page.get_by_role("link", name="API Token").click()
-        page.get_by_label("Name").fill("alertmanager")
+        expect(page.get_by_role("heading", name="New token")).to_be_visible()  # the boosted swap is done
+        page.get_by_label("Name", exact=True).fill("alertmanager")
         page.get_by_role("button", name="Create token").click()
         token = page.locator("#new-token").inner_text().strip()
         assert token.startswith("cg_")
@@ -144,3 +145,17 @@ def test_first_admin_token_live_incident_acknowledge_resolve(browser, tmp_path):
         if width > 390:
             wide["/calls/<id>"] = width
         assert wide == {}
+
+        # Issue 6 D19: rotating a token (confirmed) shows the new one once, with no CSP error.
+        rotating = browser.new_page(viewport={"width": 1100, "height": 800})
+        rotating.context.add_cookies(page.context.cookies())
+        console = []
+        rotating.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+        rotating.on("dialog", lambda d: d.accept())
+        rotating.goto(base + "/tokens")
+        rotating.get_by_role("button", name="Rotate").first.click()
+        expect(rotating.locator("#new-token")).to_be_visible()
+        assert rotating.locator("#new-token").inner_text().strip() != token
+        rotating.reload()
+        expect(rotating.locator("#new-token")).to_have_count(0)  # shown once; a reload makes no new one
+        assert console == []

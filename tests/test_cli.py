@@ -62,7 +62,7 @@ def test_s35_create_token_prints_the_token_alone_on_the_last_line(runner, setup,
 def test_s35_import_then_export_config(runner, tmp_path):
     source = ROOT / "examples" / "callgoose.json"
     result = runner.invoke(args=["import-config", str(source)])
-    assert result.exit_code == 0 and "Imported 1 service(s): checkout-api" in result.output
+    assert result.exit_code == 0 and "Imported 1 service: checkout-api" in result.output
     out = tmp_path / "export.json"
     assert runner.invoke(args=["export-config", str(out)]).exit_code == 0
     exported = json.loads(out.read_text())
@@ -155,7 +155,7 @@ def test_s33_prune_deletes_old_calls_and_markers_but_never_breaks_dedup(app, run
                        headers={"Authorization": f"Bearer {token}"}).status_code == 201
     result = runner.invoke(args=["prune"])
     assert result.exit_code == 0
-    assert "Deleted 1 API call(s) older than 30 days and 1 expired replay marker(s)" in result.output
+    assert "Deleted 1 API call older than 30 days and 1 expired replay marker" in result.output
     assert [r[0] for r in setup.query("SELECT text FROM api_calls JOIN payloads ON digest = payload_digest")] == ['{"status": "firing", "groupKey": "new"}']
     response = client.post("/v1/process", json={"status": "firing", "groupKey": "old", "again": 1},
                            headers={"Authorization": f"Bearer {token}"})

@@ -128,7 +128,7 @@ def test_token_is_shown_once_works_and_can_be_revoked(admin, setup):
     setup.services(ALERTMANAGER)
     page = admin.get("/tokens").get_data(as_text=True)
     assert "http://localhost/v1/process" in page and "No tokens yet" in page
-    created = admin.post("/tokens", data={"name": "prom", "service": ""})
+    created = admin.post("/tokens", data={"name": "prom", "service": ""}, follow_redirects=True)
     assert created.headers["Cache-Control"] == "no-store"
     token = re.search(r'<code id="new-token">(cg_[^<]+)</code>', created.get_data(as_text=True)).group(1)
     assert "Authorization: Bearer " + token in created.get_data(as_text=True)
@@ -180,9 +180,9 @@ def test_csrf_protects_dashboard_posts_but_not_the_api(tmp_path):
 
 def test_rotate_replaces_the_token_and_the_test_call_button_sends_with_it(admin, setup):
     setup.services(ALERTMANAGER)
-    first = re.search(r'id="new-token">(cg_[^<]+)<', admin.post("/tokens", data={"name": "prom", "service": "1"})
+    first = re.search(r'id="new-token">(cg_[^<]+)<', admin.post("/tokens", data={"name": "prom", "service": "1"}, follow_redirects=True)
                       .get_data(as_text=True)).group(1)
-    rotated = admin.post("/tokens/1/rotate").get_data(as_text=True)
+    rotated = admin.post("/tokens/1/rotate", follow_redirects=True).get_data(as_text=True)
     second = re.search(r'id="new-token">(cg_[^<]+)<', rotated).group(1)
     assert second != first and "The old prom token" in rotated
     assert post(admin, first, firing()).status_code == 401

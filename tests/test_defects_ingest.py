@@ -151,3 +151,24 @@ def test_a5_retention_keeps_payloads_that_incidents_still_need(app, setup, clien
     texts = [t for (t,) in setup.query("SELECT text FROM payloads")]
     assert texts == [opened]  # the incident's payload stays; the orphan went
     assert setup.query("SELECT count(*) FROM api_calls")[0][0] == 0
+
+
+# -- A4: caps on maintenance, with a clear message at save and import --------------------------
+
+def test_a4_maintenance_caps_at_import_api_and_dashboard(setup, client, admin):
+    from callgoose.engine import SpecError, parse_config
+
+    windows = [{"tags": [["t"]]}] * 101
+    with pytest.raises(SpecError, match=r"services\[0\]\.maintenance: more than 100 maintenance windows"):
+        parse_config({"services": [{"name": "x", "maintenance": windows}]})
+    with pytest.raises(SpecError, match=r"tags: more than 20 tag sets"):
+        parse_config({"services": [{"name": "x", "maintenance": [{"tags": [["a"]] * 21}]}]})
+    with pytest.raises(SpecError, match=r"tags\[0\]: more than 10 tags"):
+        parse_config({"services": [{"name": "x", "maintenance": [{"tags": [["a"] * 11]}]}]})
+    setup.services({**ALERTMANAGER, "maintenance": [{"tags": [["t"]]}] * 100})
+    token = setup.token()
+    response = client.post("/v1/services/checkout-api/maintenance", json={},
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 400 and "more than 100" in response.get_json()["message"]
+    page = admin.post("/services/1/maintenance", data={"action": "start", "tags": "", "starts": "", "until": ""})
+    assert page.status_code == 422 and "more than 100" in page.get_data(as_text=True)

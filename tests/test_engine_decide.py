@@ -39,7 +39,7 @@ def test_s20_urgency_defaults_to_high():
     (None, "prom", "Incident from prom"),
     (None, None, "Incident from unknown source"),
     ("", "", "Incident from unknown source"),
-    ("x" * 300, None, "x" * 255),
+    ("x" * 300, None, "x" * 254 + "…"),  # S21's cut at 255, marked (issue 6 D19)
 ])
 def test_s21_title(value, source, title):
     assert make_title(value, source) == title
@@ -57,7 +57,7 @@ def test_s21_title_from_number_and_from_not_set():
 
 def test_s21_title_is_cut_to_255_after_the_source_prefix():
     ev = evaluate(service(title_from="t"), Payload.from_text('{"t": "%s"}' % ("y" * 400)), "src")
-    assert ev.trigger.title == ("src - " + "y" * 400)[:255]
+    assert ev.trigger.title == ("src - " + "y" * 400)[:254] + "…"
 
 
 @pytest.mark.parametrize("text, key, description", [

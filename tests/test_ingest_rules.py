@@ -188,7 +188,7 @@ def test_s27_window_per_service_and_per_deployment(tmp_path, monkeypatch):
     s = Setup(app)
     s.services({"name": "deployment", "trigger": [{}]},
                {"name": "own", "duplicate_window_seconds": 100, "trigger": [{}]})
-    d, o = s.token(service="deployment"), s.token(service="own")
+    d, o = s.token("d", service="deployment"), s.token("o", service="own")
     with app.test_client() as c:
         assert post(c, d, "x").status_code == 201 and post(c, o, "x").status_code == 201
         monkeypatch.setattr(clock, "now", lambda: T0 + 50)

@@ -26,7 +26,7 @@ def test_empty_state_then_create_a_service(admin, setup):
     assert response.headers["Location"] == "/services/1"
     assert "No trigger rule: this service never opens an incident." in admin.get("/services/1").get_data(as_text=True)
     bad = admin.post("/services", data={"name": "has space"}, follow_redirects=True)
-    assert "Service name must be 1-64 letters" in bad.get_data(as_text=True)
+    assert "Not created: the name must be 1-64 letters" in bad.get_data(as_text=True)
 
 
 def test_a_rule_saved_in_the_editor_runs_on_the_next_call(admin, setup):
@@ -125,4 +125,4 @@ def test_scheduled_maintenance_starts_later(admin, setup, monkeypatch):
     assert post(admin, token, firing("later")).status_code == 202
     bad = admin.post("/services/1/maintenance", data={"action": "start", "starts": "2099-01-02T00:00",
                                                       "until": "2099-01-01T00:00"}, follow_redirects=True)
-    assert "the end must be after the start" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "until: must be after the start" in bad.get_data(as_text=True)

@@ -134,7 +134,18 @@ def make_title(value: str | None, source: str | None) -> str:
         title = f"{source} - {value}" if source else value
     else:
         title = f"Incident from {source}" if source else "Incident from unknown source"
-    return title.strip()[:TITLE_MAX].strip()
+    return shorten(title.strip(), TITLE_MAX)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut ``text`` to at most ``limit`` characters, at a word where one ends late enough, with "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
 
 
 def _trigger_hit(index: int, rule: TriggerRule, payload: Payload, source: str | None) -> TriggerHit:

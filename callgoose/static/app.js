@@ -19,3 +19,13 @@ document.addEventListener("htmx:beforeRequest", function (event) {
     event.preventDefault();
   }
 });
+
+// Forms that take local times: send the browser's IANA time zone and name it on the page.
+function fillZones() {
+  var zone = (window.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone) || "";
+  if (!zone) return;
+  document.querySelectorAll("input[data-browser-zone]").forEach(function (input) { input.value = zone; });
+  document.querySelectorAll("[data-zone-name]").forEach(function (el) { el.textContent = zone; });
+}
+document.addEventListener("DOMContentLoaded", fillZones);
+document.addEventListener("htmx:afterSettle", fillZones);
