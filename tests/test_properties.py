@@ -69,7 +69,11 @@ def body_for(host: str, state: str, variant: int) -> str:
               ("maintenance", False), ("send", "h1", "up", 0)])
 def test_pipeline_agrees_with_the_reference_model(dbapp, ops):
     from callgoose import configuration
-    from callgoose.configuration import end_maintenance, import_config, start_maintenance
+    from callgoose.configuration import (
+        end_maintenance,
+        import_config,
+        start_maintenance,
+    )
     from callgoose.extensions import db
     from callgoose.models import Service
     from callgoose.pipeline import open_call, process_call
