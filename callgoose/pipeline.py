@@ -232,9 +232,8 @@ class _Apply:
             del self.events[events:]
             note = clean(f"error: the outcome cannot be recorded: {type(exc).__name__}: {exc}")[:500]
             errors.append(note)
-            item.note = note
             flags = Flags()
-            return flags, item.result(flags)
+            return flags, {**item.result(flags), "note": note}
         self.cursor.execute(RELEASE_SAVEPOINT)
         return outcome
 

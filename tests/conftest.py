@@ -137,6 +137,14 @@ def admin(app, client):
 
 
 @pytest.fixture
+def prepared(dbapp, database_url):
+    """A database (SQLite, then PostgreSQL) with the Alertmanager service, and a global token."""
+    setup = Setup(dbapp)
+    setup.services(ALERTMANAGER)
+    return database_url, setup, setup.token()
+
+
+@pytest.fixture
 def dbapp(database_url, tmp_path):
     """An app on SQLite, and again on PostgreSQL (for defects that only one of them shows)."""
     app = make_app(database_url, tmp_path)

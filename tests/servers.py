@@ -35,37 +35,39 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0, log:
     raise RuntimeError(f"server on port {port} did not start in {timeout}s")
 
 
+def start_server(database_url: str, instance_path, port: int, threads: int = 8, **env) -> subprocess.Popen:
+    """Start ``flask serve`` on ``port`` in another process, its output in a log file; wait for it."""
+    log = Path(instance_path) / f"server-{port}.log"  # a file: a pipe nobody reads would block
+    environment = {**os.environ, "DATABASE_URL": database_url, "CALLGOOSE_INSTANCE_PATH": str(instance_path),
+                   "SECRET_KEY": "test", "PYTHONPATH": str(ROOT), **env}
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "callgoose", "serve", "--port", str(port),
+                                 "--threads", str(threads)], env=environment, cwd=ROOT, stdout=out,
+                                stderr=subprocess.STDOUT)
+    wait_for_port(port, proc, log=log)
+    return proc
+
+
 @contextmanager
 def running_servers(database_url: str, instance_path, count: int = 1, threads: int = 8):
-    """Start ``count`` server processes on one database; yield their ports."""
-    env = {**os.environ, "DATABASE_URL": database_url, "CALLGOOSE_INSTANCE_PATH": str(instance_path),
-           "SECRET_KEY": "test", "PYTHONPATH": str(ROOT)}
-    procs, ports, logs = [], [], []
+    """Start ``count`` server processes on one database; yield their ports; stop them with SIGTERM."""
+    procs, ports = [], []
     try:
         for _ in range(count):
-            port = free_port()
-            log = Path(instance_path) / f"server-{port}.log"  # a file: a pipe nobody reads would block
-            with open(log, "wb") as out:
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "flask", "--app", "callgoose", "serve", "--port", str(port),
-                     "--threads", str(threads)],
-                    env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-            procs.append(proc)
-            ports.append(port)
-            logs.append(log)
-        for proc, port, log in zip(procs, ports, logs):
-            wait_for_port(port, proc, log=log)
+            ports.append(free_port())
+            procs.append(start_server(database_url, instance_path, ports[-1], threads))
         yield ports
     finally:
         for proc in procs:
             proc.terminate()  # a graceful stop: calls in flight finish (at most 10 s)
-        for proc, log in zip(procs, logs):
+        for proc, port in zip(procs, ports):
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
-                raise RuntimeError(f"server did not stop on SIGTERM: {log.read_text()[-2000:]}") from None
+                log = (Path(instance_path) / f"server-{port}.log").read_text()[-2000:]
+                raise RuntimeError(f"server did not stop on SIGTERM: {log}") from None
 
 
 def post(port: int, token: str, body, path: str = "/v1/process") -> tuple[int, dict]:

@@ -31,16 +31,6 @@ def fire_together(ports, token, bodies):
     return results
 
 
-@pytest.fixture
-def prepared(database_url, tmp_path):
-    app = make_app(database_url, tmp_path)
-    setup = Setup(app)
-    setup.services(ALERTMANAGER)
-    yield database_url, setup, setup.token()
-    with app.app_context():
-        db.engine.dispose()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("processes", [1, 2])
 def test_s28_identical_requests_at_once_give_one_call_and_the_rest_duplicates(prepared, tmp_path, processes):

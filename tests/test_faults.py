@@ -8,7 +8,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -16,32 +15,11 @@ from pathlib import Path
 
 import pytest
 from conftest import ALERTMANAGER, Setup, firing, make_app
-from servers import ROOT, free_port, post, wait_for_port
+from servers import free_port, post, start_server
 
 from callgoose.extensions import db
 
 pytestmark = pytest.mark.slow
-
-
-def start_server(database_url, instance_path, port, **env):
-    log = Path(instance_path) / f"server-{port}.log"
-    environment = {**os.environ, "DATABASE_URL": database_url, "CALLGOOSE_INSTANCE_PATH": str(instance_path),
-                   "SECRET_KEY": "test", "PYTHONPATH": str(ROOT), **env}
-    with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "callgoose", "serve", "--port", str(port),
-                                 "--threads", "8"], env=environment, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    wait_for_port(port, proc, log=log)
-    return proc
-
-
-@pytest.fixture
-def prepared(database_url, tmp_path):
-    app = make_app(database_url, tmp_path)
-    setup = Setup(app)
-    setup.services(ALERTMANAGER)
-    yield database_url, setup, setup.token()
-    with app.app_context():
-        db.engine.dispose()
 
 
 def stop(proc):
