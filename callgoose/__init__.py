@@ -85,13 +85,14 @@ def create_app(test_config: dict | None = None):
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
 
     from .configuration import SpecCache
-    from .extensions import csrf, db, login_manager
+    from .extensions import csrf, db, login_manager, migrate
     from .logs import install_redaction
 
     install_redaction()
     db.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
     app.extensions["callgoose_specs"] = SpecCache()
     with app.app_context():
         configure(db.engine)

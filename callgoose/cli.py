@@ -28,6 +28,7 @@ from .engine import SpecError
 from .engine.config import parse_document
 from .explain import plural
 from .extensions import db
+from .database import upgrade_database
 from .retention import prune
 from .tokens import create_token
 
@@ -39,12 +40,13 @@ def _safe_url(url) -> str:
 @click.command("init-db")
 @with_appcontext
 def init_db_command():
-    """Create the database tables (safe to run again)."""
+    """Create the database, or upgrade it to the newest schema (safe to run again)."""
     try:
-        db.create_all()
+        before, after = upgrade_database()
     except OperationalError as exc:
-        raise click.ClickException(f"cannot create the database: {exc.orig}") from None
-    click.echo(f"Database ready: {_safe_url(db.engine.url)}")
+        raise click.ClickException(f"cannot create or upgrade the database: {exc.orig}") from None
+    done = "already at" if before == after else f"upgraded from {before or 'nothing'} to"
+    click.echo(f"Database ready ({done} schema {after}): {_safe_url(db.engine.url)}")
 
 
 @click.command("create-user")

@@ -85,3 +85,32 @@ def begin_session_write() -> None:
     if session.in_transaction():
         session.rollback()
     session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+FIRST_REVISION = "0001"  # the schema of release 0.1, which made its tables without Alembic
+
+
+def upgrade_database() -> tuple[str | None, str]:
+    """Bring the database to the newest schema; return (revision before, revision after).
+
+    An empty database is built by the migrations; one made by release 0.1 (tables, but no
+    ``alembic_version``) is first marked as revision 0001, then upgraded. Running it again
+    changes nothing.
+    """
+    import flask_migrate
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    def current() -> str | None:
+        with db.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    before = current()
+    inspector = inspect(db.engine)
+    if before is None and inspector.has_table("services"):
+        # Tables made without Alembic: by release 0.1, or by create_all of these models.
+        made_by_0_1 = "payload" in {c["name"] for c in inspector.get_columns("api_calls")}
+        flask_migrate.stamp(revision=FIRST_REVISION if made_by_0_1 else "head")
+        before = current()
+    flask_migrate.upgrade()
+    return before, current()

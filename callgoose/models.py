@@ -143,7 +143,8 @@ class Incident(db.Model):
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)  # None: the whole payload (S22)
-    payload_digest: Mapped[str | None] = mapped_column(ForeignKey("payloads.digest"), index=True)
+    payload_digest: Mapped[str | None] = mapped_column(
+        ForeignKey("payloads.digest", name="fk_incidents_payload_digest_payloads"), index=True)
     urgency: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16))  # triggered | acknowledged | resolved
     mapping_value: Mapped[str | None] = mapped_column(Text)
@@ -193,7 +194,8 @@ class ApiCall(db.Model):
     source: Mapped[str | None] = mapped_column(Text)  # the ``from`` parameter
     content_type: Mapped[str | None] = mapped_column(Text)
     size: Mapped[int]
-    payload_digest: Mapped[str | None] = mapped_column(ForeignKey("payloads.digest"), index=True)
+    payload_digest: Mapped[str | None] = mapped_column(
+        ForeignKey("payloads.digest", name="fk_api_calls_payload_digest_payloads"), index=True)
     status: Mapped[int]
     results: Mapped[list] = mapped_column(JSON)  # per service: rule that held, what it did
     services: Mapped[str] = mapped_column(Text, default=",")  # ",1,3,": the services it ran on
