@@ -16,6 +16,8 @@ DEFAULTS = {
     "CONNECTION_LIMIT": 2000,  # open connections before new ones wait (waitress: 100)
     "IDLE_TIMEOUT_SECONDS": 30,  # an idle connection is closed after this (waitress: 120)
     "SHUTDOWN_TIMEOUT_SECONDS": 10,  # on SIGTERM, calls in flight get this long to finish
+    "WORKER_TICK_SECONDS": 5,  # how often the background worker looks for due work
+    "WORKER_LEASE_SECONDS": 20,  # another process takes over this long after the leader died
     "API_LOG_RETENTION_DAYS": 30,
     "POLL_INTERVAL_SECONDS": 1,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
@@ -50,7 +52,8 @@ def _secret_key(instance_path: str) -> str:
 def _check_settings(config) -> None:
     for name, low in (("DUPLICATE_WINDOW_SECONDS", 0), ("MAX_BODY_BYTES", 1), ("THREADS", 1),
                       ("PORT", 1), ("API_LOG_RETENTION_DAYS", 1), ("POLL_INTERVAL_SECONDS", 1),
-                      ("CONNECTION_LIMIT", 10), ("IDLE_TIMEOUT_SECONDS", 1), ("SHUTDOWN_TIMEOUT_SECONDS", 0)):
+                      ("CONNECTION_LIMIT", 10), ("IDLE_TIMEOUT_SECONDS", 1), ("SHUTDOWN_TIMEOUT_SECONDS", 0),
+                      ("WORKER_TICK_SECONDS", 1), ("WORKER_LEASE_SECONDS", 2)):
         value = config[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"setting {name} must be a whole number of at least {low}, not {value!r}")
@@ -104,6 +107,7 @@ def create_app(test_config: dict | None = None):
         cli,
         dashboard,
         errors,
+        health,
         ingest,
         openapi,
         services,
@@ -125,6 +129,7 @@ def create_app(test_config: dict | None = None):
     app.register_blueprint(users.bp)
     app.register_blueprint(services.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(health.bp)
     from .explain import plural
 
     app.jinja_env.globals["plural"] = plural

@@ -24,13 +24,14 @@ from .configuration import (
     import_config,
     rename_service,
 )
+from .database import upgrade_database
 from .engine import SpecError
 from .engine.config import parse_document
 from .explain import plural
 from .extensions import db
-from .database import upgrade_database
 from .retention import prune
 from .tokens import create_token
+from .worker import Worker
 
 
 def _safe_url(url) -> str:
@@ -151,9 +152,10 @@ def delete_service_command(name, yes):
 @click.option("--host", help="Address to listen on (setting HOST, default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (setting PORT, default 8000).")
 @click.option("--threads", type=int, help="Worker threads (setting THREADS, default 8).")
+@click.option("--no-worker", is_flag=True, help="Do not run the background work in this process.")
 @with_appcontext
-def serve_command(host, port, threads):
-    """Serve the endpoint and the dashboard with waitress."""
+def serve_command(host, port, threads, no_worker):
+    """Serve the endpoint and the dashboard with waitress (and, by default, the background work)."""
     import logging
 
     from .server import serve
@@ -169,9 +171,34 @@ def serve_command(host, port, threads):
     click.echo("Open it in a browser: the first visit creates the admin account; then create an "
                "API token on the API Token tab. Services and rules: flask --app callgoose "
                "import-config examples/callgoose.json (see README.md).")
-    serve(app, host=host, port=port, threads=threads, connection_limit=config["CONNECTION_LIMIT"],
-          idle_timeout=config["IDLE_TIMEOUT_SECONDS"], shutdown_timeout=config["SHUTDOWN_TIMEOUT_SECONDS"],
-          max_body=config["MAX_BODY_BYTES"])
+    worker = None if no_worker else Worker(app).start()
+    app.extensions["callgoose_worker"] = worker
+    try:
+        serve(app, host=host, port=port, threads=threads, connection_limit=config["CONNECTION_LIMIT"],
+              idle_timeout=config["IDLE_TIMEOUT_SECONDS"], shutdown_timeout=config["SHUTDOWN_TIMEOUT_SECONDS"],
+              max_body=config["MAX_BODY_BYTES"])
+    finally:
+        if worker is not None:
+            worker.stop()
+
+
+@click.command("worker")
+@with_appcontext
+def worker_command():
+    """Run the background work in this process, in the foreground, until SIGTERM or Ctrl-C."""
+    import logging
+    import signal
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = current_app._get_current_object()
+    worker = Worker(app)
+    app.extensions["callgoose_worker"] = worker
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: worker._stop.set())
+    click.echo(f"Callgoose worker {worker.me}: a tick every {app.config['WORKER_TICK_SECONDS']} s")
+    worker.run_forever()
+    worker.stop()
+    click.echo("Worker stopped")
 
 
 @click.command("prune")
@@ -195,7 +222,7 @@ def prune_command():
 
 COMMANDS = (init_db_command, create_user_command, create_token_command, import_config_command,
             export_config_command, serve_command, prune_command, rename_service_command,
-            delete_service_command)
+            delete_service_command, worker_command)
 
 
 def init_app(app) -> None:

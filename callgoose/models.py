@@ -222,3 +222,25 @@ class ReplayMarker(db.Model):
     # these, so reading and writing it is one statement (see pipeline.REMEMBER).
     previous_hash: Mapped[str | None] = mapped_column(String(64))
     previous_seen_at: Mapped[datetime | None]
+
+
+class WorkerLease(db.Model):
+    """Which process does the background work: the holder renews ``expires_at`` on each tick."""
+
+    __tablename__ = "worker_leases"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]  # the leader's last tick
+
+
+class JobTimer(db.Model):
+    """When a periodic job runs next: timers are rows, so a restart loses none."""
+
+    __tablename__ = "job_timers"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_run_at: Mapped[datetime]
+    last_run_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -118,12 +118,12 @@ def test_a_release_0_1_database_upgrades_in_place(bare_app, database_url, tmp_pa
     release_0_1_database(bare_app, database_url, tmp_path)
     runner = bare_app.test_cli_runner()
     result = runner.invoke(args=["init-db"])
-    assert result.exit_code == 0 and "upgraded from 0001 to schema 0002" in result.output, result.output
+    assert result.exit_code == 0 and "upgraded from 0001 to schema 0003" in result.output, result.output
     after_first = counts(bare_app)
     assert after_first == {"services": 1, "rules": 2, "api_tokens": 1, "api_calls": 3, "incidents": 1,
                            "replay_markers": 1, "payloads": 2}  # nothing lost; the empty payload is none
     again = runner.invoke(args=["init-db"])
-    assert again.exit_code == 0 and "already at schema 0002" in again.output
+    assert again.exit_code == 0 and "already at schema 0003" in again.output
     assert counts(bare_app) == after_first  # a second init-db changes no row
 
     client = bare_app.test_client()

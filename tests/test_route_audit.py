@@ -11,7 +11,7 @@ from conftest import ALERTMANAGER, Setup, add_user, make_app, sign_in
 
 from callgoose.extensions import db
 
-PUBLIC = {"static", "auth.login", "auth.setup", "openapi.document"}
+PUBLIC = {"static", "auth.login", "auth.setup", "openapi.document", "health.healthz"}
 TOKEN = {"ingest.", "api."}  # the token is the credential (S3)
 ADMIN_ONLY = {
     "dashboard.create_token_view", "dashboard.rotate_token_view", "dashboard.revoke_token_view",

@@ -1,0 +1,13 @@
+"""Periodic work, each job a function of ``now`` run by the worker (tests call them directly).
+
+``JOBS`` maps a job's name to its function and its interval; the interval's timer is a row
+(``job_timers``), so a restarted or new leader continues where the last one stopped.
+"""
+
+from __future__ import annotations
+
+from . import retention
+
+JOBS = {
+    "retention": (retention.run, 3600),  # old calls, their payloads, expired replay markers
+}

@@ -1,0 +1,163 @@
+"""The background worker: exactly one process at a time runs the jobs, chosen by the database.
+
+Every process that runs a worker ticks every ``WORKER_TICK_SECONDS``. On each tick it tries to
+take or renew the lease: on SQLite a row with an expiry (``worker_leases``) that only its holder
+or, once expired, anyone may take; on PostgreSQL a session advisory lock held on the worker's own
+connection (it goes when the process dies) plus the same row for everyone to read. The leader
+then runs the jobs that are due (their timers are rows) and records its heartbeat. Another
+process takes over within one lease plus one tick when the leader dies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+from datetime import datetime
+
+from . import clock
+from .hotpath import Sql, write_cursor
+from .jobs import JOBS
+
+log = logging.getLogger(__name__)
+LEASE = "worker"
+ADVISORY_KEY = 0x43475F574F524B  # "CG_WORK"
+
+INSERT_LEASE = Sql("INSERT INTO worker_leases (name) VALUES (:name) ON CONFLICT (name) DO NOTHING")
+TAKE_LEASE = Sql("""
+    UPDATE worker_leases SET holder = :me, expires_at = :expires, heartbeat_at = :now
+    WHERE name = :name AND (:force OR holder = :me OR holder IS NULL OR expires_at IS NULL OR expires_at < :now)
+""")
+DUE_JOB = Sql("SELECT next_run_at FROM job_timers WHERE name = :name")
+INSERT_TIMER = Sql("INSERT INTO job_timers (name, next_run_at) VALUES (:name, :now) ON CONFLICT (name) DO NOTHING")
+SET_TIMER = Sql("UPDATE job_timers SET next_run_at = :next, last_run_at = :now, last_error = :error WHERE name = :name")
+RELEASE_LEASE = Sql("UPDATE worker_leases SET holder = NULL, expires_at = NULL WHERE name = :name AND holder = :me")
+
+
+class Worker:
+    """One process's worker; :meth:`tick` is one turn (tests drive it with their own ``now``)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.engine = None
+        self.me = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.leader = False
+        self.last_tick_at: float | None = None
+        self._lock_conn = None  # PostgreSQL: the connection holding the advisory lock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def tick_seconds(self) -> float:
+        return self.app.config["WORKER_TICK_SECONDS"]
+
+    @property
+    def lease_seconds(self) -> float:
+        return self.app.config["WORKER_LEASE_SECONDS"]
+
+    def _engine(self):
+        if self.engine is None:
+            from .extensions import db
+
+            with self.app.app_context():
+                self.engine = db.engine
+        return self.engine
+
+    def _advisory(self) -> bool:
+        """PostgreSQL: hold (or take) the session advisory lock on a connection of our own."""
+        engine = self._engine()
+        try:
+            if self._lock_conn is None:
+                self._lock_conn = engine.raw_connection()
+                self._lock_conn.autocommit = True
+            cursor = self._lock_conn.cursor()
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_KEY,))
+            held = bool(cursor.fetchone()[0])
+            cursor.close()
+            return held
+        except Exception:
+            self._drop_lock_connection()
+            raise
+
+    def _drop_lock_connection(self):
+        if self._lock_conn is not None:
+            try:
+                self._lock_conn.invalidate()
+            except Exception:  # the connection is already gone
+                pass
+            self._lock_conn = None
+
+    def _take_lease(self, now: float) -> bool:
+        engine = self._engine()
+        postgresql = engine.dialect.name == "postgresql"
+        if postgresql and not self._advisory():
+            return False
+        with write_cursor(engine) as cursor:
+            cursor.execute(INSERT_LEASE, {"name": LEASE})
+            # On PostgreSQL the advisory lock is the lease: its holder writes the row whatever it says.
+            taken = cursor.execute(TAKE_LEASE, {"name": LEASE, "me": self.me, "now": clock.to_db(now),
+                                                "expires": clock.to_db(now + self.lease_seconds),
+                                                "force": postgresql}).rowcount
+        return taken == 1
+
+    def _run_due_jobs(self, now: float) -> None:
+        engine = self._engine()
+        for name, (job, interval) in JOBS.items():
+            with write_cursor(engine) as cursor:
+                cursor.execute(INSERT_TIMER, {"name": name, "now": clock.to_db(now)})
+                due = cursor.execute(DUE_JOB, {"name": name}).fetchone()[0]
+            due_at = clock.from_db(due if isinstance(due, datetime) else datetime.fromisoformat(due))
+            if due_at > now:
+                continue
+            error = None
+            try:
+                log.info("job %s: %s", name, job(engine, self.app.config, now))
+            except Exception as exc:  # a failing job is logged and retried at its next turn
+                log.exception("job %s failed", name)
+                error = f"{type(exc).__name__}: {exc}"[:1000]
+            with write_cursor(engine) as cursor:
+                cursor.execute(SET_TIMER, {"name": name, "next": clock.to_db(now + interval),
+                                           "now": clock.to_db(now), "error": error})
+
+    def tick(self, now: float | None = None) -> bool:
+        """Take or renew the lease and, as the leader, run the jobs that are due. Never raises."""
+        now = clock.now() if now is None else now
+        try:
+            self.leader = self._take_lease(now)
+            if self.leader:
+                self._run_due_jobs(now)
+        except Exception:  # the database may be away: try again next tick
+            log.exception("worker tick failed")
+            self.leader = False
+        self.last_tick_at = now
+        return self.leader
+
+    def _loop(self):
+        while not self._stop.is_set():
+            self.tick()
+            self._stop.wait(self.tick_seconds)
+
+    def start(self) -> "Worker":
+        """Run the worker in a daemon thread of this process."""
+        self._thread = threading.Thread(target=self._loop, name="callgoose-worker", daemon=True)
+        self._thread.start()
+        return self
+
+    def run_forever(self) -> None:
+        """Run in the foreground until :meth:`stop` (the ``worker`` command)."""
+        self._loop()
+
+    def stop(self) -> None:
+        """Stop ticking and hand the lease back, so another process takes over at once."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.tick_seconds + 5)
+        try:
+            with write_cursor(self._engine()) as cursor:
+                cursor.execute(RELEASE_LEASE, {"name": LEASE, "me": self.me})
+        except Exception:
+            log.warning("could not release the worker lease; it expires by itself")
+        self._drop_lock_connection()
+        self.leader = False

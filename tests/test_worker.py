@@ -1,0 +1,127 @@
+"""Issue 7 (item 5): one background worker across processes, chosen by the database; /healthz."""
+
+import json
+import signal
+import time
+import urllib.request
+
+import pytest
+from conftest import Setup
+from servers import free_port, start_server
+
+from callgoose import clock, create_app
+from callgoose.extensions import db
+from callgoose.hotpath import write_cursor
+from callgoose.pipeline import INSERT_CALL
+from callgoose.worker import Worker
+
+NOW = 1_900_000_000.0
+
+
+def old_call(app, i: int, age_days: float = 40):
+    with app.app_context():
+        with write_cursor(db.engine) as cursor:
+            cursor.execute(INSERT_CALL, {"id": f"00000000-0000-7000-8000-{i:012d}",
+                                         "received_at": clock.to_db(NOW - age_days * 86400), "token_id": None,
+                                         "token_name": "t", "source": None, "content_type": None, "size": 0,
+                                         "payload_digest": None, "status": 202, "results": "[]",
+                                         "services": ",", "error": None})
+
+
+def calls(app) -> int:
+    return Setup(app).query("SELECT count(*) FROM api_calls")[0][0]
+
+
+def test_exactly_one_leader_and_a_takeover_after_the_lease(dbapp):
+    first, second = Worker(dbapp), Worker(dbapp)
+    lease = dbapp.config["WORKER_LEASE_SECONDS"]
+    assert first.tick(NOW) is True
+    for step in range(3):
+        assert second.tick(NOW + step) is False and first.tick(NOW + step) is True
+    first._drop_lock_connection()  # the leader dies: its process (and its connection) are gone
+    assert second.tick(NOW + 3 + lease / 2) is (dbapp.config["DATABASE_URL"].startswith("postgresql"))
+    assert second.tick(NOW + 4 + lease) is True
+    second.stop()
+
+
+def test_a_stopped_leader_hands_over_at_once(dbapp):
+    first, second = Worker(dbapp), Worker(dbapp)
+    assert first.tick(NOW) and not second.tick(NOW)
+    first.stop()
+    assert second.tick(NOW + 1) is True
+    second.stop()
+
+
+def test_retention_runs_when_its_timer_is_due(dbapp):
+    worker = Worker(dbapp)
+    old_call(dbapp, 1)
+    assert worker.tick(NOW) and calls(dbapp) == 0
+    old_call(dbapp, 2)
+    worker.tick(NOW + 60)
+    assert calls(dbapp) == 1  # not due yet: the timer is a row, an hour on
+    worker.tick(NOW + 3601)
+    assert calls(dbapp) == 0
+    timer = Setup(dbapp).query("SELECT last_error FROM job_timers WHERE name = 'retention'")
+    assert timer == [(None,)]
+    worker.stop()
+
+
+def test_healthz_reports_database_and_worker(dbapp):
+    client = dbapp.test_client()
+    body = client.get("/healthz").get_json()
+    assert set(body) == {"status", "database", "worker", "version"}
+    assert body["database"] == "ok" and body["status"] == "degraded"  # no worker has ticked
+    assert body["worker"] == {"leader": False, "last_tick_at": None}  # wsgi:app starts no worker
+    worker = Worker(dbapp)
+    dbapp.extensions["callgoose_worker"] = worker
+    worker.tick()
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["worker"]["leader"] is True
+    assert body["worker"]["last_tick_at"].endswith("Z")
+    worker.stop()
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(tmp_path):
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none"})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503 and response.get_json()["database"] == "error"
+    with app.app_context():
+        db.engine.dispose()
+
+
+def health(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.slow
+def test_two_server_processes_one_leader_and_a_takeover_after_sigkill(prepared, tmp_path):
+    url, _, _ = prepared
+    env = {"CALLGOOSE_WORKER_TICK_SECONDS": "1", "CALLGOOSE_WORKER_LEASE_SECONDS": "3"}
+    ports = [free_port(), free_port()]
+    procs = [start_server(url, tmp_path, port, **env) for port in ports]
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            leaders = [health(p)["worker"]["leader"] for p in ports]
+            if sum(leaders) == 1:
+                break
+            time.sleep(0.3)
+        assert sum(leaders) == 1, leaders
+        for _ in range(5):  # and it stays one
+            time.sleep(0.5)
+            assert sum(health(p)["worker"]["leader"] for p in ports) == 1
+        leader = leaders.index(True)
+        procs[leader].send_signal(signal.SIGKILL)
+        procs[leader].wait(10)
+        other = ports[1 - leader]
+        started = time.monotonic()
+        while not health(other)["worker"]["leader"]:
+            assert time.monotonic() - started < 30, "no takeover within 30 s"
+            time.sleep(0.3)
+        assert health(other)["status"] == "ok"
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
