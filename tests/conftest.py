@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from urllib.parse import quote
@@ -55,8 +56,9 @@ def database_url(request):
 
 
 @pytest.fixture
-def app(sqlite_url, tmp_path):
-    app = make_app(sqlite_url, tmp_path)
+def app(database_url, tmp_path):
+    """The app every client test uses: on SQLite, and once more on PostgreSQL (issue 7, item 6)."""
+    app = make_app(database_url, tmp_path)
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -151,3 +153,8 @@ def dbapp(database_url, tmp_path):
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+def as_json(value):
+    """A JSON column as read back: text on SQLite, already parsed on PostgreSQL."""
+    return json.loads(value) if isinstance(value, str) else value

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import ALERTMANAGER, firing, resolved
+from conftest import ALERTMANAGER, as_json, firing, resolved
 from sqlalchemy.exc import OperationalError
 from test_ingest import NOTHING, flags, post
 
@@ -52,16 +52,15 @@ def test_s23_no_mapping_value_means_every_call_opens_its_own_incident(client, se
 
 
 def test_s24_resolve_closes_every_active_incident_with_the_value(client, setup, token):
-    post(client, token, firing("g1"))
+    opened = post(client, token, firing("g1")).get_json()["id"]
     post(client, token, firing("g2"))
     response = post(client, token, resolved("g1"))
     assert response.status_code == 200
     assert flags(response) == {"resolved": {"duplicate": False, "resolved": True},
                                "triggered": {"duplicate": False, "created": False}}
     assert [r[:2] for r in incidents(setup)] == [("resolved", "g1"), ("triggered", "g2")]
-    call = setup.query("SELECT id FROM api_calls ORDER BY received_at DESC")[0][0]
     assert setup.query("SELECT kind, api_call_id FROM incident_events WHERE incident_id = 1 ORDER BY id") == [
-        ("created", setup.query("SELECT id FROM api_calls ORDER BY received_at")[0][0]), ("resolved", call)]
+        ("created", opened), ("resolved", response.get_json()["id"])]
 
 
 def test_s24_mapping_values_compare_exactly_and_case_sensitively(client, setup, token):
@@ -200,7 +199,7 @@ def test_s29_disabled_service_token_gets_202_and_the_call_is_logged(client, setu
     setup.services({"name": "off", "enabled": False, "trigger": [{}]})
     response = post(client, setup.token(service="off"), firing())
     assert response.status_code == 202 and flags(response) == NOTHING
-    assert json.loads(setup.query("SELECT results FROM api_calls")[0][0])[0]["note"] == "disabled"
+    assert as_json(setup.query("SELECT results FROM api_calls")[0][0])[0]["note"] == "disabled"
 
 
 def test_s29_maintenance_suppresses_and_records_the_rule_that_would_have_held(client, setup, now):
@@ -211,7 +210,7 @@ def test_s29_maintenance_suppresses_and_records_the_rule_that_would_have_held(cl
     assert post(client, token, staging).status_code == 202
     assert post(client, token, staging).status_code == 202  # nothing remembered: not a replay
     assert post(client, token, firing("prod-1")).status_code == 201  # tags do not match
-    result = json.loads(setup.query("SELECT results FROM api_calls ORDER BY received_at")[0][0])[0]
+    result = as_json(setup.query("SELECT results FROM api_calls ORDER BY received_at")[0][0])[0]
     assert result["note"] == "maintenance" and result["trigger"]["rule"] == 0
     now.set(100)  # maintenance over: the same notification is processed normally
     assert post(client, token, staging).status_code == 201
@@ -284,11 +283,11 @@ def test_s33_api_log_records_every_authenticated_call(client, setup, token):
         "alertmanager", "prom", "application/json", 201)
     assert call["size"] == len(json.dumps(firing())) and json.loads(call["payload"]) == firing()
     assert call["received_at"] is not None and call["token_id"] is not None
-    result, = json.loads(call["results"])
+    result, = as_json(call["results"])
     assert result["service"] == "checkout-api" and result["status"] == 201
     assert result["trigger"]["rule"] == 0 and result["incident"] == 1
     no_match = post(client, token, {"status": "pending"})
-    result, = json.loads(setup.query("SELECT results FROM api_calls WHERE id = :id",
+    result, = as_json(setup.query("SELECT results FROM api_calls WHERE id = :id",
                                      id=no_match.get_json()["id"])[0][0])
     assert result["misses"] == [
         {"kind": "resolve", "rule": 0, "condition": 0, "json_key": "status",

@@ -45,7 +45,7 @@ def test_deactivated_users_cannot_sign_in(app, client, setup):
     email, password = add_user(app, "gone@example.com", admin=False, password="long enough")
     with app.app_context():
         from callgoose.extensions import db
-        db.session.execute(db.text("UPDATE users SET active = 0 WHERE email = 'gone@example.com'"))
+        db.session.execute(db.text("UPDATE users SET active = false WHERE email = 'gone@example.com'"))
         db.session.commit()
     response = client.post("/login", data={"email": email, "password": password})
     assert response.status_code == 422
