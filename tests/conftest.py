@@ -55,13 +55,18 @@ def database_url(request):
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
 
 
-@pytest.fixture
-def app(database_url, tmp_path):
-    """The app every client test uses: on SQLite, and once more on PostgreSQL (issue 7, item 6)."""
-    app = make_app(database_url, tmp_path)
+def app_for(database_url: str, tmp_path, **config):
+    """Yield an app on a fresh database, then close its connections (for fixtures)."""
+    app = make_app(database_url, tmp_path, **config)
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    """The app every client test uses: on SQLite, and once more on PostgreSQL (issue 7, item 6)."""
+    yield from app_for(database_url, tmp_path)
 
 
 class Setup:
@@ -148,11 +153,8 @@ def prepared(dbapp, database_url):
 
 @pytest.fixture
 def dbapp(database_url, tmp_path):
-    """An app on SQLite, and again on PostgreSQL (for defects that only one of them shows)."""
-    app = make_app(database_url, tmp_path)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    """Like ``app``, without pytest-flask's shared request context (which it pushes for ``app``)."""
+    yield from app_for(database_url, tmp_path)
 
 
 def as_json(value):

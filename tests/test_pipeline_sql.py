@@ -1,7 +1,7 @@
 """The hot path's SQL: plans and statement counts that the benchmark depends on."""
 
 import pytest
-from conftest import ALERTMANAGER, Setup, firing, make_app
+from conftest import ALERTMANAGER, Setup, app_for, firing
 from sqlalchemy import event
 from test_ingest import post
 
@@ -26,10 +26,7 @@ def test_resolve_uses_the_partial_index_of_active_incidents(app):
 
 @pytest.fixture
 def sqlite_app(sqlite_url, tmp_path):
-    app = make_app(sqlite_url, tmp_path)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    yield from app_for(sqlite_url, tmp_path)
 
 
 def test_statements_per_call(sqlite_app):

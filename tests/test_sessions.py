@@ -1,19 +1,14 @@
 """Issue 6 C10: logout, a password change and deactivation end every session of that user."""
 
 import pytest
-from conftest import Setup, add_user, make_app, sign_in
-
-from callgoose.extensions import db
+from conftest import Setup, add_user, app_for, sign_in
 
 
 @pytest.fixture
 def lone_app(sqlite_url, tmp_path):
     """Not named ``app``: pytest-flask pushes one request context for a test using ``app``, and
     every client of the test then shares Flask-Login's cached user on ``g``, hiding what is tested."""
-    app = make_app(sqlite_url, tmp_path)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    yield from app_for(sqlite_url, tmp_path)
 
 
 def copy_cookies(source, target):
