@@ -67,6 +67,31 @@ def test_s28_identical_repeats_of_an_open_incident_count_one_duplicate(prepared,
     assert setup.query("SELECT count(*) FROM incident_events WHERE kind = 'duplicate'")[0][0] == 1
 
 
+@pytest.mark.slow
+def test_s28_two_servers_and_a_worker_process_as_deployed(prepared, tmp_path):
+    """docs/deploy.md's layout: two servers with --no-worker and one worker process."""
+    import json
+    import time
+    import urllib.request
+
+    url, setup, token = prepared
+    with running_servers(url, tmp_path, count=2, threads=8, worker_process=True) as ports:
+        results = fire_together(ports, token, [firing("same")] * N)
+        variants = fire_together(ports, token, [firing("variants", summary=f"v{i}") for i in range(N)])
+        deadline = time.monotonic() + 20
+        while True:
+            with urllib.request.urlopen(f"http://127.0.0.1:{ports[0]}/healthz", timeout=5) as response:
+                health = json.loads(response.read())
+            if health["status"] == "ok" or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    assert Counter(status for status, _ in results) == {201: 1, 208: N - 1}
+    assert Counter(status for status, _ in variants) == {201: 1, 208: N - 1}
+    assert setup.query("SELECT count(*) FROM incidents")[0][0] == 2
+    assert health["status"] == "ok" and health["worker"]["leader"] is False  # the worker process leads
+    assert setup.query("SELECT count(*) FROM worker_leases WHERE heartbeat_at IS NOT NULL")[0][0] == 1
+
+
 def test_s28_the_database_refuses_a_second_active_incident_per_mapping(database_url, tmp_path):
     app = make_app(database_url, tmp_path)
     Setup(app).services(ALERTMANAGER)
