@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from datetime import datetime
 
 from . import clock
@@ -46,6 +47,8 @@ class Worker:
         self.leader = False
         self.last_tick_at: float | None = None
         self._lock_conn = None  # PostgreSQL: the connection holding the advisory lock
+        self._renewed_at: float | None = None
+        self._job_clock = (0.0, 0.0)  # (the tick's now, time.monotonic() then)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -82,12 +85,19 @@ class Worker:
             raise
 
     def _drop_lock_connection(self):
-        if self._lock_conn is not None:
-            try:
-                self._lock_conn.invalidate()
-            except Exception:  # the connection is already gone
-                pass
-            self._lock_conn = None
+        """Close the advisory lock's connection (PostgreSQL then releases the lock)."""
+        conn, self._lock_conn = self._lock_conn, None
+        if conn is None:
+            return
+        driver = conn.driver_connection
+        try:
+            conn.invalidate()
+        except Exception:  # the connection is already gone
+            pass
+        try:
+            driver.close()
+        except Exception:
+            pass
 
     def _take_lease(self, now: float) -> bool:
         engine = self._engine()
@@ -104,6 +114,7 @@ class Worker:
 
     def _run_due_jobs(self, now: float) -> None:
         engine = self._engine()
+        self._job_clock, self._renewed_at = (now, time.monotonic()), now
         for name, (job, interval) in JOBS.items():
             with write_cursor(engine) as cursor:
                 cursor.execute(INSERT_TIMER, {"name": name, "now": clock.to_db(now)})
@@ -113,13 +124,23 @@ class Worker:
                 continue
             error = None
             try:
-                log.info("job %s: %s", name, job(engine, self.app.config, now))
+                log.info("job %s: %s", name, job(engine, self.app.config, now, self._keep_alive))
             except Exception as exc:  # a failing job is logged and retried at its next turn
                 log.exception("job %s failed", name)
                 error = f"{type(exc).__name__}: {exc}"[:1000]
             with write_cursor(engine) as cursor:
                 cursor.execute(SET_TIMER, {"name": name, "next": clock.to_db(now + interval),
                                            "now": clock.to_db(now), "error": error})
+
+    def _keep_alive(self) -> None:
+        """Renew the lease during a long job, at most once a tick (the tick's ``now`` plus the
+        time the job has taken, so a test's clock and the real one agree)."""
+        base, started = self._job_clock
+        now = base + (time.monotonic() - started)
+        if now - (self._renewed_at or base) >= self.tick_seconds:
+            self._renewed_at = now
+            if not self._take_lease(now):
+                raise RuntimeError("the worker lease was lost during a job")
 
     def tick(self, now: float | None = None) -> bool:
         """Take or renew the lease and, as the leader, run the jobs that are due. Never raises."""

@@ -1,5 +1,7 @@
 """Periodic work, each job a function of ``now`` run by the worker (tests call them directly).
 
+A job is ``run(engine, config, now, keep_alive)``; a long job calls ``keep_alive()`` now and then.
+
 ``JOBS`` maps a job's name to its function and its interval; the interval's timer is a row
 (``job_timers``), so a restarted or new leader continues where the last one stopped.
 """

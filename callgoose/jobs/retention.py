@@ -5,8 +5,10 @@ from __future__ import annotations
 from ..retention import prune
 
 
-def run(engine, config, now: float) -> str:
-    """Prune once; return a line for the log."""
-    result = prune(engine, now, config["API_LOG_RETENTION_DAYS"], config["DUPLICATE_WINDOW_SECONDS"])
+def run(engine, config, now: float, keep_alive=lambda: None) -> str:
+    """Prune once; return a line for the log. ``keep_alive`` is called between batches (it renews
+    the worker's lease, so a long prune never lets a second worker start)."""
+    result = prune(engine, now, config["API_LOG_RETENTION_DAYS"], config["DUPLICATE_WINDOW_SECONDS"],
+                   lambda _deleted: keep_alive())
     return (f"deleted {result.calls} calls and {result.markers} markers in {result.batches} batches "
             f"(longest {result.longest_batch_seconds * 1000:.0f} ms)")
