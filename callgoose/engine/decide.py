@@ -31,17 +31,16 @@ class MaintenanceWindow:
         return ((self.starts_at is None or self.starts_at <= now)
                 and (self.ends_at is None or now < self.ends_at))
 
-    def covers(self, payload: Payload, now: float, tag_matcher=None) -> bool:
-        """Whether the window skips this request: on now, and no tags or some tag set all present."""
+    def covers(self, payload: Payload, now: float, tag_matcher: ItemMatcher) -> bool:
+        """Whether the window skips this request: on now, and no tags or some tag set all present.
+
+        ``tag_matcher`` holds the folded tags (of the service's windows): one pass finds them all.
+        """
         if not self.active_at(now):
             return False
         if not self.tags:
             return True
-        if tag_matcher is not None:
-            found = payload.present("", tag_matcher)
-        else:
-            text = payload.folded("")
-            found = {tag.casefold() for tag_set in self.tags for tag in tag_set if tag.casefold() in text}
+        found = payload.present("", tag_matcher)
         return any(all(tag.casefold() in found for tag in tag_set) for tag_set in self.tags)
 
 
