@@ -29,7 +29,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/worst_config.py
 
 openapi: $(VENV)/.installed
-	$(BIN)/python -c "import json; from callgoose.openapi import DOCUMENT; open('docs/openapi.json', 'w').write(json.dumps(DOCUMENT, indent=2) + '\\n')"
+	$(BIN)/python -c "import json; from callgoose.web.openapi import DOCUMENT; open('docs/openapi.json', 'w').write(json.dumps(DOCUMENT, indent=2) + '\\n')"
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -48,11 +48,11 @@ def prepare(instance: Path, open_incidents: int) -> str:
     from sqlalchemy import insert
 
     from callgoose import clock, create_app
-    from callgoose.configuration import import_config
     from callgoose.engine import mapping_key
     from callgoose.extensions import db
-    from callgoose.models import Incident
-    from callgoose.tokens import create_token
+    from callgoose.services.catalog import import_config
+    from callgoose.services.tokens import create_token
+    from callgoose.store.models import Incident
 
     app = create_app({"SECRET_KEY": "bench"})
     with app.app_context():
@@ -77,13 +77,13 @@ def count_statements(instance: Path) -> dict[str, float]:
 
     from callgoose import clock, create_app
     from callgoose.extensions import db
-    from callgoose.tokens import create_token
+    from callgoose.services.tokens import create_token
 
     app = create_app({"SECRET_KEY": "bench", "DATABASE_URL": f"sqlite:///{instance / 'count.sqlite'}"})
     counts = {"n": 0}
     with app.app_context():
         db.create_all()
-        from callgoose.configuration import import_config
+        from callgoose.services.catalog import import_config
         import_config(CONFIG, clock.now())
         _, token = create_token("count", None, clock.now())
         db.session.commit()

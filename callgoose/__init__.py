@@ -80,16 +80,16 @@ def create_app(test_config: dict | None = None):
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
 
-    from .database import configure, engine_options, normalize_url
+    from .store.database import configure, engine_options, normalize_url
 
     url = normalize_url(app.config["DATABASE_URL"])
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(url, app.config["THREADS"]))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
 
-    from .configuration import SpecCache
     from .extensions import csrf, db, login_manager, migrate
     from .logs import install_redaction
+    from .services.catalog import SpecCache
 
     install_redaction()
     db.init_app(app)
@@ -100,46 +100,8 @@ def create_app(test_config: dict | None = None):
     with app.app_context():
         configure(db.engine)
 
-    from . import (
-        api,
-        apilog,
-        auth,
-        cli,
-        dashboard,
-        errors,
-        health,
-        ingest,
-        openapi,
-        services,
-        testpayload,
-        users,
-    )
-    from .params import DatabaseId
+    from . import cli, web
 
-    app.url_map.converters["int"] = DatabaseId  # an id past what a database holds is a 404
-    login_manager.login_view = "auth.login"
-    csrf.exempt(ingest.bp)  # token-authenticated JSON; it never reads cookies
-    csrf.exempt(api.bp)
-    app.register_blueprint(ingest.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(dashboard.bp)
-    app.register_blueprint(apilog.bp)
-    app.register_blueprint(testpayload.bp)
-    app.register_blueprint(users.bp)
-    app.register_blueprint(services.bp)
-    app.register_blueprint(openapi.bp)
-    app.register_blueprint(health.bp)
-    from .explain import plural
-
-    app.jinja_env.globals["plural"] = plural
-    errors.register_error_handlers(app)
-    app.after_request(errors.security_headers)
-
-    @app.teardown_request
-    def _end_session(_exc):
-        # A request is one unit of work: its session (and any read snapshot) ends with it,
-        # even where the app context lives on (pytest-flask keeps one per test).
-        db.session.remove()
+    web.register(app)
     cli.init_app(app)
     return app

@@ -15,8 +15,10 @@ from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy.exc import OperationalError
 
 from . import clock
-from .auth import create_user
-from .configuration import (
+from .engine import SpecError
+from .engine.config import parse_document
+from .extensions import db
+from .services.catalog import (
     current_config,
     delete_service,
     deletion_summary,
@@ -24,13 +26,11 @@ from .configuration import (
     import_config,
     rename_service,
 )
-from .database import upgrade_database
-from .engine import SpecError
-from .engine.config import parse_document
-from .explain import plural
-from .extensions import db
-from .retention import prune
-from .tokens import create_token
+from .services.retention import prune
+from .services.tokens import create_token
+from .store.database import upgrade_database
+from .web.auth import create_user
+from .web.presenters import plural
 from .worker import Worker
 
 

@@ -19,8 +19,8 @@ import time
 from datetime import datetime
 
 from . import clock
-from .hotpath import Sql, write_cursor
 from .jobs import JOBS
+from .store.hotpath import Sql, write_cursor
 
 log = logging.getLogger(__name__)
 LEASE = "worker"

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from callgoose import clock, create_app
-from callgoose.auth import create_user
-from callgoose.configuration import import_config
 from callgoose.extensions import db
-from callgoose.tokens import create_token
+from callgoose.services.catalog import import_config
+from callgoose.services.tokens import create_token
+from callgoose.web.auth import create_user
 
 PG_URL = os.environ.get("CALLGOOSE_TEST_DATABASE_URL")
 PG_SKIP = "PostgreSQL tests need CALLGOOSE_TEST_DATABASE_URL (CI sets it; .ci/run shows the value)"
@@ -82,7 +82,7 @@ class Setup:
     def token(self, name: str = "test", service: str | None = None) -> str:
         from sqlalchemy import select
 
-        from callgoose.models import Service
+        from callgoose.store.models import Service
 
         with self.app.app_context():
             service_id = None

@@ -4,7 +4,7 @@ import pytest
 from conftest import ALERTMANAGER, add_user, firing, resolved, sign_in
 from test_ingest import post
 
-from callgoose.explain import explain
+from callgoose.web.presenters import explain
 
 
 @pytest.fixture

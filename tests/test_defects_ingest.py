@@ -37,7 +37,7 @@ def test_a1_rules_with_lone_surrogates_are_cleaned_and_calls_still_work(setup, c
 def test_a1_a_service_whose_result_cannot_be_recorded_is_an_error_and_the_call_is_kept(setup, client, monkeypatch):
     setup.services(ALERTMANAGER, {"name": "other", "trigger": [{"conditions": []}]})
     token = setup.token()
-    from callgoose import pipeline
+    from callgoose.services import ingestion as pipeline
 
     real = pipeline._Apply.service
 
@@ -140,7 +140,7 @@ def test_a5_a_replay_and_a_new_incident_store_the_payload_once(setup, client):
 def test_a5_retention_keeps_payloads_that_incidents_still_need(app, setup, client, monkeypatch):
     from callgoose import clock
     from callgoose.extensions import db
-    from callgoose.retention import prune
+    from callgoose.services.retention import prune
 
     setup.services(ALERTMANAGER)
     token = setup.token()

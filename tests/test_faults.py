@@ -191,8 +191,8 @@ def test_sigkill_three_times_loses_nothing_and_doubles_nothing(prepared, tmp_pat
 
 def test_b9_prune_deletes_in_batches_while_ingestion_goes_on(dbapp):
     from callgoose import clock
-    from callgoose.hotpath import write_cursor
-    from callgoose.retention import prune
+    from callgoose.services.retention import prune
+    from callgoose.store.hotpath import write_cursor
 
     setup = Setup(dbapp)
     setup.services(ALERTMANAGER)
@@ -200,7 +200,7 @@ def test_b9_prune_deletes_in_batches_while_ingestion_goes_on(dbapp):
     old = clock.to_db(clock.now() - 40 * 86400)
     with dbapp.app_context():
         with write_cursor(db.engine) as cursor:
-            from callgoose.pipeline import INSERT_CALL
+            from callgoose.services.ingestion import INSERT_CALL
             cursor.executemany(INSERT_CALL, [{"id": f"00000000-0000-7000-8000-{i:012d}", "received_at": old,
                                               "token_id": None, "token_name": "t", "source": None,
                                               "content_type": None, "size": 0, "payload_digest": None, "status": 202,

@@ -6,7 +6,7 @@ import logging
 import pytest
 from conftest import ALERTMANAGER, firing
 
-from callgoose.models import ApiToken
+from callgoose.store.models import ApiToken
 
 NOTHING = {"resolved": {"duplicate": False, "resolved": False},
            "triggered": {"duplicate": False, "created": False}}

@@ -231,7 +231,7 @@ def clock_iso(epoch):
 
 
 def test_s32_failed_write_stores_nothing_and_the_retry_is_processed(client, setup, token, monkeypatch):
-    import callgoose.pipeline as pipeline
+    import callgoose.services.ingestion as pipeline
 
     def broken(*args):
         raise OperationalError("UPDATE api_tokens", {}, Exception("disk I/O error"))
@@ -247,7 +247,7 @@ def test_s32_failed_write_stores_nothing_and_the_retry_is_processed(client, setu
 
 
 def test_s32_transient_failure_is_retried_inside_the_request(client, setup, token, monkeypatch):
-    import callgoose.pipeline as pipeline
+    import callgoose.services.ingestion as pipeline
     real, failures = pipeline._touch_token, []
 
     def flaky(*args):
@@ -262,7 +262,7 @@ def test_s32_transient_failure_is_retried_inside_the_request(client, setup, toke
 
 
 def test_s32_a_rule_that_cannot_be_evaluated_is_recorded_and_answered_202(client, setup, token, monkeypatch):
-    import callgoose.pipeline as pipeline
+    import callgoose.services.ingestion as pipeline
 
     def bug(*args):
         raise ZeroDivisionError("boom")

@@ -13,7 +13,7 @@ from conftest import ALERTMANAGER, Setup, firing
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
-from callgoose.openapi import DOCUMENT
+from callgoose.web.openapi import DOCUMENT
 
 ROOT = Path(__file__).resolve().parent.parent
 

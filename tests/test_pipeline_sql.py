@@ -6,7 +6,7 @@ from sqlalchemy import event
 from test_ingest import post
 
 from callgoose.extensions import db
-from callgoose.pipeline import RESOLVE
+from callgoose.services.ingestion import RESOLVE
 
 
 def test_resolve_uses_the_partial_index_of_active_incidents(app):

@@ -68,16 +68,16 @@ def body_for(host: str, state: str, variant: int) -> str:
 @example(ops=[("send", "h1", "down", 0), ("maintenance", True), ("send", "h1", "up", 0),
               ("maintenance", False), ("send", "h1", "up", 0)])
 def test_pipeline_agrees_with_the_reference_model(dbapp, ops):
-    from callgoose import configuration
-    from callgoose.configuration import (
+    from callgoose.extensions import db
+    from callgoose.services import catalog
+    from callgoose.services.catalog import (
         end_maintenance,
         import_config,
         start_maintenance,
     )
-    from callgoose.extensions import db
-    from callgoose.models import Service
-    from callgoose.pipeline import open_call, process_call
-    from callgoose.tokens import create_token
+    from callgoose.services.ingestion import open_call, process_call
+    from callgoose.services.tokens import create_token
+    from callgoose.store.models import Service
 
     name = f"prop-{next(_names)}"
     with dbapp.app_context():
@@ -86,7 +86,7 @@ def test_pipeline_agrees_with_the_reference_model(dbapp, ops):
             "trigger": [{"conditions": [{"json_key": "state", "contains": ["down"]}], "map_incident_with": "host"}],
             "resolve": [{"conditions": [{"json_key": "state", "contains": ["up"]}], "incident_mapped_with": "host"}],
         }]}, 0)
-        service = configuration.find_service(name)
+        service = catalog.find_service(name)
         _, token = create_token(name, service.id, 0)
         db.session.commit()
         service_id = service.id

@@ -11,8 +11,8 @@ from servers import free_port, start_server
 
 from callgoose import clock, create_app
 from callgoose.extensions import db
-from callgoose.hotpath import write_cursor
-from callgoose.pipeline import INSERT_CALL
+from callgoose.services.ingestion import INSERT_CALL
+from callgoose.store.hotpath import write_cursor
 from callgoose.worker import Worker
 
 NOW = 1_900_000_000.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..retention import prune
+from ..services.retention import prune
 
 
 def run(engine, config, now: float, keep_alive=lambda: None) -> str:

@@ -8,15 +8,16 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 
-from . import clock, incidents
+from .. import clock
+from ..engine import SpecError
+from ..engine.config import build_tags, parse_document, parse_time
+from ..extensions import db
+from ..services import incidents
+from ..services.catalog import end_maintenance, start_maintenance
+from ..store.database import begin_session_write
+from ..store.models import Service
 from .bearer import require_token
-from .configuration import end_maintenance, start_maintenance
-from .database import begin_session_write
-from .engine import SpecError
-from .engine.config import build_tags, parse_document, parse_time
 from .errors import json_error
-from .extensions import db
-from .models import Service
 from .params import page_number
 
 bp = Blueprint("api", __name__, url_prefix="/v1")

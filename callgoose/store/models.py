@@ -13,7 +13,7 @@ from flask_login import UserMixin
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
+from ..extensions import db
 
 ACTIVE = ("triggered", "acknowledged")
 ACTIVE_SQL = "status IN ('triggered', 'acknowledged')"

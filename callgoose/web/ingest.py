@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import clock
+from .. import clock
+from ..extensions import db
+from ..services.ingestion import open_call, process_call, record_rejected
 from .bearer import presented_token, unauthorized
 from .errors import json_error
-from .extensions import db
-from .pipeline import open_call, process_call, record_rejected
 
 bp = Blueprint("ingest", __name__)
 log = logging.getLogger(__name__)

@@ -23,11 +23,11 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import clock
-from .configuration import create_starter_service
-from .database import begin_session_write
-from .extensions import db, login_manager
-from .models import User, UserSession
+from .. import clock
+from ..extensions import db, login_manager
+from ..services.catalog import create_starter_service
+from ..store.database import begin_session_write
+from ..store.models import User, UserSession
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)

@@ -7,12 +7,12 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
-from . import clock
+from .. import clock
+from ..extensions import db
+from ..store.database import begin_session_write
+from ..store.models import User
 from .auth import MIN_PASSWORD, admin_required, create_user, end_sessions
-from .database import begin_session_write
-from .extensions import db
 from .forms import PasswordForm, UserForm
-from .models import User
 
 bp = Blueprint("users", __name__)
 

@@ -24,21 +24,22 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from . import clock, configuration
-from .auth import admin_required
-from .database import begin_session_write
-from .engine import MaintenanceWindow, SpecError
-from .engine.config import (
+from .. import clock
+from ..engine import MaintenanceWindow, SpecError
+from ..engine.config import (
     build_tags,
     check_service_name,
     check_window_seconds,
     parse_document,
     parse_time,
 )
-from .engine.rules import build_resolve, build_trigger
-from .explain import plural
-from .extensions import db
-from .models import ACTIVE, Incident, Maintenance, Rule, Service
+from ..engine.rules import build_resolve, build_trigger
+from ..extensions import db
+from ..services import catalog
+from ..store.database import begin_session_write
+from ..store.models import ACTIVE, Incident, Maintenance, Rule, Service
+from .auth import admin_required
+from .presenters import plural
 
 bp = Blueprint("services", __name__)
 SLOTS = 5  # condition rows in the rule form (the limit of S18)
@@ -83,7 +84,7 @@ def create():
     try:
         check_service_name(name, "name")
         begin_session_write()
-        if configuration.find_service(name) is not None:
+        if catalog.find_service(name) is not None:
             raise SpecError("name", f"a service named {name!r} exists already")
         service = Service(name=name, enabled=True, version=1, created_at=clock.to_db(clock.now()))
         db.session.add(service)
@@ -103,7 +104,7 @@ def import_():
     """Import the JSON configuration (S34); a fault names its path and nothing is saved."""
     text = request.form.get("config", "")
     try:
-        names = configuration.import_config(parse_document(text), clock.now())
+        names = catalog.import_config(parse_document(text), clock.now())
     except SpecError as exc:
         return render_template("services/services.html", rows=[], config_text=text,
                                import_error=str(exc)), 422
@@ -114,7 +115,7 @@ def import_():
 @bp.get("/services/export")
 @login_required
 def export():
-    body = json.dumps(configuration.current_config(), indent=2, ensure_ascii=False) + "\n"
+    body = json.dumps(catalog.current_config(), indent=2, ensure_ascii=False) + "\n"
     return Response(body, mimetype="application/json",
                     headers={"Content-Disposition": "attachment; filename=callgoose-config.json"})
 
@@ -147,7 +148,7 @@ def rename(service_id: int):
     item = _service(service_id)
     old = item.name
     try:
-        configuration.rename_service(item, request.form.get("name", "").strip())
+        catalog.rename_service(item, request.form.get("name", "").strip())
     except SpecError as exc:
         db.session.rollback()
         flash(f"Not renamed: the name {exc.message}.", "error")
@@ -164,11 +165,11 @@ def delete(service_id: int):
     if request.method == "GET":
         item = _service(service_id)
         return render_template("services/delete.html", service=item,
-                               summary=configuration.deletion_summary(item))
+                               summary=catalog.deletion_summary(item))
     begin_session_write()
     item = _service(service_id)
     name = item.name
-    configuration.delete_service(item, clock.now(), current_user.email)
+    catalog.delete_service(item, clock.now(), current_user.email)
     db.session.commit()
     flash(f"Service {name} deleted. Its incidents stay in the list and the API log, with their timelines.")
     return redirect(url_for("services.services"))
@@ -186,7 +187,7 @@ def settings(service_id: int):
         db.session.rollback()
         flash(f"Duplicate window {exc.message}.", "error")
         return redirect(url_for("services.service", service_id=service_id))
-    configuration.set_settings(item, enabled=bool(request.form.get("enabled")), window=window)
+    catalog.set_settings(item, enabled=bool(request.form.get("enabled")), window=window)
     db.session.commit()
     flash("Settings saved.")
     return redirect(url_for("services.service", service_id=service_id))
@@ -199,7 +200,7 @@ def maintenance(service_id: int):
     begin_session_write()
     item = _service(service_id)
     if request.form.get("action") == "end":
-        ended = configuration.end_maintenance(item)
+        ended = catalog.end_maintenance(item)
         db.session.commit()
         flash(f"Ended {plural(ended, 'maintenance window')}; windows from the imported configuration stay.")
         return redirect(url_for("services.service", service_id=service_id))
@@ -212,7 +213,7 @@ def maintenance(service_id: int):
         starts, until = (_local_time(form[name], zone, name) for name in ("starts", "until"))
         if until is not None and until <= max(now, starts or now):
             raise SpecError("until", "must be after the start and in the future")
-        configuration.start_maintenance(item, tags, until, now, origin="dashboard", starts=starts)
+        catalog.start_maintenance(item, tags, until, now, origin="dashboard", starts=starts)
     except SpecError as exc:
         db.session.rollback()
         return _service_page(item, {**form, "error": f"Maintenance not started: {exc}."}, 422)
@@ -356,7 +357,7 @@ def _save_rule(item: Service, kind: str, existing: Rule | None):
     try:
         spec = (build_trigger if kind == "trigger" else build_resolve)(doc, "rule")
         begin_session_write()
-        configuration.save_rule(item, kind, existing.id if existing else None, spec)
+        catalog.save_rule(item, kind, existing.id if existing else None, spec)
         db.session.commit()
     except SpecError as exc:
         db.session.rollback()
@@ -374,9 +375,9 @@ def rule_action(service_id: int, rule_id: int, action: str):
     if item is None or item.service_id != service_id or action not in ("up", "down", "delete"):
         abort(404, "No such rule.")
     if action == "delete":
-        configuration.delete_rule(item)
+        catalog.delete_rule(item)
         flash(f"{item.kind.capitalize()} rule deleted.")
     else:
-        configuration.move_rule(item, -1 if action == "up" else 1)
+        catalog.move_rule(item, -1 if action == "up" else 1)
     db.session.commit()
     return redirect(url_for("services.service", service_id=service_id))

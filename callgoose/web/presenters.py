@@ -5,7 +5,7 @@ Pure (no Flask): the API log and the test payload form show the same words.
 
 from __future__ import annotations
 
-from .engine.payload import is_text_type, split_content_type, text_encoding
+from ..engine.payload import is_text_type, split_content_type, text_encoding
 
 OUTCOMES = {201: "created an incident", 200: "resolved", 208: "duplicate", 202: "nothing to do",
             413: "body too large"}

@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from . import clock
-from .engine.config import MAX_WINDOW_SECONDS
-from .hotpath import Sql, write_cursor
+from .. import clock
+from ..engine.config import MAX_WINDOW_SECONDS
+from ..store.hotpath import Sql, write_cursor
 
 DAY = 86400
 BATCH_SECONDS = 0.05  # the longest a batch should hold the write lock

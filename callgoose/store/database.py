@@ -12,7 +12,7 @@ import threading
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from .extensions import db
+from ..extensions import db
 
 
 def normalize_url(url: str) -> str:

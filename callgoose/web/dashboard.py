@@ -22,18 +22,19 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms.fields import SelectChoice
 
-from . import clock, incidents
+from .. import clock
+from ..engine import Payload, clean
+from ..engine.payload import pretty_json
+from ..extensions import db
+from ..services import incidents
+from ..services.tokens import create_token, find_token, revoke_token
+from ..store.database import begin_session_write
+from ..store.models import ApiToken, Service
 from .auth import admin_required
-from .database import begin_session_write
-from .engine import Payload, clean
-from .engine.payload import pretty_json
-from .explain import plural
-from .extensions import db
 from .forms import CommentForm, TokenForm
-from .models import ApiToken, Service
 from .params import page_number, text, whole_number
+from .presenters import plural
 from .testpayload import SAMPLE
-from .tokens import create_token, find_token, revoke_token
 
 bp = Blueprint("dashboard", __name__)
 PER_PAGE = 50

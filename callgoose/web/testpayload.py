@@ -9,13 +9,13 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms.fields import SelectChoice
 
-from . import clock
-from .explain import explain, outcome, why_nothing
-from .extensions import db
+from .. import clock
+from ..extensions import db
+from ..services.ingestion import process_call, specs_for
+from ..services.tokens import TokenInfo
+from ..store.models import ApiToken, Service
 from .forms import TestPayloadForm
-from .models import ApiToken, Service
-from .pipeline import process_call, specs_for
-from .tokens import TokenInfo
+from .presenters import explain, outcome, why_nothing
 
 bp = Blueprint("testpayload", __name__)
 

@@ -9,10 +9,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from . import clock
-from .extensions import db
-from .hotpath import Cursor, Sql, to_datetime
-from .models import ApiToken
+from .. import clock
+from ..extensions import db
+from ..store.hotpath import Cursor, Sql, to_datetime
+from ..store.models import ApiToken
 
 PREFIX = "cg_"
 # Unknown and revoked tokens take this same query and the same path (S3).

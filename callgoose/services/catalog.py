@@ -11,19 +11,19 @@ from typing import NamedTuple
 
 from sqlalchemy import func, select, update
 
-from . import clock
-from .engine import (
+from .. import clock
+from ..engine import (
     MaintenanceWindow,
     ServiceSpec,
     SpecError,
     export_config,
     parse_config,
 )
-from .engine.config import check_service_name, check_window_count, format_time
-from .engine.rules import build_resolve, build_trigger, check_rule_count
-from .extensions import db
-from .hotpath import Cursor, Sql, read_cursor
-from .models import (
+from ..engine.config import check_service_name, check_window_count, format_time
+from ..engine.rules import build_resolve, build_trigger, check_rule_count
+from ..extensions import db
+from ..store.hotpath import Cursor, Sql, read_cursor
+from ..store.models import (
     ACTIVE,
     LIVE_SERVICE_SQL,
     ApiToken,

@@ -6,10 +6,10 @@ from functools import wraps
 
 from flask import g, request
 
+from ..extensions import db
+from ..services.tokens import authenticate
+from ..store.hotpath import read_cursor
 from .errors import json_error
-from .extensions import db
-from .hotpath import read_cursor
-from .tokens import authenticate
 
 
 def presented_token(req) -> str | None:

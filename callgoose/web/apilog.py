@@ -8,11 +8,11 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import login_required
 from sqlalchemy import func, select
 
+from ..extensions import db
+from ..store.models import ApiCall, ApiToken, Service
 from .dashboard import pretty_payload
-from .explain import charset_note, explain, outcome
-from .extensions import db
-from .models import ApiCall, ApiToken, Service
 from .params import page_number, whole_number
+from .presenters import charset_note, explain, outcome
 
 bp = Blueprint("apilog", __name__)
 PER_PAGE = 50

@@ -13,9 +13,8 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from . import clock
-from .configuration import SpecCache, load_specs, service_rows
-from .engine import (
+from .. import clock
+from ..engine import (
     Evaluation,
     Flags,
     Marker,
@@ -28,8 +27,9 @@ from .engine import (
     mapping_key,
     resolve_values,
 )
-from .hotpath import Sql, read_cursor, run_write, to_datetime, transient_errors
-from .models import ACTIVE_SQL
+from ..store.hotpath import Sql, read_cursor, run_write, to_datetime, transient_errors
+from ..store.models import ACTIVE_SQL
+from .catalog import SpecCache, load_specs, service_rows
 from .tokens import TokenInfo, authenticate
 
 RESULT_VALUE_CHARS = 200

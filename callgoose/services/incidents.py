@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from . import clock
-from .database import begin_session_write
-from .extensions import db
-from .models import ACTIVE, ApiCall, Incident, IncidentEvent, Service
+from .. import clock
+from ..extensions import db
+from ..store.database import begin_session_write
+from ..store.models import ACTIVE, ApiCall, Incident, IncidentEvent, Service
 
 STATUSES = ("triggered", "acknowledged", "resolved")
 

@@ -6,9 +6,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 from flask import Blueprint, current_app, jsonify
 
-from . import clock
-from .extensions import db
-from .hotpath import Sql, read_cursor, to_datetime
+from .. import clock
+from ..extensions import db
+from ..store.hotpath import Sql, read_cursor, to_datetime
 
 bp = Blueprint("health", __name__)
 HEARTBEAT = Sql("SELECT heartbeat_at FROM worker_leases WHERE name = 'worker'")

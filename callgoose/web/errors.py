@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .extensions import db
+from ..extensions import db
 
 API_PREFIXES = ("/v1/", "/api/v1/", "/sqibs-api/")
 _WORDS = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 409: "conflict",

@@ -1,0 +1,43 @@
+"""The web layer: blueprints, forms and presenters. Each view makes one service call.
+
+Imports run one way: ``web`` -> ``services`` -> ``store`` and ``engine``; nothing below
+imports from here.
+"""
+
+from __future__ import annotations
+
+
+def register(app) -> None:
+    """Register the blueprints, converters, error handlers and template helpers on ``app``."""
+    from ..extensions import csrf, db, login_manager
+    from . import (
+        api,
+        apilog,
+        auth,
+        dashboard,
+        errors,
+        health,
+        ingest,
+        openapi,
+        services,
+        testpayload,
+        users,
+    )
+    from .params import DatabaseId
+    from .presenters import plural
+
+    app.url_map.converters["int"] = DatabaseId  # an id past what a database holds is a 404
+    login_manager.login_view = "auth.login"
+    csrf.exempt(ingest.bp)  # token-authenticated JSON; it never reads cookies
+    csrf.exempt(api.bp)
+    for module in (ingest, api, auth, dashboard, apilog, testpayload, users, services, openapi, health):
+        app.register_blueprint(module.bp)
+    app.jinja_env.globals["plural"] = plural
+    errors.register_error_handlers(app)
+    app.after_request(errors.security_headers)
+
+    @app.teardown_request
+    def _end_session(_exc):
+        # A request is one unit of work: its session (and any read snapshot) ends with it,
+        # even where the app context lives on (pytest-flask keeps one per test).
+        db.session.remove()
