@@ -20,16 +20,16 @@ from .engine.config import parse_document
 from .extensions import db
 from .services.catalog import (
     current_config,
-    delete_service,
+    delete,
     deletion_summary,
     find_service,
     import_config,
-    rename_service,
+    rename,
 )
 from .services.retention import prune
-from .services.tokens import create_token
+from .services.tokens import add_token
+from .services.users import add_user
 from .store.database import upgrade_database
-from .web.auth import create_user
 from .web.presenters import plural
 from .worker import Worker
 
@@ -58,8 +58,7 @@ def init_db_command():
 def create_user_command(email, admin, password):
     """Add a dashboard user."""
     try:
-        user = create_user(email, password, admin=admin, now=clock.now())
-        db.session.commit()
+        user = add_user(email, password, admin=admin, now=clock.now())
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Created {'admin' if admin else 'responder'} {user.email}")
@@ -78,8 +77,7 @@ def create_token_command(name, service_name):
             raise click.ClickException(f"no service named {service_name!r}")
         service_id = service.id
     try:
-        _, plaintext = create_token(name, service_id, clock.now())
-        db.session.commit()
+        _, plaintext = add_token(name, service_id, clock.now())
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     scope = f"service {service_name}" if service_name else "all services"
@@ -122,8 +120,7 @@ def rename_service_command(old, new):
     if service is None:
         raise click.ClickException(f"no service named {old!r}")
     try:
-        rename_service(service, new)
-        db.session.commit()
+        rename(service.id, new)
     except SpecError as exc:
         raise click.ClickException(f"cannot rename: {exc}") from None
     click.echo(f"Renamed {old} to {new}")
@@ -143,8 +140,7 @@ def delete_service_command(name, yes):
             f"Delete {name}: {summary['rules']} rules, {summary['windows']} maintenance windows, "
             f"{summary['tokens']} scoped tokens revoked, {summary['open_incidents']} open incidents resolved?"):
         raise click.ClickException("nothing deleted")
-    delete_service(service, clock.now(), "command line")
-    db.session.commit()
+    delete(service.id, clock.now(), "command line")
     click.echo(f"Deleted {name}; its {summary['incidents']} incidents stay readable")
 
 
@@ -216,6 +212,7 @@ def prune_command():
     result = prune(db.engine, clock.now(), config["API_LOG_RETENTION_DAYS"],
                    config["DUPLICATE_WINDOW_SECONDS"], progress)
     click.echo(f"Deleted {plural(result.calls, 'API call')} older than {config['API_LOG_RETENTION_DAYS']} days "
+               f"(with {plural(result.events, 'timeline entry', 'timeline entries')} they made) "
                f"and {plural(result.markers, 'expired replay marker')} in {plural(result.batches, 'batch')} "
                f"(longest {result.longest_batch_seconds * 1000:.0f} ms)")
 

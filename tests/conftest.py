@@ -14,7 +14,7 @@ from callgoose import clock, create_app
 from callgoose.extensions import db
 from callgoose.services.catalog import import_config
 from callgoose.services.tokens import create_token
-from callgoose.web.auth import create_user
+from callgoose.services.users import create_user
 
 PG_URL = os.environ.get("CALLGOOSE_TEST_DATABASE_URL")
 PG_SKIP = "PostgreSQL tests need CALLGOOSE_TEST_DATABASE_URL (CI sets it; .ci/run shows the value)"

@@ -155,7 +155,12 @@ def test_s33_prune_deletes_old_calls_and_markers_but_never_breaks_dedup(app, run
                        headers={"Authorization": f"Bearer {token}"}).status_code == 201
     result = runner.invoke(args=["prune"])
     assert result.exit_code == 0
-    assert "Deleted 1 API call older than 30 days and 1 expired replay marker" in result.output
+    assert ("Deleted 1 API call older than 30 days (with 1 timeline entry they made) and 1 expired replay marker"
+            in result.output)
+    # The old incident's "created" entry went with its call; the new one's stays. The old
+    # incident's page still says when it opened, from the incident row.
+    assert setup.query("SELECT i.mapping_value, e.kind FROM incident_events e JOIN incidents i "
+                       "ON i.id = e.incident_id") == [("new", "created")]
     assert [r[0] for r in setup.query("SELECT text FROM api_calls JOIN payloads ON digest = payload_digest")] == ['{"status": "firing", "groupKey": "new"}']
     response = client.post("/v1/process", json={"status": "firing", "groupKey": "old", "again": 1},
                            headers={"Authorization": f"Bearer {token}"})

@@ -73,6 +73,59 @@ def test_live_rows_answer_204_until_an_incident_changes(app, admin, setup):
     assert admin.get(next_poll).status_code == 204
 
 
+def test_live_rows_see_a_repeat_and_a_persons_action(admin, setup):
+    """The poll compares the change counter: a repeat and an acknowledge each change it; a replay does not."""
+    setup.services(ALERTMANAGER)
+    token = setup.token()
+    post(admin, token, firing(summary="first"))
+
+    def poll_of(response):
+        return re.search(r'hx-get="([^"]+)"', response.get_data(as_text=True)).group(1).replace("&amp;", "&")
+    poll = poll_of(admin.get("/incidents"))
+    post(admin, token, firing(summary="first"))  # a replay: nothing changed
+    assert admin.get(poll).status_code == 204
+    post(admin, token, firing(summary="second"))  # a repeat of the open incident
+    fresh = admin.get(poll)
+    assert fresh.status_code == 200
+    poll = poll_of(fresh)
+    admin.post("/incidents/1/acknowledge")
+    assert admin.get(poll).status_code == 200
+
+
+def test_repeats_are_one_timeline_line_with_their_count_and_times(admin, setup, monkeypatch):
+    setup.services(ALERTMANAGER)
+    token = setup.token()
+    start = clock.now()
+    for i, offset in enumerate((0, 60, 120, 180)):
+        monkeypatch.setattr(clock, "now", lambda offset=offset: start + offset)
+        post(admin, token, firing(summary=f"variant {i}"))
+    assert setup.query("SELECT kind FROM incident_events") == [("created",)]
+    page = admin.get("/incidents/1").get_data(as_text=True)
+    first, last = (clock.to_db(start + t).strftime("%Y-%m-%d %H:%M:%S") for t in (60, 180))
+    assert f"3 repeats between {first} and {last} UTC" in page
+    live = re.search(r'hx-get="(/incidents/1/live[^"]+)"', page).group(1).replace("&amp;", "&")
+    assert admin.get(live).status_code == 204
+    monkeypatch.setattr(clock, "now", lambda: start + 240)
+    post(admin, token, firing(summary="variant 4"))
+    assert admin.get(live).headers.get("HX-Refresh") == "true"  # the incident's version moved
+
+
+def test_an_incident_page_after_retention_took_its_calls(app, admin, setup, monkeypatch):
+    setup.services(ALERTMANAGER)
+    token = setup.token()
+    start = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: start - 40 * 86400)
+    post(admin, token, firing())
+    admin.post("/incidents/1/comment", data={"text": "kept: a person wrote it"})
+    post(admin, token, {"status": "resolved", "groupKey": "g1"})
+    monkeypatch.setattr(clock, "now", lambda: start)
+    assert app.test_cli_runner().invoke(args=["prune"]).exit_code == 0
+    assert setup.query("SELECT kind FROM incident_events") == [("comment",)]
+    page = admin.get("/incidents/1").get_data(as_text=True)
+    assert page.count("its entry went with the call, by retention") == 2  # created and resolved
+    assert "kept: a person wrote it" in page and "The API call was deleted by retention" in page
+
+
 def test_list_filters_and_search(admin, setup):
     setup.services(ALERTMANAGER)
     token = setup.token()

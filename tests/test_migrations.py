@@ -68,6 +68,7 @@ def run_script(conn):
 TOKEN = "cg_" + "t" * 43
 OPENED = json.dumps(firing("g1"))
 NOW = datetime.now(timezone.utc).replace(tzinfo=None)
+REPEATED = NOW - timedelta(seconds=10)
 
 
 def release_0_1_database(app, database_url, tmp_path):
@@ -101,8 +102,11 @@ def release_0_1_database(app, database_url, tmp_path):
                     {"id": call_id, "t": NOW - timedelta(seconds=20), "n": len(payload), "p": payload, "s": status})
             ins(sa.text("INSERT INTO incidents (id, service_id, title, description, urgency, status, mapping_value, "
                         "mapping_key, duplicate_count, created_by_call, created_at, last_seen_at) VALUES (1, 1, "
-                        "'CPU high', :d, 'high', 'triggered', 'g1', :k, 0, '01000000-0000-7000-8000-000000000001', "
-                        ":t, :t)"), {"d": OPENED, "k": mkey, "t": NOW - timedelta(seconds=20)})
+                        "'CPU high', :d, 'high', 'triggered', 'g1', :k, 1, '01000000-0000-7000-8000-000000000001', "
+                        ":t, :seen)"), {"d": OPENED, "k": mkey, "t": NOW - timedelta(seconds=20), "seen": REPEATED})
+            ins(sa.text("INSERT INTO incident_events (incident_id, at, kind, api_call_id) VALUES "
+                        "(1, :t, 'created', '01000000-0000-7000-8000-000000000001'), (1, :seen, 'duplicate', NULL)"),
+                {"t": NOW - timedelta(seconds=20), "seen": REPEATED})
             ins(sa.text("INSERT INTO replay_markers (service_id, subject_key, payload_hash, seen_at) VALUES "
                         "(1, :k, :h, :t)"),
                 {"k": mkey, "h": hashlib.sha256(OPENED.encode()).hexdigest(), "t": NOW - timedelta(seconds=20)})
@@ -111,19 +115,24 @@ def release_0_1_database(app, database_url, tmp_path):
 def counts(app) -> dict:
     with app.app_context(), db.engine.connect() as conn:
         return {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
-                for t in ("services", "rules", "api_tokens", "api_calls", "incidents", "replay_markers", "payloads")}
+                for t in ("services", "rules", "api_tokens", "api_calls", "incidents", "incident_events", "replay_markers",
+                          "payloads")}
 
 
 def test_a_release_0_1_database_upgrades_in_place(bare_app, database_url, tmp_path):
     release_0_1_database(bare_app, database_url, tmp_path)
     runner = bare_app.test_cli_runner()
     result = runner.invoke(args=["init-db"])
-    assert result.exit_code == 0 and "upgraded from 0001 to schema 0003" in result.output, result.output
+    assert result.exit_code == 0 and "upgraded from 0001 to schema 0004" in result.output, result.output
     after_first = counts(bare_app)
+    # Nothing lost: the empty payload is none, and the repeat's timeline row became the count's time.
     assert after_first == {"services": 1, "rules": 2, "api_tokens": 1, "api_calls": 3, "incidents": 1,
-                           "replay_markers": 1, "payloads": 2}  # nothing lost; the empty payload is none
+                           "incident_events": 1, "replay_markers": 1, "payloads": 2}
+    with bare_app.app_context(), db.engine.connect() as conn:
+        repeats = conn.execute(sa.text("SELECT duplicate_count, first_repeat_at, version FROM incidents")).one()
+    assert (repeats[0], str(repeats[1])[:19], repeats[2]) == (1, str(REPEATED)[:19], 1)
     again = runner.invoke(args=["init-db"])
-    assert again.exit_code == 0 and "already at schema 0003" in again.output
+    assert again.exit_code == 0 and "already at schema 0004" in again.output
     assert counts(bare_app) == after_first  # a second init-db changes no row
 
     client = bare_app.test_client()

@@ -5,8 +5,11 @@ from conftest import ALERTMANAGER, Setup, app_for, firing
 from sqlalchemy import event
 from test_ingest import post
 
+from callgoose.engine.lifecycle import Action
 from callgoose.extensions import db
-from callgoose.services.ingestion import RESOLVE
+from callgoose.services.lifecycle import statement
+
+RESOLVE = statement(Action.RESOLVE, True)  # a call's resolve, built from the lifecycle's rules
 
 
 def test_resolve_uses_the_partial_index_of_active_incidents(app):
@@ -30,8 +33,8 @@ def sqlite_app(sqlite_url, tmp_path):
 
 
 def test_statements_per_call(sqlite_app):
-    """Reads need no BEGIN; a new incident is BEGIN + 5 statements + COMMIT (payload, marker,
-    incident, call, event); a replay BEGIN + 3 + COMMIT. Counted with SQLite's trace hook; PostgreSQL
+    """Reads need no BEGIN; a new incident is BEGIN + 6 statements + COMMIT (payload, marker,
+    incident, call, event, change counter); a replay BEGIN + 3 + COMMIT (it changes no incident). Counted with SQLite's trace hook; PostgreSQL
     runs the same statements (one Sql text for both drivers)."""
     app, setup, client = sqlite_app, Setup(sqlite_app), sqlite_app.test_client()
     setup.services(ALERTMANAGER)
@@ -47,7 +50,8 @@ def test_statements_per_call(sqlite_app):
     post(client, token, firing("warm-up"))  # token last-used update, spec cache, pragmas
     statements.clear()
     assert post(client, token, firing("new")).status_code == 201
-    assert statements == ["SELECT", "SELECT", "BEGIN", "INSERT", "INSERT", "INSERT", "INSERT", "INSERT", "COMMIT"]
+    assert statements == ["SELECT", "SELECT", "BEGIN", "INSERT", "INSERT", "INSERT", "INSERT", "INSERT", "INSERT",
+                          "COMMIT"]
     statements.clear()
     assert post(client, token, firing("new")).status_code == 208
     assert statements == ["SELECT", "SELECT", "BEGIN", "INSERT", "INSERT", "INSERT", "COMMIT"]

@@ -89,9 +89,14 @@ def run_migrations_online():
             # dropping ``services`` would cascade into rules and incidents. The pragma only
             # works outside a transaction, so it goes to the driver before anything else.
             connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        # The models' metadata names constraints by a convention (extensions.NAMING_CONVENTION);
+        # autogenerate writes those names into each new revision. An upgrade gets no metadata,
+        # so that revisions 0001-0003 make exactly the constraint names they always made (a
+        # database of release 0.1 and a new one have the same schema).
+        autogenerate = getattr(config.cmd_opts, "autogenerate", False)
         context.configure(
             connection=connection,
-            target_metadata=get_metadata(),
+            target_metadata=get_metadata() if autogenerate else None,
             **conf_args
         )
 

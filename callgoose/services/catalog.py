@@ -20,20 +20,21 @@ from ..engine import (
     parse_config,
 )
 from ..engine.config import check_service_name, check_window_count, format_time
+from ..engine.lifecycle import ACTIVE, Action
 from ..engine.rules import build_resolve, build_trigger, check_rule_count
 from ..extensions import db
 from ..store.hotpath import Cursor, Sql, read_cursor
 from ..store.models import (
-    ACTIVE,
     LIVE_SERVICE_SQL,
     ApiToken,
     Incident,
-    IncidentEvent,
     Maintenance,
     ReplayMarker,
     Rule,
     Service,
 )
+from ..store.transactions import session_cursor, write
+from .lifecycle import By, Changes
 
 _rules = Rule.__table__
 _windows = Maintenance.__table__
@@ -156,13 +157,15 @@ def deletion_summary(service: Service) -> dict:
 
 def delete_service(service: Service, now: float, actor: str) -> None:
     """Delete a service: its rules, windows and markers go, its tokens are revoked, its open
-    incidents are resolved; the incidents and their timelines stay readable. The caller commits."""
+    incidents are resolved (through the one change path); the incidents and their timelines
+    stay readable. The caller's transaction holds it all."""
     at = clock.to_db(now)
-    for incident in db.session.execute(select(Incident).where(
-            Incident.service_id == service.id, Incident.status.in_(ACTIVE))).scalars():
-        incident.status, incident.resolved_at = "resolved", at
-        db.session.add(IncidentEvent(incident_id=incident.id, at=at, kind="resolved", actor=actor,
-                                     note=f"service {service.name} deleted"))
+    changes = Changes(session_cursor(), at)
+    by = By(actor=actor)
+    for incident_id in db.session.execute(select(Incident.id).where(
+            Incident.service_id == service.id, Incident.status.in_(ACTIVE))).scalars().all():
+        changes.act(Action.RESOLVE, incident_id, by, note=f"service {service.name} deleted")
+    changes.finish()
     db.session.execute(update(ApiToken).where(ApiToken.service_id == service.id,
                                               ApiToken.revoked_at.is_(None)).values(revoked_at=at))
     for model in (Rule, Maintenance, ReplayMarker):
@@ -235,15 +238,9 @@ def create_starter_service(now: float) -> None:
 
 
 def import_config(doc, now: float) -> list[str]:
-    """Validate a whole document, then save every service in it in one transaction."""
+    """Validate a whole S34 document, then save every service in it in one transaction."""
     specs = parse_config(doc)
-    try:
-        for spec in specs:
-            save_service(spec, now)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    write(lambda: [save_service(spec, now) for spec in specs])
     return [spec.name for spec in specs]
 
 
@@ -327,3 +324,185 @@ def set_settings(service: Service, *, enabled: bool, window: int | None) -> None
     service.enabled = enabled
     service.duplicate_window_seconds = window
     bump_version(service.id)
+
+
+# -- Units of work for the dashboard and the scripts API: each one transaction ----------
+
+class ServicePage(NamedTuple):
+    service: Service
+    windows: list[Maintenance]
+    in_maintenance: bool
+    trigger: list[Rule]
+    resolve: list[Rule]
+
+
+def live_services() -> list[Service]:
+    """Every service that is not deleted, by name."""
+    return list(db.session.execute(select(Service).where(Service.live()).order_by(Service.name)).scalars())
+
+
+def live_service(service_id: int) -> Service | None:
+    """A service by id, unless it is deleted."""
+    service = db.session.get(Service, service_id)
+    return service if service is not None and service.deleted_at is None else None
+
+
+def in_maintenance_now(windows: list[Maintenance], now: float) -> bool:
+    """Whether some window is on now (for any call; tag sets narrow which calls it skips)."""
+    return any(MaintenanceWindow(clock.from_db(w.starts_at), clock.from_db(w.ends_at)).active_at(now)
+               for w in windows)
+
+
+def overview(now: float) -> list[tuple[Service, bool, int, dict]]:
+    """Every service with whether it is in maintenance, its open incidents and rule counts."""
+    services = live_services()
+    ids = [s.id for s in services]
+    windows: dict[int, list] = {}
+    for window in db.session.execute(select(Maintenance).where(Maintenance.service_id.in_(ids))).scalars():
+        windows.setdefault(window.service_id, []).append(window)
+    active = dict(db.session.execute(select(Incident.service_id, func.count(Incident.id)).where(
+        Incident.service_id.in_(ids), Incident.status.in_(ACTIVE)).group_by(Incident.service_id)).all())
+    kinds: dict[int, dict] = {}
+    for service_id, kind, count in db.session.execute(select(Rule.service_id, Rule.kind, func.count(Rule.id))
+                                                      .where(Rule.service_id.in_(ids))
+                                                      .group_by(Rule.service_id, Rule.kind)).all():
+        kinds.setdefault(service_id, {})[kind] = count
+    return [(s, in_maintenance_now(windows.get(s.id, []), now), active.get(s.id, 0), kinds.get(s.id, {}))
+            for s in services]
+
+
+def service_page(service_id: int, now: float) -> ServicePage | None:
+    """One service with its maintenance windows and its rules in order."""
+    service = live_service(service_id)
+    if service is None:
+        return None
+    rules = db.session.execute(select(Rule).where(Rule.service_id == service.id)
+                               .order_by(Rule.kind.desc(), Rule.position)).scalars().all()
+    windows = list(db.session.execute(select(Maintenance).where(Maintenance.service_id == service.id)
+                                      .order_by(Maintenance.id)).scalars())
+    return ServicePage(service, windows, in_maintenance_now(windows, now),
+                       [r for r in rules if r.kind == "trigger"], [r for r in rules if r.kind == "resolve"])
+
+
+def create_service(name: str, now: float) -> Service:
+    """Add an enabled service with no rules. :raises SpecError: a bad or taken name."""
+    check_service_name(name, "name")
+
+    def work() -> Service:
+        if find_service(name) is not None:
+            raise SpecError("name", f"a service named {name!r} exists already")
+        service = Service(name=name, enabled=True, version=1, created_at=clock.to_db(now))
+        db.session.add(service)
+        db.session.flush()
+        return service
+    return write(work)
+
+
+def rename(service_id: int, name: str) -> tuple[str, str] | None:
+    """Rename a service; return (old name, new name), or None when there is no such service."""
+    def work():
+        service = live_service(service_id)
+        if service is None:
+            return None
+        old = service.name
+        rename_service(service, name)
+        return old, service.name
+    return write(work)
+
+
+def delete(service_id: int, now: float, actor: str) -> str | None:
+    """Delete a service (see :func:`delete_service`); its name, or None when there is none."""
+    def work():
+        service = live_service(service_id)
+        if service is None:
+            return None
+        delete_service(service, now, actor)
+        return service.name
+    return write(work)
+
+
+def change_settings(service_id: int, *, enabled: bool, window: int | None) -> bool:
+    """Turn a service on or off and set its duplicate window; False when there is no such service."""
+    def work() -> bool:
+        service = live_service(service_id)
+        if service is not None:
+            set_settings(service, enabled=enabled, window=window)
+        return service is not None
+    return write(work)
+
+
+def maintenance_on(service_id: int, tags, until: float | None, now: float, *, origin: str,
+                   starts: float | None = None) -> dict | None:
+    """Start (or schedule) a maintenance window on a service; None when there is no such service."""
+    def work():
+        service = live_service(service_id)
+        return None if service is None else start_maintenance(service, tags, until, now, origin, starts)
+    return write(work)
+
+
+def end_maintenance_on(service_id: int) -> int | None:
+    """End a service's started windows: how many, or None when there is no such service."""
+    def work():
+        service = live_service(service_id)
+        return None if service is None else end_maintenance(service)
+    return write(work)
+
+
+def reachable_service(name: str, scope: int | None) -> Service | None:
+    """A live service by name, if a token scoped to ``scope`` (None: global) reaches it."""
+    service = find_service(name)
+    return service if service is not None and scope in (None, service.id) else None
+
+
+def token_maintenance(name: str, scope: int | None, tags, until: float | None, now: float) -> dict | None:
+    """Start maintenance for a token (S36); None when the token does not reach the service."""
+    def work():
+        service = reachable_service(name, scope)
+        return None if service is None else start_maintenance(service, tags, until, now, origin="api")
+    return write(work)
+
+
+def token_end_maintenance(name: str, scope: int | None) -> dict | None:
+    """End started maintenance for a token (S36); None when the token does not reach the service."""
+    def work():
+        service = reachable_service(name, scope)
+        return None if service is None else {"service": service.name, "ended": end_maintenance(service)}
+    return write(work)
+
+
+def rule_of(service_id: int, rule_id: int) -> Rule | None:
+    """A rule of a service."""
+    rule = db.session.get(Rule, rule_id)
+    return rule if rule is not None and rule.service_id == service_id else None
+
+
+def store_rule(service_id: int, kind: str, rule_id: int | None, spec) -> bool:
+    """Save a rule the engine has built (a new one when ``rule_id`` is None); False when the
+    service is gone. :raises SpecError: too many rules."""
+    def work() -> bool:
+        service = live_service(service_id)
+        if service is None or (rule_id is not None and rule_of(service_id, rule_id) is None):
+            return False
+        save_rule(service, kind, rule_id, spec)
+        return True
+    return write(work)
+
+
+def change_rule(service_id: int, rule_id: int, action: str) -> str | None:
+    """Move a rule ``up`` or ``down``, or ``delete`` it; its kind, or None when there is none."""
+    def work():
+        rule = rule_of(service_id, rule_id)
+        if rule is None:
+            return None
+        if action == "delete":
+            delete_rule(rule)
+        else:
+            move_rule(rule, -1 if action == "up" else 1)
+        return rule.kind
+    return write(work)
+
+
+def deletion_preview(service_id: int) -> tuple[Service, dict] | None:
+    """The service and what deleting it takes with it, for the confirmation page."""
+    service = live_service(service_id)
+    return None if service is None else (service, deletion_summary(service))

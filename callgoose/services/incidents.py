@@ -1,23 +1,28 @@
-"""Incidents for people and scripts: listing, one incident, acknowledge and resolve."""
+"""Incidents for people and scripts: the list, one incident, and people's actions on them.
+
+Every change goes through :mod:`callgoose.services.lifecycle` (the hot path uses the same
+path), inside one write transaction of :func:`callgoose.store.transactions.write`.
+"""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from .. import clock
+from ..engine.lifecycle import ACTIVE, STATUSES, Action, Status, TransitionRefused
 from ..extensions import db
-from ..store.database import begin_session_write
-from ..store.models import ACTIVE, ApiCall, Incident, IncidentEvent, Service
+from ..store.models import ApiCall, Incident, IncidentEvent, Service
+from ..store.transactions import session_cursor, write
+from .lifecycle import By, Changes, NotFound, change_count
 
-STATUSES = ("triggered", "acknowledged", "resolved")
-
-
-class IncidentStateError(ValueError):
-    """An action that the incident's current status does not allow."""
+IncidentStateError = TransitionRefused  # the name the web layer catches
+STATUS_FILTERS = {"active": "Open (triggered or acknowledged)", "triggered": "Triggered",
+                  "acknowledged": "Acknowledged", "resolved": "Resolved", "all": "All"}
+__all__ = ["STATUSES", "STATUS_FILTERS", "IncidentStateError"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,49 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
+@dataclass(frozen=True)
+class Query:
+    """What the list shows: ``status`` is a status, ``active``, or None for all."""
+
+    status: str | None = "active"
+    service_id: int | None = None
+    urgency: str | None = None
+    text: str | None = None
+    page: int = 1
+    per_page: int = 50
+
+
+@dataclass(frozen=True)
+class Screen:
+    """The incident list as the dashboard shows it."""
+
+    page: Page
+    marker: str
+    triggered: int
+    services: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the timeline (a stored event, or one summarised from the incident row)."""
+
+    at: datetime
+    kind: str
+    api_call_id: str | None = None
+    actor: str | None = None
+    note: str | None = None
+    summary: str | None = None
+
+
+@dataclass(frozen=True)
+class Detail:
+    incident: Incident
+    service_name: str
+    call: ApiCall | None
+    events: list[Entry]
+    marker: str
+
+
 def to_dict(incident: Incident, service_name: str) -> dict:
     """The JSON shape of an incident (S36)."""
     return {"id": incident.id, "service": {"name": service_name}, "title": incident.title,
@@ -42,33 +90,45 @@ def to_dict(incident: Incident, service_name: str) -> dict:
             "resolved_at": clock.iso(incident.resolved_at)}
 
 
-def list_incidents(*, status: str | None = None, service_id: int | None = None, page: int = 1,
-                   per_page: int = 50, urgency: str | None = None, text: str | None = None,
-                   with_payload: bool = False) -> Page:
+def list_incidents(query: Query, *, with_payload: bool = False) -> Page:
     """Incidents newest first, one page of them, with the total count."""
-    query = select(Incident, Service.name).join(Service, Service.id == Incident.service_id)
+    rows = select(Incident, Service.name).join(Service, Service.id == Incident.service_id)
     count = select(func.count()).select_from(Incident)
     conditions = []
-    if status == "active":
+    if query.status == "active":
         conditions.append(Incident.status.in_(ACTIVE))
-    elif status:
-        conditions.append(Incident.status == status)
-    if service_id is not None:
-        conditions.append(Incident.service_id == service_id)
-    if urgency:
-        conditions.append(Incident.urgency == urgency)
-    if text:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    elif query.status:
+        conditions.append(Incident.status == query.status)
+    if query.service_id is not None:
+        conditions.append(Incident.service_id == query.service_id)
+    if query.urgency:
+        conditions.append(Incident.urgency == query.urgency)
+    if query.text:
+        pattern = "%" + query.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         conditions.append(Incident.title.ilike(pattern, escape="\\")
                           | Incident.mapping_value.ilike(pattern, escape="\\"))
     if conditions:
-        query, count = query.where(*conditions), count.where(*conditions)
+        rows, count = rows.where(*conditions), count.where(*conditions)
     total = db.session.execute(count).scalar_one()
     if with_payload:
-        query = query.options(selectinload(Incident.stored_payload))
-    rows = db.session.execute(query.order_by(Incident.created_at.desc(), Incident.id.desc())
-                              .limit(per_page).offset((page - 1) * per_page)).all()
-    return Page([(row[0], row[1]) for row in rows], page, per_page, total)
+        rows = rows.options(selectinload(Incident.stored_payload))
+    found = db.session.execute(rows.order_by(Incident.created_at.desc(), Incident.id.desc())
+                               .limit(query.per_page).offset((query.page - 1) * query.per_page)).all()
+    return Page([(row[0], row[1]) for row in found], query.page, query.per_page, total)
+
+
+def list_screen(query: Query) -> Screen:
+    """The list page: one page of incidents, the poll marker, the triggered count, the services."""
+    services = list(db.session.execute(select(Service).where(Service.live()).order_by(Service.name)).scalars())
+    return Screen(list_incidents(query), change_marker(), triggered_count(), services)
+
+
+def rows_if_changed(query: Query, marker: str | None) -> Screen | None:
+    """The list body for a poll, or None while nothing changed since ``marker``."""
+    current = change_marker()
+    if marker == current:
+        return None
+    return Screen(list_incidents(query), current, triggered_count())
 
 
 def get_incident(incident_id: int, service_id: int | None = None) -> tuple[Incident, str] | None:
@@ -82,31 +142,44 @@ def get_incident(incident_id: int, service_id: int | None = None) -> tuple[Incid
 
 
 def change_marker() -> str:
-    """A short text that changes whenever any incident is created or changes (for polling)."""
-    row = db.session.execute(select(
-        func.count(Incident.id), func.max(Incident.id), func.max(Incident.last_seen_at),
-        func.max(Incident.acknowledged_at), func.max(Incident.resolved_at),
-        select(func.count(IncidentEvent.id)).scalar_subquery())).one()
-    return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:16]
+    """A short text that changes whenever any incident is opened or changes (for polling).
+
+    It is the sum of the change counter's shards: one read of a few rows, whatever the
+    number of incidents and events.
+    """
+    return f"c{change_count(session_cursor())}"
 
 
 def incident_marker(incident_id: int) -> str:
     """A short text that changes whenever this incident or its timeline changes (for its page)."""
-    row = db.session.execute(select(
-        Incident.status, Incident.duplicate_count, Incident.last_seen_at,
-        select(func.count(IncidentEvent.id)).where(IncidentEvent.incident_id == incident_id).scalar_subquery(),
-    ).where(Incident.id == incident_id)).first()
-    return hashlib.sha256(repr(tuple(row) if row else None).encode()).hexdigest()[:16]
+    version = db.session.execute(select(Incident.version).where(Incident.id == incident_id)).scalar()
+    return f"v{version}"
 
 
 def triggered_count() -> int:
     return db.session.execute(select(func.count(Incident.id)).where(
-        Incident.status == "triggered")).scalar_one()
+        Incident.status == Status.TRIGGERED.value)).scalar_one()
 
 
-def timeline(incident_id: int) -> list[IncidentEvent]:
-    return list(db.session.execute(select(IncidentEvent).where(
-        IncidentEvent.incident_id == incident_id).order_by(IncidentEvent.at, IncidentEvent.id)).scalars())
+def timeline(incident: Incident) -> list[Entry]:
+    """The incident's timeline: its events, its repeats as one line, and what retention pruned
+    (the events a call made go with the call; the incident row still says when it opened)."""
+    events = [Entry(e.at, e.kind, e.api_call_id, e.actor, e.note) for e in db.session.execute(
+        select(IncidentEvent).where(IncidentEvent.incident_id == incident.id)
+        .order_by(IncidentEvent.at, IncidentEvent.id)).scalars()]
+    kinds = {e.kind for e in events}
+    if "created" not in kinds:
+        events.insert(0, Entry(incident.created_at, "created", summary="(its entry went with the call, by retention)"))
+    if incident.resolved_at is not None and "resolved" not in kinds:
+        events.append(Entry(incident.resolved_at, "resolved", summary="(its entry went with the call, by retention)"))
+    if incident.duplicate_count:
+        first = incident.first_repeat_at or incident.last_seen_at
+        when = (f"at {first:%Y-%m-%d %H:%M:%S}" if first == incident.last_seen_at else
+                f"between {first:%Y-%m-%d %H:%M:%S} and {incident.last_seen_at:%Y-%m-%d %H:%M:%S}")
+        word = "repeat" if incident.duplicate_count == 1 else "repeats"
+        events.append(Entry(first, "repeated", summary=f"{incident.duplicate_count} {word} {when} UTC"))
+    events.sort(key=lambda e: e.at)  # stable: stored entries keep their order
+    return events
 
 
 def creating_call(incident: Incident) -> ApiCall | None:
@@ -116,74 +189,67 @@ def creating_call(incident: Incident) -> ApiCall | None:
     return db.session.get(ApiCall, incident.created_by_call)
 
 
-def _event(incident: Incident, kind: str, now: float, *, actor: str, user_id: int | None, note=None):
-    db.session.add(IncidentEvent(incident_id=incident.id, at=clock.to_db(now), kind=kind,
-                                 actor=actor, user_id=user_id, note=note))
-
-
-def _begin_action(incident_id: int, service_id: int | None) -> tuple[Incident, str] | None:
-    """Start a write and load the incident it acts on; None (nothing open) when absent."""
-    begin_session_write()
-    found = get_incident(incident_id, service_id)
-    if found is None:
-        db.session.rollback()
-    return found
-
-
-def acknowledge(incident_id: int, now: float, *, actor: str, user_id: int | None = None,
-                service_id: int | None = None) -> tuple[Incident, str] | None:
-    """Acknowledge a triggered incident; acknowledging twice changes nothing. Commits."""
-    found = _begin_action(incident_id, service_id)
+def detail(incident_id: int) -> Detail | None:
+    """Everything the incident page shows, or None when there is no such incident."""
+    found = get_incident(incident_id)
     if found is None:
         return None
-    incident = found[0]
-    if incident.status == "resolved":
-        db.session.rollback()
-        raise IncidentStateError("the incident is resolved; it cannot be acknowledged")
-    if incident.status == "triggered":
-        incident.status = "acknowledged"
-        incident.acknowledged_at = clock.to_db(now)
-        _event(incident, "acknowledged", now, actor=actor, user_id=user_id)
-    db.session.commit()
-    return found
+    incident, service_name = found
+    return Detail(incident, service_name, creating_call(incident), timeline(incident),
+                  incident_marker(incident_id))
 
 
-def resolve(incident_id: int, now: float, *, actor: str, user_id: int | None = None,
-            service_id: int | None = None) -> tuple[Incident, str] | None:
-    """Resolve an active incident; resolving twice changes nothing. Commits."""
-    found = _begin_action(incident_id, service_id)
-    if found is None:
+def act(action: Action, incident_id: int, now: float, *, actor: str, user_id: int | None = None,
+        service_id: int | None = None, note: str | None = None) -> tuple[Incident, str] | None:
+    """Apply a person's or a script's action to one incident, in one transaction.
+
+    Acknowledging or resolving twice changes nothing. Returns the incident after the change,
+    or None when there is no such incident within ``service_id``.
+
+    :raises IncidentStateError: when the incident's status does not allow the action.
+    """
+    def work():
+        changes = Changes(session_cursor(), clock.to_db(now))
+        changes.act(action, incident_id, By(actor=actor, user_id=user_id), service_id=service_id, note=note)
+        changes.finish()
+    try:
+        write(work)
+    except NotFound:
         return None
-    incident = found[0]
-    if incident.status in ACTIVE:
-        incident.status = "resolved"
-        incident.resolved_at = clock.to_db(now)
-        _event(incident, "resolved", now, actor=actor, user_id=user_id)
-    db.session.commit()
-    return found
+    return get_incident(incident_id, service_id)
 
 
-def unacknowledge(incident_id: int, now: float, *, actor: str, user_id: int | None = None
-                  ) -> tuple[Incident, str] | None:
-    """Put an acknowledged incident back to triggered. Commits."""
-    found = _begin_action(incident_id, None)
-    if found is None:
-        return None
-    incident = found[0]
-    if incident.status == "acknowledged":
-        incident.status = "triggered"
-        incident.acknowledged_at = None
-        _event(incident, "unacknowledged", now, actor=actor, user_id=user_id)
-    db.session.commit()
-    return found
+def acknowledge(incident_id: int, now: float, **who) -> tuple[Incident, str] | None:
+    return act(Action.ACKNOWLEDGE, incident_id, now, **who)
 
 
-def comment(incident_id: int, now: float, *, text: str, actor: str, user_id: int | None = None
-            ) -> tuple[Incident, str] | None:
-    """Add a comment to the timeline. Commits."""
-    found = _begin_action(incident_id, None)
-    if found is None:
-        return None
-    _event(found[0], "comment", now, actor=actor, user_id=user_id, note=text.strip())
-    db.session.commit()
-    return found
+def unacknowledge(incident_id: int, now: float, **who) -> tuple[Incident, str] | None:
+    return act(Action.UNACKNOWLEDGE, incident_id, now, **who)
+
+
+def resolve(incident_id: int, now: float, **who) -> tuple[Incident, str] | None:
+    return act(Action.RESOLVE, incident_id, now, **who)
+
+
+def comment(incident_id: int, now: float, *, text: str, **who) -> tuple[Incident, str] | None:
+    """Add a comment to the timeline."""
+    return act(Action.COMMENT, incident_id, now, note=text.strip(), **who)
+
+
+def bulk(action: Action, ids: list[int], now: float, *, actor: str, user_id: int | None) -> int:
+    """Apply one action to several incidents in one transaction; return how many it changed.
+
+    An incident that is gone or whose status does not allow the action is left as it is.
+    """
+    def work() -> int:
+        changes = Changes(session_cursor(), clock.to_db(now))
+        done = 0
+        for incident_id in dict.fromkeys(ids):
+            try:
+                changes.act(action, incident_id, By(actor=actor, user_id=user_id))
+                done += 1
+            except (NotFound, TransitionRefused):
+                pass
+        changes.finish()
+        return done
+    return write(work)

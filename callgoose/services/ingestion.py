@@ -27,10 +27,11 @@ from ..engine import (
     mapping_key,
     resolve_values,
 )
-from ..store.hotpath import Sql, read_cursor, run_write, to_datetime, transient_errors
-from ..store.models import ACTIVE_SQL
+from ..store.hotpath import Sql, read_cursor, to_datetime
+from ..store.transactions import run_write, transient_errors
 from .catalog import SpecCache, load_specs, service_rows
-from .tokens import TokenInfo, authenticate
+from .lifecycle import Action, By, Changes
+from .tokens import TokenInfo, authenticate, token_by_id
 
 RESULT_VALUE_CHARS = 200
 log = logging.getLogger(__name__)
@@ -46,31 +47,6 @@ REMEMBER = Sql("""
         previous_hash = replay_markers.payload_hash, previous_seen_at = replay_markers.seen_at,
         payload_hash = excluded.payload_hash, seen_at = excluded.seen_at
     RETURNING previous_hash, previous_seen_at
-""")
-# The status test is the partial index's own text: with bound values (status IN (?, ?))
-# neither SQLite nor a generic PostgreSQL plan can use that index (measured: a scan of
-# every incident of the service, 49 ms a call with 100k incidents).
-RESOLVE = Sql(f"""
-    UPDATE incidents SET status = 'resolved', resolved_at = :now
-    WHERE service_id = :sid AND mapping_key = :mkey AND {ACTIVE_SQL}
-    RETURNING id
-""")
-# S26 as one statement: create the incident, or count a duplicate on the active one. The
-# conflict target is the partial unique index of active incidents, so the database makes
-# the choice (a NULL mapping key never conflicts); ``duplicate_count`` comes back 0 for a
-# new incident.
-OPEN_OR_COUNT = Sql(f"""
-    INSERT INTO incidents (service_id, title, description, payload_digest, urgency, status,
-        mapping_value, mapping_key, duplicate_count, rule_id, created_by_call, created_at, last_seen_at)
-    VALUES (:service_id, :title, :description, :payload_digest, :urgency, 'triggered',
-        :mapping_value, :mapping_key, 0, :rule_id, :created_by_call, :now, :now)
-    ON CONFLICT (service_id, mapping_key) WHERE {ACTIVE_SQL}
-    DO UPDATE SET duplicate_count = incidents.duplicate_count + 1, last_seen_at = excluded.last_seen_at
-    RETURNING id, duplicate_count
-""")
-INSERT_EVENT = Sql("""
-    INSERT INTO incident_events (incident_id, at, kind, api_call_id, user_id, actor, note)
-    VALUES (:incident_id, :at, :kind, :api_call_id, NULL, NULL, NULL)
 """)
 INSERT_CALL = Sql("""
     INSERT INTO api_calls (id, received_at, token_id, token_name, source, content_type, size,
@@ -178,15 +154,12 @@ class _Apply:
     def __init__(self, cursor, call_id: str, payload: Payload, now: float, default_window: int):
         self.cursor = cursor
         self.call_id = call_id
+        self.by = By(call_id=call_id)
         self.payload = payload
         self.now = now
         self.now_db = clock.to_db(now)
         self.default_window = default_window
-        self.events: list[dict] = []
-
-    def event(self, incident_id: int, kind: str):
-        self.events.append({"incident_id": incident_id, "at": self.now_db, "kind": kind,
-                            "api_call_id": self.call_id})
+        self.changes = Changes(cursor, self.now_db)
 
     def service(self, item: _Evaluated) -> tuple[Flags, dict]:
         flags = Flags()
@@ -223,13 +196,14 @@ class _Apply:
 
     def isolated(self, item: _Evaluated, errors: list[str]) -> tuple[Flags, dict]:
         """Apply one service behind a savepoint; a failure undoes only that service's writes."""
-        events = len(self.events)
+        events, changed = len(self.changes.events), self.changes.changed
         self.cursor.execute(SAVEPOINT)
         try:
             outcome = self.service(item)
         except Exception as exc:
             self.cursor.execute(ROLLBACK_TO_SAVEPOINT)
-            del self.events[events:]
+            del self.changes.events[events:]
+            self.changes.changed = changed
             note = clean(f"error: the outcome cannot be recorded: {type(exc).__name__}: {exc}")[:500]
             errors.append(note)
             flags = Flags()
@@ -240,26 +214,20 @@ class _Apply:
     def _resolve(self, spec: ServiceSpec, ev: Evaluation) -> list[int]:
         resolved = []
         for value in resolve_values(ev):
-            ids = [row[0] for row in self.cursor.execute(RESOLVE, {
-                "sid": spec.service_id, "mkey": mapping_key(value), "now": self.now_db}).fetchall()]
-            for incident_id in ids:
-                self.event(incident_id, "resolved")
-            resolved.extend(ids)
+            resolved.extend(self.changes.apply(Action.RESOLVE, self.by, service_id=spec.service_id,
+                                               mapping_key=mapping_key(value)))
         return resolved
 
     def _trigger(self, spec: ServiceSpec, ev: Evaluation) -> tuple[int, bool]:
         hit = ev.trigger
         mkey = mapping_key(hit.mapping_value) if hit.mapping_value is not None else None
-        incident_id, duplicates = self.cursor.execute(OPEN_OR_COUNT, {
+        return self.changes.open_or_repeat({
             "service_id": spec.service_id, "title": hit.title,
             # S22's default (the whole payload) is read back from the payload's one copy.
             "description": None if hit.description == self.payload.text else hit.description,
             "payload_digest": self.payload.digest if self.payload.text else None,
             "urgency": hit.urgency, "mapping_value": hit.mapping_value, "mapping_key": mkey,
-            "rule_id": hit.rule_id, "created_by_call": self.call_id, "now": self.now_db}).fetchone()
-        created = duplicates == 0
-        self.event(incident_id, "created" if created else "duplicate")
-        return incident_id, created
+            "rule_id": hit.rule_id}, self.by)
 
 
 def _call_row(call_id, token: TokenInfo, now_db, source, content_type, size, payload_digest,
@@ -329,8 +297,7 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
                                             len(raw), payload.digest if payload.text else None,
                                             flags.status, results,
                                             "; ".join(errors) or None))
-        if apply.events:
-            cursor.executemany(INSERT_EVENT, apply.events)
+        apply.changes.finish()
         if dry_run:
             raise _DryRun(flags, results)
         _touch_token(cursor, token, now)
@@ -362,3 +329,17 @@ def record_rejected(engine, token: TokenInfo, status: int, content_type: str | N
                                             size, None, status, [], error))
     run_write(engine, work)
     return call_id
+
+
+def test_call(engine, cache: SpecCache, token_id: int, raw: bytes, content_type: str | None,
+              source: str | None, now: float, default_window: int, *, dry_run: bool) -> CallResult | None:
+    """The dashboard's test form: the call a tool would make with this token (or its dry run).
+
+    None when the token was revoked meanwhile.
+    """
+    with read_cursor(engine) as cursor:
+        token = token_by_id(cursor, token_id)
+    if token is None:
+        return None
+    specs = specs_for(engine, cache, token.service_id)
+    return process_call(engine, token, specs, raw, content_type, source, now, default_window, dry_run=dry_run)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from .. import clock
 from ..engine.config import MAX_WINDOW_SECONDS
-from ..store.hotpath import Sql, write_cursor
+from ..store.hotpath import Sql
+from ..store.transactions import run_write
 
 DAY = 86400
 BATCH_SECONDS = 0.05  # the longest a batch should hold the write lock
@@ -30,6 +31,12 @@ DELETE_ORPHAN_PAYLOAD = Sql("""
     AND NOT EXISTS (SELECT 1 FROM api_calls WHERE payload_digest = :digest)
     AND NOT EXISTS (SELECT 1 FROM incidents WHERE payload_digest = :digest)
 """)
+# The timeline entries a call made go with the calls; what they said stays on the incident
+# row (created_at, resolved_at), and people's entries (acknowledge, comments) stay.
+DELETE_CALL_EVENTS = Sql("""
+    DELETE FROM incident_events WHERE id IN (
+        SELECT id FROM incident_events WHERE at < :cutoff AND api_call_id IS NOT NULL ORDER BY at LIMIT :n)
+""")
 DELETE_MARKERS = Sql("""
     DELETE FROM replay_markers WHERE (service_id, subject_key) IN (
         SELECT service_id, subject_key FROM replay_markers WHERE seen_at < :cutoff LIMIT :n)
@@ -39,6 +46,7 @@ DELETE_MARKERS = Sql("""
 @dataclass
 class PruneResult:
     calls: int = 0
+    events: int = 0
     markers: int = 0
     batches: int = 0
     longest_batch_seconds: float = 0.0
@@ -53,6 +61,10 @@ def _delete_calls(cursor, params: dict) -> int:
     return len(rows)
 
 
+def _delete_call_events(cursor, params: dict) -> int:
+    return cursor.execute(DELETE_CALL_EVENTS, params).rowcount
+
+
 def _delete_markers(cursor, params: dict) -> int:
     return cursor.execute(DELETE_MARKERS, params).rowcount
 
@@ -62,8 +74,7 @@ def _in_batches(engine, step, params: dict, result: PruneResult, progress) -> in
     size, total = FIRST_BATCH, 0
     while True:
         started = time.perf_counter()
-        with write_cursor(engine) as cursor:
-            deleted = step(cursor, {**params, "n": size})
+        deleted = run_write(engine, lambda cursor: step(cursor, {**params, "n": size}))
         elapsed = time.perf_counter() - started
         total += deleted
         result.batches += 1
@@ -79,14 +90,17 @@ def _in_batches(engine, step, params: dict, result: PruneResult, progress) -> in
 
 
 def prune(engine, now: float, retention_days: int, default_window: int, progress=None) -> PruneResult:
-    """Delete calls older than the retention and markers older than any window.
+    """Delete calls older than the retention (with their timeline entries) and markers older
+    than any window.
 
     Incidents keep their mapping value and status, so S26 never depends on a call;
     a marker older than the longest window can no longer make a replay (S27).
     """
     result = PruneResult()
-    result.calls = _in_batches(engine, _delete_calls, {"cutoff": clock.to_db(now - retention_days * DAY)},
-                               result, progress)
+    cutoff = {"cutoff": clock.to_db(now - retention_days * DAY)}
+    result.calls = _in_batches(engine, _delete_calls, cutoff, result, progress)
+    still = (lambda _events: progress(result.calls)) if progress else None  # a long prune stays alive
+    result.events = _in_batches(engine, _delete_call_events, cutoff, result, still)
     longest = max(MAX_WINDOW_SECONDS, default_window)
-    result.markers = _in_batches(engine, _delete_markers, {"cutoff": clock.to_db(now - longest)}, result, None)
+    result.markers = _in_batches(engine, _delete_markers, {"cutoff": clock.to_db(now - longest)}, result, still)
     return result

@@ -11,11 +11,14 @@ from sqlalchemy import select
 
 from .. import clock
 from ..extensions import db
-from ..store.hotpath import Cursor, Sql, to_datetime
-from ..store.models import ApiToken
+from ..store.hotpath import Cursor, Sql, read_cursor, to_datetime
+from ..store.models import ApiToken, Service
+from ..store.transactions import write
 
 PREFIX = "cg_"
 # Unknown and revoked tokens take this same query and the same path (S3).
+SELECT_TOKEN_BY_ID = Sql("SELECT id, name, service_id, last_used_at FROM api_tokens "
+                         "WHERE id = :id AND revoked_at IS NULL")
 SELECT_TOKEN = Sql("SELECT id, name, service_id, last_used_at FROM api_tokens "
                    "WHERE digest = :digest AND revoked_at IS NULL")
 
@@ -45,6 +48,18 @@ def authenticate(cursor: Cursor, token: str | None) -> TokenInfo | None:
     return TokenInfo(row[0], row[1], row[2], to_datetime(row[3])) if row else None
 
 
+def authenticate_presented(engine, token: str | None) -> TokenInfo | None:
+    """Authenticate a presented token with one short read (the scripts API, S36)."""
+    with read_cursor(engine) as cursor:
+        return authenticate(cursor, token)
+
+
+def token_by_id(cursor: Cursor, token_id: int) -> TokenInfo | None:
+    """The live token with this id, or None (the dashboard's test form picks tokens by id)."""
+    row = cursor.execute(SELECT_TOKEN_BY_ID, {"id": token_id}).fetchone()
+    return TokenInfo(row[0], row[1], row[2], to_datetime(row[3])) if row else None
+
+
 def create_token(name: str, service_id: int | None, now: float) -> tuple[ApiToken, str]:
     """Create a token; the plaintext is returned here and never stored. The caller commits."""
     name = name.strip()
@@ -66,3 +81,49 @@ def revoke_token(token: ApiToken, now: float) -> None:
 
 def find_token(token_id: int) -> ApiToken | None:
     return db.session.execute(select(ApiToken).where(ApiToken.id == token_id)).scalar_one_or_none()
+
+
+# -- Units of work for the dashboard: each one transaction -------------------------------
+
+def token_rows() -> list:
+    """Every token with its service's name: live ones first, newest first."""
+    return db.session.execute(select(ApiToken, Service.name).outerjoin(
+        Service, Service.id == ApiToken.service_id).order_by(ApiToken.revoked_at.is_not(None),
+                                                            ApiToken.created_at.desc())).all()
+
+
+def live_tokens() -> list:
+    """The live tokens with their service's name, by name (the test payload form's choices)."""
+    return db.session.execute(select(ApiToken, Service.name).outerjoin(Service, Service.id == ApiToken.service_id)
+                              .where(ApiToken.revoked_at.is_(None)).order_by(ApiToken.name)).all()
+
+
+def add_token(name: str, service_id: int | None, now: float) -> tuple[ApiToken, str]:
+    """Create a token in its own transaction. :raises ValueError: a bad or taken name."""
+    return write(lambda: create_token(name, service_id, now))
+
+
+def rotate(token_id: int, now: float) -> tuple[ApiToken, ApiToken, str] | None:
+    """Revoke a live token and make a new one with its name and scope: (old, new, plaintext)."""
+    def work():
+        old = find_token(token_id)
+        if old is None or old.revoked_at is not None:
+            return None
+        revoke_token(old, now)
+        db.session.flush()  # the name is free for the new token
+        token, plaintext = create_token(old.name, old.service_id, now)
+        return old, token, plaintext
+    return write(work)
+
+
+def revoke(token_id: int, now: float) -> tuple[ApiToken, bool] | None:
+    """Revoke a token: (token, whether it was live), or None when there is no such token."""
+    def work():
+        token = find_token(token_id)
+        if token is None:
+            return None
+        live = token.revoked_at is None
+        if live:
+            revoke_token(token, now)
+        return token, live
+    return write(work)

@@ -75,18 +75,6 @@ def configure(engine: Engine) -> None:
         engine.callgoose_lock = threading.Lock()
 
 
-def begin_session_write() -> None:
-    """Start the request's ORM session transaction as a write (BEGIN IMMEDIATE on SQLite).
-
-    Call it before the first statement of a unit of work that writes; a transaction the
-    session already started is ended first, so the write sees fresh data.
-    """
-    session = db.session()  # the scoped session's current Session
-    if session.in_transaction():
-        session.rollback()
-    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-
-
 FIRST_REVISION = "0001"  # the schema of release 0.1, which made its tables without Alembic
 
 

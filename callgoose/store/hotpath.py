@@ -14,19 +14,13 @@ parameters are naive UTC and converted here; datetimes read back go through
 
 from __future__ import annotations
 
-import logging
-import random
 import re
-import time
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 
 from .database import is_stale_connection_error
-
-log = logging.getLogger(__name__)
 
 _PLACEHOLDER = re.compile(r"(?<![:\w]):(\w+)")
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format, so the ORM reads it too
@@ -112,28 +106,3 @@ def write_cursor(engine: Engine):
             raise
         finally:
             raw.close()
-
-
-def transient_errors(engine: Engine) -> tuple:
-    """The errors a retry of the whole transaction may cure (locks, races, deadlocks)."""
-    dbapi = engine.dialect.dbapi
-    return (DBAPIError, dbapi.OperationalError, dbapi.IntegrityError)
-
-
-def run_write(engine: Engine, work, attempts: int = 4):
-    """Run ``work(cursor)`` in a write transaction, retrying transient failures.
-
-    A unique-constraint race, a deadlock or a locked database rolls the whole
-    transaction back, so a retry starts clean; after the last attempt it raises.
-    """
-    transient = transient_errors(engine)
-    for attempt in range(1, attempts + 1):
-        try:
-            with write_cursor(engine) as cursor:
-                return work(cursor)
-        except transient as exc:
-            if attempt == attempts:
-                raise
-            log.warning("write transaction failed (attempt %d of %d), retrying: %s",
-                        attempt, attempts, type(exc).__name__)
-            time.sleep(random.uniform(0.002, 0.02) * attempt)

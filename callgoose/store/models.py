@@ -2,7 +2,9 @@
 
 Times are naive UTC datetimes (see :mod:`callgoose.clock`). Columns that point at an API
 call (``created_by_call``, ``api_call_id``) carry no foreign key on purpose: retention
-deletes old calls (S33) and must never touch incidents or their timeline.
+deletes old calls (S33) and never touches incidents. It deletes the timeline entries a
+call made together with the call; what they said stays on the incident row
+(``created_at``, ``resolved_at``), so the timeline still shows it.
 """
 
 from __future__ import annotations
@@ -10,13 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..engine.lifecycle import ACTIVE_SQL
 from ..extensions import db
-
-ACTIVE = ("triggered", "acknowledged")
-ACTIVE_SQL = "status IN ('triggered', 'acknowledged')"
 
 
 class User(UserMixin, db.Model):
@@ -146,10 +146,12 @@ class Incident(db.Model):
     payload_digest: Mapped[str | None] = mapped_column(
         ForeignKey("payloads.digest", name="fk_incidents_payload_digest_payloads"), index=True)
     urgency: Mapped[str] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(16))  # triggered | acknowledged | resolved
+    status: Mapped[str] = mapped_column(String(16))  # engine.lifecycle.Status
     mapping_value: Mapped[str | None] = mapped_column(Text)
     mapping_key: Mapped[str | None] = mapped_column(String(64))  # sha256 of mapping_value
-    duplicate_count: Mapped[int] = mapped_column(default=0)
+    duplicate_count: Mapped[int] = mapped_column(default=0)  # repeats (S26), counted, not in the timeline
+    first_repeat_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(default=1, server_default="1")  # +1 on every change (the page polls it)
     rule_id: Mapped[int | None]
     created_by_call: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime]
@@ -168,13 +170,13 @@ class Incident(db.Model):
 
 
 class IncidentEvent(db.Model):
-    """The timeline: created, duplicate, acknowledged, unacknowledged, resolved, comment."""
+    """The timeline: created, acknowledged, unacknowledged, resolved, comment (engine.lifecycle)."""
 
     __tablename__ = "incident_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
-    at: Mapped[datetime]
+    at: Mapped[datetime] = mapped_column(index=True)
     kind: Mapped[str] = mapped_column(String(16))
     api_call_id: Mapped[str | None] = mapped_column(String(36))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -244,3 +246,13 @@ class JobTimer(db.Model):
     next_run_at: Mapped[datetime]
     last_run_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ChangeCounter(db.Model):
+    """How many incident changes were committed, in a few shards (one hot row would serialise
+    every writer on PostgreSQL): the live list polls their sum instead of counting incidents."""
+
+    __tablename__ = "change_counters"
+
+    shard: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -6,13 +6,10 @@ import re
 
 from flask import Blueprint, abort, render_template, request
 from flask_login import login_required
-from sqlalchemy import func, select
 
-from ..extensions import db
-from ..store.models import ApiCall, ApiToken, Service
-from .dashboard import pretty_payload
+from ..services import apilog
 from .params import page_number, whole_number
-from .presenters import charset_note, explain, outcome
+from .presenters import charset_note, explain, outcome, pretty_payload
 
 bp = Blueprint("apilog", __name__)
 PER_PAGE = 50
@@ -34,28 +31,18 @@ def _filters() -> dict:
 def calls():
     """Calls newest first, filtered by status, token and service."""
     f = _filters()
-    conditions = []
-    if f["status"] is not None:
-        conditions.append(ApiCall.status == f["status"])
-    if f["token"] is not None:
-        conditions.append(ApiCall.token_id == f["token"])
-    if f["service"] is not None:
-        conditions.append(ApiCall.services.contains(f",{f['service']},"))
-    total = db.session.execute(select(func.count(ApiCall.id)).where(*conditions)).scalar_one()
-    rows = db.session.execute(select(ApiCall).where(*conditions).order_by(ApiCall.received_at.desc())
-                              .limit(PER_PAGE).offset((f["page"] - 1) * PER_PAGE)).scalars().all()
-    services = db.session.execute(select(Service.id, Service.name).where(Service.live()).order_by(Service.name)).all()
-    tokens = db.session.execute(select(ApiToken.id, ApiToken.name).order_by(ApiToken.name)).all()
-    return render_template("apilog/calls.html", rows=rows, total=total, filters=f, services=services,
-                           tokens=tokens, statuses=STATUSES, pages=max(1, -(-total // PER_PAGE)),
-                           outcome=outcome)
+    found = apilog.calls(status=f["status"], token_id=f["token"], service_id=f["service"], page=f["page"],
+                         per_page=PER_PAGE)
+    return render_template("apilog/calls.html", rows=found.rows, total=found.total, filters=f,
+                           services=found.services, tokens=found.tokens, statuses=STATUSES,
+                           pages=found.pages, outcome=outcome)
 
 
 @bp.get("/calls/<call_id>")
 @login_required
 def call(call_id: str):
     """One call: what was received, what was answered, and per service what happened and why."""
-    item = db.session.get(ApiCall, call_id) if _CALL_ID.fullmatch(call_id) else None
+    item = apilog.call(call_id) if _CALL_ID.fullmatch(call_id) else None
     if item is None:
         abort(404, "No such API call (it may have been deleted by retention).")
     payload, links = pretty_payload(item.payload)

@@ -7,8 +7,7 @@ from functools import wraps
 from flask import g, request
 
 from ..extensions import db
-from ..services.tokens import authenticate
-from ..store.hotpath import read_cursor
+from ..services.tokens import authenticate_presented
 from .errors import json_error
 
 
@@ -30,8 +29,7 @@ def unauthorized():
 
 def current_token():
     """Authenticate the request's token with a short read, or return None."""
-    with read_cursor(db.engine) as cursor:
-        return authenticate(cursor, presented_token(request))
+    return authenticate_presented(db.engine, presented_token(request))
 
 
 def require_token(view):

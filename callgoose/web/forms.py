@@ -15,7 +15,7 @@ from wtforms import (
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from .auth import MIN_PASSWORD
+from ..services.users import MIN_PASSWORD
 
 
 class Form(FlaskForm):

@@ -5,16 +5,26 @@ Pure (no Flask): the API log and the test payload form show the same words.
 
 from __future__ import annotations
 
-from ..engine.payload import is_text_type, split_content_type, text_encoding
+import json
+
+from ..engine import Payload, clean
+from ..engine.payload import (
+    is_text_type,
+    pretty_json,
+    split_content_type,
+    text_encoding,
+)
 
 OUTCOMES = {201: "created an incident", 200: "resolved", 208: "duplicate", 202: "nothing to do",
             413: "body too large"}
 
 
-def plural(count: int, word: str) -> str:
-    """``1 call``, ``2 calls``."""
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 call``, ``2 calls`` (``words`` for an irregular plural)."""
     if count == 1:
         return f"{count} {word}"
+    if words:
+        return f"{count} {words}"
     return f"{count} {word}es" if word.endswith(("ch", "sh", "s", "x")) else f"{count} {word}s"
 
 
@@ -105,3 +115,30 @@ def charset_note(content_type: str | None) -> str | None:
     if used == "utf-8" and charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
         return f"charset={charset} is not a text encoding Callgoose can read: read as UTF-8"
     return None
+
+
+# The Alertmanager-style sample of the test payload form and the API Token tab.
+SAMPLE = json.dumps({
+    "version": "4", "status": "firing", "receiver": "callgoose", "groupKey": "{}:{alertname=\"HighCPU\"}",
+    "commonLabels": {"alertname": "HighCPU", "instance": "db1:9100", "severity": "critical"},
+    "commonAnnotations": {"summary": "CPU above 90% on db1", "description": "5m load average is 12.3"},
+    "alerts": [{"status": "firing", "labels": {"alertname": "HighCPU", "instance": "db1:9100"},
+                "startsAt": "2026-11-26T10:00:00Z", "generatorURL": "http://prometheus.local/graph"}],
+}, indent=2)
+
+
+def pretty_payload(text: str) -> tuple[str, list[str]]:
+    """Indented JSON (or the text as sent), and the http(s) links found in the payload."""
+    data = Payload.from_text(text).data  # the engine's own reading of "is JSON" (S8)
+    if data is None:
+        return text, []
+    links, stack = [], [data]
+    while stack and len(links) < 10:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str) and node.startswith(("http://", "https://")) and node not in links:
+            links.append(clean(node))
+    return pretty_json(data), links

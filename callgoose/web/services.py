@@ -22,22 +22,17 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 
 from .. import clock
-from ..engine import MaintenanceWindow, SpecError
+from ..engine import SpecError
 from ..engine.config import (
     build_tags,
-    check_service_name,
     check_window_seconds,
     parse_document,
     parse_time,
 )
 from ..engine.rules import build_resolve, build_trigger
-from ..extensions import db
 from ..services import catalog
-from ..store.database import begin_session_write
-from ..store.models import ACTIVE, Incident, Maintenance, Rule, Service
 from .auth import admin_required
 from .presenters import plural
 
@@ -48,33 +43,24 @@ KEY_FIELDS = {"trigger": ("title_from", "description_from", "map_incident_with")
 _PATH = re.compile(r"^rule(?:\.conditions\[(\d+)\](?:\.(json_key|mode|contains))?|\.(\w+))?")
 
 
-def _service(service_id: int) -> Service:
-    service = db.session.get(Service, service_id)
-    if service is None or service.deleted_at is not None:
+def _found(value):
+    """A service call's answer, or 404 when the service (or rule) is gone."""
+    if value is None:
         abort(404, "No such service (it may have been deleted).")
-    return service
+    return value
 
 
-def _in_maintenance(windows: list[Maintenance], now: float) -> bool:
-    """Whether some window is on now (for any call; tag sets narrow which calls it skips)."""
-    return any(MaintenanceWindow(clock.from_db(w.starts_at), clock.from_db(w.ends_at)).active_at(now)
-               for w in windows)
+def _to_service(service_id: int, message: str, category: str = "message"):
+    flash(message, category)
+    return redirect(url_for("services.service", service_id=service_id))
 
 
 @bp.get("/services")
 @login_required
 def services():
     """Every service with its state, open incidents and rule counts."""
-    now = clock.now()
-    rows = []
-    for service in db.session.execute(select(Service).where(Service.live()).order_by(Service.name)).scalars():
-        windows = db.session.execute(select(Maintenance).where(Maintenance.service_id == service.id)).scalars().all()
-        active = db.session.execute(select(func.count(Incident.id)).where(
-            Incident.service_id == service.id, Incident.status.in_(ACTIVE))).scalar_one()
-        kinds = dict(db.session.execute(select(Rule.kind, func.count(Rule.id)).where(
-            Rule.service_id == service.id).group_by(Rule.kind)).all())
-        rows.append((service, _in_maintenance(windows, now), active, kinds))
-    return render_template("services/services.html", rows=rows, config_text=request.args.get("config", ""))
+    return render_template("services/services.html", rows=catalog.overview(clock.now()),
+                           config_text=request.args.get("config", ""))
 
 
 @bp.post("/services")
@@ -82,20 +68,12 @@ def services():
 def create():
     name = request.form.get("name", "").strip()
     try:
-        check_service_name(name, "name")
-        begin_session_write()
-        if catalog.find_service(name) is not None:
-            raise SpecError("name", f"a service named {name!r} exists already")
-        service = Service(name=name, enabled=True, version=1, created_at=clock.to_db(clock.now()))
-        db.session.add(service)
-        db.session.commit()
+        service = catalog.create_service(name, clock.now())
     except SpecError as exc:
-        db.session.rollback()
         flash(f"Not created: the name {exc.message}." if exc.path == "name" and "exists" not in exc.message
               else f"Not created: {exc.message}.", "error")
         return redirect(url_for("services.services"))
-    flash(f"Service {name} created. Add a trigger rule so that it opens incidents.")
-    return redirect(url_for("services.service", service_id=service.id))
+    return _to_service(service.id, f"Service {name} created. Add a trigger rule so that it opens incidents.")
 
 
 @bp.post("/services/import")
@@ -124,19 +102,14 @@ def export():
 @login_required
 def service(service_id: int):
     """One service: settings, maintenance windows and its rules in order."""
-    return _service_page(_service(service_id))
+    return _service_page(service_id)
 
 
-def _service_page(item: Service, maintenance: dict | None = None, status: int = 200):
+def _service_page(service_id: int, maintenance: dict | None = None, status: int = 200):
     """The service page; ``maintenance`` holds a refused maintenance form (values and error)."""
-    rules = db.session.execute(select(Rule).where(Rule.service_id == item.id)
-                               .order_by(Rule.kind.desc(), Rule.position)).scalars().all()
-    windows = db.session.execute(select(Maintenance).where(Maintenance.service_id == item.id)
-                                 .order_by(Maintenance.id)).scalars().all()
-    return render_template("services/service.html", service=item, windows=windows,
-                           in_maintenance=_in_maintenance(windows, clock.now()),
-                           trigger=[r for r in rules if r.kind == "trigger"],
-                           resolve=[r for r in rules if r.kind == "resolve"],
+    page = _found(catalog.service_page(service_id, clock.now()))
+    return render_template("services/service.html", service=page.service, windows=page.windows,
+                           in_maintenance=page.in_maintenance, trigger=page.trigger, resolve=page.resolve,
                            maintenance=maintenance or {}), status
 
 
@@ -144,18 +117,12 @@ def _service_page(item: Service, maintenance: dict | None = None, status: int = 
 @admin_required
 def rename(service_id: int):
     """Rename a service; tokens, rules and incidents stay with it."""
-    begin_session_write()
-    item = _service(service_id)
-    old = item.name
     try:
-        catalog.rename_service(item, request.form.get("name", "").strip())
+        old, new = _found(catalog.rename(service_id, request.form.get("name", "").strip()))
     except SpecError as exc:
-        db.session.rollback()
-        flash(f"Not renamed: the name {exc.message}.", "error")
-        return redirect(url_for("services.service", service_id=service_id))
-    db.session.commit()
-    flash(f"Renamed {old} to {item.name}. Incidents opened from now on carry the new name; titles do not change.")
-    return redirect(url_for("services.service", service_id=service_id))
+        return _to_service(service_id, f"Not renamed: the name {exc.message}.", "error")
+    return _to_service(service_id, f"Renamed {old} to {new}. Incidents opened from now on carry the new "
+                                   "name; titles do not change.")
 
 
 @bp.route("/services/<int:service_id>/delete", methods=["GET", "POST"])
@@ -163,64 +130,58 @@ def rename(service_id: int):
 def delete(service_id: int):
     """Ask first (GET: what goes with it), then delete (POST)."""
     if request.method == "GET":
-        item = _service(service_id)
-        return render_template("services/delete.html", service=item,
-                               summary=catalog.deletion_summary(item))
-    begin_session_write()
-    item = _service(service_id)
-    name = item.name
-    catalog.delete_service(item, clock.now(), current_user.email)
-    db.session.commit()
+        item, summary = _found(catalog.deletion_preview(service_id))
+        return render_template("services/delete.html", service=item, summary=summary)
+    name = _found(catalog.delete(service_id, clock.now(), current_user.email))
     flash(f"Service {name} deleted. Its incidents stay in the list and the API log, with their timelines.")
     return redirect(url_for("services.services"))
+
+
+def _window_setting(raw: str) -> int | None:
+    """The duplicate window field: empty for the server's default. :raises SpecError:"""
+    raw = raw.strip()
+    return check_window_seconds(int(raw) if raw.isdigit() else (None if raw == "" else -1), "window")
 
 
 @bp.post("/services/<int:service_id>/settings")
 @admin_required
 def settings(service_id: int):
-    begin_session_write()
-    item = _service(service_id)
-    raw = request.form.get("window", "").strip()
     try:
-        window = check_window_seconds(int(raw) if raw.isdigit() else (None if raw == "" else -1), "window")
+        window = _window_setting(request.form.get("window", ""))
     except SpecError as exc:
-        db.session.rollback()
-        flash(f"Duplicate window {exc.message}.", "error")
-        return redirect(url_for("services.service", service_id=service_id))
-    catalog.set_settings(item, enabled=bool(request.form.get("enabled")), window=window)
-    db.session.commit()
-    flash("Settings saved.")
-    return redirect(url_for("services.service", service_id=service_id))
+        return _to_service(service_id, f"Duplicate window {exc.message}.", "error")
+    _found(catalog.change_settings(service_id, enabled=bool(request.form.get("enabled")), window=window) or None)
+    return _to_service(service_id, "Settings saved.")
 
 
 @bp.post("/services/<int:service_id>/maintenance")
 @admin_required
 def maintenance(service_id: int):
     """Start maintenance now (until a time, or with no end), or end the started windows."""
-    begin_session_write()
-    item = _service(service_id)
     if request.form.get("action") == "end":
-        ended = catalog.end_maintenance(item)
-        db.session.commit()
-        flash(f"Ended {plural(ended, 'maintenance window')}; windows from the imported configuration stay.")
-        return redirect(url_for("services.service", service_id=service_id))
+        ended = _found(catalog.end_maintenance_on(service_id))
+        return _to_service(service_id, f"Ended {plural(ended, 'maintenance window')}; windows from the "
+                                       "imported configuration stay.")
     form = {name: request.form.get(name, "") for name in ("starts", "until", "tags", "tz")}
     now = clock.now()
     try:
-        zone = _zone(form["tz"])
-        tags = build_tags([[t.strip() for t in line.split(",") if t.strip()]
-                           for line in form["tags"].splitlines() if line.strip()], "tags")
-        starts, until = (_local_time(form[name], zone, name) for name in ("starts", "until"))
-        if until is not None and until <= max(now, starts or now):
-            raise SpecError("until", "must be after the start and in the future")
-        catalog.start_maintenance(item, tags, until, now, origin="dashboard", starts=starts)
+        tags, starts, until = _maintenance_form(form, now)
+        _found(catalog.maintenance_on(service_id, tags, until, now, origin="dashboard", starts=starts))
     except SpecError as exc:
-        db.session.rollback()
-        return _service_page(item, {**form, "error": f"Maintenance not started: {exc}."}, 422)
-    db.session.commit()
-    flash(("Maintenance scheduled." if starts and starts > now else "Maintenance started.")
-          + (" Only calls whose payload has the tags are skipped." if tags else ""))
-    return redirect(url_for("services.service", service_id=service_id))
+        return _service_page(service_id, {**form, "error": f"Maintenance not started: {exc}."}, 422)
+    return _to_service(service_id, ("Maintenance scheduled." if starts and starts > now else "Maintenance started.")
+                       + (" Only calls whose payload has the tags are skipped." if tags else ""))
+
+
+def _maintenance_form(form: dict, now: float):
+    """Tags, start and end of the maintenance form, read in the browser's zone. :raises SpecError:"""
+    zone = _zone(form["tz"])
+    tags = build_tags([[t.strip() for t in line.split(",") if t.strip()]
+                       for line in form["tags"].splitlines() if line.strip()], "tags")
+    starts, until = (_local_time(form[name], zone, name) for name in ("starts", "until"))
+    if until is not None and until <= max(now, starts or now):
+        raise SpecError("until", "must be after the start and in the future")
+    return tags, starts, until
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -245,7 +206,7 @@ def _local_time(text: str, zone: ZoneInfo, name: str) -> float | None:
 
 # -- the rule editor ---------------------------------------------------------------------
 
-def _form_values(rule: Rule | None, kind: str) -> dict:
+def _form_values(rule, kind: str) -> dict:
     """The form's values for an existing rule, or an empty one."""
     values = {"urgency": "high", "conditions": [{"json_key": "", "contains": [], "mode": "all"}] * SLOTS}
     if rule is None:
@@ -314,7 +275,7 @@ def _all_errors(kind: str, doc: dict, slots: list[int]) -> dict:
     return errors
 
 
-def _render_rule_form(item: Service, kind: str, rule: Rule | None, values: dict, errors: dict, status=200):
+def _render_rule_form(item, kind: str, rule, values: dict, errors: dict, status=200):
     return render_template("services/rule.html", service=item, kind=kind, rule=rule, values=values,
                            errors=errors, slots=range(SLOTS)), status
 
@@ -324,19 +285,11 @@ def _render_rule_form(item: Service, kind: str, rule: Rule | None, values: dict,
 @login_required
 def rule(service_id: int, kind: str | None = None, rule_id: int | None = None):
     """Edit a rule (or add one); only admins save."""
-    item = _service(service_id)
-    existing = None
-    if rule_id is not None:
-        existing = db.session.get(Rule, rule_id)
-        if existing is None or existing.service_id != service_id:
-            kind = request.form.get("kind")
-            if request.method == "GET" or kind not in KEY_FIELDS:
-                abort(404, "No such rule (it may have been deleted).")
-            _, _, shown = _read_form(kind)  # deleted meanwhile, in another tab: keep the edit
-            return _render_rule_form(item, kind, None, shown, {"rule": (
-                "This rule was deleted meanwhile (in another tab or by someone else). Your edit is "
-                "kept below: save it to add it as a new rule.")}, 409)
-        kind = existing.kind
+    item = _found(catalog.live_service(service_id))
+    existing = catalog.rule_of(service_id, rule_id) if rule_id is not None else None
+    if rule_id is not None and existing is None:
+        return _deleted_meanwhile(item)
+    kind = existing.kind if existing else kind
     if kind not in KEY_FIELDS:
         abort(404, "Rules are trigger or resolve rules.")
     if request.method == "GET":
@@ -344,8 +297,19 @@ def rule(service_id: int, kind: str | None = None, rule_id: int | None = None):
     return _save_rule(item, kind, existing)
 
 
+def _deleted_meanwhile(item):
+    """A rule deleted in another tab: a save keeps the edit, to be added as a new rule."""
+    kind = request.form.get("kind")
+    if request.method == "GET" or kind not in KEY_FIELDS:
+        abort(404, "No such rule (it may have been deleted).")
+    _, _, shown = _read_form(kind)
+    return _render_rule_form(item, kind, None, shown, {"rule": (
+        "This rule was deleted meanwhile (in another tab or by someone else). Your edit is "
+        "kept below: save it to add it as a new rule.")}, 409)
+
+
 @admin_required
-def _save_rule(item: Service, kind: str, existing: Rule | None):
+def _save_rule(item, kind: str, existing):
     doc, slots, shown = _read_form(kind)
     if kind == "resolve" and doc["incident_mapped_with"] is None:
         return _render_rule_form(item, kind, existing, shown, {
@@ -356,28 +320,19 @@ def _save_rule(item: Service, kind: str, existing: Rule | None):
         return _render_rule_form(item, kind, existing, shown, errors, 422)
     try:
         spec = (build_trigger if kind == "trigger" else build_resolve)(doc, "rule")
-        begin_session_write()
-        catalog.save_rule(item, kind, existing.id if existing else None, spec)
-        db.session.commit()
+        _found(catalog.store_rule(item.id, kind, existing.id if existing else None, spec) or None)
     except SpecError as exc:
-        db.session.rollback()
         return _render_rule_form(item, kind, existing, shown, {_field_of(exc, slots): exc.message}, 422)
-    flash(f"{kind.capitalize()} rule saved.")
-    return redirect(url_for("services.service", service_id=item.id))
+    return _to_service(item.id, f"{kind.capitalize()} rule saved.")
 
 
-@bp.post("/services/<int:service_id>/rules/<int:rule_id>/<action>")
+@bp.post("/services/<int:service_id>/rules/<int:rule_id>/<any(up, down, delete):action>")
 @admin_required
 def rule_action(service_id: int, rule_id: int, action: str):
     """Move a rule up or down, or delete it."""
-    begin_session_write()
-    item = db.session.get(Rule, rule_id)
-    if item is None or item.service_id != service_id or action not in ("up", "down", "delete"):
+    kind = catalog.change_rule(service_id, rule_id, action)
+    if kind is None:
         abort(404, "No such rule.")
     if action == "delete":
-        catalog.delete_rule(item)
-        flash(f"{item.kind.capitalize()} rule deleted.")
-    else:
-        catalog.move_rule(item, -1 if action == "up" else 1)
-    db.session.commit()
+        flash(f"{kind.capitalize()} rule deleted.")
     return redirect(url_for("services.service", service_id=service_id))

@@ -1,0 +1,87 @@
+"""The incident lifecycle: its statuses, the actions on an incident, and which are allowed.
+
+This is the one table of transitions. ``services/lifecycle.py`` applies them (for calls
+from tools and for people alike), and builds its SQL from what this module says, so a
+status word is written once, here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Status(str, Enum):
+    TRIGGERED = "triggered"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+STATUSES = tuple(s.value for s in Status)
+ACTIVE = (Status.TRIGGERED.value, Status.ACKNOWLEDGED.value)  # an open incident (S28)
+# The partial unique index's predicate, written once: the hot path's statements repeat it
+# literally, because neither SQLite nor a generic PostgreSQL plan uses a partial index
+# for a predicate with bound values.
+ACTIVE_SQL = "status IN (" + ", ".join(f"'{s}'" for s in ACTIVE) + ")"
+
+
+class Action(str, Enum):
+    OPEN = "open"  # a trigger rule held and no incident of its mapping value was open
+    REPEAT = "repeat"  # a trigger rule held again for an open incident (a duplicate, S26)
+    ACKNOWLEDGE = "acknowledge"
+    UNACKNOWLEDGE = "unacknowledge"
+    RESOLVE = "resolve"
+    COMMENT = "comment"
+
+
+class TransitionRefused(ValueError):
+    """An action that the incident's current status does not allow (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What an action does: from which statuses, to which, and what the timeline records."""
+
+    action: Action
+    allowed: tuple[str, ...]  # statuses it changes
+    unchanged: tuple[str, ...]  # statuses where it is a no-op (asking twice changes nothing)
+    to: str | None  # the new status; None keeps the status
+    event: str | None  # the timeline entry it writes; None writes none (repeats are counted)
+    sets: str | None = None  # the time column set to now
+    clears: str | None = None  # the time column cleared
+    refusal: str = ""
+
+
+RULES: dict[Action, Rule] = {rule.action: rule for rule in (
+    Rule(Action.OPEN, allowed=(), unchanged=(), to=Status.TRIGGERED.value, event="created"),
+    Rule(Action.REPEAT, allowed=ACTIVE, unchanged=(), to=None, event=None),
+    Rule(Action.ACKNOWLEDGE, allowed=(Status.TRIGGERED.value,), unchanged=(Status.ACKNOWLEDGED.value,),
+         to=Status.ACKNOWLEDGED.value, event="acknowledged", sets="acknowledged_at",
+         refusal="the incident is resolved; it cannot be acknowledged"),
+    Rule(Action.UNACKNOWLEDGE, allowed=(Status.ACKNOWLEDGED.value,),
+         unchanged=(Status.TRIGGERED.value, Status.RESOLVED.value), to=Status.TRIGGERED.value,
+         event="unacknowledged", clears="acknowledged_at"),
+    Rule(Action.RESOLVE, allowed=ACTIVE, unchanged=(Status.RESOLVED.value,), to=Status.RESOLVED.value,
+         event="resolved", sets="resolved_at"),
+    Rule(Action.COMMENT, allowed=STATUSES, unchanged=(), to=None, event="comment"),
+)}
+
+
+def transition(action: Action, status: str) -> Rule | None:
+    """The rule to apply to an incident in ``status``, or None when it changes nothing.
+
+    :raises TransitionRefused: when the status does not allow the action.
+    """
+    rule = RULES[action]
+    if status in rule.allowed:
+        return rule
+    if status in rule.unchanged:
+        return None
+    raise TransitionRefused(rule.refusal or f"an incident that is {status} cannot be {action.value}d")
+
+
+def is_active(status: str) -> bool:
+    return status in ACTIVE

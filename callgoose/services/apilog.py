@@ -1,0 +1,42 @@
+"""The API log (S33): calls newest first, filtered, and one call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..store.models import ApiCall, ApiToken, Service
+
+
+@dataclass(frozen=True)
+class CallsPage:
+    rows: list[ApiCall]
+    total: int
+    pages: int
+    services: list  # (id, name) of the live services, for the filter
+    tokens: list  # (id, name) of every token, for the filter
+
+
+def calls(*, status: int | None, token_id: int | None, service_id: int | None, page: int,
+          per_page: int) -> CallsPage:
+    """One page of calls, newest first, with the choices of the filters."""
+    conditions = []
+    if status is not None:
+        conditions.append(ApiCall.status == status)
+    if token_id is not None:
+        conditions.append(ApiCall.token_id == token_id)
+    if service_id is not None:
+        conditions.append(ApiCall.services.contains(f",{service_id},"))
+    total = db.session.execute(select(func.count(ApiCall.id)).where(*conditions)).scalar_one()
+    rows = db.session.execute(select(ApiCall).where(*conditions).order_by(ApiCall.received_at.desc())
+                              .limit(per_page).offset((page - 1) * per_page)).scalars().all()
+    services = db.session.execute(select(Service.id, Service.name).where(Service.live()).order_by(Service.name)).all()
+    tokens = db.session.execute(select(ApiToken.id, ApiToken.name).order_by(ApiToken.name)).all()
+    return CallsPage(list(rows), total, max(1, -(-total // per_page)), services, tokens)
+
+
+def call(call_id: str) -> ApiCall | None:
+    """One call, while retention keeps it."""
+    return db.session.get(ApiCall, call_id)

@@ -1,0 +1,163 @@
+"""The one path for every incident change, whoever makes it.
+
+A call from a tool (the hot path), a person in the dashboard, a script through the API and
+the deletion of a service all change incidents here, inside the caller's write
+transaction: the status change, its timeline entry, the incident's ``version`` and the
+change counter the live list polls are written together. The next issue writes its
+notification rows in :meth:`Changes.finish`, in the same transaction.
+
+The statements are built from :mod:`callgoose.engine.lifecycle`'s rules, so a status word
+or an allowed transition is written once, there.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..engine.lifecycle import ACTIVE, ACTIVE_SQL, RULES, Action, Status, transition
+from ..store.hotpath import Cursor, Sql
+
+COUNTER_SHARDS = 16  # writers pick one at random, so two seldom wait for one row
+BUMP_COUNTER = Sql("""
+    INSERT INTO change_counters (shard, value) VALUES (:shard, :n)
+    ON CONFLICT (shard) DO UPDATE SET value = change_counters.value + excluded.value
+""")
+READ_COUNTER = Sql("SELECT coalesce(sum(value), 0) FROM change_counters")
+INSERT_EVENT = Sql("""
+    INSERT INTO incident_events (incident_id, at, kind, api_call_id, user_id, actor, note)
+    VALUES (:incident_id, :at, :kind, :api_call_id, :user_id, :actor, :note)
+""")
+STATUS_OF = Sql("SELECT status FROM incidents WHERE id = :id")
+STATUS_OF_IN_SERVICE = Sql("SELECT status FROM incidents WHERE id = :id AND service_id = :sid")
+TOUCH = Sql("UPDATE incidents SET version = version + 1 WHERE id = :id")
+# S26 as one statement: open the incident, or count a repeat on the active one. The
+# conflict target is the partial unique index of active incidents, so the database makes
+# the choice (a NULL mapping key never conflicts); ``duplicate_count`` comes back 0 for a
+# new incident.
+OPEN_OR_REPEAT = Sql(f"""
+    INSERT INTO incidents (service_id, title, description, payload_digest, urgency, status,
+        mapping_value, mapping_key, duplicate_count, version, rule_id, created_by_call, created_at,
+        last_seen_at)
+    VALUES (:service_id, :title, :description, :payload_digest, :urgency, '{RULES[Action.OPEN].to}',
+        :mapping_value, :mapping_key, 0, 1, :rule_id, :created_by_call, :now, :now)
+    ON CONFLICT (service_id, mapping_key) WHERE {ACTIVE_SQL}
+    DO UPDATE SET duplicate_count = incidents.duplicate_count + 1, version = incidents.version + 1,
+        first_repeat_at = coalesce(incidents.first_repeat_at, excluded.last_seen_at),
+        last_seen_at = excluded.last_seen_at
+    RETURNING id, duplicate_count
+""")
+
+
+def _status_test(statuses: tuple[str, ...]) -> str:
+    # The active set is written as the partial index's own text (see engine.lifecycle).
+    if tuple(statuses) == ACTIVE:
+        return ACTIVE_SQL
+    return "status IN (" + ", ".join(f"'{s}'" for s in statuses) + ")"
+
+
+@lru_cache(maxsize=None)
+def statement(action: Action, by_mapping: bool) -> Sql:
+    """The UPDATE that applies ``action`` to one incident (by id) or to the active incidents of
+    one mapping value (by service and mapping key), returning the ids it changed."""
+    rule = RULES[action]
+    sets = [f"status = '{rule.to}'"] if rule.to else []
+    if rule.sets:
+        sets.append(f"{rule.sets} = :now")
+    if rule.clears:
+        sets.append(f"{rule.clears} = NULL")
+    sets.append("version = version + 1")
+    where = "service_id = :sid AND mapping_key = :mkey" if by_mapping else "id = :id"
+    return Sql(f"UPDATE incidents SET {', '.join(sets)} WHERE {where} AND {_status_test(rule.allowed)} "
+               "RETURNING id")
+
+
+@dataclass(frozen=True)
+class By:
+    """Who made a change: a call from a tool, or a person or token (``actor``)."""
+
+    call_id: str | None = None
+    actor: str | None = None
+    user_id: int | None = None
+
+
+class NotFound(LookupError):
+    """No such incident (or none the caller may reach)."""
+
+
+class Changes:
+    """The incident changes of one write transaction; :meth:`finish` before it commits."""
+
+    def __init__(self, cursor: Cursor, now_db):
+        self.cursor = cursor
+        self.now_db = now_db
+        self.events: list[dict] = []
+        self.changed = 0
+
+    def _record(self, incident_id: int, kind: str | None, by: By, note: str | None = None) -> None:
+        self.changed += 1
+        if kind is not None:
+            self.events.append({"incident_id": incident_id, "at": self.now_db, "kind": kind,
+                                "api_call_id": by.call_id, "user_id": by.user_id, "actor": by.actor,
+                                "note": note})
+
+    def open_or_repeat(self, fields: dict, by: By) -> tuple[int, bool]:
+        """Open an incident, or count a repeat on the active one of its mapping value."""
+        incident_id, repeats = self.cursor.execute(OPEN_OR_REPEAT, {
+            **fields, "created_by_call": by.call_id, "now": self.now_db}).fetchone()
+        created = repeats == 0
+        self._record(incident_id, RULES[Action.OPEN if created else Action.REPEAT].event, by)
+        return incident_id, created
+
+    def apply(self, action: Action, by: By, *, incident_id: int | None = None,
+              service_id: int | None = None, mapping_key: str | None = None,
+              note: str | None = None) -> list[int]:
+        """Apply ``action`` where its rule allows it (to one incident, or to the active ones of
+        a mapping value); return the ids it changed."""
+        if incident_id is not None:
+            rows = self.cursor.execute(statement(action, False), {"id": incident_id, "now": self.now_db})
+        else:
+            rows = self.cursor.execute(statement(action, True), {
+                "sid": service_id, "mkey": mapping_key, "now": self.now_db})
+        ids = [row[0] for row in rows.fetchall()]
+        for changed in ids:
+            self._record(changed, RULES[action].event, by, note)
+        return ids
+
+    def act(self, action: Action, incident_id: int, by: By, *, service_id: int | None = None,
+            note: str | None = None) -> bool:
+        """A person's (or script's) action on one incident: whether it changed anything.
+
+        :raises NotFound: no such incident within ``service_id``.
+        :raises TransitionRefused: the incident's status does not allow it.
+        """
+        params = {"id": incident_id} if service_id is None else {"id": incident_id, "sid": service_id}
+        row = self.cursor.execute(STATUS_OF if service_id is None else STATUS_OF_IN_SERVICE, params).fetchone()
+        if row is None:
+            raise NotFound(incident_id)
+        rule = transition(action, row[0])
+        if rule is None:
+            return False
+        if rule.to is None:  # a comment: the status stays, the page still sees a change
+            self.cursor.execute(TOUCH, {"id": incident_id})
+            self._record(incident_id, rule.event, by, note)
+            return True
+        return bool(self.apply(action, by, incident_id=incident_id, note=note))
+
+    def finish(self) -> None:
+        """Write the timeline entries and count the changes, inside the same transaction."""
+        if self.events:
+            self.cursor.executemany(INSERT_EVENT, self.events)
+            self.events = []
+        if self.changed:
+            self.cursor.execute(BUMP_COUNTER, {"shard": random.randrange(COUNTER_SHARDS), "n": self.changed})
+            self.changed = 0
+
+
+def change_count(cursor: Cursor) -> int:
+    """How many incident changes were ever committed: the live list's poll (one tiny read)."""
+    return cursor.execute(READ_COUNTER).fetchone()[0]
+
+
+__all__ = ["Action", "By", "Changes", "NotFound", "Status", "change_count", "statement"]

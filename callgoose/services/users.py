@@ -1,0 +1,185 @@
+"""People who sign in to the dashboard: accounts, passwords, lockout and sessions.
+
+A session is a row (``user_sessions``) whose secret is in the browser's cookies: ending
+the row ends the session everywhere. Each function here is one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .. import clock
+from ..extensions import db
+from ..store.models import User, UserSession
+from ..store.transactions import write
+from .catalog import create_starter_service
+
+log = logging.getLogger(__name__)
+MIN_PASSWORD = 8
+MAX_FAILURES = 5  # wrong passwords in a row before the account is locked
+LOCK_SECONDS = 15 * 60
+# Checked against when the email is unknown, so both paths cost one hash (no user probing).
+_DUMMY_HASH = generate_password_hash("not a password")
+
+
+class UserError(ValueError):
+    """A change to users that is refused, with a reason a person can act on."""
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", errors="replace")).hexdigest()
+
+
+def user_for_session(user_id: int, secret: str) -> User | None:
+    """The active user of a live session."""
+    return db.session.execute(select(User).join(UserSession, UserSession.user_id == User.id).where(
+        User.id == user_id, UserSession.digest == _digest(secret), User.active)).scalar_one_or_none()
+
+
+def has_users() -> bool:
+    return db.session.execute(select(func.count(User.id))).scalar_one() > 0
+
+
+def all_users() -> list[User]:
+    """Active users first, by email."""
+    return list(db.session.execute(select(User).order_by(User.active.desc(), User.email)).scalars())
+
+
+def create_user(email: str, password: str, *, admin: bool, now: float) -> User:
+    """Add a user; the caller's transaction holds it. :raises ValueError: a reason a person can act on."""
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 254:
+        raise ValueError(f"{email!r} is not an email address")
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"the password needs at least {MIN_PASSWORD} characters")
+    if db.session.execute(select(User.id).where(User.email == email)).first():
+        raise ValueError(f"a user {email} exists already")
+    user = User(email=email, password_hash=generate_password_hash(password), is_admin=admin,
+                active=True, created_at=clock.to_db(now))
+    db.session.add(user)
+    return user
+
+
+def add_user(email: str, password: str, *, admin: bool, now: float) -> User:
+    """Add a user in its own transaction. :raises ValueError:"""
+    return write(lambda: create_user(email, password, admin=admin, now=now))
+
+
+def set_up(email: str, password: str, now: float) -> User | None:
+    """The first admin, with the example service; None when someone set up first."""
+    def work():
+        if has_users():
+            return None
+        user = create_user(email, password, admin=True, now=now)
+        create_starter_service(now)
+        return user
+    return write(work)
+
+
+def end_sessions(user_id: int, keep: str | None = None) -> None:
+    """End every session of a user (but ``keep``, a secret); the caller's transaction holds it."""
+    query = delete(UserSession).where(UserSession.user_id == user_id)
+    if keep is not None:
+        query = query.where(UserSession.digest != _digest(keep))
+    db.session.execute(query)
+
+
+def start_session(user_id: int, now: float) -> str:
+    """A new session row for one browser; its secret (for the cookies) is returned, never stored."""
+    secret = secrets.token_urlsafe(32)
+
+    def work():
+        db.session.add(UserSession(digest=_digest(secret), user_id=user_id, created_at=clock.to_db(now)))
+    write(work)
+    return secret
+
+
+def end_session(secret: str) -> None:
+    """End one browser's session."""
+    write(lambda: db.session.execute(delete(UserSession).where(UserSession.digest == _digest(secret))))
+
+
+def end_all_sessions(user_id: int) -> None:
+    write(lambda: end_sessions(user_id))
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of a password check: the user, or when the account is locked until."""
+
+    user_id: int | None
+    locked_until: datetime | None = None
+
+
+def check_password(email: str, password: str, now: float) -> SignIn:
+    """Check an email and password; count a failure and lock after :data:`MAX_FAILURES`."""
+    email = email.strip().lower()
+
+    def work() -> SignIn:
+        user = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
+        valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+        locked = user is not None and user.locked_until is not None and clock.from_db(user.locked_until) > now
+        if user is not None and valid and user.active and not locked:
+            user.failed_logins, user.locked_until = 0, None
+            return SignIn(user.id)
+        if user is not None and not locked:
+            user.failed_logins += 1
+            if user.failed_logins >= MAX_FAILURES:
+                user.locked_until, user.failed_logins = clock.to_db(now + LOCK_SECONDS), 0
+                locked = True
+                log.warning("sign-in locked for %s after %d failures", user.email, MAX_FAILURES)
+        return SignIn(None, user.locked_until if locked else None)
+    return write(work)
+
+
+def change_own_password(user_id: int, current: str, new: str, keep: str) -> bool:
+    """Change one's own password (every other session ends); False when ``current`` is wrong."""
+    def work() -> bool:
+        user = db.session.get(User, user_id)
+        if not check_password_hash(user.password_hash, current):
+            return False
+        user.password_hash = generate_password_hash(new)
+        end_sessions(user.id, keep=keep)
+        return True
+    return write(work)
+
+
+def set_password(user_id: int, password: str) -> User | None:
+    """An admin sets a user's password: it lifts a lock and ends the user's sessions."""
+    def work():
+        user = db.session.get(User, user_id)
+        if user is None:
+            return None
+        user.password_hash = generate_password_hash(password)
+        user.failed_logins, user.locked_until = 0, None
+        end_sessions(user.id)  # whoever knew the old password is signed out
+        return user
+    return write(work)
+
+
+def toggle_active(user_id: int, by_user_id: int) -> User | None:
+    """Deactivate a user (they cannot sign in; their name stays in timelines) or reactivate.
+
+    :raises UserError: for oneself, or for the last active admin.
+    """
+    def work():
+        user = db.session.get(User, user_id)
+        if user is None:
+            return None
+        if user.id == by_user_id:
+            raise UserError("You cannot deactivate yourself.")
+        if user.active and user.is_admin and db.session.execute(
+                select(func.count(User.id)).where(User.is_admin, User.active)).scalar_one() <= 1:
+            raise UserError("This is the last active admin.")
+        user.active = not user.active
+        if not user.active:
+            end_sessions(user.id)
+        return user
+    return write(work)
