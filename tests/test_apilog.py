@@ -4,6 +4,7 @@ import pytest
 from conftest import ALERTMANAGER, add_user, firing, resolved, sign_in
 from test_ingest import post
 
+from callgoose.engine.outcome import Miss, ResolveHit, ServiceOutcome, TriggerHit
 from callgoose.web.presenters import explain
 
 
@@ -77,7 +78,27 @@ def test_unknown_call_is_404(admin):
      "Resolve rule 1: its conditions hold, but its mapping key `host` is absent or empty"),
 ])
 def test_explain_sentences(result, expected):
-    assert any(expected in line for line in explain(result))
+    assert any(expected in line for line in explain(ServiceOutcome.from_json(result)))
+
+
+def test_a_version_1_outcome_reads_as_the_record_it_was():
+    """Rows written before outcomes had a version: no "v", and no "created" (their status says it)."""
+    opened = ServiceOutcome.from_json({"service": "s", "service_id": 1, "status": 201, "incident": 7,
+                                       "trigger": {"rule": 0, "rule_id": 3, "mapping_value": "g1"}})
+    assert opened.created and opened.incident == 7 and opened.trigger == TriggerHit(0, 3, "g1")
+    assert "Trigger rule 1 held with mapping value “g1” and opened incident #7." in explain(opened)
+    repeat = ServiceOutcome.from_json({"service": "s", "service_id": 1, "status": 208, "incident": 7,
+                                       "trigger": {"rule": 0, "mapping_value": "g1"}})
+    assert not repeat.created and "counts as a duplicate" in " ".join(explain(repeat))
+
+
+def test_an_outcome_round_trips_through_its_stored_form():
+    record = ServiceOutcome("s", 1, 200, trigger=TriggerHit(0, 2, "m"), resolves=(ResolveHit(1, 4, "m"),),
+                            misses=(Miss("trigger", 1, 0, "status", 'value does not contain "x"'),),
+                            incident=9, created=False, resolved_incidents=(5, 6))
+    stored = record.to_json()
+    assert stored["v"] == 2
+    assert ServiceOutcome.from_json(stored) == record
 
 
 def test_a_duplicate_next_to_a_resolve_is_not_called_opened(admin, setup):

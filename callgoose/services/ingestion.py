@@ -11,7 +11,7 @@ import json
 import logging
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import clock
 from ..engine import (
@@ -27,13 +27,20 @@ from ..engine import (
     mapping_key,
     resolve_values,
 )
+from ..engine.outcome import (
+    Miss,
+    ResolveHit,
+    ServiceOutcome,
+    TriggerHit,
+    dump_all,
+    short,
+)
 from ..store.hotpath import Sql, read_cursor, to_datetime
 from ..store.transactions import run_write, transient_errors
 from .catalog import SpecCache, load_specs, service_rows
 from .lifecycle import Action, By, Changes
 from .tokens import TokenInfo, authenticate, token_by_id
 
-RESULT_VALUE_CHARS = 200
 log = logging.getLogger(__name__)
 
 # S27 in one statement: remember this call for its subject and return what was remembered
@@ -69,7 +76,7 @@ class CallResult:
     call_id: str
     status: int
     body: dict
-    results: list = ()  # per service: the rule that held, what it did, why (see explain.py)
+    results: list[ServiceOutcome] = ()  # per service: the rule that held, what it did, why
 
 
 class _DryRun(Exception):
@@ -88,12 +95,6 @@ def new_call_id(now: float) -> str:
     return str(uuid.UUID(int=value))
 
 
-def _short(value: str | None) -> str | None:
-    if value is None or len(value) <= RESULT_VALUE_CHARS:
-        return value
-    return value[:RESULT_VALUE_CHARS] + "…"
-
-
 @dataclass
 class _Evaluated:
     """One service's part of a call, decided before the write transaction."""
@@ -103,25 +104,20 @@ class _Evaluated:
     maintenance: bool = False
     note: str | None = None  # disabled | error: ...
 
-    def result(self, flags: Flags) -> dict:
+    def outcome(self, flags: Flags) -> ServiceOutcome:
         ev = self.evaluation
-        out = {"service": self.spec.name if self.spec else None,
-               "service_id": self.spec.service_id if self.spec else None, "status": flags.status}
-        if self.note:
-            out["note"] = self.note
+        spec = self.spec
+        base = ServiceOutcome(spec.name if spec else None, spec.service_id if spec else None, flags.status,
+                              note=self.note)
         if ev is None:
-            return out
-        if ev.trigger is not None:
-            out["trigger"] = {"rule": ev.trigger.rule, "rule_id": ev.trigger.rule_id,
-                              "mapping_value": _short(ev.trigger.mapping_value)}
-        if ev.resolves:
-            out["resolve"] = [{"rule": h.rule, "rule_id": h.rule_id, "value": _short(h.value)}
-                              for h in ev.resolves]
-        if ev.misses:
-            out["misses"] = [{"kind": kind, "rule": index, "condition": f.condition,
-                              "json_key": _short(f.json_key), "reason": _short(f.reason)}
-                             for kind, index, f in ev.misses]
-        return out
+            return base
+        return replace(
+            base,
+            trigger=TriggerHit(ev.trigger.rule, ev.trigger.rule_id, short(ev.trigger.mapping_value))
+            if ev.trigger is not None else None,
+            resolves=tuple(ResolveHit(h.rule, h.rule_id, short(h.value)) for h in ev.resolves),
+            misses=tuple(Miss(kind, index, f.condition, short(f.json_key), short(f.reason))
+                         for kind, index, f in ev.misses))
 
 
 def _evaluate_all(specs, token: TokenInfo, payload: Payload, source: str | None, now: float):
@@ -161,11 +157,11 @@ class _Apply:
         self.default_window = default_window
         self.changes = Changes(cursor, self.now_db)
 
-    def service(self, item: _Evaluated) -> tuple[Flags, dict]:
+    def service(self, item: _Evaluated) -> tuple[Flags, ServiceOutcome]:
         flags = Flags()
         ev = item.evaluation
         if ev is None or item.maintenance or not ev.held:
-            return flags, item.result(flags)
+            return flags, item.outcome(flags)
         spec = item.spec
         window = spec.duplicate_window_seconds
         if window is None:
@@ -178,23 +174,17 @@ class _Apply:
         if is_replay(marker, self.payload.digest, self.now, window):
             flags.trigger_duplicate = ev.trigger is not None
             flags.resolve_duplicate = bool(ev.resolves)
-            result = item.result(flags)
-            result["replay"] = True
-            return flags, result
+            return flags, replace(item.outcome(flags), replay=True)
         resolved = self._resolve(spec, ev)
         flags.resolved = bool(resolved)
-        result_extra = {"resolved_incidents": resolved} if resolved else {}
+        incident, created = self._trigger(spec, ev) if ev.trigger is not None else (None, False)
         if ev.trigger is not None:
-            incident_id, created = self._trigger(spec, ev)
             flags.created = created
             flags.trigger_duplicate = not created
-            result_extra["incident"] = incident_id
-            result_extra["created"] = created
-        result = item.result(flags)
-        result.update(result_extra)
-        return flags, result
+        return flags, replace(item.outcome(flags), resolved_incidents=tuple(resolved), incident=incident,
+                              created=created)
 
-    def isolated(self, item: _Evaluated, errors: list[str]) -> tuple[Flags, dict]:
+    def isolated(self, item: _Evaluated, errors: list[str]) -> tuple[Flags, ServiceOutcome]:
         """Apply one service behind a savepoint; a failure undoes only that service's writes."""
         events, changed = len(self.changes.events), self.changes.changed
         self.cursor.execute(SAVEPOINT)
@@ -207,7 +197,7 @@ class _Apply:
             note = clean(f"error: the outcome cannot be recorded: {type(exc).__name__}: {exc}")[:500]
             errors.append(note)
             flags = Flags()
-            return flags, {**item.result(flags), "note": note}
+            return flags, replace(item.outcome(flags), note=note)
         self.cursor.execute(RELEASE_SAVEPOINT)
         return outcome
 
@@ -235,8 +225,8 @@ def _call_row(call_id, token: TokenInfo, now_db, source, content_type, size, pay
     content_type = clean(content_type) if content_type else content_type
     return {"id": call_id, "received_at": now_db, "token_id": token.id, "token_name": token.name,
             "source": source, "content_type": content_type, "size": size, "payload_digest": payload_digest,
-            "status": status, "results": clean(json.dumps(results, ensure_ascii=False)),
-            "services": "," + "".join(f"{r['service_id']}," for r in results if r.get("service_id")),
+            "status": status, "results": clean(json.dumps(dump_all(results), ensure_ascii=False)),
+            "services": "," + "".join(f"{r.service_id}," for r in results if r.service_id),
             "error": error}
 
 

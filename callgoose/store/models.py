@@ -16,6 +16,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..engine.lifecycle import ACTIVE_SQL
+from ..engine.outcome import ServiceOutcome, load_all
 from ..extensions import db
 
 
@@ -199,7 +200,7 @@ class ApiCall(db.Model):
     payload_digest: Mapped[str | None] = mapped_column(
         ForeignKey("payloads.digest", name="fk_api_calls_payload_digest_payloads"), index=True)
     status: Mapped[int]
-    results: Mapped[list] = mapped_column(JSON)  # per service: rule that held, what it did
+    results: Mapped[list] = mapped_column(JSON)  # engine.outcome records, per service (see outcomes)
     services: Mapped[str] = mapped_column(Text, default=",")  # ",1,3,": the services it ran on
     error: Mapped[str | None] = mapped_column(Text)
     stored_payload: Mapped[StoredPayload | None] = relationship(lazy="select")
@@ -208,6 +209,11 @@ class ApiCall(db.Model):
     def payload(self) -> str:
         """The payload text (S9), kept once per distinct text; empty for an empty body."""
         return self.stored_payload.text if self.stored_payload is not None else ""
+
+    @property
+    def outcomes(self) -> list[ServiceOutcome]:
+        """``results`` read back as typed records, whatever version wrote them."""
+        return load_all(self.results)
 
 
 class ReplayMarker(db.Model):

@@ -47,5 +47,5 @@ def call(call_id: str):
         abort(404, "No such API call (it may have been deleted by retention).")
     payload, links = pretty_payload(item.payload)
     return render_template("apilog/call.html", call=item, payload=payload,
-                           services=[(r, explain(r)) for r in item.results or []], outcome=outcome,
+                           services=[(r, explain(r)) for r in item.outcomes], outcome=outcome,
                            charset_note=charset_note(item.content_type))

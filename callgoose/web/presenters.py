@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from ..engine import Payload, clean
+from ..engine.outcome import Miss, ServiceOutcome
 from ..engine.payload import (
     is_text_type,
     pretty_json,
@@ -32,71 +33,69 @@ def _rule(kind: str, index: int) -> str:
     return f"{kind} rule {index + 1}"
 
 
-def _miss(miss: dict) -> str:
-    rule = _rule(miss["kind"].capitalize(), miss["rule"])
-    if miss["condition"] < 0:  # the resolve rule held, but its mapping key gave nothing
-        return (f"{rule}: its conditions hold, but its mapping key `{miss['json_key']}` is absent or "
+def _miss(miss: Miss) -> str:
+    rule = _rule(miss.kind.capitalize(), miss.rule)
+    if miss.condition < 0:  # the resolve rule held, but its mapping key gave nothing
+        return (f"{rule}: its conditions hold, but its mapping key `{miss.json_key}` is absent or "
                 "empty in this payload, so it does not hold.")
-    return f"{rule}, condition {miss['condition'] + 1} on `{miss['json_key'] or '(whole payload)'}`: {miss['reason']}."
+    return f"{rule}, condition {miss.condition + 1} on `{miss.json_key or '(whole payload)'}`: {miss.reason}."
 
 
-def explain(result: dict) -> list[str]:
+def explain(result: ServiceOutcome) -> list[str]:
     """What happened on one service, first the outcome, then the reasons."""
-    note = result.get("note") or ""
-    lines = []
+    note = result.note or ""
     if note == "disabled":
         return ["The service is disabled: it ignores every call (a service token of a disabled service gets 202)."]
-    if note.startswith("error"):
+    if result.is_error:
         return [f"The rules could not be evaluated ({note[len('error: '):]}). The call was kept and answered 202."]
-    trigger, resolves = result.get("trigger"), result.get("resolve") or []
+    trigger, resolves = result.trigger, result.resolves
     if note == "maintenance":
-        held = [_rule("trigger", trigger["rule"])] if trigger else []
-        held += [_rule("resolve", r["rule"]) for r in resolves]
+        held = [_rule("trigger", trigger.rule)] if trigger else []
+        held += [_rule("resolve", r.rule) for r in resolves]
         return ["The service is in maintenance for this call: nothing was done and nothing remembered."
                 + (f" Without maintenance, {', '.join(held)} would have held." if held else "")]
-    if result.get("replay"):
+    lines = []
+    if result.replay:
         lines.append("Replay: the same payload for the same subject arrived within the duplicate window, "
                      "so nothing changed (answered as a duplicate).")
     for hit in resolves:
-        resolved = result.get("resolved_incidents") or []
-        if result.get("replay"):
-            lines.append(f"{_rule('Resolve', hit['rule'])} held for mapping value “{hit['value']}”.")
-        elif resolved:
-            lines.append(f"{_rule('Resolve', hit['rule'])} held for mapping value “{hit['value']}” "
-                         f"and resolved {plural(len(resolved), 'incident')} (linked below).")
+        said = f"{_rule('Resolve', hit.rule)} held for mapping value “{hit.value}”"
+        if result.replay:
+            lines.append(said + ".")
+        elif result.resolved_incidents:
+            lines.append(f"{said} and resolved {plural(len(result.resolved_incidents), 'incident')} (linked below).")
         else:
-            lines.append(f"{_rule('Resolve', hit['rule'])} held for mapping value “{hit['value']}”, "
-                         "but no active incident has that mapping value.")
+            lines.append(f"{said}, but no active incident has that mapping value.")
     if trigger:
-        mapping = trigger.get("mapping_value")
-        held = f"{_rule('Trigger', trigger['rule'])} held"
-        held += f" with mapping value “{mapping}”" if mapping else " (no mapping value: every call opens its own incident)"
-        if result.get("replay"):
+        held = f"{_rule('Trigger', trigger.rule)} held"
+        held += (f" with mapping value “{trigger.mapping_value}”" if trigger.mapping_value
+                 else " (no mapping value: every call opens its own incident)")
+        if result.replay:
             lines.append(held + ".")
-        elif result.get("created", result.get("status") == 201):  # older rows lack "created"
-            lines.append(f"{held} and opened incident #{result['incident']}.")
-        elif result.get("incident"):
-            lines.append(f"{held}; incident #{result['incident']} with that mapping value is still open, "
+        elif result.created:
+            lines.append(f"{held} and opened incident #{result.incident}.")
+        elif result.incident:
+            lines.append(f"{held}; incident #{result.incident} with that mapping value is still open, "
                          "so this counts as a duplicate of it.")
     if not trigger and not resolves:
         lines.append("No rule held, so nothing was done.")
-    lines.extend(_miss(m) for m in result.get("misses") or [])  # every rule tried that did not hold
+    lines.extend(_miss(m) for m in result.misses)  # every rule tried that did not hold
     return lines
 
 
-def why_nothing(results: list[dict]) -> str:
+def why_nothing(results: list[ServiceOutcome]) -> str:
     """One sentence for a 202 a person triggered: why nothing happened, and what to do."""
     if not results:
         return ("No service exists yet, or none is enabled for this token: create a service with a "
                 "trigger rule on Services.")
-    notes = {r.get("note") or "" for r in results}
+    notes = {r.note or "" for r in results}
     if notes == {"disabled"}:
         return "The service is disabled: enable it on Services."
     if notes == {"maintenance"}:
         return "The service is in maintenance, so the call was only recorded: end the maintenance on Services."
-    if any(n.startswith("error") for n in notes):
+    if any(r.is_error for r in results):
         return "A rule could not be evaluated (see below); the call was kept."
-    if any(r.get("resolve") for r in results):
+    if any(r.resolves for r in results):
         return "A resolve rule held, but no active incident has that mapping value."
     return ("No service has a rule that holds for this payload: add or change a trigger rule on Services "
             "(the reasons per rule are below).")

@@ -1,0 +1,118 @@
+"""What one call did on one service, as one typed record with a version (S33).
+
+The pipeline makes a :class:`ServiceOutcome` per service and stores it as JSON in
+``api_calls.results``; the API log, the test form and the explanations read it back here,
+and only here. :meth:`ServiceOutcome.from_json` reads every stored version: version 1 rows
+(release 0.1 and issue 6, no ``"v"`` key) lack ``created``, which their status says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+VERSION = 2
+VALUE_CHARS = 200  # a value kept in the record is cut to this many characters
+
+
+def short(value: str | None) -> str | None:
+    if value is None or len(value) <= VALUE_CHARS:
+        return value
+    return value[:VALUE_CHARS] + "…"
+
+
+@dataclass(frozen=True)
+class TriggerHit:
+    rule: int  # position among the service's trigger rules
+    rule_id: int | None = None
+    mapping_value: str | None = None
+
+
+@dataclass(frozen=True)
+class ResolveHit:
+    rule: int
+    rule_id: int | None = None
+    value: str | None = None  # the mapping value it resolves
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A rule that did not hold, and the first condition that failed (-1: its mapping key)."""
+
+    kind: str  # trigger | resolve
+    rule: int
+    condition: int
+    json_key: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class ServiceOutcome:
+    service: str | None  # None when the service's rules could not be loaded
+    service_id: int | None
+    status: int  # this service's part of the answer (S30)
+    note: str | None = None  # disabled | maintenance | error: ...
+    trigger: TriggerHit | None = None
+    resolves: tuple[ResolveHit, ...] = ()
+    misses: tuple[Miss, ...] = ()
+    replay: bool = False  # S27: the same payload for the same subject within the window
+    incident: int | None = None  # the incident the trigger rule opened or counted a repeat on
+    created: bool = False
+    resolved_incidents: tuple[int, ...] = field(default=())
+
+    @property
+    def is_error(self) -> bool:
+        return bool(self.note) and self.note.startswith("error")
+
+    def with_status(self, status: int) -> ServiceOutcome:
+        return replace(self, status=status)
+
+    def to_json(self) -> dict:
+        """The stored form: the record's fields that are set, and ``"v"``."""
+        doc: dict = {"v": VERSION, "service": self.service, "service_id": self.service_id, "status": self.status}
+        if self.note:
+            doc["note"] = self.note
+        if self.trigger is not None:
+            doc["trigger"] = {"rule": self.trigger.rule, "rule_id": self.trigger.rule_id,
+                              "mapping_value": self.trigger.mapping_value}
+        if self.resolves:
+            doc["resolve"] = [{"rule": h.rule, "rule_id": h.rule_id, "value": h.value} for h in self.resolves]
+        if self.misses:
+            doc["misses"] = [{"kind": m.kind, "rule": m.rule, "condition": m.condition, "json_key": m.json_key,
+                              "reason": m.reason} for m in self.misses]
+        if self.replay:
+            doc["replay"] = True
+        if self.resolved_incidents:
+            doc["resolved_incidents"] = list(self.resolved_incidents)
+        if self.incident is not None:
+            doc["incident"] = self.incident
+            doc["created"] = self.created
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: dict) -> ServiceOutcome:
+        """Read a stored record of any version (a newer one's unknown fields are left out)."""
+        trigger = doc.get("trigger")
+        created = doc.get("created")
+        if created is None:  # version 1 wrote no "created": a 201 on the service opened it
+            created = doc.get("status") == 201 and doc.get("incident") is not None
+        return cls(
+            service=doc.get("service"), service_id=doc.get("service_id"), status=doc.get("status", 202),
+            note=doc.get("note"),
+            trigger=TriggerHit(trigger["rule"], trigger.get("rule_id"), trigger.get("mapping_value"))
+            if trigger else None,
+            resolves=tuple(ResolveHit(h["rule"], h.get("rule_id"), h.get("value")) for h in doc.get("resolve") or ()),
+            misses=tuple(Miss(m["kind"], m["rule"], m["condition"], m.get("json_key"), m.get("reason"))
+                         for m in doc.get("misses") or ()),
+            replay=bool(doc.get("replay")), incident=doc.get("incident"), created=bool(created),
+            resolved_incidents=tuple(doc.get("resolved_incidents") or ()))
+
+
+def load_all(stored) -> list[ServiceOutcome]:
+    """The outcomes of one call, from the stored list (None or a non-list: none)."""
+    if not isinstance(stored, list):
+        return []
+    return [ServiceOutcome.from_json(doc) for doc in stored if isinstance(doc, dict)]
+
+
+def dump_all(outcomes: list[ServiceOutcome]) -> list[dict]:
+    return [o.to_json() for o in outcomes]
