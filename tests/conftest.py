@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from urllib.parse import quote
 
 import pytest
+from helpers import ALERTMANAGER
 from sqlalchemy import create_engine, text
 
 from callgoose import clock, create_app
@@ -20,7 +20,7 @@ PG_URL = os.environ.get("CALLGOOSE_TEST_DATABASE_URL")
 PG_SKIP = "PostgreSQL tests need CALLGOOSE_TEST_DATABASE_URL (CI sets it; .ci/run shows the value)"
 
 
-def make_app(database_url: str, instance_path, **config):
+def _make_app(database_url: str, instance_path, **config):
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test",
                       "WTF_CSRF_ENABLED": False, **config})
     with app.app_context():
@@ -57,7 +57,7 @@ def database_url(request):
 
 def app_for(database_url: str, tmp_path, **config):
     """Yield an app on a fresh database, then close its connections (for fixtures)."""
-    app = make_app(database_url, tmp_path, **config)
+    app = _make_app(database_url, tmp_path, **config)
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -104,34 +104,14 @@ def setup(app):
     return Setup(app)
 
 
-ALERTMANAGER = {
-    "name": "checkout-api",
-    "trigger": [{"conditions": [{"json_key": "status", "contains": ["firing"]}],
-                 "title_from": "commonAnnotations.summary",
-                 "description_from": "commonAnnotations.description",
-                 "map_incident_with": "groupKey"}],
-    "resolve": [{"conditions": [{"json_key": "status", "contains": ["resolved"]}],
-                 "incident_mapped_with": "groupKey"}],
-}
-
-
-def firing(key: str = "g1", summary: str = "CPU high", **extra) -> dict:
-    return {"status": "firing", "groupKey": key,
-            "commonAnnotations": {"summary": summary, "description": "cpu at 99%"}, **extra}
-
-
-def resolved(key: str = "g1") -> dict:
-    return {"status": "resolved", "groupKey": key}
-
-
-def add_user(app, email="admin@example.com", admin=True, password="correct horse"):
+def _add_user(app, email="admin@example.com", admin=True, password="correct horse"):
     with app.app_context():
         create_user(email, password, admin=admin, now=clock.now())
         db.session.commit()
     return email, password
 
 
-def sign_in(client, email, password):
+def _sign_in(client, email, password):
     response = client.post("/login", data={"email": email, "password": password})
     assert response.status_code == 302, response.get_data(as_text=True)
     return response
@@ -139,7 +119,7 @@ def sign_in(client, email, password):
 
 @pytest.fixture
 def admin(app, client):
-    sign_in(client, *add_user(app))
+    _sign_in(client, *_add_user(app))
     return client
 
 
@@ -157,6 +137,36 @@ def dbapp(database_url, tmp_path):
     yield from app_for(database_url, tmp_path)
 
 
-def as_json(value):
-    """A JSON column as read back: text on SQLite, already parsed on PostgreSQL."""
-    return json.loads(value) if isinstance(value, str) else value
+# -- Helpers as fixtures: a test asks for what it uses ----------------------------------
+
+@pytest.fixture
+def make_app():
+    """``make_app(database_url, instance_path, **config)``: another app on its own database,
+    its connections closed after the test."""
+    made = []
+
+    def make(database_url: str, instance_path, **config):
+        made.append(_make_app(database_url, instance_path, **config))
+        return made[-1]
+    yield make
+    for app in made:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def setup_for():
+    """``setup_for(app)``: services, tokens and queries for an app other than ``app``."""
+    return Setup
+
+
+@pytest.fixture
+def add_user():
+    """``add_user(app, email=..., admin=True, password=...)``: a user; returns (email, password)."""
+    return _add_user
+
+
+@pytest.fixture
+def sign_in():
+    """``sign_in(client, email, password)``: sign a test client in (asserting it worked)."""
+    return _sign_in

@@ -1,8 +1,7 @@
 """The JSON API for scripts (S36)."""
 
 import pytest
-from conftest import ALERTMANAGER, firing
-from test_ingest import post
+from helpers import ALERTMANAGER, firing, post
 
 
 @pytest.fixture

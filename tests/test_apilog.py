@@ -1,15 +1,14 @@
 """The API log pages and the explanations they show: any 202 must be explainable from them."""
 
 import pytest
-from conftest import ALERTMANAGER, add_user, firing, resolved, sign_in
-from test_ingest import post
+from helpers import ALERTMANAGER, firing, post, resolved
 
 from callgoose.engine.outcome import Miss, ResolveHit, ServiceOutcome, TriggerHit
 from callgoose.web.presenters import explain
 
 
 @pytest.fixture
-def admin(app, client):
+def admin(add_user, sign_in, app, client):
     sign_in(client, *add_user(app))
     return client
 

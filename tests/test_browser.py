@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import make_app
 from servers import post, running_servers
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -42,7 +41,7 @@ def shot(page, name):
         page.screenshot(path=str(Path(folder) / name), full_page=True)
 
 
-def test_first_admin_token_live_incident_acknowledge_resolve(browser, tmp_path):
+def test_first_admin_token_live_incident_acknowledge_resolve(make_app, browser, tmp_path):
     url = f"sqlite:///{tmp_path / 'browser.sqlite'}"
     make_app(url, tmp_path, POLL_INTERVAL_SECONDS=1)  # an empty database
     with running_servers(url, tmp_path) as (port,):

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ALERTMANAGER
+from helpers import ALERTMANAGER
 from servers import ROOT
 
 from callgoose import create_app

@@ -4,7 +4,7 @@ import threading
 from collections import Counter
 
 import pytest
-from conftest import ALERTMANAGER, Setup, firing, make_app
+from helpers import ALERTMANAGER, firing
 from servers import post, running_servers
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -96,9 +96,9 @@ def test_s28_two_servers_and_a_worker_process_as_deployed(prepared, tmp_path):
     assert setup.query("SELECT count(*) FROM worker_leases WHERE heartbeat_at IS NOT NULL")[0][0] == 1
 
 
-def test_s28_the_database_refuses_a_second_active_incident_per_mapping(database_url, tmp_path):
+def test_s28_the_database_refuses_a_second_active_incident_per_mapping(make_app, setup_for, database_url, tmp_path):
     app = make_app(database_url, tmp_path)
-    Setup(app).services(ALERTMANAGER)
+    setup_for(app).services(ALERTMANAGER)
     insert = text("INSERT INTO incidents (service_id, title, description, urgency, status, mapping_value, "
                   "mapping_key, duplicate_count, created_at, last_seen_at) VALUES (1, 't', 'd', 'high', "
                   ":status, 'm', 'k', 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")

@@ -2,8 +2,7 @@
 
 import re
 
-from conftest import ALERTMANAGER, Setup, add_user, firing, make_app, sign_in
-from test_ingest import post
+from helpers import ALERTMANAGER, firing, post
 
 from callgoose import clock
 
@@ -27,21 +26,21 @@ def test_setup_errors_are_shown_next_to_the_field_with_422(client):
     assert "at least 8 characters" in text and "The passwords differ." in text
 
 
-def test_wrong_password_is_refused_without_saying_which_part_was_wrong(app, client):
+def test_wrong_password_is_refused_without_saying_which_part_was_wrong(add_user, app, client):
     add_user(app)
     for email, password in (("admin@example.com", "wrong password"), ("nobody@example.com", "correct horse")):
         response = client.post("/login", data={"email": email, "password": password})
         assert response.status_code == 422 and "Wrong email or password." in response.get_data(as_text=True)
 
 
-def test_anonymous_visitors_are_sent_to_login(app, client):
+def test_anonymous_visitors_are_sent_to_login(add_user, app, client):
     add_user(app)
     for path in ("/incidents", "/incidents/1", "/tokens"):
         response = client.get(path)
         assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
 
-def test_expired_session_during_polling_redirects_the_page_not_the_table(app, client):
+def test_expired_session_during_polling_redirects_the_page_not_the_table(add_user, app, client):
     add_user(app)
     response = client.get("/incidents/rows", headers={"HX-Request": "true"})
     assert response.status_code == 401 and response.headers["HX-Redirect"] == "/login"
@@ -198,7 +197,7 @@ def test_token_form_errors_come_back_with_422(admin):
     assert response.status_code == 422
 
 
-def test_responders_cannot_manage_tokens(app, client):
+def test_responders_cannot_manage_tokens(add_user, sign_in, app, client):
     sign_in(client, *add_user(app, "responder@example.com", admin=False))
     assert "New token" not in client.get("/tokens").get_data(as_text=True)
     assert client.post("/tokens", data={"name": "x", "service": ""}).status_code == 403
@@ -211,9 +210,9 @@ def test_security_headers(admin):
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_csrf_protects_dashboard_posts_but_not_the_api(tmp_path):
+def test_csrf_protects_dashboard_posts_but_not_the_api(add_user, make_app, setup_for, tmp_path):
     app = make_app(f"sqlite:///{tmp_path / 'csrf.sqlite'}", tmp_path, WTF_CSRF_ENABLED=True)
-    setup = Setup(app)
+    setup = setup_for(app)
     setup.services(ALERTMANAGER)
     token = setup.token()
     add_user(app)
@@ -248,7 +247,7 @@ def test_rotate_replaces_the_token_and_the_test_call_button_sends_with_it(admin,
     assert "Sent: the answer was" in sent.get_data(as_text=True)
 
 
-def test_five_wrong_passwords_lock_the_account_for_a_while(app, client, setup, monkeypatch):
+def test_five_wrong_passwords_lock_the_account_for_a_while(add_user, app, client, setup, monkeypatch):
     email, password = add_user(app)
     for _ in range(5):
         assert client.post("/login", data={"email": email, "password": "wrong"}).status_code == 422

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import ALERTMANAGER, as_json, firing
+from helpers import ALERTMANAGER, as_json, firing
 
 from callgoose.engine import Payload
 from callgoose.engine.payload import decode_body

@@ -4,7 +4,7 @@ import json
 import logging
 
 import pytest
-from conftest import ALERTMANAGER, Setup, add_user, firing, sign_in
+from helpers import ALERTMANAGER, firing
 
 
 def auth(token):
@@ -16,7 +16,7 @@ def auth(token):
 @pytest.mark.parametrize("target", ["/%09/evil.example/", "/%0A/evil.example", "/%0D%0A/x", "//evil.example",
                                     "/\\evil.example", "https://evil.example/", "/%5Cevil.example",
                                     "javascript:alert(1)", "/ /evil.example", "\\\\evil.example"])
-def test_c11_login_never_redirects_off_site(app, client, target):
+def test_c11_login_never_redirects_off_site(add_user, app, client, target):
     email, password = add_user(app)
     response = client.post(f"/login?next={target}", data={"email": email, "password": password})
     assert response.status_code == 302
@@ -25,7 +25,7 @@ def test_c11_login_never_redirects_off_site(app, client, target):
     assert "evil" not in location.split("?")[0].lstrip("/").split("/")[0]
 
 
-def test_c11_a_path_of_this_server_is_followed(app, client):
+def test_c11_a_path_of_this_server_is_followed(add_user, app, client):
     email, password = add_user(app)
     response = client.post("/login?next=/calls%3Fstatus%3D202", data={"email": email, "password": password})
     assert response.headers["Location"] == "/calls?status=202"
@@ -34,8 +34,8 @@ def test_c11_a_path_of_this_server_is_followed(app, client):
 # -- C12: bad request values get 400 or 404, never 500 ----------------------------------------
 
 @pytest.fixture
-def api(dbapp):
-    setup = Setup(dbapp)
+def api(setup_for, dbapp):
+    setup = setup_for(dbapp)
     setup.services(ALERTMANAGER)
     client = dbapp.test_client()
     return client, setup.token(), setup
@@ -82,10 +82,10 @@ def test_c12_maintenance_body_nested_deep(api):
 
 
 @pytest.fixture
-def signed_in(dbapp):
+def signed_in(add_user, setup_for, sign_in, dbapp):
     client = dbapp.test_client()
     sign_in(client, *add_user(dbapp))
-    setup = Setup(dbapp)
+    setup = setup_for(dbapp)
     setup.services(ALERTMANAGER)
     return client, setup
 
@@ -119,7 +119,7 @@ def test_c12_nul_in_form_values_is_a_clear_error(signed_in, form_url, data):
     assert "NUL" in response.get_data(as_text=True)
 
 
-def test_c12_nul_in_login_email(dbapp):
+def test_c12_nul_in_login_email(add_user, dbapp):
     add_user(dbapp)
     response = dbapp.test_client().post("/login", data={"email": "a\u0000@example.com", "password": "x"})
     assert response.status_code == 422
@@ -168,7 +168,7 @@ def test_c14_percent_encoded_token_is_redacted(app, client, setup, caplog):
 
 # -- C15: responders may dry-run, not send --------------------------------------------------
 
-def test_c15_responders_cannot_send_real_calls(app, client, setup):
+def test_c15_responders_cannot_send_real_calls(add_user, sign_in, app, client, setup):
     setup.services(ALERTMANAGER)
     setup.token("global")
     sign_in(client, *add_user(app, "r@example.com", admin=False))

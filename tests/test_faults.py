@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import ALERTMANAGER, Setup, firing, make_app
+from helpers import ALERTMANAGER, firing
 from servers import free_port, post, start_server
 
 from callgoose.extensions import db
@@ -97,11 +97,11 @@ def _immutable(path: Path, on: bool):
     subprocess.run(["chattr", "+i" if on else "-i", str(path)], check=True)
 
 
-def test_b8_unwritable_database_at_start_answers_500_then_heals(sqlite_url, tmp_path):
+def test_b8_unwritable_database_at_start_answers_500_then_heals(make_app, setup_for, sqlite_url, tmp_path):
     if shutil.which("chattr") is None or os.geteuid() != 0:
         pytest.skip("needs root and chattr to make a file unwritable for this test's server")
     app = make_app(sqlite_url, tmp_path)
-    setup = Setup(app)
+    setup = setup_for(app)
     setup.services(ALERTMANAGER)
     token = setup.token()
     with app.app_context():
@@ -189,12 +189,12 @@ def test_sigkill_three_times_loses_nothing_and_doubles_nothing(prepared, tmp_pat
 
 # -- B9: retention in small batches -------------------------------------------------------------
 
-def test_b9_prune_deletes_in_batches_while_ingestion_goes_on(dbapp):
+def test_b9_prune_deletes_in_batches_while_ingestion_goes_on(setup_for, dbapp):
     from callgoose import clock
     from callgoose.services.retention import prune
     from callgoose.store.hotpath import write_cursor
 
-    setup = Setup(dbapp)
+    setup = setup_for(dbapp)
     setup.services(ALERTMANAGER)
     token = setup.token()
     old = clock.to_db(clock.now() - 40 * 86400)

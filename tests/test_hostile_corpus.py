@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import ALERTMANAGER, Setup, add_user, firing, sign_in
+from helpers import ALERTMANAGER, firing
 
 MIB = 1024 * 1024
 OK = (200, 201, 202, 208)
@@ -154,8 +154,8 @@ def test_the_corpus_has_at_least_80_cases_in_every_category():
 
 
 @pytest.fixture
-def target(dbapp):
-    setup = Setup(dbapp)
+def target(setup_for, dbapp):
+    setup = setup_for(dbapp)
     setup.services(ALERTMANAGER)
     client = dbapp.test_client()
     return client, setup, setup.token("corpus")
@@ -181,7 +181,7 @@ def send(client, case: Case, token: str):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.category}: {c.name}" for c in CASES])
-def test_hostile_input(target, case, dbapp):
+def test_hostile_input(add_user, sign_in, target, case, dbapp):
     client, setup, token = target
     if case.dashboard:
         sign_in(client, *add_user(dbapp))

@@ -4,31 +4,15 @@ import json
 import logging
 
 import pytest
-from conftest import ALERTMANAGER, firing
+from helpers import ALERTMANAGER, firing, flags, post
 
 from callgoose.store.models import ApiToken
-
-NOTHING = {"resolved": {"duplicate": False, "resolved": False},
-           "triggered": {"duplicate": False, "created": False}}
 
 
 @pytest.fixture
 def token(setup):
     setup.services(ALERTMANAGER)
     return setup.token("alertmanager")
-
-
-def post(client, token, body, *, path="/v1/process", query="", headers=None, content_type=None):
-    headers = {"Authorization": f"Bearer {token}", **(headers or {})}
-    if isinstance(body, (dict, list)):
-        body, content_type = json.dumps(body), content_type or "application/json"
-    return client.post(path + query, data=body, headers=headers, content_type=content_type)
-
-
-def flags(response):
-    body = response.get_json()
-    assert set(body) == {"id", "resolved", "triggered"}
-    return {k: body[k] for k in ("resolved", "triggered")}
 
 
 # -- S1-S4: endpoint and authentication ------------------------------------------------
@@ -157,10 +141,10 @@ def test_s6_body_at_the_limit_is_accepted(app, client, setup):
     assert response.status_code == 201
 
 
-def test_s6_limit_is_configurable(tmp_path):
-    from conftest import Setup, make_app
+def test_s6_limit_is_configurable(make_app, setup_for, tmp_path):
+
     app = make_app(f"sqlite:///{tmp_path / 'small.sqlite'}", tmp_path, MAX_BODY_BYTES=10)
-    s = Setup(app)
+    s = setup_for(app)
     s.services({"name": "a", "trigger": [{}]})
     token = s.token()
     with app.test_client() as c:

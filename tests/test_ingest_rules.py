@@ -3,9 +3,8 @@
 import json
 
 import pytest
-from conftest import ALERTMANAGER, as_json, firing, resolved
+from helpers import ALERTMANAGER, NOTHING, as_json, firing, flags, post, resolved
 from sqlalchemy.exc import OperationalError
-from test_ingest import NOTHING, flags, post
 
 from callgoose import clock
 
@@ -182,11 +181,11 @@ def test_s27_none_is_a_subject_like_any_other(client, setup, now):
     assert len(incidents(setup)) == 2
 
 
-def test_s27_window_per_service_and_per_deployment(tmp_path, monkeypatch):
-    from conftest import Setup, make_app
+def test_s27_window_per_service_and_per_deployment(make_app, setup_for, tmp_path, monkeypatch):
+
     monkeypatch.setattr(clock, "now", lambda: T0)
     app = make_app(f"sqlite:///{tmp_path / 'w.sqlite'}", tmp_path, DUPLICATE_WINDOW_SECONDS=10)
-    s = Setup(app)
+    s = setup_for(app)
     s.services({"name": "deployment", "trigger": [{}]},
                {"name": "own", "duplicate_window_seconds": 100, "trigger": [{}]})
     d, o = s.token("d", service="deployment"), s.token("o", service="own")

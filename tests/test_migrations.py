@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from conftest import ALERTMANAGER, firing
+from helpers import ALERTMANAGER, firing
 
 from callgoose import create_app
 from callgoose.extensions import db

@@ -2,7 +2,7 @@
 
 import re
 
-from conftest import ALERTMANAGER, add_user, firing, sign_in
+from helpers import ALERTMANAGER, firing
 
 
 def csrf_free_setup(client):
@@ -37,7 +37,7 @@ def test_d16_every_202_from_the_dashboard_says_why(client, setup):
     assert "No service has a rule that holds for this payload" in text and "Services" in text
 
 
-def test_d16_a_202_with_no_service_says_create_one(app, client, setup):
+def test_d16_a_202_with_no_service_says_create_one(add_user, sign_in, app, client, setup):
     sign_in(client, *add_user(app))
     setup.token("global")
     token_id = setup.query("SELECT id FROM api_tokens")[0][0]
@@ -46,7 +46,7 @@ def test_d16_a_202_with_no_service_says_create_one(app, client, setup):
     assert "No service exists yet" in text
 
 
-def test_d19_no_none_attributes_and_locked_account_message(app, client, setup, monkeypatch):
+def test_d19_no_none_attributes_and_locked_account_message(add_user, app, client, setup, monkeypatch):
     text = client.get("/setup").get_data(as_text=True)
     assert '="None"' not in text
     email, password = add_user(app)
@@ -59,8 +59,8 @@ def test_d19_no_none_attributes_and_locked_account_message(app, client, setup, m
 
 # -- D18: services can be renamed and deleted ---------------------------------------------------
 
-def test_d18_rename_a_service_in_the_dashboard(app, client, setup):
-    from test_ingest import post
+def test_d18_rename_a_service_in_the_dashboard(add_user, sign_in, app, client, setup):
+    from helpers import post
 
     sign_in(client, *add_user(app))
     setup.services(ALERTMANAGER)
@@ -74,8 +74,8 @@ def test_d18_rename_a_service_in_the_dashboard(app, client, setup):
     assert "exists already" in bad.get_data(as_text=True)
 
 
-def test_d18_delete_asks_first_says_what_goes_and_keeps_history(app, client, setup):
-    from test_ingest import post
+def test_d18_delete_asks_first_says_what_goes_and_keeps_history(add_user, sign_in, app, client, setup):
+    from helpers import post
 
     sign_in(client, *add_user(app))
     setup.services(ALERTMANAGER)
@@ -122,8 +122,8 @@ def test_d19_long_titles_end_with_an_ellipsis_at_a_word():
     assert make_title("short", None) == "short"
 
 
-def test_d19_wording(app, client, setup):
-    from test_ingest import post
+def test_d19_wording(add_user, sign_in, app, client, setup):
+    from helpers import post
 
     sign_in(client, *add_user(app))
     setup.services(ALERTMANAGER)
@@ -144,7 +144,7 @@ def test_d19_wording(app, client, setup):
     assert f'href="/calls/{incident_call}"' in timeline and f'href="/calls/{resolving}"' in timeline
 
 
-def test_d19_rule_editor_shows_every_error_at_once(app, client, setup):
+def test_d19_rule_editor_shows_every_error_at_once(add_user, sign_in, app, client, setup):
     sign_in(client, *add_user(app))
     setup.services(ALERTMANAGER)
     response = client.post("/services/1/rules/new/trigger", data={
@@ -157,7 +157,7 @@ def test_d19_rule_editor_shows_every_error_at_once(app, client, setup):
     assert 'value="' + "k" * 1001 + '"' in text  # what was typed stays
 
 
-def test_d19_saving_a_rule_another_tab_deleted_keeps_the_edit(app, client, setup):
+def test_d19_saving_a_rule_another_tab_deleted_keeps_the_edit(add_user, sign_in, app, client, setup):
     sign_in(client, *add_user(app))
     setup.services(ALERTMANAGER)
     rule_id = setup.query("SELECT id FROM rules WHERE kind = 'trigger'")[0][0]
@@ -169,7 +169,7 @@ def test_d19_saving_a_rule_another_tab_deleted_keeps_the_edit(app, client, setup
     assert 'action="/services/1/rules/new/trigger"' in text
 
 
-def test_d19_reloading_after_creating_a_token_creates_no_second_one(app, client, setup):
+def test_d19_reloading_after_creating_a_token_creates_no_second_one(add_user, sign_in, app, client, setup):
     sign_in(client, *add_user(app))
     response = client.post("/tokens", data={"name": "am", "service": ""})
     assert response.status_code == 303
@@ -182,7 +182,7 @@ def test_d19_reloading_after_creating_a_token_creates_no_second_one(app, client,
     assert same.status_code == 422 and "exists already" in same.get_data(as_text=True)
 
 
-def test_d19_maintenance_errors_sit_by_the_form_and_keep_what_was_typed(app, client, setup):
+def test_d19_maintenance_errors_sit_by_the_form_and_keep_what_was_typed(add_user, sign_in, app, client, setup):
     sign_in(client, *add_user(app))
     setup.services(ALERTMANAGER)
     response = client.post("/services/1/maintenance", data={
@@ -194,7 +194,7 @@ def test_d19_maintenance_errors_sit_by_the_form_and_keep_what_was_typed(app, cli
     assert "must be after" in form[:3000] and "staging, eu" in form and "2029-01-01T10:00" in form
 
 
-def test_d19_maintenance_times_are_read_in_the_browsers_zone(app, client, setup):
+def test_d19_maintenance_times_are_read_in_the_browsers_zone(add_user, sign_in, app, client, setup):
     sign_in(client, *add_user(app))
     setup.services(ALERTMANAGER)
     client.post("/services/1/maintenance", data={"action": "start", "starts": "2030-07-01T10:00",
@@ -203,8 +203,8 @@ def test_d19_maintenance_times_are_read_in_the_browsers_zone(app, client, setup)
     assert str(starts).startswith("2030-07-01 08:00") and str(ends).startswith("2030-07-01 10:00")
 
 
-def test_d19_an_open_incident_page_refreshes_when_it_changes(app, client, setup):
-    from test_ingest import post
+def test_d19_an_open_incident_page_refreshes_when_it_changes(add_user, sign_in, app, client, setup):
+    from helpers import post
 
     sign_in(client, *add_user(app))
     setup.services(ALERTMANAGER)
@@ -218,7 +218,7 @@ def test_d19_an_open_incident_page_refreshes_when_it_changes(app, client, setup)
     assert changed.status_code == 200 and changed.headers.get("HX-Refresh") == "true"
 
 
-def test_d19_users_page_shows_a_locked_account(app, client):
+def test_d19_users_page_shows_a_locked_account(add_user, sign_in, app, client):
     email, password = add_user(app, "locked@example.com", admin=False)
     for _ in range(5):
         client.post("/login", data={"email": email, "password": "wrong wrong"})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from conftest import ALERTMANAGER, Setup, firing
+from helpers import ALERTMANAGER, firing
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
@@ -25,8 +25,8 @@ def test_docs_copy_is_the_served_document(client):
 
 
 @pytest.fixture
-def api_app(dbapp):
-    setup = Setup(dbapp)
+def api_app(setup_for, dbapp):
+    setup = setup_for(dbapp)
     setup.services(ALERTMANAGER)
     dbapp.config["SCHEMATHESIS_TOKEN"] = token = setup.token("schemathesis")
     client = dbapp.test_client()

@@ -1,9 +1,8 @@
 """The hot path's SQL: plans and statement counts that the benchmark depends on."""
 
 import pytest
-from conftest import ALERTMANAGER, Setup, app_for, firing
+from helpers import ALERTMANAGER, firing, post
 from sqlalchemy import event
-from test_ingest import post
 
 from callgoose.engine.lifecycle import Action
 from callgoose.extensions import db
@@ -28,15 +27,15 @@ def test_resolve_uses_the_partial_index_of_active_incidents(app):
 
 
 @pytest.fixture
-def sqlite_app(sqlite_url, tmp_path):
-    yield from app_for(sqlite_url, tmp_path)
+def sqlite_app(make_app, sqlite_url, tmp_path):
+    return make_app(sqlite_url, tmp_path)
 
 
-def test_statements_per_call(sqlite_app):
+def test_statements_per_call(setup_for, sqlite_app):
     """Reads need no BEGIN; a new incident is BEGIN + 6 statements + COMMIT (payload, marker,
     incident, call, event, change counter); a replay BEGIN + 3 + COMMIT (it changes no incident). Counted with SQLite's trace hook; PostgreSQL
     runs the same statements (one Sql text for both drivers)."""
-    app, setup, client = sqlite_app, Setup(sqlite_app), sqlite_app.test_client()
+    app, setup, client = sqlite_app, setup_for(sqlite_app), sqlite_app.test_client()
     setup.services(ALERTMANAGER)
     token = setup.token()
     statements = []

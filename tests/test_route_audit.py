@@ -7,7 +7,7 @@ responders; every state-changing dashboard route refuses a missing CSRF token.
 import re
 
 import pytest
-from conftest import ALERTMANAGER, Setup, add_user, make_app, sign_in
+from helpers import ALERTMANAGER
 
 from callgoose.extensions import db
 
@@ -39,9 +39,9 @@ def concrete(rule) -> str:
 
 
 @pytest.fixture
-def audited(tmp_path):
+def audited(add_user, make_app, setup_for, tmp_path):
     app = make_app(f"sqlite:///{tmp_path / 'audit.sqlite'}", tmp_path)
-    setup = Setup(app)
+    setup = setup_for(app)
     setup.services(ALERTMANAGER)
     add_user(app)  # an admin exists, so pages lead to the login, not the first-run setup
     yield app
@@ -75,7 +75,7 @@ def test_token_routes_refuse_without_a_token(audited):
             assert client.open(concrete(rule), method=method).status_code == 401, rule.rule
 
 
-def test_every_admin_route_refuses_responders(audited):
+def test_every_admin_route_refuses_responders(add_user, sign_in, audited):
     client = audited.test_client()
     sign_in(client, *add_user(audited, "responder@example.com", admin=False))
     seen = set()
@@ -90,9 +90,9 @@ def test_every_admin_route_refuses_responders(audited):
     assert admin_looking <= ADMIN_ONLY, admin_looking - ADMIN_ONLY
 
 
-def test_every_state_changing_dashboard_route_refuses_a_missing_csrf_token(tmp_path):
+def test_every_state_changing_dashboard_route_refuses_a_missing_csrf_token(add_user, make_app, setup_for, tmp_path):
     app = make_app(f"sqlite:///{tmp_path / 'csrf.sqlite'}", tmp_path, WTF_CSRF_ENABLED=True)
-    Setup(app).services(ALERTMANAGER)
+    setup_for(app).services(ALERTMANAGER)
     add_user(app)
     client = app.test_client()
     login_page = client.get("/login").get_data(as_text=True)

@@ -3,12 +3,11 @@
 import json
 
 import pytest
-from conftest import ALERTMANAGER, add_user, firing, sign_in
-from test_ingest import post
+from helpers import ALERTMANAGER, firing, post
 
 
 @pytest.fixture
-def admin(app, client):
+def admin(add_user, sign_in, app, client):
     sign_in(client, *add_user(app))
     return client
 
@@ -102,7 +101,7 @@ def test_import_errors_name_the_path_and_export_downloads(admin, setup):
     assert json.loads(download.get_data())["services"][0]["name"] == "checkout-api"
 
 
-def test_responders_see_rules_but_cannot_change_them(app, client, setup):
+def test_responders_see_rules_but_cannot_change_them(add_user, sign_in, app, client, setup):
     setup.services(ALERTMANAGER)
     add_user(app)
     sign_in(client, *add_user(app, "resp@example.com", admin=False))

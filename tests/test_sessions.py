@@ -1,14 +1,13 @@
 """Issue 6 C10: logout, a password change and deactivation end every session of that user."""
 
 import pytest
-from conftest import Setup, add_user, app_for, sign_in
 
 
 @pytest.fixture
-def lone_app(sqlite_url, tmp_path):
+def lone_app(make_app, sqlite_url, tmp_path):
     """Not named ``app``: pytest-flask pushes one request context for a test using ``app``, and
     every client of the test then shares Flask-Login's cached user on ``g``, hiding what is tested."""
-    yield from app_for(sqlite_url, tmp_path)
+    return make_app(sqlite_url, tmp_path)
 
 
 def copy_cookies(source, target):
@@ -17,7 +16,7 @@ def copy_cookies(source, target):
 
 
 @pytest.fixture
-def user(lone_app):
+def user(add_user, lone_app):
     return add_user(lone_app, "ana@example.com", admin=False)
 
 
@@ -82,11 +81,11 @@ def test_sign_out_everywhere(lone_app, user):
     assert not works(lone_app, phone) and not works(lone_app, laptop)
 
 
-def test_admin_password_reset_and_deactivation_end_the_users_sessions(lone_app, user):
+def test_admin_password_reset_and_deactivation_end_the_users_sessions(add_user, setup_for, sign_in, lone_app, user):
     victim = signed_in(lone_app, *user)
     admin = lone_app.test_client()
     sign_in(admin, *add_user(lone_app))
-    user_id = Setup(lone_app).query("SELECT id FROM users WHERE email = 'ana@example.com'")[0][0]
+    user_id = setup_for(lone_app).query("SELECT id FROM users WHERE email = 'ana@example.com'")[0][0]
     admin.post(f"/users/{user_id}/password", data={"password": "reset password"})
     assert not works(lone_app, victim)
     victim = signed_in(lone_app, user[0], "reset password")

@@ -3,14 +3,13 @@
 import re
 
 import pytest
-from conftest import ALERTMANAGER, add_user, sign_in
-from test_ingest import post
+from helpers import ALERTMANAGER, post
 
 TABLES = ("api_calls", "incidents", "incident_events", "replay_markers")
 
 
 @pytest.fixture
-def admin(app, client):
+def admin(add_user, sign_in, app, client):
     sign_in(client, *add_user(app))
     return client
 

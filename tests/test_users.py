@@ -1,11 +1,10 @@
 """User administration: admins only; never lock the team out."""
 
 import pytest
-from conftest import add_user, sign_in
 
 
 @pytest.fixture
-def admin(app, client):
+def admin(add_user, sign_in, app, client):
     sign_in(client, *add_user(app))
     return client
 
@@ -24,7 +23,7 @@ def test_add_user_errors_come_back_next_to_the_field(admin):
     assert response.status_code == 422
 
 
-def test_set_password_and_deactivate(app, admin, setup):
+def test_set_password_and_deactivate(add_user, app, admin, setup):
     add_user(app, "resp@example.com", admin=False, password="first password")
     admin.post("/users/2/password", data={"password": "second password"})
     admin.post("/users/2/active")
@@ -40,7 +39,7 @@ def test_an_admin_cannot_deactivate_themselves(admin, setup):
     assert setup.query("SELECT active FROM users WHERE id = 1") == [(1,)]
 
 
-def test_deactivated_users_cannot_sign_in(app, client, setup):
+def test_deactivated_users_cannot_sign_in(add_user, app, client, setup):
     add_user(app)
     email, password = add_user(app, "gone@example.com", admin=False, password="long enough")
     with app.app_context():
@@ -51,7 +50,7 @@ def test_deactivated_users_cannot_sign_in(app, client, setup):
     assert response.status_code == 422
 
 
-def test_responders_cannot_open_users(app, client):
+def test_responders_cannot_open_users(add_user, sign_in, app, client):
     add_user(app)
     sign_in(client, *add_user(app, "resp@example.com", admin=False))
     assert client.get("/users").status_code == 403

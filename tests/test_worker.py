@@ -6,7 +6,6 @@ import time
 import urllib.request
 
 import pytest
-from conftest import Setup
 from servers import free_port, start_server
 
 from callgoose import clock, create_app
@@ -29,7 +28,8 @@ def old_call(app, i: int, age_days: float = 40):
 
 
 def calls(app) -> int:
-    return Setup(app).query("SELECT count(*) FROM api_calls")[0][0]
+    with app.app_context(), db.engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT count(*) FROM api_calls").scalar_one()
 
 
 def test_exactly_one_leader_and_a_takeover_after_the_lease(dbapp):
@@ -59,7 +59,7 @@ def test_a_stopped_leader_hands_over_at_once(dbapp):
     second.stop()
 
 
-def test_retention_runs_when_its_timer_is_due(dbapp):
+def test_retention_runs_when_its_timer_is_due(setup_for, dbapp):
     worker = Worker(dbapp)
     old_call(dbapp, 1)
     assert worker.tick(NOW) and calls(dbapp) == 0
@@ -68,7 +68,7 @@ def test_retention_runs_when_its_timer_is_due(dbapp):
     assert calls(dbapp) == 1  # not due yet: the timer is a row, an hour on
     worker.tick(NOW + 3601)
     assert calls(dbapp) == 0
-    timer = Setup(dbapp).query("SELECT last_error FROM job_timers WHERE name = 'retention'")
+    timer = setup_for(dbapp).query("SELECT last_error FROM job_timers WHERE name = 'retention'")
     assert timer == [(None,)]
     worker.stop()
 
