@@ -15,6 +15,15 @@ def process():
     return app.response_class(json.dumps({"id": "x"}), status=202, mimetype="application/json")
 
 
+PAGE = "<!doctype html><title>bare</title>" + "<tr><td>row</td><td>cell</td></tr>" * 50
+
+
+@app.get("/page")
+def page():
+    """The ceiling for a page: a fixed HTML body of about the size of a list page's rows."""
+    return PAGE
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)

@@ -217,9 +217,39 @@ def prune_command():
                f"(longest {result.longest_batch_seconds * 1000:.0f} ms)")
 
 
+@click.command("seed-demo")
+@click.option("--calls", type=click.IntRange(min=2), default=10_000, show_default=True,
+              help="API calls to add (at least two per incident).")
+@click.option("--incidents", type=click.IntRange(min=1), default=1_000, show_default=True,
+              help="Incidents to add.")
+@click.option("--days", type=click.IntRange(min=1, max=3650), default=35, show_default=True,
+              help="How far back the history goes (the API log keeps API_LOG_RETENTION_DAYS).")
+@with_appcontext
+def seed_demo_command(calls, incidents, days):
+    """Fill the database (made or upgraded first) with a realistic history: services demo-*,
+    their calls and incidents."""
+    from .services.demo import seed
+
+    if calls < 2 * incidents:
+        raise click.ClickException(f"--calls must be at least twice --incidents ({2 * incidents})")
+    upgrade_database()  # a new database works too (init-db is safe to run again)
+    started = time.monotonic()
+    with click.progressbar(length=calls, label="Adding calls", file=sys.stderr) as bar:
+        done = [0]
+
+        def progress(total: int):
+            bar.update(total - done[0])
+            done[0] = total
+        result = seed(db.engine, clock.now(), calls=calls, incidents=incidents, days=days, progress=progress)
+    click.echo(f"Added {plural(result.services, 'service')}, {plural(result.incidents, 'incident')}, "
+               f"{plural(result.calls, 'API call')} and {plural(result.payloads, 'distinct payload')} "
+               f"in {time.monotonic() - started:.0f} s. A global token for them (shown only now):")
+    click.echo(result.token)
+
+
 COMMANDS = (init_db_command, create_user_command, create_token_command, import_config_command,
             export_config_command, serve_command, prune_command, rename_service_command,
-            delete_service_command, worker_command)
+            delete_service_command, worker_command, seed_demo_command)
 
 
 def init_app(app) -> None:

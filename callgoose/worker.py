@@ -107,9 +107,9 @@ class Worker:
         with write_cursor(engine) as cursor:
             cursor.execute(INSERT_LEASE, {"name": LEASE})
             # On PostgreSQL the advisory lock is the lease: its holder writes the row whatever it says.
-            taken = cursor.execute(TAKE_LEASE, {"name": LEASE, "me": self.me, "now": clock.to_db(now),
+            taken = cursor.changed(TAKE_LEASE, {"name": LEASE, "me": self.me, "now": clock.to_db(now),
                                                 "expires": clock.to_db(now + self.lease_seconds),
-                                                "force": postgresql}).rowcount
+                                                "force": postgresql})
         return taken == 1
 
     def _run_due_jobs(self, now: float) -> None:

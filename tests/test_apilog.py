@@ -115,3 +115,23 @@ def test_a_duplicate_next_to_a_resolve_is_not_called_opened(admin, setup):
     assert "resolved 1 incident (linked below)" in text and 'href="/incidents/1">incident #1</a>' in text
     assert "incident #2 with that mapping value is still open" in text
     assert "opened incident #2" not in text
+
+
+def test_a_big_log_counts_up_to_a_cap_and_pages_by_what_is_there(admin, setup, monkeypatch):
+    """Counting a million calls costs more than the page: past the cap the page says "more than"."""
+    from callgoose.services import apilog
+    from callgoose.web import apilog as view
+
+    monkeypatch.setattr(apilog, "COUNT_CAP", 3)
+    monkeypatch.setattr(view, "PER_PAGE", 2)
+    setup.services(ALERTMANAGER)
+    token = setup.token()
+    for i in range(5):
+        post(admin, token, firing(f"k{i}"))
+    first = admin.get("/calls").get_data(as_text=True)
+    assert "More than 3 calls" in first and "Page 1." in first and ">Older</a>" in first
+    last = admin.get("/calls?page=3").get_data(as_text=True)
+    assert last.count('href="/calls/0') == 1 and ">Older</a>" not in last and ">Newer</a>" in last
+    monkeypatch.setattr(apilog, "COUNT_CAP", 10)
+    exact = admin.get("/calls").get_data(as_text=True)
+    assert "5 calls. Page 1 of 3." in " ".join(exact.split())

@@ -214,3 +214,34 @@ def test_b9_prune_deletes_in_batches_while_ingestion_goes_on(setup_for, dbapp):
     assert result.calls == 3000 and result.batches >= 3
     assert seen == sorted(seen) and seen[-1] == 3000
     assert setup.query("SELECT count(*) FROM api_calls")[0][0] == 1
+
+
+@pytest.mark.postgres
+def test_lost_postgresql_connections_cost_no_call(setup_for, make_app, add_user, sign_in, pg_url, tmp_path):
+    """A PostgreSQL restart (or a proxy) drops every pooled connection. The pool does not ping
+    on each checkout (a round trip a call), so the first call after the loss meets dead
+    connections: it must still be stored and answered, and so must a dashboard page."""
+    import psycopg
+    from helpers import post as post_json
+
+    app = make_app(pg_url, tmp_path)
+    setup = setup_for(app)
+    setup.services(ALERTMANAGER)
+    token = setup.token()
+    client = app.test_client()
+    sign_in(client, *add_user(app))
+    for key in ("a", "b", "c"):  # several pooled connections, each used
+        assert post_json(client, token, firing(key)).status_code == 201
+    with app.app_context():
+        raws = [db.engine.raw_connection() for _ in range(3)]
+        pids = [raw.dbapi_connection.info.backend_pid for raw in raws]
+        for raw in raws:
+            raw.close()
+    with psycopg.connect(pg_url.split("?")[0], autocommit=True) as admin:
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))  # waits until it is gone
+    assert client.get("/incidents").status_code == 200  # a page, on the ORM's side of the pool
+    assert post_json(client, token, firing("after")).status_code == 201
+    assert post_json(client, token, firing("after")).status_code == 208
+    assert setup.query("SELECT count(*) FROM incidents")[0][0] == 4
+    assert client.get("/healthz").status_code == 200

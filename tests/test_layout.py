@@ -111,11 +111,11 @@ def test_the_web_layer_never_queries_or_commits():
 
 
 def test_writes_go_through_the_one_transaction_helper():
-    """Outside store/transactions.py, no service commits or begins a write on its own."""
+    """Outside store/transactions.py, no service commits, begins a write or opens a cursor on its own."""
     found = []
     for path in modules("services") + modules("jobs"):
         source = path.read_text()
-        for word in ("db.session.commit(", "begin_session_write(", "write_cursor("):
+        for word in ("db.session.commit(", "begin_session_write(", "write_cursor(", "read_cursor("):
             if word in source:
                 found.append(f"{path.relative_to(PACKAGE)}: {word}")
     assert found == []

@@ -9,12 +9,15 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..store.models import ApiCall, ApiToken, Service
 
+COUNT_CAP = 10_000  # counting every call of a big log costs more than the page; past this: "10,000+"
+
 
 @dataclass(frozen=True)
 class CallsPage:
     rows: list[ApiCall]
-    total: int
-    pages: int
+    total: int  # exact up to COUNT_CAP
+    more: bool  # more than COUNT_CAP match
+    has_older: bool  # a next page exists
     services: list  # (id, name) of the live services, for the filter
     tokens: list  # (id, name) of every token, for the filter
 
@@ -29,12 +32,14 @@ def calls(*, status: int | None, token_id: int | None, service_id: int | None, p
         conditions.append(ApiCall.token_id == token_id)
     if service_id is not None:
         conditions.append(ApiCall.services.contains(f",{service_id},"))
-    total = db.session.execute(select(func.count(ApiCall.id)).where(*conditions)).scalar_one()
+    capped = select(ApiCall.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    total = db.session.execute(select(func.count()).select_from(capped)).scalar_one()
     rows = db.session.execute(select(ApiCall).where(*conditions).order_by(ApiCall.received_at.desc())
-                              .limit(per_page).offset((page - 1) * per_page)).scalars().all()
+                              .limit(per_page + 1).offset((page - 1) * per_page)).scalars().all()
     services = db.session.execute(select(Service.id, Service.name).where(Service.live()).order_by(Service.name)).all()
     tokens = db.session.execute(select(ApiToken.id, ApiToken.name).order_by(ApiToken.name)).all()
-    return CallsPage(list(rows), total, max(1, -(-total // per_page)), services, tokens)
+    return CallsPage(list(rows[:per_page]), min(total, COUNT_CAP), total > COUNT_CAP, len(rows) > per_page,
+                     services, tokens)
 
 
 def call(call_id: str) -> ApiCall | None:

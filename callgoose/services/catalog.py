@@ -23,7 +23,7 @@ from ..engine.config import check_service_name, check_window_count, format_time
 from ..engine.lifecycle import ACTIVE, Action
 from ..engine.rules import build_resolve, build_trigger, check_rule_count
 from ..extensions import db
-from ..store.hotpath import Cursor, Sql, read_cursor
+from ..store.hotpath import Cursor, Sql
 from ..store.models import (
     LIVE_SERVICE_SQL,
     ApiToken,
@@ -33,7 +33,7 @@ from ..store.models import (
     Rule,
     Service,
 )
-from ..store.transactions import session_cursor, write
+from ..store.transactions import run_read, session_cursor, write
 from .lifecycle import By, Changes
 
 _rules = Rule.__table__
@@ -246,8 +246,7 @@ def import_config(doc, now: float) -> list[str]:
 
 def current_config() -> dict:
     """Export every service as the S34 document."""
-    with read_cursor(db.engine) as cursor:
-        rows = service_rows(cursor)
+    rows = run_read(db.engine, service_rows)
     specs = load_specs(db.engine, SpecCache(), rows)
     broken = [s for s in specs if isinstance(s, Exception)]
     if broken:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from .. import clock
-from ..store.hotpath import Sql, read_cursor, to_datetime
+from ..store.hotpath import Sql, to_datetime
+from ..store.transactions import run_read
 
 HEARTBEAT = Sql("SELECT heartbeat_at FROM worker_leases WHERE name = 'worker'")
 
@@ -28,8 +29,7 @@ def report(engine, worker, now: float, lease_seconds: int) -> tuple[dict, int]:
                       "last_tick_at": clock.iso(clock.to_db(worker.last_tick_at)) if worker and worker.last_tick_at else None},
            "version": _version()}
     try:
-        with read_cursor(engine) as cursor:
-            row = cursor.execute(HEARTBEAT).fetchone()
+        row = run_read(engine, lambda cursor: cursor.execute(HEARTBEAT).fetchone())
     except Exception:
         doc.update(status="error", database="error")
         return doc, 503

@@ -35,8 +35,8 @@ from ..engine.outcome import (
     dump_all,
     short,
 )
-from ..store.hotpath import Sql, read_cursor, to_datetime
-from ..store.transactions import run_write, transient_errors
+from ..store.hotpath import Sql, to_datetime
+from ..store.transactions import run_read, run_write, transient_errors
 from .catalog import SpecCache, load_specs, service_rows
 from .lifecycle import Action, By, Changes
 from .tokens import TokenInfo, authenticate, token_by_id
@@ -239,8 +239,7 @@ def _touch_token(cursor, token: TokenInfo, now: float):
 
 def specs_for(engine, cache: SpecCache, service_id: int | None) -> list:
     """The specs a token with this scope reaches (the dashboard's test form has no plaintext token)."""
-    with read_cursor(engine) as cursor:
-        rows = service_rows(cursor, service_id)
+    rows = run_read(engine, lambda cursor: service_rows(cursor, service_id))
     return load_specs(engine, cache, rows)
 
 
@@ -249,11 +248,13 @@ def open_call(engine, cache: SpecCache, presented: str | None):
 
     Returns ``(token, specs)``, or None for a missing, unknown or revoked token (S3).
     """
-    with read_cursor(engine) as cursor:
+    def read(cursor):
         token = authenticate(cursor, presented)
-        if token is None:
-            return None
-        rows = service_rows(cursor, token.service_id)
+        return None if token is None else (token, service_rows(cursor, token.service_id))
+    found = run_read(engine, read)
+    if found is None:
+        return None
+    token, rows = found
     return token, load_specs(engine, cache, rows)
 
 
@@ -327,8 +328,7 @@ def test_call(engine, cache: SpecCache, token_id: int, raw: bytes, content_type:
 
     None when the token was revoked meanwhile.
     """
-    with read_cursor(engine) as cursor:
-        token = token_by_id(cursor, token_id)
+    token = run_read(engine, lambda cursor: token_by_id(cursor, token_id))
     if token is None:
         return None
     specs = specs_for(engine, cache, token.service_id)

@@ -62,11 +62,11 @@ def _delete_calls(cursor, params: dict) -> int:
 
 
 def _delete_call_events(cursor, params: dict) -> int:
-    return cursor.execute(DELETE_CALL_EVENTS, params).rowcount
+    return cursor.changed(DELETE_CALL_EVENTS, params)
 
 
 def _delete_markers(cursor, params: dict) -> int:
-    return cursor.execute(DELETE_MARKERS, params).rowcount
+    return cursor.changed(DELETE_MARKERS, params)
 
 
 def _in_batches(engine, step, params: dict, result: PruneResult, progress) -> int:

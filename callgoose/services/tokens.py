@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from .. import clock
 from ..extensions import db
-from ..store.hotpath import Cursor, Sql, read_cursor, to_datetime
+from ..store.hotpath import Cursor, Sql, to_datetime
 from ..store.models import ApiToken, Service
-from ..store.transactions import write
+from ..store.transactions import run_read, write
 
 PREFIX = "cg_"
 # Unknown and revoked tokens take this same query and the same path (S3).
@@ -50,8 +50,7 @@ def authenticate(cursor: Cursor, token: str | None) -> TokenInfo | None:
 
 def authenticate_presented(engine, token: str | None) -> TokenInfo | None:
     """Authenticate a presented token with one short read (the scripts API, S36)."""
-    with read_cursor(engine) as cursor:
-        return authenticate(cursor, token)
+    return run_read(engine, lambda cursor: authenticate(cursor, token))
 
 
 def token_by_id(cursor: Cursor, token_id: int) -> TokenInfo | None:

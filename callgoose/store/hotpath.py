@@ -20,7 +20,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from .database import is_stale_connection_error
+from .database import is_stale_connection_error, write_lock
 
 _PLACEHOLDER = re.compile(r"(?<![:\w]):(\w+)")
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format, so the ORM reads it too
@@ -46,10 +46,11 @@ def to_datetime(value) -> datetime | None:
 class Cursor:
     """A driver cursor that takes :class:`Sql` and converts datetime parameters."""
 
-    def __init__(self, cursor, dialect: str):
+    def __init__(self, cursor, dialect: str, pipeline=None):
         self._cursor = cursor
         self._sqlite = dialect == "sqlite"
         self._dialect = dialect
+        self._pipeline = pipeline
 
     def _params(self, params: dict) -> dict:
         if not self._sqlite:
@@ -60,22 +61,55 @@ class Cursor:
         self._cursor.execute(getattr(sql, self._dialect), self._params(params or {}))
         return self._cursor
 
+    def changed(self, sql: Sql, params: dict | None = None) -> int:
+        """Run a statement and return how many rows it changed (in pipeline mode the count
+        only arrives after a sync)."""
+        self.execute(sql, params)
+        if self._pipeline is not None:
+            self._pipeline.sync()
+        return self._cursor.rowcount
+
     def executemany(self, sql: Sql, rows: list[dict]):
         self._cursor.executemany(getattr(sql, self._dialect), [self._params(r) for r in rows])
 
 
+def _lost(raw, exc: BaseException) -> bool:
+    """Whether the connection is unusable (SQLite gone read-only, a PostgreSQL connection
+    lost): the pool must not hand it out again."""
+    conn = raw.dbapi_connection
+    return is_stale_connection_error(exc) or conn is None or bool(getattr(conn, "broken", False))
+
+
+def _discard(engine: Engine, raw, exc: BaseException) -> None:
+    # A lost PostgreSQL connection usually means every pooled one is lost (a restart):
+    # the pool recycles them all on their next checkout, as SQLAlchemy itself does.
+    if engine.dialect.name == "postgresql":
+        engine.pool._invalidate(raw, exc)
+    else:
+        raw.invalidate(exc)
+
+
 @contextmanager
 def read_cursor(engine: Engine):
-    """A cursor for a few independent reads (autocommit on SQLite: no BEGIN/ROLLBACK)."""
+    """A cursor for a few independent reads, with no transaction around them (autocommit):
+    no BEGIN and ROLLBACK round trips, and no snapshot held."""
     with getattr(engine, "callgoose_lock", None) or nullcontext():
         raw = engine.raw_connection()
+        postgres = engine.dialect.name == "postgresql"
+        if postgres:
+            raw.dbapi_connection.autocommit = True
         cursor = raw.cursor()
         try:
             yield Cursor(cursor, engine.dialect.name)
+        except BaseException as exc:
+            if _lost(raw, exc):
+                _discard(engine, raw, exc)
+            raise
         finally:
             cursor.close()  # no statement may outlive the read and pin a snapshot
-            if engine.dialect.name != "sqlite":
-                raw.rollback()
+            conn = raw.dbapi_connection  # None once discarded
+            if postgres and conn is not None and not conn.closed:
+                conn.autocommit = False
             raw.close()
 
 
@@ -83,24 +117,29 @@ def read_cursor(engine: Engine):
 def write_cursor(engine: Engine):
     """A cursor inside one write transaction, committed when the block ends without error.
 
-    SQLite: writers of this process queue on a lock, then ``BEGIN IMMEDIATE`` takes the
+    SQLite: writers queue on the engine's write lock, then ``BEGIN IMMEDIATE`` takes the
     database's write lock before the first read, so read-decide-write is one serial step
-    across threads and processes. PostgreSQL: unique constraints and row locks decide.
+    across threads and processes. PostgreSQL: unique constraints and row locks decide, and
+    the statements go in pipeline mode: those whose result nobody reads share a round trip
+    with the next one that is read, and with the COMMIT (measured: 11 round trips a new
+    incident became 5).
     """
     sqlite = engine.dialect.name == "sqlite"
-    with getattr(engine, "callgoose_lock", None) or nullcontext():
+    with write_lock(engine), getattr(engine, "callgoose_lock", None) or nullcontext():
         raw = engine.raw_connection()
+        pipeline = raw.dbapi_connection.pipeline() if engine.dialect.name == "postgresql" else nullcontext()
         cursor = raw.cursor()
         try:
-            if sqlite:
-                cursor.execute("BEGIN IMMEDIATE")
-            yield Cursor(cursor, engine.dialect.name)
-            cursor.close()
-            raw.commit()
+            with pipeline as in_pipeline:
+                if sqlite:
+                    cursor.execute("BEGIN IMMEDIATE")
+                yield Cursor(cursor, engine.dialect.name, in_pipeline)
+                cursor.close()
+                raw.commit()
         except BaseException as exc:
             cursor.close()
-            if is_stale_connection_error(exc):
-                raw.invalidate()  # the pool opens a fresh connection for the next call
+            if _lost(raw, exc):
+                _discard(engine, raw, exc)  # the pool opens a fresh connection for the next call
             else:
                 raw.rollback()
             raise

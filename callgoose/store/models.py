@@ -137,6 +137,7 @@ class Incident(db.Model):
         Index("uq_incidents_active_mapping", "service_id", "mapping_key", unique=True,
               sqlite_where=text(ACTIVE_SQL), postgresql_where=text(ACTIVE_SQL)),
         Index("ix_incidents_status_created", "status", "created_at"),
+        Index("ix_incidents_created", "created_at", "id"),  # the list of every incident, newest first
         Index("ix_incidents_service_status", "service_id", "status"),
     )
 

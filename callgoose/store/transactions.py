@@ -17,7 +17,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db
-from .hotpath import Cursor, write_cursor
+from .database import write_lock
+from .hotpath import Cursor, read_cursor, write_cursor
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -67,13 +68,14 @@ def begin_session_write() -> None:
 def write(work: Callable[[], T], attempts: int = ATTEMPTS) -> T:
     """Run ``work()`` as one write transaction of the ORM session, and commit it."""
     def once() -> T:
-        begin_session_write()
-        try:
-            result = work()
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
+        with write_lock(db.engine):
+            begin_session_write()
+            try:
+                result = work()
+                db.session.commit()
+            except BaseException:
+                db.session.rollback()
+                raise
         return result
     return retrying(db.engine, once, attempts)
 
@@ -86,3 +88,16 @@ def session_cursor() -> Cursor:
     """
     conn = db.session.connection()
     return Cursor(conn.connection.cursor(), conn.dialect.name)
+
+
+def run_read(engine: Engine, work: Callable[[Cursor], T], attempts: int = 2) -> T:
+    """Run ``work(cursor)`` as a few reads outside any transaction (the hot path's reads).
+
+    A connection lost since its last use (a PostgreSQL restart: the pool does not ping on
+    every checkout) fails the first try; the pool then drops its connections and the
+    second try gets a fresh one.
+    """
+    def once() -> T:
+        with read_cursor(engine) as cursor:
+            return work(cursor)
+    return retrying(engine, once, attempts)

@@ -33,9 +33,8 @@ def calls():
     f = _filters()
     found = apilog.calls(status=f["status"], token_id=f["token"], service_id=f["service"], page=f["page"],
                          per_page=PER_PAGE)
-    return render_template("apilog/calls.html", rows=found.rows, total=found.total, filters=f,
-                           services=found.services, tokens=found.tokens, statuses=STATUSES,
-                           pages=found.pages, outcome=outcome)
+    return render_template("apilog/calls.html", calls=found, rows=found.rows, filters=f, statuses=STATUSES,
+                           pages=max(1, -(-found.total // PER_PAGE)), outcome=outcome)
 
 
 @bp.get("/calls/<call_id>")

@@ -46,6 +46,7 @@ def upgrade():
                "WHERE duplicate_count > 0")
     op.execute("DELETE FROM incident_events WHERE kind = 'duplicate'")
     op.create_index("ix_incident_events_at", "incident_events", ["at"])
+    op.create_index("ix_incidents_created", "incidents", ["created_at", "id"])
     op.create_table(
         "change_counters",
         sa.Column("shard", sa.Integer(), autoincrement=False, nullable=False),
@@ -60,6 +61,7 @@ def downgrade():
         for table, column in RENAMED:
             op.execute(f"ALTER TABLE {table} RENAME CONSTRAINT uq_{table}_{column} TO {table}_{column}_key")
     op.drop_table("change_counters")
+    op.drop_index("ix_incidents_created", "incidents")
     op.drop_index("ix_incident_events_at", "incident_events")
     with op.batch_alter_table("incidents") as batch:
         batch.drop_column("version")
