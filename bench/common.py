@@ -81,12 +81,13 @@ def flask(env: dict, *args: str, check: bool = True) -> str:
 
 
 def prepare(env: dict, instance: Path) -> str:
-    """Upgrade the database, add the bench service, and return a new global token."""
+    """Upgrade the database, add the bench service, and return a new token scoped to it
+    (other services, such as seed-demo's, do not see the bench's calls)."""
     flask(env, "init-db")
     path = instance / "bench-config.json"
     path.write_text(json.dumps(CONFIG))
     flask(env, "import-config", str(path))
-    return flask(env, "create-token", f"bench-{secrets.token_hex(3)}").strip().splitlines()[-1]
+    return flask(env, "create-token", f"bench-{secrets.token_hex(3)}", "--service", "bench").strip().splitlines()[-1]
 
 
 def start(cmd: list[str], env: dict, port: int, log: Path) -> subprocess.Popen:

@@ -161,6 +161,7 @@ def test_s33_prune_deletes_old_calls_and_markers_but_never_breaks_dedup(app, run
     # incident's page still says when it opened, from the incident row.
     assert setup.query("SELECT i.mapping_value, e.kind FROM incident_events e JOIN incidents i "
                        "ON i.id = e.incident_id") == [("new", "created")]
+    assert setup.query("SELECT count(*) FROM api_call_services")[0][0] == 1  # the old call's row went with it
     assert [r[0] for r in setup.query("SELECT text FROM api_calls JOIN payloads ON digest = payload_digest")] == ['{"status": "firing", "groupKey": "new"}']
     response = client.post("/v1/process", json={"status": "firing", "groupKey": "old", "again": 1},
                            headers={"Authorization": f"Bearer {token}"})

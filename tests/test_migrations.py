@@ -115,24 +115,25 @@ def release_0_1_database(app, database_url, tmp_path):
 def counts(app) -> dict:
     with app.app_context(), db.engine.connect() as conn:
         return {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
-                for t in ("services", "rules", "api_tokens", "api_calls", "incidents", "incident_events", "replay_markers",
-                          "payloads")}
+                for t in ("services", "rules", "api_tokens", "api_calls", "api_call_services", "incidents", "incident_events",
+                          "replay_markers", "payloads")}
 
 
 def test_a_release_0_1_database_upgrades_in_place(bare_app, database_url, tmp_path):
     release_0_1_database(bare_app, database_url, tmp_path)
     runner = bare_app.test_cli_runner()
     result = runner.invoke(args=["init-db"])
-    assert result.exit_code == 0 and "upgraded from 0001 to schema 0004" in result.output, result.output
+    assert result.exit_code == 0 and "upgraded from 0001 to schema 0005" in result.output, result.output
     after_first = counts(bare_app)
     # Nothing lost: the empty payload is none, and the repeat's timeline row became the count's time.
-    assert after_first == {"services": 1, "rules": 2, "api_tokens": 1, "api_calls": 3, "incidents": 1,
-                           "incident_events": 1, "replay_markers": 1, "payloads": 2}
+    # Each call's services (",1,") became its rows of api_call_services.
+    assert after_first == {"services": 1, "rules": 2, "api_tokens": 1, "api_calls": 3, "api_call_services": 3,
+                           "incidents": 1, "incident_events": 1, "replay_markers": 1, "payloads": 2}
     with bare_app.app_context(), db.engine.connect() as conn:
         repeats = conn.execute(sa.text("SELECT duplicate_count, first_repeat_at, version FROM incidents")).one()
     assert (repeats[0], str(repeats[1])[:19], repeats[2]) == (1, str(REPEATED)[:19], 1)
     again = runner.invoke(args=["init-db"])
-    assert again.exit_code == 0 and "already at schema 0004" in again.output
+    assert again.exit_code == 0 and "already at schema 0005" in again.output
     assert counts(bare_app) == after_first  # a second init-db changes no row
 
     client = bare_app.test_client()

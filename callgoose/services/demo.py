@@ -27,7 +27,7 @@ from ..engine.outcome import Miss, ResolveHit, ServiceOutcome, TriggerHit, dump_
 from ..store.hotpath import Sql
 from ..store.transactions import run_read, run_write
 from .catalog import import_config
-from .ingestion import INSERT_CALL, STORE_PAYLOAD, new_call_id
+from .ingestion import INSERT_CALL, INSERT_CALL_SERVICES, STORE_PAYLOAD, new_call_id
 from .lifecycle import BUMP_COUNTER, INSERT_EVENT
 from .tokens import add_token
 
@@ -80,7 +80,8 @@ class _Writer:
     def __init__(self, engine, progress):
         self.engine = engine
         self.progress = progress
-        self.rows: dict[str, list[dict]] = {"payloads": [], "incidents": [], "calls": [], "events": [], "markers": []}
+        self.rows: dict[str, list[dict]] = {"payloads": [], "incidents": [], "calls": [], "links": [], "events": [],
+                                            "markers": []}
         self.calls = 0
         self.payloads = 0
         self.changes = 0
@@ -96,6 +97,8 @@ class _Writer:
 
     def call(self, row: dict) -> None:
         self.rows["calls"].append(row)
+        self.rows["links"].append({"service_id": int(row["services"].strip(",")), "received_at": row["received_at"],
+                                   "call_id": row["id"]})
         self.calls += 1
 
     def maybe_flush(self) -> None:
@@ -109,7 +112,7 @@ class _Writer:
 
         def work(cursor):
             for sql, name in ((STORE_PAYLOAD, "payloads"), (INSERT_INCIDENT, "incidents"), (INSERT_CALL, "calls"),
-                              (INSERT_EVENT, "events"), (INSERT_MARKER, "markers")):
+                              (INSERT_CALL_SERVICES, "links"), (INSERT_EVENT, "events"), (INSERT_MARKER, "markers")):
                 if rows[name]:
                     cursor.executemany(sql, rows[name])
             if changes:

@@ -55,6 +55,8 @@ REMEMBER = Sql("""
         payload_hash = excluded.payload_hash, seen_at = excluded.seen_at
     RETURNING previous_hash, previous_seen_at
 """)
+INSERT_CALL_SERVICES = Sql("INSERT INTO api_call_services (service_id, received_at, call_id) "
+                           "VALUES (:service_id, :received_at, :call_id)")
 INSERT_CALL = Sql("""
     INSERT INTO api_calls (id, received_at, token_id, token_name, source, content_type, size,
         payload_digest, status, results, services, error)
@@ -230,6 +232,12 @@ def _call_row(call_id, token: TokenInfo, now_db, source, content_type, size, pay
             "error": error}
 
 
+def call_services(call_id: str, received_at, results: list[ServiceOutcome]) -> list[dict]:
+    """The rows of api_call_services for one call: each service it ran on, once."""
+    ids = dict.fromkeys(r.service_id for r in results if r.service_id is not None)
+    return [{"service_id": sid, "received_at": received_at, "call_id": call_id} for sid in ids]
+
+
 def _touch_token(cursor, token: TokenInfo, now: float):
     """Record when a token was used, at most once a minute (no write per request)."""
     last = clock.from_db(token.last_used_at)
@@ -288,6 +296,9 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
                                             len(raw), payload.digest if payload.text else None,
                                             flags.status, results,
                                             "; ".join(errors) or None))
+        links = call_services(call_id, apply.now_db, results)
+        if links:
+            cursor.executemany(INSERT_CALL_SERVICES, links)
         apply.changes.finish()
         if dry_run:
             raise _DryRun(flags, results)

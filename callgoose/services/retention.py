@@ -22,8 +22,10 @@ FIRST_BATCH, MIN_BATCH, MAX_BATCH = 500, 10, 20_000
 DELETE_CALLS = Sql("""
     DELETE FROM api_calls WHERE id IN (
         SELECT id FROM api_calls WHERE received_at < :cutoff ORDER BY received_at LIMIT :n)
-    RETURNING payload_digest
+    RETURNING payload_digest, id, received_at, services
 """)
+DELETE_CALL_SERVICE = Sql("DELETE FROM api_call_services WHERE service_id = :service_id "
+                          "AND received_at = :received_at AND call_id = :call_id")
 # A payload goes with the last call or incident that points at it (checked in the same
 # transaction as the calls' deletion, so a call stored meanwhile keeps it: the foreign key).
 DELETE_ORPHAN_PAYLOAD = Sql("""
@@ -53,8 +55,14 @@ class PruneResult:
 
 
 def _delete_calls(cursor, params: dict) -> int:
-    """Delete a batch of old calls, then the payloads nothing points at any more."""
+    """Delete a batch of old calls, their rows in api_call_services, then the payloads nothing
+    points at any more."""
     rows = cursor.execute(DELETE_CALLS, params).fetchall()
+    links = [{"service_id": int(sid), "received_at": at, "call_id": call_id}
+             for _, call_id, at, services in rows for sid in dict.fromkeys((services or "").split(","))
+             if sid.isdigit()]
+    if links:
+        cursor.executemany(DELETE_CALL_SERVICE, links)
     digests = sorted({row[0] for row in rows if row[0] is not None})
     if digests:
         cursor.executemany(DELETE_ORPHAN_PAYLOAD, [{"digest": d} for d in digests])

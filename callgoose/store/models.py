@@ -190,6 +190,11 @@ class ApiCall(db.Model):
     """One authenticated request to the endpoint and what came of it (S33)."""
 
     __tablename__ = "api_calls"
+    __table_args__ = (
+        # The API log's filters, newest first, without reading every call of a big log.
+        Index("ix_api_calls_status_received", "status", "received_at"),
+        Index("ix_api_calls_token_received", "token_id", "received_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(index=True)
@@ -202,7 +207,7 @@ class ApiCall(db.Model):
         ForeignKey("payloads.digest", name="fk_api_calls_payload_digest_payloads"), index=True)
     status: Mapped[int]
     results: Mapped[list] = mapped_column(JSON)  # engine.outcome records, per service (see outcomes)
-    services: Mapped[str] = mapped_column(Text, default=",")  # ",1,3,": the services it ran on
+    services: Mapped[str] = mapped_column(Text, default=",")  # ",1,3,": as api_call_services, unindexed
     error: Mapped[str | None] = mapped_column(Text)
     stored_payload: Mapped[StoredPayload | None] = relationship(lazy="select")
 
@@ -215,6 +220,17 @@ class ApiCall(db.Model):
     def outcomes(self) -> list[ServiceOutcome]:
         """``results`` read back as typed records, whatever version wrote them."""
         return load_all(self.results)
+
+
+class CallService(db.Model):
+    """Which services a call ran on, by time: the API log's filter by service is a range of
+    this primary key, however big the log (a text match on ``api_calls.services`` read every row)."""
+
+    __tablename__ = "api_call_services"
+
+    service_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    received_at: Mapped[datetime] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(36), primary_key=True)
 
 
 class ReplayMarker(db.Model):
