@@ -27,6 +27,8 @@ bench: $(VENV)/.installed
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
 	$(BIN)/python bench/worst_config.py
+	$(BIN)/python bench/scale.py $(SCALE_ARGS)
+	$(BIN)/python bench/bigdb.py $(BIGDB_ARGS)
 
 openapi: $(VENV)/.installed
 	$(BIN)/python -c "import json; from callgoose.web.openapi import DOCUMENT; open('docs/openapi.json', 'w').write(json.dumps(DOCUMENT, indent=2) + '\\n')"

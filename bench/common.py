@@ -110,6 +110,13 @@ def serve_bare(env: dict, instance: Path, threads: int = 8) -> tuple[subprocess.
                  env, port, instance / f"bare-{port}.log"), port
 
 
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def stop(*procs: subprocess.Popen) -> None:
     for proc in procs:
         proc.terminate()

@@ -11,28 +11,15 @@ concurrency. It also counts SQL statements per call, and reads the server's peak
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+from common import CONFIG, ROOT, free_port, peak_rss_mb, start, wrk  # noqa: E402
 
-from servers import free_port, wait_for_port  # noqa: E402
-
-CONFIG = {"services": [{
-    "name": "bench",
-    "trigger": [{"conditions": [{"json_key": "status", "contains": ["firing"]}],
-                 "title_from": "title", "map_incident_with": "id"}],
-    "resolve": [{"conditions": [{"json_key": "status", "contains": ["resolved"]}],
-                 "incident_mapped_with": "id"}],
-}]}
 SCENARIOS = {  # name: (expected status, body template; {n} is a per-request counter)
     "bare": (202, '{"status":"firing","id":"bare-{n}","title":"CPU high on db1"}'),
     "new": (201, '{"status":"firing","id":"new-RUN-{n}","title":"CPU high on db1"}'),
@@ -107,31 +94,6 @@ def count_statements(instance: Path) -> dict[str, float]:
     with app.app_context():
         db.engine.dispose()
     return per_call
-
-
-def start(cmd, env, port, log: Path):
-    with open(log, "wb") as out:  # a file: a pipe nobody reads would block the server
-        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    wait_for_port(port, proc, log=log)
-    return proc
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def wrk(port: int, token: str, body: str, concurrency: int, seconds: float, start_at: int) -> dict:
-    env = {**os.environ, "CG_TOKEN": token, "CG_BODY": body, "CG_START": str(start_at)}
-    out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--latency",
-                          "-s", str(ROOT / "bench" / "request.lua"), f"http://127.0.0.1:{port}"],
-                         env=env, capture_output=True, text=True, check=True)
-    line = next(l for l in out.stdout.splitlines() if l.startswith("CGRESULT "))
-    result = json.loads(line[len("CGRESULT "):])
-    result["rps"] = result["requests"] / result["seconds"]
-    return result
 
 
 def main() -> None:

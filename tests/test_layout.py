@@ -119,3 +119,19 @@ def test_writes_go_through_the_one_transaction_helper():
             if word in source:
                 found.append(f"{path.relative_to(PACKAGE)}: {word}")
     assert found == []
+
+
+BLUEPRINT_MODULES = {"api", "apilog", "auth", "dashboard", "health", "ingest", "openapi", "services",
+                     "testpayload", "users"}
+
+
+def test_views_do_not_import_each_other():
+    """A blueprint module uses forms, params, presenters and access, never another blueprint's module."""
+    found = []
+    for name in sorted(BLUEPRINT_MODULES):
+        tree = ast.parse((PACKAGE / "web" / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                imported = {node.module} if node.module else {a.name for a in node.names}
+                found += [f"{name} imports {m}" for m in imported & BLUEPRINT_MODULES]
+    assert found == []

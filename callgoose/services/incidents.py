@@ -13,15 +13,22 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from .. import clock
-from ..engine.lifecycle import ACTIVE, STATUSES, Action, Status, TransitionRefused
+from ..engine.lifecycle import (
+    ACTIVE,
+    RULES,
+    STATUSES,
+    Action,
+    Status,
+    TransitionRefused,
+)
 from ..extensions import db
 from ..store.models import ApiCall, Incident, IncidentEvent, Service
 from ..store.transactions import session_cursor, write
 from .lifecycle import By, Changes, NotFound, change_count
 
 IncidentStateError = TransitionRefused  # the name the web layer catches
-STATUS_FILTERS = {"active": "Open (triggered or acknowledged)", "triggered": "Triggered",
-                  "acknowledged": "Acknowledged", "resolved": "Resolved", "all": "All"}
+STATUS_FILTERS = {"active": "Open (" + " or ".join(ACTIVE) + ")", **{s: s.capitalize() for s in STATUSES},
+                  "all": "All"}
 __all__ = ["STATUSES", "STATUS_FILTERS", "IncidentStateError"]
 
 
@@ -168,10 +175,12 @@ def timeline(incident: Incident) -> list[Entry]:
         select(IncidentEvent).where(IncidentEvent.incident_id == incident.id)
         .order_by(IncidentEvent.at, IncidentEvent.id)).scalars()]
     kinds = {e.kind for e in events}
-    if "created" not in kinds:
-        events.insert(0, Entry(incident.created_at, "created", summary="(its entry went with the call, by retention)"))
-    if incident.resolved_at is not None and "resolved" not in kinds:
-        events.append(Entry(incident.resolved_at, "resolved", summary="(its entry went with the call, by retention)"))
+    pruned = "(its entry went with the call, by retention)"
+    opened, resolved = RULES[Action.OPEN].event, RULES[Action.RESOLVE].event
+    if opened not in kinds:
+        events.insert(0, Entry(incident.created_at, opened, summary=pruned))
+    if incident.resolved_at is not None and resolved not in kinds:
+        events.append(Entry(incident.resolved_at, resolved, summary=pruned))
     if incident.duplicate_count:
         first = incident.first_repeat_at or incident.last_seen_at
         when = (f"at {first:%Y-%m-%d %H:%M:%S}" if first == incident.last_seen_at else

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
-from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    abort,
     flash,
     redirect,
     render_template,
@@ -49,17 +47,6 @@ def unauthorized():
     if request.headers.get("HX-Request"):
         return "", 401, {"HX-Redirect": target}
     return redirect(target if request.method != "GET" else f"{target}?next={request.full_path.rstrip('?')}")
-
-
-def admin_required(view):
-    """Only admins change tokens, services and rules."""
-    @wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if not current_user.is_admin:
-            abort(403, "Only admins can do this.")
-        return view(*args, **kwargs)
-    return wrapped
 
 
 def _safe_next(target: str | None) -> str:

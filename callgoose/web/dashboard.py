@@ -24,7 +24,7 @@ from wtforms.fields import SelectChoice
 from .. import clock
 from ..engine.lifecycle import Action
 from ..services import catalog, incidents, tokens
-from .auth import admin_required
+from .access import admin_required
 from .forms import CommentForm, TokenForm
 from .params import page_number, text, whole_number
 from .presenters import SAMPLE, plural, pretty_payload

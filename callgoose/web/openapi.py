@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from ..engine.lifecycle import STATUSES
+
 bp = Blueprint("openapi", __name__)
 
 _ERROR = {"type": "object", "required": ["error", "message"], "additionalProperties": False,
@@ -21,7 +23,7 @@ _INCIDENT = {
         "id": {"type": "integer"},
         "service": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
         "title": {"type": "string"}, "description": {"type": "string"},
-        "status": {"enum": ["triggered", "acknowledged", "resolved"]}, "urgency": {"enum": ["high", "low"]},
+        "status": {"enum": list(STATUSES)}, "urgency": {"enum": ["high", "low"]},
         "mapping_value": {"type": ["string", "null"]}, "duplicate_count": {"type": "integer", "minimum": 0},
         "created_at": {"type": "string", "format": "date-time"}, "acknowledged_at": _TIME, "resolved_at": _TIME,
     },
@@ -84,7 +86,7 @@ DOCUMENT = {
         "/v1/incidents": {"get": {
             "operationId": "listIncidents", "summary": "Incidents, newest first (S36)",
             "parameters": [
-                {"name": "status", "in": "query", "schema": {"enum": ["triggered", "acknowledged", "resolved", "active"]}},
+                {"name": "status", "in": "query", "schema": {"enum": [*STATUSES, "active"]}},
                 {"name": "service", "in": "query", "schema": {"type": "string"}},
                 {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000000}}],
             "responses": {"200": _json({

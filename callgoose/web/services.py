@@ -33,7 +33,7 @@ from ..engine.config import (
 )
 from ..engine.rules import build_resolve, build_trigger
 from ..services import catalog
-from .auth import admin_required
+from .access import admin_required
 from .presenters import plural
 
 bp = Blueprint("services", __name__)

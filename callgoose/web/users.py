@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from .. import clock
 from ..services import users
-from .auth import admin_required
+from .access import admin_required
 from .forms import PasswordForm, UserForm
 
 bp = Blueprint("users", __name__)
