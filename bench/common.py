@@ -153,12 +153,16 @@ def wrk_together(ports: list[int], token: str, body: str, concurrency: int, seco
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for i, port in enumerate(ports)]
     results = [parse_wrk(p.communicate()[0]) for p in procs]
+    return {"rps": sum(r["rps"] for r in results), "p99": max(r["p99"] for r in results),
+            "statuses": merged_statuses(results), "errors": sum(r["errors"] for r in results)}
+
+
+def merged_statuses(runs: list[dict]) -> dict[str, int]:
     statuses: dict[str, int] = {}
-    for r in results:
+    for r in runs:
         for code, n in r["statuses"].items():
             statuses[code] = statuses.get(code, 0) + n
-    return {"rps": sum(r["rps"] for r in results), "p99": max(r["p99"] for r in results),
-            "statuses": statuses, "errors": sum(r["errors"] for r in results)}
+    return statuses
 
 
 def median(values) -> float:
@@ -170,6 +174,8 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def statuses_ok(statuses: dict, expected: int, errors: int = 0) -> str:
+def statuses_ok(runs: list[dict], expected: int) -> str:
+    """Every status the runs saw, flagged (!) when one is not ``expected`` or a socket failed."""
+    statuses, errors = merged_statuses(runs), sum(r["errors"] for r in runs)
     shown = ", ".join(f"{c}×{n}" for c, n in sorted(statuses.items()))
     return shown + ("" if set(statuses) == {str(expected)} and not errors else f"  (!) {errors} socket errors")

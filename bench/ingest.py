@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import CONFIG, ROOT, free_port, peak_rss_mb, start, wrk  # noqa: E402
+from common import CONFIG, ROOT, free_port, peak_rss_mb, start, statuses_ok, wrk  # noqa: E402
 
 SCENARIOS = {  # name: (expected status, body template; {n} is a per-request counter)
     "bare": (202, '{"status":"firing","id":"bare-{n}","title":"CPU high on db1"}'),
@@ -154,18 +154,9 @@ def main() -> None:
             runs_ = cells[(name, level)]
             med = {k: statistics.median(r[k] for r in runs_) for k in ("rps", "p50", "p95", "p99")}
             bare = statistics.median(r["rps"] for r in cells[("bare", level)])
-            statuses: dict[str, int] = {}
-            for r in runs_:
-                for code, n in r["statuses"].items():
-                    statuses[code] = statuses.get(code, 0) + n
-            errors = sum(r["errors"] for r in runs_)
-            shown = ", ".join(f"{c}×{n}" for c, n in sorted(statuses.items()))
-            if errors:
-                shown += f", {errors} socket errors"
-            flag = "" if set(statuses) == {str(expected)} and not errors else "  (!)"
             sql = f"{statements[name]:.1f}" if name in statements else "-"
             print(f"{name:<10}{level:>5}{med['rps']:>9.0f}{med['rps'] / bare:>8.2f}{med['p50']:>9.2f}"
-                  f"{med['p95']:>9.2f}{med['p99']:>9.2f}  {shown + flag:<24}{sql:>9}")
+                  f"{med['p95']:>9.2f}{med['p99']:>9.2f}  {statuses_ok(runs_, expected):<24}{sql:>9}")
     print(f"\npeak RSS: callgoose server {rss:.0f} MiB, bare server {bare_rss:.0f} MiB")
 
 

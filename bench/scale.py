@@ -78,13 +78,9 @@ def main() -> None:
         cells = measure(kind, args)
         rps = {name: median(r["rps"] for r in runs) for name, runs in cells.items()}
         for name, runs in cells.items():
-            statuses: dict[str, int] = {}
-            for r in runs:
-                for code, n in r["statuses"].items():
-                    statuses[code] = statuses.get(code, 0) + n
             factor = f"{rps[name] / rps[name[:-1] + '1']:.2f}" if name.endswith("2") else ""
             print(f"{kind:<10}{name:<13}{rps[name]:>9.0f}{median(r['p99'] for r in runs):>9.1f}{factor:>7}  "
-                  f"{statuses_ok(statuses, 201 if name.startswith('callgoose') else 202, sum(r['errors'] for r in runs))}")
+                  f"{statuses_ok(runs, 201 if name.startswith('callgoose') else 202)}")
         print(f"{kind:<10}{'':13}  callgoose 2-process factor {rps['callgoose 2'] / rps['callgoose 1']:.2f} "
               f"(target 1.5) beside the bare route's {rps['bare 2'] / rps['bare 1']:.2f} (the ceiling); "
               f"1 process at {rps['callgoose 1'] / rps['bare 1']:.2f} of the bare route")

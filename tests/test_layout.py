@@ -63,9 +63,15 @@ def test_only_the_web_layer_knows_flask(layer):
     users = []
     for path in modules(layer):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("flask", "werkzeug"):
-                if not (node.module == "werkzeug.security"):  # password hashing is not the web
-                    users.append(f"{path.relative_to(PACKAGE)}: {node.module}")
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            users += [f"{path.relative_to(PACKAGE)}: {name}" for name in names
+                      if name.split(".")[0] in ("flask", "werkzeug", "flask_login", "flask_wtf")
+                      and name != "werkzeug.security"]  # password hashing is not the web
     assert users == []
 
 

@@ -32,18 +32,12 @@ def calls(*, status: int | None, token_id: int | None, service_id: int | None, p
         conditions.append(ApiCall.status == status)
     if token_id is not None:
         conditions.append(ApiCall.token_id == token_id)
-    found, newest_first = select(ApiCall.id), ApiCall.received_at.desc()
+    query, newest_first = select(ApiCall).where(*conditions), ApiCall.received_at.desc()
     if service_id is not None:  # a range of api_call_services' key, newest first
-        found = select(CallService.call_id).where(CallService.service_id == service_id)
-        if conditions:
-            found = found.join(ApiCall, ApiCall.id == CallService.call_id)
-        newest_first = CallService.received_at.desc()
-    found = found.where(*conditions)
-    capped = found.limit(COUNT_CAP + 1).subquery()
-    total = db.session.execute(select(func.count()).select_from(capped)).scalar_one()
-    query = select(ApiCall).where(*conditions)
-    if service_id is not None:
         query = query.join(CallService, CallService.call_id == ApiCall.id).where(CallService.service_id == service_id)
+        newest_first = CallService.received_at.desc()
+    capped = query.with_only_columns(ApiCall.id).limit(COUNT_CAP + 1).subquery()
+    total = db.session.execute(select(func.count()).select_from(capped)).scalar_one()
     rows = db.session.execute(query.order_by(newest_first).limit(per_page + 1)
                               .offset((page - 1) * per_page)).scalars().all()
     services = db.session.execute(select(Service.id, Service.name).where(Service.live()).order_by(Service.name)).all()

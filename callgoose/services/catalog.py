@@ -420,13 +420,13 @@ def delete(service_id: int, now: float, actor: str) -> str | None:
     return write(work)
 
 
-def change_settings(service_id: int, *, enabled: bool, window: int | None) -> bool:
-    """Turn a service on or off and set its duplicate window; False when there is no such service."""
-    def work() -> bool:
+def change_settings(service_id: int, *, enabled: bool, window: int | None) -> Service | None:
+    """Turn a service on or off and set its duplicate window; None when there is no such service."""
+    def work():
         service = live_service(service_id)
         if service is not None:
             set_settings(service, enabled=enabled, window=window)
-        return service is not None
+        return service
     return write(work)
 
 
@@ -475,15 +475,14 @@ def rule_of(service_id: int, rule_id: int) -> Rule | None:
     return rule if rule is not None and rule.service_id == service_id else None
 
 
-def store_rule(service_id: int, kind: str, rule_id: int | None, spec) -> bool:
-    """Save a rule the engine has built (a new one when ``rule_id`` is None); False when the
-    service is gone. :raises SpecError: too many rules."""
-    def work() -> bool:
+def store_rule(service_id: int, kind: str, rule_id: int | None, spec) -> Rule | None:
+    """Save a rule the engine has built (a new one when ``rule_id`` is None); None when the
+    service or the rule is gone. :raises SpecError: too many rules."""
+    def work():
         service = live_service(service_id)
         if service is None or (rule_id is not None and rule_of(service_id, rule_id) is None):
-            return False
-        save_rule(service, kind, rule_id, spec)
-        return True
+            return None
+        return save_rule(service, kind, rule_id, spec)
     return write(work)
 
 

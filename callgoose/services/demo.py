@@ -29,7 +29,13 @@ from ..extensions import db
 from ..store.hotpath import Sql
 from ..store.transactions import run_read, run_write, write
 from .catalog import import_config
-from .ingestion import INSERT_CALL, INSERT_CALL_SERVICES, STORE_PAYLOAD, new_call_id
+from .ingestion import (
+    INSERT_CALL,
+    INSERT_CALL_SERVICES,
+    STORE_PAYLOAD,
+    call_services,
+    new_call_id,
+)
 from .lifecycle import BUMP_COUNTER, INSERT_EVENT
 from .tokens import create_token
 
@@ -100,8 +106,7 @@ class _Writer:
 
     def call(self, row: dict) -> None:
         self.rows["calls"].append(row)
-        self.rows["links"].append({"service_id": int(row["services"].strip(",")), "received_at": row["received_at"],
-                                   "call_id": row["id"]})
+        self.rows["links"].extend(call_services(row["id"], row["received_at"], [int(row["services"].strip(","))]))
         self.calls += 1
 
     def maybe_flush(self) -> None:

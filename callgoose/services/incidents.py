@@ -22,9 +22,10 @@ from ..engine.lifecycle import (
     TransitionRefused,
 )
 from ..extensions import db
-from ..store.models import ApiCall, Incident, IncidentEvent, Service
+from ..store.models import ApiCall, ChangeCounter, Incident, IncidentEvent, Service
 from ..store.transactions import session_cursor, write
-from .lifecycle import By, Changes, NotFound, change_count
+from .catalog import live_services
+from .lifecycle import By, Changes, NotFound
 
 IncidentStateError = TransitionRefused  # the name the web layer catches
 STATUS_FILTERS = {"active": "Open (" + " or ".join(ACTIVE) + ")", **{s: s.capitalize() for s in STATUSES},
@@ -126,8 +127,7 @@ def list_incidents(query: Query, *, with_payload: bool = False) -> Page:
 
 def list_screen(query: Query) -> Screen:
     """The list page: one page of incidents, the poll marker, the triggered count, the services."""
-    services = list(db.session.execute(select(Service).where(Service.live()).order_by(Service.name)).scalars())
-    return Screen(list_incidents(query), change_marker(), triggered_count(), services)
+    return Screen(list_incidents(query), change_marker(), triggered_count(), live_services())
 
 
 def rows_if_changed(query: Query, marker: str | None) -> Screen | None:
@@ -154,7 +154,8 @@ def change_marker() -> str:
     It is the sum of the change counter's shards: one read of a few rows, whatever the
     number of incidents and events.
     """
-    return f"c{change_count(session_cursor())}"
+    total = db.session.execute(select(func.coalesce(func.sum(ChangeCounter.value), 0))).scalar_one()
+    return f"c{total}"
 
 
 def incident_marker(incident_id: int) -> str:

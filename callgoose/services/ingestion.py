@@ -188,14 +188,13 @@ class _Apply:
 
     def isolated(self, item: _Evaluated, errors: list[str]) -> tuple[Flags, ServiceOutcome]:
         """Apply one service behind a savepoint; a failure undoes only that service's writes."""
-        events, changed = len(self.changes.events), self.changes.changed
+        mark = self.changes.mark()
         self.cursor.execute(SAVEPOINT)
         try:
             outcome = self.service(item)
         except Exception as exc:
             self.cursor.execute(ROLLBACK_TO_SAVEPOINT)
-            del self.changes.events[events:]
-            self.changes.changed = changed
+            self.changes.undo_to(mark)
             note = clean(f"error: the outcome cannot be recorded: {type(exc).__name__}: {exc}")[:500]
             errors.append(note)
             flags = Flags()
@@ -222,19 +221,22 @@ class _Apply:
             "rule_id": hit.rule_id}, self.by)
 
 
+def service_ids(results: list[ServiceOutcome]) -> list[int]:
+    """The services a call ran on, once each, in order."""
+    return list(dict.fromkeys(r.service_id for r in results if r.service_id is not None))
+
+
 def _call_row(call_id, token: TokenInfo, now_db, source, content_type, size, payload_digest,
               status, results, error=None) -> dict:
     content_type = clean(content_type) if content_type else content_type
     return {"id": call_id, "received_at": now_db, "token_id": token.id, "token_name": token.name,
             "source": source, "content_type": content_type, "size": size, "payload_digest": payload_digest,
             "status": status, "results": clean(json.dumps(dump_all(results), ensure_ascii=False)),
-            "services": "," + "".join(f"{r.service_id}," for r in results if r.service_id),
-            "error": error}
+            "services": "," + "".join(f"{sid}," for sid in service_ids(results)), "error": error}
 
 
-def call_services(call_id: str, received_at, results: list[ServiceOutcome]) -> list[dict]:
-    """The rows of api_call_services for one call: each service it ran on, once."""
-    ids = dict.fromkeys(r.service_id for r in results if r.service_id is not None)
+def call_services(call_id: str, received_at, ids: list[int]) -> list[dict]:
+    """The rows of api_call_services for one call."""
     return [{"service_id": sid, "received_at": received_at, "call_id": call_id} for sid in ids]
 
 
@@ -296,7 +298,7 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
                                             len(raw), payload.digest if payload.text else None,
                                             flags.status, results,
                                             "; ".join(errors) or None))
-        links = call_services(call_id, apply.now_db, results)
+        links = call_services(call_id, apply.now_db, service_ids(results))
         if links:
             cursor.executemany(INSERT_CALL_SERVICES, links)
         apply.changes.finish()

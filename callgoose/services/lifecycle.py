@@ -24,14 +24,12 @@ BUMP_COUNTER = Sql("""
     INSERT INTO change_counters (shard, value) VALUES (:shard, :n)
     ON CONFLICT (shard) DO UPDATE SET value = change_counters.value + excluded.value
 """)
-READ_COUNTER = Sql("SELECT coalesce(sum(value), 0) FROM change_counters")
 INSERT_EVENT = Sql("""
     INSERT INTO incident_events (incident_id, at, kind, api_call_id, user_id, actor, note)
     VALUES (:incident_id, :at, :kind, :api_call_id, :user_id, :actor, :note)
 """)
 STATUS_OF = Sql("SELECT status FROM incidents WHERE id = :id")
 STATUS_OF_IN_SERVICE = Sql("SELECT status FROM incidents WHERE id = :id AND service_id = :sid")
-TOUCH = Sql("UPDATE incidents SET version = version + 1 WHERE id = :id")
 # S26 as one statement: open the incident, or count a repeat on the active one. The
 # conflict target is the partial unique index of active incidents, so the database makes
 # the choice (a NULL mapping key never conflicts); ``duplicate_count`` comes back 0 for a
@@ -136,14 +134,18 @@ class Changes:
         row = self.cursor.execute(STATUS_OF if service_id is None else STATUS_OF_IN_SERVICE, params).fetchone()
         if row is None:
             raise NotFound(incident_id)
-        rule = transition(action, row[0])
-        if rule is None:
+        if transition(action, row[0]) is None:
             return False
-        if rule.to is None:  # a comment: the status stays, the page still sees a change
-            self.cursor.execute(TOUCH, {"id": incident_id})
-            self._record(incident_id, rule.event, by, note)
-            return True
         return bool(self.apply(action, by, incident_id=incident_id, note=note))
+
+    def mark(self) -> tuple[int, int]:
+        """Where this unit stands, for :meth:`undo_to` after a savepoint is rolled back."""
+        return len(self.events), self.changed
+
+    def undo_to(self, mark: tuple[int, int]) -> None:
+        """Forget what was recorded since ``mark`` (its statements were rolled back)."""
+        events, self.changed = mark
+        del self.events[events:]
 
     def finish(self) -> None:
         """Write the timeline entries and count the changes, inside the same transaction."""
@@ -155,9 +157,4 @@ class Changes:
             self.changed = 0
 
 
-def change_count(cursor: Cursor) -> int:
-    """How many incident changes were ever committed: the live list's poll (one tiny read)."""
-    return cursor.execute(READ_COUNTER).fetchone()[0]
-
-
-__all__ = ["Action", "By", "Changes", "NotFound", "Status", "change_count", "statement"]
+__all__ = ["Action", "By", "Changes", "NotFound", "Status", "statement"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask_login import UserMixin
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -20,8 +19,13 @@ from ..engine.outcome import ServiceOutcome, load_all
 from ..extensions import db
 
 
-class User(UserMixin, db.Model):
+class User(db.Model):
+    """A dashboard user; it answers what Flask-Login asks of a user (the web layer's business,
+    without this module importing it)."""
+
     __tablename__ = "users"
+    is_authenticated = True
+    is_anonymous = False
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)

@@ -207,6 +207,11 @@ def create_token_view():
     except ValueError as exc:
         form.name.errors = [str(exc)]
         return _tokens_tab(form, status=422)
+    return _show_once(token, plaintext)
+
+
+def _show_once(token, plaintext: str):
+    """Post, redirect, get: the token waits in the session for the one page that shows it."""
     session["new_token"] = {"id": token.id, "plaintext": plaintext}
     return redirect(url_for("dashboard.tokens"), 303)
 
@@ -220,8 +225,7 @@ def rotate_token_view(token_id: int):
         abort(404, "No such live token.")
     old, token, plaintext = rotated
     flash(f"The old {old.name} token ({old.prefix}…) is revoked; put the new one into the tool now.")
-    session["new_token"] = {"id": token.id, "plaintext": plaintext}
-    return redirect(url_for("dashboard.tokens"), 303)
+    return _show_once(token, plaintext)
 
 
 @bp.post("/tokens/<int:token_id>/revoke")

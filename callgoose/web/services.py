@@ -150,7 +150,7 @@ def settings(service_id: int):
         window = _window_setting(request.form.get("window", ""))
     except SpecError as exc:
         return _to_service(service_id, f"Duplicate window {exc.message}.", "error")
-    _found(catalog.change_settings(service_id, enabled=bool(request.form.get("enabled")), window=window) or None)
+    _found(catalog.change_settings(service_id, enabled=bool(request.form.get("enabled")), window=window))
     return _to_service(service_id, "Settings saved.")
 
 
@@ -320,7 +320,7 @@ def _save_rule(item, kind: str, existing):
         return _render_rule_form(item, kind, existing, shown, errors, 422)
     try:
         spec = (build_trigger if kind == "trigger" else build_resolve)(doc, "rule")
-        _found(catalog.store_rule(item.id, kind, existing.id if existing else None, spec) or None)
+        _found(catalog.store_rule(item.id, kind, existing.id if existing else None, spec))
     except SpecError as exc:
         return _render_rule_form(item, kind, existing, shown, {_field_of(exc, slots): exc.message}, 422)
     return _to_service(item.id, f"{kind.capitalize()} rule saved.")
