@@ -16,10 +16,23 @@ DEFAULTS = {
     "CONNECTION_LIMIT": 2000,  # open connections before new ones wait (waitress: 100)
     "IDLE_TIMEOUT_SECONDS": 30,  # an idle connection is closed after this (waitress: 120)
     "SHUTDOWN_TIMEOUT_SECONDS": 10,  # on SIGTERM, calls in flight get this long to finish
-    "WORKER_TICK_SECONDS": 5,  # how often the background worker looks for due work
+    "WORKER_TICK_SECONDS": 1,  # how often the background worker looks for due work (pages, escalations)
     "WORKER_LEASE_SECONDS": 20,  # another process takes over this long after the leader died
     "API_LOG_RETENTION_DAYS": 30,
     "POLL_INTERVAL_SECONDS": 1,
+    # Paging (issue 8): mail, Twilio-compatible SMS and calls, webhooks (CALLGOOSE_<name>)
+    "SMTP_HOST": None,
+    "SMTP_PORT": None,
+    "SMTP_USERNAME": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_SECURITY": "none",  # none | starttls | tls
+    "MAIL_FROM": "callgoose@localhost",
+    "TWILIO_ACCOUNT_SID": None,
+    "TWILIO_AUTH_TOKEN": None,
+    "TWILIO_FROM": None,
+    "TWILIO_API_BASE": "https://api.twilio.com",
+    "WEBHOOK_ALLOWED_HOSTS": "",  # hosts (any port) a webhook may reach although they are private
+    "DELIVERY_TIMEOUT_SECONDS": 10,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "WTF_CSRF_TIME_LIMIT": None,
     "SESSION_COOKIE_SAMESITE": "Lax",

@@ -50,6 +50,7 @@ class Worker:
         self._renewed_at: float | None = None
         self._job_clock = (0.0, 0.0)  # (the tick's now, time.monotonic() then)
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -116,21 +117,30 @@ class Worker:
         engine = self._engine()
         self._job_clock, self._renewed_at = (now, time.monotonic()), now
         for name, (job, interval) in JOBS.items():
+            if interval == 0:  # every tick: what is due is in the job's own rows (the outbox, timers)
+                self._run_job(name, job, now)
+                continue
             with write_cursor(engine) as cursor:
                 cursor.execute(INSERT_TIMER, {"name": name, "now": clock.to_db(now)})
                 due = cursor.execute(DUE_JOB, {"name": name}).fetchone()[0]
             due_at = clock.from_db(due if isinstance(due, datetime) else datetime.fromisoformat(due))
             if due_at > now:
                 continue
-            error = None
-            try:
-                log.info("job %s: %s", name, job(engine, self.app.config, now, self._keep_alive))
-            except Exception as exc:  # a failing job is logged and retried at its next turn
-                log.exception("job %s failed", name)
-                error = f"{type(exc).__name__}: {exc}"[:1000]
+            error = self._run_job(name, job, now)
             with write_cursor(engine) as cursor:
                 cursor.execute(SET_TIMER, {"name": name, "next": clock.to_db(now + interval),
                                            "now": clock.to_db(now), "error": error})
+
+    def _run_job(self, name: str, job, now: float) -> str | None:
+        """Run one job; return its error (a failing job is logged and retried at its next turn)."""
+        try:
+            said = job(self._engine(), self.app.config, now, self._keep_alive)
+            if said:
+                log.info("job %s: %s", name, said)
+        except Exception as exc:
+            log.exception("job %s failed", name)
+            return f"{type(exc).__name__}: {exc}"[:1000]
+        return None
 
     def _keep_alive(self) -> None:
         """Renew the lease during a long job, at most once a tick (the tick's ``now`` plus the
@@ -157,8 +167,14 @@ class Worker:
 
     def _loop(self):
         while not self._stop.is_set():
+            self._wake.clear()
             self.tick()
-            self._stop.wait(self.tick_seconds)
+            self._wake.wait(self.tick_seconds)
+
+    def wake(self) -> None:
+        """Tick now rather than at the next interval (this process just queued notifications:
+        a hint only; the rows are what counts, and any process's worker finds them)."""
+        self._wake.set()
 
     def start(self) -> "Worker":
         """Run the worker in a daemon thread of this process."""
@@ -173,6 +189,7 @@ class Worker:
     def stop(self) -> None:
         """Stop ticking and hand the lease back, so another process takes over at once."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(self.tick_seconds + 5)
         try:

@@ -18,8 +18,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "callgoose"
 ALLOWED = {
     "engine": {"engine"},
     "store": {"store", "engine", "extensions", "clock"},
-    "services": {"services", "store", "engine", "extensions", "clock"},
-    "jobs": {"jobs", "services", "store", "engine", "clock"},
+    "services": {"services", "store", "engine", "extensions", "clock", "delivery"},
+    "jobs": {"jobs", "services", "store", "engine", "clock", "delivery"},
+    "delivery": {"delivery", "engine"},
     "web": {"web", "services", "engine", "extensions", "clock"},
 }
 MAX_VIEW_LINES = 15

@@ -126,8 +126,9 @@ def _list(doc, name: str, path: str) -> list:
 
 def build_service(doc, path: str, limits: Limits = Limits()) -> ServiceSpec:
     """Build one service of the configuration document."""
+    # "escalation_policy" and "webhooks" are the on-call part (engine.oncall reads them).
     check_fields(doc, path, {"name", "enabled", "duplicate_window_seconds", "trigger", "resolve",
-                             "maintenance"}, {"name"})
+                             "maintenance", "escalation_policy", "webhooks"}, {"name"})
     enabled = doc.get("enabled", True)
     if not isinstance(enabled, bool):
         raise SpecError(f"{path}.enabled", "must be true or false")
@@ -157,7 +158,7 @@ def check_window_count(windows: list, path: str, existing: int = 0) -> list:
 
 def parse_config(doc, limits: Limits = Limits()) -> list[ServiceSpec]:
     """Validate a whole configuration document; raise :class:`SpecError` at the first fault."""
-    check_fields(doc, "", {"services"}, {"services"})
+    check_fields(doc, "", {"services", "users", "escalation_policies"}, {"services"})
     services = _list(doc, "services", "")
     specs = []
     seen = set()

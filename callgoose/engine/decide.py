@@ -55,6 +55,10 @@ class ServiceSpec:
     duplicate_window_seconds: int | None = None  # None: the deployment's default
     maintenance: tuple[MaintenanceWindow, ...] = ()
     service_id: int | None = field(default=None, compare=False)
+    # Who a new incident pages: (its escalation policy as engine.paging.Policy JSON or None,
+    # how many webhooks it has). Part of the cached spec, so a service that pages nobody
+    # costs the hot path nothing; None: not known (read it).
+    paging: tuple | None = field(default=None, compare=False)
 
     @cached_property
     def matchers(self) -> dict:

@@ -3,13 +3,17 @@
 A job is ``run(engine, config, now, keep_alive)``; a long job calls ``keep_alive()`` now and then.
 
 ``JOBS`` maps a job's name to its function and its interval; the interval's timer is a row
-(``job_timers``), so a restarted or new leader continues where the last one stopped.
+(``job_timers``), so a restarted or new leader continues where the last one stopped. An
+interval of 0 runs the job on every tick: its due work is in its own rows (the escalation
+timers, the outbox's ``due_at``).
 """
 
 from __future__ import annotations
 
-from . import retention
+from . import deliver, escalate, retention
 
 JOBS = {
+    "escalate": (escalate.run, 0),  # levels whose escalate_after_minutes has passed
+    "deliver": (deliver.run, 0),  # the outbox: claim, send, record
     "retention": (retention.run, 3600),  # old calls, their payloads, expired replay markers
 }

@@ -21,6 +21,7 @@ from ..engine import (
 )
 from ..engine.config import check_service_name, check_window_count, format_time
 from ..engine.lifecycle import ACTIVE, Action
+from ..engine.oncall import parse_oncall
 from ..engine.rules import build_resolve, build_trigger, check_rule_count
 from ..extensions import db
 from ..store.hotpath import Cursor, Sql
@@ -34,6 +35,7 @@ from ..store.models import (
     Service,
 )
 from ..store.transactions import run_read, session_cursor, write
+from . import oncall
 from .lifecycle import By, Changes
 
 _rules = Rule.__table__
@@ -88,6 +90,7 @@ def _build_specs(conn, rows) -> dict[int, ServiceSpec | Exception]:
                          .order_by(_rules.c.service_id, _rules.c.kind, _rules.c.position)).all()
     windows = conn.execute(select(_windows).where(_windows.c.service_id.in_(ids))
                            .order_by(_windows.c.id)).all()
+    paging = oncall.paging_of(conn, ids)
     built = {}
     for row in rows:
         try:
@@ -101,6 +104,7 @@ def _build_specs(conn, rows) -> dict[int, ServiceSpec | Exception]:
                     MaintenanceWindow(clock.from_db(w.starts_at), clock.from_db(w.ends_at),
                                       tuple(tuple(s) for s in w.tags or ()))
                     for w in windows if w.service_id == row.id),
+                paging=paging.get(row.id, (None, 0)),
             )
         except (SpecError, TypeError, ValueError) as exc:  # a stored rule the engine refuses
             built[row.id] = exc
@@ -238,20 +242,32 @@ def create_starter_service(now: float) -> None:
 
 
 def import_config(doc, now: float) -> list[str]:
-    """Validate a whole S34 document, then save every service in it in one transaction."""
+    """Validate a whole S34 document (services, and the on-call part: users, escalation
+    policies, each service's policy and webhooks), then save it all in one transaction."""
     specs = parse_config(doc)
-    write(lambda: [save_service(spec, now) for spec in specs])
+    oncall_part = parse_oncall(doc, oncall.existing_emails())
+
+    def work():
+        for spec in specs:
+            save_service(spec, now)
+        db.session.flush()
+        oncall.save_oncall(oncall_part, now)
+    write(work)
     return [spec.name for spec in specs]
 
 
 def current_config() -> dict:
-    """Export every service as the S34 document."""
+    """Export every service, and the on-call configuration, as the S34 document."""
     rows = run_read(db.engine, service_rows)
     specs = load_specs(db.engine, SpecCache(), rows)
     broken = [s for s in specs if isinstance(s, Exception)]
     if broken:
         raise broken[0]
-    return export_config(specs)
+    doc = export_config(specs)
+    paging = oncall.export_oncall([s.name for s in specs])
+    for service in doc["services"]:
+        service.update(paging["services"].get(service["name"], {"escalation_policy": None, "webhooks": []}))
+    return {"users": paging["users"], "escalation_policies": paging["escalation_policies"], **doc}
 
 
 def start_maintenance(service: Service, tags, until: float | None, now: float,
@@ -333,6 +349,7 @@ class ServicePage(NamedTuple):
     in_maintenance: bool
     trigger: list[Rule]
     resolve: list[Rule]
+    paging: object = None  # oncall.ServicePaging: its policy and webhooks
 
 
 def live_services() -> list[Service]:
@@ -353,7 +370,8 @@ def in_maintenance_now(windows: list[Maintenance], now: float) -> bool:
 
 
 def overview(now: float) -> list[tuple[Service, bool, int, dict]]:
-    """Every service with whether it is in maintenance, its open incidents and rule counts."""
+    """Every service with whether it is in maintenance, its open incidents and rule counts
+    (``kinds["policy"]``: its escalation policy's name, or None: nobody is paged)."""
     services = live_services()
     ids = [s.id for s in services]
     windows: dict[int, list] = {}
@@ -366,6 +384,9 @@ def overview(now: float) -> list[tuple[Service, bool, int, dict]]:
                                                       .where(Rule.service_id.in_(ids))
                                                       .group_by(Rule.service_id, Rule.kind)).all():
         kinds.setdefault(service_id, {})[kind] = count
+    policies = oncall.paged_services()
+    for s in services:
+        kinds.setdefault(s.id, {})["policy"] = policies.get(s.id)
     return [(s, in_maintenance_now(windows.get(s.id, []), now), active.get(s.id, 0), kinds.get(s.id, {}))
             for s in services]
 
@@ -380,7 +401,8 @@ def service_page(service_id: int, now: float) -> ServicePage | None:
     windows = list(db.session.execute(select(Maintenance).where(Maintenance.service_id == service.id)
                                       .order_by(Maintenance.id)).scalars())
     return ServicePage(service, windows, in_maintenance_now(windows, now),
-                       [r for r in rules if r.kind == "trigger"], [r for r in rules if r.kind == "resolve"])
+                       [r for r in rules if r.kind == "trigger"], [r for r in rules if r.kind == "resolve"],
+                       oncall.service_paging(service.id))
 
 
 def create_service(name: str, now: float) -> Service:

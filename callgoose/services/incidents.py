@@ -24,6 +24,7 @@ from ..engine.lifecycle import (
 from ..extensions import db
 from ..store.models import ApiCall, ChangeCounter, Incident, IncidentEvent, Service
 from ..store.transactions import session_cursor, write
+from . import oncall
 from .catalog import live_services
 from .lifecycle import By, Changes, NotFound
 
@@ -77,6 +78,7 @@ class Entry:
     actor: str | None = None
     note: str | None = None
     summary: str | None = None
+    notification: object = None  # a Notification: the delivery ledger, in the timeline
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class Detail:
     call: ApiCall | None
     events: list[Entry]
     marker: str
+    paging: object = None  # oncall.IncidentPaging: who was paged, who is next, and when
 
 
 def to_dict(incident: Incident, service_name: str) -> dict:
@@ -205,8 +208,10 @@ def detail(incident_id: int) -> Detail | None:
     if found is None:
         return None
     incident, service_name = found
-    return Detail(incident, service_name, creating_call(incident), timeline(incident),
-                  incident_marker(incident_id))
+    paging = oncall.incident_paging(incident)
+    events = timeline(incident) + [Entry(n.queued_at, "notification", notification=n) for n in paging.notifications]
+    events.sort(key=lambda e: e.at)
+    return Detail(incident, service_name, creating_call(incident), events, incident_marker(incident_id), paging)
 
 
 def act(action: Action, incident_id: int, now: float, *, actor: str, user_id: int | None = None,

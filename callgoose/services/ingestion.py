@@ -192,6 +192,7 @@ class _Apply:
         self.cursor.execute(SAVEPOINT)
         try:
             outcome = self.service(item)
+            self.changes.flush_paging()
         except Exception as exc:
             self.cursor.execute(ROLLBACK_TO_SAVEPOINT)
             self.changes.undo_to(mark)
@@ -218,7 +219,7 @@ class _Apply:
             "description": None if hit.description == self.payload.text else hit.description,
             "payload_digest": self.payload.digest if self.payload.text else None,
             "urgency": hit.urgency, "mapping_value": hit.mapping_value, "mapping_key": mkey,
-            "rule_id": hit.rule_id}, self.by)
+            "rule_id": hit.rule_id}, self.by, spec.paging)
 
 
 def service_ids(results: list[ServiceOutcome]) -> list[int]:

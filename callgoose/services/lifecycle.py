@@ -3,8 +3,9 @@
 A call from a tool (the hot path), a person in the dashboard, a script through the API and
 the deletion of a service all change incidents here, inside the caller's write
 transaction: the status change, its timeline entry, the incident's ``version`` and the
-change counter the live list polls are written together. The next issue writes its
-notification rows in :meth:`Changes.finish`, in the same transaction.
+change counter the live list polls are written together, and :meth:`Changes.finish`
+writes what the changes mean for paging (the outbox rows, the escalation timer) through
+:mod:`callgoose.services.paging`, in the same transaction.
 
 The statements are built from :mod:`callgoose.engine.lifecycle`'s rules, so a status word
 or an allowed transition is written once, there.
@@ -18,6 +19,7 @@ from functools import lru_cache
 
 from ..engine.lifecycle import ACTIVE, ACTIVE_SQL, RULES, Action, Status, transition
 from ..store.hotpath import Cursor, Sql
+from . import paging
 
 COUNTER_SHARDS = 16  # writers pick one at random, so two seldom wait for one row
 BUMP_COUNTER = Sql("""
@@ -28,6 +30,7 @@ INSERT_EVENT = Sql("""
     INSERT INTO incident_events (incident_id, at, kind, api_call_id, user_id, actor, note)
     VALUES (:incident_id, :at, :kind, :api_call_id, :user_id, :actor, :note)
 """)
+BUMP_VERSION = Sql("UPDATE incidents SET version = version + 1 WHERE id = :id")
 STATUS_OF = Sql("SELECT status FROM incidents WHERE id = :id")
 STATUS_OF_IN_SERVICE = Sql("SELECT status FROM incidents WHERE id = :id AND service_id = :sid")
 # S26 as one statement: open the incident, or count a repeat on the active one. The
@@ -92,6 +95,7 @@ class Changes:
         self.now_db = now_db
         self.events: list[dict] = []
         self.changed = 0
+        self.paging = paging.Pending([], [])
 
     def _record(self, incident_id: int, kind: str | None, by: By, note: str | None = None) -> None:
         self.changed += 1
@@ -100,12 +104,16 @@ class Changes:
                                 "api_call_id": by.call_id, "user_id": by.user_id, "actor": by.actor,
                                 "note": note})
 
-    def open_or_repeat(self, fields: dict, by: By) -> tuple[int, bool]:
-        """Open an incident, or count a repeat on the active one of its mapping value."""
+    def open_or_repeat(self, fields: dict, by: By, paging_hint: tuple | None = None) -> tuple[int, bool]:
+        """Open an incident, or count a repeat on the active one of its mapping value.
+
+        ``paging_hint``: the service's (policy, webhook count) from its cached spec; None reads it."""
         incident_id, repeats = self.cursor.execute(OPEN_OR_REPEAT, {
             **fields, "created_by_call": by.call_id, "now": self.now_db}).fetchone()
         created = repeats == 0
         self._record(incident_id, RULES[Action.OPEN if created else Action.REPEAT].event, by)
+        if created:
+            self.paging.opened.append((incident_id, fields["service_id"], fields["urgency"], paging_hint))
         return incident_id, created
 
     def apply(self, action: Action, by: By, *, incident_id: int | None = None,
@@ -121,6 +129,7 @@ class Changes:
         ids = [row[0] for row in rows.fetchall()]
         for changed in ids:
             self._record(changed, RULES[action].event, by, note)
+            self.paging.acted.append((changed, action, by))
         return ids
 
     def act(self, action: Action, incident_id: int, by: By, *, service_id: int | None = None,
@@ -138,17 +147,40 @@ class Changes:
             return False
         return bool(self.apply(action, by, incident_id=incident_id, note=note))
 
-    def mark(self) -> tuple[int, int]:
-        """Where this unit stands, for :meth:`undo_to` after a savepoint is rolled back."""
-        return len(self.events), self.changed
+    def note(self, incident_id: int, kind: str, note: str, by: By = By(actor="Callgoose")) -> None:
+        """A timeline entry that changes no status (escalation and paging say what they did)."""
+        self.cursor.execute(BUMP_VERSION, {"id": incident_id})
+        self._record(incident_id, kind, by, note)
 
-    def undo_to(self, mark: tuple[int, int]) -> None:
+    def escalate_now(self, incident_id: int, by: By) -> bool:
+        """Make the incident's next escalation level due now (the worker pages it)."""
+        if not paging.escalate_now(self.cursor, self.now_db, incident_id):
+            return False
+        self.note(incident_id, "comment", "escalation requested now", by)
+        return True
+
+    def mark(self) -> tuple[int, int, int, int]:
+        """Where this unit stands, for :meth:`undo_to` after a savepoint is rolled back."""
+        return len(self.events), self.changed, len(self.paging.opened), len(self.paging.acted)
+
+    def undo_to(self, mark: tuple[int, int, int, int]) -> None:
         """Forget what was recorded since ``mark`` (its statements were rolled back)."""
-        events, self.changed = mark
+        events, self.changed, opened, acted = mark
         del self.events[events:]
+        del self.paging.opened[opened:]
+        del self.paging.acted[acted:]
+
+    def flush_paging(self) -> None:
+        """Write the outbox rows and escalation timers of the changes so far (a savepoint's
+        part of a call does this before it is released; :meth:`finish` does the rest)."""
+        if self.paging.opened or self.paging.acted:
+            pending, self.paging = self.paging, paging.Pending([], [])
+            paging.after_changes(self.cursor, self, pending)
 
     def finish(self) -> None:
-        """Write the timeline entries and count the changes, inside the same transaction."""
+        """Write the paging rows, the timeline entries and count the changes, inside the same
+        transaction."""
+        self.flush_paging()
         if self.events:
             self.cursor.executemany(INSERT_EVENT, self.events)
             self.events = []

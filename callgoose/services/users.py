@@ -20,6 +20,7 @@ from ..extensions import db
 from ..store.models import User, UserSession
 from ..store.transactions import write
 from .catalog import create_starter_service
+from .oncall import add_default_method
 
 log = logging.getLogger(__name__)
 MIN_PASSWORD = 8
@@ -64,6 +65,7 @@ def create_user(email: str, password: str, *, admin: bool, now: float) -> User:
     user = User(email=email, password_hash=generate_password_hash(password), is_admin=admin,
                 active=True, created_at=clock.to_db(now))
     db.session.add(user)
+    add_default_method(user, now)
     return user
 
 
@@ -124,7 +126,9 @@ def check_password(email: str, password: str, now: float) -> SignIn:
 
     def work() -> SignIn:
         user = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
-        valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+        # An imported user has no password until an admin sets one: nothing matches it.
+        valid = check_password_hash(user.password_hash if user and user.password_hash else _DUMMY_HASH, password) \
+            and user is not None and bool(user.password_hash)
         locked = user is not None and user.locked_until is not None and clock.from_db(user.locked_until) > now
         if user is not None and valid and user.active and not locked:
             user.failed_logins, user.locked_until = 0, None

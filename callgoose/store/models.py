@@ -33,6 +33,8 @@ class User(db.Model):
     is_admin: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+    name: Mapped[str | None] = mapped_column(String(100))  # shown in policies and messages; None: the email
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     failed_logins: Mapped[int] = mapped_column(default=0)  # wrong passwords in a row
     locked_until: Mapped[datetime | None]  # sign-in refused until then (too many failures)
 
@@ -78,6 +80,9 @@ class Service(db.Model):
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
+    # Who is paged for its incidents (pinned on each incident when it opens); None: nobody.
+    escalation_policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("escalation_policies.id", ondelete="SET NULL", name="fk_services_escalation_policy_id_escalation_policies"))
 
     @classmethod
     def live(cls):
@@ -283,3 +288,125 @@ class ChangeCounter(db.Model):
 
     shard: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ContactMethod(db.Model):
+    """Where a user can be reached: email, a webhook (json, slack, teams), SMS or voice."""
+
+    __tablename__ = "contact_methods"
+    __table_args__ = (Index("uq_contact_methods_user_name", "user_id", "name", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(8))  # engine.paging.CHANNELS
+    address: Mapped[str] = mapped_column(Text)  # an email address, a URL or an E.164 number
+    format: Mapped[str | None] = mapped_column(String(8))  # webhooks: json | slack | teams
+    verified_at: Mapped[datetime | None]  # pages go only to verified methods
+    verify_digest: Mapped[str | None] = mapped_column(String(64))  # sha256 of the code sent
+    verify_expires_at: Mapped[datetime | None]
+    last_sent_at: Mapped[datetime | None]  # the last message that left (the rate limit)
+    created_at: Mapped[datetime]
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class NotificationRule(db.Model):
+    """A user's rule: this method, this many minutes after a level pages them, for these urgencies."""
+
+    __tablename__ = "notification_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    contact_method_id: Mapped[int] = mapped_column(ForeignKey("contact_methods.id", ondelete="CASCADE"), index=True)
+    after_minutes: Mapped[int] = mapped_column(default=0)
+    urgencies: Mapped[str] = mapped_column(String(16), default="high,low")  # comma-separated
+    method: Mapped[ContactMethod] = relationship(lazy="joined")
+
+
+class EscalationPolicy(db.Model):
+    """Ordered levels of targets; ``levels`` is engine.paging.Policy's JSON (by user id)."""
+
+    __tablename__ = "escalation_policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    repeat: Mapped[int] = mapped_column(default=0)
+    levels: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ServiceWebhook(db.Model):
+    """An outgoing webhook of a service: incident events, signed with its secret."""
+
+    __tablename__ = "service_webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(200))
+    events: Mapped[str] = mapped_column(String(200))  # comma-separated engine.paging.EVENTS
+    format: Mapped[str] = mapped_column(String(8), default="json")
+    created_at: Mapped[datetime]
+
+
+class IncidentEscalation(db.Model):
+    """An incident's escalation: the policy pinned when it opened, and its timer (a row, so a
+    restart loses none)."""
+
+    __tablename__ = "incident_escalations"
+    __table_args__ = (Index("ix_incident_escalations_due", "state", "next_at"),)
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True,
+                                             autoincrement=False)
+    policy: Mapped[dict] = mapped_column(JSON)  # engine.paging.Policy.to_json()
+    level: Mapped[int]  # the level notified last (-1: none yet)
+    round: Mapped[int] = mapped_column(default=0)  # passes after the first (``repeat``)
+    notified_at: Mapped[datetime | None]
+    next_at: Mapped[datetime | None]  # when the next level is due
+    state: Mapped[str] = mapped_column(String(12))  # engine.paging.EscalationState
+
+
+class Notification(db.Model):
+    """The outbox and the delivery ledger: one row per message to one person's method (or one
+    service webhook), written in the transaction of the change that causes it."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_due", "status", "due_at"),
+        Index("ix_notifications_incident", "incident_id", "id"),
+        Index("ix_notifications_method", "contact_method_id", "status"),
+        Index("ix_notifications_queued", "queued_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(36), unique=True)  # the same on every retry
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    contact_method_id: Mapped[int | None] = mapped_column(ForeignKey("contact_methods.id", ondelete="SET NULL"))
+    webhook_id: Mapped[int | None] = mapped_column(ForeignKey("service_webhooks.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(12))  # engine.paging.Kind
+    event: Mapped[str | None] = mapped_column(String(32))  # service webhooks: incident.triggered, ...
+    channel: Mapped[str] = mapped_column(String(8))
+    target: Mapped[str] = mapped_column(Text)  # the address or URL, as it was when queued
+    level: Mapped[int | None]
+    body: Mapped[dict | None] = mapped_column(JSON)  # a snapshot: webhook events, tests, codes
+    status: Mapped[str] = mapped_column(String(12))  # engine.paging.State
+    queued_at: Mapped[datetime]
+    due_at: Mapped[datetime]  # the next attempt
+    attempts: Mapped[int] = mapped_column(default=0)
+    deadline: Mapped[datetime | None]  # while sending: unknown after this
+    sent_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    bundle_of: Mapped[int | None]  # the notification whose message carried this one
+    provider_id: Mapped[str | None] = mapped_column(String(64))  # e.g. Twilio's SID
+
+
+class UsedLink(db.Model):
+    """The nonce of every acknowledge or resolve link that has acted (each works once)."""
+
+    __tablename__ = "used_links"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    used_at: Mapped[datetime]

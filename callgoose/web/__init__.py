@@ -19,6 +19,8 @@ def register(app) -> None:
         health,
         ingest,
         openapi,
+        outside,
+        paging,
         services,
         testpayload,
         users,
@@ -30,7 +32,10 @@ def register(app) -> None:
     login_manager.login_view = "auth.login"
     csrf.exempt(ingest.bp)  # token-authenticated JSON; it never reads cookies
     csrf.exempt(api.bp)
-    for module in (ingest, api, auth, dashboard, apilog, testpayload, users, services, openapi, health):
+    for view in (outside.voice, outside.keypress, outside.sms):  # Twilio signs these instead
+        csrf.exempt(view)
+    for module in (ingest, api, auth, dashboard, apilog, testpayload, users, services, paging, outside, openapi,
+                   health):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
     errors.register_error_handlers(app)

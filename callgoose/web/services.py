@@ -110,7 +110,7 @@ def _service_page(service_id: int, maintenance: dict | None = None, status: int 
     page = _found(catalog.service_page(service_id, clock.now()))
     return render_template("services/service.html", service=page.service, windows=page.windows,
                            in_maintenance=page.in_maintenance, trigger=page.trigger, resolve=page.resolve,
-                           maintenance=maintenance or {}), status
+                           paging=page.paging, maintenance=maintenance or {}), status
 
 
 @bp.post("/services/<int:service_id>/rename")

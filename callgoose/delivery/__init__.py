@@ -1,0 +1,64 @@
+"""Sending: one module per channel, each a function that sends one message and says how it
+went. No database here; ``jobs/deliver.py`` claims rows, calls these and records the outcome.
+
+A sender returns the provider's id for the message (or None), or raises :class:`Temporary`
+(try again later: a timeout, a 5xx, a server away) or :class:`Permanent` (an invalid
+address, a 4xx: trying again cannot help).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TIMEOUT_SECONDS = 10
+TWILIO_API_BASE = "https://api.twilio.com"
+
+
+class Temporary(Exception):
+    """A failure that a later attempt may not meet."""
+
+
+class Permanent(Exception):
+    """A failure that no retry can cure."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the senders need from the configuration (``CALLGOOSE_...`` settings)."""
+
+    base_url: str
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_security: str = "none"  # none | starttls | tls
+    mail_from: str = "callgoose@localhost"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from: str | None = None
+    twilio_api_base: str = TWILIO_API_BASE
+    webhook_allowed_hosts: frozenset = field(default_factory=frozenset)
+    timeout: float = TIMEOUT_SECONDS
+
+    @classmethod
+    def from_config(cls, config) -> "Settings":
+        base = (config.get("BASE_URL") or f"http://{config.get('HOST', '127.0.0.1')}:{config.get('PORT', 8000)}")
+        hosts = config.get("WEBHOOK_ALLOWED_HOSTS") or ""
+        if isinstance(hosts, str):
+            hosts = hosts.split(",")
+        port = config.get("SMTP_PORT")
+        return cls(
+            base_url=str(base).rstrip("/"),
+            smtp_host=config.get("SMTP_HOST") or None,
+            smtp_port=int(port) if port not in (None, "") else None,
+            smtp_username=config.get("SMTP_USERNAME") or None,
+            smtp_password=config.get("SMTP_PASSWORD") or None,
+            smtp_security=str(config.get("SMTP_SECURITY") or "none").lower(),
+            mail_from=config.get("MAIL_FROM") or "callgoose@localhost",
+            twilio_account_sid=config.get("TWILIO_ACCOUNT_SID") or None,
+            twilio_auth_token=config.get("TWILIO_AUTH_TOKEN") or None,
+            twilio_from=config.get("TWILIO_FROM") or None,
+            twilio_api_base=str(config.get("TWILIO_API_BASE") or TWILIO_API_BASE).rstrip("/"),
+            webhook_allowed_hosts=frozenset(h.strip().lower() for h in hosts if str(h).strip()),
+            timeout=float(config.get("DELIVERY_TIMEOUT_SECONDS") or TIMEOUT_SECONDS),
+        )

@@ -1,0 +1,119 @@
+"""HTTP POSTs to webhooks, behind an SSRF guard.
+
+The guard resolves the host and refuses loopback, private, link-local, CGNAT, multicast and
+reserved addresses unless the host is listed in ``CALLGOOSE_WEBHOOK_ALLOWED_HOSTS``; it then
+connects to the address it checked (so a DNS answer that changes in between cannot move the
+request), sends the URL's host as ``Host`` and for TLS's SNI, and follows no redirect.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import socket
+import ssl
+from urllib.parse import urlsplit
+
+from . import Permanent, Settings, Temporary
+
+MAX_RESPONSE_BYTES = 64 * 1024
+
+
+class Refused(ValueError):
+    """A URL the guard does not send to (the message says why)."""
+
+
+def _public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def check_url(url: str) -> tuple[str, str, int, str]:
+    """Split a webhook URL into (scheme, host, port, path) or raise :class:`Refused`."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        raise Refused("is not a valid URL") from None
+    if parts.scheme not in ("http", "https"):
+        raise Refused("must start with https:// (or http://)")
+    if parts.username is not None or parts.password is not None:
+        raise Refused("must not carry a user name or password")
+    if not parts.hostname:
+        raise Refused("has no host")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return parts.scheme, parts.hostname.lower(), port or (443 if parts.scheme == "https" else 80), path
+
+
+def resolve(host: str, port: int, allowed: frozenset) -> str:
+    """The address to connect to, checked: :class:`Refused` for a non-public one not allowed."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise Temporary(f"the host {host} cannot be resolved: {exc}") from None
+    addresses = [info[4][0] for info in infos]
+    if host in allowed:
+        return addresses[0]
+    for address in addresses:
+        if not _public(address):
+            raise Refused(f"{host} is a loopback, private or link-local address ({address}); "
+                          "list it in CALLGOOSE_WEBHOOK_ALLOWED_HOSTS to allow it")
+    return addresses[0]
+
+
+def warning(url: str, allowed: frozenset) -> str | None:
+    """What the guard would say about a URL, for the page that saves it (None: fine)."""
+    try:
+        _scheme, host, port, _path = check_url(url)
+        resolve(host, port, allowed)
+    except Refused as exc:
+        return f"The URL {exc}."
+    except Temporary as exc:
+        return f"{exc} (it is checked again when sending)."
+    return None
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """HTTPS to an address already checked, with the URL's host for SNI and the certificate."""
+
+    def __init__(self, address: str, host: str, port: int, timeout: float):
+        super().__init__(address, port, timeout=timeout, context=ssl.create_default_context())
+        self._sni = host
+
+    def connect(self):
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self._sni)
+
+
+def post(settings: Settings, url: str, body: bytes, headers: dict[str, str]) -> str | None:
+    """POST ``body``; return the status line, or raise :class:`Temporary` / :class:`Permanent`."""
+    try:
+        scheme, host, port, path = check_url(url)
+        address = resolve(host, port, settings.webhook_allowed_hosts)
+    except Refused as exc:
+        raise Permanent(f"refused: the URL {exc}") from None
+    if scheme == "https":
+        conn = _PinnedHTTPS(address, host, port, settings.timeout)
+    else:
+        conn = http.client.HTTPConnection(address, port, timeout=settings.timeout)
+    default_port = 443 if scheme == "https" else 80
+    sent = {"Host": host if port == default_port else f"{host}:{port}", "Content-Type": "application/json",
+            "User-Agent": "Callgoose", **headers}
+    try:
+        conn.request("POST", path, body=body, headers=sent)
+        response = conn.getresponse()
+        response.read(MAX_RESPONSE_BYTES)
+        status = response.status
+    except (OSError, http.client.HTTPException) as exc:
+        raise Temporary(f"the receiver could not be reached: {type(exc).__name__}: {exc}") from None
+    finally:
+        conn.close()
+    if 200 <= status < 300:
+        return f"HTTP {status}"
+    if 300 <= status < 400:
+        raise Permanent(f"the receiver answered HTTP {status} (a redirect; redirects are not followed)")
+    if status in (408, 425, 429) or status >= 500:
+        raise Temporary(f"the receiver answered HTTP {status}")
+    raise Permanent(f"the receiver answered HTTP {status}")

@@ -1,0 +1,217 @@
+"""Paging, decided without I/O: who a level pages and when, the next escalation step, the
+outbox's delivery states, retries, rate limits and bundling.
+
+``services/paging.py`` reads the rows and writes what these functions decide, inside the
+transaction of the incident change; ``jobs/deliver.py`` sends. Times are epoch seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+
+URGENCIES = ("high", "low")
+CHANNELS = ("email", "webhook", "sms", "voice")
+WEBHOOK_FORMATS = ("json", "slack", "teams")
+EVENTS = ("incident.triggered", "incident.acknowledged", "incident.resolved", "incident.escalated")
+MAX_LEVELS = 20
+MAX_TARGETS = 50  # per level
+MAX_REPEAT = 10
+MAX_DELAY_MINUTES = 24 * 60
+
+# Retries (issue 8, "Timing"): the first within 30 s, then doubling up to 10 minutes, given
+# up 24 hours after the notification was queued.
+FIRST_RETRY_SECONDS = 30
+MAX_RETRY_SECONDS = 600
+GIVE_UP_SECONDS = 24 * 3600
+SEND_DEADLINE_SECONDS = 60  # a delivery still "sending" after this is "outcome unknown"
+
+# Rate limits per contact method (what GoAlert does, and what an alert storm needs): one
+# message a minute per method (what queues meanwhile goes out as one bundle), and at most
+# three voice calls per user per quarter hour.
+MESSAGE_GAP_SECONDS = 60
+VOICE_CALLS_PER_WINDOW = 3
+VOICE_WINDOW_SECONDS = 15 * 60
+
+
+class State(str, Enum):
+    """A notification's delivery state: pending -> sending -> sent | failed, or unknown when
+    the sender died while sending, or cancelled when an acknowledge made it pointless."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    CANCELLED = "cancelled"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+FINAL_STATES = (State.SENT.value, State.FAILED.value, State.UNKNOWN.value, State.CANCELLED.value)
+
+
+class Kind(str, Enum):
+    """What a notification is about."""
+
+    PAGE = "page"  # an incident needs someone (a level of its policy)
+    ACKNOWLEDGED = "acknowledged"  # "acknowledged by ..." to the people paged
+    RESOLVED = "resolved"  # "resolved" to the people paged
+    TEST = "test"  # "send a test notification"
+    VERIFY = "verify"  # a verification code
+    EVENT = "event"  # a service's outgoing webhook
+
+    def __str__(self) -> str:
+        return self.value
+
+
+BUNDLED_KINDS = (Kind.PAGE.value, Kind.ACKNOWLEDGED.value, Kind.RESOLVED.value)
+# Calls and SMS page; the follow-ups ("acknowledged by", "resolved") go by email and webhook only.
+FOLLOW_UP_CHANNELS = ("email", "webhook")
+
+
+class EscalationState(str, Enum):
+    RUNNING = "running"  # the next level is due at next_at
+    STOPPED = "stopped"  # acknowledged or resolved
+    FINISHED = "finished"  # every level and repeat paged; nobody acknowledged
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Level:
+    escalate_after_minutes: int
+    users: tuple[int, ...]  # target user ids (schedules come with the next issue)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """An escalation policy as pinned on an incident when it opened."""
+
+    name: str
+    repeat: int
+    levels: tuple[Level, ...]
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "repeat": self.repeat,
+                "levels": [{"escalate_after_minutes": lv.escalate_after_minutes,
+                            "targets": [{"user": u} for u in lv.users]} for lv in self.levels]}
+
+    @classmethod
+    def from_json(cls, doc) -> "Policy":
+        if isinstance(doc, str):
+            doc = json.loads(doc)
+        return cls(doc["name"], int(doc.get("repeat", 0)), tuple(
+            Level(int(lv["escalate_after_minutes"]), tuple(int(t["user"]) for t in lv["targets"] if "user" in t))
+            for lv in doc["levels"]))
+
+
+@dataclass(frozen=True)
+class PersonalRule:
+    """One of a user's notification rules, with the contact method it names."""
+
+    user_id: int
+    method_id: int
+    after_minutes: int
+    urgencies: tuple[str, ...]
+    channel: str
+    verified: bool
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A notification to queue: this user, by this method, ``delay`` seconds from now."""
+
+    user_id: int
+    method_id: int
+    channel: str
+    delay: int
+
+
+@dataclass
+class LevelPlan:
+    notifications: list[Planned] = field(default_factory=list)
+    unreachable: list[int] = field(default_factory=list)  # targets with no verified method for this urgency
+
+
+def plan_level(users: tuple[int, ...], urgency: str, rules: list[PersonalRule]) -> LevelPlan:
+    """Who a level pages and when: each target's verified rules for the urgency. A target
+    for whom none applies is unreachable (the incident shows it)."""
+    plan = LevelPlan()
+    for user_id in dict.fromkeys(users):
+        mine = [r for r in rules if r.user_id == user_id and urgency in r.urgencies and r.verified]
+        if not mine:
+            plan.unreachable.append(user_id)
+            continue
+        seen = set()
+        for rule in sorted(mine, key=lambda r: (r.after_minutes, r.method_id)):
+            if (rule.method_id, rule.after_minutes) in seen:
+                continue
+            seen.add((rule.method_id, rule.after_minutes))
+            plan.notifications.append(Planned(user_id, rule.method_id, rule.channel, rule.after_minutes * 60))
+    return plan
+
+
+@dataclass(frozen=True)
+class Step:
+    """Where an escalation goes next: notify ``level`` in ``round`` (0 is the first pass)."""
+
+    level: int
+    round: int
+
+
+def next_step(policy: Policy, level: int, round_: int) -> Step | None:
+    """The level after ``level``: the next one, the first again while repeats are left
+    (``repeat`` more passes after the first), or None when the policy is finished."""
+    if level + 1 < len(policy.levels):
+        return Step(level + 1, round_)
+    if round_ < policy.repeat:
+        return Step(0, round_ + 1)
+    return None
+
+
+def level_delay(policy: Policy, level: int) -> int:
+    """Seconds from a level's notifications until the next level is due."""
+    return policy.levels[level].escalate_after_minutes * 60
+
+
+def retry_at(attempts: int, queued_at: float, now: float) -> float | None:
+    """When to try a temporarily failed delivery again, after ``attempts`` tries; None once
+    it is 24 hours old (give up)."""
+    delay = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1))
+    when = now + delay
+    if when - queued_at > GIVE_UP_SECONDS:
+        return None
+    return when
+
+
+def allowed_at(channel: str, last_sent_at: float | None, recent_calls: list[float], now: float) -> float:
+    """The earliest time a contact method may send its next message (``now`` if it may now).
+
+    ``recent_calls``: when this user's last voice calls went out (any method), for the
+    quarter-hour cap."""
+    at = now
+    if last_sent_at is not None:
+        at = max(at, last_sent_at + MESSAGE_GAP_SECONDS)
+    if channel == "voice":
+        window = sorted(t for t in recent_calls if t > now - VOICE_WINDOW_SECONDS)
+        if len(window) >= VOICE_CALLS_PER_WINDOW:
+            at = max(at, window[-VOICE_CALLS_PER_WINDOW] + VOICE_WINDOW_SECONDS)
+    return at
+
+
+def describe_policy(policy: Policy, names: dict[int, str], methods: dict[int, str] | None = None) -> str:
+    """The policy in plain words: "at 0 min: Ana; after 5 min: Bo; repeats twice"."""
+    parts = []
+    at = 0
+    for i, level in enumerate(policy.levels):
+        who = ", ".join(names.get(u, f"user {u}") + (f" by {methods[u]}" if methods and u in methods else "")
+                        for u in level.users) or "nobody"
+        parts.append(f"{'at' if i == 0 else 'after'} {at} min: {who}")
+        at += level.escalate_after_minutes
+    words = {0: "", 1: "; repeats once", 2: "; repeats twice"}
+    tail = words.get(policy.repeat, f"; repeats {policy.repeat} times")
+    return "; ".join(parts) + tail if parts else "no levels: nobody is paged"

@@ -1,0 +1,156 @@
+"""Acting on incidents from outside the dashboard: a mail's signed link, a phone keypress,
+an SMS reply. Each acts through the one change path, as the person who was paged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from .. import clock
+from ..engine.lifecycle import Action, Status, TransitionRefused
+from ..engine.paging import Kind, State
+from ..engine.signing import BadLink, read_link
+from ..extensions import db
+from ..store.hotpath import Sql
+from ..store.models import Incident, Notification, Service, User
+from ..store.transactions import session_cursor, write
+from .lifecycle import By, Changes, NotFound
+
+USE_LINK = Sql("INSERT INTO used_links (nonce, used_at) VALUES (:nonce, :now) ON CONFLICT (nonce) DO NOTHING")
+LINK_USED = Sql("SELECT 1 FROM used_links WHERE nonce = :nonce")
+DIGITS = {"1": Action.ACKNOWLEDGE, "2": Action.RESOLVE, "3": "escalate"}
+SMS_REPLY_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class LinkPage:
+    """What the link's confirmation page shows; ``problem`` is set when it cannot act."""
+
+    action: str | None = None
+    incident: Incident | None = None
+    service: str | None = None
+    problem: str | None = None
+
+
+def _who(user_id: int | None, via: str) -> By:
+    user = db.session.get(User, user_id) if user_id else None
+    name = user.email if user is not None else "someone"
+    return By(actor=f"{name} ({via})", user_id=user.id if user is not None else None)
+
+
+def preview_link(key: str, token: str, now: float) -> LinkPage:
+    """The confirmation page of a mail's link: a GET changes nothing (mail scanners follow links)."""
+    try:
+        fields = read_link(key, token, now)
+    except BadLink as exc:
+        return LinkPage(problem=str(exc))
+    found = db.session.execute(select(Incident, Service.name).join(Service, Service.id == Incident.service_id)
+                               .where(Incident.id == fields["incident"])).first()
+    if found is None:
+        return LinkPage(problem="this incident no longer exists")
+    if session_used(fields["nonce"]):
+        return LinkPage(fields["action"], found[0], found[1], "this link has been used already")
+    return LinkPage(fields["action"], found[0], found[1])
+
+
+def session_used(nonce: str) -> bool:
+    return session_cursor().execute(LINK_USED, {"nonce": nonce}).fetchone() is not None
+
+
+def act_by_link(key: str, token: str, now: float) -> LinkPage:
+    """The confirmation button's POST: act once, as the person the mail went to."""
+    try:
+        fields = read_link(key, token, now)
+    except BadLink as exc:
+        return LinkPage(problem=str(exc))
+    action = Action.ACKNOWLEDGE if fields["action"] == "acknowledge" else Action.RESOLVE
+
+    def work() -> LinkPage:
+        cursor = session_cursor()
+        if cursor.changed(USE_LINK, {"nonce": fields["nonce"], "now": clock.to_db(now)}) != 1:
+            return LinkPage(fields["action"], problem="this link has been used already")
+        changes = Changes(cursor, clock.to_db(now))
+        try:
+            did = changes.act(action, fields["incident"], _who(fields["user"], "mail link"))
+        except NotFound:
+            return LinkPage(fields["action"], problem="this incident no longer exists")
+        except TransitionRefused as exc:
+            return LinkPage(fields["action"], problem=str(exc))
+        changes.finish()
+        return LinkPage(fields["action"], problem=None if did else f"the incident was {fields['action']}d already")
+    page = write(work)
+    found = db.session.execute(select(Incident, Service.name).join(Service, Service.id == Incident.service_id)
+                               .where(Incident.id == fields["incident"])).first()
+    if found is None:
+        return page
+    return LinkPage(page.action, found[0], found[1], page.problem)
+
+
+def _bundle(lead: Notification) -> list[int]:
+    ids = [lead.incident_id] if lead.incident_id is not None else []
+    ids += list(db.session.execute(select(Notification.incident_id).where(
+        Notification.bundle_of == lead.id, Notification.incident_id.is_not(None))).scalars())
+    return list(dict.fromkeys(ids))
+
+
+def _apply_digit(lead: Notification, digit: str, now: float, via: str) -> str:
+    what = DIGITS.get((digit or "").strip()[:1])
+    if what is None:
+        return "Press 1 to acknowledge, 2 to resolve, or 3 to escalate."
+    incident_ids = _bundle(lead)
+    by = _who(lead.user_id, via)
+
+    def work() -> int:
+        changes = Changes(session_cursor(), clock.to_db(now))
+        done = 0
+        for incident_id in incident_ids:
+            try:
+                if what == "escalate":
+                    done += changes.escalate_now(incident_id, by)
+                else:
+                    done += changes.act(what, incident_id, by)
+            except (NotFound, TransitionRefused):
+                pass
+        changes.finish()
+        return done
+    done = write(work)
+    word = {"escalate": "Escalated", Action.ACKNOWLEDGE: "Acknowledged", Action.RESOLVE: "Resolved"}[what]
+    count = len(incident_ids)
+    if not done:
+        return f"Nothing changed: the incident{'s were' if count > 1 else ' was'} handled already."
+    return f"{word} {done} incident{'s' if done > 1 else ''}."
+
+
+def keypress(notification_id: int, digit: str, now: float) -> str | None:
+    """A key pressed during a page call; returns what to say (None: no such call)."""
+    lead = db.session.get(Notification, notification_id)
+    if lead is None or lead.channel != "voice" or lead.kind != Kind.PAGE.value:
+        return None
+    return _apply_digit(lead, digit, now, "phone keypress")
+
+
+def call_script(notification_id: int) -> tuple[str, list[str]] | None:
+    """What a page call says: the incident titles (the lead's and its bundle's)."""
+    lead = db.session.get(Notification, notification_id)
+    if lead is None or lead.channel != "voice":
+        return None
+    ids = _bundle(lead)
+    rows = db.session.execute(select(Incident.title, Incident.urgency, Service.name).join(
+        Service, Service.id == Incident.service_id).where(Incident.id.in_(ids))).all() if ids else []
+    return lead.kind, [f"{urgency} urgency. {service}: {title}" for title, urgency, service in rows]
+
+
+def sms_reply(from_number: str, body: str, now: float) -> str:
+    """An SMS reply to a page: the same digits as on a call act on the last page sent to that number."""
+    lead = db.session.execute(select(Notification).where(
+        Notification.channel == "sms", Notification.target == from_number, Notification.kind == Kind.PAGE.value,
+        Notification.status == State.SENT.value, Notification.bundle_of.is_(None),
+        Notification.sent_at >= clock.to_db(now - SMS_REPLY_SECONDS)).order_by(Notification.id.desc()).limit(1)).scalar()
+    if lead is None:
+        return "Callgoose: no page was sent to this number in the last 24 hours."
+    return "Callgoose: " + _apply_digit(lead, body, now, "SMS reply")
+
+
+__all__ = ["Status"]

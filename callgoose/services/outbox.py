@@ -1,0 +1,246 @@
+"""The outbox's state machine in the database: claim what is due, record how it went.
+
+pending -> sending (with a deadline) -> sent | failed; a temporary failure goes back to
+pending with a later ``due_at`` (engine.paging.retry_at); a row still ``sending`` after its
+deadline means the sender died mid-send: it becomes ``unknown`` and is never resent by
+itself. Rate limits and bundling are applied when claiming: what is due for one contact
+method goes out as one message, no more often than the method's limit allows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from .. import clock
+from ..engine.paging import (
+    BUNDLED_KINDS,
+    SEND_DEADLINE_SECONDS,
+    VOICE_WINDOW_SECONDS,
+    Kind,
+    State,
+    allowed_at,
+    retry_at,
+)
+from ..store.hotpath import Cursor, Sql, to_datetime
+
+MARK_UNKNOWN = Sql(f"""
+    UPDATE notifications SET status = '{State.UNKNOWN}', finished_at = :now, deadline = NULL,
+        error = 'outcome unknown: the sender stopped while sending (it may or may not have arrived); not resent'
+    WHERE status = '{State.SENDING}' AND deadline < :now
+""")
+DUE = Sql(f"""
+    SELECT id, kind, contact_method_id, webhook_id, user_id, channel, target FROM notifications
+    WHERE status = '{State.PENDING}' AND due_at <= :now ORDER BY due_at, id LIMIT :limit
+""")
+METHOD = Sql("SELECT channel, address, format, last_sent_at, user_id FROM contact_methods WHERE id = :id")
+RECENT_CALLS = Sql(f"""
+    SELECT sent_at FROM notifications
+    WHERE user_id = :user AND channel = 'voice' AND bundle_of IS NULL AND status = '{State.SENT}' AND sent_at >= :since
+""")
+POSTPONE_METHOD = Sql(f"""
+    UPDATE notifications SET due_at = :at
+    WHERE contact_method_id = :method AND status = '{State.PENDING}' AND due_at <= :now
+""")
+PENDING_OF_METHOD = Sql(f"""
+    SELECT id, kind FROM notifications
+    WHERE contact_method_id = :method AND status = '{State.PENDING}' AND due_at <= :now ORDER BY id
+""")
+TOUCH_METHOD = Sql("UPDATE contact_methods SET last_sent_at = :now WHERE id = :id")
+WEBHOOK_SECRET = Sql("SELECT secret FROM service_webhooks WHERE id = :id")
+BUMP_INCIDENT = Sql("UPDATE incidents SET version = version + 1 WHERE id = :id")
+
+
+@lru_cache(maxsize=32)
+def _claim_sql(count: int) -> Sql:
+    marks = ", ".join(f":n{i}" for i in range(count))
+    return Sql(f"""
+        UPDATE notifications SET status = '{State.SENDING}', deadline = :deadline, attempts = attempts + 1,
+            bundle_of = CASE WHEN id = :lead THEN NULL ELSE :lead END
+        WHERE status = '{State.PENDING}' AND id IN ({marks})
+    """)
+
+
+@lru_cache(maxsize=32)
+def _rows_sql(count: int) -> Sql:
+    marks = ", ".join(f":n{i}" for i in range(count))
+    return Sql(f"""
+        SELECT n.id, n.kind, n.incident_id, n.body, n.delivery_id, n.attempts, n.queued_at, n.event,
+            n.user_id, i.title, i.urgency, i.status, s.name
+        FROM notifications n LEFT JOIN incidents i ON i.id = n.incident_id
+            LEFT JOIN services s ON s.id = i.service_id
+        WHERE n.id IN ({marks}) ORDER BY n.id
+    """)
+
+
+def _ids(ids) -> dict:
+    return {f"n{i}": v for i, v in enumerate(ids)}
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    kind: str
+    incident_id: int | None
+    body: dict | None
+    delivery_id: str
+    attempts: int
+    queued_at: float
+    event: str | None
+    user_id: int | None
+    title: str | None
+    urgency: str | None
+    status: str | None
+    service: str | None
+
+
+@dataclass
+class Batch:
+    """What one message carries: one row, or a contact method's bundle (``rows[0]`` leads)."""
+
+    channel: str
+    target: str
+    rows: list[Row]
+    format: str | None = None
+    method_id: int | None = None
+    webhook_secret: str | None = None
+    webhook_id: int | None = None
+
+    @property
+    def lead(self) -> Row:
+        return self.rows[0]
+
+    @property
+    def ids(self) -> list[int]:
+        return [r.id for r in self.rows]
+
+
+@dataclass
+class Claimed:
+    batches: list[Batch] = field(default_factory=list)
+    postponed: int = 0
+
+
+def mark_unknown(cursor: Cursor, now: float) -> int:
+    """Rows left ``sending`` past their deadline: the sender died mid-send."""
+    return cursor.changed(MARK_UNKNOWN, {"now": clock.to_db(now)})
+
+
+def _load(cursor: Cursor, ids: list[int]) -> list[Row]:
+    rows = []
+    for (nid, kind, incident_id, body, delivery_id, attempts, queued, event, user_id, title, urgency,
+         status, service) in cursor.execute(_rows_sql(len(ids)), _ids(ids)).fetchall():
+        rows.append(Row(nid, kind, incident_id, _json(body), delivery_id, attempts,
+                        clock.from_db(to_datetime(queued)), event, user_id, title, urgency, status, service))
+    return rows
+
+
+def _take(cursor: Cursor, ids: list[int], lead: int, now: float) -> bool:
+    params = {**_ids(ids), "lead": lead, "deadline": clock.to_db(now + SEND_DEADLINE_SECONDS)}
+    return cursor.changed(_claim_sql(len(ids)), params) == len(ids)
+
+
+def claim(cursor: Cursor, now: float, limit: int = 200) -> Claimed:
+    """Take what is due, in one write transaction: each service webhook row alone; each contact
+    method's due rows as one bundle, unless its rate limit says later (then they wait, and
+    more may join them)."""
+    now_db = clock.to_db(now)
+    claimed = Claimed()
+    by_method: dict[int, list] = defaultdict(list)
+    for nid, kind, method_id, webhook_id, _user, channel, target in cursor.execute(
+            DUE, {"now": now_db, "limit": limit}).fetchall():
+        if kind == Kind.EVENT.value:
+            if _take(cursor, [nid], nid, now):
+                secret = cursor.execute(WEBHOOK_SECRET, {"id": webhook_id}).fetchone() if webhook_id else None
+                rows = _load(cursor, [nid])
+                claimed.batches.append(Batch("webhook", target, rows, webhook_id=webhook_id,
+                                             webhook_secret=secret[0] if secret else None))
+        elif method_id is not None:
+            by_method[method_id].append(nid)
+        else:  # its contact method was deleted since it was queued
+            _take(cursor, [nid], nid, now)
+            claimed.batches.append(Batch(channel, "", _load(cursor, [nid])))
+    for method_id in by_method:
+        found = cursor.execute(METHOD, {"id": method_id}).fetchone()
+        if found is None:
+            continue
+        channel, address, fmt, last_sent, user_id = found
+        due = cursor.execute(PENDING_OF_METHOD, {"method": method_id, "now": now_db}).fetchall()
+        alone = [nid for nid, kind in due if kind not in BUNDLED_KINDS]  # tests and codes: at once, alone
+        bundled = [nid for nid, kind in due if kind in BUNDLED_KINDS]
+        for nid in alone:
+            if _take(cursor, [nid], nid, now):
+                claimed.batches.append(Batch(channel, address, _load(cursor, [nid]), fmt, method_id))
+        if not bundled:
+            continue
+        recent = []
+        if channel == "voice":
+            recent = [clock.from_db(to_datetime(r[0])) for r in cursor.execute(RECENT_CALLS, {
+                "user": user_id, "since": clock.to_db(now - VOICE_WINDOW_SECONDS)}).fetchall()]
+        at = allowed_at(channel, clock.from_db(to_datetime(last_sent)), recent, now)
+        if at > now:
+            claimed.postponed += cursor.changed(POSTPONE_METHOD, {"method": method_id, "at": clock.to_db(at),
+                                                                  "now": now_db})
+            continue
+        if _take(cursor, bundled, bundled[0], now):
+            cursor.execute(TOUCH_METHOD, {"id": method_id, "now": now_db})
+            claimed.batches.append(Batch(channel, address, _load(cursor, bundled), fmt, method_id))
+    return claimed
+
+
+SENT = Sql(f"""
+    UPDATE notifications SET status = '{State.SENT}', sent_at = :now, finished_at = :now, deadline = NULL,
+        error = NULL, provider_id = :provider, body = CASE WHEN kind = '{Kind.VERIFY}' THEN NULL ELSE body END
+    WHERE id = :id AND status = '{State.SENDING}'
+""")
+RETRY = Sql(f"""
+    UPDATE notifications SET status = '{State.PENDING}', due_at = :due, deadline = NULL, error = :error,
+        bundle_of = NULL
+    WHERE id = :id AND status = '{State.SENDING}'
+""")
+FAILED = Sql(f"""
+    UPDATE notifications SET status = '{State.FAILED}', finished_at = :now, deadline = NULL, error = :error,
+        body = CASE WHEN kind = '{Kind.VERIFY}' THEN NULL ELSE body END
+    WHERE id = :id AND status = '{State.SENDING}'
+""")
+
+
+def record(cursor: Cursor, batch: Batch, now: float, *, provider_id: str | None = None,
+           temporary: str | None = None, permanent: str | None = None) -> str:
+    """Write how one message went, for every row it carried; return the state it left."""
+    now_db = clock.to_db(now)
+    outcome = State.SENT
+    for row in batch.rows:
+        if permanent is None and temporary is None:
+            cursor.execute(SENT, {"id": row.id, "now": now_db, "provider": (provider_id or "")[:64] or None})
+            continue
+        if permanent is not None:
+            cursor.execute(FAILED, {"id": row.id, "now": now_db, "error": permanent[:1000]})
+            outcome = State.FAILED
+            continue
+        due = retry_at(row.attempts, row.queued_at, now)
+        if due is None:
+            cursor.execute(FAILED, {"id": row.id, "now": now_db,
+                                    "error": f"gave up after 24 hours; last: {temporary}"[:1000]})
+            outcome = State.FAILED
+        else:
+            cursor.execute(RETRY, {"id": row.id, "due": clock.to_db(due),
+                                   "error": f"attempt {row.attempts} failed, retrying: {temporary}"[:1000]})
+            outcome = State.PENDING
+    for incident_id in dict.fromkeys(r.incident_id for r in batch.rows if r.incident_id is not None):
+        cursor.execute(BUMP_INCIDENT, {"id": incident_id})
+    return str(outcome)
+
+
+def due_soon(cursor: Cursor, now: float) -> bool:
+    """Whether anything is due (the worker's quick check)."""
+    return cursor.execute(DUE, {"now": clock.to_db(now), "limit": 1}).fetchone() is not None
+
+
+__all__ = ["Batch", "Claimed", "Row", "claim", "mark_unknown", "record"]

@@ -1,0 +1,303 @@
+"""Paging inside the incident change's transaction: the outbox rows and the escalation timer.
+
+:class:`~callgoose.services.lifecycle.Changes` calls :func:`after_changes` from its
+``finish()``, so a notification row commits together with the change that causes it, or
+not at all (nothing is queued "after commit"). The escalation job calls
+:func:`escalate_one` in its own transaction. What to page is decided by
+:mod:`callgoose.engine.paging`; this module reads and writes the rows.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+
+from .. import clock
+from ..engine.lifecycle import Action, Status
+from ..engine.paging import (
+    EVENTS,
+    FOLLOW_UP_CHANNELS,
+    EscalationState,
+    Kind,
+    PersonalRule,
+    Policy,
+    State,
+    level_delay,
+    next_step,
+    plan_level,
+)
+from ..store.hotpath import Cursor, Sql, to_datetime
+
+SERVICE_PAGING = Sql("""
+    SELECT p.name, p.repeat, p.levels, (SELECT count(*) FROM service_webhooks w WHERE w.service_id = s.id)
+    FROM services s LEFT JOIN escalation_policies p ON p.id = s.escalation_policy_id WHERE s.id = :sid
+""")
+INSERT_ESCALATION = Sql("""
+    INSERT INTO incident_escalations (incident_id, policy, level, round, notified_at, next_at, state)
+    VALUES (:incident_id, :policy, :level, 0, :now, :next_at, :state)
+""")
+INSERT_NOTIFICATION = Sql("""
+    INSERT INTO notifications (delivery_id, incident_id, user_id, contact_method_id, webhook_id, kind, event,
+        channel, target, level, body, status, queued_at, due_at, attempts)
+    VALUES (:delivery_id, :incident_id, :user_id, :contact_method_id, :webhook_id, :kind, :event,
+        :channel, :target, :level, :body, 'pending', :now, :due_at, 0)
+""")
+STOP_ESCALATION = Sql(f"""
+    UPDATE incident_escalations SET state = '{EscalationState.STOPPED}', next_at = NULL
+    WHERE incident_id = :id AND state = '{EscalationState.RUNNING}'
+""")
+RESTART_ESCALATION = Sql(f"""
+    UPDATE incident_escalations SET state = '{EscalationState.RUNNING}', level = -1, round = 0, next_at = :now
+    WHERE incident_id = :id
+""")
+ESCALATE_NOW = Sql(f"""
+    UPDATE incident_escalations SET next_at = :now
+    WHERE incident_id = :id AND state = '{EscalationState.RUNNING}'
+""")
+CANCEL_PAGES = Sql(f"""
+    UPDATE notifications SET status = '{State.CANCELLED}', finished_at = :now, error = :why
+    WHERE incident_id = :id AND status = '{State.PENDING}' AND kind = '{Kind.PAGE}'
+""")
+PAGED_USERS = Sql(f"""
+    SELECT DISTINCT user_id FROM notifications
+    WHERE incident_id = :id AND kind = '{Kind.PAGE}' AND user_id IS NOT NULL
+      AND status IN ('{State.SENT}', '{State.SENDING}', '{State.UNKNOWN}')
+""")
+WEBHOOKS_OF = Sql("SELECT id, url, events FROM service_webhooks WHERE service_id = :sid ORDER BY id")
+INCIDENT_SNAPSHOT = Sql("""
+    SELECT i.id, s.name, i.title, i.description, p.text, i.status, i.urgency, i.mapping_value,
+        i.duplicate_count, i.created_at, i.acknowledged_at, i.resolved_at, i.service_id
+    FROM incidents i JOIN services s ON s.id = i.service_id LEFT JOIN payloads p ON p.digest = i.payload_digest
+    WHERE i.id = :id
+""")
+DUE_ESCALATIONS = Sql(f"""
+    SELECT incident_id FROM incident_escalations
+    WHERE state = '{EscalationState.RUNNING}' AND next_at <= :now ORDER BY next_at LIMIT :limit
+""")
+ESCALATION_OF = Sql(f"""
+    SELECT e.policy, e.level, e.round, i.status, i.urgency, i.service_id
+    FROM incident_escalations e JOIN incidents i ON i.id = e.incident_id
+    WHERE e.incident_id = :id AND e.state = '{EscalationState.RUNNING}' AND e.next_at <= :now
+""")
+ADVANCE = Sql("""
+    UPDATE incident_escalations SET level = :level, round = :round, notified_at = :now, next_at = :next_at
+    WHERE incident_id = :id
+""")
+FINISH = Sql(f"""
+    UPDATE incident_escalations SET state = '{EscalationState.FINISHED}', next_at = NULL WHERE incident_id = :id
+""")
+STOPPED = Sql(f"UPDATE incident_escalations SET state = '{EscalationState.STOPPED}', next_at = NULL "
+              "WHERE incident_id = :id")
+
+
+@lru_cache(maxsize=64)
+def _rules_sql(count: int) -> Sql:
+    marks = ", ".join(f":u{i}" for i in range(count))
+    return Sql(f"""
+        SELECT r.user_id, r.contact_method_id, r.after_minutes, r.urgencies, m.channel, m.address,
+            m.verified_at, u.email, coalesce(u.name, u.email)
+        FROM notification_rules r JOIN contact_methods m ON m.id = r.contact_method_id
+            JOIN users u ON u.id = r.user_id
+        WHERE u.active AND r.user_id IN ({marks})
+    """)
+
+
+@lru_cache(maxsize=64)
+def _follow_up_sql(count: int) -> Sql:
+    marks = ", ".join(f":u{i}" for i in range(count))
+    channels = ", ".join(f"'{c}'" for c in FOLLOW_UP_CHANNELS)
+    return Sql(f"""
+        SELECT DISTINCT m.user_id, m.id, m.channel, m.address
+        FROM notification_rules r JOIN contact_methods m ON m.id = r.contact_method_id
+            JOIN users u ON u.id = m.user_id
+        WHERE u.active AND m.verified_at IS NOT NULL AND m.channel IN ({channels}) AND m.user_id IN ({marks})
+    """)
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def _user_params(users) -> dict:
+    return {f"u{i}": u for i, u in enumerate(users)}
+
+
+def notification(now_db, *, kind: str, channel: str, target: str, due_at=None, incident_id=None,
+                 user_id=None, contact_method_id=None, webhook_id=None, event=None, level=None,
+                 body=None) -> dict:
+    """One outbox row's values (the ``pending`` state), for :data:`INSERT_NOTIFICATION`."""
+    return {"delivery_id": str(uuid.uuid4()), "incident_id": incident_id, "user_id": user_id,
+            "contact_method_id": contact_method_id, "webhook_id": webhook_id, "kind": str(kind),
+            "event": event, "channel": channel, "target": target, "level": level,
+            "body": None if body is None else json.dumps(body, ensure_ascii=False), "now": now_db,
+            "due_at": due_at or now_db}
+
+
+def incident_object(row) -> dict:
+    """The S36 incident object from :data:`INCIDENT_SNAPSHOT`'s row (``incidents.to_dict``'s shape)."""
+    (iid, service, title, description, payload, status, urgency, mapping_value, duplicates, created,
+     acknowledged, resolved, _sid) = row
+    return {"id": iid, "service": {"name": service}, "title": title,
+            "description": description if description is not None else (payload or ""),
+            "status": status, "urgency": urgency, "mapping_value": mapping_value,
+            "duplicate_count": duplicates, "created_at": clock.iso(to_datetime(created)),
+            "acknowledged_at": clock.iso(to_datetime(acknowledged)),
+            "resolved_at": clock.iso(to_datetime(resolved))}
+
+
+@dataclass
+class Pending:
+    """What a unit of changes asks of paging, gathered by ``Changes`` and written at ``finish``."""
+
+    opened: list  # (incident_id, service_id, urgency, paging hint or None)
+    acted: list  # (incident_id, Action, By)
+
+
+def queue_events(cursor: Cursor, now_db, incident_id: int, service_id: int | None, event: str) -> int:
+    """Queue ``event`` for each of the service's webhooks that subscribes to it, with a snapshot
+    of the incident as it is now (the same body on every retry)."""
+    if event not in EVENTS:
+        raise ValueError(event)
+    snapshot = None
+    if service_id is None:
+        snapshot_row = cursor.execute(INCIDENT_SNAPSHOT, {"id": incident_id}).fetchone()
+        if snapshot_row is None:
+            return 0
+        service_id = snapshot_row[-1]
+        snapshot = incident_object(snapshot_row)
+    hooks = [row for row in cursor.execute(WEBHOOKS_OF, {"sid": service_id}).fetchall()
+             if event in row[2].split(",")]
+    if not hooks:
+        return 0
+    if snapshot is None:
+        snapshot = incident_object(cursor.execute(INCIDENT_SNAPSHOT, {"id": incident_id}).fetchone())
+    cursor.executemany(INSERT_NOTIFICATION, [notification(
+        now_db, kind=Kind.EVENT, channel="webhook", target=url, incident_id=incident_id, webhook_id=hook_id,
+        event=event, body={"event": event, "incident": snapshot}) for hook_id, url, _events in hooks])
+    return len(hooks)
+
+
+def notify_level(cursor: Cursor, changes, now_db, incident_id: int, urgency: str, policy: Policy,
+                 level: int) -> int:
+    """Queue the notifications of one level: each target's verified rules for the urgency,
+    each due after its own minutes. Targets nobody can reach are a timeline entry."""
+    users = policy.levels[level].users
+    if not users:
+        changes.note(incident_id, "unreachable", f"level {level + 1} has no targets")
+        return 0
+    rows = cursor.execute(_rules_sql(len(users)), _user_params(users)).fetchall()
+    names = {}
+    rules = []
+    addresses = {}
+    for user_id, method_id, after, urgencies, channel, address, verified, _email, name in rows:
+        names[user_id] = name
+        addresses[method_id] = address
+        rules.append(PersonalRule(user_id, method_id, after, tuple(urgencies.split(",")), channel,
+                                  verified is not None))
+    plan = plan_level(users, urgency, rules)
+    if plan.notifications:
+        cursor.executemany(INSERT_NOTIFICATION, [notification(
+            now_db, kind=Kind.PAGE, channel=p.channel, target=addresses[p.method_id], incident_id=incident_id,
+            user_id=p.user_id, contact_method_id=p.method_id, level=level,
+            due_at=now_db + timedelta(seconds=p.delay)) for p in plan.notifications])
+    for user_id in plan.unreachable:
+        who = names.get(user_id) or f"user {user_id}"
+        changes.note(incident_id, "unreachable",
+                     f"{who} (level {level + 1}) has no verified contact method for {urgency} urgency")
+    return len(plan.notifications)
+
+
+def _open(cursor: Cursor, changes, now_db, incident_id: int, service_id: int, urgency: str,
+          hint: tuple | None) -> None:
+    if hint is None:
+        name, repeat, levels, webhooks = cursor.execute(SERVICE_PAGING, {"sid": service_id}).fetchone()
+        doc = None if name is None else {"name": name, "repeat": repeat, "levels": _json(levels)}
+    else:
+        doc, webhooks = hint
+    if doc is not None:
+        policy = Policy.from_json(doc)
+        if policy.levels:
+            notify_level(cursor, changes, now_db, incident_id, urgency, policy, 0)
+            next_at = now_db + timedelta(seconds=level_delay(policy, 0))
+            cursor.execute(INSERT_ESCALATION, {"incident_id": incident_id, "policy": json.dumps(policy.to_json()),
+                                               "level": 0, "now": now_db, "next_at": next_at,
+                                               "state": str(EscalationState.RUNNING)})
+    if webhooks:
+        queue_events(cursor, now_db, incident_id, None, "incident.triggered")
+
+
+def _follow_ups(cursor: Cursor, now_db, incident_id: int, kind: Kind, actor: str | None,
+                acting_user: int | None) -> None:
+    """"Acknowledged by ..." and "resolved" to the people paged, by email and webhook only."""
+    users = [row[0] for row in cursor.execute(PAGED_USERS, {"id": incident_id}).fetchall()
+             if row[0] != acting_user]
+    if not users:
+        return
+    methods = cursor.execute(_follow_up_sql(len(users)), _user_params(users)).fetchall()
+    if methods:
+        cursor.executemany(INSERT_NOTIFICATION, [notification(
+            now_db, kind=kind, channel=channel, target=address, incident_id=incident_id, user_id=user_id,
+            contact_method_id=method_id, body={"actor": actor}) for user_id, method_id, channel, address in methods])
+
+
+def _acted(cursor: Cursor, now_db, incident_id: int, action: Action, by) -> None:
+    if action in (Action.ACKNOWLEDGE, Action.RESOLVE):
+        word = "acknowledged" if action is Action.ACKNOWLEDGE else "resolved"
+        cursor.execute(STOP_ESCALATION, {"id": incident_id})
+        cursor.execute(CANCEL_PAGES, {"id": incident_id, "now": now_db,
+                                      "why": f"not sent: the incident was {word} first"})
+        kind = Kind.ACKNOWLEDGED if action is Action.ACKNOWLEDGE else Kind.RESOLVED
+        _follow_ups(cursor, now_db, incident_id, kind, by.actor, by.user_id)
+        queue_events(cursor, now_db, incident_id, None, f"incident.{word}")
+    elif action is Action.UNACKNOWLEDGE:
+        # Back to triggered: the policy starts again from its first level at the next tick.
+        cursor.execute(RESTART_ESCALATION, {"id": incident_id, "now": now_db})
+
+
+def after_changes(cursor: Cursor, changes, pending: Pending) -> None:
+    """Write what the unit's changes mean for paging, in its transaction."""
+    for incident_id, service_id, urgency, hint in pending.opened:
+        _open(cursor, changes, changes.now_db, incident_id, service_id, urgency, hint)
+    for incident_id, action, by in pending.acted:
+        _acted(cursor, changes.now_db, incident_id, action, by)
+
+
+def escalate_now(cursor: Cursor, now_db, incident_id: int) -> bool:
+    """Make the next level due at once (a phone keypress of 3); the worker notifies it."""
+    return cursor.changed(ESCALATE_NOW, {"id": incident_id, "now": now_db}) == 1
+
+
+def due_escalations(cursor: Cursor, now: float, limit: int = 200) -> list[int]:
+    return [row[0] for row in cursor.execute(DUE_ESCALATIONS, {"now": clock.to_db(now), "limit": limit}).fetchall()]
+
+
+def escalate_one(cursor: Cursor, changes, incident_id: int) -> str | None:
+    """One due escalation step, in the caller's transaction: notify the next level, repeat the
+    policy, or finish it. Returns what it did (None when it was no longer due)."""
+    now_db = changes.now_db
+    row = cursor.execute(ESCALATION_OF, {"id": incident_id, "now": now_db}).fetchone()
+    if row is None:
+        return None
+    policy_doc, level, round_, status, urgency, service_id = row
+    if status != Status.TRIGGERED.value:
+        cursor.execute(STOPPED, {"id": incident_id})
+        return "stopped"
+    policy = Policy.from_json(_json(policy_doc))
+    step = next_step(policy, level, round_)
+    if step is None or not policy.levels:
+        cursor.execute(FINISH, {"id": incident_id})
+        changes.note(incident_id, "exhausted", "escalation finished, nobody acknowledged")
+        return "finished"
+    sent = notify_level(cursor, changes, now_db, incident_id, urgency, policy, step.level)
+    cursor.execute(ADVANCE, {"id": incident_id, "level": step.level, "round": step.round, "now": now_db,
+                             "next_at": now_db + timedelta(seconds=level_delay(policy, step.level))})
+    restarted = level == -1
+    label = f"level {step.level + 1}" + (f", repeat {step.round}" if step.round else "")
+    changes.note(incident_id, "escalated",
+                 f"{'paging again from ' if restarted else 'escalated to '}{label}: {sent} notification(s) queued")
+    if not restarted:
+        queue_events(cursor, now_db, incident_id, service_id, "incident.escalated")
+    return "escalated"

@@ -1,0 +1,223 @@
+"""Paging pages: My notifications (contact methods and rules), escalation policies, a
+service's policy and webhooks, and the Notifications ledger."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from .. import clock
+from ..engine import SpecError
+from ..engine.paging import CHANNELS, EVENTS, FINAL_STATES, URGENCIES, WEBHOOK_FORMATS
+from ..services import oncall, users
+from .access import admin_required
+from .params import page_number
+
+bp = Blueprint("paging", __name__)
+LEVEL_SLOTS = 6  # level rows in the policy form
+CODE_RESULTS = {"verified": ("Verified: pages can now go there.", "message"),
+                "wrong": ("That code is not the one sent. Check it, or send a new one.", "error"),
+                "expired": ("That code has expired. Send a new one.", "error"),
+                "missing": ("No such contact method.", "error")}
+
+
+def _whose(user_id: int | None) -> int:
+    """The user whose notifications a page shows: yourself, or anyone for an admin."""
+    if user_id is None or user_id == current_user.id:
+        return current_user.id
+    if not current_user.is_admin:
+        abort(403, "Only admins can change another user's notifications.")
+    return user_id
+
+
+def _mine(user_id: int) -> str:
+    return url_for("paging.mine") if user_id == current_user.id else url_for("paging.mine", user_id=user_id)
+
+
+def _done(ok, message: str, target: str, category: str = "message"):
+    if not ok:
+        abort(404, "No such contact method or rule.")
+    flash(message, category)
+    return redirect(target)
+
+
+def _refused(exc: SpecError, target: str):
+    flash(f"Not saved: {exc.path + ' ' if exc.path else ''}{exc.message}.", "error")
+    return redirect(target)
+
+
+@bp.get("/notifications/me")
+@login_required
+def mine():
+    uid = _whose(request.args.get("user_id", type=int))
+    found = oncall.my_notifications(uid)
+    if found is None:
+        abort(404, "No such user.")
+    return render_template("paging/mine.html", mine=found, channels=CHANNELS, formats=WEBHOOK_FORMATS,
+                           urgencies=URGENCIES, own=uid == current_user.id)
+
+
+@bp.post("/notifications/me/methods")
+@login_required
+def add_method():
+    uid = _whose(request.form.get("user_id", type=int))
+    try:
+        method = oncall.add_method(uid, request.form.get("name", ""), request.form.get("type", ""),
+                                   request.form.get("address", ""), request.form.get("format"), clock.now())
+    except SpecError as exc:
+        return _refused(exc, _mine(uid))
+    return _done(True, f"Added {method.name}. Send a code to verify it: pages go only to verified methods.", _mine(uid))
+
+
+@bp.post("/notifications/me/methods/<int:method_id>/<any(code, confirm, test, delete, verify):action>")
+@login_required
+def method_action(method_id: int, action: str):
+    uid = _whose(request.form.get("user_id", type=int))
+    now = clock.now()
+    if action == "confirm":
+        message, category = CODE_RESULTS[oncall.confirm_code(uid, method_id, request.form.get("code", ""), now)]
+        return _done(True, message, _mine(uid), category)
+    if action == "verify" and not current_user.is_admin:
+        abort(403, "Only admins can mark a contact method verified.")
+    done = {"code": lambda: oncall.send_code(uid, method_id, now), "test": lambda: oncall.send_test(uid, method_id, now),
+            "delete": lambda: oncall.delete_method(uid, method_id),
+            "verify": lambda: oncall.mark_verified(method_id, now) is not None}[action]()
+    words = {"code": "Code queued: it arrives within seconds.", "test": "Test notification queued.",
+             "delete": "Contact method deleted.", "verify": "Marked verified."}
+    return _done(done, words[action], _mine(uid))
+
+
+@bp.post("/notifications/me/rules")
+@login_required
+def add_rule():
+    uid = _whose(request.form.get("user_id", type=int))
+    try:
+        oncall.add_rule(uid, request.form.get("contact_method", type=int) or 0,
+                        request.form.get("after_minutes", type=int, default=-1), request.form.getlist("urgency"))
+    except SpecError as exc:
+        return _refused(exc, _mine(uid))
+    return _done(True, "Rule added.", _mine(uid))
+
+
+@bp.post("/notifications/me/rules/<int:rule_id>/delete")
+@login_required
+def delete_rule(rule_id: int):
+    uid = _whose(request.form.get("user_id", type=int))
+    return _done(oncall.delete_rule(uid, rule_id), "Rule deleted.", _mine(uid))
+
+
+@bp.get("/policies")
+@login_required
+def policies():
+    return render_template("paging/policies.html", policies=oncall.policies())
+
+
+def _levels_from_form(form) -> list[tuple[int, list[int]]]:
+    levels = []
+    for i in range(LEVEL_SLOTS):
+        users_ = [int(u) for u in form.getlist(f"level{i}_users") if u.isdigit()]
+        delay = form.get(f"level{i}_after", "").strip()
+        if not users_ and not delay:
+            continue
+        levels.append((int(delay) if delay.isdigit() else -1, users_))
+    return levels
+
+
+@bp.get("/policies/new")
+@bp.get("/policies/<int:policy_id>")
+@login_required
+def policy(policy_id: int | None = None):
+    found = oncall.policy(policy_id) if policy_id is not None else None
+    if policy_id is not None and found is None:
+        abort(404, "No such escalation policy.")
+    return render_template("paging/policy.html", policy=found, slots=LEVEL_SLOTS, people=users.all_users(),
+                           view=oncall.policy_view(found) if found else None)
+
+
+@bp.post("/policies/new")
+@bp.post("/policies/<int:policy_id>")
+@admin_required
+def save_policy(policy_id: int | None = None):
+    try:
+        saved = oncall.save_policy(policy_id, request.form.get("name", ""), request.form.get("repeat", type=int, default=-1),
+                                   _levels_from_form(request.form), clock.now())
+    except SpecError as exc:
+        return _refused(exc, request.path)
+    if saved is None:
+        abort(404, "No such escalation policy.")
+    flash(f"Policy {saved.name} saved. Incidents already open keep the policy they started with.", "message")
+    return redirect(url_for("paging.policy", policy_id=saved.id))
+
+
+@bp.post("/policies/<int:policy_id>/delete")
+@admin_required
+def delete_policy(policy_id: int):
+    name = oncall.delete_policy(policy_id)
+    if name is None:
+        abort(404, "No such escalation policy.")
+    flash(f"Policy {name} deleted; its services now page nobody.", "message")
+    return redirect(url_for("paging.policies"))
+
+
+@bp.post("/services/<int:service_id>/policy")
+@admin_required
+def service_policy(service_id: int):
+    try:
+        done = oncall.set_service_policy(service_id, request.form.get("policy_id", type=int) or None)
+    except SpecError as exc:
+        return _refused(exc, url_for("services.service", service_id=service_id))
+    return _done(done, "Escalation policy saved.", url_for("services.service", service_id=service_id))
+
+
+@bp.post("/services/<int:service_id>/webhooks")
+@admin_required
+def add_webhook(service_id: int):
+    target = url_for("services.service", service_id=service_id)
+    try:
+        added = oncall.add_webhook(service_id, request.form.get("url", ""), request.form.get("secret", ""),
+                                   request.form.getlist("events"), request.form.get("format", "json"), clock.now(),
+                                   current_app.config["WEBHOOK_ALLOWED_HOSTS"])
+    except SpecError as exc:
+        return _refused(exc, target)
+    warning = added[1] if added else None
+    return _done(added, "Webhook added." + (f" Warning: {warning}" if warning else ""), target,
+                 "error" if warning else "message")
+
+
+@bp.post("/services/<int:service_id>/webhooks/<int:hook_id>/delete")
+@admin_required
+def delete_webhook(service_id: int, hook_id: int):
+    return _done(oncall.delete_webhook(service_id, hook_id), "Webhook deleted.",
+                 url_for("services.service", service_id=service_id))
+
+
+@bp.get("/notifications")
+@login_required
+def notifications():
+    filters = {k: request.args.get(k) or None for k in ("status", "channel")}
+    found = oncall.ledger(**filters, user_id=request.args.get("user", type=int),
+                          incident_id=request.args.get("incident", type=int), page=page_number(request.args))
+    return render_template("paging/notifications.html", ledger=found, filters=filters, channels=CHANNELS,
+                           states=("pending", "sending", *FINAL_STATES), people=users.all_users())
+
+
+@bp.post("/notifications/<int:notification_id>/resend")
+@login_required
+def resend(notification_id: int):
+    done = oncall.resend(notification_id, clock.now())
+    flash("Queued again as a new delivery." if done else "Only a failed or unknown delivery can be sent again.",
+          "message" if done else "error")
+    back = request.form.get("next", "")
+    return redirect(back if back.startswith("/") and not back.startswith("//") else url_for("paging.notifications"))
+
+
+__all__ = ["EVENTS"]

@@ -1,0 +1,255 @@
+"""Real parts on loopback for the paging tests: an SMTP server (aiosmtpd), a webhook receiver
+that checks signatures and delivery ids, and a Twilio-compatible API that checks each request
+against what Twilio documents and calls back as Twilio would."""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import hashlib
+import hmac
+import json
+import re
+import socket
+import threading
+import time
+import urllib.request
+import xml.etree.ElementTree as ET
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Mailbox:
+    """aiosmtpd's handler: every message it received, parsed."""
+
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.refuse: set[str] = set()  # addresses answered 550
+        self.arrived = threading.Condition()
+        self.times: list[float] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.arrived:
+            self.messages.append(message)
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.times.append(time.time())
+            self.arrived.notify_all()
+        return "250 Message accepted"
+
+    def wait(self, count: int, timeout: float = 10) -> list:
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.messages) >= count, timeout)
+        return self.messages
+
+
+class SmtpServer:
+    def __init__(self):
+        self.mailbox = Mailbox()
+        self.port = free_port()
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self):
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.controller.stop()
+
+
+def text_of(message) -> str:
+    return message.get_body(("plain",)).get_content()
+
+
+def html_of(message) -> str:
+    return message.get_body(("html",)).get_content()
+
+
+def links_in(text: str) -> list[str]:
+    return re.findall(r"https?://\S+", text)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class WebhookReceiver:
+    """Records POSTs; answers from ``statuses`` in turn (then 200). Checks the signature of
+    each request against ``secret`` when one is given."""
+
+    def __init__(self, secret: str | None = None, statuses: list[int] | None = None):
+        self.secret = secret
+        self.statuses = list(statuses or [])
+        self.requests: list[dict] = []
+        self.lock = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                record = {"path": self.path, "headers": dict(self.headers), "body": body,
+                          "json": json.loads(body), "signature_ok": None, "at": time.time()}
+                if receiver.secret is not None:
+                    record["signature_ok"] = verify(receiver.secret, self.headers.get("Callgoose-Signature", ""), body)
+                with receiver.lock:
+                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                    record["answered"] = status
+                    receiver.requests.append(record)
+                    receiver.lock.notify_all()
+                self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", "http://127.0.0.1:1/elsewhere")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def verify(secret: str, header: str, body: bytes, now: float | None = None, tolerance: int = 300) -> bool:
+    """How a receiver checks ``Callgoose-Signature`` (the README's snippet, in Python)."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    if "t" not in parts or "v1" not in parts:
+        return False
+    if abs((now or time.time()) - int(parts["t"])) > tolerance:
+        return False
+    expected = hmac.new(secret.encode(), parts["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, parts["v1"])
+
+
+def twilio_signature(token: str, url: str, params: dict) -> str:
+    data = url + "".join(k + params[k] for k in sorted(params))
+    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+class FakeTwilio:
+    """A Twilio-compatible REST API: Messages.json and Calls.json, checked as Twilio documents
+    them (POST, form-encoded, basic auth of the account SID and auth token, To in E.164, From,
+    Body or Url), answering 201 with a JSON resource, or 400/401 as Twilio does."""
+
+    def __init__(self, sid: str = "AC" + "0" * 32, token: str = "twilio-test-token"):
+        self.sid, self.token = sid, token
+        self.messages: list[dict] = []
+        self.calls: list[dict] = []
+        self.problems: list[str] = []
+        self.lock = threading.Condition()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _answer(self, status: int, doc: dict):
+                body = json.dumps(doc).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+                expected = "Basic " + base64.b64encode(f"{fake.sid}:{fake.token}".encode()).decode()
+                if self.headers.get("Authorization") != expected:
+                    return self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                if not self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+                    fake.problems.append(f"content type {self.headers.get('Content-Type')}")
+                match = re.fullmatch(rf"/2010-04-01/Accounts/{fake.sid}/(Messages|Calls)\.json", self.path)
+                if match is None:
+                    return self._answer(404, {"code": 20404, "message": "not found", "status": 404})
+                if not re.fullmatch(r"\+[1-9]\d{6,14}", form.get("To", "")):
+                    return self._answer(400, {"code": 21211, "message": f"The 'To' number {form.get('To')} is not a valid phone number.", "status": 400})
+                if not form.get("From"):
+                    return self._answer(400, {"code": 21603, "message": "A 'From' phone number is required.", "status": 400})
+                if match.group(1) == "Messages":
+                    if not form.get("Body"):
+                        return self._answer(400, {"code": 21602, "message": "Message body is required.", "status": 400})
+                    sid = f"SM{len(fake.messages):032d}"
+                    with fake.lock:
+                        fake.messages.append({**form, "sid": sid})
+                        fake.lock.notify_all()
+                    return self._answer(201, {"sid": sid, "status": "queued", "to": form["To"], "from": form["From"],
+                                              "body": form["Body"], "account_sid": fake.sid})
+                if not (form.get("Url") or form.get("Twiml")):
+                    return self._answer(400, {"code": 21205, "message": "Url parameter is required.", "status": 400})
+                sid = f"CA{len(fake.calls):032d}"
+                with fake.lock:
+                    fake.calls.append({**form, "sid": sid})
+                    fake.lock.notify_all()
+                return self._answer(201, {"sid": sid, "status": "queued", "to": form["To"], "from": form["From"],
+                                          "account_sid": fake.sid})
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    # -- calling back, as Twilio would -------------------------------------------------------
+
+    def _signed_post(self, client, url: str, params: dict, sign: bool = True):
+        """POST to our app (a Flask test client, or a real URL) with Twilio's signature."""
+        headers = {"X-Twilio-Signature": twilio_signature(self.token, url, params)} if sign else {}
+        if client is None:
+            request = urllib.request.Request(url, data=urlencode(params).encode(), headers=headers, method="POST")
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read().decode()
+        path = urlsplit(url)
+        response = client.post(path.path + (f"?{path.query}" if path.query else ""), data=params, headers=headers)
+        return response.status_code, response.get_data(as_text=True)
+
+    def answer(self, client, call: dict, digits: str | None) -> tuple[ET.Element, ET.Element | None]:
+        """Answer a placed call: fetch its TwiML, check it, press ``digits`` in its Gather."""
+        params = {"AccountSid": self.sid, "CallSid": call["sid"], "From": call["From"], "To": call["To"],
+                  "CallStatus": "in-progress", "Direction": "outbound-api", "ApiVersion": "2010-04-01"}
+        status, text = self._signed_post(client, call["Url"], params)
+        assert status == 200, text
+        twiml = ET.fromstring(text)
+        assert twiml.tag == "Response"
+        gather = twiml.find("Gather")
+        assert gather is not None and gather.get("numDigits") == "1" and gather.get("action")
+        assert gather.find("Say") is not None and gather.find("Say").text
+        if digits is None:
+            return twiml, None
+        status, text = self._signed_post(client, gather.get("action"), {**params, "Digits": digits})
+        assert status == 200, text
+        return twiml, ET.fromstring(text)
+
+    def reply_sms(self, client, url: str, from_number: str, body: str, sign: bool = True):
+        params = {"AccountSid": self.sid, "MessageSid": "SM" + "9" * 32, "From": from_number,
+                  "To": "+15005550006", "Body": body, "NumMedia": "0", "ApiVersion": "2010-04-01"}
+        return self._signed_post(client, url, params, sign)

@@ -1,0 +1,516 @@
+"""Issue 8: paging people, with real parts on loopback and a controlled clock.
+
+Mail goes to a real SMTP server (aiosmtpd), webhooks to a receiver that checks signatures,
+calls and SMS to a Twilio-compatible server. The worker's jobs are called with ``now``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+from helpers import ALERTMANAGER, firing, post, resolved
+from receivers import FakeTwilio, SmtpServer, WebhookReceiver, links_in, text_of, verify
+
+from callgoose import clock
+from callgoose.engine.signing import make_link
+from callgoose.extensions import db
+from callgoose.jobs import deliver, escalate
+from callgoose.services import oncall, outbox
+from callgoose.services.catalog import import_config
+from callgoose.store.transactions import run_write
+
+BASE = "http://callgoose.test"
+WEBHOOK_SECRET = "s3cret-s3cret-s3cret"
+
+
+def people(policy_levels, *, ana=None, bo=None, service_extra=None):
+    """A configuration document: two users with email methods (Ana's may be others, each
+    used at 0 minutes), one policy, checkout-api."""
+    users = [
+        {"email": "ana@example.com", "name": "Ana", "contact_methods": ana or [
+            {"name": "mail", "type": "email", "address": "ana@example.com"}],
+         **({"notification_rules": [{"contact_method": m["name"], "after_minutes": 0} for m in ana]} if ana else {})},
+        {"email": "bo@example.com", "name": "Bo", "contact_methods": bo or [
+            {"name": "mail", "type": "email", "address": "bo@example.com"}]},
+    ]
+    return {"users": users,
+            "escalation_policies": [{"name": "checkout", "levels": policy_levels}],
+            "services": [{**ALERTMANAGER, "escalation_policy": "checkout", **(service_extra or {})}]}
+
+
+TWO_LEVELS = [{"escalate_after_minutes": 5, "targets": [{"user": "ana@example.com"}]},
+              {"escalate_after_minutes": 5, "targets": [{"user": "bo@example.com"}]}]
+
+
+@pytest.fixture
+def smtp():
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def twilio():
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def paging_app(make_app, database_url, tmp_path, smtp, twilio):
+    app = make_app(database_url, tmp_path, BASE_URL=BASE, SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port,
+                   MAIL_FROM="pager@callgoose.test", TWILIO_ACCOUNT_SID=twilio.sid,
+                   TWILIO_AUTH_TOKEN=twilio.token, TWILIO_FROM="+15005550006", TWILIO_API_BASE=twilio.base,
+                   WEBHOOK_ALLOWED_HOSTS="127.0.0.1", DELIVERY_TIMEOUT_SECONDS=5)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def configure(app, doc):
+    with app.app_context():
+        import_config(doc, clock.now())
+
+
+def run_jobs(app, now: float) -> None:
+    """One worker tick's paging work, at ``now``."""
+    with app.app_context():
+        escalate.run(db.engine, app.config, now)
+        deliver.run(db.engine, app.config, now)
+
+
+def rows(setup, sql: str, **params):
+    return setup.query(sql, **params)
+
+
+def notifications(setup):
+    return rows(setup, "SELECT id, kind, channel, target, status, user_id, incident_id, level, error, delivery_id, "
+                       "attempts FROM notifications ORDER BY id")
+
+
+def test_trigger_pages_level_one_escalates_to_level_two_and_the_mail_link_stops_it(paging_app, setup_for, smtp):
+    """The issue's "done when", step by step."""
+    setup = setup_for(paging_app)
+    configure(paging_app, people(TWO_LEVELS))
+    token = setup.token()
+    client = paging_app.test_client()
+    start = time.time()
+    assert post(client, token, firing("g1", "CPU high")).status_code == 201
+    # The page is a row committed with the incident, before any worker ran.
+    queued = notifications(setup)
+    assert [(n[1], n[3], n[4], n[7]) for n in queued] == [("page", "ana@example.com", "pending", 0)]
+
+    run_jobs(paging_app, start + 1)
+    mails = smtp.mailbox.wait(1)
+    assert len(mails) == 1 and mails[0]["To"] == "ana@example.com"
+    assert mails[0]["Subject"] == "[Callgoose] HIGH checkout-api: CPU high"
+    assert mails[0]["Callgoose-Delivery"] == queued[0][9]
+    body = text_of(mails[0])
+    assert f"{BASE}/incidents/" in body and mails[0].get_body(("html",)) is not None
+
+    run_jobs(paging_app, start + 5 * 60 - 5)  # not yet: level 1 has 5 minutes
+    assert len(smtp.mailbox.messages) == 1
+    run_jobs(paging_app, start + 5 * 60 + 2)  # escalation to level 2 is queued ...
+    run_jobs(paging_app, start + 5 * 60 + 3)  # ... and sent
+    mails = smtp.mailbox.wait(2)
+    assert [m["To"] for m in mails] == ["ana@example.com", "bo@example.com"]
+
+    # Ana follows her mail's acknowledge link: the GET asks, only the POST acts.
+    ack = next(link for link in links_in(body) if "/l/" in link and "Acknowledge" in body.split(link)[0][-20:])
+    path = ack.removeprefix(BASE)
+    page = client.get(path)
+    assert page.status_code == 200 and b"Acknowledge this incident?" in page.data
+    incident_id = rows(setup, "SELECT id FROM incidents")[0][0]
+    assert rows(setup, "SELECT status FROM incidents")[0][0] == "triggered"
+    done = client.post(path)
+    assert done.status_code == 200 and b"acknowledged" in done.data
+    assert rows(setup, "SELECT status FROM incidents")[0][0] == "acknowledged"
+    assert client.post(path).status_code == 410  # once
+
+    run_jobs(paging_app, start + 10 * 60 + 5)
+    run_jobs(paging_app, start + 30 * 60)
+    mails = smtp.mailbox.wait(3)
+    assert len(mails) == 3  # nothing more was paged; Bo heard that Ana acknowledged
+    assert mails[2]["To"] == "bo@example.com" and mails[2]["Subject"].startswith("[Callgoose] Acknowledged by ana@example.com")
+    state = rows(setup, "SELECT state, next_at FROM incident_escalations WHERE incident_id = :id", id=incident_id)
+    assert state == [("stopped", None)]
+    kinds = [r[0] for r in rows(setup, "SELECT kind FROM incident_events WHERE incident_id = :id ORDER BY id",
+                                id=incident_id)]
+    assert kinds == ["created", "escalated", "acknowledged"]
+
+
+def test_a_duplicate_a_replay_maintenance_and_a_disabled_service_page_nobody(paging_app, setup_for, smtp):
+    setup = setup_for(paging_app)
+    configure(paging_app, people(TWO_LEVELS))
+    token = setup.token()
+    client = paging_app.test_client()
+    assert post(client, token, firing("g1")).status_code == 201
+    assert post(client, token, firing("g1")).status_code == 208  # a replay (S27)
+    assert post(client, token, firing("g1", summary="CPU higher")).status_code == 208  # a duplicate (S26)
+    assert len(notifications(setup)) == 1
+    # Maintenance (S29): a trigger opens nothing, so it pages nobody.
+    with paging_app.app_context():
+        from callgoose.services.catalog import find_service, start_maintenance
+        from callgoose.store.transactions import write
+        write(lambda: start_maintenance(find_service("checkout-api"), [], None, clock.now()))
+    assert post(client, token, firing("g2")).status_code == 202  # nothing done (S29)
+    assert len(notifications(setup)) == 1
+    # A disabled service never notifies either.
+    configure(paging_app, people(TWO_LEVELS, service_extra={"enabled": False}))
+    assert post(client, token, firing("g3")).status_code == 202
+    assert len(notifications(setup)) == 1
+
+
+def test_a_resolve_from_the_tool_stops_escalation_and_cancels_later_pages(paging_app, setup_for, smtp):
+    setup = setup_for(paging_app)
+    doc = people(TWO_LEVELS, ana=[{"name": "mail", "type": "email", "address": "ana@example.com"}])
+    doc["users"][0]["notification_rules"] = [{"contact_method": "mail", "after_minutes": 0},
+                                             {"contact_method": "mail", "after_minutes": 3}]
+    configure(paging_app, doc)
+    token = setup.token()
+    client = paging_app.test_client()
+    start = time.time()
+    assert post(client, token, firing("g1")).status_code == 201
+    run_jobs(paging_app, start + 1)
+    assert post(client, token, resolved("g1")).status_code == 200
+    run_jobs(paging_app, start + 4 * 60)
+    run_jobs(paging_app, start + 20 * 60)
+    statuses = [(n[4], n[8]) for n in notifications(setup) if n[1] == "page"]
+    assert statuses == [("sent", None), ("cancelled", "not sent: the incident was resolved first")]
+    mails = smtp.mailbox.wait(2)  # no second page; the follow-up says it was resolved
+    assert [m["Subject"] for m in mails] == ["[Callgoose] HIGH checkout-api: CPU high",
+                                             "[Callgoose] Resolved: checkout-api: CPU high"]
+
+
+def test_the_policy_is_pinned_when_the_incident_opens(paging_app, setup_for, smtp):
+    setup = setup_for(paging_app)
+    configure(paging_app, people(TWO_LEVELS))
+    token = setup.token()
+    client = paging_app.test_client()
+    start = time.time()
+    assert post(client, token, firing("g1")).status_code == 201
+    # The policy now pages only Bo; the open incident keeps Ana then Bo.
+    configure(paging_app, people([{"escalate_after_minutes": 5, "targets": [{"user": "bo@example.com"}]}]))
+    run_jobs(paging_app, start + 1)
+    assert post(client, token, firing("g2")).status_code == 201
+    run_jobs(paging_app, start + 70)
+    assert sorted(m["To"] for m in smtp.mailbox.wait(2)) == ["ana@example.com", "bo@example.com"]
+    pages = [(n[6], n[3]) for n in notifications(setup) if n[1] == "page"]
+    assert len({incident for incident, _ in pages}) == 2
+
+
+def test_after_the_last_level_the_policy_repeats_then_says_nobody_acknowledged(paging_app, setup_for, smtp):
+    setup = setup_for(paging_app)
+    doc = people([{"escalate_after_minutes": 1, "targets": [{"user": "ana@example.com"}]}])
+    doc["escalation_policies"][0]["repeat"] = 1
+    configure(paging_app, doc)
+    client = paging_app.test_client()
+    start = time.time()
+    assert post(client, setup.token(), firing("g1")).status_code == 201
+    for minute in range(0, 6):
+        run_jobs(paging_app, start + minute * 61 + 1)
+    pages = [n for n in notifications(setup) if n[1] == "page"]
+    assert len(pages) == 2  # the first pass and one repeat
+    assert rows(setup, "SELECT state FROM incident_escalations") == [("finished",)]
+    incident_id = rows(setup, "SELECT id FROM incidents")[0][0]
+    setup_admin = client
+    from callgoose.services.users import add_user
+    with paging_app.app_context():
+        add_user("admin@example.com", "correct horse", admin=True, now=clock.now())
+    setup_admin.post("/login", data={"email": "admin@example.com", "password": "correct horse"})
+    page = setup_admin.get(f"/incidents/{incident_id}").get_data(as_text=True)
+    assert "Escalation finished, nobody acknowledged." in page
+    assert "escalation finished, nobody acknowledged" in page  # the timeline entry
+
+
+def test_a_target_without_a_verified_method_is_a_visible_event(paging_app, setup_for, smtp, add_user, sign_in):
+    setup = setup_for(paging_app)
+    configure(paging_app, {"services": [ALERTMANAGER]})
+    email, password = add_user(paging_app, "cy@example.com", admin=True)  # default email method, unverified
+    with paging_app.app_context():
+        uid = rows(setup, "SELECT id FROM users WHERE email = 'cy@example.com'")[0][0]
+        policy = oncall.save_policy(None, "cy only", 0, [(5, [uid])], clock.now())
+        from callgoose.services.catalog import find_service
+        oncall.set_service_policy(find_service("checkout-api").id, policy.id)
+    client = paging_app.test_client()
+    assert post(client, setup.token(), firing("g1")).status_code == 201
+    assert notifications(setup) == []
+    assert rows(setup, "SELECT kind, note FROM incident_events WHERE kind = 'unreachable'") == [
+        ("unreachable", "cy@example.com (level 1) has no verified contact method for high urgency")]
+    sign_in(client, email, password)
+    assert "Without a verified contact method: cy@example.com" in client.get("/policies").get_data(as_text=True)
+
+
+def test_service_webhooks_are_signed_retried_with_backoff_with_one_delivery_id(paging_app, setup_for):
+    setup = setup_for(paging_app)
+    with WebhookReceiver(WEBHOOK_SECRET, statuses=[500, 503]) as receiver:
+        configure(paging_app, people(TWO_LEVELS, service_extra={"webhooks": [
+            {"url": receiver.url, "secret": WEBHOOK_SECRET, "events": ["incident.triggered"]}]}))
+        client = paging_app.test_client()
+        start = time.time()
+        assert post(client, setup.token(), firing("g1")).status_code == 201
+        run_jobs(paging_app, start + 1)
+        event = [n for n in notifications(setup) if n[1] == "event"][0]
+        assert event[4] == "pending" and "HTTP 500" in event[8]
+        run_jobs(paging_app, start + 20)  # the first retry is due 30 s later, not before
+        assert len(receiver.requests) == 1
+        run_jobs(paging_app, start + 32)
+        assert len(receiver.requests) == 2
+        run_jobs(paging_app, start + 32 + 50)  # then 60 s (doubling)
+        assert len(receiver.requests) == 2
+        run_jobs(paging_app, start + 32 + 61)
+        assert len(receiver.requests) == 3 and receiver.requests[2]["answered"] == 200
+    event = [n for n in notifications(setup) if n[1] == "event"][0]
+    assert event[4] == "sent" and event[10] == 3
+    ids = {r["headers"]["Callgoose-Delivery"] for r in receiver.requests}
+    assert ids == {event[9]}
+    for request in receiver.requests:
+        assert request["headers"]["Content-Type"] == "application/json"
+        assert verify(WEBHOOK_SECRET, request["headers"]["Callgoose-Signature"], request["body"],
+                      now=int(request["headers"]["Callgoose-Signature"].split(",")[0][2:]))
+    bodies = [r["json"] for r in receiver.requests]
+    assert {json.dumps({k: v for k, v in b.items() if k != "sent_at"}, sort_keys=True) for b in bodies} == {
+        json.dumps({k: v for k, v in bodies[0].items() if k != "sent_at"}, sort_keys=True)}
+    assert bodies[0]["event"] == "incident.triggered"
+    incident = bodies[0]["incident"]
+    assert incident["service"] == {"name": "checkout-api"} and incident["status"] == "triggered"
+    assert set(incident) == {"id", "service", "title", "description", "status", "urgency", "mapping_value",
+                             "duplicate_count", "created_at", "acknowledged_at", "resolved_at"}
+    # The signature is computed per attempt: the three t values follow the clock of each.
+    ts = [int(r["headers"]["Callgoose-Signature"].split(",")[0][2:]) for r in receiver.requests]
+    assert ts == sorted(ts) and ts[2] - ts[0] >= 90
+
+
+def test_a_4xx_fails_for_good_and_is_shown_and_a_private_address_is_refused(paging_app, setup_for, make_app,
+                                                                          add_user, sign_in):
+    setup = setup_for(paging_app)
+    with WebhookReceiver(statuses=[404]) as receiver:
+        configure(paging_app, people(TWO_LEVELS, service_extra={"webhooks": [
+            {"url": receiver.url, "secret": WEBHOOK_SECRET}]}))
+        start = time.time()
+        client = paging_app.test_client()
+        token = setup.token()
+        assert post(client, token, firing("g1")).status_code == 201
+        run_jobs(paging_app, start + 1)
+        run_jobs(paging_app, start + 100)
+        assert len(receiver.requests) == 1
+    event = [n for n in notifications(setup) if n[1] == "event"][0]
+    assert event[4] == "failed" and event[8] == "the receiver answered HTTP 404"
+    email, password = add_user(paging_app)
+    sign_in(client, email, password)
+    page = client.get("/notifications?status=failed").get_data(as_text=True)
+    assert "the receiver answered HTTP 404" in page and "Send again" in page
+    # Without the allow list, loopback is refused when delivering.
+    paging_app.config["WEBHOOK_ALLOWED_HOSTS"] = ""
+    assert post(client, token, firing("g2")).status_code == 201
+    run_jobs(paging_app, start + 200)
+    refused = [n for n in notifications(setup) if n[1] == "event"][-1]
+    assert refused[4] == "failed" and "loopback, private or link-local" in refused[8]
+
+
+def test_a_call_reads_the_title_and_a_keypress_acknowledges(paging_app, setup_for, twilio):
+    setup = setup_for(paging_app)
+    configure(paging_app, people(TWO_LEVELS, ana=[{"name": "phone", "type": "voice", "address": "+14155550100"}]))
+    client = paging_app.test_client()
+    start = time.time()
+    assert post(client, setup.token(), firing("g1", "Disk full")).status_code == 201
+    run_jobs(paging_app, start + 1)
+    assert len(twilio.calls) == 1 and twilio.problems == [], notifications(setup)
+    call = twilio.calls[0]
+    assert call["To"] == "+14155550100" and call["From"] == "+15005550006" and call["Method"] == "POST"
+    assert call["Url"].startswith(f"{BASE}/twilio/voice/")
+    # A callback without Twilio's signature changes nothing.
+    forged = client.post(call["Url"].removeprefix(BASE) + "/keypress", data={"Digits": "1", "CallSid": call["sid"]})
+    assert forged.status_code == 403
+    assert rows(setup, "SELECT status FROM incidents")[0][0] == "triggered"
+    twiml, answer = twilio.answer(client, call, "1")
+    assert "Disk full" in twiml.find("Gather").find("Say").text
+    assert "Acknowledged 1 incident" in answer.find("Say").text
+    assert rows(setup, "SELECT status FROM incidents")[0][0] == "acknowledged"
+    actor = rows(setup, "SELECT actor FROM incident_events WHERE kind = 'acknowledged'")[0][0]
+    assert actor == "ana@example.com (phone keypress)"
+
+
+def test_an_sms_reply_resolves_and_3_escalates_now(paging_app, setup_for, twilio, smtp):
+    setup = setup_for(paging_app)
+    configure(paging_app, people(TWO_LEVELS, ana=[{"name": "sms", "type": "sms", "address": "+14155550101"}]))
+    client = paging_app.test_client()
+    start = time.time()
+    assert post(client, setup.token(), firing("g1", "Queue stuck")).status_code == 201
+    run_jobs(paging_app, start + 1)
+    assert len(twilio.messages) == 1
+    sms = twilio.messages[0]
+    assert sms["To"] == "+14155550101" and "Queue stuck" in sms["Body"] and "Reply 1" in sms["Body"]
+    status, text = twilio.reply_sms(client, f"{BASE}/twilio/sms", "+14155550101", "3", sign=False)
+    assert status == 403
+    status, text = twilio.reply_sms(client, f"{BASE}/twilio/sms", "+14155550101", "3")
+    assert status == 200 and "Escalated 1 incident" in text
+    run_jobs(paging_app, start + 2)  # level 2 is paged at once, not after 5 minutes
+    run_jobs(paging_app, start + 3)
+    assert [m["To"] for m in smtp.mailbox.wait(1)] == ["bo@example.com"]
+    status, text = twilio.reply_sms(client, f"{BASE}/twilio/sms", "+14155550101", "2")
+    assert status == 200 and "Resolved 1 incident" in text
+    assert rows(setup, "SELECT status FROM incidents")[0][0] == "resolved"
+
+
+def test_a_sender_that_died_mid_send_leaves_outcome_unknown_never_resent(paging_app, setup_for, smtp):
+    setup = setup_for(paging_app)
+    configure(paging_app, people(TWO_LEVELS))
+    client = paging_app.test_client()
+    start = time.time()
+    assert post(client, setup.token(), firing("g1")).status_code == 201
+    with paging_app.app_context():  # a worker claims the page, then dies before sending or recording
+        claimed = run_write(db.engine, lambda cursor: outbox.claim(cursor, start + 1))
+    assert len(claimed.batches) == 1
+    run_jobs(paging_app, start + 30)  # still within the deadline: left alone
+    assert notifications(setup)[0][4] == "sending"
+    run_jobs(paging_app, start + 62)
+    page = notifications(setup)[0]
+    assert page[4] == "unknown" and "outcome unknown" in page[8]
+    run_jobs(paging_app, start + 200)
+    assert smtp.mailbox.messages == [] and notifications(setup)[0][4] == "unknown"
+    # A person can send it again; that is a new delivery.
+    with paging_app.app_context():
+        assert oncall.resend(page[0], start + 201)
+    run_jobs(paging_app, start + 202)
+    assert len(smtp.mailbox.wait(1)) == 1
+
+
+def test_an_alert_storm_reaches_a_person_as_a_few_messages(paging_app, setup_for, smtp, twilio):
+    """100 incidents in a minute: one mail at once, one bundle a minute later; calls capped at
+    three per quarter hour."""
+    setup = setup_for(paging_app)
+    configure(paging_app, people(
+        [{"escalate_after_minutes": 60, "targets": [{"user": "ana@example.com"}]}],
+        ana=[{"name": "mail", "type": "email", "address": "ana@example.com"},
+             {"name": "phone", "type": "voice", "address": "+14155550100"}]))
+    doc_rules = [{"contact_method": "mail", "after_minutes": 0}, {"contact_method": "phone", "after_minutes": 0}]
+    doc = people([{"escalate_after_minutes": 60, "targets": [{"user": "ana@example.com"}]}],
+                 ana=[{"name": "mail", "type": "email", "address": "ana@example.com"},
+                      {"name": "phone", "type": "voice", "address": "+14155550100"}])
+    doc["users"][0]["notification_rules"] = doc_rules
+    configure(paging_app, doc)
+    client = paging_app.test_client()
+    token = setup.token()
+    start = time.time()
+    assert post(client, token, firing("g0")).status_code == 201
+    run_jobs(paging_app, start + 1)
+    for i in range(1, 100):
+        assert post(client, token, firing(f"g{i}")).status_code == 201
+        if i % 10 == 0:
+            run_jobs(paging_app, start + 1 + i * 0.5)
+    for second in range(60, 60 * 30, 30):
+        run_jobs(paging_app, start + second)
+    queued = [n for n in notifications(setup) if n[1] == "page"]
+    assert len(queued) == 200 and {n[4] for n in queued} == {"sent"}
+    mails = smtp.mailbox.wait(2)
+    assert len(mails) == 2, [m["Subject"] for m in mails]
+    assert "99 updates" in mails[1]["Subject"]
+    assert len(twilio.calls) <= 3 + 1  # three in the first quarter hour, then the rest as one call
+    assert len(twilio.calls) >= 2
+
+
+def test_verification_code_arrives_by_mail_and_verifies(paging_app, setup_for, smtp, add_user, sign_in):
+    email, password = add_user(paging_app, "dee@example.com", admin=False)
+    client = paging_app.test_client()
+    sign_in(client, email, password)
+    page = client.get("/notifications/me").get_data(as_text=True)
+    assert "not verified" in page and "No verified contact method" in page
+    method_id = int(re.search(r'id="method-(\d+)"', page).group(1))
+    assert client.post(f"/notifications/me/methods/{method_id}/code").status_code == 302
+    run_jobs(paging_app, time.time())
+    code = re.search(r"\b(\d{6})\b", text_of(smtp.mailbox.wait(1)[0])).group(1)
+    client.post(f"/notifications/me/methods/{method_id}/confirm", data={"code": "000000" if code != "000000" else "1"})
+    assert "not verified" in client.get("/notifications/me").get_data(as_text=True)
+    client.post(f"/notifications/me/methods/{method_id}/confirm", data={"code": code})
+    page = client.get("/notifications/me").get_data(as_text=True)
+    assert "not verified" not in page and ">verified<" in page
+    setup = setup_for(paging_app)
+    assert rows(setup, "SELECT body FROM notifications WHERE kind = 'verify'") == [(None,)]  # the code is not kept
+
+
+def test_a_test_notification_reaches_a_slack_webhook(paging_app, setup_for, add_user, sign_in):
+    email, password = add_user(paging_app, "eve@example.com", admin=False)
+    client = paging_app.test_client()
+    sign_in(client, email, password)
+    with WebhookReceiver() as receiver:
+        client.post("/notifications/me/methods", data={"name": "team chat", "type": "webhook",
+                                                       "address": receiver.url, "format": "slack"})
+        page = client.get("/notifications/me").get_data(as_text=True)
+        method_id = int(re.findall(r'id="method-(\d+)"', page)[-1])
+        client.post(f"/notifications/me/methods/{method_id}/test")
+        run_jobs(paging_app, time.time())
+        assert len(receiver.requests) == 1
+    assert set(receiver.requests[0]["json"]) == {"text"} and "Test notification" in receiver.requests[0]["json"]["text"]
+    assert "Last delivery:" in client.get("/notifications/me").get_data(as_text=True)
+
+
+def test_ingestion_does_not_wait_for_a_dead_mail_server(make_app, sqlite_url, tmp_path, setup_for):
+    app = make_app(sqlite_url, tmp_path, BASE_URL=BASE, SMTP_HOST="127.0.0.1", SMTP_PORT=1)
+    setup = setup_for(app)
+    configure(app, people(TWO_LEVELS))
+    client = app.test_client()
+    start = time.time()
+    assert post(client, setup.token(), firing("g1")).status_code == 201
+    run_jobs(app, start + 1)
+    page = notifications(setup)[0]
+    assert page[4] == "pending" and "could not be reached" in page[8]
+
+
+def test_links_are_signed_expire_and_say_so(paging_app, setup_for):
+    setup = setup_for(paging_app)
+    configure(paging_app, people(TWO_LEVELS))
+    client = paging_app.test_client()
+    assert post(client, setup.token(), firing("g1")).status_code == 201
+    incident_id = rows(setup, "SELECT id FROM incidents")[0][0]
+    old = make_link("test", incident_id, "acknowledge", None, time.time() - 25 * 3600)
+    page = client.get(f"/l/{old}")
+    assert page.status_code == 410 and b"expired" in page.data and b"Sign in" in page.data
+    forged = make_link("another key", incident_id, "resolve", None, time.time())
+    assert client.post(f"/l/{forged}").status_code == 410
+    assert rows(setup, "SELECT status FROM incidents")[0][0] == "triggered"
+
+
+def test_configuration_round_trip_keeps_the_oncall_part(paging_app, setup_for):
+    doc = people(TWO_LEVELS, ana=[{"name": "mail", "type": "email", "address": "ana@example.com"},
+                                  {"name": "phone", "type": "sms", "address": "+14155550100"}],
+                 service_extra={"webhooks": [{"url": "https://hooks.example.com/x", "secret": WEBHOOK_SECRET}]})
+    configure(paging_app, doc)
+    runner = paging_app.test_cli_runner()
+    exported = json.loads(runner.invoke(args=["export-config"]).stdout)
+    ana = exported["users"][0]
+    assert ana["contact_methods"][1] == {"name": "phone", "type": "sms", "address": "+14155550100"}
+    assert ana["notification_rules"] == [{"contact_method": "mail", "after_minutes": 0, "urgency": ["high", "low"]},
+                                         {"contact_method": "phone", "after_minutes": 0, "urgency": ["high", "low"]}]
+    assert exported["escalation_policies"] == [{"name": "checkout", "repeat": 0, "levels": TWO_LEVELS}]
+    service = exported["services"][0]
+    assert service["escalation_policy"] == "checkout"
+    assert service["webhooks"] == [{"url": "https://hooks.example.com/x", "secret": WEBHOOK_SECRET,
+                                    "events": ["incident.triggered", "incident.acknowledged", "incident.resolved",
+                                               "incident.escalated"], "format": "json"}]
+    configure(paging_app, exported)
+    assert json.loads(runner.invoke(args=["export-config"]).stdout) == exported
+    assert rows(setup_for(paging_app), "SELECT count(*) FROM contact_methods WHERE verified_at IS NULL") == [(0,)]
+
+
+@pytest.mark.parametrize("doc, path", [
+    ({"users": [{"email": "x"}], "services": []}, "users[0].email"),
+    ({"users": [{"email": "a@b.co", "contact_methods": [{"name": "p", "type": "sms", "address": "0800"}]}],
+      "services": []}, "users[0].contact_methods[0].address"),
+    ({"escalation_policies": [{"name": "p", "levels": [{"escalate_after_minutes": 0,
+                                                        "targets": [{"user": "a@b.co"}]}]}], "services": []},
+     "escalation_policies[0].levels[0].escalate_after_minutes"),
+    ({"escalation_policies": [{"name": "p", "levels": [{"escalate_after_minutes": 5,
+                                                        "targets": [{"user": "nobody@b.co"}]}]}], "services": []},
+     "escalation_policies[0].levels[0].targets[0].user"),
+    ({"services": [{"name": "s", "escalation_policy": "missing"}]}, "services[0].escalation_policy"),
+    ({"services": [{"name": "s", "webhooks": [{"url": "https://x.example"}]}]}, "services[0].webhooks[0].secret"),
+])
+def test_import_faults_name_their_path(paging_app, doc, path):
+    runner = paging_app.test_cli_runner()
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(doc, fh)
+    result = runner.invoke(args=["import-config", fh.name])
+    assert result.exit_code == 1 and path in result.output, result.output
