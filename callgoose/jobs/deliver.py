@@ -41,13 +41,26 @@ def _iso(now: float) -> str:
     return datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def event_chat(fmt: str, doc: dict, base_url: str) -> dict:
+    """A service event as a chat message (a webhook whose format is slack or teams)."""
+    incident = doc.get("incident") or {}
+    item = Item(kind={"incident.acknowledged": "acknowledged", "incident.resolved": "resolved"}.get(
+        doc.get("event"), "page"), incident_id=incident.get("id"), title=incident.get("title", ""),
+        service=(incident.get("service") or {}).get("name", ""), urgency=incident.get("urgency", "high"),
+        url=f"{base_url}/incidents/{incident.get('id')}")
+    return webhook_body(fmt, compose([item]), [item], "", doc.get("sent_at", ""))
+
+
 def send(batch: outbox.Batch, settings: Settings, key: str, now: float) -> str | None:
     """Send one message; return the provider's id, or raise Temporary / Permanent."""
     lead = batch.lead
     if lead.kind == "event":
         if batch.webhook_secret is None:
             raise Permanent("the webhook was deleted before it could be sent")
-        body = json.dumps({**(lead.body or {}), "sent_at": _iso(now)}, ensure_ascii=False).encode()
+        doc = {**(lead.body or {}), "sent_at": _iso(now)}
+        if batch.format in ("slack", "teams"):
+            doc = event_chat(batch.format, doc, settings.base_url)
+        body = json.dumps(doc, ensure_ascii=False).encode()
         return webhook.post(settings, batch.target, body, {
             "Callgoose-Delivery": lead.delivery_id,
             "Callgoose-Signature": webhook_signature(batch.webhook_secret, int(now), body)})

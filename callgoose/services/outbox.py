@@ -49,7 +49,7 @@ PENDING_OF_METHOD = Sql(f"""
     WHERE contact_method_id = :method AND status = '{State.PENDING}' AND due_at <= :now ORDER BY id
 """)
 TOUCH_METHOD = Sql("UPDATE contact_methods SET last_sent_at = :now WHERE id = :id")
-WEBHOOK_SECRET = Sql("SELECT secret FROM service_webhooks WHERE id = :id")
+WEBHOOK_SECRET = Sql("SELECT secret, format FROM service_webhooks WHERE id = :id")
 BUMP_INCIDENT = Sql("UPDATE incidents SET version = version + 1 WHERE id = :id")
 
 
@@ -159,8 +159,8 @@ def claim(cursor: Cursor, now: float, limit: int = 200) -> Claimed:
             if _take(cursor, [nid], nid, now):
                 secret = cursor.execute(WEBHOOK_SECRET, {"id": webhook_id}).fetchone() if webhook_id else None
                 rows = _load(cursor, [nid])
-                claimed.batches.append(Batch("webhook", target, rows, webhook_id=webhook_id,
-                                             webhook_secret=secret[0] if secret else None))
+                claimed.batches.append(Batch("webhook", target, rows, secret[1] if secret else None,
+                                             webhook_id=webhook_id, webhook_secret=secret[0] if secret else None))
         elif method_id is not None:
             by_method[method_id].append(nid)
         else:  # its contact method was deleted since it was queued

@@ -51,7 +51,17 @@ def process():
                           current_app.config["DUPLICATE_WINDOW_SECONDS"])
     log.info("ingest %s -> %d call=%s token_name=%s %.1fms", _logged_url(), result.status,
              result.call_id, token.name, (time.perf_counter() - started) * 1000)
+    if result.status in (200, 201):
+        _wake_worker()
     return jsonify(result.body), result.status
+
+
+def _wake_worker() -> None:
+    """An incident opened or resolved may have queued notifications: this process's worker
+    ticks now (a hint; the rows are durable and any process's worker finds them)."""
+    worker = current_app.extensions.get("callgoose_worker")
+    if worker is not None:
+        worker.wake()
 
 
 for _path in PATHS:

@@ -148,7 +148,7 @@ def policy(policy_id: int | None = None):
 @admin_required
 def save_policy(policy_id: int | None = None):
     try:
-        saved = oncall.save_policy(policy_id, request.form.get("name", ""), request.form.get("repeat", type=int, default=-1),
+        saved = oncall.save_policy(policy_id, request.form.get("name", ""), request.form.get("repeat", type=int, default=0),
                                    _levels_from_form(request.form), clock.now())
     except SpecError as exc:
         return _refused(exc, request.path)

@@ -1,0 +1,172 @@
+"""Trigger to delivery (issue 8): from the 201 of ``POST /v1/process`` to a real SMTP server
+(aiosmtpd on loopback) receiving the page, with the worker in the serving process.
+
+N users, each with their own service, token and one-level policy, so that no page waits
+for another's rate limit. Two passes per database: calls one at a time (spaced out), and a
+burst of all N at once from 8 threads. Beside them, in the same run, the floor: one bare
+``smtplib`` send of the same size to the same server. Also printed: new incidents per
+second with and without a policy (wrk, 8 connections), so paging's cost to ingestion is
+measured, not assumed.
+
+    python bench/paging.py [--users 100] [--databases sqlite,postgres] [--seconds 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import smtplib
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from email.message import EmailMessage
+from pathlib import Path
+
+from common import (
+    NEW,
+    database,
+    env_for,
+    flask,
+    percentile,
+    pg_reachable,
+    serve,
+    statuses_ok,
+    stop,
+    wrk,
+)
+from receivers import SmtpServer
+
+
+def config(users: int) -> dict:
+    rules = {"trigger": [{"conditions": [{"json_key": "status", "contains": ["firing"]}],
+                          "title_from": "title", "map_incident_with": "id"}]}
+    return {
+        "users": [{"email": f"u{i}@bench.test", "contact_methods": [
+            {"name": "mail", "type": "email", "address": f"u{i}@bench.test"}]} for i in range(users)],
+        "escalation_policies": [{"name": f"p{i}", "levels": [
+            {"escalate_after_minutes": 30, "targets": [{"user": f"u{i}@bench.test"}]}]} for i in range(users)],
+        "services": [{"name": f"s{i}", **rules, "escalation_policy": f"p{i}"} for i in range(users)]
+        + [{"name": "bench", **rules}, {"name": "paged", **rules, "escalation_policy": "p0"}],
+    }
+
+
+def post(port: int, token: str, body: dict) -> tuple[int, float]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/process", data=json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, time.time()
+
+
+def floor_ms(port: int, runs: int = 30) -> list[float]:
+    """One smtplib send to the same server, connection included: what any mail costs."""
+    times = []
+    for i in range(runs):
+        message = EmailMessage()
+        message["Subject"], message["From"], message["To"] = "[Callgoose] HIGH s0: floor", "a@b.test", "floor@bench.test"
+        message.set_content("x" * 600)
+        message.add_alternative("<p>" + "x" * 600 + "</p>", subtype="html")
+        started = time.perf_counter()
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            client.send_message(message)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def delivery(mailbox, recipients: list[str], answered: dict[str, float], timeout: float = 60) -> list[float]:
+    """Seconds from each 201 to its mail's arrival."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with mailbox.arrived:
+            got = {rcpt for _, rcpts in mailbox.envelopes for rcpt in rcpts}
+            if all(r in got for r in recipients):
+                break
+            mailbox.arrived.wait(0.5)
+    arrived = {}
+    for (_, rcpts), at in zip(mailbox.envelopes, mailbox.times):
+        for r in rcpts:
+            arrived.setdefault(r, at)
+    missing = [r for r in recipients if r not in arrived]
+    if missing:
+        print(f"    (!) {len(missing)} pages never arrived within {timeout} s")
+    return [arrived[r] - answered[r] for r in recipients if r in arrived]
+
+
+def figures(label: str, values: list[float]) -> str:
+    ms = [v * 1000 for v in values]
+    return (f"  {label:<34} n={len(ms):<4} p50 {statistics.median(ms):7.0f} ms   p95 {percentile(ms, 95):7.0f} ms"
+            f"   p99 {percentile(ms, 99):7.0f} ms   max {max(ms):7.0f} ms")
+
+
+def run(kind: str, users: int, seconds: float) -> None:
+    with tempfile.TemporaryDirectory() as tmp, SmtpServer() as smtp, database(kind, Path(tmp)) as url:
+        instance = Path(tmp)
+        env = {**env_for(url, instance), "CALLGOOSE_SMTP_HOST": "127.0.0.1", "CALLGOOSE_SMTP_PORT": str(smtp.port),
+               "CALLGOOSE_BASE_URL": "http://callgoose.bench"}
+        flask(env, "init-db")
+        path = instance / "paging.json"
+        path.write_text(json.dumps(config(users)))
+        flask(env, "import-config", str(path))
+        tokens = [flask(env, "create-token", f"t{i}", "--service", f"s{i}").strip().splitlines()[-1]
+                  for i in range(users)]
+        bench_token = flask(env, "create-token", "bench", "--service", "bench").strip().splitlines()[-1]
+        paged_token = flask(env, "create-token", "paged", "--service", "paged").strip().splitlines()[-1]
+        proc, port = serve(env, instance, worker=True)
+        try:
+            floor = floor_ms(smtp.port)
+            smtp.mailbox.envelopes.clear()
+            smtp.mailbox.times.clear()
+            print(f"\n{kind}: {users} users, one service and policy each; worker in the serving process")
+            print(f"  floor: one smtplib send, p50 {statistics.median(floor):.1f} ms, p95 {percentile(floor, 95):.1f} ms")
+            # one at a time
+            half = users // 2
+            answered = {}
+            for i in range(half):
+                status, at = post(port, tokens[i], {"status": "firing", "id": f"one-{i}", "title": f"one {i}"})
+                assert status == 201, status
+                answered[f"u{i}@bench.test"] = at
+                time.sleep(0.1)
+            print(figures("one at a time (201 -> mail)", delivery(smtp.mailbox, list(answered), answered)))
+            # a burst
+            answered = {}
+            lock = threading.Lock()
+
+            def fire(i):
+                status, at = post(port, tokens[i], {"status": "firing", "id": f"burst-{i}", "title": f"burst {i}"})
+                assert status == 201, status
+                with lock:
+                    answered[f"u{i}@bench.test"] = at
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(fire, range(half, users)))
+            print(figures(f"burst of {users - half}, 8 threads", delivery(smtp.mailbox, list(answered), answered)))
+            # what paging costs ingestion: new incidents on a service that pages vs one that does not
+            plain, paged = [], []
+            for r in range(3):
+                plain.append(wrk(port, bench_token, NEW.replace("RUN", f"plain{r}"), 8, seconds))
+                paged.append(wrk(port, paged_token, NEW.replace("RUN", f"paged{r}"), 8, seconds))
+            p, q = statistics.median(x["rps"] for x in plain), statistics.median(x["rps"] for x in paged)
+            print(f"  new incidents, 8 conn, median of 3 × {seconds:.0f} s: no policy {p:,.0f} req/s, "
+                  f"with a policy (each pages one person) {q:,.0f} req/s = {q / p:.2f}")
+            print(f"    statuses: {statuses_ok(plain + paged, 201)}")
+        finally:
+            stop(proc)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument("--seconds", type=float, default=4)
+    args = parser.parse_args()
+    for kind in args.databases.split(","):
+        if kind == "postgres" and not pg_reachable():
+            print("postgres: not reachable, skipped")
+            continue
+        run(kind, args.users, args.seconds)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
