@@ -7,11 +7,13 @@ import re
 
 _QUERY_TOKEN = re.compile(r"(?<![\w-])(token=)[^&\s\"']*", re.IGNORECASE)
 _BARE_TOKEN = re.compile(r"\bcg_[A-Za-z0-9_-]{8,}")
+_LINK = re.compile(r"(/l/)[A-Za-z0-9_.-]{16,}")  # a mail's signed acknowledge or resolve link
 
 
 def redact(text: str) -> str:
     """Replace ``token=<secret>`` and anything shaped like a Callgoose token."""
     text = _QUERY_TOKEN.sub(r"\1[REDACTED]", text)
+    text = _LINK.sub(r"\1[REDACTED]", text)
     return _BARE_TOKEN.sub("cg_[REDACTED]", text)
 
 

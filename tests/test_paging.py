@@ -545,3 +545,93 @@ def test_at_most_three_calls_per_person_per_quarter_hour(paging_app, setup_for, 
     assert sent_at[:3] == [0, 70, 140] and sent_at[3] in (900, 910) and len(sent_at) == 4  # within one tick
     pages = [n for n in notifications(setup) if n[1] == "page"]
     assert len(pages) == 7 and {n[4] for n in pages} == {"sent"}
+
+
+@pytest.mark.slow
+def test_a_worker_process_killed_while_sending_loses_no_page_and_doubles_none(make_app, database_url, tmp_path,
+                                                                            setup_for):
+    """A real ``flask worker`` process is killed (SIGKILL) while its SMTP conversation hangs;
+    the page is then "outcome unknown" (never silently resent), and nothing else is lost."""
+    import os
+    import signal
+    import socket
+    import threading
+
+    from servers import start_worker
+
+    stall = socket.socket()
+    stall.bind(("127.0.0.1", 0))
+    stall.listen(8)
+    accepted = []
+
+    def accept():  # takes connections and never says a word: the sender hangs in the greeting
+        while True:
+            try:
+                conn, _ = stall.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+    threading.Thread(target=accept, daemon=True).start()
+    port = stall.getsockname()[1]
+    app = make_app(database_url, tmp_path, BASE_URL=BASE, SMTP_HOST="127.0.0.1", SMTP_PORT=port,
+                   DELIVERY_TIMEOUT_SECONDS=30)
+    setup = setup_for(app)
+    configure(app, people([{"escalate_after_minutes": 60, "targets": [{"user": "ana@example.com"}]}]))
+    client = app.test_client()
+    assert post(client, setup.token(), firing("g1")).status_code == 201
+    worker = start_worker(database_url, tmp_path, CALLGOOSE_SMTP_HOST="127.0.0.1", CALLGOOSE_SMTP_PORT=str(port),
+                          CALLGOOSE_DELIVERY_TIMEOUT_SECONDS="30")
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and notifications(setup)[0][4] != "sending":
+            time.sleep(0.1)
+        assert notifications(setup)[0][4] == "sending" and len(accepted) == 1
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert notifications(setup)[0][4] == "sending"  # the row says a send was under way
+    later = time.time() + 120  # past the deadline, another worker's tick
+    run_jobs(app, later)
+    page = notifications(setup)[0]
+    assert page[4] == "unknown" and "outcome unknown" in page[8]
+    run_jobs(app, later + 600)
+    assert len(accepted) == 1 and notifications(setup)[0][4] == "unknown"  # not resent
+    assert len(notifications(setup)) == 1  # and nothing else appeared or went missing
+    stall.close()
+    for conn in accepted:
+        conn.close()
+
+
+def test_a_mail_link_never_reaches_a_log():
+    from callgoose.logs import redact
+    link = make_link("k", 12, "acknowledge", 3, time.time())
+    assert redact(f'"GET /l/{link} HTTP/1.1" 200') == '"GET /l/[REDACTED] HTTP/1.1" 200'
+
+
+def test_retention_drops_old_tests_and_codes_and_keeps_pages(paging_app, setup_for, add_user, sign_in):
+    from callgoose.services.retention import prune
+    setup = setup_for(paging_app)
+    configure(paging_app, people(TWO_LEVELS))
+    client = paging_app.test_client()
+    start = time.time()
+    assert post(client, setup.token(), firing("g1")).status_code == 201
+    sign_in(client, *add_user(paging_app))
+    method_id = setup.query("SELECT id FROM contact_methods WHERE name = 'Email'")[0][0]
+    client.post(f"/notifications/me/methods/{method_id}/test")
+    run_jobs(paging_app, start + 1)
+    assert sorted(r[0] for r in setup.query("SELECT kind FROM notifications")) == ["page", "test"]
+    with paging_app.app_context():
+        result = prune(db.engine, start + 31 * 86400, 30, 300)
+    assert result.notifications == 1
+    assert [r[0] for r in setup.query("SELECT kind FROM notifications")] == ["page"]
+
+
+def test_my_notifications_says_when_mail_or_twilio_is_not_configured(make_app, sqlite_url, tmp_path, add_user,
+                                                                     sign_in):
+    app = make_app(sqlite_url, tmp_path)
+    client = app.test_client()
+    sign_in(client, *add_user(app))
+    page = client.get("/notifications/me").get_data(as_text=True)
+    assert "Mail is not set up on this server" in page and "SMS and calls are not set up" in page

@@ -10,5 +10,6 @@ def run(engine, config, now: float, keep_alive=lambda: None) -> str:
     the worker's lease, so a long prune never lets a second worker start)."""
     result = prune(engine, now, config["API_LOG_RETENTION_DAYS"], config["DUPLICATE_WINDOW_SECONDS"],
                    lambda _deleted: keep_alive())
-    return (f"deleted {result.calls} calls, {result.events} timeline entries and {result.markers} markers in {result.batches} batches "
+    return (f"deleted {result.calls} calls, {result.events} timeline entries and {result.markers} markers, "
+            f"{result.notifications} old tests and codes in {result.batches} batches "
             f"(longest {result.longest_batch_seconds * 1000:.0f} ms)")

@@ -66,6 +66,10 @@ def act_by_link(key: str, token: str, now: float) -> LinkPage:
     except BadLink as exc:
         return LinkPage(problem=str(exc))
     action = Action.ACKNOWLEDGE if fields["action"] == "acknowledge" else Action.RESOLVE
+    if fields["user"] is not None:
+        person = db.session.get(User, fields["user"])
+        if person is None or not person.active:
+            return LinkPage(fields["action"], problem="the account this link was sent to is no longer active")
 
     def work() -> LinkPage:
         cursor = session_cursor()

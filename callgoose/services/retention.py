@@ -43,6 +43,17 @@ DELETE_MARKERS = Sql("""
     DELETE FROM replay_markers WHERE (service_id, subject_key) IN (
         SELECT service_id, subject_key FROM replay_markers WHERE seen_at < :cutoff LIMIT :n)
 """)
+# Tests and verification codes belong to no incident: they go with the calls. A used link's
+# nonce is needed only while the link could still work (24 hours).
+DELETE_LOOSE_NOTIFICATIONS = Sql("""
+    DELETE FROM notifications WHERE id IN (
+        SELECT id FROM notifications WHERE incident_id IS NULL AND queued_at < :cutoff
+        AND status IN ('sent', 'failed', 'unknown', 'cancelled') ORDER BY id LIMIT :n)
+""")
+DELETE_USED_LINKS = Sql("""
+    DELETE FROM used_links WHERE nonce IN (SELECT nonce FROM used_links WHERE used_at < :cutoff LIMIT :n)
+""")
+LINK_KEEP_SECONDS = 2 * DAY
 
 
 @dataclass
@@ -50,6 +61,7 @@ class PruneResult:
     calls: int = 0
     events: int = 0
     markers: int = 0
+    notifications: int = 0
     batches: int = 0
     longest_batch_seconds: float = 0.0
 
@@ -111,4 +123,8 @@ def prune(engine, now: float, retention_days: int, default_window: int, progress
     result.events = _in_batches(engine, _delete_call_events, cutoff, result, still)
     longest = max(MAX_WINDOW_SECONDS, default_window)
     result.markers = _in_batches(engine, _delete_markers, {"cutoff": clock.to_db(now - longest)}, result, still)
+    result.notifications = _in_batches(engine, lambda c, p: c.changed(DELETE_LOOSE_NOTIFICATIONS, p), cutoff,
+                                       result, still)
+    _in_batches(engine, lambda c, p: c.changed(DELETE_USED_LINKS, p),
+                {"cutoff": clock.to_db(now - LINK_KEEP_SECONDS)}, result, still)
     return result

@@ -63,7 +63,9 @@ def mine():
     if found is None:
         abort(404, "No such user.")
     return render_template("paging/mine.html", mine=found, channels=CHANNELS, formats=WEBHOOK_FORMATS,
-                           urgencies=URGENCIES, own=uid == current_user.id)
+                           urgencies=URGENCIES, own=uid == current_user.id,
+                           mail_ready=bool(current_app.config.get("SMTP_HOST")),
+                           twilio_ready=bool(current_app.config.get("TWILIO_ACCOUNT_SID")))
 
 
 @bp.post("/notifications/me/methods")
