@@ -161,6 +161,7 @@ def serve_command(host, port, threads, no_worker):
     host = host or config["HOST"]
     port = port or config["PORT"]
     threads = threads or config["THREADS"]
+    config["HOST"], config["PORT"] = host, port  # links in notifications, when BASE_URL is not set
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"Callgoose on http://{shown}:{port}/  (endpoint: POST /v1/process)")

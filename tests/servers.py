@@ -60,20 +60,21 @@ def start_worker(database_url: str, instance_path, **env) -> subprocess.Popen:
 
 
 @contextmanager
-def running_servers(database_url: str, instance_path, count: int = 1, threads: int = 8, *, worker_process=False):
+def running_servers(database_url: str, instance_path, count: int = 1, threads: int = 8, *, worker_process=False,
+                    **env):
     """Start ``count`` server processes on one database; yield their ports; stop them with SIGTERM.
 
     ``worker_process``: the servers run with ``--no-worker`` and one ``flask worker`` process does
-    the background work (docs/deploy.md's layout).
+    the background work (docs/deploy.md's layout). ``env``: more environment (``CALLGOOSE_...``).
     """
     procs, ports = [], []
     args = ("--no-worker",) if worker_process else ()
     try:
         for _ in range(count):
             ports.append(free_port())
-            procs.append(start_server(database_url, instance_path, ports[-1], threads, *args))
+            procs.append(start_server(database_url, instance_path, ports[-1], threads, *args, **env))
         if worker_process:
-            procs.append(start_worker(database_url, instance_path))
+            procs.append(start_worker(database_url, instance_path, **env))
             ports.append(None)
         yield [p for p in ports if p is not None]
     finally:

@@ -132,7 +132,8 @@ def test_first_admin_token_live_incident_acknowledge_resolve(make_app, browser, 
         incident_id = 3
         wide = {}
         for path in ["/incidents", "/incidents?status=all", f"/incidents/{incident_id}", "/tokens", "/services",
-                     "/services/2", "/services/2/rules/new/trigger", "/test", "/calls", "/users", "/settings"]:
+                     "/services/2", "/services/2/rules/new/trigger", "/test", "/calls", "/users", "/settings",
+                     "/notifications/me", "/policies", "/policies/new", "/notifications"]:
             phone.goto(base + path)
             width = phone.evaluate("document.documentElement.scrollWidth")
             if width > 390:
@@ -158,3 +159,86 @@ def test_first_admin_token_live_incident_acknowledge_resolve(make_app, browser, 
         rotating.reload()
         expect(rotating.locator("#new-token")).to_have_count(0)  # shown once; a reload makes no new one
         assert console == []
+
+
+def test_a_new_user_is_paged_by_mail_within_seconds_and_the_mail_acknowledges(make_app, browser, tmp_path):
+    """Issue 8's "done when", in a browser: verify the email, add a phone, a two-level policy on a
+    service, a test alert from the API Token tab; the mail arrives; its link acknowledges."""
+    import re
+    import time
+
+    from receivers import SmtpServer, text_of
+
+    url = f"sqlite:///{tmp_path / 'paging.sqlite'}"
+    make_app(url, tmp_path)
+    with SmtpServer() as smtp, running_servers(url, tmp_path, CALLGOOSE_SMTP_HOST="127.0.0.1",
+                                               CALLGOOSE_SMTP_PORT=str(smtp.port)) as (port,):
+        base = f"http://127.0.0.1:{port}"
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        problems = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("dialog", lambda d: d.accept())
+        page.goto(base + "/")
+        page.get_by_label("Email").fill("ops@example.com")
+        page.get_by_label("Password", exact=True).fill("correct horse")
+        page.get_by_label("Password again").fill("correct horse")
+        page.get_by_role("button", name="Create admin and sign in").click()
+        expect(page.get_by_role("heading", name="API Token")).to_be_visible()
+
+        page.get_by_role("link", name="My notifications").click()
+        expect(page.get_by_text("No verified contact method")).to_be_visible()
+        page.get_by_role("button", name="Send a verification code").click()
+        expect(page.get_by_text("Code queued")).to_be_visible()
+        code = re.search(r"\b(\d{6})\b", text_of(smtp.mailbox.wait(1)[0])).group(1)
+        page.get_by_label("Code for Email").fill(code)
+        page.get_by_role("button", name="Verify").click()
+        expect(page.get_by_text("Verified: pages can now go there.")).to_be_visible()
+        page.get_by_text("Add a contact method").click()
+        page.get_by_label("Name", exact=True).fill("phone")
+        page.get_by_label("Type").select_option("sms")
+        page.get_by_label("Address").fill("+14155550100")
+        page.get_by_role("button", name="Add", exact=True).click()
+        expect(page.get_by_text("Added phone.")).to_be_visible()
+
+        page.get_by_role("link", name="Users").click()
+        page.get_by_label("Email").fill("bo@example.com")
+        page.get_by_label("Password", exact=True).fill("correct horse")
+        page.get_by_role("button", name="Add user").click()
+        page.get_by_role("link", name="Policies").click()
+        page.get_by_role("link", name="New policy").click()
+        page.get_by_label("Name").fill("checkout on-call")
+        page.locator("#l0-users").select_option(label="ops@example.com")
+        page.locator("#l0-after").fill("5")
+        page.locator("#l1-users").select_option(label="bo@example.com")
+        page.locator("#l1-after").fill("5")
+        page.get_by_role("button", name="Save policy").click()
+        expect(page.get_by_text("at 0 min: ops@example.com by email; after 5 min: bo@example.com")).to_be_visible()
+
+        page.get_by_role("link", name="Services").click()
+        page.get_by_role("link", name="example", exact=True).click()
+        page.get_by_label("Escalation policy").select_option(label="checkout on-call")
+        page.get_by_role("button", name="Save", exact=True).click()
+        expect(page.get_by_text("Escalation policy saved.")).to_be_visible()
+
+        page.get_by_role("link", name="API Token").click()
+        page.get_by_label("Name", exact=True).fill("alertmanager")
+        page.get_by_role("button", name="Create token").click()
+        sent = time.time()
+        page.get_by_role("button", name="Send a test call").click()
+        mails = smtp.mailbox.wait(2, timeout=10)
+        assert len(mails) == 2 and mails[1]["To"] == "ops@example.com", [m["Subject"] for m in mails]
+        assert mails[1]["Subject"].startswith("[Callgoose] HIGH example: ")
+        assert smtp.mailbox.times[1] - sent < 5  # "within seconds"
+        ack = re.search(r"Acknowledge: (\S+)", text_of(mails[1])).group(1)
+        assert ack.startswith(base + "/l/")
+        visitor = browser.new_page()  # the link needs no sign-in
+        visitor.goto(ack)
+        expect(visitor.get_by_role("heading", name="Acknowledge this incident?")).to_be_visible()
+        visitor.get_by_role("button", name="Acknowledge").click()
+        expect(visitor.get_by_role("heading", name="Acknowledged")).to_be_visible()
+
+        page.get_by_role("link", name="Incidents").click()
+        page.get_by_role("link", name=re.compile("")).filter(has_text=mails[1]["Subject"].split(": ", 1)[1]).first.click()
+        expect(page.locator(".facts .badge.acknowledged")).to_be_visible()
+        expect(page.get_by_text("Escalation stopped: the incident was acknowledged.")).to_be_visible()
+        assert problems == []

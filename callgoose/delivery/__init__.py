@@ -42,7 +42,11 @@ class Settings:
 
     @classmethod
     def from_config(cls, config) -> "Settings":
-        base = (config.get("BASE_URL") or f"http://{config.get('HOST', '127.0.0.1')}:{config.get('PORT', 8000)}")
+        host = str(config.get("HOST") or "127.0.0.1")
+        if host in ("0.0.0.0", "::"):  # listening everywhere: no address to link to; set BASE_URL
+            host = "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
+        base = config.get("BASE_URL") or f"http://{host}:{config.get('PORT', 8000)}"
         hosts = config.get("WEBHOOK_ALLOWED_HOSTS") or ""
         if isinstance(hosts, str):
             hosts = hosts.split(",")

@@ -46,7 +46,7 @@ def _line(item: Item) -> str:
     return f"{item.urgency.upper()} {item.service}: {item.title}"
 
 
-def subject_of(items: list[Item]) -> str:
+def subject_of(items: list[Item], total: int | None = None) -> str:
     """A subject that reads on a lock screen: ``[Callgoose] HIGH checkout-api: <title>`` for one
     page; a count and the first title for a bundle."""
     first = items[0]
@@ -54,16 +54,20 @@ def subject_of(items: list[Item]) -> str:
         return f"[Callgoose] {first.text.splitlines()[0]}"
     if len(items) == 1:
         return f"[Callgoose] {_line(first)}"
+    total = total or len(items)
     pages = [i for i in items if i.kind == "page"]
     urgency = "HIGH" if any(i.urgency == "high" for i in pages) else ("LOW" if pages else "")
     head = f"{urgency} " if urgency else ""
-    return f"[Callgoose] {head}{len(items)} updates: {_line(first)} and {len(items) - 1} more"
+    return f"[Callgoose] {head}{total} updates: {_line(first)} and {total - 1} more"
 
 
-def compose(items: list[Item]) -> Message:
+def compose(items: list[Item], total: int | None = None) -> Message:
+    """The message for ``items`` (the first of a bundle, at least :data:`MAX_LISTED` of them
+    when there are more; ``total`` says how many the bundle holds)."""
     if not items:
         raise ValueError("nothing to say")
-    subject = subject_of(items)
+    total = max(total or len(items), len(items))
+    subject = subject_of(items, total)
     text_parts, html_parts = [], []
     if items[0].kind in ("test", "verify"):
         body = items[0].text
@@ -81,8 +85,8 @@ def compose(items: list[Item]) -> Message:
         text_parts.extend(links_text)
         text_parts.append("")
         html_parts.append(f"<p>{html_line}<br>{' · '.join(links_html)}</p>")
-    if len(items) > len(shown):
-        more = f"... and {len(items) - len(shown)} more."
+    if total > len(shown):
+        more = f"... and {total - len(shown)} more."
         text_parts.append(more)
         html_parts.append(f"<p>{more}</p>")
     pages = [i for i in items if i.kind == "page"]
@@ -92,18 +96,18 @@ def compose(items: list[Item]) -> Message:
         html_parts.append(f"<p><small>{note}</small></p>")
     text = "\n".join(text_parts).rstrip() + "\n"
     html_body = "".join(html_parts)
-    if len(items) == 1:
+    if total == 1:
         short = f"Callgoose: {_line(items[0])}"
     else:
-        short = f"Callgoose: {len(items)} updates. {_line(items[0])} and {len(items) - 1} more."
+        short = f"Callgoose: {total} updates. {_line(items[0])} and {total - 1} more."
     if pages:
         short += " Reply 1 to acknowledge, 2 to resolve, 3 to escalate."
     if len(short) > SMS_LIMIT:
         short = short[:SMS_LIMIT - 1] + "…"
-    if len(pages) == 1:
+    if len(pages) == 1 and total == 1:
         spoken = f"Callgoose alert. {pages[0].urgency} urgency. {pages[0].service}: {pages[0].title}."
     elif pages:
-        spoken = f"Callgoose alert. {len(pages)} incidents. The first: {pages[0].service}: {pages[0].title}."
+        spoken = f"Callgoose alert. {total} updates. The first: {pages[0].service}: {pages[0].title}."
     else:
         spoken = "Callgoose. " + _line(items[0]) + "."
     ids = tuple(dict.fromkeys(i.incident_id for i in items if i.incident_id is not None))

@@ -67,7 +67,7 @@ def send(batch: outbox.Batch, settings: Settings, key: str, now: float) -> str |
     if not batch.target:
         raise Permanent("the contact method was deleted before it could be sent")
     items = items_of(batch, settings, key, now, links=batch.channel == "email")
-    message = compose(items)
+    message = compose(items, batch.size)
     if batch.channel == "email":
         return mail.send(settings, batch.target, message, lead.delivery_id)
     if batch.channel == "webhook":

@@ -44,13 +44,24 @@ POSTPONE_METHOD = Sql(f"""
     UPDATE notifications SET due_at = :at
     WHERE contact_method_id = :method AND status = '{State.PENDING}' AND due_at <= :now
 """)
-PENDING_OF_METHOD = Sql(f"""
-    SELECT id, kind FROM notifications
-    WHERE contact_method_id = :method AND status = '{State.PENDING}' AND due_at <= :now ORDER BY id
+_BUNDLED = "(" + ", ".join(f"'{k}'" for k in BUNDLED_KINDS) + ")"
+ALONE_OF_METHOD = Sql(f"""
+    SELECT id FROM notifications WHERE contact_method_id = :method AND status = '{State.PENDING}'
+    AND due_at <= :now AND kind NOT IN {_BUNDLED} ORDER BY id
+""")
+FIRST_BUNDLED = Sql(f"""
+    SELECT min(id) FROM notifications WHERE contact_method_id = :method AND status = '{State.PENDING}'
+    AND due_at <= :now AND kind IN {_BUNDLED}
+""")
+# A bundle is claimed, and later recorded, as one statement however many rows it holds
+# (an alert storm of thousands for one person is one message).
+CLAIM_BUNDLE = Sql(f"""
+    UPDATE notifications SET status = '{State.SENDING}', deadline = :deadline, attempts = attempts + 1,
+        bundle_of = CASE WHEN id = :lead THEN NULL ELSE :lead END
+    WHERE contact_method_id = :method AND status = '{State.PENDING}' AND due_at <= :now AND kind IN {_BUNDLED}
 """)
 TOUCH_METHOD = Sql("UPDATE contact_methods SET last_sent_at = :now WHERE id = :id")
 WEBHOOK_SECRET = Sql("SELECT secret, format FROM service_webhooks WHERE id = :id")
-BUMP_INCIDENT = Sql("UPDATE incidents SET version = version + 1 WHERE id = :id")
 
 
 @lru_cache(maxsize=32)
@@ -63,16 +74,16 @@ def _claim_sql(count: int) -> Sql:
     """)
 
 
-@lru_cache(maxsize=32)
-def _rows_sql(count: int) -> Sql:
-    marks = ", ".join(f":n{i}" for i in range(count))
-    return Sql(f"""
-        SELECT n.id, n.kind, n.incident_id, n.body, n.delivery_id, n.attempts, n.queued_at, n.event,
-            n.user_id, i.title, i.urgency, i.status, s.name
-        FROM notifications n LEFT JOIN incidents i ON i.id = n.incident_id
-            LEFT JOIN services s ON s.id = i.service_id
-        WHERE n.id IN ({marks}) ORDER BY n.id
-    """)
+_ROW_COLUMNS = """
+    SELECT n.id, n.kind, n.incident_id, n.body, n.delivery_id, n.attempts, n.queued_at, n.event,
+        n.user_id, i.title, i.urgency, i.status, s.name
+    FROM notifications n LEFT JOIN incidents i ON i.id = n.incident_id
+        LEFT JOIN services s ON s.id = i.service_id
+"""
+ONE_ROW = Sql(_ROW_COLUMNS + " WHERE n.id = :lead")
+BUNDLE_ROWS = Sql(_ROW_COLUMNS + " WHERE n.id = :lead OR n.bundle_of = :lead ORDER BY n.id LIMIT :limit")
+BUNDLE_SIZE = Sql("SELECT count(*) FROM notifications WHERE id = :lead OR bundle_of = :lead")
+LISTED = 20  # rows of a bundle read to compose its message (it lists ten)
 
 
 def _ids(ids) -> dict:
@@ -106,19 +117,16 @@ class Batch:
 
     channel: str
     target: str
-    rows: list[Row]
+    rows: list[Row]  # the lead first; of a big bundle only the first few (``size`` counts all)
     format: str | None = None
     method_id: int | None = None
     webhook_secret: str | None = None
     webhook_id: int | None = None
+    size: int = 1
 
     @property
     def lead(self) -> Row:
         return self.rows[0]
-
-    @property
-    def ids(self) -> list[int]:
-        return [r.id for r in self.rows]
 
 
 @dataclass
@@ -132,10 +140,11 @@ def mark_unknown(cursor: Cursor, now: float) -> int:
     return cursor.changed(MARK_UNKNOWN, {"now": clock.to_db(now)})
 
 
-def _load(cursor: Cursor, ids: list[int]) -> list[Row]:
+def _load(cursor: Cursor, lead: int, bundle: bool = False) -> list[Row]:
+    found = cursor.execute(BUNDLE_ROWS if bundle else ONE_ROW, {"lead": lead, "limit": LISTED}).fetchall()
     rows = []
     for (nid, kind, incident_id, body, delivery_id, attempts, queued, event, user_id, title, urgency,
-         status, service) in cursor.execute(_rows_sql(len(ids)), _ids(ids)).fetchall():
+         status, service) in found:
         rows.append(Row(nid, kind, incident_id, _json(body), delivery_id, attempts,
                         clock.from_db(to_datetime(queued)), event, user_id, title, urgency, status, service))
     return rows
@@ -158,26 +167,25 @@ def claim(cursor: Cursor, now: float, limit: int = 200) -> Claimed:
         if kind == Kind.EVENT.value:
             if _take(cursor, [nid], nid, now):
                 secret = cursor.execute(WEBHOOK_SECRET, {"id": webhook_id}).fetchone() if webhook_id else None
-                rows = _load(cursor, [nid])
+                rows = _load(cursor, nid)
                 claimed.batches.append(Batch("webhook", target, rows, secret[1] if secret else None,
                                              webhook_id=webhook_id, webhook_secret=secret[0] if secret else None))
         elif method_id is not None:
             by_method[method_id].append(nid)
         else:  # its contact method was deleted since it was queued
             _take(cursor, [nid], nid, now)
-            claimed.batches.append(Batch(channel, "", _load(cursor, [nid])))
+            claimed.batches.append(Batch(channel, "", _load(cursor, nid)))
     for method_id in by_method:
         found = cursor.execute(METHOD, {"id": method_id}).fetchone()
         if found is None:
             continue
         channel, address, fmt, last_sent, user_id = found
-        due = cursor.execute(PENDING_OF_METHOD, {"method": method_id, "now": now_db}).fetchall()
-        alone = [nid for nid, kind in due if kind not in BUNDLED_KINDS]  # tests and codes: at once, alone
-        bundled = [nid for nid, kind in due if kind in BUNDLED_KINDS]
-        for nid in alone:
+        params = {"method": method_id, "now": now_db}
+        for (nid,) in cursor.execute(ALONE_OF_METHOD, params).fetchall():  # tests and codes: at once, alone
             if _take(cursor, [nid], nid, now):
-                claimed.batches.append(Batch(channel, address, _load(cursor, [nid]), fmt, method_id))
-        if not bundled:
+                claimed.batches.append(Batch(channel, address, _load(cursor, nid), fmt, method_id))
+        lead = cursor.execute(FIRST_BUNDLED, params).fetchone()[0]
+        if lead is None:
             continue
         recent = []
         if channel == "voice":
@@ -188,54 +196,60 @@ def claim(cursor: Cursor, now: float, limit: int = 200) -> Claimed:
             claimed.postponed += cursor.changed(POSTPONE_METHOD, {"method": method_id, "at": clock.to_db(at),
                                                                   "now": now_db})
             continue
-        if _take(cursor, bundled, bundled[0], now):
+        taken = cursor.changed(CLAIM_BUNDLE, {**params, "lead": lead,
+                                              "deadline": clock.to_db(now + SEND_DEADLINE_SECONDS)})
+        if taken:
             cursor.execute(TOUCH_METHOD, {"id": method_id, "now": now_db})
-            claimed.batches.append(Batch(channel, address, _load(cursor, bundled), fmt, method_id))
+            size = cursor.execute(BUNDLE_SIZE, {"lead": lead}).fetchone()[0]
+            claimed.batches.append(Batch(channel, address, _load(cursor, lead, bundle=True), fmt, method_id,
+                                         size=size))
     return claimed
 
 
+# Each of these acts on a whole message: its lead row and the rows it carried.
+_MESSAGE = "(id = :lead OR bundle_of = :lead)"
 SENT = Sql(f"""
     UPDATE notifications SET status = '{State.SENT}', sent_at = :now, finished_at = :now, deadline = NULL,
         error = NULL, provider_id = :provider, body = CASE WHEN kind = '{Kind.VERIFY}' THEN NULL ELSE body END
-    WHERE id = :id AND status = '{State.SENDING}'
+    WHERE {_MESSAGE} AND status = '{State.SENDING}'
 """)
 RETRY = Sql(f"""
     UPDATE notifications SET status = '{State.PENDING}', due_at = :due, deadline = NULL, error = :error,
         bundle_of = NULL
-    WHERE id = :id AND status = '{State.SENDING}'
+    WHERE {_MESSAGE} AND status = '{State.SENDING}'
 """)
 FAILED = Sql(f"""
     UPDATE notifications SET status = '{State.FAILED}', finished_at = :now, deadline = NULL, error = :error,
         body = CASE WHEN kind = '{Kind.VERIFY}' THEN NULL ELSE body END
-    WHERE id = :id AND status = '{State.SENDING}'
+    WHERE {_MESSAGE} AND status = '{State.SENDING}'
+""")
+BUMP_INCIDENTS = Sql(f"""
+    UPDATE incidents SET version = version + 1
+    WHERE id IN (SELECT incident_id FROM notifications WHERE {_MESSAGE} AND incident_id IS NOT NULL)
 """)
 
 
 def record(cursor: Cursor, batch: Batch, now: float, *, provider_id: str | None = None,
            temporary: str | None = None, permanent: str | None = None) -> str:
-    """Write how one message went, for every row it carried; return the state it left."""
+    """Write how one message went, for every row it carried (the lead's attempts and age
+    decide a retry: it is the oldest); return the state it left."""
     now_db = clock.to_db(now)
-    outcome = State.SENT
-    for row in batch.rows:
-        if permanent is None and temporary is None:
-            cursor.execute(SENT, {"id": row.id, "now": now_db, "provider": (provider_id or "")[:64] or None})
-            continue
-        if permanent is not None:
-            cursor.execute(FAILED, {"id": row.id, "now": now_db, "error": permanent[:1000]})
-            outcome = State.FAILED
-            continue
-        due = retry_at(row.attempts, row.queued_at, now)
-        if due is None:
-            cursor.execute(FAILED, {"id": row.id, "now": now_db,
-                                    "error": f"gave up after 24 hours; last: {temporary}"[:1000]})
-            outcome = State.FAILED
-        else:
-            cursor.execute(RETRY, {"id": row.id, "due": clock.to_db(due),
-                                   "error": f"attempt {row.attempts} failed, retrying: {temporary}"[:1000]})
-            outcome = State.PENDING
-    for incident_id in dict.fromkeys(r.incident_id for r in batch.rows if r.incident_id is not None):
-        cursor.execute(BUMP_INCIDENT, {"id": incident_id})
-    return str(outcome)
+    lead = batch.lead
+    cursor.execute(BUMP_INCIDENTS, {"lead": lead.id})
+    if permanent is None and temporary is None:
+        cursor.execute(SENT, {"lead": lead.id, "now": now_db, "provider": (provider_id or "")[:64] or None})
+        return str(State.SENT)
+    if permanent is not None:
+        cursor.execute(FAILED, {"lead": lead.id, "now": now_db, "error": permanent[:1000]})
+        return str(State.FAILED)
+    due = retry_at(lead.attempts, lead.queued_at, now)
+    if due is None:
+        cursor.execute(FAILED, {"lead": lead.id, "now": now_db,
+                                "error": f"gave up after 24 hours; last: {temporary}"[:1000]})
+        return str(State.FAILED)
+    cursor.execute(RETRY, {"lead": lead.id, "due": clock.to_db(due),
+                           "error": f"attempt {lead.attempts} failed, retrying: {temporary}"[:1000]})
+    return str(State.PENDING)
 
 
 def due_soon(cursor: Cursor, now: float) -> bool:

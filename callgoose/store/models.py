@@ -377,6 +377,7 @@ class Notification(db.Model):
         Index("ix_notifications_incident", "incident_id", "id"),
         Index("ix_notifications_method", "contact_method_id", "status"),
         Index("ix_notifications_queued", "queued_at", "id"),
+        Index("ix_notifications_bundle", "bundle_of"),  # the rows one message carried
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -14,6 +14,7 @@ from ..extensions import db
 from ..services.ingestion import open_call, process_call, record_rejected
 from .bearer import presented_token, unauthorized
 from .errors import json_error
+from .wake import wake_worker
 
 bp = Blueprint("ingest", __name__)
 log = logging.getLogger(__name__)
@@ -52,16 +53,8 @@ def process():
     log.info("ingest %s -> %d call=%s token_name=%s %.1fms", _logged_url(), result.status,
              result.call_id, token.name, (time.perf_counter() - started) * 1000)
     if result.status in (200, 201):
-        _wake_worker()
+        wake_worker()
     return jsonify(result.body), result.status
-
-
-def _wake_worker() -> None:
-    """An incident opened or resolved may have queued notifications: this process's worker
-    ticks now (a hint; the rows are durable and any process's worker finds them)."""
-    worker = current_app.extensions.get("callgoose_worker")
-    if worker is not None:
-        worker.wake()
 
 
 for _path in PATHS:

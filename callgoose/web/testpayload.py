@@ -13,6 +13,7 @@ from ..extensions import db
 from ..services import ingestion, tokens
 from .forms import TestPayloadForm
 from .presenters import SAMPLE, explain, outcome, why_nothing
+from .wake import wake_worker
 
 bp = Blueprint("testpayload", __name__)
 CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded", "none"]
@@ -48,9 +49,13 @@ def form():
             db.engine, current_app.extensions["callgoose_specs"], int(form.token.data),
             form.body.data.encode("utf-8"), None if form.content_type.data == "none" else form.content_type.data,
             form.source.data or None, clock.now(), current_app.config["DUPLICATE_WINDOW_SECONDS"], dry_run=dry)
-    shown = _shown(result, dry) if result else None
+    return _respond(form, _shown(result, dry) if result else None, dry)
+
+
+def _respond(form, shown, dry: bool):
     response = make_response(render_template("testpayload/form.html", form=form, result=shown, outcome=outcome),
                              422 if form.errors else 200)
-    if shown and not dry:
+    if shown and not dry:  # a real call: the list refreshes, and this process's worker looks now
         response.headers["HX-Trigger"] = "incidents-changed"
+        wake_worker()
     return response
