@@ -583,7 +583,7 @@ def test_a_worker_process_killed_while_sending_loses_no_page_and_doubles_none(ma
                           CALLGOOSE_DELIVERY_TIMEOUT_SECONDS="30")
     try:
         deadline = time.time() + 30
-        while time.time() < deadline and notifications(setup)[0][4] != "sending":
+        while time.time() < deadline and (notifications(setup)[0][4] != "sending" or not accepted):
             time.sleep(0.1)
         assert notifications(setup)[0][4] == "sending" and len(accepted) == 1
         os.kill(worker.pid, signal.SIGKILL)
@@ -591,6 +591,7 @@ def test_a_worker_process_killed_while_sending_loses_no_page_and_doubles_none(ma
     finally:
         if worker.poll() is None:
             worker.kill()
+            worker.wait(10)
     assert notifications(setup)[0][4] == "sending"  # the row says a send was under way
     later = time.time() + 120  # past the deadline, another worker's tick
     run_jobs(app, later)
