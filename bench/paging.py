@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import smtplib
 import statistics
 import sys
@@ -143,16 +144,26 @@ def run(kind: str, users: int, seconds: float) -> None:
                 list(pool.map(fire, range(half, users)))
             print(figures(f"burst of {users - half}, 8 threads", delivery(smtp.mailbox, list(answered), answered)))
             # what paging costs ingestion: new incidents on a service that pages vs one that does not
-            plain, paged = [], []
-            for r in range(3):
-                plain.append(wrk(port, bench_token, NEW.replace("RUN", f"plain{r}"), 8, seconds))
-                paged.append(wrk(port, paged_token, NEW.replace("RUN", f"paged{r}"), 8, seconds))
-            p, q = statistics.median(x["rps"] for x in plain), statistics.median(x["rps"] for x in paged)
-            print(f"  new incidents, 8 conn, median of 3 × {seconds:.0f} s: no policy {p:,.0f} req/s, "
-                  f"with a policy (each pages one person) {q:,.0f} req/s = {q / p:.2f}")
-            print(f"    statuses: {statuses_ok(plain + paged, 201)}")
+            compare(port, bench_token, paged_token, seconds, "worker in the process (it sends meanwhile)")
         finally:
             stop(proc)
+        proc, port = serve(env, instance, worker=False)
+        try:
+            compare(port, bench_token, paged_token, seconds, "no worker (the transaction's own cost)")
+        finally:
+            stop(proc)
+
+
+def compare(port: int, plain_token: str, paged_token: str, seconds: float, label: str) -> None:
+    plain, paged = [], []
+    for r in range(3):
+        run_id = secrets.token_hex(3)
+        plain.append(wrk(port, plain_token, NEW.replace("RUN", f"plain{run_id}"), 8, seconds))
+        paged.append(wrk(port, paged_token, NEW.replace("RUN", f"paged{run_id}"), 8, seconds))
+    p, q = statistics.median(x["rps"] for x in plain), statistics.median(x["rps"] for x in paged)
+    print(f"  new incidents, 8 conn, median of 3 × {seconds:.0f} s, {label}:")
+    print(f"    no policy {p:,.0f} req/s; with a policy (each pages one person) {q:,.0f} req/s = {q / p:.2f}"
+          f"   statuses: {statuses_ok(plain + paged, 201)}")
 
 
 def main() -> None:

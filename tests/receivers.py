@@ -60,10 +60,13 @@ class Mailbox:
 
 
 class SmtpServer:
-    def __init__(self):
+    """aiosmtpd on loopback; ``kwargs`` reach its Controller (``ssl_context`` for implicit TLS,
+    ``tls_context`` and ``require_starttls`` for STARTTLS, ``auth_...`` for a login)."""
+
+    def __init__(self, **kwargs):
         self.mailbox = Mailbox()
         self.port = free_port()
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, **kwargs)
 
     def __enter__(self):
         self.controller.start()
@@ -253,3 +256,13 @@ class FakeTwilio:
         params = {"AccountSid": self.sid, "MessageSid": "SM" + "9" * 32, "From": from_number,
                   "To": "+15005550006", "Body": body, "NumMedia": "0", "ApiVersion": "2010-04-01"}
         return self._signed_post(client, url, params, sign)
+
+
+def self_signed(folder) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, made with openssl; (cert, key) paths."""
+    import subprocess
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key

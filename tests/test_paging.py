@@ -636,3 +636,43 @@ def test_my_notifications_says_when_mail_or_twilio_is_not_configured(make_app, s
     sign_in(client, *add_user(app))
     page = client.get("/notifications/me").get_data(as_text=True)
     assert "Mail is not set up on this server" in page and "SMS and calls are not set up" in page
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_mail_goes_over_starttls_or_implicit_tls_with_a_login(make_app, sqlite_url, tmp_path, setup_for,
+                                                             monkeypatch, security):
+    """CALLGOOSE_SMTP_SECURITY: the certificate is checked (the test's own CA file is trusted
+    through SSL_CERT_FILE) and the login goes over the encrypted connection."""
+    import shutil
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult
+    from receivers import self_signed
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    cert, key = self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", cert)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    logins = []
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        encrypted = server.transport.get_extra_info("ssl_object") is not None
+        logins.append((auth_data.login, auth_data.password, encrypted))
+        return AuthResult(success=auth_data.login == b"pager" and auth_data.password == b"pw")
+    # aiosmtpd offers AUTH under implicit TLS only with auth_require_tls off (it only knows of
+    # STARTTLS); the connection is TLS from its first byte either way.
+    options = ({"tls_context": context, "require_starttls": True, "auth_require_tls": True} if security == "starttls"
+               else {"ssl_context": context, "server_hostname": "127.0.0.1", "auth_require_tls": False})
+    with SmtpServer(authenticator=authenticate, **options) as smtp:
+        app = make_app(sqlite_url, tmp_path, BASE_URL=BASE, SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port,
+                       SMTP_SECURITY=security, SMTP_USERNAME="pager", SMTP_PASSWORD="pw")
+        setup = setup_for(app)
+        configure(app, people(TWO_LEVELS))
+        client = app.test_client()
+        start = time.time()
+        assert post(client, setup.token(), firing("g1")).status_code == 201
+        run_jobs(app, start + 1)
+        assert [m["To"] for m in smtp.mailbox.wait(1)] == ["ana@example.com"], notifications(setup)
+    assert logins == [(b"pager", b"pw", True)]
+    assert notifications(setup)[0][4] == "sent"

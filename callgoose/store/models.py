@@ -376,7 +376,6 @@ class Notification(db.Model):
         Index("ix_notifications_due", "status", "due_at"),
         Index("ix_notifications_incident", "incident_id", "id"),
         Index("ix_notifications_method", "contact_method_id", "status"),
-        Index("ix_notifications_queued", "queued_at", "id"),
         Index("ix_notifications_bundle", "bundle_of"),  # the rows one message carried
     )
 

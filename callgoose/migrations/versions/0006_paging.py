@@ -124,7 +124,6 @@ def upgrade():
         batch_op.create_index('ix_notifications_due', ['status', 'due_at'], unique=False)
         batch_op.create_index('ix_notifications_incident', ['incident_id', 'id'], unique=False)
         batch_op.create_index('ix_notifications_method', ['contact_method_id', 'status'], unique=False)
-        batch_op.create_index('ix_notifications_queued', ['queued_at', 'id'], unique=False)
         batch_op.create_index('ix_notifications_bundle', ['bundle_of'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_user_id'), ['user_id'], unique=False)
 
@@ -150,7 +149,6 @@ def downgrade():
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notifications_user_id'))
         batch_op.drop_index('ix_notifications_bundle')
-        batch_op.drop_index('ix_notifications_queued')
         batch_op.drop_index('ix_notifications_method')
         batch_op.drop_index('ix_notifications_incident')
         batch_op.drop_index('ix_notifications_due')
