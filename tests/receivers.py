@@ -92,7 +92,21 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
-class WebhookReceiver:
+class _Loopback:
+    """An HTTP server on a loopback port, serving from a thread while the ``with`` lasts."""
+
+    server: _Server
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class WebhookReceiver(_Loopback):
     """Records POSTs; answers from ``statuses`` in turn (then 200). Checks the signature of
     each request against ``secret`` when one is given."""
 
@@ -128,14 +142,6 @@ class WebhookReceiver:
         self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
 
 def verify(secret: str, header: str, body: bytes, now: float | None = None, tolerance: int = 300) -> bool:
     """How a receiver checks ``Callgoose-Signature`` (the README's snippet, in Python)."""
@@ -153,7 +159,7 @@ def twilio_signature(token: str, url: str, params: dict) -> str:
     return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
 
 
-class FakeTwilio:
+class FakeTwilio(_Loopback):
     """A Twilio-compatible REST API: Messages.json and Calls.json, checked as Twilio documents
     them (POST, form-encoded, basic auth of the account SID and auth token, To in E.164, From,
     Body or Url), answering 201 with a JSON resource, or 400/401 as Twilio does."""
@@ -213,14 +219,6 @@ class FakeTwilio:
 
         self.server = _Server(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
     # -- calling back, as Twilio would -------------------------------------------------------
 
