@@ -93,7 +93,8 @@ def test_s35_import_errors_exit_non_zero_and_name_the_fault(runner, tmp_path, co
     path.write_text(content)
     result = runner.invoke(args=["import-config", str(path)])
     assert result.exit_code == 1 and message in result.output
-    assert json.loads(runner.invoke(args=["export-config"]).stdout) == {"users": [], "escalation_policies": [], "services": []}
+    assert json.loads(runner.invoke(args=["export-config"]).stdout) == {"users": [], "schedules": [], "escalation_policies": [],
+                                                                     "services": []}
 
 
 def test_s35_console_script_offers_every_command(tmp_path):

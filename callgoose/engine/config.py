@@ -158,7 +158,7 @@ def check_window_count(windows: list, path: str, existing: int = 0) -> list:
 
 def parse_config(doc, limits: Limits = Limits()) -> list[ServiceSpec]:
     """Validate a whole configuration document; raise :class:`SpecError` at the first fault."""
-    check_fields(doc, "", {"services", "users", "escalation_policies"}, {"services"})
+    check_fields(doc, "", {"services", "users", "escalation_policies", "schedules"}, {"services"})
     services = _list(doc, "services", "")
     specs = []
     seen = set()

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, time
 
+from .config import parse_time
 from .paging import (
     CHANNELS,
     EVENTS,
@@ -21,6 +23,7 @@ from .paging import (
     WEBHOOK_FORMATS,
 )
 from .rules import SpecError, check_fields
+from .schedules import DAYS, UNITS, Layer, Override, Schedule, Window, overlapping
 
 EMAIL = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]+")
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -147,6 +150,7 @@ class UserDoc:
 class LevelDoc:
     escalate_after_minutes: int
     users: tuple[str, ...]  # emails
+    schedules: tuple[str, ...] = ()  # schedule names: whoever is on call when the level is notified
 
 
 @dataclass(frozen=True)
@@ -222,7 +226,7 @@ def build_user(doc, path: str) -> UserDoc:
     return UserDoc(email, name.strip(), role, zone, tuple(methods), tuple(rules))
 
 
-def build_policy(doc, path: str, known_users: set[str]) -> PolicyDoc:
+def build_policy(doc, path: str, known_users: set[str], known_schedules: set[str] = frozenset()) -> PolicyDoc:
     check_fields(doc, path, {"name", "repeat", "levels"}, {"name", "levels"})
     name = check_policy_name(doc["name"], f"{path}.name")
     repeat = doc.get("repeat", 0)
@@ -239,15 +243,22 @@ def build_policy(doc, path: str, known_users: set[str]) -> PolicyDoc:
         targets = _list(lv, "targets", lpath, MAX_TARGETS)
         if not targets:
             raise SpecError(f"{lpath}.targets", "needs at least one target")
-        users = []
+        users, schedules = [], []
         for j, t in enumerate(targets):
             tpath = f"{lpath}.targets[{j}]"
+            if isinstance(t, dict) and "schedule" in t:
+                check_fields(t, tpath, {"schedule"}, {"schedule"})
+                if t["schedule"] not in known_schedules:
+                    raise SpecError(f"{tpath}.schedule", f"{t['schedule']!r} is not a schedule (list it under "
+                                                         "\"schedules\" or add it first)")
+                schedules.append(t["schedule"])
+                continue
             check_fields(t, tpath, {"user"}, {"user"})
             email = check_email(t["user"], f"{tpath}.user")
             if email not in known_users:
                 raise SpecError(f"{tpath}.user", f"{email} is not a user (list them under \"users\" or add them first)")
             users.append(email)
-        levels.append(LevelDoc(delay, tuple(users)))
+        levels.append(LevelDoc(delay, tuple(users), tuple(schedules)))
     return PolicyDoc(name, repeat, tuple(levels))
 
 
@@ -258,15 +269,104 @@ def build_webhook(doc, path: str) -> WebhookDoc:
                       check_format(doc.get("format", "json"), f"{path}.format"))
 
 
+MAX_SCHEDULES = 200
+MAX_LAYERS = 20
+MAX_OVERRIDES = 500
+HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+
+
+def _hhmm(value, path: str) -> time:
+    if not isinstance(value, str) or not HHMM.fullmatch(value):
+        raise SpecError(path, "must be a time of day HH:MM (00:00 to 23:59)")
+    return time(int(value[:2]), int(value[3:]))
+
+
+def build_window(doc, path: str) -> Window:
+    check_fields(doc, path, {"days", "from", "to"}, {"days", "from", "to"})
+    days = doc["days"]
+    if not isinstance(days, list) or not days or any(d not in DAYS for d in days):
+        raise SpecError(f"{path}.days", "must be a non-empty list of " + ", ".join(DAYS))
+    start, end = _hhmm(doc["from"], f"{path}.from"), _hhmm(doc["to"], f"{path}.to")
+    return Window(frozenset(DAYS.index(d) for d in days), start, end)
+
+
+def build_layer(doc, path: str, known_users: set[str]) -> Layer:
+    check_fields(doc, path, {"name", "users", "start", "shift", "restrictions"}, {"name", "users", "start", "shift"})
+    name = check_method_name(doc["name"], f"{path}.name")
+    users = doc["users"]
+    if not isinstance(users, list) or not users or len(users) > MAX_TARGETS:
+        raise SpecError(f"{path}.users", f"must be a list of 1 to {MAX_TARGETS} user emails")
+    emails = []
+    for j, u in enumerate(users):
+        email = check_email(u, f"{path}.users[{j}]")
+        if email not in known_users:
+            raise SpecError(f"{path}.users[{j}]", f"{email} is not a user (list them under \"users\" or add them first)")
+        emails.append(email)
+    start = doc["start"]
+    try:
+        if not isinstance(start, str) or not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d", start):
+            raise ValueError
+        local = datetime.fromisoformat(start)
+        if not 1971 <= local.year <= 9000:
+            raise ValueError
+    except ValueError:
+        raise SpecError(f"{path}.start", "must be a local date and time YYYY-MM-DDTHH:MM (no offset: the "
+                                         "schedule's time zone applies)") from None
+    shift = doc["shift"]
+    check_fields(shift, f"{path}.shift", {"unit", "count"}, {"unit", "count"})
+    if shift["unit"] not in UNITS:
+        raise SpecError(f"{path}.shift.unit", "must be hours, days or weeks")
+    count = shift["count"]
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
+        raise SpecError(f"{path}.shift.count", "must be a whole number from 1 to 1000")
+    windows = tuple(build_window(w, f"{path}.restrictions[{k}]")
+                    for k, w in enumerate(_list(doc, "restrictions", path, 50)))
+    return Layer(name, tuple(emails), local, shift["unit"], count, windows)
+
+
+def build_schedule(doc, path: str, known_users: set[str]) -> Schedule:
+    """A schedule of the document, by user email; faults name their path."""
+    check_fields(doc, path, {"name", "time_zone", "layers", "overrides"}, {"name", "time_zone", "layers"})
+    name = check_policy_name(doc["name"], f"{path}.name")
+    zone_name = check_time_zone(doc["time_zone"], f"{path}.time_zone")
+    layers = []
+    names = set()
+    for i, lv in enumerate(_list(doc, "layers", path, MAX_LAYERS)):
+        layer = build_layer(lv, f"{path}.layers[{i}]", known_users)
+        if layer.name in names:
+            raise SpecError(f"{path}.layers[{i}].name", f"{layer.name!r} appears twice in this schedule")
+        names.add(layer.name)
+        layers.append(layer)
+    overrides = []
+    for i, o in enumerate(_list(doc, "overrides", path, MAX_OVERRIDES)):
+        opath = f"{path}.overrides[{i}]"
+        check_fields(o, opath, {"user", "start", "end"}, {"user", "start", "end"})
+        email = check_email(o["user"], f"{opath}.user")
+        if email not in known_users:
+            raise SpecError(f"{opath}.user", f"{email} is not a user (list them under \"users\" or add them first)")
+        for key in ("start", "end"):
+            if not isinstance(o[key], str) or not re.search(r"(Z|[+-]\d\d:?\d\d)$", o[key].strip()):
+                raise SpecError(f"{opath}.{key}", "must be an ISO 8601 time with an offset or Z")
+        start, end = parse_time(o["start"], f"{opath}.start"), parse_time(o["end"], f"{opath}.end")
+        if end <= start:
+            raise SpecError(f"{opath}.end", "must be after start")
+        overrides.append(Override(email, start, end))
+    clash = overlapping(overrides)
+    if clash is not None:
+        raise SpecError(f"{path}.overrides[{max(clash)}]", f"overlaps overrides[{min(clash)}]")
+    return Schedule(name, zone_name, tuple(layers), tuple(overrides))
+
+
 @dataclass(frozen=True)
 class OnCall:
     users: tuple[UserDoc, ...]
     policies: tuple[PolicyDoc, ...]
     services: dict  # service name -> ServicePaging
+    schedules: tuple[Schedule, ...] = ()
 
 
-def parse_oncall(doc: dict, existing_users: set[str]) -> OnCall:
-    """The document's users, escalation policies and each service's paging part."""
+def parse_oncall(doc: dict, existing_users: set[str], existing_schedules: set[str] = frozenset()) -> OnCall:
+    """The document's users, schedules, escalation policies and each service's paging part."""
     users = []
     seen = set()
     for i, u in enumerate(_list(doc, "users", "", 1000)):
@@ -276,10 +376,18 @@ def parse_oncall(doc: dict, existing_users: set[str]) -> OnCall:
         seen.add(user.email)
         users.append(user)
     known = existing_users | seen
+    schedules = []
+    schedule_names = set()
+    for i, sd in enumerate(_list(doc, "schedules", "", MAX_SCHEDULES)):
+        schedule = build_schedule(sd, f"schedules[{i}]", known)
+        if schedule.name in schedule_names:
+            raise SpecError(f"schedules[{i}].name", f"{schedule.name!r} appears twice")
+        schedule_names.add(schedule.name)
+        schedules.append(schedule)
     policies = []
     names = set()
     for i, p in enumerate(_list(doc, "escalation_policies", "", 200)):
-        policy = build_policy(p, f"escalation_policies[{i}]", known)
+        policy = build_policy(p, f"escalation_policies[{i}]", known, set(existing_schedules) | schedule_names)
         if policy.name in names:
             raise SpecError(f"escalation_policies[{i}].name", f"{policy.name!r} appears twice")
         names.add(policy.name)
@@ -296,4 +404,4 @@ def parse_oncall(doc: dict, existing_users: set[str]) -> OnCall:
         hooks = tuple(build_webhook(w, f"{path}.webhooks[{j}]")
                       for j, w in enumerate(_list(s, "webhooks", path, MAX_WEBHOOKS)))
         services[s.get("name")] = ServicePaging(policy, hooks)
-    return OnCall(tuple(users), tuple(policies), services)
+    return OnCall(tuple(users), tuple(policies), services, tuple(schedules))

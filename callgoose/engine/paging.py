@@ -84,7 +84,8 @@ class EscalationState(str, Enum):
 @dataclass(frozen=True)
 class Level:
     escalate_after_minutes: int
-    users: tuple[int, ...]  # target user ids (schedules come with the next issue)
+    users: tuple[int, ...]  # target user ids
+    schedules: tuple[int, ...] = ()  # target schedule ids: whoever is on call when the level is notified
 
 
 @dataclass(frozen=True)
@@ -98,14 +99,16 @@ class Policy:
     def to_json(self) -> dict:
         return {"name": self.name, "repeat": self.repeat,
                 "levels": [{"escalate_after_minutes": lv.escalate_after_minutes,
-                            "targets": [{"user": u} for u in lv.users]} for lv in self.levels]}
+                            "targets": [{"user": u} for u in lv.users] + [{"schedule": s} for s in lv.schedules]}
+                           for lv in self.levels]}
 
     @classmethod
     def from_json(cls, doc) -> "Policy":
         if isinstance(doc, str):
             doc = json.loads(doc)
         return cls(doc["name"], int(doc.get("repeat", 0)), tuple(
-            Level(int(lv["escalate_after_minutes"]), tuple(int(t["user"]) for t in lv["targets"] if "user" in t))
+            Level(int(lv["escalate_after_minutes"]), tuple(int(t["user"]) for t in lv["targets"] if "user" in t),
+                  tuple(int(t["schedule"]) for t in lv["targets"] if "schedule" in t))
             for lv in doc["levels"]))
 
 
@@ -203,13 +206,16 @@ def allowed_at(channel: str, last_sent_at: float | None, recent_calls: list[floa
     return at
 
 
-def describe_policy(policy: Policy, names: dict[int, str], methods: dict[int, str] | None = None) -> str:
+def describe_policy(policy: Policy, names: dict[int, str], methods: dict[int, str] | None = None,
+                    schedules: dict[int, str] | None = None) -> str:
     """The policy in plain words: "at 0 min: Ana; after 5 min: Bo; repeats twice"."""
     parts = []
     at = 0
     for i, level in enumerate(policy.levels):
-        who = ", ".join(names.get(u, f"user {u}") + (f" by {methods[u]}" if methods and u in methods else "")
-                        for u in level.users) or "nobody"
+        people = [names.get(u, f"user {u}") + (f" by {methods[u]}" if methods and u in methods else "")
+                  for u in level.users]
+        people += [f"whoever is on call in {(schedules or {}).get(s, f'schedule {s}')}" for s in level.schedules]
+        who = ", ".join(people) or "nobody"
         parts.append(f"{'at' if i == 0 else 'after'} {at} min: {who}")
         at += level.escalate_after_minutes
     words = {0: "", 1: "; repeats once", 2: "; repeats twice"}

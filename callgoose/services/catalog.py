@@ -245,7 +245,7 @@ def import_config(doc, now: float) -> list[str]:
     """Validate a whole S34 document (services, and the on-call part: users, escalation
     policies, each service's policy and webhooks), then save it all in one transaction."""
     specs = parse_config(doc)
-    oncall_part = parse_oncall(doc, oncall.existing_emails())
+    oncall_part = parse_oncall(doc, oncall.existing_emails(), oncall.schedules.existing_names())
 
     def work():
         for spec in specs:
@@ -267,7 +267,8 @@ def current_config() -> dict:
     paging = oncall.export_oncall([s.name for s in specs])
     for service in doc["services"]:
         service.update(paging["services"].get(service["name"], {"escalation_policy": None, "webhooks": []}))
-    return {"users": paging["users"], "escalation_policies": paging["escalation_policies"], **doc}
+    return {"users": paging["users"], "schedules": paging["schedules"],
+            "escalation_policies": paging["escalation_policies"], **doc}
 
 
 def start_maintenance(service: Service, tags, until: float | None, now: float,

@@ -54,6 +54,7 @@ from ..store.models import (
     User,
 )
 from ..store.transactions import session_cursor, write
+from . import schedules
 from .paging import INSERT_NOTIFICATION, notification
 
 CODE_SECONDS = 15 * 60
@@ -286,7 +287,7 @@ def policy_view(policy: EscalationPolicy, names=None, methods=None, reachable=No
     targets = dict.fromkeys(u for lv in pinned.levels for u in lv.users)
     services = list(db.session.execute(select(Service.name).where(
         Service.escalation_policy_id == policy.id, Service.live()).order_by(Service.name)).scalars())
-    return PolicyView(policy, describe_policy(pinned, names, methods),
+    return PolicyView(policy, describe_policy(pinned, names, methods, schedules.schedule_names()),
                       [names.get(u, f"user {u}") for u in targets if u not in reachable], services)
 
 
@@ -491,7 +492,7 @@ def incident_paging(incident: Incident) -> IncidentPaging:
         text = "Nobody is paged for this incident: its service had no escalation policy when it opened."
     else:
         pinned = Policy.from_json(escalation.policy)
-        preview = describe_policy(pinned, names)
+        preview = describe_policy(pinned, names, schedules=schedules.schedule_names())
         state = escalation.state
         if state == EscalationState.STOPPED.value:
             text = f"Escalation stopped: the incident was {incident.status}."
@@ -505,7 +506,10 @@ def incident_paging(incident: Incident) -> IncidentPaging:
                 if step is None:
                     upcoming = Next(escalation.next_at, "escalation finishes (nobody acknowledged)")
                 else:
-                    who = ", ".join(names.get(u, f"user {u}") for u in pinned.levels[step.level].users)
+                    target = pinned.levels[step.level]
+                    by_id = schedules.schedule_names()
+                    who = ", ".join([names.get(u, f"user {u}") for u in target.users]
+                                    + [f"on call in {by_id.get(s, s)}" for s in target.schedules])
                     upcoming = Next(escalation.next_at, f"level {step.level + 1}: {who}")
         pending = [n for n in rows if n.status == "pending" and n.kind == Kind.PAGE.value]
         if pending and upcoming is None:
@@ -604,6 +608,8 @@ def save_oncall(oncall: OnCall, now: float) -> None:
     """Write the document's on-call part, in the caller's transaction (services saved first)."""
     for user in oncall.users:
         _upsert_user(user, now)
+    db.session.flush()
+    schedule_ids = schedules.save_all(oncall.schedules, now)
     ids = {u.email: u.id for u in db.session.execute(select(User)).scalars()}
     saved = {}
     for p in oncall.policies:
@@ -613,7 +619,8 @@ def save_oncall(oncall: OnCall, now: float) -> None:
             db.session.add(found)
         found.repeat = p.repeat
         found.levels = [{"escalate_after_minutes": lv.escalate_after_minutes,
-                         "targets": [{"user": ids[e]} for e in lv.users]} for lv in p.levels]
+                         "targets": [{"user": ids[e]} for e in lv.users]
+                         + [{"schedule": schedule_ids[n]} for n in lv.schedules]} for lv in p.levels]
         found.updated_at = clock.to_db(now)
         db.session.flush()
         _services_changed(Service.escalation_policy_id == found.id)
@@ -648,13 +655,15 @@ def export_oncall(service_names: list[str]) -> dict:
             "notification_rules": [{"contact_method": r.method.name, "after_minutes": r.after_minutes,
                                     "urgency": r.urgencies.split(",")} for r in rules]})
     emails = {u.id: u.email for u in db.session.execute(select(User)).scalars()}
+    by_id = schedules.schedule_names()
     policies_doc = []
     names = {}
     for p in db.session.execute(select(EscalationPolicy).order_by(EscalationPolicy.name)).scalars():
         names[p.id] = p.name
         policies_doc.append({"name": p.name, "repeat": p.repeat, "levels": [
             {"escalate_after_minutes": lv["escalate_after_minutes"],
-             "targets": [{"user": emails[t["user"]]} for t in lv["targets"] if t.get("user") in emails]}
+             "targets": [{"user": emails[t["user"]]} for t in lv["targets"] if t.get("user") in emails]
+             + [{"schedule": by_id[t["schedule"]]} for t in lv["targets"] if t.get("schedule") in by_id]}
             for lv in p.levels]})
     services = {}
     for service in db.session.execute(select(Service).where(Service.live())).scalars():
@@ -664,7 +673,8 @@ def export_oncall(service_names: list[str]) -> dict:
             "escalation_policy": names.get(service.escalation_policy_id),
             "webhooks": [{"url": h.url, "secret": h.secret, "events": h.events.split(","), "format": h.format}
                          for h in hooks]}
-    return {"users": users, "escalation_policies": policies_doc, "services": services}
+    return {"users": users, "schedules": schedules.export_all(), "escalation_policies": policies_doc,
+            "services": services}
 
 
 __all__ = ["EVENTS", "URGENCIES"]

@@ -30,6 +30,7 @@ from ..engine.paging import (
     plan_level,
 )
 from ..store.hotpath import Cursor, Sql, to_datetime
+from . import schedules
 
 SERVICE_PAGING = Sql("""
     SELECT p.name, p.repeat, p.levels, (SELECT count(*) FROM service_webhooks w WHERE w.service_id = s.id)
@@ -180,14 +181,30 @@ def queue_events(cursor: Cursor, now_db, incident_id: int, service_id: int | Non
     return len(hooks)
 
 
+def level_targets(cursor: Cursor, changes, now_db, incident_id: int, policy: Policy, level: int) -> tuple[int, ...]:
+    """The users a level targets now: its users, and whoever is on call in its schedules
+    (an empty schedule is a timeline entry: "nobody on call in <schedule>")."""
+    lv = policy.levels[level]
+    users = list(lv.users)
+    for schedule_id in lv.schedules:
+        name, on = schedules.on_call_ids(cursor, schedule_id, clock.from_db(now_db))
+        if not on:
+            changes.note(incident_id, "nobody_on_call", f"nobody on call in {name or f'schedule {schedule_id}'}")
+        users.extend(on)
+    return tuple(dict.fromkeys(users))
+
+
 def notify_level(cursor: Cursor, changes, now_db, incident_id: int, urgency: str, policy: Policy,
-                 level: int) -> int:
+                 level: int) -> int | None:
     """Queue the notifications of one level: each target's verified rules for the urgency,
-    each due after its own minutes. Targets nobody can reach are a timeline entry."""
-    users = policy.levels[level].users
+    each due after its own minutes. Targets nobody can reach are a timeline entry. None when
+    the level targets nobody at this moment (its schedules are empty): the policy then moves
+    on at once instead of waiting out the level's delay."""
+    users = level_targets(cursor, changes, now_db, incident_id, policy, level)
     if not users:
-        changes.note(incident_id, "unreachable", f"level {level + 1} has no targets")
-        return 0
+        if not policy.levels[level].schedules:
+            changes.note(incident_id, "unreachable", f"level {level + 1} has no targets")
+        return None
     rows = cursor.execute(_rules_sql(len(users)), _user_params(users)).fetchall()
     names = {}
     rules = []
@@ -220,8 +237,8 @@ def _open(cursor: Cursor, changes, now_db, incident_id: int, service_id: int, ur
     if doc is not None:
         policy = Policy.from_json(doc)
         if policy.levels:
-            notify_level(cursor, changes, now_db, incident_id, urgency, policy, 0)
-            next_at = now_db + timedelta(seconds=level_delay(policy, 0))
+            sent = notify_level(cursor, changes, now_db, incident_id, urgency, policy, 0)
+            next_at = now_db if sent is None else now_db + timedelta(seconds=level_delay(policy, 0))
             cursor.execute(INSERT_ESCALATION, {"incident_id": incident_id, "policy": json.dumps(policy.to_json()),
                                                "level": 0, "now": now_db, "next_at": next_at,
                                                "state": str(EscalationState.RUNNING)})
@@ -292,8 +309,10 @@ def escalate_one(cursor: Cursor, changes, incident_id: int) -> str | None:
         changes.note(incident_id, "exhausted", "escalation finished, nobody acknowledged")
         return "finished"
     sent = notify_level(cursor, changes, now_db, incident_id, urgency, policy, step.level)
+    delay = 0 if sent is None else level_delay(policy, step.level)  # nobody on call: on at once
     cursor.execute(ADVANCE, {"id": incident_id, "level": step.level, "round": step.round, "now": now_db,
-                             "next_at": now_db + timedelta(seconds=level_delay(policy, step.level))})
+                             "next_at": now_db + timedelta(seconds=delay)})
+    sent = sent or 0
     restarted = level == -1
     label = f"level {step.level + 1}" + (f", repeat {step.round}" if step.round else "")
     changes.note(incident_id, "escalated",

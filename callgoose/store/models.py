@@ -410,3 +410,33 @@ class UsedLink(db.Model):
 
     nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
     used_at: Mapped[datetime]
+
+
+class Schedule(db.Model):
+    """An on-call schedule: a time zone and ordered layers (rotations), as JSON by user id:
+    ``[{"name", "users": [id, ...], "start": "YYYY-MM-DDTHH:MM", "shift": {"unit", "count"},
+    "restrictions": [{"days": ["mon", ...], "from": "HH:MM", "to": "HH:MM"}]}]``. Who is on call
+    is computed from it (engine.schedules); no shift is stored."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    time_zone: Mapped[str] = mapped_column(String(64))
+    layers: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ScheduleOverride(db.Model):
+    """A user on call for a span, in place of whoever the layers give (spans never overlap)."""
+
+    __tablename__ = "schedule_overrides"
+    __table_args__ = (Index("ix_schedule_overrides_span", "schedule_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_at: Mapped[datetime]

@@ -21,12 +21,13 @@ def register(app) -> None:
         openapi,
         outside,
         paging,
+        schedules,
         services,
         testpayload,
         users,
     )
     from .params import DatabaseId
-    from .presenters import plural
+    from .presenters import dbtime, localtime, plural, shade
 
     app.url_map.converters["int"] = DatabaseId  # an id past what a database holds is a 404
     login_manager.login_view = "auth.login"
@@ -34,10 +35,12 @@ def register(app) -> None:
     csrf.exempt(api.bp)
     for view in (outside.voice, outside.keypress, outside.sms):  # Twilio signs these instead
         csrf.exempt(view)
-    for module in (ingest, api, auth, dashboard, apilog, testpayload, users, services, paging, outside, openapi,
-                   health):
+    for module in (ingest, api, auth, dashboard, apilog, testpayload, users, services, paging, schedules, outside,
+                   openapi, health):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
+    app.jinja_env.globals["timedelta"] = __import__("datetime").timedelta
+    app.jinja_env.filters.update(localtime=localtime, dbtime=dbtime, shade=shade)
     errors.register_error_handlers(app)
     app.after_request(errors.security_headers)
 

@@ -11,10 +11,10 @@ from .. import clock
 from ..engine import SpecError
 from ..engine.config import build_tags, parse_document, parse_time
 from ..engine.lifecycle import Action
-from ..services import catalog, incidents
+from ..services import catalog, incidents, schedules
 from .bearer import require_token
 from .errors import json_error
-from .params import page_number
+from .params import page_number, query_time
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 PER_PAGE = 50
@@ -103,3 +103,47 @@ def end_service_maintenance(name: str):
     """End the maintenance started through the API or the dashboard."""
     ended = catalog.token_end_maintenance(name, g.api_token.service_id)
     return jsonify(ended) if ended is not None else _not_found("service")
+
+
+def _global_only():
+    """The schedule API takes global tokens (a service token's scope is one service)."""
+    if g.api_token.service_id is not None:
+        return json_error(403, "The schedule API takes a global token; this one is scoped to a service.")
+    return None
+
+
+@bp.get("/schedules")
+@require_token
+def list_schedules():
+    refused = _global_only()
+    return refused or jsonify({"schedules": [{"name": n, "time_zone": z} for n, z in schedules.names()]})
+
+
+@bp.get("/schedules/<name>/oncall")
+@require_token
+def schedule_oncall(name: str):
+    """Who is on call ``at`` (default now), and ``until`` when that stays so."""
+    refused = _global_only()
+    if refused:
+        return refused
+    at = query_time(request.args.get("at"), "at") or clock.now()
+    found = schedules.who_is_on_call(name, at)
+    if found is None:
+        return _not_found("schedule")
+    return jsonify({"schedule": found.schedule, "at": clock.iso(clock.to_db(found.at)), "users": found.users,
+                    "until": clock.iso(clock.to_db(found.until))})
+
+
+@bp.get("/schedules/<name>/shifts")
+@require_token
+def schedule_shifts(name: str):
+    """The final merged rota between ``from`` and ``to`` (both required, at most 90 days apart)."""
+    refused = _global_only()
+    start, end = query_time(request.args.get("from"), "from"), query_time(request.args.get("to"), "to")
+    if refused or start is None or end is None:
+        return refused or json_error(400, "from and to are required ISO 8601 times with an offset or Z.")
+    try:
+        found = schedules.shifts(name, start, end)
+    except schedules.BadRange as exc:
+        return json_error(400, str(exc))
+    return jsonify({"shifts": found}) if found is not None else _not_found("schedule")

@@ -46,6 +46,7 @@ def _json(schema: dict, description: str) -> dict:
 
 def _errors(*codes: int) -> dict:
     words = {400: "A query value or body that cannot be used", 401: "Missing, unknown or revoked token",
+             403: "This token may not use this operation (a service token on the schedule API)",
              404: "Nothing of that id or name for this token", 409: "Not allowed in the incident's status",
              413: "Body over the limit (1 MiB by default); nothing was processed",
              500: "Temporary error: nothing was stored; try again"}
@@ -130,6 +131,33 @@ DOCUMENT = {
                                            "Windows started through the API or dashboard ended"),
                               **_errors(401, 404)}},
         },
+        "/v1/schedules": {"get": {
+            "operationId": "listSchedules", "description": "Schedules by name (global tokens only).",
+            "responses": {"200": _json({"type": "object", "required": ["schedules"], "properties": {
+                "schedules": {"type": "array", "items": {
+                    "type": "object", "required": ["name", "time_zone"],
+                    "properties": {"name": {"type": "string"}, "time_zone": {"type": "string"}}}}}},
+                "The schedules"), **_errors(401, 403)}}},
+        "/v1/schedules/{name}/oncall": {"get": {
+            "operationId": "whoIsOnCall", "parameters": [_NAME, {"name": "at", "in": "query", "required": False,
+                                                                  "schema": {"type": "string", "format": "date-time"}}],
+            "responses": {"200": _json({
+                "type": "object", "required": ["schedule", "at", "users", "until"], "additionalProperties": False,
+                "properties": {"schedule": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
+                               "users": {"type": "array", "items": {"type": "string"}}, "until": _TIME}},
+                "Who is on call at the instant, and until when"), **_errors(400, 401, 403, 404)}}},
+        "/v1/schedules/{name}/shifts": {"get": {
+            "operationId": "scheduleShifts", "parameters": [
+                _NAME, {"name": "from", "in": "query", "required": True,
+                        "schema": {"type": "string", "format": "date-time"}},
+                {"name": "to", "in": "query", "required": True, "schema": {"type": "string", "format": "date-time"}}],
+            "responses": {"200": _json({"type": "object", "required": ["shifts"], "properties": {"shifts": {
+                "type": "array", "items": {
+                    "type": "object", "required": ["user", "start", "end", "source"], "additionalProperties": False,
+                    "properties": {"user": {"type": "string"}, "start": {"type": "string", "format": "date-time"},
+                                   "end": {"type": "string", "format": "date-time"},
+                                   "source": {"type": "string"}}}}}}, "The merged rota"),
+                **_errors(400, 401, 403, 404)}}},
     },
 }
 

@@ -6,6 +6,9 @@ paths and into an error page on the dashboard.
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
@@ -45,3 +48,21 @@ def text(value: str | None, name: str, max_chars: int = 200) -> str:
     if "\x00" in value:
         raise BadParam(f"{name} must not contain NUL characters.")
     return value[:max_chars]
+
+
+def query_time(value: str | None, name: str) -> float | None:
+    """An optional ISO 8601 time that carries an offset or ``Z`` (``+`` encoded as ``%2B``)."""
+    if value is None or value == "":
+        return None
+    text = value.strip()
+    if not re.search(r"(Z|z|[+-]\d\d:?\d\d)$", text):
+        raise BadParam(f"{name} must be an ISO 8601 time with an offset or Z, e.g. 2026-12-24T18:00:00Z "
+                       "(write + as %2B in a URL).")
+    try:
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "Zz" else text)
+        stamp = parsed.timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise BadParam(f"{name} is not an ISO 8601 time (e.g. 2026-12-24T18:00:00Z).") from None
+    if not 0 <= stamp < 253_000_000_000:
+        raise BadParam(f"{name} must be a time between the years 1970 and 9999.")
+    return stamp

@@ -141,3 +141,26 @@ def pretty_payload(text: str) -> tuple[str, list[str]]:
         elif isinstance(node, str) and node.startswith(("http://", "https://")) and node not in links:
             links.append(clean(node))
     return pretty_json(data), links
+
+
+def localtime(epoch: float | None, zone_name: str) -> str:
+    """An instant as local wall time with its zone's abbreviation (CET, CEST: offsets show)."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    if epoch is None:
+        return "never"
+    local = datetime.fromtimestamp(epoch, timezone.utc).astimezone(ZoneInfo(zone_name))
+    return local.strftime("%a %d %b %Y %H:%M %Z")
+
+
+def dbtime(value, zone_name: str) -> str:
+    """A stored (naive UTC) time as local wall time."""
+    from .. import clock
+    return localtime(clock.from_db(value), zone_name)
+
+
+def shade(name) -> str:
+    """One of eight colour classes, the same for a name everywhere."""
+    import zlib
+    return f"u{zlib.crc32(str(name).encode()) % 8}"

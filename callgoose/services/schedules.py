@@ -1,0 +1,353 @@
+"""Schedules in the database: rows to the engine's :class:`~callgoose.engine.schedules.Schedule`
+(by user id) and back, for escalation (on the hot path's cursor), the JSON API and the
+configuration document. Who is on call is always computed, never stored.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import delete, select
+
+from .. import clock
+from ..engine.rules import SpecError
+from ..engine.schedules import (
+    DAYS,
+    Layer,
+    Override,
+    Schedule,
+    Window,
+    instant,
+    layer_shifts,
+    local_of,
+    on_call,
+    timeline,
+    until,
+    zone,
+)
+from ..extensions import db
+from ..store.hotpath import Cursor, Sql, to_datetime
+from ..store.models import Schedule as ScheduleRow
+from ..store.models import ScheduleOverride, User
+from ..store.transactions import session_cursor, write
+
+MAX_RANGE_SECONDS = 90 * 86400
+SCHEDULE_BY_ID = Sql("SELECT name, time_zone, layers FROM schedules WHERE id = :id")
+OVERRIDES_AROUND = Sql("""
+    SELECT user_id, starts_at, ends_at FROM schedule_overrides
+    WHERE schedule_id = :id AND ends_at > :start AND starts_at < :end ORDER BY starts_at
+""")
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def _hhmm(text: str) -> time:
+    return time(int(text[:2]), int(text[3:5]))
+
+
+def layer_from_json(doc: dict) -> Layer:
+    windows = tuple(Window(frozenset(DAYS.index(d) for d in w["days"]), _hhmm(w["from"]), _hhmm(w["to"]))
+                    for w in doc.get("restrictions", []))
+    return Layer(doc["name"], tuple(doc["users"]), datetime.fromisoformat(doc["start"]), doc["shift"]["unit"],
+                 int(doc["shift"]["count"]), windows)
+
+
+def layer_to_json(layer: Layer, user_key=lambda u: u) -> dict:
+    doc = {"name": layer.name, "users": [user_key(u) for u in layer.users],
+           "start": layer.start.strftime("%Y-%m-%dT%H:%M"), "shift": {"unit": layer.unit, "count": layer.count}}
+    if layer.restrictions:
+        doc["restrictions"] = [{"days": [DAYS[d] for d in sorted(w.days)], "from": w.start.strftime("%H:%M"),
+                                "to": w.end.strftime("%H:%M")} for w in layer.restrictions]
+    return doc
+
+
+def load(cursor: Cursor, schedule_id: int, start: float, end: float) -> Schedule | None:
+    """A schedule by id, with the overrides that touch ``[start, end)``, users as ids."""
+    row = cursor.execute(SCHEDULE_BY_ID, {"id": schedule_id}).fetchone()
+    if row is None:
+        return None
+    name, zone_name, layers = row
+    overrides = tuple(Override(user_id, clock.from_db(to_datetime(s)), clock.from_db(to_datetime(e)))
+                      for user_id, s, e in cursor.execute(OVERRIDES_AROUND, {
+                          "id": schedule_id, "start": clock.to_db(start), "end": clock.to_db(end)}).fetchall())
+    return Schedule(name, zone_name, tuple(layer_from_json(lv) for lv in _json(layers)), overrides)
+
+
+def on_call_ids(cursor: Cursor, schedule_id: int, now: float) -> tuple[str | None, tuple[int, ...]]:
+    """(the schedule's name, the user ids on call at ``now``) for escalation."""
+    schedule = load(cursor, schedule_id, now, now + 1)
+    if schedule is None:
+        return None, ()
+    return schedule.name, on_call(schedule, now).users
+
+
+# ---- the JSON API -----------------------------------------------------------------------------
+
+class BadRange(ValueError):
+    """A range the API refuses (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    schedule: str
+    at: float
+    users: list[str]
+    until: float | None
+
+
+def _emails() -> dict[int, str]:
+    return {u.id: u.email for u in db.session.execute(select(User)).scalars()}
+
+
+def _row(name: str) -> ScheduleRow | None:
+    return db.session.execute(select(ScheduleRow).where(ScheduleRow.name == name)).scalar()
+
+
+def names() -> list[tuple[str, str]]:
+    return [(r.name, r.time_zone) for r in db.session.execute(select(ScheduleRow).order_by(ScheduleRow.name)).scalars()]
+
+
+def who_is_on_call(name: str, at: float) -> Answer | None:
+    row = _row(name)
+    if row is None:
+        return None
+    schedule = load(session_cursor(), row.id, at - 1, at + 400 * 86400)
+    emails = _emails()
+    return Answer(name, at, [emails.get(u, f"user {u}") for u in on_call(schedule, at).users], until(schedule, at))
+
+
+def shifts(name: str, start: float, end: float) -> list[dict] | None:
+    """The merged rota in ``[start, end)``. :raises BadRange:"""
+    if end <= start:
+        raise BadRange("to must be after from")
+    if end - start > MAX_RANGE_SECONDS:
+        raise BadRange("from and to may be at most 90 days apart")
+    row = _row(name)
+    if row is None:
+        return None
+    schedule = load(session_cursor(), row.id, start, end)
+    emails = _emails()
+    return [{"user": emails.get(s.user, f"user {s.user}"), "start": clock.iso(clock.to_db(s.start)),
+             "end": clock.iso(clock.to_db(s.end)), "source": "override" if s.source == "override" else s.source}
+            for s in timeline(schedule, start, end)]
+
+
+# ---- the configuration document -----------------------------------------------------------------
+
+def existing_names() -> set[str]:
+    return {r[0] for r in names()}
+
+
+def ids_by_name() -> dict[str, int]:
+    return {r.name: r.id for r in db.session.execute(select(ScheduleRow)).scalars()}
+
+
+def save_all(schedules: tuple[Schedule, ...], now: float) -> dict[str, int]:
+    """Create or replace the document's schedules (users by email) in the caller's
+    transaction; return every schedule's id by name."""
+    ids = {u.email: u.id for u in db.session.execute(select(User)).scalars()}
+    for schedule in schedules:
+        row = _row(schedule.name)
+        if row is None:
+            row = ScheduleRow(name=schedule.name, created_at=clock.to_db(now))
+            db.session.add(row)
+        row.time_zone = schedule.time_zone
+        row.layers = [layer_to_json(layer, lambda e: ids[e]) for layer in schedule.layers]
+        row.updated_at = clock.to_db(now)
+        db.session.flush()
+        db.session.execute(delete(ScheduleOverride).where(ScheduleOverride.schedule_id == row.id))
+        for o in schedule.overrides:
+            db.session.add(ScheduleOverride(schedule_id=row.id, user_id=ids[o.user], starts_at=clock.to_db(o.start),
+                                            ends_at=clock.to_db(o.end), created_at=clock.to_db(now)))
+    db.session.flush()
+    return ids_by_name()
+
+
+def export_all() -> list[dict]:
+    emails = _emails()
+    found = []
+    for row in db.session.execute(select(ScheduleRow).order_by(ScheduleRow.name)).scalars():
+        overrides = db.session.execute(select(ScheduleOverride).where(ScheduleOverride.schedule_id == row.id)
+                                       .order_by(ScheduleOverride.starts_at)).scalars()
+        found.append({"name": row.name, "time_zone": row.time_zone,
+                      "layers": [layer_to_json(layer_from_json(lv), lambda u: emails.get(u, f"user {u}"))
+                                 for lv in row.layers],
+                      "overrides": [{"user": emails.get(o.user_id), "start": clock.iso(o.starts_at),
+                                     "end": clock.iso(o.ends_at)} for o in overrides]})
+    return found
+
+
+def schedule_names() -> dict[int, str]:
+    return {r.id: r.name for r in db.session.execute(select(ScheduleRow)).scalars()}
+
+
+
+
+# ---- the dashboard --------------------------------------------------------------------------------
+
+PAGE_DAYS = 14
+
+
+@dataclass(frozen=True)
+class NowAndNext:
+    row: ScheduleRow
+    now: list[str]  # names on call now
+    until: float | None
+    next: list[str]  # names on call from ``until``
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    shifts: list  # engine Shift, users as names
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    row: ScheduleRow
+    zone: str  # the viewer's zone the page is drawn in
+    start: float
+    end: float
+    layers: list[Row]
+    final: Row
+    overrides: list[ScheduleOverride]
+    names: dict[int, str]
+    handoffs: list  # (instant, from name, to name) of the final rota
+    people: list[User]
+    days: list  # (instant of local midnight, date) for the grid, in the viewer's zone
+
+    def x(self, at: float, width: float = 1400) -> float:
+        """Where an instant falls on a drawing ``width`` wide."""
+        return round(max(0.0, min(1.0, (at - self.start) / (self.end - self.start))) * width, 2)
+
+
+def _names() -> dict[int, str]:
+    return {u.id: (u.name or u.email) for u in db.session.execute(select(User)).scalars()}
+
+
+def _engine_schedule(row: ScheduleRow, start: float, end: float) -> Schedule:
+    return load(session_cursor(), row.id, start, end)
+
+
+def schedule_row(schedule_id: int) -> ScheduleRow | None:
+    return db.session.get(ScheduleRow, schedule_id)
+
+
+def now_and_next(now: float) -> list[NowAndNext]:
+    """Every schedule with who is on call now and who is next (the front page, services)."""
+    names = _names()
+    found = []
+    for row in db.session.execute(select(ScheduleRow).order_by(ScheduleRow.name)).scalars():
+        schedule = _engine_schedule(row, now - 1, now + 400 * 86400)
+        current = on_call(schedule, now).users
+        change = until(schedule, now)
+        coming = on_call(schedule, change).users if change is not None else ()
+        found.append(NowAndNext(row, [names.get(u, f"user {u}") for u in current], change,
+                                [names.get(u, f"user {u}") for u in coming]))
+    return found
+
+
+def start_of_day(zone_name: str, day: str | None, now: float) -> float:
+    """Midnight (fold=0) of ``day`` (YYYY-MM-DD; default: today) in a zone."""
+    tz = zone(zone_name)
+    try:
+        first = datetime.fromisoformat(day).date() if day else local_of(now, tz).date()
+    except ValueError:
+        first = local_of(now, tz).date()
+    return instant(datetime.combine(first, time()), tz)
+
+
+def timeline_page(schedule_id: int, choose_zone, day: str | None, now: float,
+                  days: int = PAGE_DAYS) -> TimelinePage | None:
+    """The two-week page from ``day``, drawn in ``choose_zone(the schedule's zone)``."""
+    row = db.session.get(ScheduleRow, schedule_id)
+    if row is None:
+        return None
+    zone_name = choose_zone(row.time_zone)
+    start = start_of_day(zone_name, day, now)
+    first = local_of(start, zone(zone_name)).date()
+    end = instant(datetime.combine(first + timedelta(days=days), time()), zone(zone_name))
+    schedule = _engine_schedule(row, start, end)
+    names = _names()
+
+    def named(shifts):
+        return [type(s)(names.get(s.user, f"user {s.user}"), s.start, s.end, s.source) for s in shifts]
+    layers = [Row(layer.name, named(layer_shifts(schedule, layer, start, end))) for layer in schedule.layers]
+    final = named(timeline(schedule, start, end))
+    handoffs = [(b.start, a.user, b.user) for a, b in zip(final, final[1:]) if a.end == b.start and a.user != b.user]
+    overrides = list(db.session.execute(select(ScheduleOverride).where(
+        ScheduleOverride.schedule_id == row.id, ScheduleOverride.ends_at > clock.to_db(start))
+        .order_by(ScheduleOverride.starts_at)).scalars())
+    people = list(db.session.execute(select(User).where(User.active).order_by(User.email)).scalars())
+    tz = zone(zone_name)
+    first = local_of(start, tz).date()
+    days_ = [(instant(datetime.combine(first + timedelta(days=d), time()), tz), first + timedelta(days=d))
+             for d in range(days)]
+    return TimelinePage(row, zone_name, start, end, layers, Row("On call", final), overrides, names, handoffs,
+                        people, days_)
+
+
+def add_override(schedule_id: int, user_id: int, start_text: str, end_text: str, choose_zone,
+                 now: float) -> tuple[ScheduleOverride, str] | None:
+    """Put a user on call from ``start_text`` to ``end_text`` (local times in
+    ``choose_zone(the schedule's zone)``); return it and that zone.
+
+    :raises SpecError: a bad span, or one that overlaps another override."""
+    row = db.session.get(ScheduleRow, schedule_id)
+    if row is None:
+        return None
+    zone_name = choose_zone(row.time_zone)
+    start, end = (_local(text, zone_name, name) for text, name in ((start_text, "start"), (end_text, "end")))
+    if end <= start:
+        raise SpecError("end", "must be after the start")
+    if end - start > 366 * 86400:
+        raise SpecError("end", "an override lasts at most a year")
+
+    def work():
+        row = db.session.get(ScheduleRow, schedule_id)
+        if row is None:
+            return None
+        if db.session.get(User, user_id) is None:
+            raise SpecError("user", "choose a user")
+        clash = db.session.execute(select(ScheduleOverride).where(
+            ScheduleOverride.schedule_id == schedule_id, ScheduleOverride.starts_at < clock.to_db(end),
+            ScheduleOverride.ends_at > clock.to_db(start))).scalar()
+        if clash is not None:
+            raise SpecError("start", f"overlaps the override from {clock.iso(clash.starts_at)} to "
+                                     f"{clock.iso(clash.ends_at)}; change or delete that one first")
+        override = ScheduleOverride(schedule_id=schedule_id, user_id=user_id, starts_at=clock.to_db(start),
+                                    ends_at=clock.to_db(end), created_at=clock.to_db(now))
+        db.session.add(override)
+        return override
+    found = write(work)
+    return None if found is None else (found, zone_name)
+
+
+def _local(text: str, zone_name: str, name: str) -> float:
+    try:
+        return instant(datetime.fromisoformat(text), zone(zone_name))
+    except (ValueError, TypeError):
+        raise SpecError(name, "must be a date and time") from None
+
+
+
+
+
+def delete_override(schedule_id: int, override_id: int) -> bool:
+    def work():
+        return db.session.execute(delete(ScheduleOverride).where(
+            ScheduleOverride.id == override_id, ScheduleOverride.schedule_id == schedule_id)).rowcount == 1
+    return write(work)
+
+
+def my_shifts(user_id: int, now: float, days: int = PAGE_DAYS) -> list[tuple[str, object]]:
+    """A user's shifts in every schedule over the next ``days``: (schedule name, Shift)."""
+    found = []
+    for row in db.session.execute(select(ScheduleRow).order_by(ScheduleRow.name)).scalars():
+        schedule = _engine_schedule(row, now, now + days * 86400)
+        found += [(row.name, s) for s in timeline(schedule, now, now + days * 86400) if s.user == user_id]
+    return sorted(found, key=lambda pair: pair[1].start)

@@ -1,0 +1,246 @@
+"""Issue 9: schedules as configuration, the JSON API, and escalation through a schedule."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from helpers import ALERTMANAGER, firing
+from receivers import SmtpServer
+
+from callgoose import clock
+from callgoose.extensions import db
+from callgoose.jobs import deliver, escalate
+from callgoose.services.catalog import import_config
+from callgoose.services.ingestion import open_call, process_call
+
+ZONE = "Europe/Berlin"
+TEAM = ["ana@example.com", "bo@example.com", "cy@example.com"]
+
+
+def local(text: str, zone: str = ZONE) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).timestamp()
+
+
+def iso(epoch: float) -> str:
+    return clock.iso(clock.to_db(epoch))
+
+
+def team_document(extra_levels=(), schedule_overrides=None) -> dict:
+    """The issue's team of three: a weekly rotation, a weekday-daytime layer over it, a holiday."""
+    return {
+        "users": [{"email": e, "contact_methods": [{"name": "mail", "type": "email", "address": e}]} for e in TEAM],
+        "schedules": [{
+            "name": "checkout", "time_zone": ZONE,
+            "layers": [
+                {"name": "weekly", "users": list(TEAM), "start": "2026-10-05T09:00", "shift": {"unit": "weeks", "count": 1}},
+                {"name": "daytime", "users": ["cy@example.com"], "start": "2026-10-05T09:00",
+                 "shift": {"unit": "days", "count": 1},
+                 "restrictions": [{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "17:00"}]},
+            ],
+            "overrides": schedule_overrides if schedule_overrides is not None else [
+                {"user": "bo@example.com", "start": "2026-12-24T00:00:00+01:00", "end": "2026-12-27T00:00:00+01:00"}],
+        }],
+        "escalation_policies": [{"name": "checkout", "levels": [
+            {"escalate_after_minutes": 5, "targets": [{"schedule": "checkout"}]}, *extra_levels]}],
+        "services": [{**ALERTMANAGER, "escalation_policy": "checkout"}],
+    }
+
+
+@pytest.fixture
+def team(app):
+    with app.app_context():
+        import_config(team_document(), clock.now())
+    return app
+
+
+def get(client, token, path):
+    response = client.get(path, headers={"Authorization": f"Bearer {token}"})
+    return response.status_code, response.get_json()
+
+
+def test_who_is_on_call_and_until(team, setup, client):
+    token = setup.token()
+    assert get(client, token, "/v1/schedules") == (200, {"schedules": [{"name": "checkout", "time_zone": ZONE}]})
+    # Sunday 25 October, 03:00 local (the autumn change's night): the weekly layer's third week,
+    # cy; on Monday at 09:00 the daytime layer (cy again) takes over, so the set changes at 17:00.
+    status, body = get(client, token, "/v1/schedules/checkout/oncall?at=2026-10-25T03:00:00%2B01:00")
+    assert status == 200 and body["users"] == ["cy@example.com"]
+    assert body["at"] == iso(local("2026-10-25T03:00")) and body["until"] == iso(local("2026-10-26T17:00"))
+    # Tuesday noon: the daytime layer wins; at 17:00 the weekly one shows through again.
+    status, body = get(client, token, "/v1/schedules/checkout/oncall?at=2026-10-27T12:00:00Z")
+    assert body["users"] == ["cy@example.com"] and body["until"] == iso(local("2026-10-27T17:00"))
+    # The holiday override.
+    status, body = get(client, token, "/v1/schedules/checkout/oncall?at=2026-12-25T12:00:00%2B01:00")
+    assert body["users"] == ["bo@example.com"] and body["until"] == iso(local("2026-12-27T00:00"))
+    assert get(client, token, "/v1/schedules/checkout/oncall")[0] == 200  # `at` defaults to now
+
+
+def test_shifts_are_merged_and_clipped_across_the_autumn_change(team, setup, client):
+    token = setup.token()
+    status, body = get(client, token, "/v1/schedules/checkout/shifts?from=2026-10-24T00:00:00Z&to=2026-10-27T00:00:00Z")
+    assert status == 200
+    rows = [(s["user"], s["source"], s["start"], s["end"]) for s in body["shifts"]]
+    assert rows == [
+        ("cy@example.com", "weekly", iso(local("2026-10-24T02:00")), iso(local("2026-10-26T09:00"))),
+        ("cy@example.com", "daytime", iso(local("2026-10-26T09:00")), iso(local("2026-10-26T17:00"))),
+        ("ana@example.com", "weekly", iso(local("2026-10-26T17:00")), iso(local("2026-10-27T01:00"))),
+    ]
+    # The Monday 09:00 handoff is 08:00 UTC after the change (07:00 before it).
+    assert rows[0][3].startswith("2026-10-26T08:00")
+
+
+@pytest.mark.parametrize("query, status", [
+    ("/v1/schedules/nope/oncall", 404),
+    ("/v1/schedules/checkout/oncall?at=yesterday", 400),
+    ("/v1/schedules/checkout/oncall?at=2026-10-25T03:00:00", 400),  # no offset
+    ("/v1/schedules/checkout/shifts?from=2026-10-24T00:00:00Z", 400),
+    ("/v1/schedules/checkout/shifts?from=2026-10-24T00:00:00Z&to=2027-02-24T00:00:00Z", 400),  # over 90 days
+    ("/v1/schedules/checkout/shifts?from=2026-10-24T00:00:00Z&to=2026-10-23T00:00:00Z", 400),
+    ("/v1/schedules/nope/shifts?from=2026-10-24T00:00:00Z&to=2026-10-25T00:00:00Z", 404),
+])
+def test_unknown_schedules_and_bad_times(team, setup, client, query, status):
+    code, body = get(client, setup.token(), query)
+    assert code == status and body["message"]
+
+
+def test_the_schedule_api_takes_global_tokens(team, setup, client):
+    scoped = setup.token("scoped", service="checkout-api")
+    code, body = get(client, scoped, "/v1/schedules")
+    assert code == 403 and "global token" in body["message"]
+    assert client.get("/v1/schedules").status_code == 401
+
+
+def run_document(app, doc):
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(doc, fh)
+    return app.test_cli_runner().invoke(args=["import-config", fh.name])
+
+
+@pytest.mark.parametrize("change, path", [
+    (lambda d: d["schedules"][0]["overrides"].append(
+        {"user": "cy@example.com", "start": "2026-12-26T00:00:00+01:00", "end": "2026-12-28T00:00:00+01:00"}),
+     "schedules[0].overrides[1]: overlaps overrides[0]"),
+    (lambda d: d["schedules"][0]["layers"][0]["users"].append("zed@example.com"), "schedules[0].layers[0].users[3]"),
+    (lambda d: d["schedules"][0].update(time_zone="Mars/Olympus"), "schedules[0].time_zone"),
+    (lambda d: d["schedules"][0]["layers"][1].update(name="weekly"), "schedules[0].layers[1].name"),
+    (lambda d: d["schedules"][0]["layers"][0].update(start="2026-10-05 09:00+02:00"), "schedules[0].layers[0].start"),
+    (lambda d: d["schedules"][0]["layers"][0]["shift"].update(unit="months"), "schedules[0].layers[0].shift.unit"),
+    (lambda d: d["schedules"][0]["layers"][1]["restrictions"][0].update(to="24:00"),
+     "schedules[0].layers[1].restrictions[0].to"),
+    (lambda d: d["schedules"][0]["overrides"][0].update(start="2026-12-24T00:00:00"),
+     "schedules[0].overrides[0].start"),
+    (lambda d: d["escalation_policies"][0]["levels"][0]["targets"].append({"schedule": "other"}),
+     "escalation_policies[0].levels[0].targets[1].schedule"),
+])
+def test_import_faults_name_their_path(app, change, path):
+    doc = team_document()
+    change(doc)
+    result = run_document(app, doc)
+    assert result.exit_code == 1 and path in result.output, result.output
+
+
+def test_export_round_trip(team):
+    runner = team.test_cli_runner()
+    exported = json.loads(runner.invoke(args=["export-config"]).stdout)
+    assert exported["schedules"][0]["layers"][1]["restrictions"] == [
+        {"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "17:00"}]
+    assert exported["escalation_policies"][0]["levels"][0]["targets"] == [{"schedule": "checkout"}]
+    assert exported["schedules"][0]["overrides"][0]["user"] == "bo@example.com"
+    assert run_document(team, exported).exit_code == 0
+    assert json.loads(runner.invoke(args=["export-config"]).stdout) == exported
+
+
+# ---- escalation through a schedule --------------------------------------------------------------
+
+def call_at(app, token: str, body: dict, now: float) -> int:
+    with app.app_context():
+        opened = open_call(db.engine, app.extensions["callgoose_specs"], token)
+        return process_call(db.engine, opened[0], opened[1], json.dumps(body).encode(), "application/json", None,
+                            now, 300).status
+
+
+def tick(app, now: float) -> None:
+    with app.app_context():
+        escalate.run(db.engine, app.config, now)
+        deliver.run(db.engine, app.config, now)
+
+
+@pytest.fixture
+def mail():
+    with SmtpServer() as server:
+        yield server
+
+
+def test_a_test_alert_at_0300_on_a_sunday_pages_whoever_is_on_call(make_app, database_url, tmp_path, setup_for, mail):
+    app = make_app(database_url, tmp_path, SMTP_HOST="127.0.0.1", SMTP_PORT=mail.port, BASE_URL="http://cg.test")
+    with app.app_context():
+        import_config(team_document(), clock.now())
+    setup = setup_for(app)
+    token = setup.token()
+    sunday = local("2026-11-01T03:00")  # the weekly layer's fourth week: ana
+    client = app.test_client()
+    expected = get(client, token, "/v1/schedules/checkout/oncall?at=2026-11-01T03:00:00%2B01:00")[1]["users"]
+    assert call_at(app, token, firing("g1"), sunday) == 201
+    tick(app, sunday + 1)
+    assert [m["To"] for m in mail.mailbox.wait(1)] == expected == ["ana@example.com"]
+
+
+def test_an_empty_schedule_is_an_event_and_the_next_level_is_paged_at_once(make_app, database_url, tmp_path,
+                                                                           setup_for, mail):
+    app = make_app(database_url, tmp_path, SMTP_HOST="127.0.0.1", SMTP_PORT=mail.port, BASE_URL="http://cg.test")
+    doc = team_document(extra_levels=[{"escalate_after_minutes": 5, "targets": [{"user": "ana@example.com"}]}],
+                        schedule_overrides=[])
+    doc["schedules"][0]["layers"] = doc["schedules"][0]["layers"][1:]  # only the weekday-daytime layer
+    with app.app_context():
+        import_config(doc, clock.now())
+    setup = setup_for(app)
+    saturday = local("2026-11-07T03:00")
+    assert call_at(app, setup.token(), firing("g1"), saturday) == 201
+    events = setup.query("SELECT kind, note FROM incident_events ORDER BY id")
+    assert ("nobody_on_call", "nobody on call in checkout") in events
+    tick(app, saturday + 1)  # the next tick: level 2 at once, not after 5 minutes
+    tick(app, saturday + 2)
+    assert [m["To"] for m in mail.mailbox.wait(1)] == ["ana@example.com"]
+
+
+# ---- the pages --------------------------------------------------------------------------------
+
+def test_the_schedules_page_shows_now_and_next_and_the_timeline_across_a_change(team, add_user, sign_in, client,
+                                                                                 setup):
+    sign_in(client, *add_user(team))
+    page = client.get("/schedules").get_data(as_text=True)
+    assert "checkout" in page and "Europe/Berlin" in page
+    schedule_id = setup.query("SELECT id FROM schedules")[0][0]
+    page = client.get(f"/schedules/{schedule_id}?from=2026-10-19&tz=Europe/Berlin").get_data(as_text=True)
+    assert "<svg" in page and "Layer weekly" in page and "Layer daytime" in page
+    # The 09:00 handoffs keep their local time while the offset changes (CEST, then CET): in
+    # UTC they move from 07:00 to 08:00.
+    assert "Mon 19 Oct 2026 09:00 CEST" in page and "Mon 26 Oct 2026 09:00 CET" in page  # the layers' shifts
+    assert "<time>Mon 19 Oct 2026 09:00 CEST</time>" in page and "(Mon 19 Oct 2026 07:00 UTC)" in page
+    assert "<time>Tue 27 Oct 2026 09:00 CET</time>" in page and "(Tue 27 Oct 2026 08:00 UTC)" in page
+    utc_page = client.get(f"/schedules/{schedule_id}?from=2026-10-19&tz=UTC").get_data(as_text=True)
+    assert "<time>Tue 27 Oct 2026 08:00 UTC</time>" in utc_page
+
+
+def test_taking_a_shift_from_the_form_and_overlaps_are_refused(team, add_user, sign_in, client, setup):
+    sign_in(client, *add_user(team))
+    schedule_id = setup.query("SELECT id FROM schedules")[0][0]
+    ana = setup.query("SELECT id FROM users WHERE email = 'ana@example.com'")[0][0]
+    done = client.post(f"/schedules/{schedule_id}/overrides", data={
+        "user": ana, "start": "2026-12-31T18:00", "end": "2027-01-01T09:00", "tz": "Europe/Berlin"},
+        follow_redirects=True).get_data(as_text=True)
+    assert "Override added." in done
+    token = setup.token()
+    assert get(client, token, "/v1/schedules/checkout/oncall?at=2026-12-31T20:00:00%2B01:00")[1]["users"] == [
+        "ana@example.com"]
+    clash = client.post(f"/schedules/{schedule_id}/overrides", data={
+        "user": ana, "start": "2026-12-26T12:00", "end": "2026-12-28T09:00", "tz": "Europe/Berlin"},
+        follow_redirects=True).get_data(as_text=True)
+    assert "No override: start overlaps the override from 2026-12-23T23:00:00.000000Z" in clash
+    backwards = client.post(f"/schedules/{schedule_id}/overrides", data={
+        "user": ana, "start": "2027-02-02T12:00", "end": "2027-02-01T09:00"}, follow_redirects=True)
+    assert "end must be after the start" in backwards.get_data(as_text=True)
