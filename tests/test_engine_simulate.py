@@ -61,3 +61,27 @@ def test_icalendar_text_is_escaped_folded_and_in_utc():
     long = fold("SUMMARY:" + "é" * 100)
     assert all(len(part.encode()) <= 75 for part in long.split("\r\n"))
     assert long.replace("\r\n ", "") == "SUMMARY:" + "é" * 100
+
+
+def test_readiness_finds_gaps_levels_that_reach_nobody_unreachable_people_and_unpaged_services():
+    from datetime import time as clocktime
+
+    from callgoose.engine.readiness import check
+    from callgoose.engine.schedules import Window
+    weekdays = Window(frozenset(range(5)), clocktime(9), clocktime(17))
+    day = Schedule("day", "Europe/Berlin", (Layer("d", (ANA,), datetime(2026, 10, 5, 9), "days", 1, (weekdays,)),))
+    nobody = Schedule("nobody", "UTC", ())
+    start = t("2026-10-05T09:00")
+    policies = [Policy("p", 0, (Level(5, (), (1,)), Level(5, (CY,)), Level(5, (), (2,))))]
+    found = check(start, {1: day, 2: nobody}, policies, {ANA, BO}, [("api", True), ("batch", False)],
+                  {CY: "Cy"}.get, days=7)
+    gaps = [(f.subject, f.start, f.end) for f in found if f.kind == "gap"]
+    assert gaps[0] == ("day", t("2026-10-05T17:00"), t("2026-10-06T09:00")) and gaps[0] in gaps
+    assert ("day", t("2026-10-09T17:00"), t("2026-10-12T00:00") + 9 * 3600) in gaps  # the weekend
+    assert ("nobody", start, start + 7 * 86400) in gaps
+    texts = [f.text for f in found if f.kind != "gap"]
+    assert "level 2 of p reaches nobody" in texts and "level 3 of p reaches nobody" in texts
+    assert "level 1 of p reaches nobody" not in texts
+    assert "Cy (level 2 of p) has no verified contact method" in texts
+    assert "nobody is paged for batch: it has no escalation policy" in texts
+    assert [f.users for f in found if f.kind == "gap" and f.subject == "day"][0] == (ANA,)

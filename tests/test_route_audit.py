@@ -15,7 +15,7 @@ PUBLIC = {"static", "auth.login", "auth.setup", "openapi.document", "health.heal
 TOKEN = {"ingest.", "api."}  # the token is the credential (S3)
 # A mail's signed link, or Twilio's request signature, is the credential (issue 8); tests in
 # test_paging_outside.py refuse a wrong link (410) and a wrong signature (403).
-SIGNED = {"outside."}
+SIGNED = {"outside.", "schedules.feed"}  # a calendar feed's secret URL is its credential
 TWILIO = {"outside.voice", "outside.keypress", "outside.sms"}
 ADMIN_ONLY = {
     "dashboard.create_token_view", "dashboard.rotate_token_view", "dashboard.revoke_token_view",

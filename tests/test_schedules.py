@@ -214,6 +214,8 @@ def test_the_schedules_page_shows_now_and_next_and_the_timeline_across_a_change(
     sign_in(client, *add_user(team))
     page = client.get("/schedules").get_data(as_text=True)
     assert "checkout" in page and "Europe/Berlin" in page
+    front = client.get("/incidents").get_data(as_text=True)
+    assert "On call now:" in front and ", then " in front  # on call now and next, on the front page
     schedule_id = setup.query("SELECT id FROM schedules")[0][0]
     page = client.get(f"/schedules/{schedule_id}?from=2026-10-19&tz=Europe/Berlin").get_data(as_text=True)
     assert "<svg" in page and "Layer weekly" in page and "Layer daytime" in page
@@ -244,3 +246,61 @@ def test_taking_a_shift_from_the_form_and_overlaps_are_refused(team, add_user, s
     backwards = client.post(f"/schedules/{schedule_id}/overrides", data={
         "user": ana, "start": "2027-02-02T12:00", "end": "2027-02-01T09:00"}, follow_redirects=True)
     assert "end must be after the start" in backwards.get_data(as_text=True)
+
+
+def test_the_simulator_says_who_would_be_paged_and_the_alert_pages_exactly_them(make_app, database_url, tmp_path,
+                                                                                 setup_for, mail, add_user, sign_in):
+    """The issue's "done when": a test alert at 03:00 on a Sunday pages whoever the simulator said."""
+    app = make_app(database_url, tmp_path, SMTP_HOST="127.0.0.1", SMTP_PORT=mail.port, BASE_URL="http://cg.test")
+    doc = team_document(extra_levels=[{"escalate_after_minutes": 10, "targets": [{"user": "cy@example.com"}]}])
+    with app.app_context():
+        import_config(doc, clock.now())
+    setup = setup_for(app)
+    token = setup.token()
+    client = app.test_client()
+    code, body = get(client, token, "/v1/services/checkout-api/simulate?urgency=high&at=2026-11-08T03:00:00%2B01:00")
+    assert code == 200 and body["policy"] == "checkout"
+    steps = [(s["at"], s["level"], s["user"], s["channel"]) for s in body["steps"]]
+    sunday = local("2026-11-08T03:00")  # the weekly layer's fifth week: bo
+    assert steps == [(iso(sunday), 1, "bo@example.com", "email"),
+                     (iso(sunday + 300), 2, "cy@example.com", "email"),
+                     (iso(sunday + 900), 2, None, None)]
+    assert body["steps"][0]["reason"] == "level 1: on call in checkout, their rule: at once"
+    assert body["steps"][-1]["reason"] == "escalation finished, nobody acknowledged"
+    assert call_at(app, token, firing("g1"), sunday) == 201
+    tick(app, sunday + 1)
+    assert [m["To"] for m in mail.mailbox.wait(1)] == ["bo@example.com"]
+    tick(app, sunday + 301)
+    tick(app, sunday + 302)
+    assert [m["To"] for m in mail.mailbox.wait(2)] == ["bo@example.com", "cy@example.com"]
+    # The same timeline on the service's page.
+    sign_in(client, *add_user(app))
+    service_id = setup.query("SELECT id FROM services")[0][0]
+    page = client.get(f"/services/{service_id}/simulate?urgency=high&at=2026-11-08T03:00&tz=Europe/Berlin")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Sun 08 Nov 2026 03:00 CET" in text and "bo@example.com</strong> by email" in text
+    assert "level 2: named in the policy, their rule: at once" in text
+
+
+def test_calendar_feeds_per_schedule_and_per_user_can_be_revoked(team, sign_in, client, setup):
+    from callgoose.services.users import set_password
+    ana = setup.query("SELECT id FROM users WHERE email = 'ana@example.com'")[0][0]
+    with team.app_context():
+        set_password(ana, "correct horse")  # imported without one: an admin sets it
+    sign_in(client, "ana@example.com", "correct horse")
+    schedule_id = setup.query("SELECT id FROM schedules")[0][0]
+    page = client.post("/calendar-feeds", data={"schedule_id": schedule_id}, follow_redirects=True).get_data(as_text=True)
+    schedule_feed = __import__("re").search(r"http://localhost(/ical/cal_[\w-]+\.ics)", page).group(1)
+    page = client.post("/calendar-feeds", data={}, follow_redirects=True).get_data(as_text=True)
+    mine = __import__("re").search(r"http://localhost(/ical/cal_[\w-]+\.ics)", page).group(1)
+    anonymous = team.test_client()
+    text = anonymous.get(schedule_feed).get_data(as_text=True)
+    assert text.startswith("BEGIN:VCALENDAR\r\n") and "SUMMARY:On call: " in text and "(checkout)" in text
+    own = anonymous.get(mine)
+    assert own.mimetype == "text/calendar" and "SUMMARY:On call: checkout" in own.get_data(as_text=True)
+    assert "My shifts" in client.get("/notifications/me").get_data(as_text=True)
+    feed_id = setup.query("SELECT id FROM calendar_feeds ORDER BY id")[1][0]
+    client.post(f"/calendar-feeds/{feed_id}/revoke")
+    assert anonymous.get(mine).status_code == 404
+    assert anonymous.get(schedule_feed).status_code == 200
+    assert anonymous.get("/ical/cal_nope.ics").status_code == 404

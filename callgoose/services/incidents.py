@@ -24,7 +24,7 @@ from ..engine.lifecycle import (
 from ..extensions import db
 from ..store.models import ApiCall, ChangeCounter, Incident, IncidentEvent, Service
 from ..store.transactions import session_cursor, write
-from . import oncall
+from . import oncall, schedules
 from .catalog import live_services
 from .lifecycle import By, Changes, NotFound
 
@@ -66,6 +66,7 @@ class Screen:
     marker: str
     triggered: int
     services: list = field(default_factory=list)
+    on_call: list = field(default_factory=list)  # schedules.NowAndNext: who is on call now and next
 
 
 @dataclass(frozen=True)
@@ -128,9 +129,11 @@ def list_incidents(query: Query, *, with_payload: bool = False) -> Page:
     return Page([(row[0], row[1]) for row in found], query.page, query.per_page, total)
 
 
-def list_screen(query: Query) -> Screen:
-    """The list page: one page of incidents, the poll marker, the triggered count, the services."""
-    return Screen(list_incidents(query), change_marker(), triggered_count(), live_services())
+def list_screen(query: Query, now: float | None = None) -> Screen:
+    """The list page: one page of incidents, the poll marker, the triggered count, the services,
+    and who is on call now and next (when ``now`` is given)."""
+    return Screen(list_incidents(query), change_marker(), triggered_count(), live_services(),
+                  schedules.now_and_next(now) if now is not None else [])
 
 
 def rows_if_changed(query: Query, marker: str | None) -> Screen | None:

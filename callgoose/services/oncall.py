@@ -76,6 +76,8 @@ class Mine:
     user: User
     methods: list[MethodView]
     rules: list[NotificationRule]
+    shifts: list = ()  # (schedule name, Shift) in the next two weeks
+    feeds: list = ()  # (CalendarFeed, schedule name or None)
 
 
 def display_name(user: User) -> str:
@@ -94,7 +96,7 @@ def add_default_method(user: User, now: float) -> None:
                                     urgencies=",".join(URGENCIES)))
 
 
-def my_notifications(user_id: int) -> Mine | None:
+def my_notifications(user_id: int, now: float | None = None) -> Mine | None:
     user = db.session.get(User, user_id)
     if user is None:
         return None
@@ -107,7 +109,8 @@ def my_notifications(user_id: int) -> Mine | None:
         views.append(MethodView(method, last))
     rules = list(db.session.execute(select(NotificationRule).where(NotificationRule.user_id == user_id)
                                     .order_by(NotificationRule.after_minutes, NotificationRule.id)).scalars())
-    return Mine(user, views, rules)
+    shifts = schedules.my_shifts(user_id, now) if now is not None else []
+    return Mine(user, views, rules, shifts, schedules.feeds_of(user_id))
 
 
 def _method(user_id: int, method_id: int) -> ContactMethod | None:

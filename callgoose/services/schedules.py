@@ -29,8 +29,8 @@ from ..engine.schedules import (
 )
 from ..extensions import db
 from ..store.hotpath import Cursor, Sql, to_datetime
+from ..store.models import CalendarFeed, ScheduleOverride, User
 from ..store.models import Schedule as ScheduleRow
-from ..store.models import ScheduleOverride, User
 from ..store.transactions import session_cursor, write
 
 MAX_RANGE_SECONDS = 90 * 86400
@@ -351,3 +351,71 @@ def my_shifts(user_id: int, now: float, days: int = PAGE_DAYS) -> list[tuple[str
         schedule = _engine_schedule(row, now, now + days * 86400)
         found += [(row.name, s) for s in timeline(schedule, now, now + days * 86400) if s.user == user_id]
     return sorted(found, key=lambda pair: pair[1].start)
+
+
+# ---- calendar feeds ---------------------------------------------------------------------------------
+
+FEED_PAST, FEED_AHEAD = 7 * 86400, 60 * 86400
+
+
+def _feed_digest(secret: str) -> str:
+    import hashlib
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_feed(user_id: int, schedule_id: int | None, now: float) -> str | None:
+    """A new secret feed URL path part (shown once; kept as a digest). None: no such schedule."""
+    import secrets
+
+    def work():
+        if schedule_id is not None and db.session.get(ScheduleRow, schedule_id) is None:
+            return None
+        secret = "cal_" + secrets.token_urlsafe(24)
+        db.session.add(CalendarFeed(digest=_feed_digest(secret), prefix=secret[:10], schedule_id=schedule_id,
+                                    user_id=user_id, created_at=clock.to_db(now)))
+        return secret
+    return write(work)
+
+
+def revoke_feed(feed_id: int, user_id: int, admin: bool, now: float) -> bool:
+    def work():
+        feed = db.session.get(CalendarFeed, feed_id)
+        if feed is None or feed.revoked_at is not None or (feed.user_id != user_id and not admin):
+            return False
+        feed.revoked_at = clock.to_db(now)
+        return True
+    return write(work)
+
+
+def feeds_of(user_id: int) -> list[tuple[CalendarFeed, str | None]]:
+    """A user's live feeds, with the schedule's name (None: their own shifts)."""
+    by_id = schedule_names()
+    return [(f, by_id.get(f.schedule_id) if f.schedule_id else None) for f in db.session.execute(
+        select(CalendarFeed).where(CalendarFeed.user_id == user_id, CalendarFeed.revoked_at.is_(None))
+        .order_by(CalendarFeed.id)).scalars()]
+
+
+def feed_text(secret: str, now: float) -> str | None:
+    """The iCalendar text of a live feed (None: unknown or revoked: the URL stops working)."""
+    from ..engine.ical import calendar
+
+    feed = db.session.execute(select(CalendarFeed).where(CalendarFeed.digest == _feed_digest(secret or ""),
+                                                         CalendarFeed.revoked_at.is_(None))).scalar()
+    if feed is None:
+        return None
+    start, end = now - FEED_PAST, now + FEED_AHEAD
+    names = _names()
+    if feed.schedule_id is not None:
+        row = db.session.get(ScheduleRow, feed.schedule_id)
+        if row is None:
+            return None
+        events = [(s.start, s.end, f"On call: {names.get(s.user, '?')} ({row.name})",
+                   f"Schedule {row.name}, from {'an override' if s.source == 'override' else 'layer ' + s.source}")
+                  for s in timeline(_engine_schedule(row, start, end), start, end)]
+        return calendar(f"{row.name} on call", events, now)
+    events = []
+    for row in db.session.execute(select(ScheduleRow).order_by(ScheduleRow.name)).scalars():
+        events += [(s.start, s.end, f"On call: {row.name}",
+                    f"Schedule {row.name}, from {'an override' if s.source == 'override' else 'layer ' + s.source}")
+                   for s in timeline(_engine_schedule(row, start, end), start, end) if s.user == feed.user_id]
+    return calendar(f"{names.get(feed.user_id, 'my')} shifts", sorted(events), now)

@@ -440,3 +440,17 @@ class ScheduleOverride(db.Model):
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     created_at: Mapped[datetime]
+
+
+class CalendarFeed(db.Model):
+    """A secret iCal URL: a schedule's rota, or one user's shifts (``schedule_id`` empty)."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the secret in the URL
+    prefix: Mapped[str] = mapped_column(String(12))  # shown so people can tell feeds apart
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)  # whose it is
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

@@ -11,7 +11,7 @@ from .. import clock
 from ..engine import SpecError
 from ..engine.config import build_tags, parse_document, parse_time
 from ..engine.lifecycle import Action
-from ..services import catalog, incidents, schedules
+from ..services import catalog, incidents, schedules, simulator
 from .bearer import require_token
 from .errors import json_error
 from .params import page_number, query_time
@@ -147,3 +147,22 @@ def schedule_shifts(name: str):
     except schedules.BadRange as exc:
         return json_error(400, str(exc))
     return jsonify({"shifts": found}) if found is not None else _not_found("schedule")
+
+
+@bp.get("/services/<name>/simulate")
+@require_token
+def simulate_service(name: str):
+    """Who would be paged, by what and when, for an incident of ``urgency`` opened ``at`` (default
+    now), if nobody acknowledged."""
+    urgency = request.args.get("urgency", "high")
+    if urgency not in ("high", "low"):
+        return json_error(400, "urgency must be high or low")
+    at = query_time(request.args.get("at"), "at") or clock.now()
+    found = simulator.for_token(name, g.api_token.service_id, urgency, at)
+    if found is None:
+        return _not_found("service")
+    result, emails = found
+    return jsonify({"service": name, "urgency": urgency, "at": clock.iso(clock.to_db(at)), "policy": result.policy,
+                    "steps": [{"at": clock.iso(clock.to_db(s.at)), "level": s.level + 1, "repeat": s.round,
+                               "user": emails.get(s.user) if s.user is not None else None, "channel": s.channel,
+                               "reason": s.reason} for s in result.steps]})

@@ -69,9 +69,10 @@ def index():
 def incidents_page():
     """The live incident list with its filters."""
     filters = _filters()
-    screen = incidents.list_screen(_query(filters))
+    screen = incidents.list_screen(_query(filters), clock.now())
     return render_template("dashboard/incidents.html", filters=filters, page=screen.page, marker=screen.marker,
-                           triggered=screen.triggered, services=screen.services, statuses=STATUS_FILTERS)
+                           triggered=screen.triggered, services=screen.services, statuses=STATUS_FILTERS,
+                           on_call=screen.on_call)
 
 
 @bp.get("/incidents/rows")

@@ -131,6 +131,25 @@ DOCUMENT = {
                                            "Windows started through the API or dashboard ended"),
                               **_errors(401, 404)}},
         },
+        "/v1/services/{name}/simulate": {"get": {
+            "operationId": "simulateService",
+            "description": "Who would be paged, by what and when, if an incident opened at `at` and nobody acknowledged.",
+            "parameters": [_NAME, {"name": "urgency", "in": "query", "required": False, "schema": {"enum": ["high", "low"]}},
+                           {"name": "at", "in": "query", "required": False,
+                            "schema": {"type": "string", "format": "date-time"}}],
+            "responses": {"200": _json({
+                "type": "object", "required": ["service", "urgency", "at", "policy", "steps"],
+                "properties": {"service": {"type": "string"}, "urgency": {"enum": ["high", "low"]},
+                               "at": {"type": "string", "format": "date-time"}, "policy": {"type": ["string", "null"]},
+                               "steps": {"type": "array", "items": {
+                                   "type": "object", "required": ["at", "level", "repeat", "user", "channel", "reason"],
+                                   "properties": {"at": {"type": "string", "format": "date-time"},
+                                                  "level": {"type": "integer", "minimum": 1},
+                                                  "repeat": {"type": "integer", "minimum": 0},
+                                                  "user": {"type": ["string", "null"]},
+                                                  "channel": {"type": ["string", "null"]},
+                                                  "reason": {"type": "string"}}}}}},
+                "The simulated timeline"), **_errors(400, 401, 404)}}},
         "/v1/schedules": {"get": {
             "operationId": "listSchedules", "description": "Schedules by name (global tokens only).",
             "responses": {"200": _json({"type": "object", "required": ["schedules"], "properties": {

@@ -59,7 +59,7 @@ def _refused(exc: SpecError, target: str):
 @login_required
 def mine():
     uid = _whose(request.args.get("user_id", type=int))
-    found = oncall.my_notifications(uid)
+    found = oncall.my_notifications(uid, clock.now())
     if found is None:
         abort(404, "No such user.")
     return render_template("paging/mine.html", mine=found, channels=CHANNELS, formats=WEBHOOK_FORMATS,

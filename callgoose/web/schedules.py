@@ -5,12 +5,21 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 
 from .. import clock
 from ..engine import SpecError
-from ..services import schedules
+from ..services import schedules, simulator
 
 bp = Blueprint("schedules", __name__)
 
@@ -67,3 +76,56 @@ def delete_override(schedule_id: int, override_id: int):
     done = schedules.delete_override(schedule_id, override_id)
     flash("Override deleted." if done else "That override was already gone.", "message" if done else "error")
     return redirect(url_for("schedules.schedule", schedule_id=schedule_id))
+
+
+def local_moment(text: str | None, zone_name: str) -> float | None:
+    """A ``datetime-local`` value in a zone (fold=0); None when empty or not a time."""
+    from datetime import datetime
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone_name), fold=0).timestamp() if text else None
+    except ValueError:
+        return None
+
+
+@bp.get("/services/<int:service_id>/simulate")
+@login_required
+def simulate(service_id: int):
+    """Who would be paged if an incident opened at a moment (now, or any time ahead)."""
+    zone = viewer_zone("UTC")
+    urgency = request.args.get("urgency") if request.args.get("urgency") in ("high", "low") else "high"
+    at = local_moment(request.args.get("at"), zone) or clock.now()
+    found = simulator.for_service_id(service_id, urgency, at)
+    if found is None:
+        abort(404, "No such service.")
+    return render_template("schedules/simulate.html", sim=found, zone=zone, at_text=request.args.get("at", ""))
+
+
+@bp.get("/ical/<secret>.ics")
+def feed(secret: str):
+    """A secret calendar feed (the URL is the credential; revoking it ends it)."""
+    text = schedules.feed_text(secret, clock.now())
+    if text is None:
+        abort(404, "No such calendar feed (it may have been revoked).")
+    return Response(text, mimetype="text/calendar", headers={"Cache-Control": "private, max-age=300"})
+
+
+@bp.post("/calendar-feeds")
+@login_required
+def create_feed():
+    schedule_id = request.form.get("schedule_id", type=int)
+    secret = schedules.create_feed(current_user.id, schedule_id, clock.now())
+    if secret is None:
+        abort(404, "No such schedule.")
+    flash(f"Subscribe in your calendar to {url_for('schedules.feed', secret=secret, _external=True)} "
+          "(shown once; anyone with the link sees the shifts: revoke it on My notifications).", "message")
+    return redirect(request.form.get("next") if (request.form.get("next") or "").startswith("/") and
+                    not request.form.get("next", "").startswith("//") else url_for("paging.mine"))
+
+
+@bp.post("/calendar-feeds/<int:feed_id>/revoke")
+@login_required
+def revoke_feed(feed_id: int):
+    done = schedules.revoke_feed(feed_id, current_user.id, current_user.is_admin, clock.now())
+    flash("Calendar link revoked: it no longer works." if done else "No such calendar link.",
+          "message" if done else "error")
+    return redirect(url_for("paging.mine"))

@@ -1,0 +1,73 @@
+"""The readiness check (issue 9, item 9): what would page nobody in the next 14 days, found
+before an incident finds it. Pure: the caller passes the schedules, policies, who can be
+reached and the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .paging import Policy
+from .schedules import Schedule, timeline
+
+DAYS = 14
+MAX_GAPS = 5  # per schedule, listed
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # gap | level | unreachable | no_policy
+    subject: str  # the schedule, policy or service it is about
+    text: str
+    start: float | None = None  # gaps: when nobody is on call
+    end: float | None = None
+    users: tuple = ()  # gaps: who to tell (the schedule's people)
+
+
+def gaps(schedule: Schedule, start: float, end: float) -> list[tuple[float, float]]:
+    """The spans of ``[start, end)`` in which nobody is on call."""
+    found, at = [], start
+    for shift in timeline(schedule, start, end):
+        if shift.start > at:
+            found.append((at, shift.start))
+        at = max(at, shift.end)
+    if at < end:
+        found.append((at, end))
+    return found
+
+
+def people(schedule: Schedule) -> tuple:
+    return tuple(dict.fromkeys([u for layer in schedule.layers for u in layer.users]
+                               + [o.user for o in schedule.overrides]))
+
+
+def check(now: float, schedules: dict[int, Schedule], policies: list[Policy], reachable: set,
+          services: list[tuple[str, bool]], name_of=str, days: int = DAYS) -> list[Finding]:
+    end = now + days * 86400
+    findings: list[Finding] = []
+    empty_schedules = set()
+    for schedule_id, schedule in sorted(schedules.items(), key=lambda kv: kv[1].name):
+        holes = gaps(schedule, now, end)
+        if holes and holes[0] == (now, end):
+            empty_schedules.add(schedule_id)
+        for a, b in holes[:MAX_GAPS]:
+            findings.append(Finding("gap", schedule.name, f"nobody is on call in {schedule.name}", a, b,
+                                    people(schedule)))
+        for user in people(schedule):
+            if user not in reachable:
+                findings.append(Finding("unreachable", schedule.name,
+                                        f"{name_of(user)} (in {schedule.name}) has no verified contact method"))
+    for policy in policies:
+        for i, level in enumerate(policy.levels):
+            direct = [u for u in level.users if u in reachable]
+            live_schedules = [s for s in level.schedules if s in schedules and s not in empty_schedules]
+            if not direct and not live_schedules:
+                findings.append(Finding("level", policy.name, f"level {i + 1} of {policy.name} reaches nobody"))
+            for u in level.users:
+                if u not in reachable:
+                    findings.append(Finding("unreachable", policy.name,
+                                            f"{name_of(u)} (level {i + 1} of {policy.name}) has no verified "
+                                            "contact method"))
+    for name, has_policy in services:
+        if not has_policy:
+            findings.append(Finding("no_policy", name, f"nobody is paged for {name}: it has no escalation policy"))
+    return findings
