@@ -304,3 +304,90 @@ def test_calendar_feeds_per_schedule_and_per_user_can_be_revoked(team, sign_in, 
     assert anonymous.get(mine).status_code == 404
     assert anonymous.get(schedule_feed).status_code == 200
     assert anonymous.get("/ical/cal_nope.ics").status_code == 404
+
+
+# ---- readiness, notices, the editor ---------------------------------------------------------------
+
+def notices(setup):
+    return setup.query("SELECT user_id, target, status, body FROM notifications WHERE kind = 'notice' ORDER BY id")
+
+
+def test_the_incoming_person_is_told_when_a_shift_starts_once_unless_they_opted_out(make_app, database_url, tmp_path,
+                                                                                   setup_for, mail):
+    from callgoose.services.readiness import notify_handoffs
+    app = make_app(database_url, tmp_path, SMTP_HOST="127.0.0.1", SMTP_PORT=mail.port, BASE_URL="http://cg.test")
+    with app.app_context():
+        import_config(team_document(schedule_overrides=[]), clock.now())
+    setup = setup_for(app)
+    monday = local("2026-11-02T09:00")  # bo's week starts, under cy's weekday daytime
+    with app.app_context():
+        assert notify_handoffs(db.engine, monday + 30) >= 1
+        again = notify_handoffs(db.engine, monday + 90)
+    told = notices(setup)
+    cy = setup.query("SELECT id FROM users WHERE email = 'cy@example.com'")[0][0]
+    assert [t[1] for t in told] == ["cy@example.com"] and again == 0  # cy is on call from 09:00 (daytime)
+    tick(app, monday + 100)
+    text = mail.mailbox.wait(1)[0].get_body(("plain",)).get_content()
+    assert "You are on call in checkout from Mon 02 Nov 09:00 CET until Mon 02 Nov 17:00 CET" in text
+    with app.app_context():
+        from callgoose.services.readiness import set_handoff_notices
+        assert notify_handoffs(db.engine, monday + 8 * 3600 + 30) == 1  # 17:00: bo, from the weekly layer
+        set_handoff_notices(cy, False)
+        assert notify_handoffs(db.engine, local("2026-11-03T09:00") + 30) == 0  # cy's next day: opted out
+    assert [t[1] for t in notices(setup)] == ["cy@example.com", "bo@example.com"]
+
+
+def test_a_gap_is_told_to_the_schedules_people_a_day_ahead_once(make_app, database_url, tmp_path, setup_for):
+    from callgoose.services.readiness import notify_gaps
+    app = make_app(database_url, tmp_path)
+    doc = team_document(schedule_overrides=[])
+    doc["schedules"][0]["layers"] = doc["schedules"][0]["layers"][1:]  # weekday daytime only
+    with app.app_context():
+        import_config(doc, clock.now())
+    setup = setup_for(app)
+    friday = local("2026-11-06T12:00")
+    with app.app_context():
+        assert notify_gaps(db.engine, friday) == 1  # the gap from 17:00 today; cy is the schedule's one person
+        assert notify_gaps(db.engine, friday + 3600) == 0
+    body = as_json(notices(setup)[0][3])
+    assert body["text"].startswith("Nobody is on call in checkout from Fri 06 Nov 17:00 CET until Mon 09 Nov 09:00 CET")
+
+
+def as_json(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_the_readiness_page_lists_gaps_unreachable_people_and_services_without_a_policy(team, add_user, sign_in,
+                                                                                        client, setup):
+    setup.services({"name": "batch", "trigger": [{"conditions": [{"json_key": "x", "contains": ["y"]}]}]})
+    sign_in(client, *add_user(team))
+    page = client.get("/readiness").get_data(as_text=True)
+    assert "nobody is paged for batch: it has no escalation policy" in page
+    assert "ana@example.com (in checkout) has no verified contact method" not in page  # imported: verified
+    front = client.get("/incidents").get_data(as_text=True)
+    assert "Readiness: 1 problem in the next 14 days" in front
+
+
+def test_the_editor_saves_refuses_with_the_path_and_will_not_delete_a_schedule_in_use(team, add_user, sign_in, client,
+                                                                                      setup):
+    sign_in(client, *add_user(team))
+    schedule_id = setup.query("SELECT id FROM schedules")[0][0]
+    page = client.get(f"/schedules/{schedule_id}/edit").get_data(as_text=True)
+    assert "&#34;weekly&#34;" in page or '"weekly"' in page
+    document = json.loads(client.get(f"/schedules/{schedule_id}/edit").get_data(as_text=True).split(
+        'name="document"')[1].split(">", 1)[1].split("</textarea>")[0].replace("&#34;", '"').replace("&quot;", '"'))
+    document["layers"][0]["shift"]["count"] = 2
+    saved = client.post(f"/schedules/{schedule_id}/edit", data={"document": json.dumps(document)})
+    assert saved.status_code == 302
+    assert setup.query("SELECT layers FROM schedules")[0][0] is not None
+    document["layers"][0]["start"] = "tomorrow"
+    refused = client.post(f"/schedules/{schedule_id}/edit", data={"document": json.dumps(document)})
+    assert refused.status_code == 422 and "schedule.layers[0].start" in refused.get_data(as_text=True)
+    new = client.post("/schedules/new", data={"document": json.dumps({**document, "name": "spare",
+                                                                      "layers": document["layers"][1:]})})
+    assert new.status_code == 302
+    in_use = client.post(f"/schedules/{schedule_id}/delete", follow_redirects=True).get_data(as_text=True)
+    assert "policy checkout pages through it" in in_use
+    spare = setup.query("SELECT id FROM schedules WHERE name = 'spare'")[0][0]
+    assert client.post(f"/schedules/{spare}/delete").status_code == 302
+    assert setup.query("SELECT name FROM schedules") == [("checkout",)]

@@ -10,6 +10,7 @@ import html
 from dataclasses import dataclass
 
 SMS_LIMIT = 320  # two SMS segments
+TEXT_KINDS = ("test", "verify", "notice")  # messages that carry their own text
 MAX_LISTED = 10  # incidents spelled out in a bundle
 
 
@@ -50,7 +51,7 @@ def subject_of(items: list[Item], total: int | None = None) -> str:
     """A subject that reads on a lock screen: ``[Callgoose] HIGH checkout-api: <title>`` for one
     page; a count and the first title for a bundle."""
     first = items[0]
-    if first.kind in ("test", "verify"):
+    if first.kind in TEXT_KINDS:
         return f"[Callgoose] {first.text.splitlines()[0]}"
     if len(items) == 1:
         return f"[Callgoose] {_line(first)}"
@@ -69,7 +70,7 @@ def compose(items: list[Item], total: int | None = None) -> Message:
     total = max(total or len(items), len(items))
     subject = subject_of(items, total)
     text_parts, html_parts = [], []
-    if items[0].kind in ("test", "verify"):
+    if items[0].kind in TEXT_KINDS:
         body = items[0].text
         return Message(subject, body + "\n", f"<p>{html.escape(body)}</p>", body[:SMS_LIMIT],
                        body, ())
@@ -118,7 +119,7 @@ def chat_text(message: Message, items: list[Item]) -> str:
     """Slack-style text with links (``<url|label>``)."""
     lines = []
     for item in items[:MAX_LISTED]:
-        line = _line(item) if item.kind not in ("test", "verify") else item.text
+        line = _line(item) if item.kind not in TEXT_KINDS else item.text
         if item.url:
             line += f" <{item.url}|open>"
         lines.append(line)

@@ -61,6 +61,7 @@ class Kind(str, Enum):
     RESOLVED = "resolved"  # "resolved" to the people paged
     TEST = "test"  # "send a test notification"
     VERIFY = "verify"  # a verification code
+    NOTICE = "notice"  # a shift starts; nobody will be on call tomorrow (schedules)
     EVENT = "event"  # a service's outgoing webhook
 
     def __str__(self) -> str:

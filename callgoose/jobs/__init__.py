@@ -10,10 +10,12 @@ timers, the outbox's ``due_at``).
 
 from __future__ import annotations
 
-from . import deliver, escalate, retention
+from . import deliver, escalate, notices, retention
 
 JOBS = {
     "escalate": (escalate.run, 0),  # levels whose escalate_after_minutes has passed
     "deliver": (deliver.run, 0),  # the outbox: claim, send, record
+    "handoffs": (notices.handoffs, 60),  # "you are on call in ... from now"
+    "gaps": (notices.gaps, 86400),  # "nobody is on call in ... tomorrow", a day ahead
     "retention": (retention.run, 3600),  # old calls, their payloads, expired replay markers
 }

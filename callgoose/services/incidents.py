@@ -24,7 +24,7 @@ from ..engine.lifecycle import (
 from ..extensions import db
 from ..store.models import ApiCall, ChangeCounter, Incident, IncidentEvent, Service
 from ..store.transactions import session_cursor, write
-from . import oncall, schedules
+from . import oncall, readiness, schedules
 from .catalog import live_services
 from .lifecycle import By, Changes, NotFound
 
@@ -67,6 +67,7 @@ class Screen:
     triggered: int
     services: list = field(default_factory=list)
     on_call: list = field(default_factory=list)  # schedules.NowAndNext: who is on call now and next
+    readiness: list = field(default_factory=list)  # readiness.Finding: what would page nobody soon
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,10 @@ def list_incidents(query: Query, *, with_payload: bool = False) -> Page:
 def list_screen(query: Query, now: float | None = None) -> Screen:
     """The list page: one page of incidents, the poll marker, the triggered count, the services,
     and who is on call now and next (when ``now`` is given)."""
+    if now is None:
+        return Screen(list_incidents(query), change_marker(), triggered_count(), live_services())
     return Screen(list_incidents(query), change_marker(), triggered_count(), live_services(),
-                  schedules.now_and_next(now) if now is not None else [])
+                  schedules.now_and_next(now), readiness.report(now))
 
 
 def rows_if_changed(query: Query, marker: str | None) -> Screen | None:

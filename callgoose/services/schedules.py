@@ -419,3 +419,65 @@ def feed_text(secret: str, now: float) -> str | None:
                     f"Schedule {row.name}, from {'an override' if s.source == 'override' else 'layer ' + s.source}")
                    for s in timeline(_engine_schedule(row, start, end), start, end) if s.user == feed.user_id]
     return calendar(f"{names.get(feed.user_id, 'my')} shifts", sorted(events), now)
+
+
+# ---- the editor -------------------------------------------------------------------------------------
+
+EXAMPLE = {"name": "primary", "time_zone": "Europe/Berlin",
+           "layers": [{"name": "weekly", "users": ["you@example.com"], "start": "2026-12-07T09:00",
+                       "shift": {"unit": "weeks", "count": 1}}], "overrides": []}
+
+
+def document_of(schedule_id: int | None) -> str | None:
+    """The schedule as the configuration document writes it (an example for a new one)."""
+    if schedule_id is None:
+        return json.dumps(EXAMPLE, indent=2)
+    row = db.session.get(ScheduleRow, schedule_id)
+    if row is None:
+        return None
+    found = next((d for d in export_all() if d["name"] == row.name), None)
+    return json.dumps(found, indent=2, ensure_ascii=False)
+
+
+def save_document(schedule_id: int | None, text: str, now: float) -> int | None:
+    """Create or replace one schedule from its JSON (the document's ``schedules[]`` entry).
+
+    :raises SpecError: the fault, with its path."""
+    from ..engine.config import parse_document
+    from ..engine.oncall import build_schedule
+
+    doc = parse_document(text)
+    known = {u.email for u in db.session.execute(select(User)).scalars()}
+    schedule = build_schedule(doc, "schedule", known)
+
+    def work():
+        clash = _row(schedule.name)
+        if schedule_id is not None:
+            row = db.session.get(ScheduleRow, schedule_id)
+            if row is None:
+                return None
+            if clash is not None and clash.id != schedule_id:
+                raise SpecError("schedule.name", f"a schedule called {schedule.name!r} exists already")
+            row.name = schedule.name
+        elif clash is not None:
+            raise SpecError("schedule.name", f"a schedule called {schedule.name!r} exists already")
+        return save_all((schedule,), now)[schedule.name]
+    return write(work)
+
+
+def delete_schedule(schedule_id: int) -> str | None:
+    """Delete a schedule no policy targets. :raises SpecError: a policy still targets it."""
+    from ..store.models import EscalationPolicy
+
+    def work():
+        row = db.session.get(ScheduleRow, schedule_id)
+        if row is None:
+            return None
+        users_of = [p.name for p in db.session.execute(select(EscalationPolicy)).scalars()
+                    if any(t.get("schedule") == schedule_id for lv in p.levels for t in lv["targets"])]
+        if users_of:
+            raise SpecError("schedule", f"policy {', '.join(users_of)} pages through it; change that first")
+        name = row.name
+        db.session.delete(row)
+        return name
+    return write(work)

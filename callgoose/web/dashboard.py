@@ -72,7 +72,7 @@ def incidents_page():
     screen = incidents.list_screen(_query(filters), clock.now())
     return render_template("dashboard/incidents.html", filters=filters, page=screen.page, marker=screen.marker,
                            triggered=screen.triggered, services=screen.services, statuses=STATUS_FILTERS,
-                           on_call=screen.on_call)
+                           on_call=screen.on_call, readiness=screen.readiness)
 
 
 @bp.get("/incidents/rows")

@@ -19,7 +19,8 @@ from flask_login import current_user, login_required
 
 from .. import clock
 from ..engine import SpecError
-from ..services import schedules, simulator
+from ..services import readiness, schedules, simulator
+from .access import admin_required
 
 bp = Blueprint("schedules", __name__)
 
@@ -129,3 +130,60 @@ def revoke_feed(feed_id: int):
     flash("Calendar link revoked: it no longer works." if done else "No such calendar link.",
           "message" if done else "error")
     return redirect(url_for("paging.mine"))
+
+
+@bp.get("/readiness")
+@login_required
+def readiness_page():
+    """What would page nobody in the next 14 days."""
+    return render_template("schedules/readiness.html", findings=readiness.report(clock.now()))
+
+
+@bp.post("/notifications/me/handoffs")
+@login_required
+def handoff_notices():
+    on = request.form.get("on") == "1"
+    readiness.set_handoff_notices(current_user.id, on)
+    flash("You get a notice when a shift of yours starts." if on else "No more notices when your shifts start.",
+          "message")
+    return redirect(url_for("paging.mine"))
+
+
+@bp.get("/schedules/new")
+@bp.get("/schedules/<int:schedule_id>/edit")
+@login_required
+def edit(schedule_id: int | None = None):
+    """The schedule as JSON (the configuration document's entry), to change and save."""
+    text = schedules.document_of(schedule_id)
+    if text is None:
+        abort(404, "No such schedule.")
+    return render_template("schedules/edit.html", schedule_id=schedule_id, text=text, error=None)
+
+
+@bp.post("/schedules/new")
+@bp.post("/schedules/<int:schedule_id>/edit")
+@admin_required
+def save(schedule_id: int | None = None):
+    text = request.form.get("document", "")
+    try:
+        saved = schedules.save_document(schedule_id, text, clock.now())
+    except SpecError as exc:
+        return render_template("schedules/edit.html", schedule_id=schedule_id, text=text, error=str(exc)), 422
+    if saved is None:
+        abort(404, "No such schedule.")
+    flash("Schedule saved.", "message")
+    return redirect(url_for("schedules.schedule", schedule_id=saved))
+
+
+@bp.post("/schedules/<int:schedule_id>/delete")
+@admin_required
+def delete(schedule_id: int):
+    try:
+        name = schedules.delete_schedule(schedule_id)
+    except SpecError as exc:
+        flash(f"Not deleted: {exc.message}.", "error")
+        return redirect(url_for("schedules.schedule", schedule_id=schedule_id))
+    if name is None:
+        abort(404, "No such schedule.")
+    flash(f"Schedule {name} deleted.", "message")
+    return redirect(url_for("schedules.overview"))
