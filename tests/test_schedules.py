@@ -391,3 +391,37 @@ def test_the_editor_saves_refuses_with_the_path_and_will_not_delete_a_schedule_i
     spare = setup.query("SELECT id FROM schedules WHERE name = 'spare'")[0][0]
     assert client.post(f"/schedules/{spare}/delete").status_code == 302
     assert setup.query("SELECT name FROM schedules") == [("checkout",)]
+
+
+def test_a_shift_on_the_timeline_fills_the_override_form(team, add_user, sign_in, client, setup):
+    sign_in(client, *add_user(team))
+    schedule_id = setup.query("SELECT id FROM schedules")[0][0]
+    page = client.get(f"/schedules/{schedule_id}?from=2026-12-21&tz=Europe/Berlin").get_data(as_text=True)
+    link = next(a for a in __import__("re").findall(r'href="([^"]*take_start=[^"]*)"', page)
+                if "take_start=2026-12-24T00:00" in a)  # the holiday override's span, as shown
+    form = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert 'value="2026-12-24T00:00"' in form and 'value="2026-12-27T00:00"' in form
+
+
+def test_the_calendar_shows_exactly_the_rota_the_api_gives(team, sign_in, client, setup):
+    """The iCal feed's events are the /shifts answer for the same span (what a calendar shows)."""
+    import re
+    from datetime import timezone
+
+    from callgoose.services.users import set_password
+    ana = setup.query("SELECT id FROM users WHERE email = 'ana@example.com'")[0][0]
+    with team.app_context():
+        set_password(ana, "correct horse")
+    sign_in(client, "ana@example.com", "correct horse")
+    schedule_id = setup.query("SELECT id FROM schedules")[0][0]
+    page = client.post("/calendar-feeds", data={"schedule_id": schedule_id}, follow_redirects=True).get_data(as_text=True)
+    feed = re.search(r"http://localhost(/ical/cal_[\w-]+\.ics)", page).group(1)
+    text = team.test_client().get(feed).get_data(as_text=True).replace("\r\n ", "")
+    events = re.findall(r"DTSTART:(\d{8}T\d{6})Z\r\nDTEND:(\d{8}T\d{6})Z\r\nSUMMARY:On call: ([^ ]+) ", text)
+    stamps = [(datetime.strptime(a, "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc).timestamp(),
+               datetime.strptime(b, "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc).timestamp(), who)
+              for a, b, who in events]
+    first, last = stamps[0][0], stamps[-1][1]
+    answer = get(client, setup.token(), f"/v1/schedules/checkout/shifts?from={iso(first).replace('+', '%2B')}"
+                                        f"&to={iso(last).replace('+', '%2B')}")[1]["shifts"]
+    assert [(s["start"], s["end"], s["user"]) for s in answer] == [(iso(a), iso(b), w) for a, b, w in stamps]

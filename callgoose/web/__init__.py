@@ -27,7 +27,7 @@ def register(app) -> None:
         users,
     )
     from .params import DatabaseId
-    from .presenters import dbtime, localtime, plural, shade
+    from .presenters import dbtime, localinput, localtime, plural, shade
 
     app.url_map.converters["int"] = DatabaseId  # an id past what a database holds is a 404
     login_manager.login_view = "auth.login"
@@ -40,7 +40,7 @@ def register(app) -> None:
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
     app.jinja_env.globals["timedelta"] = __import__("datetime").timedelta
-    app.jinja_env.filters.update(localtime=localtime, dbtime=dbtime, shade=shade)
+    app.jinja_env.filters.update(localtime=localtime, dbtime=dbtime, shade=shade, localinput=localinput)
     errors.register_error_handlers(app)
     app.after_request(errors.security_headers)
 

@@ -164,3 +164,11 @@ def shade(name) -> str:
     """One of eight colour classes, the same for a name everywhere."""
     import zlib
     return f"u{zlib.crc32(str(name).encode()) % 8}"
+
+
+def localinput(epoch: float, zone_name: str) -> str:
+    """An instant as a ``datetime-local`` input's value in a zone."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromtimestamp(epoch, timezone.utc).astimezone(ZoneInfo(zone_name)).strftime("%Y-%m-%dT%H:%M")
