@@ -216,6 +216,8 @@ def test_the_schedules_page_shows_now_and_next_and_the_timeline_across_a_change(
     assert "checkout" in page and "Europe/Berlin" in page
     front = client.get("/incidents").get_data(as_text=True)
     assert "On call now:" in front and ", then " in front  # on call now and next, on the front page
+    service_id = setup.query("SELECT id FROM services")[0][0]
+    assert "On call in <a" in client.get(f"/services/{service_id}").get_data(as_text=True)  # and on its service
     schedule_id = setup.query("SELECT id FROM schedules")[0][0]
     page = client.get(f"/schedules/{schedule_id}?from=2026-10-19&tz=Europe/Berlin").get_data(as_text=True)
     assert "<svg" in page and "Layer weekly" in page and "Layer daytime" in page

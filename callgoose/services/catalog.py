@@ -403,7 +403,7 @@ def service_page(service_id: int, now: float) -> ServicePage | None:
                                       .order_by(Maintenance.id)).scalars())
     return ServicePage(service, windows, in_maintenance_now(windows, now),
                        [r for r in rules if r.kind == "trigger"], [r for r in rules if r.kind == "resolve"],
-                       oncall.service_paging(service.id))
+                       oncall.service_paging(service.id, now))
 
 
 def create_service(name: str, now: float) -> Service:

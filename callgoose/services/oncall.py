@@ -396,14 +396,17 @@ class ServicePaging:
     policy: PolicyView | None
     webhooks: list[ServiceWebhook]
     choices: list[tuple[int, str]]
+    on_call: list = ()  # schedules.NowAndNext of the schedules its policy pages through
 
 
-def service_paging(service_id: int) -> ServicePaging:
+def service_paging(service_id: int, now: float | None = None) -> ServicePaging:
     service = db.session.get(Service, service_id)
     found = db.session.get(EscalationPolicy, service.escalation_policy_id) if service and service.escalation_policy_id else None
     hooks = list(db.session.execute(select(ServiceWebhook).where(ServiceWebhook.service_id == service_id)
                                     .order_by(ServiceWebhook.id)).scalars())
-    return ServicePaging(policy_view(found) if found else None, hooks, policy_choices())
+    used = {t["schedule"] for lv in (found.levels if found else []) for t in lv["targets"] if "schedule" in t}
+    on_call = [r for r in schedules.now_and_next(now) if r.row.id in used] if used and now is not None else []
+    return ServicePaging(policy_view(found) if found else None, hooks, policy_choices(), on_call)
 
 
 def paged_services() -> dict[int, str]:
