@@ -427,3 +427,24 @@ def test_the_calendar_shows_exactly_the_rota_the_api_gives(team, sign_in, client
     answer = get(client, setup.token(), f"/v1/schedules/checkout/shifts?from={iso(first).replace('+', '%2B')}"
                                         f"&to={iso(last).replace('+', '%2B')}")[1]["shifts"]
     assert [(s["start"], s["end"], s["user"]) for s in answer] == [(iso(a), iso(b), w) for a, b, w in stamps]
+
+
+def test_a_person_sets_their_time_zone_and_the_schedule_is_drawn_in_it(make_app, sqlite_url, tmp_path, setup_for,
+                                                                        add_user, sign_in):
+    # Its own app: pytest-flask keeps one app context (and its g, with the signed-in user)
+    # across the requests of a test that uses the `app` fixture, as no real request does.
+    own = make_app(sqlite_url, tmp_path)
+    with own.app_context():
+        import_config(team_document(), clock.now())
+    setup, client = setup_for(own), own.test_client()
+    sign_in(client, *add_user(own))
+    refused = client.post("/settings/profile", data={"name": "Ops", "time_zone": "Mars/Olympus"},
+                          follow_redirects=True).get_data(as_text=True)
+    assert "Not saved: time_zone" in refused
+    saved = client.post("/settings/profile", data={"name": "Ops", "time_zone": "America/New_York"},
+                        follow_redirects=True)
+    assert "Saved." in saved.get_data(as_text=True)
+    schedule_id = setup.query("SELECT id FROM schedules")[0][0]
+    page = client.get(f"/schedules/{schedule_id}?from=2026-10-19").get_data(as_text=True)
+    assert "Times in <strong>America/New_York</strong>" in page
+    assert "<time>Mon 19 Oct 2026 03:00 EDT</time>" in page  # 09:00 in Berlin

@@ -16,6 +16,8 @@ from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import clock
+from ..engine.oncall import check_time_zone
+from ..engine.rules import SpecError
 from ..extensions import db
 from ..store.models import User, UserSession
 from ..store.transactions import write
@@ -187,3 +189,19 @@ def toggle_active(user_id: int, by_user_id: int) -> User | None:
             end_sessions(user.id)
         return user
     return write(work)
+
+
+def set_profile(user_id: int, name: str, time_zone: str) -> None:
+    """A user's own name (shown in policies and messages) and time zone (their pages' times).
+
+    :raises SpecError: a zone that is not an IANA name, or a name too long."""
+    zone = check_time_zone(time_zone.strip() or "UTC", "time_zone")
+    name = name.strip()
+    if len(name) > 100:
+        raise SpecError("name", "must be at most 100 characters")
+
+    def work():
+        user = db.session.get(User, user_id)
+        if user is not None:
+            user.name, user.time_zone = name or None, zone
+    write(work)

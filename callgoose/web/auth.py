@@ -18,6 +18,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import clock
+from ..engine import SpecError
 from ..extensions import login_manager
 from ..services import users
 from ..services.users import MAX_FAILURES, has_users
@@ -153,6 +154,19 @@ def change_password():
             return redirect(url_for("auth.settings"))
         form.current.errors = ["This is not your current password."]
     return render_template("auth/settings.html", form=form), 422
+
+
+@bp.post("/settings/profile")
+@login_required
+def profile():
+    """Your name and time zone (schedules and your shifts are shown in it)."""
+    try:
+        users.set_profile(current_user.id, request.form.get("name", ""), request.form.get("time_zone", ""))
+    except SpecError as exc:
+        flash(f"Not saved: {exc.path} {exc.message}.", "error")
+    else:
+        flash("Saved.")
+    return redirect(url_for("auth.settings"))
 
 
 @bp.post("/settings/sign-out-everywhere")
