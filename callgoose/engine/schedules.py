@@ -65,12 +65,17 @@ class Window:
 
     def span_on(self, day: date, tz: ZoneInfo) -> tuple[float, float] | None:
         """The window that starts on ``day``, as instants; None if it does not start that day."""
-        if day.weekday() not in self.days:
-            return None
-        begin = instant(datetime.combine(day, self.start), tz)
-        end_day = day + timedelta(days=1) if self.crosses_midnight() else day
-        end = instant(datetime.combine(end_day, self.end), tz)
-        return (begin, end) if end > begin else None
+        return _span(self, day, tz)
+
+
+@lru_cache(maxsize=65536)
+def _span(window: Window, day: date, tz: ZoneInfo) -> tuple[float, float] | None:
+    if day.weekday() not in window.days:
+        return None
+    begin = instant(datetime.combine(day, window.start), tz)
+    end_day = day + timedelta(days=1) if window.crosses_midnight() else day
+    end = instant(datetime.combine(end_day, window.end), tz)
+    return (begin, end) if end > begin else None
 
 
 @dataclass(frozen=True)
@@ -82,9 +87,18 @@ class Layer:
     count: int
     restrictions: tuple[Window, ...] = ()
 
+    def __post_init__(self):
+        # The boundary cache is keyed by the layer: hash it once, not on every lookup.
+        object.__setattr__(self, "_hash", hash((self.name, self.users, self.start, self.unit, self.count,
+                                                 self.restrictions)))
+        object.__setattr__(self, "_step", timedelta(seconds=UNITS[self.unit] * self.count))
+
+    def __hash__(self) -> int:
+        return self._hash
+
     @property
     def step(self) -> timedelta:
-        return timedelta(seconds=UNITS[self.unit] * self.count)
+        return self._step
 
 
 @dataclass(frozen=True)
@@ -182,13 +196,21 @@ def _layer_changes_after(layer: Layer, at: float, tz: ZoneInfo) -> float | None:
     k = shift_index(layer, at, tz)
     candidates = [boundary(layer, 0, tz)] if k is None else [boundary(layer, k + 1, tz)]
     if layer.restrictions:
+        # Windows are weekly, so an edge comes within 8 days; the earliest is on the first day
+        # that has one, or on the day after it (a window that crosses midnight ends then).
         today = local_of(at, tz).date()
+        first = None
         for offset in range(-1, 9):
+            if first is not None and offset > first + 1:
+                break
             day = today + timedelta(days=offset)
             for window in layer.restrictions:
                 span = window.span_on(day, tz)
                 if span is not None:
-                    candidates.extend(edge for edge in span if edge > at)
+                    later = [edge for edge in span if edge > at]
+                    if later and first is None:
+                        first = offset
+                    candidates.extend(later)
     later = [c for c in candidates if c > at]
     return min(later) if later else None
 
