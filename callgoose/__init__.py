@@ -62,6 +62,13 @@ def _secret_key(instance_path: str) -> str:
     return key
 
 
+# Settings that are text whatever they look like: the environment is read as JSON where it
+# parses, which would turn a password of digits into a number (and "1e3" into 1000.0).
+TEXT_SETTINGS = ("BASE_URL", "SMTP_HOST", "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_SECURITY", "MAIL_FROM",
+                 "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_API_BASE",
+                 "WEBHOOK_ALLOWED_HOSTS")
+
+
 def _check_settings(config) -> None:
     for name, low in (("DUPLICATE_WINDOW_SECONDS", 0), ("MAX_BODY_BYTES", 1), ("THREADS", 1),
                       ("PORT", 1), ("API_LOG_RETENTION_DAYS", 1), ("POLL_INTERVAL_SECONDS", 1),
@@ -82,6 +89,9 @@ def create_app(test_config: dict | None = None):
     app.config.from_mapping(DEFAULTS)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("CALLGOOSE")
+    for name in TEXT_SETTINGS:
+        if f"CALLGOOSE_{name}" in os.environ:
+            app.config[name] = os.environ[f"CALLGOOSE_{name}"]
     for name in ("DATABASE_URL", "SECRET_KEY"):
         if os.environ.get(name):
             app.config[name] = os.environ[name]

@@ -676,3 +676,17 @@ def test_mail_goes_over_starttls_or_implicit_tls_with_a_login(make_app, sqlite_u
         assert [m["To"] for m in smtp.mailbox.wait(1)] == ["ana@example.com"], notifications(setup)
     assert logins == [(b"pager", b"pw", True)]
     assert notifications(setup)[0][4] == "sent"
+
+
+def test_text_settings_from_the_environment_stay_text(monkeypatch, tmp_path):
+    """CALLGOOSE_SMTP_PASSWORD=12345 is a password, not a number (the environment is otherwise
+    read as JSON where it parses)."""
+    from callgoose import create_app
+    from callgoose.delivery import Settings
+    monkeypatch.setenv("CALLGOOSE_SMTP_PASSWORD", "12345")
+    monkeypatch.setenv("CALLGOOSE_TWILIO_AUTH_TOKEN", "1e3")
+    monkeypatch.setenv("CALLGOOSE_SMTP_PORT", "2525")
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}", "SECRET_KEY": "t"})
+    settings = Settings.from_config(app.config)
+    assert settings.smtp_password == "12345" and settings.twilio_auth_token == "1e3" and settings.smtp_port == 2525
+    assert Settings.from_config({"SMTP_PASSWORD": 12345}).smtp_password == "12345"  # instance/config.py

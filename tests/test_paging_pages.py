@@ -57,7 +57,9 @@ def test_the_incident_page_shows_who_was_paged_and_who_is_next(app, setup, clien
     assert "Escalating with two (level 1 of 2 notified)" in page
     assert re.search(r"Next:</strong> level 2: bo@example.com at \d\d:\d\d:\d\d UTC", page)
     assert "Paged: admin@example.com by email (pending)" in page
-    assert "Page\nto admin@example.com" in page or "Page" in page and "to admin@example.com" in page
+    # The ledger line in the timeline: a page, to whom, by what, at which level, queued when.
+    assert re.search(r"Page\s+to admin@example\.com\s+by email\s+<span class=\"hint\">\(admin@example\.com\)</span>, "
+                     r"level 1:\s+queued \d\d:\d\d:\d\d", page)
     # The ledger page lists it, and filters.
     assert "admin@example.com" in client.get("/notifications").get_data(as_text=True)
     assert "No notifications match these filters" in client.get("/notifications?channel=sms").get_data(as_text=True)
@@ -81,6 +83,14 @@ def test_a_responder_manages_only_their_own_notifications(app, setup, client, ad
     method_id = setup.query("SELECT id FROM contact_methods WHERE channel = 'sms'")[0][0]
     assert client.post(f"/notifications/me/methods/{method_id}/verify").status_code == 403
     assert client.post("/policies/new", data={"name": "mine"}).status_code == 403
+
+
+def test_send_again_returns_only_to_a_page_of_this_server(app, setup, client, add_user, sign_in):
+    sign_in(client, *add_user(app))
+    for target in ("/\\evil.example/x", "//evil.example/x", "/\t/evil.example", "https://evil.example/"):
+        response = client.post("/notifications/1/resend", data={"next": target})
+        assert response.status_code == 302 and response.headers["Location"] == "/notifications", target
+    assert client.post("/notifications/1/resend", data={"next": "/incidents/7"}).headers["Location"] == "/incidents/7"
 
 
 def test_saving_a_webhook_to_a_private_address_warns(app, setup, client, add_user, sign_in):

@@ -1,7 +1,7 @@
 """The hot path's SQL: plans and statement counts that the benchmark depends on."""
 
 import pytest
-from helpers import ALERTMANAGER, firing, post
+from helpers import ALERTMANAGER, firing, post, resolved
 from sqlalchemy import event
 
 from callgoose.engine.lifecycle import Action
@@ -55,3 +55,9 @@ def test_statements_per_call(setup_for, sqlite_app):
     statements.clear()
     assert post(client, token, firing("new")).status_code == 208
     assert statements == ["SELECT", "SELECT", "BEGIN", "INSERT", "INSERT", "INSERT", "INSERT", "COMMIT"]
+    # A resolve: marker, payload, the incident, then paging's part (stop its escalation, cancel
+    # waiting pages, who was paged); a service without webhooks reads no snapshot for them.
+    statements.clear()
+    assert post(client, token, resolved("new")).status_code == 200
+    assert statements == ["SELECT", "SELECT", "BEGIN", "INSERT", "INSERT", "UPDATE", "INSERT", "INSERT", "UPDATE",
+                          "UPDATE", "SELECT", "INSERT", "INSERT", "COMMIT"]

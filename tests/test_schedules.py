@@ -381,7 +381,8 @@ def test_the_editor_saves_refuses_with_the_path_and_will_not_delete_a_schedule_i
     document["layers"][0]["shift"]["count"] = 2
     saved = client.post(f"/schedules/{schedule_id}/edit", data={"document": json.dumps(document)})
     assert saved.status_code == 302
-    assert setup.query("SELECT layers FROM schedules")[0][0] is not None
+    stored = setup.query("SELECT layers FROM schedules")[0][0]
+    assert as_json(stored)[0]["shift"] == {"unit": "weeks", "count": 2}
     document["layers"][0]["start"] = "tomorrow"
     refused = client.post(f"/schedules/{schedule_id}/edit", data={"document": json.dumps(document)})
     assert refused.status_code == 422 and "schedule.layers[0].start" in refused.get_data(as_text=True)

@@ -22,6 +22,11 @@ class Permanent(Exception):
     """A failure that no retry can cure."""
 
 
+def _text(value) -> str | None:
+    """A text setting (instance/config.py may give a number for a password of digits)."""
+    return None if value in (None, "") else str(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the senders need from the configuration (``CALLGOOSE_...`` settings)."""
@@ -53,15 +58,15 @@ class Settings:
         port = config.get("SMTP_PORT")
         return cls(
             base_url=str(base).rstrip("/"),
-            smtp_host=config.get("SMTP_HOST") or None,
+            smtp_host=_text(config.get("SMTP_HOST")),
             smtp_port=int(port) if port not in (None, "") else None,
-            smtp_username=config.get("SMTP_USERNAME") or None,
-            smtp_password=config.get("SMTP_PASSWORD") or None,
+            smtp_username=_text(config.get("SMTP_USERNAME")),
+            smtp_password=_text(config.get("SMTP_PASSWORD")),
             smtp_security=str(config.get("SMTP_SECURITY") or "none").lower(),
-            mail_from=config.get("MAIL_FROM") or "callgoose@localhost",
-            twilio_account_sid=config.get("TWILIO_ACCOUNT_SID") or None,
-            twilio_auth_token=config.get("TWILIO_AUTH_TOKEN") or None,
-            twilio_from=config.get("TWILIO_FROM") or None,
+            mail_from=_text(config.get("MAIL_FROM")) or "callgoose@localhost",
+            twilio_account_sid=_text(config.get("TWILIO_ACCOUNT_SID")),
+            twilio_auth_token=_text(config.get("TWILIO_AUTH_TOKEN")),
+            twilio_from=_text(config.get("TWILIO_FROM")),
             twilio_api_base=str(config.get("TWILIO_API_BASE") or TWILIO_API_BASE).rstrip("/"),
             webhook_allowed_hosts=frozenset(h.strip().lower() for h in hosts if str(h).strip()),
             timeout=float(config.get("DELIVERY_TIMEOUT_SECONDS") or TIMEOUT_SECONDS),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from .matcher import ItemMatcher
+from .paging import NO_PAGING, ServicePaging
 from .payload import Payload, clean
 from .rules import Failure, ResolveRule, TriggerRule, check_rule, item_matchers
 
@@ -55,10 +56,9 @@ class ServiceSpec:
     duplicate_window_seconds: int | None = None  # None: the deployment's default
     maintenance: tuple[MaintenanceWindow, ...] = ()
     service_id: int | None = field(default=None, compare=False)
-    # Who a new incident pages: (its escalation policy as engine.paging.Policy JSON or None,
-    # how many webhooks it has). Part of the cached spec, so a service that pages nobody
-    # costs the hot path nothing; None: not known (read it).
-    paging: tuple | None = field(default=None, compare=False)
+    # Who a new incident pages (its policy and webhooks), part of the cached spec: a service
+    # that pages nobody costs the hot path nothing, and the policy is parsed once per spec.
+    paging: ServicePaging = field(default=NO_PAGING, compare=False)
 
     @cached_property
     def matchers(self) -> dict:

@@ -23,7 +23,16 @@ from .paging import (
     WEBHOOK_FORMATS,
 )
 from .rules import SpecError, check_fields
-from .schedules import DAYS, UNITS, Layer, Override, Schedule, Window, overlapping
+from .schedules import (
+    DAYS,
+    UNITS,
+    Layer,
+    Override,
+    Schedule,
+    Window,
+    known_zone,
+    overlapping,
+)
 
 EMAIL = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]+")
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -104,14 +113,10 @@ def check_method_name(value, path: str) -> str:
 
 
 def check_time_zone(value, path: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     if not isinstance(value, str) or not value or len(value) > 64:
         raise SpecError(path, "must be an IANA time zone name, e.g. Europe/Berlin")
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SpecError(path, f"{value!r} is not an IANA time zone name (e.g. Europe/Berlin)") from None
+    if not known_zone(value):
+        raise SpecError(path, f"{value!r} is not an IANA time zone name (e.g. Europe/Berlin)")
     return value
 
 
@@ -169,7 +174,7 @@ class WebhookDoc:
 
 
 @dataclass(frozen=True)
-class ServicePaging:
+class ServicePagingDoc:
     escalation_policy: str | None
     webhooks: tuple[WebhookDoc, ...] = field(default_factory=tuple)
 
@@ -361,7 +366,7 @@ def build_schedule(doc, path: str, known_users: set[str]) -> Schedule:
 class OnCall:
     users: tuple[UserDoc, ...]
     policies: tuple[PolicyDoc, ...]
-    services: dict  # service name -> ServicePaging
+    services: dict  # service name -> ServicePagingDoc
     schedules: tuple[Schedule, ...] = ()
 
 
@@ -403,5 +408,5 @@ def parse_oncall(doc: dict, existing_users: set[str], existing_schedules: set[st
                             f"{policy!r} is not an escalation policy of this document")
         hooks = tuple(build_webhook(w, f"{path}.webhooks[{j}]")
                       for j, w in enumerate(_list(s, "webhooks", path, MAX_WEBHOOKS)))
-        services[s.get("name")] = ServicePaging(policy, hooks)
+        services[s.get("name")] = ServicePagingDoc(policy, hooks)
     return OnCall(tuple(users), tuple(policies), services, tuple(schedules))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 
 URGENCIES = ("high", "low")
 CHANNELS = ("email", "webhook", "sms", "voice")
@@ -111,6 +112,26 @@ class Policy:
             Level(int(lv["escalate_after_minutes"]), tuple(int(t["user"]) for t in lv["targets"] if "user" in t),
                   tuple(int(t["schedule"]) for t in lv["targets"] if "schedule" in t))
             for lv in doc["levels"]))
+
+
+@dataclass(frozen=True)
+class ServicePaging:
+    """What a service's new incident pages, worked out once per cached spec: its policy (and
+    the JSON pinned on each incident), and how many webhooks hear of it."""
+
+    policy: Policy | None = None
+    webhooks: int = 0
+
+    @cached_property
+    def pinned(self) -> str | None:
+        return json.dumps(self.policy.to_json()) if self.policy is not None else None
+
+    @property
+    def pages(self) -> bool:
+        return self.policy is not None and bool(self.policy.levels)
+
+
+NO_PAGING = ServicePaging()
 
 
 @dataclass(frozen=True)

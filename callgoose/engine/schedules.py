@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UNITS = {"hours": 3600, "days": 86400, "weeks": 7 * 86400}
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -39,6 +39,26 @@ HORIZON = 400 * 86400  # how far ``until`` looks for the next change
 @lru_cache(maxsize=256)
 def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
+
+
+def known_zone(name) -> bool:
+    """Whether ``name`` is an IANA time zone this machine knows."""
+    if not isinstance(name, str) or not name or len(name) > 64:
+        return False
+    try:
+        zone(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def local_instant(text, zone_name: str) -> float | None:
+    """A local date and time as written (``YYYY-MM-DDTHH:MM``) in a zone, as an instant
+    (``fold=0``); None when it is not a date and time."""
+    try:
+        return instant(datetime.fromisoformat(text), zone(zone_name))
+    except (ValueError, TypeError):
+        return None
 
 
 def instant(local: datetime, tz: ZoneInfo) -> float:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 
+from .. import clock
 from ..delivery import Permanent, Settings, Temporary, mail, twilio, webhook
 from ..engine.messages import Item, compose, webhook_body
 from ..engine.signing import make_link, webhook_signature
@@ -37,10 +37,6 @@ def items_of(batch: outbox.Batch, settings: Settings, key: str, now: float, link
     return found
 
 
-def _iso(now: float) -> str:
-    return datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def event_chat(fmt: str, doc: dict, base_url: str) -> dict:
     """A service event as a chat message (a webhook whose format is slack or teams)."""
     incident = doc.get("incident") or {}
@@ -57,7 +53,7 @@ def send(batch: outbox.Batch, settings: Settings, key: str, now: float) -> str |
     if lead.kind == "event":
         if batch.webhook_secret is None:
             raise Permanent("the webhook was deleted before it could be sent")
-        doc = {**(lead.body or {}), "sent_at": _iso(now)}
+        doc = {**(lead.body or {}), "sent_at": clock.iso(clock.to_db(now))}
         if batch.format in ("slack", "teams"):
             doc = event_chat(batch.format, doc, settings.base_url)
         body = json.dumps(doc, ensure_ascii=False).encode()
@@ -71,7 +67,7 @@ def send(batch: outbox.Batch, settings: Settings, key: str, now: float) -> str |
     if batch.channel == "email":
         return mail.send(settings, batch.target, message, lead.delivery_id)
     if batch.channel == "webhook":
-        body = json.dumps(webhook_body(batch.format or "json", message, items, lead.delivery_id, _iso(now)),
+        body = json.dumps(webhook_body(batch.format or "json", message, items, lead.delivery_id, clock.iso(clock.to_db(now))),
                           ensure_ascii=False).encode()
         return webhook.post(settings, batch.target, body, {"Callgoose-Delivery": lead.delivery_id})
     if batch.channel == "sms":

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from .. import clock
-from ..engine.lifecycle import Action, Status, TransitionRefused
+from ..engine.lifecycle import Action, TransitionRefused
 from ..engine.paging import Kind, State
 from ..engine.signing import BadLink, read_link
 from ..extensions import db
@@ -156,5 +156,3 @@ def sms_reply(from_number: str, body: str, now: float) -> str:
         return "Callgoose: no page was sent to this number in the last 24 hours."
     return "Callgoose: " + _apply_digit(lead, body, now, "SMS reply")
 
-
-__all__ = ["Status"]

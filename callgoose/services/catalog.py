@@ -104,7 +104,7 @@ def _build_specs(conn, rows) -> dict[int, ServiceSpec | Exception]:
                     MaintenanceWindow(clock.from_db(w.starts_at), clock.from_db(w.ends_at),
                                       tuple(tuple(s) for s in w.tags or ()))
                     for w in windows if w.service_id == row.id),
-                paging=paging.get(row.id, (None, 0)),
+                paging=paging[row.id],
             )
         except (SpecError, TypeError, ValueError) as exc:  # a stored rule the engine refuses
             built[row.id] = exc
@@ -350,7 +350,7 @@ class ServicePage(NamedTuple):
     in_maintenance: bool
     trigger: list[Rule]
     resolve: list[Rule]
-    paging: object = None  # oncall.ServicePaging: its policy and webhooks
+    paging: object = None  # oncall.PagingSection: its policy and webhooks
 
 
 def live_services() -> list[Service]:

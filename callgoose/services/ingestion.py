@@ -207,7 +207,7 @@ class _Apply:
         resolved = []
         for value in resolve_values(ev):
             resolved.extend(self.changes.apply(Action.RESOLVE, self.by, service_id=spec.service_id,
-                                               mapping_key=mapping_key(value)))
+                                               mapping_key=mapping_key(value), service_paging=spec.paging))
         return resolved
 
     def _trigger(self, spec: ServiceSpec, ev: Evaluation) -> tuple[int, bool]:

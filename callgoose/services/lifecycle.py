@@ -104,23 +104,25 @@ class Changes:
                                 "api_call_id": by.call_id, "user_id": by.user_id, "actor": by.actor,
                                 "note": note})
 
-    def open_or_repeat(self, fields: dict, by: By, paging_hint: tuple | None = None) -> tuple[int, bool]:
+    def open_or_repeat(self, fields: dict, by: By, service_paging) -> tuple[int, bool]:
         """Open an incident, or count a repeat on the active one of its mapping value.
 
-        ``paging_hint``: the service's (policy, webhook count) from its cached spec; None reads it."""
+        ``service_paging``: what the service's new incident pages (engine.paging.ServicePaging,
+        from its cached spec)."""
         incident_id, repeats = self.cursor.execute(OPEN_OR_REPEAT, {
             **fields, "created_by_call": by.call_id, "now": self.now_db}).fetchone()
         created = repeats == 0
         self._record(incident_id, RULES[Action.OPEN if created else Action.REPEAT].event, by)
         if created:
-            self.paging.opened.append((incident_id, fields["service_id"], fields["urgency"], paging_hint))
+            self.paging.opened.append((incident_id, fields["urgency"], service_paging))
         return incident_id, created
 
     def apply(self, action: Action, by: By, *, incident_id: int | None = None,
               service_id: int | None = None, mapping_key: str | None = None,
-              note: str | None = None) -> list[int]:
+              note: str | None = None, service_paging=None) -> list[int]:
         """Apply ``action`` where its rule allows it (to one incident, or to the active ones of
-        a mapping value); return the ids it changed."""
+        a mapping value); return the ids it changed. ``service_paging``: the service's cached
+        paging, when the caller has it (then a service without webhooks reads none)."""
         if incident_id is not None:
             rows = self.cursor.execute(statement(action, False), {"id": incident_id, "now": self.now_db})
         else:
@@ -129,7 +131,8 @@ class Changes:
         ids = [row[0] for row in rows.fetchall()]
         for changed in ids:
             self._record(changed, RULES[action].event, by, note)
-            self.paging.acted.append((changed, action, by))
+            self.paging.acted.append((changed, action, by,
+                                      service_paging.webhooks if service_paging is not None else None))
         return ids
 
     def act(self, action: Action, incident_id: int, by: By, *, service_id: int | None = None,

@@ -7,6 +7,7 @@ messages go through the outbox like every other notification.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,11 +33,11 @@ from ..engine.oncall import (
     check_url,
 )
 from ..engine.paging import (
-    EVENTS,
     URGENCIES,
     EscalationState,
     Kind,
     Policy,
+    ServicePaging,
     describe_policy,
 )
 from ..engine.rules import SpecError
@@ -54,7 +55,7 @@ from ..store.models import (
     User,
 )
 from ..store.transactions import session_cursor, write
-from . import schedules
+from . import people, schedules
 from .paging import INSERT_NOTIFICATION, notification
 
 CODE_SECONDS = 15 * 60
@@ -78,10 +79,6 @@ class Mine:
     rules: list[NotificationRule]
     shifts: list = ()  # (schedule name, Shift) in the next two weeks
     feeds: list = ()  # (CalendarFeed, schedule name or None)
-
-
-def display_name(user: User) -> str:
-    return user.name or user.email
 
 
 def add_default_method(user: User, now: float) -> None:
@@ -185,7 +182,6 @@ def confirm_code(user_id: int, method_id: int, code: str, now: float) -> str:
         if method.verify_digest is None or method.verify_expires_at is None or \
                 clock.from_db(method.verify_expires_at) < now:
             return "expired"
-        import hmac
         if not hmac.compare_digest(method.verify_digest, code_digest(code or "")):
             return "wrong"
         method.verified_at = clock.to_db(now)
@@ -263,12 +259,9 @@ class PolicyView:
     services: list[str]
 
 
-def _pinned(policy: EscalationPolicy) -> Policy:
+def policy_of(policy: EscalationPolicy) -> Policy:
+    """A stored policy as the engine reads it (what a new incident pins)."""
     return Policy.from_json({"name": policy.name, "repeat": policy.repeat, "levels": policy.levels})
-
-
-def _user_names() -> dict[int, str]:
-    return {u.id: display_name(u) for u in db.session.execute(select(User)).scalars()}
 
 
 def _methods_by_user() -> dict[int, str]:
@@ -283,10 +276,10 @@ def _methods_by_user() -> dict[int, str]:
 
 
 def policy_view(policy: EscalationPolicy, names=None, methods=None, reachable=None) -> PolicyView:
-    names = _user_names() if names is None else names
+    names = people.names() if names is None else names
     methods = _methods_by_user() if methods is None else methods
     reachable = reachable_users() if reachable is None else reachable
-    pinned = _pinned(policy)
+    pinned = policy_of(policy)
     targets = dict.fromkeys(u for lv in pinned.levels for u in lv.users)
     services = list(db.session.execute(select(Service.name).where(
         Service.escalation_policy_id == policy.id, Service.live()).order_by(Service.name)).scalars())
@@ -295,7 +288,7 @@ def policy_view(policy: EscalationPolicy, names=None, methods=None, reachable=No
 
 
 def policies() -> list[PolicyView]:
-    names, methods, reachable = _user_names(), _methods_by_user(), reachable_users()
+    names, methods, reachable = people.names(), _methods_by_user(), reachable_users()
     return [policy_view(p, names, methods, reachable)
             for p in db.session.execute(select(EscalationPolicy).order_by(EscalationPolicy.name)).scalars()]
 
@@ -370,20 +363,18 @@ def delete_policy(policy_id: int) -> str | None:
 
 # ---- a service's paging -------------------------------------------------------------------
 
-def paging_of(conn, service_ids: list[int]) -> dict[int, tuple]:
-    """For the spec cache: each service's (policy JSON or None, number of webhooks). Whatever
-    changes these bumps the service's version (:func:`_services_changed`)."""
-    found = {sid: (None, 0) for sid in service_ids}
-    rows = conn.execute(select(Service.id, EscalationPolicy.name, EscalationPolicy.repeat, EscalationPolicy.levels)
-                        .join(EscalationPolicy, EscalationPolicy.id == Service.escalation_policy_id)
-                        .where(Service.id.in_(service_ids))).all()
-    for sid, name, repeat, levels in rows:
-        found[sid] = ({"name": name, "repeat": repeat, "levels": levels}, 0)
-    for sid, count in conn.execute(select(ServiceWebhook.service_id, func.count(ServiceWebhook.id))
-                                   .where(ServiceWebhook.service_id.in_(service_ids))
-                                   .group_by(ServiceWebhook.service_id)).all():
-        found[sid] = (found[sid][0], count)
-    return found
+def paging_of(conn, service_ids: list[int]) -> dict[int, ServicePaging]:
+    """For the spec cache: each service's policy and number of webhooks. Whatever changes these
+    bumps the service's version (:func:`_services_changed`)."""
+    policies = {sid: Policy.from_json({"name": name, "repeat": repeat, "levels": levels})
+                for sid, name, repeat, levels in conn.execute(
+                    select(Service.id, EscalationPolicy.name, EscalationPolicy.repeat, EscalationPolicy.levels)
+                    .join(EscalationPolicy, EscalationPolicy.id == Service.escalation_policy_id)
+                    .where(Service.id.in_(service_ids))).all()}
+    hooks = dict(conn.execute(select(ServiceWebhook.service_id, func.count(ServiceWebhook.id))
+                              .where(ServiceWebhook.service_id.in_(service_ids))
+                              .group_by(ServiceWebhook.service_id)).all())
+    return {sid: ServicePaging(policies.get(sid), hooks.get(sid, 0)) for sid in service_ids}
 
 
 def _services_changed(*conditions) -> None:
@@ -392,21 +383,21 @@ def _services_changed(*conditions) -> None:
 
 
 @dataclass(frozen=True)
-class ServicePaging:
+class PagingSection:
     policy: PolicyView | None
     webhooks: list[ServiceWebhook]
     choices: list[tuple[int, str]]
     on_call: list = ()  # schedules.NowAndNext of the schedules its policy pages through
 
 
-def service_paging(service_id: int, now: float | None = None) -> ServicePaging:
+def service_paging(service_id: int, now: float | None = None) -> PagingSection:
     service = db.session.get(Service, service_id)
     found = db.session.get(EscalationPolicy, service.escalation_policy_id) if service and service.escalation_policy_id else None
     hooks = list(db.session.execute(select(ServiceWebhook).where(ServiceWebhook.service_id == service_id)
                                     .order_by(ServiceWebhook.id)).scalars())
     used = {t["schedule"] for lv in (found.levels if found else []) for t in lv["targets"] if "schedule" in t}
     on_call = [r for r in schedules.now_and_next(now) if r.row.id in used] if used and now is not None else []
-    return ServicePaging(policy_view(found) if found else None, hooks, policy_choices(), on_call)
+    return PagingSection(policy_view(found) if found else None, hooks, policy_choices(), on_call)
 
 
 def paged_services() -> dict[int, str]:
@@ -489,7 +480,7 @@ def incident_paging(incident: Incident) -> IncidentPaging:
     escalation = db.session.get(IncidentEscalation, incident.id)
     rows = list(db.session.execute(select(Notification).where(Notification.incident_id == incident.id)
                                    .order_by(Notification.id).limit(500)).scalars())
-    names = _user_names()
+    names = people.names()
     sent = [n.sent_at for n in rows if n.sent_at is not None and n.kind == Kind.PAGE.value]
     first = (min(sent) - incident.created_at).total_seconds() if sent else None
     upcoming = None
@@ -551,7 +542,7 @@ def ledger(*, status: str | None = None, channel: str | None = None, user_id: in
     total = min(db.session.execute(count).scalar_one(), 100_000)
     items = list(db.session.execute(query.order_by(Notification.id.desc()).limit(per_page)
                                     .offset((page - 1) * per_page)).scalars())
-    return Ledger(items, _user_names(), page, max(1, -(-total // per_page)), total)
+    return Ledger(items, people.names(), page, max(1, -(-total // per_page)), total)
 
 
 def resend(notification_id: int, now: float) -> bool:
@@ -660,7 +651,7 @@ def export_oncall(service_names: list[str]) -> dict:
                                     else {"address": m.address})} for m in methods],
             "notification_rules": [{"contact_method": r.method.name, "after_minutes": r.after_minutes,
                                     "urgency": r.urgencies.split(",")} for r in rules]})
-    emails = {u.id: u.email for u in db.session.execute(select(User)).scalars()}
+    emails = people.emails()
     by_id = schedules.schedule_names()
     policies_doc = []
     names = {}
@@ -682,5 +673,3 @@ def export_oncall(service_names: list[str]) -> dict:
     return {"users": users, "schedules": schedules.export_all(), "escalation_policies": policies_doc,
             "services": services}
 
-
-__all__ = ["EVENTS", "URGENCIES"]

@@ -9,10 +9,7 @@ method goes out as one message, no more often than the method's limit allows.
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from .. import clock
 from ..engine.paging import (
@@ -24,7 +21,7 @@ from ..engine.paging import (
     allowed_at,
     retry_at,
 )
-from ..store.hotpath import Cursor, Sql, to_datetime
+from ..store.hotpath import Cursor, Sql, from_json, to_datetime
 
 MARK_UNKNOWN = Sql(f"""
     UPDATE notifications SET status = '{State.UNKNOWN}', finished_at = :now, deadline = NULL,
@@ -32,7 +29,7 @@ MARK_UNKNOWN = Sql(f"""
     WHERE status = '{State.SENDING}' AND deadline < :now
 """)
 DUE = Sql(f"""
-    SELECT id, kind, contact_method_id, webhook_id, user_id, channel, target FROM notifications
+    SELECT id, kind, contact_method_id, webhook_id, channel, target FROM notifications
     WHERE status = '{State.PENDING}' AND due_at <= :now ORDER BY due_at, id LIMIT :limit
 """)
 METHOD = Sql("SELECT channel, address, format, last_sent_at, user_id FROM contact_methods WHERE id = :id")
@@ -64,14 +61,11 @@ TOUCH_METHOD = Sql("UPDATE contact_methods SET last_sent_at = :now WHERE id = :i
 WEBHOOK_SECRET = Sql("SELECT secret, format FROM service_webhooks WHERE id = :id")
 
 
-@lru_cache(maxsize=32)
-def _claim_sql(count: int) -> Sql:
-    marks = ", ".join(f":n{i}" for i in range(count))
-    return Sql(f"""
-        UPDATE notifications SET status = '{State.SENDING}', deadline = :deadline, attempts = attempts + 1,
-            bundle_of = CASE WHEN id = :lead THEN NULL ELSE :lead END
-        WHERE status = '{State.PENDING}' AND id IN ({marks})
-    """)
+CLAIM_ONE = Sql(f"""
+    UPDATE notifications SET status = '{State.SENDING}', deadline = :deadline, attempts = attempts + 1,
+        bundle_of = NULL
+    WHERE status = '{State.PENDING}' AND id = :id
+""")
 
 
 _ROW_COLUMNS = """
@@ -84,14 +78,6 @@ ONE_ROW = Sql(_ROW_COLUMNS + " WHERE n.id = :lead")
 BUNDLE_ROWS = Sql(_ROW_COLUMNS + " WHERE n.id = :lead OR n.bundle_of = :lead ORDER BY n.id LIMIT :limit")
 BUNDLE_SIZE = Sql("SELECT count(*) FROM notifications WHERE id = :lead OR bundle_of = :lead")
 LISTED = 20  # rows of a bundle read to compose its message (it lists ten)
-
-
-def _ids(ids) -> dict:
-    return {f"n{i}": v for i, v in enumerate(ids)}
-
-
-def _json(value):
-    return json.loads(value) if isinstance(value, (str, bytes)) else value
 
 
 @dataclass(frozen=True)
@@ -145,14 +131,15 @@ def _load(cursor: Cursor, lead: int, bundle: bool = False) -> list[Row]:
     rows = []
     for (nid, kind, incident_id, body, delivery_id, attempts, queued, event, user_id, title, urgency,
          status, service) in found:
-        rows.append(Row(nid, kind, incident_id, _json(body), delivery_id, attempts,
+        rows.append(Row(nid, kind, incident_id, from_json(body), delivery_id, attempts,
                         clock.from_db(to_datetime(queued)), event, user_id, title, urgency, status, service))
     return rows
 
 
-def _take(cursor: Cursor, ids: list[int], lead: int, now: float) -> bool:
-    params = {**_ids(ids), "lead": lead, "deadline": clock.to_db(now + SEND_DEADLINE_SECONDS)}
-    return cursor.changed(_claim_sql(len(ids)), params) == len(ids)
+def _take(cursor: Cursor, notification_id: int, now: float) -> bool:
+    """Claim one row to send on its own (a webhook event, a test, a code)."""
+    return cursor.changed(CLAIM_ONE, {"id": notification_id,
+                                      "deadline": clock.to_db(now + SEND_DEADLINE_SECONDS)}) == 1
 
 
 def claim(cursor: Cursor, now: float, limit: int = 200) -> Claimed:
@@ -161,28 +148,27 @@ def claim(cursor: Cursor, now: float, limit: int = 200) -> Claimed:
     more may join them)."""
     now_db = clock.to_db(now)
     claimed = Claimed()
-    by_method: dict[int, list] = defaultdict(list)
-    for nid, kind, method_id, webhook_id, _user, channel, target in cursor.execute(
+    methods: dict[int, None] = {}  # the contact methods with something due, in order
+    for nid, kind, method_id, webhook_id, channel, target in cursor.execute(
             DUE, {"now": now_db, "limit": limit}).fetchall():
         if kind == Kind.EVENT.value:
-            if _take(cursor, [nid], nid, now):
+            if _take(cursor, nid, now):
                 secret = cursor.execute(WEBHOOK_SECRET, {"id": webhook_id}).fetchone() if webhook_id else None
                 rows = _load(cursor, nid)
                 claimed.batches.append(Batch("webhook", target, rows, secret[1] if secret else None,
                                              webhook_id=webhook_id, webhook_secret=secret[0] if secret else None))
         elif method_id is not None:
-            by_method[method_id].append(nid)
-        else:  # its contact method was deleted since it was queued
-            _take(cursor, [nid], nid, now)
+            methods[method_id] = None
+        elif _take(cursor, nid, now):  # its contact method was deleted since it was queued
             claimed.batches.append(Batch(channel, "", _load(cursor, nid)))
-    for method_id in by_method:
+    for method_id in methods:
         found = cursor.execute(METHOD, {"id": method_id}).fetchone()
         if found is None:
             continue
         channel, address, fmt, last_sent, user_id = found
         params = {"method": method_id, "now": now_db}
         for (nid,) in cursor.execute(ALONE_OF_METHOD, params).fetchall():  # tests and codes: at once, alone
-            if _take(cursor, [nid], nid, now):
+            if _take(cursor, nid, now):
                 claimed.batches.append(Batch(channel, address, _load(cursor, nid), fmt, method_id))
         lead = cursor.execute(FIRST_BUNDLED, params).fetchone()[0]
         if lead is None:

@@ -24,6 +24,7 @@ from ..engine.paging import (
     Kind,
     PersonalRule,
     Policy,
+    ServicePaging,
     State,
     level_delay,
     next_step,
@@ -32,10 +33,6 @@ from ..engine.paging import (
 from ..store.hotpath import Cursor, Sql, to_datetime
 from . import schedules
 
-SERVICE_PAGING = Sql("""
-    SELECT p.name, p.repeat, p.levels, (SELECT count(*) FROM service_webhooks w WHERE w.service_id = s.id)
-    FROM services s LEFT JOIN escalation_policies p ON p.id = s.escalation_policy_id WHERE s.id = :sid
-""")
 INSERT_ESCALATION = Sql("""
     INSERT INTO incident_escalations (incident_id, policy, level, round, notified_at, next_at, state)
     VALUES (:incident_id, :policy, :level, 0, :now, :next_at, :state)
@@ -67,10 +64,13 @@ PAGED_USERS = Sql(f"""
     WHERE incident_id = :id AND kind = '{Kind.PAGE}' AND user_id IS NOT NULL
       AND status IN ('{State.SENT}', '{State.SENDING}', '{State.UNKNOWN}')
 """)
-WEBHOOKS_OF = Sql("SELECT id, url, events FROM service_webhooks WHERE service_id = :sid ORDER BY id")
+WEBHOOKS_OF_INCIDENT = Sql("""
+    SELECT w.id, w.url, w.events FROM service_webhooks w JOIN incidents i ON i.service_id = w.service_id
+    WHERE i.id = :id ORDER BY w.id
+""")
 INCIDENT_SNAPSHOT = Sql("""
     SELECT i.id, s.name, i.title, i.description, p.text, i.status, i.urgency, i.mapping_value,
-        i.duplicate_count, i.created_at, i.acknowledged_at, i.resolved_at, i.service_id
+        i.duplicate_count, i.created_at, i.acknowledged_at, i.resolved_at
     FROM incidents i JOIN services s ON s.id = i.service_id LEFT JOIN payloads p ON p.digest = i.payload_digest
     WHERE i.id = :id
 """)
@@ -79,7 +79,7 @@ DUE_ESCALATIONS = Sql(f"""
     WHERE state = '{EscalationState.RUNNING}' AND next_at <= :now ORDER BY next_at LIMIT :limit
 """)
 ESCALATION_OF = Sql(f"""
-    SELECT e.policy, e.level, e.round, i.status, i.urgency, i.service_id
+    SELECT e.policy, e.level, e.round, i.status, i.urgency
     FROM incident_escalations e JOIN incidents i ON i.id = e.incident_id
     WHERE e.incident_id = :id AND e.state = '{EscalationState.RUNNING}' AND e.next_at <= :now
 """)
@@ -118,10 +118,6 @@ def _follow_up_sql(count: int) -> Sql:
     """)
 
 
-def _json(value):
-    return json.loads(value) if isinstance(value, (str, bytes)) else value
-
-
 def _user_params(users) -> dict:
     return {f"u{i}": u for i, u in enumerate(users)}
 
@@ -140,7 +136,7 @@ def notification(now_db, *, kind: str, channel: str, target: str, due_at=None, i
 def incident_object(row) -> dict:
     """The S36 incident object from :data:`INCIDENT_SNAPSHOT`'s row (``incidents.to_dict``'s shape)."""
     (iid, service, title, description, payload, status, urgency, mapping_value, duplicates, created,
-     acknowledged, resolved, _sid) = row
+     acknowledged, resolved) = row
     return {"id": iid, "service": {"name": service}, "title": title,
             "description": description if description is not None else (payload or ""),
             "status": status, "urgency": urgency, "mapping_value": mapping_value,
@@ -153,28 +149,23 @@ def incident_object(row) -> dict:
 class Pending:
     """What a unit of changes asks of paging, gathered by ``Changes`` and written at ``finish``."""
 
-    opened: list  # (incident_id, service_id, urgency, paging hint or None)
-    acted: list  # (incident_id, Action, By)
+    opened: list  # (incident_id, urgency, engine.paging.ServicePaging)
+    acted: list  # (incident_id, Action, By, the service's webhook count or None: unknown)
 
 
-def queue_events(cursor: Cursor, now_db, incident_id: int, service_id: int | None, event: str) -> int:
-    """Queue ``event`` for each of the service's webhooks that subscribes to it, with a snapshot
-    of the incident as it is now (the same body on every retry)."""
+def queue_events(cursor: Cursor, now_db, incident_id: int, event: str, webhooks: int | None = None) -> int:
+    """Queue ``event`` for each webhook of the incident's service that subscribes to it, with a
+    snapshot of the incident as it is now (the same body on every retry). ``webhooks``: how
+    many the service has, when its cached spec says (0 reads nothing)."""
     if event not in EVENTS:
         raise ValueError(event)
-    snapshot = None
-    if service_id is None:
-        snapshot_row = cursor.execute(INCIDENT_SNAPSHOT, {"id": incident_id}).fetchone()
-        if snapshot_row is None:
-            return 0
-        service_id = snapshot_row[-1]
-        snapshot = incident_object(snapshot_row)
-    hooks = [row for row in cursor.execute(WEBHOOKS_OF, {"sid": service_id}).fetchall()
+    if webhooks == 0:
+        return 0
+    hooks = [row for row in cursor.execute(WEBHOOKS_OF_INCIDENT, {"id": incident_id}).fetchall()
              if event in row[2].split(",")]
     if not hooks:
         return 0
-    if snapshot is None:
-        snapshot = incident_object(cursor.execute(INCIDENT_SNAPSHOT, {"id": incident_id}).fetchone())
+    snapshot = incident_object(cursor.execute(INCIDENT_SNAPSHOT, {"id": incident_id}).fetchone())
     cursor.executemany(INSERT_NOTIFICATION, [notification(
         now_db, kind=Kind.EVENT, channel="webhook", target=url, incident_id=incident_id, webhook_id=hook_id,
         event=event, body={"event": event, "incident": snapshot}) for hook_id, url, _events in hooks])
@@ -227,23 +218,15 @@ def notify_level(cursor: Cursor, changes, now_db, incident_id: int, urgency: str
     return len(plan.notifications)
 
 
-def _open(cursor: Cursor, changes, now_db, incident_id: int, service_id: int, urgency: str,
-          hint: tuple | None) -> None:
-    if hint is None:
-        name, repeat, levels, webhooks = cursor.execute(SERVICE_PAGING, {"sid": service_id}).fetchone()
-        doc = None if name is None else {"name": name, "repeat": repeat, "levels": _json(levels)}
-    else:
-        doc, webhooks = hint
-    if doc is not None:
-        policy = Policy.from_json(doc)
-        if policy.levels:
-            sent = notify_level(cursor, changes, now_db, incident_id, urgency, policy, 0)
-            next_at = now_db if sent is None else now_db + timedelta(seconds=level_delay(policy, 0))
-            cursor.execute(INSERT_ESCALATION, {"incident_id": incident_id, "policy": json.dumps(policy.to_json()),
-                                               "level": 0, "now": now_db, "next_at": next_at,
-                                               "state": str(EscalationState.RUNNING)})
-    if webhooks:
-        queue_events(cursor, now_db, incident_id, None, "incident.triggered")
+def _open(cursor: Cursor, changes, now_db, incident_id: int, urgency: str, service: ServicePaging) -> None:
+    if service.pages:
+        policy = service.policy
+        sent = notify_level(cursor, changes, now_db, incident_id, urgency, policy, 0)
+        next_at = now_db if sent is None else now_db + timedelta(seconds=level_delay(policy, 0))
+        cursor.execute(INSERT_ESCALATION, {"incident_id": incident_id, "policy": service.pinned, "level": 0,
+                                           "now": now_db, "next_at": next_at,
+                                           "state": str(EscalationState.RUNNING)})
+    queue_events(cursor, now_db, incident_id, "incident.triggered", service.webhooks)
 
 
 def _follow_ups(cursor: Cursor, now_db, incident_id: int, kind: Kind, actor: str | None,
@@ -260,7 +243,7 @@ def _follow_ups(cursor: Cursor, now_db, incident_id: int, kind: Kind, actor: str
             contact_method_id=method_id, body={"actor": actor}) for user_id, method_id, channel, address in methods])
 
 
-def _acted(cursor: Cursor, now_db, incident_id: int, action: Action, by) -> None:
+def _acted(cursor: Cursor, now_db, incident_id: int, action: Action, by, webhooks: int | None) -> None:
     if action in (Action.ACKNOWLEDGE, Action.RESOLVE):
         word = "acknowledged" if action is Action.ACKNOWLEDGE else "resolved"
         cursor.execute(STOP_ESCALATION, {"id": incident_id})
@@ -268,7 +251,7 @@ def _acted(cursor: Cursor, now_db, incident_id: int, action: Action, by) -> None
                                       "why": f"not sent: the incident was {word} first"})
         kind = Kind.ACKNOWLEDGED if action is Action.ACKNOWLEDGE else Kind.RESOLVED
         _follow_ups(cursor, now_db, incident_id, kind, by.actor, by.user_id)
-        queue_events(cursor, now_db, incident_id, None, f"incident.{word}")
+        queue_events(cursor, now_db, incident_id, f"incident.{word}", webhooks)
     elif action is Action.UNACKNOWLEDGE:
         # Back to triggered: the policy starts again from its first level at the next tick.
         cursor.execute(RESTART_ESCALATION, {"id": incident_id, "now": now_db})
@@ -276,10 +259,10 @@ def _acted(cursor: Cursor, now_db, incident_id: int, action: Action, by) -> None
 
 def after_changes(cursor: Cursor, changes, pending: Pending) -> None:
     """Write what the unit's changes mean for paging, in its transaction."""
-    for incident_id, service_id, urgency, hint in pending.opened:
-        _open(cursor, changes, changes.now_db, incident_id, service_id, urgency, hint)
-    for incident_id, action, by in pending.acted:
-        _acted(cursor, changes.now_db, incident_id, action, by)
+    for incident_id, urgency, service in pending.opened:
+        _open(cursor, changes, changes.now_db, incident_id, urgency, service)
+    for incident_id, action, by, webhooks in pending.acted:
+        _acted(cursor, changes.now_db, incident_id, action, by, webhooks)
 
 
 def escalate_now(cursor: Cursor, now_db, incident_id: int) -> bool:
@@ -298,11 +281,11 @@ def escalate_one(cursor: Cursor, changes, incident_id: int) -> str | None:
     row = cursor.execute(ESCALATION_OF, {"id": incident_id, "now": now_db}).fetchone()
     if row is None:
         return None
-    policy_doc, level, round_, status, urgency, service_id = row
+    policy_doc, level, round_, status, urgency = row
     if status != Status.TRIGGERED.value:
         cursor.execute(STOPPED, {"id": incident_id})
         return "stopped"
-    policy = Policy.from_json(_json(policy_doc))
+    policy = Policy.from_json(policy_doc)
     step = next_step(policy, level, round_)
     if step is None or not policy.levels:
         cursor.execute(FINISH, {"id": incident_id})
@@ -318,5 +301,5 @@ def escalate_one(cursor: Cursor, changes, incident_id: int) -> str | None:
     changes.note(incident_id, "escalated",
                  f"{'paging again from ' if restarted else 'escalated to '}{label}: {sent} notification(s) queued")
     if not restarted:
-        queue_events(cursor, now_db, incident_id, service_id, "incident.escalated")
+        queue_events(cursor, now_db, incident_id, "incident.escalated")
     return "escalated"

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from .. import clock
-from ..engine.paging import FOLLOW_UP_CHANNELS, Kind, Policy
+from ..engine.paging import FOLLOW_UP_CHANNELS, Kind
 from ..engine.readiness import Finding, check, gaps
 from ..engine.schedules import timeline
 from ..extensions import db
@@ -27,8 +28,8 @@ from ..store.models import (
     Service,
     User,
 )
-from ..store.transactions import run_read, run_write
-from . import oncall, schedules
+from ..store.transactions import run_read, run_write, session_cursor, write
+from . import oncall, people, schedules
 from .paging import INSERT_NOTIFICATION, notification
 
 DAY = 86400
@@ -43,14 +44,12 @@ def _loaded(cursor, start: float, end: float) -> dict:
 
 def report(now: float) -> list[Finding]:
     """What would page nobody in the next 14 days."""
-    from ..store.transactions import session_cursor
-
     loaded = _loaded(session_cursor(), now, now + 15 * DAY)
-    policies = [Policy.from_json({"name": p.name, "repeat": p.repeat, "levels": p.levels})
-                for p in db.session.execute(select(EscalationPolicy).order_by(EscalationPolicy.name)).scalars()]
+    policies = [oncall.policy_of(p) for p in db.session.execute(
+        select(EscalationPolicy).order_by(EscalationPolicy.name)).scalars()]
     services = [(s.name, s.escalation_policy_id is not None)
                 for s in db.session.execute(select(Service).where(Service.live()).order_by(Service.name)).scalars()]
-    names = {u.id: u.name or u.email for u in db.session.execute(select(User)).scalars()}
+    names = people.names()
     return check(now, loaded, policies, oncall.reachable_users(), services, lambda u: names.get(u, f"user {u}"))
 
 
@@ -66,7 +65,6 @@ def _key(*parts) -> str:
 
 
 def _when(epoch: float, zone: str) -> str:
-    from zoneinfo import ZoneInfo
     return datetime.fromtimestamp(epoch, timezone.utc).astimezone(ZoneInfo(zone)).strftime("%a %d %b %H:%M %Z")
 
 
@@ -126,8 +124,6 @@ def notify_handoffs(engine, now: float) -> int:
 
 
 def set_handoff_notices(user_id: int, on: bool) -> bool:
-    from ..store.transactions import write
-
     def work():
         user = db.session.get(User, user_id)
         if user is None:

@@ -5,13 +5,18 @@ configuration document. Who is on call is always computed, never stored.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import delete, select
 
 from .. import clock
+from ..engine.config import parse_document
+from ..engine.ical import calendar
+from ..engine.oncall import build_schedule
 from ..engine.rules import SpecError
 from ..engine.schedules import (
     DAYS,
@@ -21,6 +26,7 @@ from ..engine.schedules import (
     Window,
     instant,
     layer_shifts,
+    local_instant,
     local_of,
     on_call,
     timeline,
@@ -28,10 +34,11 @@ from ..engine.schedules import (
     zone,
 )
 from ..extensions import db
-from ..store.hotpath import Cursor, Sql, to_datetime
-from ..store.models import CalendarFeed, ScheduleOverride, User
+from ..store.hotpath import Cursor, Sql, from_json, to_datetime
+from ..store.models import CalendarFeed, EscalationPolicy, ScheduleOverride, User
 from ..store.models import Schedule as ScheduleRow
 from ..store.transactions import session_cursor, write
+from . import people
 
 MAX_RANGE_SECONDS = 90 * 86400
 SCHEDULE_BY_ID = Sql("SELECT name, time_zone, layers FROM schedules WHERE id = :id")
@@ -39,10 +46,6 @@ OVERRIDES_AROUND = Sql("""
     SELECT user_id, starts_at, ends_at FROM schedule_overrides
     WHERE schedule_id = :id AND ends_at > :start AND starts_at < :end ORDER BY starts_at
 """)
-
-
-def _json(value):
-    return json.loads(value) if isinstance(value, (str, bytes)) else value
 
 
 def _hhmm(text: str) -> time:
@@ -74,7 +77,7 @@ def load(cursor: Cursor, schedule_id: int, start: float, end: float) -> Schedule
     overrides = tuple(Override(user_id, clock.from_db(to_datetime(s)), clock.from_db(to_datetime(e)))
                       for user_id, s, e in cursor.execute(OVERRIDES_AROUND, {
                           "id": schedule_id, "start": clock.to_db(start), "end": clock.to_db(end)}).fetchall())
-    return Schedule(name, zone_name, tuple(layer_from_json(lv) for lv in _json(layers)), overrides)
+    return Schedule(name, zone_name, tuple(layer_from_json(lv) for lv in from_json(layers)), overrides)
 
 
 def on_call_ids(cursor: Cursor, schedule_id: int, now: float) -> tuple[str | None, tuple[int, ...]]:
@@ -99,10 +102,6 @@ class Answer:
     until: float | None
 
 
-def _emails() -> dict[int, str]:
-    return {u.id: u.email for u in db.session.execute(select(User)).scalars()}
-
-
 def _row(name: str) -> ScheduleRow | None:
     return db.session.execute(select(ScheduleRow).where(ScheduleRow.name == name)).scalar()
 
@@ -116,7 +115,7 @@ def who_is_on_call(name: str, at: float) -> Answer | None:
     if row is None:
         return None
     schedule = load(session_cursor(), row.id, at - 1, at + 400 * 86400)
-    emails = _emails()
+    emails = people.emails()
     return Answer(name, at, [emails.get(u, f"user {u}") for u in on_call(schedule, at).users], until(schedule, at))
 
 
@@ -130,7 +129,7 @@ def shifts(name: str, start: float, end: float) -> list[dict] | None:
     if row is None:
         return None
     schedule = load(session_cursor(), row.id, start, end)
-    emails = _emails()
+    emails = people.emails()
     return [{"user": emails.get(s.user, f"user {s.user}"), "start": clock.iso(clock.to_db(s.start)),
              "end": clock.iso(clock.to_db(s.end)), "source": "override" if s.source == "override" else s.source}
             for s in timeline(schedule, start, end)]
@@ -168,7 +167,7 @@ def save_all(schedules: tuple[Schedule, ...], now: float) -> dict[str, int]:
 
 
 def export_all() -> list[dict]:
-    emails = _emails()
+    emails = people.emails()
     found = []
     for row in db.session.execute(select(ScheduleRow).order_by(ScheduleRow.name)).scalars():
         overrides = db.session.execute(select(ScheduleOverride).where(ScheduleOverride.schedule_id == row.id)
@@ -225,10 +224,6 @@ class TimelinePage:
         return round(max(0.0, min(1.0, (at - self.start) / (self.end - self.start))) * width, 2)
 
 
-def _names() -> dict[int, str]:
-    return {u.id: (u.name or u.email) for u in db.session.execute(select(User)).scalars()}
-
-
 def _engine_schedule(row: ScheduleRow, start: float, end: float) -> Schedule:
     return load(session_cursor(), row.id, start, end)
 
@@ -239,7 +234,7 @@ def schedule_row(schedule_id: int) -> ScheduleRow | None:
 
 def now_and_next(now: float) -> list[NowAndNext]:
     """Every schedule with who is on call now and who is next (the front page, services)."""
-    names = _names()
+    names = people.names()
     found = []
     for row in db.session.execute(select(ScheduleRow).order_by(ScheduleRow.name)).scalars():
         schedule = _engine_schedule(row, now - 1, now + 400 * 86400)
@@ -272,7 +267,7 @@ def timeline_page(schedule_id: int, choose_zone, day: str | None, now: float,
     first = local_of(start, zone(zone_name)).date()
     end = instant(datetime.combine(first + timedelta(days=days), time()), zone(zone_name))
     schedule = _engine_schedule(row, start, end)
-    names = _names()
+    names = people.names()
 
     def named(shifts):
         return [type(s)(names.get(s.user, f"user {s.user}"), s.start, s.end, s.source) for s in shifts]
@@ -282,13 +277,13 @@ def timeline_page(schedule_id: int, choose_zone, day: str | None, now: float,
     overrides = list(db.session.execute(select(ScheduleOverride).where(
         ScheduleOverride.schedule_id == row.id, ScheduleOverride.ends_at > clock.to_db(start))
         .order_by(ScheduleOverride.starts_at)).scalars())
-    people = list(db.session.execute(select(User).where(User.active).order_by(User.email)).scalars())
+    active = list(db.session.execute(select(User).where(User.active).order_by(User.email)).scalars())
     tz = zone(zone_name)
     first = local_of(start, tz).date()
     days_ = [(instant(datetime.combine(first + timedelta(days=d), time()), tz), first + timedelta(days=d))
              for d in range(days)]
     return TimelinePage(row, zone_name, start, end, layers, Row("On call", final), overrides, names, handoffs,
-                        people, days_)
+                        active, days_)
 
 
 def add_override(schedule_id: int, user_id: int, start_text: str, end_text: str, choose_zone,
@@ -328,10 +323,10 @@ def add_override(schedule_id: int, user_id: int, start_text: str, end_text: str,
 
 
 def _local(text: str, zone_name: str, name: str) -> float:
-    try:
-        return instant(datetime.fromisoformat(text), zone(zone_name))
-    except (ValueError, TypeError):
-        raise SpecError(name, "must be a date and time") from None
+    found = local_instant(text, zone_name)
+    if found is None:
+        raise SpecError(name, "must be a date and time")
+    return found
 
 
 
@@ -359,14 +354,11 @@ FEED_PAST, FEED_AHEAD = 7 * 86400, 60 * 86400
 
 
 def _feed_digest(secret: str) -> str:
-    import hashlib
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def create_feed(user_id: int, schedule_id: int | None, now: float) -> str | None:
     """A new secret feed URL path part (shown once; kept as a digest). None: no such schedule."""
-    import secrets
-
     def work():
         if schedule_id is not None and db.session.get(ScheduleRow, schedule_id) is None:
             return None
@@ -397,14 +389,12 @@ def feeds_of(user_id: int) -> list[tuple[CalendarFeed, str | None]]:
 
 def feed_text(secret: str, now: float) -> str | None:
     """The iCalendar text of a live feed (None: unknown or revoked: the URL stops working)."""
-    from ..engine.ical import calendar
-
     feed = db.session.execute(select(CalendarFeed).where(CalendarFeed.digest == _feed_digest(secret or ""),
                                                          CalendarFeed.revoked_at.is_(None))).scalar()
     if feed is None:
         return None
     start, end = now - FEED_PAST, now + FEED_AHEAD
-    names = _names()
+    names = people.names()
     if feed.schedule_id is not None:
         row = db.session.get(ScheduleRow, feed.schedule_id)
         if row is None:
@@ -443,9 +433,6 @@ def save_document(schedule_id: int | None, text: str, now: float) -> int | None:
     """Create or replace one schedule from its JSON (the document's ``schedules[]`` entry).
 
     :raises SpecError: the fault, with its path."""
-    from ..engine.config import parse_document
-    from ..engine.oncall import build_schedule
-
     doc = parse_document(text)
     known = {u.email for u in db.session.execute(select(User)).scalars()}
     schedule = build_schedule(doc, "schedule", known)
@@ -467,8 +454,6 @@ def save_document(schedule_id: int | None, text: str, now: float) -> int | None:
 
 def delete_schedule(schedule_id: int) -> str | None:
     """Delete a schedule no policy targets. :raises SpecError: a policy still targets it."""
-    from ..store.models import EscalationPolicy
-
     def work():
         row = db.session.get(ScheduleRow, schedule_id)
         if row is None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ..engine.paging import PersonalRule, Policy
+from ..engine.paging import PersonalRule
 from ..engine.schedules import on_call
 from ..engine.simulate import Step, simulate
 from ..extensions import db
@@ -19,7 +19,8 @@ from ..store.models import (
     User,
 )
 from ..store.transactions import session_cursor
-from . import schedules
+from . import oncall, people, schedules
+from .catalog import reachable_service
 
 HORIZON = 40 * 86400  # overrides loaded this far ahead of the moment simulated
 
@@ -41,7 +42,7 @@ def run(service: Service | None, urgency: str, at: float) -> Simulation | None:
     row = db.session.get(EscalationPolicy, service.escalation_policy_id) if service.escalation_policy_id else None
     if row is None:
         return Simulation(service, None, urgency, at, [], {})
-    policy = Policy.from_json({"name": row.name, "repeat": row.repeat, "levels": row.levels})
+    policy = oncall.policy_of(row)
     rules = [PersonalRule(r.user_id, r.contact_method_id, r.after_minutes, tuple(r.urgencies.split(",")),
                           m.channel, m.verified_at is not None)
              for r, m in db.session.execute(select(NotificationRule, ContactMethod).join(
@@ -54,7 +55,7 @@ def run(service: Service | None, urgency: str, at: float) -> Simulation | None:
             loaded[schedule_id] = schedules.load(session_cursor(), schedule_id, at - 1, at + HORIZON)
         found = loaded[schedule_id]
         return on_call(found, instant).users if found is not None else ()
-    names = {u.id: u.name or u.email for u in db.session.execute(select(User)).scalars()}
+    names = people.names()
     by_id = schedules.schedule_names()
     steps = simulate(policy, urgency, at, rules, who, lambda u: names.get(u, f"user {u}"),
                      lambda s: by_id.get(s, f"schedule {s}"))
@@ -68,9 +69,7 @@ def for_service_id(service_id: int, urgency: str, at: float) -> Simulation | Non
 
 def for_token(name: str, scope: int | None, urgency: str, at: float) -> tuple[Simulation, dict] | None:
     """The API's simulation for a service the token reaches, with user ids as emails."""
-    from .catalog import reachable_service
-
     found = run(reachable_service(name, scope), urgency, at)
     if found is None:
         return None
-    return found, {u.id: u.email for u in db.session.execute(select(User)).scalars()}
+    return found, people.emails()

@@ -14,6 +14,7 @@ parameters are naive UTC and converted here; datetimes read back go through
 
 from __future__ import annotations
 
+import json
 import re
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
@@ -34,6 +35,11 @@ class Sql:
     def __init__(self, text: str):
         self.sqlite = " ".join(text.split())
         self.postgresql = _PLACEHOLDER.sub(r"%(\1)s", self.sqlite.replace("%", "%%"))
+
+
+def from_json(value):
+    """A JSON column as read from either driver (SQLite returns text, psycopg the value)."""
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
 
 
 def to_datetime(value) -> datetime | None:

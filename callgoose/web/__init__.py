@@ -9,6 +9,9 @@ from __future__ import annotations
 
 def register(app) -> None:
     """Register the blueprints, converters, error handlers and template helpers on ``app``."""
+    from datetime import timedelta
+
+    from ..engine.paging import EVENTS
     from ..extensions import csrf, db, login_manager
     from . import (
         api,
@@ -39,7 +42,8 @@ def register(app) -> None:
                    openapi, health):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
-    app.jinja_env.globals["timedelta"] = __import__("datetime").timedelta
+    app.jinja_env.globals["timedelta"] = timedelta
+    app.jinja_env.globals["webhook_events"] = EVENTS  # the service webhook form's choices
     app.jinja_env.filters.update(localtime=localtime, dbtime=dbtime, shade=shade, localinput=localinput)
     errors.register_error_handlers(app)
     app.after_request(errors.security_headers)

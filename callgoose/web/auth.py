@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -23,10 +21,10 @@ from ..extensions import login_manager
 from ..services import users
 from ..services.users import MAX_FAILURES, has_users
 from .forms import LoginForm, OwnPasswordForm, SetupForm
+from .params import local_path
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
-_URL_IGNORED = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @login_manager.user_loader
@@ -51,18 +49,8 @@ def unauthorized():
 
 
 def _safe_next(target: str | None) -> str:
-    """Only paths of this server are followed after login, read the way browsers read them.
-
-    Browsers drop tabs and newlines from URLs, strip leading spaces and control characters,
-    and take a backslash for a slash: ``/\tevil.example`` and ``/\\evil.example`` are
-    other sites to them.
-    """
-    if target:
-        cleaned = _URL_IGNORED.sub("", target).lstrip(" ").replace("\\", "/")
-        parts = urlsplit(cleaned)
-        if cleaned.startswith("/") and not cleaned.startswith("//") and not parts.scheme and not parts.netloc:
-            return cleaned
-    return url_for("dashboard.incidents")
+    """Only paths of this server are followed after login (:func:`params.local_path`)."""
+    return local_path(target) or url_for("dashboard.incidents")
 
 
 def _sign_in(user_id: int, remember: bool = False) -> None:

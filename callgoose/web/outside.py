@@ -45,7 +45,7 @@ def twilio_signed(view):
     @wraps(view)
     def wrapped(*args, **kwargs):
         params = {k: request.form.get(k, "") for k in request.form}
-        if not twilio_valid(current_app.config.get("TWILIO_AUTH_TOKEN") or "", _public_url(), params,
+        if not twilio_valid(str(current_app.config.get("TWILIO_AUTH_TOKEN") or ""), _public_url(), params,
                             request.headers.get("X-Twilio-Signature")):
             abort(403, "The request's Twilio signature is missing or wrong.")
         return view(*args, **kwargs)

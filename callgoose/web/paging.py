@@ -17,10 +17,10 @@ from flask_login import current_user, login_required
 
 from .. import clock
 from ..engine import SpecError
-from ..engine.paging import CHANNELS, EVENTS, FINAL_STATES, URGENCIES, WEBHOOK_FORMATS
+from ..engine.paging import CHANNELS, FINAL_STATES, URGENCIES, WEBHOOK_FORMATS
 from ..services import oncall, users
 from .access import admin_required
-from .params import page_number
+from .params import local_path, page_number
 
 bp = Blueprint("paging", __name__)
 LEVEL_SLOTS = 6  # level rows in the policy form
@@ -218,8 +218,5 @@ def resend(notification_id: int):
     done = oncall.resend(notification_id, clock.now())
     flash("Queued again as a new delivery." if done else "Only a failed or unknown delivery can be sent again.",
           "message" if done else "error")
-    back = request.form.get("next", "")
-    return redirect(back if back.startswith("/") and not back.startswith("//") else url_for("paging.notifications"))
+    return redirect(local_path(request.form.get("next")) or url_for("paging.notifications"))
 
-
-__all__ = ["EVENTS"]

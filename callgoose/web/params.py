@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
@@ -66,3 +67,21 @@ def query_time(value: str | None, name: str) -> float | None:
     if not 0 <= stamp < 253_000_000_000:
         raise BadParam(f"{name} must be a time between the years 1970 and 9999.")
     return stamp
+
+
+_URL_IGNORED = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` when it is a path of this server, read the way browsers read it; else None.
+
+    Browsers drop tabs and newlines from URLs, strip leading spaces and control characters,
+    and take a backslash for a slash: ``/\tevil.example`` and ``/\\evil.example`` are
+    other sites to them.
+    """
+    if target:
+        cleaned = _URL_IGNORED.sub("", target).lstrip(" ").replace("\\", "/")
+        parts = urlsplit(cleaned)
+        if cleaned.startswith("/") and not cleaned.startswith("//") and not parts.scheme and not parts.netloc:
+            return cleaned
+    return None

@@ -6,7 +6,11 @@ Pure (no Flask): the API log and the test payload form show the same words.
 from __future__ import annotations
 
 import json
+import zlib
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
+from .. import clock
 from ..engine import Payload, clean
 from ..engine.outcome import Miss, ServiceOutcome
 from ..engine.payload import (
@@ -145,9 +149,6 @@ def pretty_payload(text: str) -> tuple[str, list[str]]:
 
 def localtime(epoch: float | None, zone_name: str) -> str:
     """An instant as local wall time with its zone's abbreviation (CET, CEST: offsets show)."""
-    from datetime import datetime, timezone
-    from zoneinfo import ZoneInfo
-
     if epoch is None:
         return "never"
     local = datetime.fromtimestamp(epoch, timezone.utc).astimezone(ZoneInfo(zone_name))
@@ -156,19 +157,14 @@ def localtime(epoch: float | None, zone_name: str) -> str:
 
 def dbtime(value, zone_name: str) -> str:
     """A stored (naive UTC) time as local wall time."""
-    from .. import clock
     return localtime(clock.from_db(value), zone_name)
 
 
 def shade(name) -> str:
     """One of eight colour classes, the same for a name everywhere."""
-    import zlib
     return f"u{zlib.crc32(str(name).encode()) % 8}"
 
 
 def localinput(epoch: float, zone_name: str) -> str:
     """An instant as a ``datetime-local`` input's value in a zone."""
-    from datetime import datetime, timezone
-    from zoneinfo import ZoneInfo
-
     return datetime.fromtimestamp(epoch, timezone.utc).astimezone(ZoneInfo(zone_name)).strftime("%Y-%m-%dT%H:%M")

@@ -3,8 +3,6 @@ viewer's zone, and overrides ("I'll take Ana's shift on 24 December")."""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from flask import (
     Blueprint,
     Response,
@@ -19,8 +17,10 @@ from flask_login import current_user, login_required
 
 from .. import clock
 from ..engine import SpecError
+from ..engine.schedules import known_zone, local_instant
 from ..services import readiness, schedules, simulator
 from .access import admin_required
+from .params import local_path
 
 bp = Blueprint("schedules", __name__)
 
@@ -30,14 +30,7 @@ def viewer_zone(schedule_zone: str) -> str:
     schedule's."""
     asked = request.args.get("tz") or request.form.get("tz") or ""
     mine = current_user.time_zone if current_user.time_zone not in (None, "", "UTC") else ""
-    for name in (asked, mine, schedule_zone):
-        try:
-            if name:
-                ZoneInfo(name)
-                return name
-        except (ZoneInfoNotFoundError, ValueError):
-            continue
-    return "UTC"
+    return next((name for name in (asked, mine, schedule_zone) if known_zone(name)), "UTC")
 
 
 @bp.get("/schedules")
@@ -52,7 +45,7 @@ def schedule(schedule_id: int):
     page = schedules.timeline_page(schedule_id, viewer_zone, request.args.get("from"), clock.now())
     if page is None:
         abort(404, "No such schedule.")
-    return render_template("schedules/schedule.html", page=page, tz=ZoneInfo(page.zone), now=clock.now())
+    return render_template("schedules/schedule.html", page=page, now=clock.now())
 
 
 @bp.post("/schedules/<int:schedule_id>/overrides")
@@ -79,22 +72,13 @@ def delete_override(schedule_id: int, override_id: int):
     return redirect(url_for("schedules.schedule", schedule_id=schedule_id))
 
 
-def local_moment(text: str | None, zone_name: str) -> float | None:
-    """A ``datetime-local`` value in a zone (fold=0); None when empty or not a time."""
-    from datetime import datetime
-    try:
-        return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone_name), fold=0).timestamp() if text else None
-    except ValueError:
-        return None
-
-
 @bp.get("/services/<int:service_id>/simulate")
 @login_required
 def simulate(service_id: int):
     """Who would be paged if an incident opened at a moment (now, or any time ahead)."""
     zone = viewer_zone("UTC")
     urgency = request.args.get("urgency") if request.args.get("urgency") in ("high", "low") else "high"
-    at = local_moment(request.args.get("at"), zone) or clock.now()
+    at = local_instant(request.args.get("at"), zone) or clock.now()
     found = simulator.for_service_id(service_id, urgency, at)
     if found is None:
         abort(404, "No such service.")
@@ -119,8 +103,7 @@ def create_feed():
         abort(404, "No such schedule.")
     flash(f"Subscribe in your calendar to {url_for('schedules.feed', secret=secret, _external=True)} "
           "(shown once; anyone with the link sees the shifts: revoke it on My notifications).", "message")
-    return redirect(request.form.get("next") if (request.form.get("next") or "").startswith("/") and
-                    not request.form.get("next", "").startswith("//") else url_for("paging.mine"))
+    return redirect(local_path(request.form.get("next")) or url_for("paging.mine"))
 
 
 @bp.post("/calendar-feeds/<int:feed_id>/revoke")
