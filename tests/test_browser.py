@@ -239,3 +239,79 @@ def test_a_new_user_is_paged_by_mail_within_seconds_and_the_mail_acknowledges(ma
         expect(page.locator(".facts .badge.acknowledged")).to_be_visible()
         expect(page.get_by_text("Escalation stopped: the incident was acknowledged.")).to_be_visible()
         assert problems == []
+
+
+def test_a_team_builds_its_rota_with_the_form_and_takes_a_span_by_dragging_on_the_timeline(make_app, browser,
+                                                                                            tmp_path):
+    """Issue 9 in a browser: a weekly rotation of three with a weekday-daytime layer over it,
+    built with the form; a span dragged on the timeline becomes an override."""
+    import re
+
+    url = f"sqlite:///{tmp_path / 'rota.sqlite'}"
+    make_app(url, tmp_path)
+    with running_servers(url, tmp_path) as (port,):
+        base = f"http://127.0.0.1:{port}"
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        problems = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("dialog", lambda d: d.accept())
+        page.goto(base + "/")
+        page.get_by_label("Email").fill("ana@example.com")
+        page.get_by_label("Password", exact=True).fill("correct horse")
+        page.get_by_label("Password again").fill("correct horse")
+        page.get_by_role("button", name="Create admin and sign in").click()
+        expect(page.get_by_role("heading", name="API Token")).to_be_visible()
+        for email in ("bo@example.com", "cy@example.com"):
+            page.get_by_role("link", name="Users").click()
+            page.get_by_label("Email").fill(email)
+            page.get_by_label("Password", exact=True).fill("correct horse")
+            page.get_by_role("button", name="Add user").click()
+            expect(page.get_by_role("cell", name=f"{email} Notifications")).to_be_visible()
+
+        page.get_by_role("link", name="Schedules", exact=True).click()
+        page.get_by_role("link", name="New schedule").click()
+        page.get_by_label("Name", exact=True).fill("checkout")
+        page.get_by_label("Time zone (IANA name)").fill("Europe/Berlin")
+        page.locator("#l0-users").fill("ana@example.com\nbo@example.com\ncy@example.com")
+        page.locator("#l0-start").fill("2026-10-05T09:00")
+        page.get_by_role("button", name="Add a layer").click()
+        page.locator("#l1-name").fill("daytime")
+        page.locator("#l1-users").fill("cy@example.com")
+        page.locator("#l1-start").fill("2026-10-05T09:00")
+        page.locator("#l1-count").fill("1")
+        page.locator("select[name='layers-1-unit']").select_option("days")
+        page.locator("#l1-restrictions").fill("mon-fri 09:00-17:00")
+        shot(page, "9-schedule-form.png")
+        page.get_by_role("button", name="Save schedule").click()
+        expect(page.get_by_text("Schedule saved.")).to_be_visible()
+        expect(page.get_by_role("heading", name="checkout")).to_be_visible()
+
+        # The two weeks across the autumn change, in the schedule's zone: handoffs keep their local
+        # times on either side of it (UTC offsets +2 then +1).
+        page.goto(page.url.split("?")[0] + "?from=2026-10-19&tz=Europe/Berlin")
+        handoffs = page.locator("ul.timeline")
+        expect(handoffs).to_contain_text("Mon 19 Oct 2026 09:00 CEST bo@example.com → cy@example.com "
+                                         "(Mon 19 Oct 2026 07:00 UTC)")
+        expect(handoffs).to_contain_text("Tue 27 Oct 2026 09:00 CET ana@example.com → cy@example.com "
+                                         "(Tue 27 Oct 2026 08:00 UTC)")
+        chart = page.locator(".timeline-chart svg")
+        box = chart.bounding_box()
+        # The chart is 1530 units wide from x = -120; the two weeks are x 0..1400. Drag from the
+        # middle of day 3 to the middle of day 4 (Wed 21 12:00 to Thu 22 12:00 local).
+        def at(fraction):
+            return box["x"] + (120 + 1400 * fraction) / 1530 * box["width"]
+        y = box["y"] + box["height"] * 0.9
+        page.mouse.move(at(2.5 / 14), y)
+        page.mouse.down()
+        page.mouse.move(at(3.0 / 14), y, steps=5)
+        page.mouse.move(at(3.5 / 14), y, steps=5)
+        page.mouse.up()
+        expect(page.locator("#o-start")).to_have_value("2026-10-21T12:00")
+        expect(page.locator("#o-end")).to_have_value("2026-10-22T12:00")
+        assert "take_start" not in page.url  # the drag did not follow the shift's link
+        page.locator("#o-user").select_option(label="bo@example.com")
+        shot(page, "9-timeline-selection.png")
+        page.get_by_role("button", name="Add override").click()
+        expect(page.get_by_text("Override added.")).to_be_visible()
+        expect(page.get_by_text(re.compile(r"bo@example\.com: Wed 21 Oct 2026 12:00"))).to_be_visible()
+        assert problems == []

@@ -23,7 +23,7 @@ ADMIN_ONLY = {
     "services.create", "services.import_", "services.settings", "services.maintenance", "services.rule_action",
     "services.rename", "services.delete",
     "paging.save_policy", "paging.delete_policy", "paging.service_policy", "paging.add_webhook",
-    "paging.delete_webhook", "schedules.save", "schedules.delete",
+    "paging.delete_webhook", "schedules.save", "schedules.save_json", "schedules.delete",
 }
 SAFE = {"GET", "HEAD", "OPTIONS"}
 

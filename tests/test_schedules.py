@@ -370,23 +370,55 @@ def test_the_readiness_page_lists_gaps_unreachable_people_and_services_without_a
     assert "Readiness: 1 problem in the next 14 days" in front
 
 
+def test_the_readiness_report_is_stored_and_checked_again_when_what_it_read_changes(team, setup, monkeypatch):
+    """The front page reads the stored report; a change to a policy, a service, a schedule or
+    a contact method, or ten minutes, makes the next reader check again."""
+    from callgoose.jobs import notices
+    from callgoose.services import oncall, readiness
+    setup.services({"name": "batch", "trigger": [{"conditions": [{"json_key": "x", "contains": ["y"]}]}]})
+    checks = []
+    real = readiness.check
+    monkeypatch.setattr(readiness, "check", lambda *a, **k: checks.append(1) or real(*a, **k))
+    now = clock.now()
+    with team.app_context():
+        first = readiness.report(now)
+        assert readiness.report(now + 60) == first and len(checks) == 1  # stored, not checked again
+        assert [f.text for f in first if f.kind == "no_policy"] == ["nobody is paged for batch: it has no escalation policy"]
+        batch = setup.query("SELECT id FROM services WHERE name = 'batch'")[0][0]
+        policy = setup.query("SELECT id FROM escalation_policies")[0][0]
+        oncall.set_service_policy(batch, policy)
+        assert [f for f in readiness.report(now + 120) if f.kind == "no_policy"] == [] and len(checks) == 2
+        readiness.report(now + 180)
+        assert len(checks) == 2
+        cy = setup.query("SELECT id FROM users WHERE email = 'cy@example.com'")[0][0]
+        method = setup.query("SELECT id FROM contact_methods WHERE user_id = :u", u=cy)[0][0]
+        oncall.delete_method(cy, method)
+        assert any("cy@example.com (in checkout) has no verified contact method" in f.text
+                   for f in readiness.report(now + 240)) and len(checks) == 3
+        readiness.report(now + 240 + readiness.FRESH + 1)  # too old: checked again
+        assert len(checks) == 4
+        notices.readiness(None, team.config, now + 900)  # the worker renews it
+        assert len(checks) == 5 and readiness.report(now + 960) and len(checks) == 5
+    assert setup.query("SELECT count(*) FROM readiness_reports") == [(1,)]
+
+
 def test_the_editor_saves_refuses_with_the_path_and_will_not_delete_a_schedule_in_use(team, add_user, sign_in, client,
                                                                                       setup):
     sign_in(client, *add_user(team))
     schedule_id = setup.query("SELECT id FROM schedules")[0][0]
-    page = client.get(f"/schedules/{schedule_id}/edit").get_data(as_text=True)
+    page = client.get(f"/schedules/{schedule_id}/json").get_data(as_text=True)
     assert "&#34;weekly&#34;" in page or '"weekly"' in page
-    document = json.loads(client.get(f"/schedules/{schedule_id}/edit").get_data(as_text=True).split(
+    document = json.loads(client.get(f"/schedules/{schedule_id}/json").get_data(as_text=True).split(
         'name="document"')[1].split(">", 1)[1].split("</textarea>")[0].replace("&#34;", '"').replace("&quot;", '"'))
     document["layers"][0]["shift"]["count"] = 2
-    saved = client.post(f"/schedules/{schedule_id}/edit", data={"document": json.dumps(document)})
+    saved = client.post(f"/schedules/{schedule_id}/json", data={"document": json.dumps(document)})
     assert saved.status_code == 302
     stored = setup.query("SELECT layers FROM schedules")[0][0]
     assert as_json(stored)[0]["shift"] == {"unit": "weeks", "count": 2}
     document["layers"][0]["start"] = "tomorrow"
-    refused = client.post(f"/schedules/{schedule_id}/edit", data={"document": json.dumps(document)})
+    refused = client.post(f"/schedules/{schedule_id}/json", data={"document": json.dumps(document)})
     assert refused.status_code == 422 and "schedule.layers[0].start" in refused.get_data(as_text=True)
-    new = client.post("/schedules/new", data={"document": json.dumps({**document, "name": "spare",
+    new = client.post("/schedules/new/json", data={"document": json.dumps({**document, "name": "spare",
                                                                       "layers": document["layers"][1:]})})
     assert new.status_code == 302
     in_use = client.post(f"/schedules/{schedule_id}/delete", follow_redirects=True).get_data(as_text=True)
@@ -394,6 +426,70 @@ def test_the_editor_saves_refuses_with_the_path_and_will_not_delete_a_schedule_i
     spare = setup.query("SELECT id FROM schedules WHERE name = 'spare'")[0][0]
     assert client.post(f"/schedules/{spare}/delete").status_code == 302
     assert setup.query("SELECT name FROM schedules") == [("checkout",)]
+
+
+def form_of(page: str) -> dict:
+    """The editor form's fields as a browser would post them (inputs, textareas, selected options)."""
+    import html
+    import re
+    fields = {m[1]: html.unescape(m[2]) for m in re.finditer(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page)}
+    fields |= {m[1]: html.unescape(m[2]) for m in re.finditer(
+        r'<textarea[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', page, re.S)}
+    for name, options in re.findall(r'<select name="([^"]+)"[^>]*>(.*?)</select>', page, re.S):
+        fields[name] = re.search(r'<option value="([^"]+)" selected>', options)[1]
+    fields.pop("csrf_token", None)
+    return fields
+
+
+def test_the_form_editor_shows_layers_as_rows_and_saves_them_keeping_the_overrides(team, add_user, sign_in, client,
+                                                                                   setup):
+    sign_in(client, *add_user(team))
+    schedule_id = setup.query("SELECT id FROM schedules")[0][0]
+    page = client.get(f"/schedules/{schedule_id}/edit").get_data(as_text=True)
+    fields = form_of(page)
+    assert fields["name"] == "checkout" and fields["time_zone"] == ZONE
+    assert fields["layers-0-name"] == "weekly" and fields["layers-0-users"].split() == list(TEAM)
+    assert fields["layers-1-restrictions"] == "mon-fri 09:00-17:00" and fields["layers-1-unit"] == "days"
+    assert fields["layers-0-start"] == "2026-10-05T09:00"
+    saved = client.post(f"/schedules/{schedule_id}/edit", data={**fields, "layers-0-count": "2",
+                                                                "layers-1-restrictions": "mon-thu 08:00-16:00; fri 08:00-12:00",
+                                                                "action": "save"})
+    assert saved.status_code == 302
+    layers = as_json(setup.query("SELECT layers FROM schedules")[0][0])
+    assert layers[0]["shift"] == {"unit": "weeks", "count": 2}
+    again = form_of(client.get(f"/schedules/{schedule_id}/edit").get_data(as_text=True))
+    assert again["layers-1-restrictions"] == "mon-thu 08:00-16:00; fri 08:00-12:00"
+    assert setup.query("SELECT count(*) FROM schedule_overrides") == [(1,)]  # the holiday stays
+    # The rows: add one, move it up, remove one; nothing is saved until "Save".
+    added = form_of(client.post(f"/schedules/{schedule_id}/edit", data={**fields, "action": "add"}).get_data(as_text=True))
+    assert added["layers-2-name"] == "layer 3"
+    moved = form_of(client.post(f"/schedules/{schedule_id}/edit", data={**fields, "action": "up-1"}).get_data(as_text=True))
+    assert (moved["layers-0-name"], moved["layers-1-name"]) == ("daytime", "weekly")
+    removed = form_of(client.post(f"/schedules/{schedule_id}/edit",
+                                  data={**fields, "action": "remove-0"}).get_data(as_text=True))
+    assert removed["layers-0-name"] == "daytime" and "layers-1-name" not in removed
+    assert as_json(setup.query("SELECT layers FROM schedules")[0][0])[0]["shift"]["count"] == 2
+    # Faults are told in words, and the form keeps what was typed.
+    bad = client.post(f"/schedules/{schedule_id}/edit", data={**fields, "layers-1-restrictions": "weekdays 9-5",
+                                                              "action": "save"})
+    text = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "layer 2, restrictions 1: &#39;weekdays 9-5&#39; is not a window" in text
+    assert 'value="weekdays 9-5"' in text
+    nobody = client.post(f"/schedules/{schedule_id}/edit", data={**fields, "layers-0-users": "zed@example.com",
+                                                                 "action": "save"})
+    assert nobody.status_code == 422 and "layer 1, users 1: zed@example.com is not a user" in nobody.get_data(as_text=True)
+
+
+def test_a_new_schedule_from_the_form_starts_with_the_viewer_on_mondays(team, add_user, sign_in, client, setup):
+    email, password = add_user(team)
+    sign_in(client, email, password)
+    fields = form_of(client.get("/schedules/new").get_data(as_text=True))
+    assert fields["layers-0-users"] == email and fields["layers-0-start"].endswith("T09:00")
+    assert datetime.fromisoformat(fields["layers-0-start"]).weekday() == 0 and fields["name"] == ""
+    assert client.post("/schedules/new", data={**fields, "name": "nights", "action": "save"}).status_code == 302
+    assert setup.query("SELECT name FROM schedules ORDER BY name") == [("checkout",), ("nights",)]
+    clash = client.post("/schedules/new", data={**fields, "name": "nights", "action": "save"})
+    assert clash.status_code == 422 and "a schedule called &#39;nights&#39; exists already" in clash.get_data(as_text=True)
 
 
 def test_a_shift_on_the_timeline_fills_the_override_form(team, add_user, sign_in, client, setup):

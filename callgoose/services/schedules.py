@@ -18,6 +18,13 @@ from ..engine.config import parse_document
 from ..engine.ical import calendar
 from ..engine.oncall import build_schedule
 from ..engine.rules import SpecError
+from ..engine.schedule_form import (
+    LayerRow,
+    document_of_rows,
+    in_words,
+    rows_from_form,
+    rows_of,
+)
 from ..engine.schedules import (
     DAYS,
     Layer,
@@ -145,9 +152,10 @@ def ids_by_name() -> dict[str, int]:
     return {r.name: r.id for r in db.session.execute(select(ScheduleRow)).scalars()}
 
 
-def save_all(schedules: tuple[Schedule, ...], now: float) -> dict[str, int]:
+def save_all(schedules: tuple[Schedule, ...], now: float, replace_overrides: bool = True) -> dict[str, int]:
     """Create or replace the document's schedules (users by email) in the caller's
-    transaction; return every schedule's id by name."""
+    transaction; return every schedule's id by name. The form editor keeps the overrides
+    (``replace_overrides=False``): they are added and deleted on the schedule's page."""
     ids = {u.email: u.id for u in db.session.execute(select(User)).scalars()}
     for schedule in schedules:
         row = _row(schedule.name)
@@ -158,6 +166,8 @@ def save_all(schedules: tuple[Schedule, ...], now: float) -> dict[str, int]:
         row.layers = [layer_to_json(layer, lambda e: ids[e]) for layer in schedule.layers]
         row.updated_at = clock.to_db(now)
         db.session.flush()
+        if not replace_overrides:
+            continue
         db.session.execute(delete(ScheduleOverride).where(ScheduleOverride.schedule_id == row.id))
         for o in schedule.overrides:
             db.session.add(ScheduleOverride(schedule_id=row.id, user_id=ids[o.user], starts_at=clock.to_db(o.start),
@@ -433,7 +443,10 @@ def save_document(schedule_id: int | None, text: str, now: float) -> int | None:
     """Create or replace one schedule from its JSON (the document's ``schedules[]`` entry).
 
     :raises SpecError: the fault, with its path."""
-    doc = parse_document(text)
+    return _save(schedule_id, parse_document(text), now, replace_overrides=True)
+
+
+def _save(schedule_id: int | None, doc, now: float, replace_overrides: bool) -> int | None:
     known = {u.email for u in db.session.execute(select(User)).scalars()}
     schedule = build_schedule(doc, "schedule", known)
 
@@ -448,8 +461,62 @@ def save_document(schedule_id: int | None, text: str, now: float) -> int | None:
             row.name = schedule.name
         elif clash is not None:
             raise SpecError("schedule.name", f"a schedule called {schedule.name!r} exists already")
-        return save_all((schedule,), now)[schedule.name]
+        return save_all((schedule,), now, replace_overrides)[schedule.name]
     return write(work)
+
+
+@dataclass
+class Editor:
+    """The schedule editor's form: the schedule's name and zone and its layers as text rows."""
+
+    schedule_id: int | None
+    name: str
+    time_zone: str
+    rows: list[LayerRow]
+    users: list[str]  # the active users' emails, offered to type
+    error: str | None = None
+    saved: int | None = None  # the schedule's id once saved
+
+
+def _emails() -> list[str]:
+    return list(db.session.execute(select(User.email).where(User.active).order_by(User.email)).scalars())
+
+
+def editor_of(schedule_id: int | None, viewer: str, viewer_zone: str, now: float) -> Editor | None:
+    """The form for a schedule; for a new one, a weekly rotation of the viewer handing over on
+    Mondays at 09:00 in the viewer's zone, from next Monday."""
+    if schedule_id is None:
+        today = local_of(now, zone(viewer_zone)).date()
+        monday = today + timedelta(days=7 - today.weekday())
+        doc = {"name": "", "time_zone": viewer_zone,
+               "layers": [{"name": "weekly", "users": [viewer], "start": f"{monday.isoformat()}T09:00",
+                           "shift": {"unit": "weeks", "count": 1}}]}
+    else:
+        row = db.session.get(ScheduleRow, schedule_id)
+        if row is None:
+            return None
+        doc = next(d for d in export_all() if d["name"] == row.name)
+    return Editor(schedule_id, doc["name"], doc["time_zone"], rows_of(doc), _emails())
+
+
+def edit_with_form(schedule_id: int | None, form: dict, now: float) -> Editor | None:
+    """Apply the form's ``action``: ``save`` checks and saves the layers (the overrides stay as
+    they are); ``add``, ``remove-N`` and ``up-N`` change the rows and show the form again."""
+    action = str(form.get("action") or "save")
+    editor = Editor(schedule_id, str(form.get("name", "")), str(form.get("time_zone", "")),
+                    rows_from_form(form, action), _emails())
+    if action != "save":
+        return editor
+    try:
+        saved = _save(schedule_id, document_of_rows(editor.name, editor.time_zone, editor.rows), now,
+                      replace_overrides=False)
+    except SpecError as exc:
+        editor.error = f"{in_words(exc.path)}: {exc.message}"
+        return editor
+    if saved is None:
+        return None
+    editor.saved = saved
+    return editor
 
 
 def delete_schedule(schedule_id: int) -> str | None:

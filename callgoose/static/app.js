@@ -29,3 +29,57 @@ function fillZones() {
 }
 document.addEventListener("DOMContentLoaded", fillZones);
 document.addEventListener("htmx:afterSettle", fillZones);
+
+// The schedule timeline: drag across it to select a span for an override. The span is snapped
+// to the half hour and written, in the page's time zone, into the "Take a shift" form; a
+// plain click on a shift keeps its link (which fills the form with that shift).
+(function () {
+  var SNAP = 1800;  // half an hour: about two pixels of a two-week chart on a laptop
+  function localInput(epoch, zone) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-CA", {timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit",
+      day: "2-digit", hour: "2-digit", minute: "2-digit"}).formatToParts(new Date(epoch * 1000))
+      .forEach(function (p) { parts[p.type] = p.value; });
+    return parts.year + "-" + parts.month + "-" + parts.day + "T" + parts.hour + ":" + parts.minute;
+  }
+  function setup(svg) {
+    var start = parseFloat(svg.dataset.spanStart), end = parseFloat(svg.dataset.spanEnd);
+    var width = parseFloat(svg.dataset.spanWidth), zone = svg.dataset.zone;
+    var band = svg.querySelector(".selection"), from = null, dragged = false;
+    function xOf(event) {
+      var point = svg.createSVGPoint();
+      point.x = event.clientX; point.y = event.clientY;
+      return Math.max(0, Math.min(width, point.matrixTransform(svg.getScreenCTM().inverse()).x));
+    }
+    function timeOf(x) { return Math.round((start + (end - start) * x / width) / SNAP) * SNAP; }
+    svg.addEventListener("pointerdown", function (event) {
+      if (event.button !== 0) return;
+      from = xOf(event); dragged = false;
+    });
+    svg.addEventListener("pointermove", function (event) {
+      if (from === null) return;
+      var x = xOf(event);
+      if (Math.abs(x - from) < 4 && !dragged) return;
+      if (!dragged) { dragged = true; svg.setPointerCapture(event.pointerId); svg.classList.add("selecting"); }
+      band.setAttribute("x", Math.min(x, from)); band.setAttribute("width", Math.abs(x - from));
+    });
+    svg.addEventListener("pointerup", function (event) {
+      if (from === null) return;
+      var x = xOf(event), a = from;
+      from = null; svg.classList.remove("selecting");
+      if (!dragged) return;
+      var t0 = timeOf(Math.min(a, x)), t1 = timeOf(Math.max(a, x));
+      if (t1 <= t0) t1 = t0 + SNAP;
+      document.getElementById("o-start").value = localInput(t0, zone);
+      document.getElementById("o-end").value = localInput(t1, zone);
+      var take = document.getElementById("take");
+      take.open = true;
+      document.getElementById("o-user").focus();
+    });
+    svg.addEventListener("click", function (event) {  // a drag is not a click on the shift under it
+      if (dragged) { event.preventDefault(); dragged = false; }
+    }, true);
+  }
+  function all() { document.querySelectorAll("svg[data-span-start]").forEach(setup); }
+  document.addEventListener("DOMContentLoaded", all);
+})();

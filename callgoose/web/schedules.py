@@ -3,6 +3,8 @@ viewer's zone, and overrides ("I'll take Ana's shift on 24 December")."""
 
 from __future__ import annotations
 
+from zoneinfo import available_timezones
+
 from flask import (
     Blueprint,
     Response,
@@ -23,6 +25,7 @@ from .access import admin_required
 from .params import local_path
 
 bp = Blueprint("schedules", __name__)
+ZONE_CHOICES = sorted(available_timezones())
 
 
 def viewer_zone(schedule_zone: str) -> str:
@@ -57,11 +60,13 @@ def add_override(schedule_id: int):
                                        clock.now())
     except SpecError as exc:
         flash(f"No override: {exc.path} {exc.message}.", "error")
-        return redirect(url_for("schedules.schedule", schedule_id=schedule_id, tz=request.form.get("tz")))
+        return redirect(url_for("schedules.schedule", schedule_id=schedule_id, tz=request.form.get("tz"),
+                                **{"from": request.form.get("from")}))
     if added is None:
         abort(404, "No such schedule.")
     flash("Override added.", "message")
-    return redirect(url_for("schedules.schedule", schedule_id=schedule_id, tz=added[1]))
+    return redirect(url_for("schedules.schedule", schedule_id=schedule_id, tz=added[1],
+                            **{"from": request.form.get("from")}))
 
 
 @bp.post("/schedules/<int:schedule_id>/overrides/<int:override_id>/delete")
@@ -136,22 +141,46 @@ def handoff_notices():
 @bp.get("/schedules/<int:schedule_id>/edit")
 @login_required
 def edit(schedule_id: int | None = None):
-    """The schedule as JSON (the configuration document's entry), to change and save."""
-    text = schedules.document_of(schedule_id)
-    if text is None:
+    """The schedule's form: its name, zone and layers, one row each."""
+    editor = schedules.editor_of(schedule_id, current_user.email, viewer_zone("UTC"), clock.now())
+    if editor is None:
         abort(404, "No such schedule.")
-    return render_template("schedules/edit.html", schedule_id=schedule_id, text=text, error=None)
+    return render_template("schedules/edit.html", editor=editor, zones=ZONE_CHOICES)
 
 
 @bp.post("/schedules/new")
 @bp.post("/schedules/<int:schedule_id>/edit")
 @admin_required
 def save(schedule_id: int | None = None):
+    editor = schedules.edit_with_form(schedule_id, request.form.to_dict(), clock.now())
+    if editor is None:
+        abort(404, "No such schedule.")
+    if editor.saved is None:
+        return render_template("schedules/edit.html", editor=editor, zones=ZONE_CHOICES), 422 if editor.error else 200
+    flash("Schedule saved.", "message")
+    return redirect(url_for("schedules.schedule", schedule_id=editor.saved))
+
+
+@bp.get("/schedules/new/json")
+@bp.get("/schedules/<int:schedule_id>/json")
+@login_required
+def edit_json(schedule_id: int | None = None):
+    """The schedule as JSON (the configuration document's entry, overrides included)."""
+    text = schedules.document_of(schedule_id)
+    if text is None:
+        abort(404, "No such schedule.")
+    return render_template("schedules/edit_json.html", schedule_id=schedule_id, text=text, error=None)
+
+
+@bp.post("/schedules/new/json")
+@bp.post("/schedules/<int:schedule_id>/json")
+@admin_required
+def save_json(schedule_id: int | None = None):
     text = request.form.get("document", "")
     try:
         saved = schedules.save_document(schedule_id, text, clock.now())
     except SpecError as exc:
-        return render_template("schedules/edit.html", schedule_id=schedule_id, text=text, error=str(exc)), 422
+        return render_template("schedules/edit_json.html", schedule_id=schedule_id, text=text, error=str(exc)), 422
     if saved is None:
         abort(404, "No such schedule.")
     flash("Schedule saved.", "message")
