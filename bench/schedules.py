@@ -1,6 +1,7 @@
 """What schedules cost (issue 9): the engine's who-is-on-call, next change and timelines, in one
 process, for hourly, daily and weekly rotations with and without restrictions; and the
-readiness check over 14 days for several schedules, as the front page runs it.
+readiness check over 14 days for several schedules; and what the front page pays for it with
+the stored report (a real app on a temporary SQLite database) against checking on every load.
 
     python bench/schedules.py [--repeat 5]
 
@@ -74,6 +75,50 @@ def main() -> None:
         policies = [Policy(f"p{i}", 0, (Level(5, (), (i,)), Level(5, ("a",)))) for i in range(n)]
         seconds = timed(lambda: check(now, scheds, policies, {"a", "b"}, [("s", True)]), args.repeat)
         print(f"readiness, 14 days, {n} schedules: {seconds * 1000:.0f} ms")
+    front_page_readiness(args.repeat)
+
+
+def front_page_readiness(runs: int, n: int = 20) -> None:
+    """services.readiness.report: a fresh check (and store) against reading the stored report."""
+    import tempfile
+
+    from callgoose import clock, create_app
+    from callgoose.extensions import db
+    from callgoose.services import readiness
+    from callgoose.services.catalog import import_config
+
+    emails = [f"p{i}@example.com" for i in range(6)]
+    units = ("hours", "days", "weeks")
+    doc = {"users": [{"email": e, "contact_methods": [{"name": "mail", "type": "email", "address": e}]}
+                     for e in emails],
+           "schedules": [{"name": f"s{i}", "time_zone": "Europe/Berlin", "layers": [
+               {"name": "base", "users": emails[:4], "start": "2026-01-05T09:00",
+                "shift": {"unit": units[i % 3], "count": 1 + i % 2}},
+               *([{"name": "day", "users": emails[4:], "start": "2026-01-05T09:00", "shift": {"unit": "days", "count": 1},
+                   "restrictions": [{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "17:00"}]}]
+                 if i % 2 == 0 else [])]} for i in range(n)],
+           "escalation_policies": [{"name": f"p{i}", "levels": [{"escalate_after_minutes": 5,
+                                                                 "targets": [{"schedule": f"s{i}"}]}]}
+                                   for i in range(n)], "services": []}
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app({"DATABASE_URL": f"sqlite:///{folder}/bench.sqlite", "SECRET_KEY": "bench"})
+        with app.app_context():
+            db.create_all()
+            import_config(doc, clock.now())
+            now = clock.now()
+            fresh, stored = [], []
+            for k in range(runs):
+                at = now + k * (readiness.FRESH + 1)  # each run's first read is too old: a check
+                started = time.perf_counter()
+                readiness.report(at)
+                fresh.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                readiness.report(at + 1)
+                stored.append(time.perf_counter() - started)
+            db.engine.dispose()
+    f, s_ = statistics.median(fresh) * 1000, statistics.median(stored) * 1000
+    print(f"front page readiness, {n} schedules (SQLite): checked and stored {f:.1f} ms, "
+          f"stored report read {s_:.2f} ms ({f / s_:.0f}x less)")
 
 
 if __name__ == "__main__":

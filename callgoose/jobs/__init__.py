@@ -17,5 +17,6 @@ JOBS = {
     "deliver": (deliver.run, 0),  # the outbox: claim, send, record
     "handoffs": (notices.handoffs, 60),  # "you are on call in ... from now"
     "gaps": (notices.gaps, 86400),  # "nobody is on call in ... tomorrow", a day ahead
+    "readiness": (notices.readiness, 300),  # the stored readiness report the front page shows
     "retention": (retention.run, 3600),  # old calls, their payloads, expired replay markers
 }

@@ -1,6 +1,8 @@
 """The readiness check and the schedule notices, through the outbox.
 
-- :func:`report`: what would page nobody in the next 14 days (the front page and /readiness).
+- :func:`report`: what would page nobody in the next 14 days (the front page and /readiness),
+  from the stored report while nothing it read has changed and it is under ten minutes old;
+  :func:`refresh` (the worker, every five minutes) renews it.
 - :func:`notify_gaps` (the worker, daily): a gap in a schedule that starts within a day is told
   to the schedule's people, once per gap and person.
 - :func:`notify_handoffs` (the worker, every minute): the person whose shift starts is told,
@@ -12,6 +14,8 @@ Notices go by email and webhook (the channels of follow-ups), to verified method
 from __future__ import annotations
 
 import hashlib
+import json
+from dataclasses import asdict
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -22,7 +26,7 @@ from ..engine.paging import FOLLOW_UP_CHANNELS, Kind
 from ..engine.readiness import Finding, check, gaps
 from ..engine.schedules import timeline
 from ..extensions import db
-from ..store.hotpath import Sql
+from ..store.hotpath import Sql, from_json, to_datetime
 from ..store.models import (
     EscalationPolicy,
     Service,
@@ -42,15 +46,68 @@ def _loaded(cursor, start: float, end: float) -> dict:
     return {row[0]: schedules.load(cursor, row[0], start, end) for row in cursor.execute(SCHEDULE_IDS).fetchall()}
 
 
-def report(now: float) -> list[Finding]:
-    """What would page nobody in the next 14 days."""
-    loaded = _loaded(session_cursor(), now, now + 15 * DAY)
+FRESH = 600  # seconds a stored report is shown while nothing it read has changed
+# What the check reads, in a few numbers: a schedule, policy or service saved (updated_at,
+# version), an override, contact method, rule or user added, removed, verified or changed.
+INPUTS = Sql("""
+    SELECT (SELECT count(*) FROM schedules), (SELECT max(updated_at) FROM schedules),
+           (SELECT count(*) FROM schedule_overrides), (SELECT max(id) FROM schedule_overrides),
+           (SELECT count(*) FROM escalation_policies), (SELECT max(updated_at) FROM escalation_policies),
+           (SELECT count(*) FROM services), (SELECT count(deleted_at) FROM services),
+           (SELECT sum(version) FROM services),
+           (SELECT count(*) FROM contact_methods), (SELECT max(id) FROM contact_methods),
+           (SELECT count(verified_at) FROM contact_methods), (SELECT max(verified_at) FROM contact_methods),
+           (SELECT count(*) FROM notification_rules), (SELECT max(id) FROM notification_rules),
+           (SELECT sum(after_minutes + length(urgencies) + contact_method_id) FROM notification_rules),
+           (SELECT count(*) FROM users), (SELECT max(id) FROM users),
+           (SELECT sum(CASE WHEN active THEN 1 ELSE 0 END) FROM users),
+           (SELECT sum(length(coalesce(name, ''))) FROM users)
+""")
+STORED = Sql("SELECT inputs, computed_at, findings FROM readiness_reports WHERE id = 1")
+STORE = Sql("""
+    INSERT INTO readiness_reports (id, inputs, computed_at, findings) VALUES (1, :inputs, :at, :findings)
+    ON CONFLICT (id) DO UPDATE SET inputs = excluded.inputs, computed_at = excluded.computed_at,
+                                   findings = excluded.findings
+""")
+
+
+def _inputs(cursor) -> str:
+    return _key("inputs", *cursor.execute(INPUTS).fetchone())
+
+
+def _check(cursor, now: float) -> list[Finding]:
+    loaded = _loaded(cursor, now, now + 15 * DAY)
     policies = [oncall.policy_of(p) for p in db.session.execute(
         select(EscalationPolicy).order_by(EscalationPolicy.name)).scalars()]
     services = [(s.name, s.escalation_policy_id is not None)
                 for s in db.session.execute(select(Service).where(Service.live()).order_by(Service.name)).scalars()]
     names = people.names()
     return check(now, loaded, policies, oncall.reachable_users(), services, lambda u: names.get(u, f"user {u}"))
+
+
+def _store(now: float, inputs: str, findings: list[Finding]) -> None:
+    body = json.dumps([asdict(f) for f in findings])
+    write(lambda: session_cursor().execute(STORE, {"inputs": inputs, "at": clock.to_db(now), "findings": body}))
+
+
+def report(now: float) -> list[Finding]:
+    """What would page nobody in the next 14 days: the stored report while it is fresh and what
+    it read is unchanged, else a new check (stored for the next reader)."""
+    cursor = session_cursor()
+    inputs = _inputs(cursor)
+    stored = cursor.execute(STORED).fetchone()
+    if stored is not None and stored[0] == inputs and now - FRESH <= clock.from_db(to_datetime(stored[1])) <= now:
+        return [Finding(**{**f, "users": tuple(f["users"])}) for f in from_json(stored[2])]
+    findings = _check(cursor, now)
+    _store(now, inputs, findings)
+    return findings
+
+
+def refresh(now: float) -> int:
+    """Check again and store the result (the worker, every few minutes); return the findings."""
+    findings = _check(session_cursor(), now)
+    _store(now, _inputs(session_cursor()), findings)
+    return len(findings)
 
 
 NOTICE_METHODS = Sql(f"""

@@ -456,3 +456,16 @@ class CalendarFeed(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)  # whose it is
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class ReadinessReport(db.Model):
+    """The last readiness check (one row): what it found, when, and a digest of what it read,
+    so the front page shows it without checking again until the schedules, policies, contact
+    methods or services change, or it is ten minutes old (the worker renews it)."""
+
+    __tablename__ = "readiness_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # always 1
+    inputs: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[datetime]
+    findings: Mapped[list] = mapped_column(JSON)
