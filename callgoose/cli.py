@@ -144,6 +144,40 @@ def delete_service_command(name, yes):
     click.echo(f"Deleted {name}; its {summary['incidents']} incidents stay readable")
 
 
+@click.command("templates")
+@click.argument("key", required=False)
+def templates_command(key):
+    """List the integration templates (KEY<TAB>name), or print one as JSON."""
+    from .services.templates import all_templates, template
+
+    if key is None:
+        for found in all_templates().values():
+            click.echo(f"{found.key}\t{found.name}")
+        return
+    found = template(key)
+    if found is None:
+        raise click.ClickException(f"no template {key!r} (flask --app callgoose templates lists them)")
+    click.echo(json.dumps(found.as_json(), indent=2, ensure_ascii=False))
+
+
+@click.command("create-service")
+@click.argument("name")
+@click.option("--template", "key", required=True, help="A template key (see: templates).")
+@with_appcontext
+def create_service_command(name, key):
+    """Create service NAME with a template's rules (no token: create-token --service NAME)."""
+    from .services.templates import create_service
+
+    try:
+        create_service(name, key, clock.now())
+    except SpecError as exc:
+        raise click.ClickException(exc.message) from None
+    except OperationalError as exc:
+        raise click.ClickException(f"cannot reach the database: {exc.orig}") from None
+    click.echo(f"Created service {name} from template {key}; "
+               f"a token for it: flask --app callgoose create-token NAME --service {name}")
+
+
 @click.command("serve")
 @click.option("--host", help="Address to listen on (setting HOST, default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (setting PORT, default 8000).")
@@ -250,7 +284,8 @@ def seed_demo_command(calls, incidents, days):
 
 COMMANDS = (init_db_command, create_user_command, create_token_command, import_config_command,
             export_config_command, serve_command, prune_command, rename_service_command,
-            delete_service_command, worker_command, seed_demo_command)
+            delete_service_command, worker_command, seed_demo_command, templates_command,
+            create_service_command)
 
 
 def init_app(app) -> None:

@@ -17,12 +17,12 @@ from .decide import (
     mapping_key,
     resolve_values,
 )
-from .payload import Payload, clean
+from .payload import Part, Payload, clean, split
 from .rules import Condition, Limits, ResolveRule, SpecError, TriggerRule
 
 __all__ = [
-    "Condition", "Evaluation", "Flags", "Limits", "MaintenanceWindow", "Marker", "Payload",
+    "Condition", "Evaluation", "Flags", "Limits", "MaintenanceWindow", "Marker", "Part", "Payload",
     "ResolveRule", "ServiceSpec", "SpecError", "TriggerRule", "clean", "evaluate",
     "export_config", "in_maintenance", "is_replay", "mapping_key", "parse_config",
-    "resolve_values",
+    "resolve_values", "split",
 ]

@@ -22,6 +22,7 @@ MAX_WINDOW_SECONDS = 86400
 MAX_TAG_SETS = 20  # per maintenance window
 MAX_TAGS = 10  # per tag set
 MAX_WINDOWS = 100  # maintenance windows per service
+MAX_SPLIT_KEY = 200  # S38: the split_on key, in characters
 MAX_DOCUMENT_DEPTH = MAX_JSON_DEPTH
 
 
@@ -128,7 +129,7 @@ def build_service(doc, path: str, limits: Limits = Limits()) -> ServiceSpec:
     """Build one service of the configuration document."""
     # "escalation_policy" and "webhooks" are the on-call part (engine.oncall reads them).
     check_fields(doc, path, {"name", "enabled", "duplicate_window_seconds", "trigger", "resolve",
-                             "maintenance", "escalation_policy", "webhooks"}, {"name"})
+                             "maintenance", "escalation_policy", "webhooks", "split_on"}, {"name"})
     enabled = doc.get("enabled", True)
     if not isinstance(enabled, bool):
         raise SpecError(f"{path}.enabled", "must be true or false")
@@ -140,12 +141,24 @@ def build_service(doc, path: str, limits: Limits = Limits()) -> ServiceSpec:
         enabled=enabled,
         duplicate_window_seconds=check_window_seconds(doc.get("duplicate_window_seconds"),
                                                       f"{path}.duplicate_window_seconds"),
+        split_on=check_split_on(doc.get("split_on"), f"{path}.split_on"),
         trigger=tuple(build_trigger(r, f"{path}.trigger[{i}]", limits) for i, r in enumerate(trigger)),
         resolve=tuple(build_resolve(r, f"{path}.resolve[{i}]", limits) for i, r in enumerate(resolve)),
         maintenance=tuple(build_window(w, f"{path}.maintenance[{i}]")
                           for i, w in enumerate(check_window_count(_list(doc, "maintenance", path),
                                                                    f"{path}.maintenance"))),
     )
+
+
+def check_split_on(value, path: str) -> str | None:
+    """S38: the json key of the array to split on, or None (the payload is evaluated whole)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_SPLIT_KEY:
+        raise SpecError(path, f"must be a json key (1 to {MAX_SPLIT_KEY} characters) or null")
+    if value.strip().startswith("$"):
+        raise SpecError(path, "names a key of the payload itself (no leading $)")
+    return value.strip()
 
 
 def check_window_count(windows: list, path: str, existing: int = 0) -> list:
@@ -180,6 +193,7 @@ def export_config(specs: list[ServiceSpec]) -> dict:
     """Turn services back into the document :func:`parse_config` reads."""
     return {"services": [
         {"name": s.name, "enabled": s.enabled, "duplicate_window_seconds": s.duplicate_window_seconds,
+         **({"split_on": s.split_on} if s.split_on else {}),
          "trigger": [r.as_dict() for r in s.trigger],
          "resolve": [r.as_dict() for r in s.resolve],
          "maintenance": [window_dict(w) for w in s.maintenance]}

@@ -55,6 +55,7 @@ class ServiceSpec:
     enabled: bool = True
     duplicate_window_seconds: int | None = None  # None: the deployment's default
     maintenance: tuple[MaintenanceWindow, ...] = ()
+    split_on: str | None = None  # S38: evaluate each element of this array as its own payload
     service_id: int | None = field(default=None, compare=False)
     # Who a new incident pages (its policy and webhooks), part of the cached spec: a service
     # that pages nobody costs the hot path nothing, and the policy is parsed once per spec.

@@ -58,6 +58,7 @@ class ServiceOutcome:
     incident: int | None = None  # the incident the trigger rule opened or counted a repeat on
     created: bool = False
     resolved_incidents: tuple[int, ...] = field(default=())
+    element: str | None = None  # S38: the element of the split array this is of, e.g. "alerts[0]"
 
     @property
     def is_error(self) -> bool:
@@ -86,6 +87,8 @@ class ServiceOutcome:
         if self.incident is not None:
             doc["incident"] = self.incident
             doc["created"] = self.created
+        if self.element is not None:
+            doc["element"] = self.element
         return doc
 
     @classmethod
@@ -104,7 +107,8 @@ class ServiceOutcome:
             misses=tuple(Miss(m["kind"], m["rule"], m["condition"], m.get("json_key"), m.get("reason"))
                          for m in doc.get("misses") or ()),
             replay=bool(doc.get("replay")), incident=doc.get("incident"), created=bool(created),
-            resolved_incidents=tuple(doc.get("resolved_incidents") or ()))
+            resolved_incidents=tuple(doc.get("resolved_incidents") or ()),
+            element=doc.get("element") if isinstance(doc.get("element"), str) else None)
 
 
 def load_all(stored) -> list[ServiceOutcome]:

@@ -254,3 +254,47 @@ class Payload:
             found = None if value is None else value.casefold()
             self._memo[memo_key] = found
             return found
+
+
+MAX_PARTS = 500  # S38: elements of a split payload evaluated per call; the rest are logged as cut
+
+
+@dataclass
+class Part(Payload):
+    """One element of a split payload (S38): its own keys as usual, the whole payload's keys
+    with a leading ``$.`` (``$`` alone is the whole payload text)."""
+
+    whole: Payload | None = None
+    index: int = 0
+
+    def value(self, key: str) -> str | None:
+        if self.whole is not None and (key == "$" or key.startswith("$.")):
+            return self.whole.value(key[2:])
+        return super().value(key)
+
+
+def _raw(payload: Payload, key: str):
+    if isinstance(payload.data, dict) and key in payload.data:
+        return payload.data[key]
+    return _walk(payload.data, split_key(key)) if payload.data is not None else None
+
+
+def split(payload: Payload, key: str, limit: int = MAX_PARTS) -> tuple[list[Part], int] | None:
+    """The elements of the array at ``key`` as payloads of their own, and how many there were;
+    None when the key is absent or not an array (the payload is then evaluated whole)."""
+    found = _raw(payload, key)
+    if isinstance(found, str) and not isinstance(found, Number):
+        found = parse_json(found)  # S11: an array held in a string
+    if not isinstance(found, list):
+        return None
+    parts = []
+    for index, element in enumerate(found[:limit]):
+        if isinstance(element, (dict, list)):
+            text, data = clean(compact_json(element)), element
+        elif element is None:
+            text, data = "null", None
+        else:
+            text = as_text(element)
+            data = parse_json(text) if isinstance(element, str) and not isinstance(element, Number) else None
+        parts.append(Part(text=text, data=data, whole=payload, index=index))
+    return parts, len(found)

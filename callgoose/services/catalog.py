@@ -91,13 +91,14 @@ def _build_specs(conn, rows) -> dict[int, ServiceSpec | Exception]:
     windows = conn.execute(select(_windows).where(_windows.c.service_id.in_(ids))
                            .order_by(_windows.c.id)).all()
     paging = oncall.paging_of(conn, ids)
+    split_on = dict(conn.execute(select(Service.id, Service.split_on).where(Service.id.in_(ids))).all())
     built = {}
     for row in rows:
         try:
             own = [r for r in rules if r.service_id == row.id]
             built[row.id] = ServiceSpec(
                 name=row.name, enabled=row.enabled, service_id=row.id,
-                duplicate_window_seconds=row.duplicate_window_seconds,
+                duplicate_window_seconds=row.duplicate_window_seconds, split_on=split_on.get(row.id),
                 trigger=tuple(_rule_spec(r) for r in own if r.kind == "trigger"),
                 resolve=tuple(_rule_spec(r) for r in own if r.kind == "resolve"),
                 maintenance=tuple(
@@ -210,6 +211,7 @@ def save_service(spec: ServiceSpec, now: float) -> Service:
         service.version += 1
     service.enabled = spec.enabled
     service.duplicate_window_seconds = spec.duplicate_window_seconds
+    service.split_on = spec.split_on
     for kind, rules in (("trigger", spec.trigger), ("resolve", spec.resolve)):
         for position, rule in enumerate(rules):
             doc = rule.as_dict()
@@ -336,9 +338,10 @@ def move_rule(rule: Rule, step: int) -> None:
         bump_version(rule.service_id)
 
 
-def set_settings(service: Service, *, enabled: bool, window: int | None) -> None:
+def set_settings(service: Service, *, enabled: bool, window: int | None, split_on: str | None = None) -> None:
     service.enabled = enabled
     service.duplicate_window_seconds = window
+    service.split_on = split_on
     bump_version(service.id)
 
 
@@ -443,12 +446,14 @@ def delete(service_id: int, now: float, actor: str) -> str | None:
     return write(work)
 
 
-def change_settings(service_id: int, *, enabled: bool, window: int | None) -> Service | None:
-    """Turn a service on or off and set its duplicate window; None when there is no such service."""
+def change_settings(service_id: int, *, enabled: bool, window: int | None,
+                    split_on: str | None = None) -> Service | None:
+    """Turn a service on or off, set its duplicate window and the key it splits payloads on
+    (S38); None when there is no such service."""
     def work():
         service = live_service(service_id)
         if service is not None:
-            set_settings(service, enabled=enabled, window=window)
+            set_settings(service, enabled=enabled, window=window, split_on=split_on)
         return service
     return write(work)
 

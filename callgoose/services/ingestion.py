@@ -26,6 +26,7 @@ from ..engine import (
     is_replay,
     mapping_key,
     resolve_values,
+    split,
 )
 from ..engine.outcome import (
     Miss,
@@ -105,12 +106,14 @@ class _Evaluated:
     evaluation: Evaluation | None = None
     maintenance: bool = False
     note: str | None = None  # disabled | error: ...
+    payload: Payload | None = None  # what the rules saw: the call's payload, or one element (S38)
+    element: str | None = None  # S38: which element of the split array, e.g. "alerts[0]"
 
     def outcome(self, flags: Flags) -> ServiceOutcome:
         ev = self.evaluation
         spec = self.spec
         base = ServiceOutcome(spec.name if spec else None, spec.service_id if spec else None, flags.status,
-                              note=self.note)
+                              note=self.note, element=self.element)
         if ev is None:
             return base
         return replace(
@@ -128,22 +131,38 @@ def _evaluate_all(specs, token: TokenInfo, payload: Payload, source: str | None,
         if isinstance(spec, Exception):
             evaluated.append(_Evaluated(None, note=f"error: rules cannot be loaded: {spec}"))
             continue
-        item = _Evaluated(spec)
         if not spec.enabled:
-            if token.service_id is None:
-                continue  # a global token runs only on enabled services (S5)
-            item.note = "disabled"
-        else:
-            try:
-                item.maintenance = in_maintenance(spec, payload, now)
-                item.evaluation = evaluate(spec, payload, source)
-                if item.maintenance:
-                    item.note = "maintenance"
-            except Exception as exc:  # a rule that cannot be evaluated must not lose the call (S32)
-                item.evaluation = None
-                item.note = f"error: {type(exc).__name__}: {exc}"
-        evaluated.append(item)
+            if token.service_id is not None:
+                evaluated.append(_Evaluated(spec, note="disabled", payload=payload))
+            continue  # a global token runs only on enabled services (S5)
+        found = split(payload, spec.split_on) if spec.split_on else None
+        if found is None:
+            evaluated.append(_evaluate_one(spec, payload, source, now))
+            continue
+        parts, count = found
+        if not parts:
+            evaluated.append(_Evaluated(spec, note=f"split on {spec.split_on}: the array is empty", payload=payload))
+        for part in parts:  # S38: each element as its own payload
+            evaluated.append(_evaluate_one(spec, part, source, now, f"{spec.split_on}[{part.index}]"))
+        if count > len(parts):
+            log.warning("split on %s: %d elements, only the first %d evaluated", spec.split_on, count, len(parts))
+            evaluated.append(_Evaluated(spec, payload=payload, note=f"split on {spec.split_on}: {count} elements, "
+                                                                    f"only the first {len(parts)} evaluated"))
     return evaluated
+
+
+def _evaluate_one(spec: ServiceSpec, payload: Payload, source: str | None, now: float,
+                  element: str | None = None) -> _Evaluated:
+    item = _Evaluated(spec, payload=payload, element=element)
+    try:
+        item.maintenance = in_maintenance(spec, payload, now)
+        item.evaluation = evaluate(spec, payload, source)
+        if item.maintenance:
+            item.note = "maintenance"
+    except Exception as exc:  # a rule that cannot be evaluated must not lose the call (S32)
+        item.evaluation = None
+        item.note = f"error: {type(exc).__name__}: {exc}"
+    return item
 
 
 class _Apply:
@@ -168,12 +187,13 @@ class _Apply:
         window = spec.duplicate_window_seconds
         if window is None:
             window = self.default_window
+        seen = item.payload or self.payload  # an element of a split payload is remembered on its own (S38)
         previous_hash, previous_seen_at = self.cursor.execute(REMEMBER, {
-            "sid": spec.service_id, "subject": ev.subject, "hash": self.payload.digest,
+            "sid": spec.service_id, "subject": ev.subject, "hash": seen.digest,
             "now": self.now_db}).fetchone()
         marker = (Marker(previous_hash, clock.from_db(to_datetime(previous_seen_at)))
                   if previous_hash is not None else None)
-        if is_replay(marker, self.payload.digest, self.now, window):
+        if is_replay(marker, seen.digest, self.now, window):
             flags.trigger_duplicate = ev.trigger is not None
             flags.resolve_duplicate = bool(ev.resolves)
             return flags, replace(item.outcome(flags), replay=True)

@@ -82,6 +82,9 @@ class Service(db.Model):
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
+    # S38: the json key of an array whose elements are each evaluated as a payload of their own
+    # (Alertmanager's and Grafana's "alerts"); None: the payload is evaluated whole.
+    split_on: Mapped[str | None] = mapped_column(String(200))
     # Who is paged for its incidents (pinned on each incident when it opens); None: nobody.
     escalation_policy_id: Mapped[int | None] = mapped_column(
         ForeignKey("escalation_policies.id", ondelete="SET NULL", name="fk_services_escalation_policy_id_escalation_policies"))

@@ -27,6 +27,7 @@ from .. import clock
 from ..engine import SpecError
 from ..engine.config import (
     build_tags,
+    check_split_on,
     check_window_seconds,
     parse_document,
     parse_time,
@@ -148,9 +149,12 @@ def _window_setting(raw: str) -> int | None:
 def settings(service_id: int):
     try:
         window = _window_setting(request.form.get("window", ""))
+        split_on = check_split_on(request.form.get("split_on", "").strip() or None, "Split on")
     except SpecError as exc:
-        return _to_service(service_id, f"Duplicate window {exc.message}.", "error")
-    _found(catalog.change_settings(service_id, enabled=bool(request.form.get("enabled")), window=window))
+        return _to_service(service_id, f"{'Duplicate window' if exc.path == 'window' else exc.path} {exc.message}.",
+                           "error")
+    _found(catalog.change_settings(service_id, enabled=bool(request.form.get("enabled")), window=window,
+                                   split_on=split_on))
     return _to_service(service_id, "Settings saved.")
 
 

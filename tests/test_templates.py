@@ -1,0 +1,105 @@
+"""Integration templates (issue 10, item 1): each tool's rules against its real webhook bodies."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers import post
+
+from callgoose import clock
+from callgoose.engine import SpecError
+from callgoose.engine.config import build_service
+from callgoose.services import templates
+
+KEYS = ("alertmanager", "grafana", "zabbix", "uptime-kuma", "datadog", "sentry", "aws-sns-cloudwatch", "nagios",
+        "icinga2", "newrelic", "azure-monitor", "github-actions", "healthchecks", "curl")
+
+
+def test_every_tool_the_issue_names_has_a_template_whose_rules_are_valid():
+    assert tuple(templates.all_templates()) == KEYS
+    for key, found in templates.all_templates().items():
+        build_service({"name": key, **found.service}, key)  # raises on a fault
+        assert templates.URL_MARK in found.guide, key
+        assert set(found.samples) == {"firing", "resolved"} and "other" in found.more, key
+        assert found.format.startswith("https://"), key
+
+
+def incidents(setup, service):
+    return setup.query("SELECT i.id, i.status, i.title FROM incidents i JOIN services s ON s.id = i.service_id "
+                       "WHERE s.name = :s ORDER BY i.id", s=service)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_firing_again_resolved_and_another_alert(key, app, client, setup):
+    """firing → 201, the same again → 208, resolved → 200 on that incident, another alert → its own."""
+    found = templates.template(key)
+    with app.app_context():
+        templates.create_service(f"t-{key}", key, clock.now())
+    token = setup.token(key, service=f"t-{key}")
+    kind = found.content_type
+
+    def send(which):
+        body = json.dumps(found.samples.get(which) or found.more[which])
+        return post(client, token, body, content_type=kind)
+
+    first = send("firing")
+    assert first.status_code == 201, (key, first.get_json())
+    again = send("firing")
+    assert again.status_code == 208, (key, again.get_json())
+    [(incident, status, title)] = incidents(setup, f"t-{key}")
+    assert status == "triggered" and not title.startswith("Incident from"), (key, title)
+    other = send("other")
+    assert other.status_code == 201, (key, other.get_json())
+    done = send("resolved")
+    assert done.status_code == 200, (key, done.get_json())
+    states = incidents(setup, f"t-{key}")
+    assert [(i, s) for i, s, _ in states] == [(incident, "resolved"), (states[1][0], "triggered")], key
+    if "other_resolved" in found.more:
+        assert send("other_resolved").status_code == 200
+        assert [s for _, s, _ in incidents(setup, f"t-{key}")] == ["resolved", "resolved"]
+
+
+def test_the_cli_lists_prints_and_creates(app):
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["templates"])
+    assert listed.exit_code == 0
+    lines = listed.output.splitlines()
+    assert [line.split("\t")[0] for line in lines] == list(KEYS)
+    assert "alertmanager\tPrometheus Alertmanager" in lines
+    shown = runner.invoke(args=["templates", "alertmanager"])
+    doc = json.loads(shown.output)
+    assert set(doc) == {"key", "name", "service", "guide", "samples"} and doc["key"] == "alertmanager"
+    assert set(doc["samples"]) == {"firing", "resolved"} and doc["service"]["split_on"] == "alerts"
+    assert "name" not in doc["service"]
+    unknown = runner.invoke(args=["templates", "nope"])
+    assert unknown.exit_code != 0 and "no template 'nope'" in unknown.output
+    made = runner.invoke(args=["create-service", "prometheus", "--template", "alertmanager"])
+    assert made.exit_code == 0, made.output
+    exported = json.loads(runner.invoke(args=["export-config"]).output)
+    [service] = [s for s in exported["services"] if s["name"] == "prometheus"]
+    assert [r["map_incident_with"] for r in service["trigger"]] == ["fingerprint", "fingerprint"]
+    assert service["split_on"] == "alerts" and len(service["resolve"]) == 1
+    taken = runner.invoke(args=["create-service", "prometheus", "--template", "alertmanager"])
+    assert taken.exit_code != 0 and "exists already" in taken.output and len(taken.output.strip().splitlines()) == 1
+    bad = runner.invoke(args=["create-service", "other", "--template", "nope"])
+    assert bad.exit_code != 0 and "no template 'nope'" in bad.output
+    with app.app_context():
+        from callgoose.extensions import db
+        from callgoose.store.models import ApiToken
+        assert db.session.query(ApiToken).count() == 0  # no token
+
+
+def test_an_unknown_template_or_a_taken_name_is_refused(app):
+    with app.app_context():
+        with pytest.raises(SpecError, match="no template"):
+            templates.create_service("x", "nope")
+        templates.create_service("x", "curl")
+        with pytest.raises(SpecError, match="exists already"):
+            templates.create_service("x", "curl")
+
+
+def test_filled_guides_carry_the_endpoint_and_the_token():
+    guide = templates.filled(templates.template("alertmanager").guide, "https://cg.example.com/v1/process", "cg_abc")
+    assert 'url: "https://cg.example.com/v1/process"' in guide and 'credentials: "cg_abc"' in guide
+    assert templates.URL_MARK not in guide and templates.TOKEN_MARK not in guide
