@@ -59,6 +59,8 @@ def test_first_admin_token_live_incident_acknowledge_resolve(make_app, browser, 
         shot(page, "1-first-admin.png")
         page.get_by_role("button", name="Create admin and sign in").click()
 
+        expect(page.get_by_role("heading", name="Which tool sends your alerts?")).to_be_visible()
+        page.get_by_role("link", name="Skip for now").click()
         expect(page.get_by_role("heading", name="API Token")).to_be_visible()
         page.get_by_role("link", name="Services").click()
         page.get_by_role("link", name="example", exact=True).click()  # the starter service: delete it (asks first)
@@ -182,6 +184,8 @@ def test_a_new_user_is_paged_by_mail_within_seconds_and_the_mail_acknowledges(ma
         page.get_by_label("Password", exact=True).fill("correct horse")
         page.get_by_label("Password again").fill("correct horse")
         page.get_by_role("button", name="Create admin and sign in").click()
+        expect(page.get_by_role("heading", name="Which tool sends your alerts?")).to_be_visible()
+        page.get_by_role("link", name="Skip for now").click()
         expect(page.get_by_role("heading", name="API Token")).to_be_visible()
 
         page.get_by_role("link", name="My notifications").click()
@@ -260,6 +264,8 @@ def test_a_team_builds_its_rota_with_the_form_and_takes_a_span_by_dragging_on_th
         page.get_by_label("Password", exact=True).fill("correct horse")
         page.get_by_label("Password again").fill("correct horse")
         page.get_by_role("button", name="Create admin and sign in").click()
+        expect(page.get_by_role("heading", name="Which tool sends your alerts?")).to_be_visible()
+        page.get_by_role("link", name="Skip for now").click()
         expect(page.get_by_role("heading", name="API Token")).to_be_visible()
         for email in ("bo@example.com", "cy@example.com"):
             page.get_by_role("link", name="Users").click()
@@ -314,4 +320,36 @@ def test_a_team_builds_its_rota_with_the_form_and_takes_a_span_by_dragging_on_th
         page.get_by_role("button", name="Add override").click()
         expect(page.get_by_text("Override added.")).to_be_visible()
         expect(page.get_by_text(re.compile(r"bo@example\.com: Wed 21 Oct 2026 12:00"))).to_be_visible()
+        assert problems == []
+
+
+def test_a_new_user_picks_alertmanager_and_sees_the_sample_s_incident_in_the_live_list(make_app, browser, tmp_path):
+    """Issue 10's guided first run: pick a tool, see the guide with the token in its snippet,
+    send the sample, find the incident in the live list: three fields and four clicks after
+    opening the server, none of which needs the README."""
+    import re
+
+    url = f"sqlite:///{tmp_path / 'first.sqlite'}"
+    make_app(url, tmp_path, POLL_INTERVAL_SECONDS=1)
+    with running_servers(url, tmp_path) as (port,):
+        base = f"http://127.0.0.1:{port}"
+        page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+        problems = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.goto(base + "/")
+        page.get_by_label("Email").fill("ops@example.com")
+        page.get_by_label("Password", exact=True).fill("correct horse")
+        page.get_by_label("Password again").fill("correct horse")
+        page.get_by_role("button", name="Create admin and sign in").click()
+        page.get_by_role("button", name="Prometheus Alertmanager").click()
+        expect(page.get_by_role("heading", name="Connect Prometheus Alertmanager")).to_be_visible()
+        token = page.locator("#new-token").inner_text().strip()
+        assert re.fullmatch(r"cg_[A-Za-z0-9_-]{43}", token)
+        snippet = page.locator("pre code.language-yaml").inner_text()
+        assert f'url: "{base}/v1/process"' in snippet and f'credentials: "{token}"' in snippet
+        shot(page, "10-guide.png")
+        page.get_by_role("button", name="Send the sample").click()
+        expect(page.get_by_text("Sent: the answer was")).to_be_visible()
+        page.get_by_role("link", name="See it in the live incident list").click()
+        expect(page.get_by_role("link", name=re.compile("HighErrorRate"))).to_be_visible()
         assert problems == []

@@ -14,7 +14,7 @@ def test_first_run_shows_only_create_the_first_admin(client, setup):
     assert page.status_code == 200 and "Create the first admin" in page.get_data(as_text=True)
     response = client.post("/setup", data={"email": "Ops@Example.com", "password": "long enough",
                                            "confirm": "long enough"})
-    assert response.status_code == 302 and response.headers["Location"] == "/tokens"
+    assert response.status_code == 302 and response.headers["Location"] == "/welcome"  # pick your tool
     assert setup.query("SELECT email, is_admin FROM users") == [("ops@example.com", 1)]
     assert client.get("/setup").headers["Location"] == "/login"  # only while no user exists
 

@@ -103,3 +103,32 @@ def test_filled_guides_carry_the_endpoint_and_the_token():
     guide = templates.filled(templates.template("alertmanager").guide, "https://cg.example.com/v1/process", "cg_abc")
     assert 'url: "https://cg.example.com/v1/process"' in guide and 'credentials: "cg_abc"' in guide
     assert templates.URL_MARK not in guide and templates.TOKEN_MARK not in guide
+
+
+def test_the_first_run_picks_a_tool_shows_the_guide_with_the_token_and_sends_the_sample(client, setup):
+    import html
+    import re
+    made = client.post("/setup", data={"email": "ops@example.com", "password": "long enough", "confirm": "long enough"})
+    assert made.headers["Location"] == "/welcome"
+    pick = client.get("/welcome").get_data(as_text=True)
+    assert "Which tool sends your alerts?" in pick and pick.count('name="template"') == len(KEYS)
+    guide = client.post("/integrations", data={"template": "alertmanager", "name": ""})
+    text = guide.get_data(as_text=True)
+    assert guide.status_code == 200 and guide.headers["Cache-Control"] == "no-store"
+    token = re.search(r'id="new-token">(cg_[^<]+)<', text)[1]
+    assert f"credentials: &quot;{token}&quot;" in text  # the Alertmanager snippet carries the token
+    assert "http://localhost/v1/process" in text and "@CALLGOOSE" not in text
+    assert setup.query("SELECT name, split_on FROM services WHERE name = 'alertmanager'") == [("alertmanager", "alerts")]
+    scope = setup.query("SELECT s.name FROM api_tokens t JOIN services s ON s.id = t.service_id")
+    assert scope == [("alertmanager",)]
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"',
+                           text.split("Send the sample")[0].rsplit("<form", 1)[1]))
+    form = {k: html.unescape(v) for k, v in form.items()}
+    sent = client.post("/test", data={**form, "send": "1"}).get_data(as_text=True)
+    assert ">201<" in sent and "See it in the live incident list" in sent
+    assert "HighErrorRate" in client.get("/incidents").get_data(as_text=True)
+    again = client.post("/integrations", data={"template": "alertmanager", "name": ""}, follow_redirects=True)
+    assert "a service named &#39;alertmanager&#39; exists already" in again.get_data(as_text=True)
+    later = client.get(f"/services/{setup.query('SELECT id FROM services WHERE name = :n', n='alertmanager')[0][0]}"
+                       "/guide/alertmanager").get_data(as_text=True)
+    assert "YOUR_TOKEN" in later and token not in later

@@ -17,8 +17,10 @@ from importlib import resources
 from .. import clock
 from ..engine import SpecError
 from ..engine.config import build_service
+from ..extensions import db
 from ..store.transactions import write
-from .catalog import find_service, save_service
+from .catalog import find_service, live_service, save_service
+from .tokens import create_token
 
 URL_MARK = "@CALLGOOSE_URL@"
 TOKEN_MARK = "@CALLGOOSE_TOKEN@"
@@ -73,18 +75,55 @@ def filled(text: str, url: str, token: str | None) -> str:
     return text.replace(URL_MARK, url).replace(TOKEN_MARK, token or "YOUR_TOKEN")
 
 
+def _spec(name: str, key: str):
+    found = template(key)
+    if found is None:
+        raise SpecError("template", f"no template {key!r} (flask --app callgoose templates lists them)")
+    spec = build_service({"name": name, **found.service}, "name")
+    if find_service(spec.name) is not None:
+        raise SpecError("name", f"a service named {spec.name!r} exists already")
+    return found, spec
+
+
 def create_service(name: str, key: str, now: float | None = None):
     """Create the service NAME with template KEY's rules and nothing else (no token).
 
     :raises SpecError: KEY is unknown, NAME is taken or not a service name."""
-    found = template(key)
-    if found is None:
-        raise SpecError("template", f"no template {key!r} (flask --app callgoose templates lists them)")
-    spec = build_service({"name": name, **found.service}, "service")
     at = clock.now() if now is None else now
+    return write(lambda: save_service(_spec(name, key)[1], at))
 
+
+@dataclass(frozen=True)
+class SetUp:
+    """A service made from a template, with a token of its own (the plaintext shown once)."""
+
+    template: Template
+    service_id: int
+    service_name: str
+    token_id: int | None
+    plaintext: str | None
+
+
+def set_up(name: str, key: str, now: float) -> SetUp:
+    """The guided setup: the service from template KEY and a service token for it, in one
+    transaction. :raises SpecError: an unknown template, a bad or taken name."""
     def work():
-        if find_service(spec.name) is not None:
-            raise SpecError("name", f"a service named {spec.name!r} exists already")
-        return save_service(spec, at)
+        found, spec = _spec(name, key)
+        service = save_service(spec, now)
+        db.session.flush()
+        try:
+            token, plaintext = create_token(f"{spec.name} ({found.name})"[:100], service.id, now)
+        except ValueError as exc:  # a live token of that name exists already
+            raise SpecError("name", str(exc)) from None
+        db.session.flush()
+        return SetUp(found, service.id, service.name, token.id, plaintext)
     return write(work)
+
+
+def guide_for(service_id: int, key: str) -> SetUp | None:
+    """A template's guide for an existing service (no token: it was shown once when made)."""
+    found = template(key)
+    service = live_service(service_id)
+    if found is None or service is None:
+        return None
+    return SetUp(found, service.id, service.name, None, None)

@@ -21,6 +21,7 @@ def register(app) -> None:
         errors,
         health,
         ingest,
+        integrations,
         openapi,
         outside,
         paging,
@@ -30,7 +31,15 @@ def register(app) -> None:
         users,
     )
     from .params import DatabaseId
-    from .presenters import dbtime, localinput, localtime, plural, shade
+    from .presenters import (
+        dbtime,
+        filled,
+        guide_html,
+        localinput,
+        localtime,
+        plural,
+        shade,
+    )
 
     app.url_map.converters["int"] = DatabaseId  # an id past what a database holds is a 404
     login_manager.login_view = "auth.login"
@@ -39,12 +48,13 @@ def register(app) -> None:
     for view in (outside.voice, outside.keypress, outside.sms):  # Twilio signs these instead
         csrf.exempt(view)
     for module in (ingest, api, auth, dashboard, apilog, testpayload, users, services, paging, schedules, outside,
-                   openapi, health):
+                   openapi, health, integrations):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
     app.jinja_env.globals["timedelta"] = timedelta
     app.jinja_env.globals["webhook_events"] = EVENTS  # the service webhook form's choices
-    app.jinja_env.filters.update(localtime=localtime, dbtime=dbtime, shade=shade, localinput=localinput)
+    app.jinja_env.filters.update(localtime=localtime, dbtime=dbtime, shade=shade, localinput=localinput,
+                                 filled=filled, guide_html=guide_html)
     errors.register_error_handlers(app)
     app.after_request(errors.security_headers)
 

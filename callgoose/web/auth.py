@@ -78,13 +78,13 @@ def setup():
                 return redirect(url_for("auth.login"))
             _sign_in(user.id)
             flash(WELCOME)
-            return redirect(url_for("dashboard.tokens"))
+            return redirect(url_for("integrations.welcome"))
     return render_template("auth/setup.html", form=form), 422 if form.errors else 200
 
 
-WELCOME = ("Welcome. A service named “example” with Alertmanager-style rules is ready: create an API "
-           "token here and press “Send a test call” to see your first incident. Rename or delete "
-           "the example on Services when you add your own.")
+WELCOME = ("Welcome. Pick the tool that will send your alerts: Callgoose makes a service for it, with "
+           "a token, and shows what to paste into the tool. (A service named “example” with "
+           "Alertmanager-style rules is there too; rename or delete it on Services.)")
 
 
 @bp.route("/login", methods=["GET", "POST"])

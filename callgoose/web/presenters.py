@@ -10,6 +10,9 @@ import zlib
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
 from .. import clock
 from ..engine import Payload, clean
 from ..engine.outcome import Miss, ServiceOutcome
@@ -19,6 +22,7 @@ from ..engine.payload import (
     split_content_type,
     text_encoding,
 )
+from ..services.templates import filled as fill_marks
 
 OUTCOMES = {201: "created an incident", 200: "resolved", 208: "duplicate", 202: "nothing to do",
             413: "body too large"}
@@ -168,3 +172,16 @@ def shade(name) -> str:
 def localinput(epoch: float, zone_name: str) -> str:
     """An instant as a ``datetime-local`` input's value in a zone."""
     return datetime.fromtimestamp(epoch, timezone.utc).astimezone(ZoneInfo(zone_name)).strftime("%Y-%m-%dT%H:%M")
+
+
+def filled(text: str, endpoint: str, token: str | None) -> str:
+    """A template's guide with this server's endpoint and the token (or YOUR_TOKEN) in it."""
+    return fill_marks(text, endpoint, token)
+
+
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")  # no raw HTML, even from our files
+
+
+def guide_html(text: str) -> Markup:
+    """An integration guide (CommonMark from a reviewed file in the repo) as HTML."""
+    return Markup(_MARKDOWN.render(text))
