@@ -292,9 +292,11 @@ def test_s33_api_log_records_every_authenticated_call(client, setup, token):
                                      id=no_match.get_json()["id"])[0][0])
     assert result["misses"] == [
         {"kind": "resolve", "rule": 0, "condition": 0, "json_key": "status",
-         "reason": 'value does not contain "resolved"'},
+         "reason": 'value does not contain "resolved"', "need": 'status to contain "resolved"', "value": "pending"},
         {"kind": "trigger", "rule": 0, "condition": 0, "json_key": "status",
-         "reason": 'value does not contain "firing"'}]
+         "reason": 'value does not contain "firing"', "need": 'status to contain "firing"', "value": "pending"}]
+    assert no_match.get_json()["reason"] == 'no trigger rule held: rule 1 needs status to contain "firing" (value "pending")'
+
 
 
 def test_s33_deleting_old_calls_never_breaks_open_incident_dedup(client, setup, app, token, now):

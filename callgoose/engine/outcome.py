@@ -43,6 +43,8 @@ class Miss:
     condition: int
     json_key: str | None
     reason: str | None
+    need: str | None = None  # 'status to contain "firing"' (records before issue 10: None)
+    value: str | None = None  # the key's value in the payload, cut (None: absent)
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ class ServiceOutcome:
             doc["resolve"] = [{"rule": h.rule, "rule_id": h.rule_id, "value": h.value} for h in self.resolves]
         if self.misses:
             doc["misses"] = [{"kind": m.kind, "rule": m.rule, "condition": m.condition, "json_key": m.json_key,
-                              "reason": m.reason} for m in self.misses]
+                              "reason": m.reason, **({"need": m.need} if m.need else {}),
+                              **({"value": m.value} if m.value is not None else {})} for m in self.misses]
         if self.replay:
             doc["replay"] = True
         if self.resolved_incidents:
@@ -104,8 +107,8 @@ class ServiceOutcome:
             trigger=TriggerHit(trigger["rule"], trigger.get("rule_id"), trigger.get("mapping_value"))
             if trigger else None,
             resolves=tuple(ResolveHit(h["rule"], h.get("rule_id"), h.get("value")) for h in doc.get("resolve") or ()),
-            misses=tuple(Miss(m["kind"], m["rule"], m["condition"], m.get("json_key"), m.get("reason"))
-                         for m in doc.get("misses") or ()),
+            misses=tuple(Miss(m["kind"], m["rule"], m["condition"], m.get("json_key"), m.get("reason"),
+                              m.get("need"), m.get("value")) for m in doc.get("misses") or ()),
             replay=bool(doc.get("replay")), incident=doc.get("incident"), created=bool(created),
             resolved_incidents=tuple(doc.get("resolved_incidents") or ()),
             element=doc.get("element") if isinstance(doc.get("element"), str) else None)
@@ -120,3 +123,69 @@ def load_all(stored) -> list[ServiceOutcome]:
 
 def dump_all(outcomes: list[ServiceOutcome]) -> list[dict]:
     return [o.to_json() for o in outcomes]
+
+
+REASON_VALUE_CHARS = 60
+
+
+def _value(value: str | None, key: str | None) -> str:
+    if value is None:
+        return f"{key or 'the key'} is absent"
+    value = " ".join(value.split())
+    return f'value "{value[:REASON_VALUE_CHARS]}{"…" if len(value) > REASON_VALUE_CHARS else ""}"'
+
+
+def _why_no_trigger(result: ServiceOutcome) -> str:
+    misses = [m for m in result.misses if m.kind == "trigger"]
+    if not misses:
+        return "it has no trigger rule"
+    first = misses[0]
+    if first.need is None:  # stored before issue 10
+        return f"no trigger rule held: rule {first.rule + 1}, condition {first.condition + 1}: {first.reason}"
+    more = f" (and {len(misses) - 1} more rules)" if len(misses) > 1 else ""
+    return f"no trigger rule held: rule {first.rule + 1} needs {first.need} ({_value(first.value, first.json_key)}){more}"
+
+
+def _one(result: ServiceOutcome) -> str | None:
+    """Why this service's part of the call changed nothing (None: it did something)."""
+    note = result.note or ""
+    if note == "disabled":
+        return "the service is disabled"
+    if note == "maintenance":
+        return "the service is in maintenance for this call"
+    if result.is_error:
+        return "its rules could not be evaluated; the call was kept"
+    if note.startswith("split on"):
+        return note
+    if result.created or result.resolved_incidents or result.replay or result.incident is not None:
+        return None
+    if result.resolves:
+        values = ", ".join(f'"{h.value}"' for h in result.resolves)
+        return f"resolve rule {result.resolves[0].rule + 1} held for {values}, but no active incident has that mapping value"
+    return _why_no_trigger(result)
+
+
+def reason(results: list[ServiceOutcome], status: int) -> str | None:
+    """One line on why a call was answered 202 or 208 (the answer's ``reason``, and the API
+    log's), from what each service did; None for the other statuses."""
+    if status == 208:
+        said = []
+        for r in results:
+            label = f"{r.service}{f' {r.element}' if r.element else ''}"
+            if r.replay:
+                subject = (r.trigger.mapping_value if r.trigger else None) or (r.resolves[0].value if r.resolves else None)
+                said.append(f"{label}: replay of the same payload" + (f' for "{subject}"' if subject else "")
+                            + " within the duplicate window; nothing changed")
+            elif r.incident is not None and not r.created and r.trigger is not None:
+                said.append(f"{label}: duplicate of open incident {r.incident}"
+                            + (f' ("{r.trigger.mapping_value}")' if r.trigger.mapping_value else ""))
+        return "; ".join(said) or None
+    if status != 202:
+        return None
+    if not results:
+        return "no service ran: the token reaches no enabled service"
+    parts = [(r, _one(r)) for r in results]
+    parts = [(r, why) for r, why in parts if why]
+    if len({r.service for r, _ in parts}) == 1 and not any(r.element for r, _ in parts):
+        return parts[0][1] if parts else None
+    return "; ".join(f"{r.service}{f' {r.element}' if r.element else ''}: {why}" for r, why in parts) or None

@@ -84,6 +84,8 @@ class Failure:
     condition: int
     json_key: str
     reason: str
+    need: str = ""  # what the rule needs, in words: 'status to contain "firing"'
+    value: str | None = None  # the key's value in this payload (None: absent)
 
 
 # -- building and validating -------------------------------------------------
@@ -231,10 +233,28 @@ def item_matchers(rules) -> dict:
     return {key: ItemMatcher(tuple(items)) for key, items in by_key.items()}
 
 
+def _quoted(items) -> str:
+    return ", ".join(f'"{item}"' for item in items)
+
+
+def need(condition: Condition, payload: Payload) -> str:
+    """What a failed condition needs, in words (the 202's reason): ``status to contain "firing"``."""
+    key = condition.json_key or "the payload"
+    if condition.mode == "any":
+        return f"{key} to contain one of {_quoted(condition.contains)}"
+    value = payload.folded(condition.json_key) or ""
+    if condition.mode == "none":
+        found = [shown for item, shown in zip(condition.folded, condition.contains) if item in value]
+        return f"{key} not to contain {_quoted(found[:1] or condition.contains[:1])}"
+    missing = [shown for item, shown in zip(condition.folded, condition.contains) if item not in value]
+    return f"{key} to contain {_quoted(missing[:1] or condition.contains[:1])}"
+
+
 def check_rule(conditions: tuple[Condition, ...], payload: Payload, matchers=None) -> Failure | None:
     """Return None when every condition holds (S17), else the first that failed."""
     for index, condition in enumerate(conditions):
         reason = check_condition(condition, payload, matchers)
         if reason is not None:
-            return Failure(index, condition.json_key, reason)
+            return Failure(index, condition.json_key, reason, need(condition, payload),
+                           payload.value(condition.json_key))
     return None

@@ -34,6 +34,7 @@ from ..engine.outcome import (
     ServiceOutcome,
     TriggerHit,
     dump_all,
+    reason,
     short,
 )
 from ..store.hotpath import Sql, to_datetime
@@ -121,8 +122,8 @@ class _Evaluated:
             trigger=TriggerHit(ev.trigger.rule, ev.trigger.rule_id, short(ev.trigger.mapping_value))
             if ev.trigger is not None else None,
             resolves=tuple(ResolveHit(h.rule, h.rule_id, short(h.value)) for h in ev.resolves),
-            misses=tuple(Miss(kind, index, f.condition, short(f.json_key), short(f.reason))
-                         for kind, index, f in ev.misses))
+            misses=tuple(Miss(kind, index, f.condition, short(f.json_key), short(f.reason), f.need and short(f.need),
+                              short(f.value)) for kind, index, f in ev.misses))
 
 
 def _evaluate_all(specs, token: TokenInfo, payload: Payload, source: str | None, now: float):
@@ -341,7 +342,11 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
             flags, results = run_write(engine, lambda cursor: work(cursor, isolate=True))
     except _DryRun as done:
         flags, results = done.flags, done.results
-    return CallResult(call_id, flags.status, flags.body(call_id), results)
+    body = flags.body(call_id)
+    said = reason(results, flags.status)
+    if said:
+        body["reason"] = said  # issue 10: a 202 says why, a 208 which incident or a replay
+    return CallResult(call_id, flags.status, body, results)
 
 
 def record_rejected(engine, token: TokenInfo, status: int, content_type: str | None, size: int,

@@ -15,7 +15,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..engine.lifecycle import ACTIVE_SQL
-from ..engine.outcome import ServiceOutcome, load_all
+from ..engine.outcome import ServiceOutcome, load_all, reason
 from ..extensions import db
 
 
@@ -234,6 +234,11 @@ class ApiCall(db.Model):
     def outcomes(self) -> list[ServiceOutcome]:
         """``results`` read back as typed records, whatever version wrote them."""
         return load_all(self.results)
+
+    @property
+    def reason(self) -> str | None:
+        """Why a 202 did nothing or what a 208 duplicated, in the words of the call's answer."""
+        return reason(self.outcomes, self.status)
 
 
 class CallService(db.Model):

@@ -36,6 +36,9 @@ _RESULT = {
                      "properties": {"duplicate": {"type": "boolean"}, "resolved": {"type": "boolean"}}},
         "triggered": {"type": "object", "required": ["duplicate", "created"], "additionalProperties": False,
                       "properties": {"duplicate": {"type": "boolean"}, "created": {"type": "boolean"}}},
+        "reason": {"type": "string", "description": "202 and 208 only: why nothing was done, in one line "
+                   "(the first trigger rule's unmet condition and the value found), or which open incident "
+                   "this duplicates, or that it was a replay"},
     },
 }
 
