@@ -33,6 +33,10 @@ DEFAULTS = {
     "TWILIO_API_BASE": "https://api.twilio.com",
     "WEBHOOK_ALLOWED_HOSTS": "",  # hosts (any port) a webhook may reach although they are private
     "DELIVERY_TIMEOUT_SECONDS": 10,
+    # Email intake (issue 10): off unless SMTP_INTAKE_LISTEN is host:port; runs with the worker
+    "SMTP_INTAKE_LISTEN": None,
+    "SMTP_INTAKE_DOMAIN": "callgoose.localhost",
+    "SMTP_INTAKE_MAX_BYTES": 10 * 1024 * 1024,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "WTF_CSRF_TIME_LIMIT": None,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -66,17 +70,25 @@ def _secret_key(instance_path: str) -> str:
 # parses, which would turn a password of digits into a number (and "1e3" into 1000.0).
 TEXT_SETTINGS = ("BASE_URL", "SMTP_HOST", "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_SECURITY", "MAIL_FROM",
                  "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_API_BASE",
-                 "WEBHOOK_ALLOWED_HOSTS")
+                 "WEBHOOK_ALLOWED_HOSTS", "SMTP_INTAKE_LISTEN", "SMTP_INTAKE_DOMAIN")
 
 
 def _check_settings(config) -> None:
     for name, low in (("DUPLICATE_WINDOW_SECONDS", 0), ("MAX_BODY_BYTES", 1), ("THREADS", 1),
                       ("PORT", 1), ("API_LOG_RETENTION_DAYS", 1), ("POLL_INTERVAL_SECONDS", 1),
                       ("CONNECTION_LIMIT", 10), ("IDLE_TIMEOUT_SECONDS", 1), ("SHUTDOWN_TIMEOUT_SECONDS", 0),
-                      ("WORKER_TICK_SECONDS", 1), ("WORKER_LEASE_SECONDS", 2)):
+                      ("WORKER_TICK_SECONDS", 1), ("WORKER_LEASE_SECONDS", 2), ("SMTP_INTAKE_MAX_BYTES", 1024)):
         value = config[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"setting {name} must be a whole number of at least {low}, not {value!r}")
+
+
+def _check_intake(config) -> None:
+    listen = config.get("SMTP_INTAKE_LISTEN")
+    if listen:
+        host, colon, port = str(listen).rpartition(":")
+        if not colon or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"setting SMTP_INTAKE_LISTEN must be host:port, not {listen!r}")
 
 
 def create_app(test_config: dict | None = None):
@@ -100,6 +112,7 @@ def create_app(test_config: dict | None = None):
     app.json.sort_keys = False  # answers keep the field order SPEC S30 shows
     os.makedirs(app.instance_path, exist_ok=True)
     _check_settings(app.config)
+    _check_intake(app.config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
 

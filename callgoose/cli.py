@@ -178,6 +178,34 @@ def create_service_command(name, key):
                f"a token for it: flask --app callgoose create-token NAME --service {name}")
 
 
+def _start_intake(app):
+    """The email intake's listener, in the process that runs the worker (None when it is off)."""
+    from .intake import start_listener
+
+    try:
+        listener = start_listener(app)
+    except OSError as exc:
+        raise click.ClickException(f"email intake cannot listen on {app.config['SMTP_INTAKE_LISTEN']}: "
+                                   f"{exc.strerror or exc}") from None
+    if listener is not None:
+        click.echo(f"Email intake on {app.config['SMTP_INTAKE_LISTEN']}: mail to a token's address "
+                   f"<id>@{app.config['SMTP_INTAKE_DOMAIN']} (the API Token tab lists them)")
+    return listener
+
+
+@click.command("intake-address")
+@click.argument("token_name")
+@with_appcontext
+def intake_address_command(token_name):
+    """Print the email intake address of the live token TOKEN_NAME."""
+    from .services.intake import address_of
+
+    address = address_of(token_name, current_app.config["SMTP_INTAKE_DOMAIN"])
+    if address is None:
+        raise click.ClickException(f"no live token named {token_name!r}")
+    click.echo(address)
+
+
 @click.command("serve")
 @click.option("--host", help="Address to listen on (setting HOST, default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (setting PORT, default 8000).")
@@ -204,11 +232,14 @@ def serve_command(host, port, threads, no_worker):
                "import-config examples/callgoose.json (see README.md).")
     worker = None if no_worker else Worker(app).start()
     app.extensions["callgoose_worker"] = worker
+    listener = None if no_worker else _start_intake(app)
     try:
         serve(app, host=host, port=port, threads=threads, connection_limit=config["CONNECTION_LIMIT"],
               idle_timeout=config["IDLE_TIMEOUT_SECONDS"], shutdown_timeout=config["SHUTDOWN_TIMEOUT_SECONDS"],
               max_body=config["MAX_BODY_BYTES"])
     finally:
+        if listener is not None:
+            listener.stop()
         if worker is not None:
             worker.stop()
 
@@ -227,7 +258,10 @@ def worker_command():
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker._stop.set())
     click.echo(f"Callgoose worker {worker.me}: a tick every {app.config['WORKER_TICK_SECONDS']} s")
+    listener = _start_intake(app)
     worker.run_forever()
+    if listener is not None:
+        listener.stop()
     worker.stop()
     click.echo("Worker stopped")
 
@@ -285,7 +319,7 @@ def seed_demo_command(calls, incidents, days):
 COMMANDS = (init_db_command, create_user_command, create_token_command, import_config_command,
             export_config_command, serve_command, prune_command, rename_service_command,
             delete_service_command, worker_command, seed_demo_command, templates_command,
-            create_service_command)
+            create_service_command, intake_address_command)
 
 
 def init_app(app) -> None:

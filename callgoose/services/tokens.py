@@ -21,6 +21,20 @@ SELECT_TOKEN_BY_ID = Sql("SELECT id, name, service_id, last_used_at FROM api_tok
                          "WHERE id = :id AND revoked_at IS NULL")
 SELECT_TOKEN = Sql("SELECT id, name, service_id, last_used_at FROM api_tokens "
                    "WHERE digest = :digest AND revoked_at IS NULL")
+SELECT_TOKEN_BY_INTAKE = Sql("SELECT id, name, service_id, last_used_at FROM api_tokens "
+                             "WHERE intake_id = :intake AND revoked_at IS NULL")
+INTAKE_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # lower case, no look-alikes: addresses are typed
+
+
+def new_intake_id() -> str:
+    """The local part of a token's intake address: 20 characters, 100 bits from ``secrets``."""
+    return "".join(secrets.choice(INTAKE_ALPHABET) for _ in range(20))
+
+
+def token_by_intake(cursor: Cursor, intake_id: str) -> TokenInfo | None:
+    """The live token whose intake address has this local part (case-insensitive), or None."""
+    row = cursor.execute(SELECT_TOKEN_BY_INTAKE, {"intake": intake_id.lower()}).fetchone()
+    return TokenInfo(row[0], row[1], row[2], to_datetime(row[3])) if row else None
 
 
 @dataclass(frozen=True)
@@ -69,7 +83,7 @@ def create_token(name: str, service_id: int | None, now: float) -> tuple[ApiToke
         raise ValueError(f"a live token named {name!r} exists already: choose another name, or rotate that one")
     plaintext = generate()
     token = ApiToken(name=name, digest=digest(plaintext), prefix=plaintext[:9],
-                     service_id=service_id, created_at=clock.to_db(now))
+                     service_id=service_id, created_at=clock.to_db(now), intake_id=new_intake_id())
     db.session.add(token)
     return token, plaintext
 

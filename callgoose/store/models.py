@@ -133,6 +133,9 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # Email intake (issue 10): mail to <intake_id>@CALLGOOSE_SMTP_INTAKE_DOMAIN is a call with
+    # this token. Random, not derived from the token; a rotated token gets a new one.
+    intake_id: Mapped[str | None] = mapped_column(String(32), unique=True)
 
 
 class StoredPayload(db.Model):
