@@ -24,7 +24,7 @@ ADMIN_ONLY = {
     "services.rename", "services.delete",
     "paging.save_policy", "paging.delete_policy", "paging.service_policy", "paging.add_webhook",
     "paging.delete_webhook", "schedules.save", "schedules.save_json", "schedules.delete",
-    "integrations.welcome", "integrations.create",
+    "integrations.welcome", "integrations.create", "services.add_heartbeat", "services.heartbeat_action",
 }
 SAFE = {"GET", "HEAD", "OPTIONS"}
 

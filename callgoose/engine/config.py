@@ -7,10 +7,12 @@ import re
 from datetime import datetime, timezone
 
 from .decide import MaintenanceWindow, ServiceSpec
+from .heartbeat import MAX_HEARTBEATS, MAX_MINUTES, Heartbeat
 from .payload import MAX_JSON_DEPTH, clean, depth_exceeds
 from .rules import (
     Limits,
     SpecError,
+    build_condition,
     build_resolve,
     build_trigger,
     check_fields,
@@ -18,6 +20,7 @@ from .rules import (
 )
 
 SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+HEARTBEAT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")
 MAX_WINDOW_SECONDS = 86400
 MAX_TAG_SETS = 20  # per maintenance window
 MAX_TAGS = 10  # per tag set
@@ -129,7 +132,7 @@ def build_service(doc, path: str, limits: Limits = Limits()) -> ServiceSpec:
     """Build one service of the configuration document."""
     # "escalation_policy" and "webhooks" are the on-call part (engine.oncall reads them).
     check_fields(doc, path, {"name", "enabled", "duplicate_window_seconds", "trigger", "resolve",
-                             "maintenance", "escalation_policy", "webhooks", "split_on"}, {"name"})
+                             "maintenance", "escalation_policy", "webhooks", "split_on", "heartbeats"}, {"name"})
     enabled = doc.get("enabled", True)
     if not isinstance(enabled, bool):
         raise SpecError(f"{path}.enabled", "must be true or false")
@@ -142,12 +145,47 @@ def build_service(doc, path: str, limits: Limits = Limits()) -> ServiceSpec:
         duplicate_window_seconds=check_window_seconds(doc.get("duplicate_window_seconds"),
                                                       f"{path}.duplicate_window_seconds"),
         split_on=check_split_on(doc.get("split_on"), f"{path}.split_on"),
+        heartbeats=build_heartbeats(_list(doc, "heartbeats", path), f"{path}.heartbeats", limits),
         trigger=tuple(build_trigger(r, f"{path}.trigger[{i}]", limits) for i, r in enumerate(trigger)),
         resolve=tuple(build_resolve(r, f"{path}.resolve[{i}]", limits) for i, r in enumerate(resolve)),
         maintenance=tuple(build_window(w, f"{path}.maintenance[{i}]")
                           for i, w in enumerate(check_window_count(_list(doc, "maintenance", path),
                                                                    f"{path}.maintenance"))),
     )
+
+
+def _minutes(value, path: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_MINUTES:
+        raise SpecError(path, f"must be a whole number of minutes from {low} to {MAX_MINUTES}")
+    return value
+
+
+def build_heartbeats(docs: list, path: str, limits: Limits = Limits()) -> tuple[Heartbeat, ...]:
+    """A service's heartbeats: ``{"name", "conditions", "every_minutes", "grace_minutes", "paused"}``."""
+    if len(docs) > MAX_HEARTBEATS:
+        raise SpecError(path, f"more than {MAX_HEARTBEATS} heartbeats for one service")
+    found, names = [], set()
+    for i, doc in enumerate(docs):
+        hpath = f"{path}[{i}]"
+        check_fields(doc, hpath, {"name", "conditions", "every_minutes", "grace_minutes", "paused"},
+                     {"name", "every_minutes"})
+        name = doc["name"]
+        if not isinstance(name, str) or not HEARTBEAT_NAME.fullmatch(name):
+            raise SpecError(f"{hpath}.name", "must be 1-64 letters, digits, spaces, '.', '_' or '-'")
+        if name in names:
+            raise SpecError(f"{hpath}.name", f"{name!r} appears twice")
+        names.add(name)
+        conditions = _list(doc, "conditions", hpath)
+        if len(conditions) > limits.conditions:
+            raise SpecError(f"{hpath}.conditions", f"more than {limits.conditions} conditions")
+        paused = doc.get("paused", False)
+        if not isinstance(paused, bool):
+            raise SpecError(f"{hpath}.paused", "must be true or false")
+        found.append(Heartbeat(name, tuple(build_condition(c, f"{hpath}.conditions[{k}]", limits)
+                                           for k, c in enumerate(conditions)),
+                               60 * _minutes(doc["every_minutes"], f"{hpath}.every_minutes", 1),
+                               60 * _minutes(doc.get("grace_minutes", 0), f"{hpath}.grace_minutes", 0), paused))
+    return tuple(found)
 
 
 def check_split_on(value, path: str) -> str | None:
@@ -194,6 +232,7 @@ def export_config(specs: list[ServiceSpec]) -> dict:
     return {"services": [
         {"name": s.name, "enabled": s.enabled, "duplicate_window_seconds": s.duplicate_window_seconds,
          **({"split_on": s.split_on} if s.split_on else {}),
+         **({"heartbeats": [h.as_dict() for h in s.heartbeats]} if s.heartbeats else {}),
          "trigger": [r.as_dict() for r in s.trigger],
          "resolve": [r.as_dict() for r in s.resolve],
          "maintenance": [window_dict(w) for w in s.maintenance]}

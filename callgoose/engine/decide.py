@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from .heartbeat import Heartbeat
 from .matcher import ItemMatcher
 from .paging import NO_PAGING, ServicePaging
 from .payload import Payload, clean
@@ -56,6 +57,7 @@ class ServiceSpec:
     duplicate_window_seconds: int | None = None  # None: the deployment's default
     maintenance: tuple[MaintenanceWindow, ...] = ()
     split_on: str | None = None  # S38: evaluate each element of this array as its own payload
+    heartbeats: tuple[Heartbeat, ...] = ()  # issue 10: calls it expects every N minutes
     service_id: int | None = field(default=None, compare=False)
     # Who a new incident pages (its policy and webhooks), part of the cached spec: a service
     # that pages nobody costs the hot path nothing, and the policy is parsed once per spec.
@@ -64,7 +66,7 @@ class ServiceSpec:
     @cached_property
     def matchers(self) -> dict:
         """Every condition item of the service, one matcher per json key (built once per spec)."""
-        return item_matchers(self.trigger + self.resolve)
+        return item_matchers(self.trigger + self.resolve + self.heartbeats)
 
     @cached_property
     def tag_matcher(self) -> ItemMatcher:

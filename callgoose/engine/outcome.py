@@ -61,6 +61,7 @@ class ServiceOutcome:
     created: bool = False
     resolved_incidents: tuple[int, ...] = field(default=())
     element: str | None = None  # S38: the element of the split array this is of, e.g. "alerts[0]"
+    pings: tuple[str, ...] = ()  # the heartbeats this call counted for
 
     @property
     def is_error(self) -> bool:
@@ -92,6 +93,8 @@ class ServiceOutcome:
             doc["created"] = self.created
         if self.element is not None:
             doc["element"] = self.element
+        if self.pings:
+            doc["pings"] = list(self.pings)
         return doc
 
     @classmethod
@@ -111,7 +114,8 @@ class ServiceOutcome:
                               m.get("need"), m.get("value")) for m in doc.get("misses") or ()),
             replay=bool(doc.get("replay")), incident=doc.get("incident"), created=bool(created),
             resolved_incidents=tuple(doc.get("resolved_incidents") or ()),
-            element=doc.get("element") if isinstance(doc.get("element"), str) else None)
+            element=doc.get("element") if isinstance(doc.get("element"), str) else None,
+            pings=tuple(p for p in doc.get("pings") or () if isinstance(p, str)))
 
 
 def load_all(stored) -> list[ServiceOutcome]:
@@ -159,6 +163,8 @@ def _one(result: ServiceOutcome) -> str | None:
         return note
     if result.created or result.resolved_incidents or result.replay or result.incident is not None:
         return None
+    if result.pings:
+        return f"heartbeat {', '.join(result.pings)}: call received"
     if result.resolves:
         values = ", ".join(f'"{h.value}"' for h in result.resolves)
         return f"resolve rule {result.resolves[0].rule + 1} held for {values}, but no active incident has that mapping value"

@@ -10,9 +10,10 @@ timers, the outbox's ``due_at``).
 
 from __future__ import annotations
 
-from . import deliver, escalate, notices, retention
+from . import deliver, escalate, heartbeats, notices, retention
 
 JOBS = {
+    "heartbeats": (heartbeats.run, 0),  # a heartbeat that missed its calls opens an incident (paged below)
     "escalate": (escalate.run, 0),  # levels whose escalate_after_minutes has passed
     "deliver": (deliver.run, 0),  # the outbox: claim, send, record
     "handoffs": (notices.handoffs, 60),  # "you are on call in ... from now"

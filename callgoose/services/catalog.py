@@ -20,14 +20,22 @@ from ..engine import (
     parse_config,
 )
 from ..engine.config import check_service_name, check_window_count, format_time
+from ..engine.heartbeat import NEW, PAUSED, UP, Heartbeat
+from ..engine.heartbeat import check as check_heartbeat
 from ..engine.lifecycle import ACTIVE, Action
 from ..engine.oncall import parse_oncall
-from ..engine.rules import build_resolve, build_trigger, check_rule_count
+from ..engine.rules import (
+    build_condition,
+    build_resolve,
+    build_trigger,
+    check_rule_count,
+)
 from ..extensions import db
 from ..store.hotpath import Cursor, Sql
 from ..store.models import (
     LIVE_SERVICE_SQL,
     ApiToken,
+    HeartbeatRow,
     Incident,
     Maintenance,
     ReplayMarker,
@@ -84,6 +92,32 @@ def _rule_spec(row):
     return build_resolve(doc, path, rule_id=row.id)
 
 
+def _heartbeat(row) -> Heartbeat:
+    return Heartbeat(row.name, tuple(build_condition(c, f"heartbeat {row.id}") for c in row.conditions or ()),
+                     row.every_seconds, row.grace_seconds, row.paused)
+
+
+def save_heartbeats(service: Service, heartbeats, now: float) -> None:
+    """Make the service's heartbeats these (by name): a kept one keeps where it stands; one
+    paused or resumed here is paused, or resumed with a full period from now."""
+    rows = {r.name: r for r in db.session.execute(select(HeartbeatRow).where(
+        HeartbeatRow.service_id == service.id)).scalars()}
+    for name in set(rows) - {h.name for h in heartbeats}:
+        db.session.delete(rows[name])
+    for beat in heartbeats:
+        row = rows.get(beat.name)
+        if row is None:
+            row = HeartbeatRow(service_id=service.id, name=beat.name, state=NEW, created_at=clock.to_db(now))
+            db.session.add(row)
+        row.conditions = [c.as_dict() for c in beat.conditions]
+        row.every_seconds, row.grace_seconds = beat.every_seconds, beat.grace_seconds
+        if beat.paused and not row.paused:
+            row.state, row.due_at = PAUSED, None
+        elif row.paused and not beat.paused:
+            row.state, row.last_ping_at, row.due_at = UP, clock.to_db(now), clock.to_db(now + beat.every_seconds)
+        row.paused = beat.paused
+
+
 def _build_specs(conn, rows) -> dict[int, ServiceSpec | Exception]:
     ids = [row.id for row in rows]
     rules = conn.execute(select(_rules).where(_rules.c.service_id.in_(ids))
@@ -92,6 +126,8 @@ def _build_specs(conn, rows) -> dict[int, ServiceSpec | Exception]:
                            .order_by(_windows.c.id)).all()
     paging = oncall.paging_of(conn, ids)
     split_on = dict(conn.execute(select(Service.id, Service.split_on).where(Service.id.in_(ids))).all())
+    beats = conn.execute(select(HeartbeatRow).where(HeartbeatRow.service_id.in_(ids))
+                         .order_by(HeartbeatRow.service_id, HeartbeatRow.id)).all()
     built = {}
     for row in rows:
         try:
@@ -99,6 +135,7 @@ def _build_specs(conn, rows) -> dict[int, ServiceSpec | Exception]:
             built[row.id] = ServiceSpec(
                 name=row.name, enabled=row.enabled, service_id=row.id,
                 duplicate_window_seconds=row.duplicate_window_seconds, split_on=split_on.get(row.id),
+                heartbeats=tuple(_heartbeat(b) for b in beats if b.service_id == row.id),
                 trigger=tuple(_rule_spec(r) for r in own if r.kind == "trigger"),
                 resolve=tuple(_rule_spec(r) for r in own if r.kind == "resolve"),
                 maintenance=tuple(
@@ -222,6 +259,7 @@ def save_service(spec: ServiceSpec, now: float) -> Service:
                 map_key=doc.get("map_incident_with", doc.get("incident_mapped_with"))))
     for window in spec.maintenance:
         db.session.add(_window_row(service.id, window, "config", now))
+    save_heartbeats(service, spec.heartbeats, now)
     return service
 
 
@@ -354,6 +392,23 @@ class ServicePage(NamedTuple):
     trigger: list[Rule]
     resolve: list[Rule]
     paging: object = None  # oncall.PagingSection: its policy and webhooks
+    heartbeats: list = []  # HeartbeatView, by name
+
+
+class HeartbeatView(NamedTuple):
+    row: HeartbeatRow
+    state: str  # as of now (a due one the worker has not moved yet shows where it stands)
+    next_at: float | None  # when it turns late or down without a call
+
+
+def heartbeat_views(service_id: int, now: float) -> list[HeartbeatView]:
+    views = []
+    for row in db.session.execute(select(HeartbeatRow).where(HeartbeatRow.service_id == service_id)
+                                  .order_by(HeartbeatRow.name)).scalars():
+        state, next_at = check_heartbeat(row.state, clock.from_db(row.last_ping_at), row.every_seconds,
+                                         row.grace_seconds, now)
+        views.append(HeartbeatView(row, PAUSED if row.paused else state, next_at))
+    return views
 
 
 def live_services() -> list[Service]:
@@ -406,7 +461,7 @@ def service_page(service_id: int, now: float) -> ServicePage | None:
                                       .order_by(Maintenance.id)).scalars())
     return ServicePage(service, windows, in_maintenance_now(windows, now),
                        [r for r in rules if r.kind == "trigger"], [r for r in rules if r.kind == "resolve"],
-                       oncall.service_paging(service.id, now))
+                       oncall.service_paging(service.id, now), heartbeat_views(service.id, now))
 
 
 def create_service(name: str, now: float) -> Service:

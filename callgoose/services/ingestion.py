@@ -28,6 +28,7 @@ from ..engine import (
     resolve_values,
     split,
 )
+from ..engine.heartbeat import after_ping, pings
 from ..engine.outcome import (
     Miss,
     ResolveHit,
@@ -71,6 +72,10 @@ STORE_PAYLOAD = Sql("INSERT INTO payloads (digest, text) VALUES (:digest, :text)
 SAVEPOINT = Sql("SAVEPOINT service_part")
 ROLLBACK_TO_SAVEPOINT = Sql("ROLLBACK TO SAVEPOINT service_part")
 RELEASE_SAVEPOINT = Sql("RELEASE SAVEPOINT service_part")
+HEARTBEAT_OF = Sql("SELECT id, state, incident_id, paused FROM heartbeats WHERE service_id = :sid AND name = :name")
+PING = Sql("UPDATE heartbeats SET state = :state, last_ping_at = :now, due_at = :due, incident_id = NULL "
+           "WHERE id = :id")
+PING_PAUSED = Sql("UPDATE heartbeats SET last_ping_at = :now WHERE id = :id")
 TOUCH_TOKEN = Sql("UPDATE api_tokens SET last_used_at = :now WHERE id = :tid")
 TOKEN_TOUCH_SECONDS = 60
 
@@ -108,6 +113,7 @@ class _Evaluated:
     maintenance: bool = False
     note: str | None = None  # disabled | error: ...
     payload: Payload | None = None  # what the rules saw: the call's payload, or one element (S38)
+    pings: tuple[str, ...] = ()  # the service's heartbeats this call counts for
     element: str | None = None  # S38: which element of the split array, e.g. "alerts[0]"
 
     def outcome(self, flags: Flags) -> ServiceOutcome:
@@ -158,6 +164,8 @@ def _evaluate_one(spec: ServiceSpec, payload: Payload, source: str | None, now: 
     try:
         item.maintenance = in_maintenance(spec, payload, now)
         item.evaluation = evaluate(spec, payload, source)
+        if spec.heartbeats:
+            item.pings = pings(spec.heartbeats, payload, spec.matchers)
         if item.maintenance:
             item.note = "maintenance"
     except Exception as exc:  # a rule that cannot be evaluated must not lose the call (S32)
@@ -180,6 +188,35 @@ class _Apply:
         self.changes = Changes(cursor, self.now_db)
 
     def service(self, item: _Evaluated) -> tuple[Flags, ServiceOutcome]:
+        flags, outcome = self._rules(item)
+        if not item.pings:
+            return flags, outcome
+        healed = self._ping(item)  # a heartbeat's call counts whatever the rules did (a replay too)
+        flags.resolved |= bool(healed)
+        return flags, replace(outcome, status=flags.status, pings=item.pings,
+                              resolved_incidents=outcome.resolved_incidents + tuple(healed))
+
+    def _ping(self, item: _Evaluated) -> list[int]:
+        """Record a heartbeat's call; a heartbeat that was down is up again and its incident resolved."""
+        healed = []
+        for beat in item.spec.heartbeats:
+            if beat.name not in item.pings:
+                continue
+            row = self.cursor.execute(HEARTBEAT_OF, {"sid": item.spec.service_id, "name": beat.name}).fetchone()
+            if row is None:
+                continue
+            beat_id, state, incident_id, paused = row
+            if paused:
+                self.cursor.execute(PING_PAUSED, {"id": beat_id, "now": self.now_db})
+                continue
+            state, due = after_ping(beat, self.now)
+            self.cursor.execute(PING, {"id": beat_id, "state": state, "now": self.now_db, "due": clock.to_db(due)})
+            if incident_id is not None:
+                healed += self.changes.apply(Action.RESOLVE, self.by, incident_id=incident_id,
+                                             service_paging=item.spec.paging)
+        return healed
+
+    def _rules(self, item: _Evaluated) -> tuple[Flags, ServiceOutcome]:
         flags = Flags()
         ev = item.evaluation
         if ev is None or item.maintenance or not ev.held:

@@ -480,3 +480,24 @@ class ReadinessReport(db.Model):
     inputs: Mapped[str] = mapped_column(String(64))
     computed_at: Mapped[datetime]
     findings: Mapped[list] = mapped_column(JSON)
+
+
+class HeartbeatRow(db.Model):
+    """A service's heartbeat (issue 10): its rule and timing as configured, and where it
+    stands. ``due_at`` is the worker's timer: when to look next (None: not before a call)."""
+
+    __tablename__ = "heartbeats"
+    __table_args__ = (Index("uq_heartbeats_service_name", "service_id", "name", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    conditions: Mapped[list] = mapped_column(JSON)
+    every_seconds: Mapped[int]
+    grace_seconds: Mapped[int]
+    paused: Mapped[bool] = mapped_column(default=False)
+    state: Mapped[str] = mapped_column(String(8), default="new")  # engine.heartbeat.STATES
+    last_ping_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]

@@ -33,7 +33,7 @@ from ..engine.config import (
     parse_time,
 )
 from ..engine.rules import build_resolve, build_trigger
-from ..services import catalog
+from ..services import catalog, heartbeats
 from .access import admin_required
 from .presenters import plural
 
@@ -111,7 +111,37 @@ def _service_page(service_id: int, maintenance: dict | None = None, status: int 
     page = _found(catalog.service_page(service_id, clock.now()))
     return render_template("services/service.html", service=page.service, windows=page.windows,
                            in_maintenance=page.in_maintenance, trigger=page.trigger, resolve=page.resolve,
-                           paging=page.paging, maintenance=maintenance or {}), status
+                           paging=page.paging, heartbeats=page.heartbeats, maintenance=maintenance or {}), status
+
+
+def _heartbeat_form(form) -> dict:
+    """The add-a-heartbeat form as the configuration document writes a heartbeat."""
+    minutes = {k: int(form.get(k, "")) if form.get(k, "").strip().isdigit() else -1
+               for k in ("every_minutes", "grace_minutes")}
+    items = [i.strip() for i in form.get("contains", "").split(",") if i.strip()]
+    conditions = [{"json_key": form.get("json_key", "").strip(), "contains": items}] if items else []
+    return {"name": form.get("name", "").strip(), "conditions": conditions, **minutes}
+
+
+@bp.post("/services/<int:service_id>/heartbeats")
+@admin_required
+def add_heartbeat(service_id: int):
+    try:
+        name = _found(heartbeats.change(service_id, clock.now(), add=_heartbeat_form(request.form)))
+    except SpecError as exc:
+        return _to_service(service_id, f"Heartbeat not added: {exc.path.split('.', 1)[-1]} {exc.message}.", "error")
+    return _to_service(service_id, f"Heartbeat added to {name}: it is armed by its first matching call.")
+
+
+@bp.post("/services/<int:service_id>/heartbeats/<name>/<any(pause, resume, delete):action>")
+@admin_required
+def heartbeat_action(service_id: int, name: str, action: str):
+    verb = {"pause": "pause", "resume": "resume", "delete": "remove"}[action]
+    try:
+        _found(heartbeats.change(service_id, clock.now(), **{verb: name}))
+    except SpecError as exc:
+        return _to_service(service_id, f"Not changed: {exc.message}.", "error")
+    return _to_service(service_id, f"Heartbeat {name}: {'paused' if action == 'pause' else action + 'd'}.")
 
 
 @bp.post("/services/<int:service_id>/rename")

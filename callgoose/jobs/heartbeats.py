@@ -1,0 +1,11 @@
+"""The heartbeat job: every tick, heartbeats whose timer is due move on (up → late → down,
+and down opens an incident). Their timers are rows (``heartbeats.due_at``)."""
+
+from __future__ import annotations
+
+from ..services.heartbeats import run_due
+
+
+def run(engine, config, now: float, keep_alive=lambda: None) -> str | None:
+    done = run_due(engine, now)
+    return ", ".join(f"{n} {what}" for what, n in sorted(done.items())) or None
