@@ -125,3 +125,33 @@ def test_scheduled_maintenance_starts_later(admin, setup, monkeypatch):
     bad = admin.post("/services/1/maintenance", data={"action": "start", "starts": "2099-01-02T00:00",
                                                       "until": "2099-01-01T00:00"}, follow_redirects=True)
     assert bad.status_code == 422 and "until: must be after the start" in bad.get_data(as_text=True)
+
+
+def test_a_dry_run_shows_what_an_edited_rule_would_change_in_the_stored_calls(admin, setup):
+    """Issue 10, item 5: would create, would stop creating, would resolve, would become 202."""
+    setup.services(ALERTMANAGER)
+    token = setup.token(service="checkout-api")
+    calls = {name: post(admin, token, body).get_json()["id"] for name, body in (
+        ("firing", firing("g1")), ("pending", {"status": "pending", "groupKey": "g2"}),
+        ("resolved", {"status": "resolved", "groupKey": "g1"}))}
+    trigger_id = setup.query("SELECT id FROM rules WHERE kind = 'trigger'")[0][0]
+    before = setup.query("SELECT count(*) FROM incidents")
+    # The trigger rule edited to hold for "pending" instead of "firing".
+    page = admin.post(f"/services/1/rules/{trigger_id}", data=rule_form(**{
+        "kind": "trigger", "urgency": "high", "cond-0-key": "status", "cond-0-items": "pending",
+        "map_incident_with": "groupKey", "dry_run": "1"}))
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Dry run: 2 calls of the last 3 calls would change" in text
+    row = text.split(f'/calls/{calls["pending"]}')[1].split("</tr>")[0]
+    assert "would create" in row and "nothing (202)" in row and "opens &#34;g2&#34;" in row
+    row = text.split(f'/calls/{calls["firing"]}')[1].split("</tr>")[0]
+    assert "would stop creating" in row and "would become 202" in row
+    assert calls["resolved"] not in text  # its outcome does not change
+    assert setup.query("SELECT count(*) FROM incidents") == before  # nothing saved, nothing run
+    stored = setup.query("SELECT conditions FROM rules WHERE id = :i", i=trigger_id)[0][0]
+    assert (json.loads(stored) if isinstance(stored, str) else stored)[0]["contains"] == ["firing"]
+    # A new resolve rule: which calls it would resolve.
+    new = admin.post("/services/1/rules/new/resolve", data=rule_form(**{
+        "cond-0-key": "status", "cond-0-items": "pending", "incident_mapped_with": "groupKey", "dry_run": "1"}))
+    row = new.get_data(as_text=True).split(f'/calls/{calls["pending"]}')[1].split("</tr>")[0]
+    assert "would resolve" in row and "resolves &#34;g2&#34;" in row

@@ -20,6 +20,7 @@ from ..engine import (
     parse_config,
 )
 from ..engine.config import check_service_name, check_window_count, format_time
+from ..engine.dryrun import compare, with_rule
 from ..engine.heartbeat import NEW, PAUSED, UP, Heartbeat
 from ..engine.heartbeat import check as check_heartbeat
 from ..engine.lifecycle import ACTIVE, Action
@@ -587,3 +588,28 @@ def deletion_preview(service_id: int) -> tuple[Service, dict] | None:
     """The service and what deleting it takes with it, for the confirmation page."""
     service = live_service(service_id)
     return None if service is None else (service, deletion_summary(service))
+
+
+DRY_RUN_CALLS = 200
+LAST_CALLS = Sql("""
+    SELECT c.id, c.received_at, c.source, p.text FROM api_call_services s
+    JOIN api_calls c ON c.id = s.call_id LEFT JOIN payloads p ON p.digest = c.payload_digest
+    WHERE s.service_id = :sid ORDER BY s.received_at DESC LIMIT :n
+""")
+
+
+class DryRun(NamedTuple):
+    calls: int  # how many stored calls were run
+    differences: list  # engine.dryrun.Difference, newest first
+
+
+def dry_run(service_id: int, kind: str, rule_id: int | None, rule, limit: int = DRY_RUN_CALLS) -> DryRun | None:
+    """What an edited rule would change in the service's last ``limit`` calls (nothing is saved)."""
+    rows = run_read(db.engine, lambda cursor: service_rows(cursor, service_id))
+    if not rows:
+        return None
+    current = load_specs(db.engine, SpecCache(), rows)[0]
+    if isinstance(current, Exception):
+        raise current
+    calls = session_cursor().execute(LAST_CALLS, {"sid": service_id, "n": limit}).fetchall()
+    return DryRun(len(calls), compare(current, with_rule(current, kind, rule_id, rule), calls))

@@ -309,9 +309,9 @@ def _all_errors(kind: str, doc: dict, slots: list[int]) -> dict:
     return errors
 
 
-def _render_rule_form(item, kind: str, rule, values: dict, errors: dict, status=200):
+def _render_rule_form(item, kind: str, rule, values: dict, errors: dict, status=200, dry=None):
     return render_template("services/rule.html", service=item, kind=kind, rule=rule, values=values,
-                           errors=errors, slots=range(SLOTS)), status
+                           errors=errors, slots=range(SLOTS), dry=dry), status
 
 
 @bp.route("/services/<int:service_id>/rules/new/<kind>", methods=["GET", "POST"])
@@ -354,6 +354,9 @@ def _save_rule(item, kind: str, existing):
         return _render_rule_form(item, kind, existing, shown, errors, 422)
     try:
         spec = (build_trigger if kind == "trigger" else build_resolve)(doc, "rule")
+        if request.form.get("dry_run"):  # run the edit against the stored calls; save nothing
+            return _render_rule_form(item, kind, existing, shown, {}, 200,
+                                     _found(catalog.dry_run(item.id, kind, existing.id if existing else None, spec)))
         _found(catalog.store_rule(item.id, kind, existing.id if existing else None, spec))
     except SpecError as exc:
         return _render_rule_form(item, kind, existing, shown, {_field_of(exc, slots): exc.message}, 422)
