@@ -62,9 +62,9 @@ INSERT_CALL_SERVICES = Sql("INSERT INTO api_call_services (service_id, received_
                            "VALUES (:service_id, :received_at, :call_id)")
 INSERT_CALL = Sql("""
     INSERT INTO api_calls (id, received_at, token_id, token_name, source, content_type, size,
-        payload_digest, status, results, services, error)
+        payload_digest, status, results, services, error, replay_of)
     VALUES (:id, :received_at, :token_id, :token_name, :source, :content_type, :size,
-        :payload_digest, :status, :results, :services, :error)
+        :payload_digest, :status, :results, :services, :error, :replay_of)
 """)
 # Each distinct payload text is stored once (a replay of a 1 MiB body adds a call row, not
 # another MiB); retention deletes a payload only when nothing points at it.
@@ -177,10 +177,11 @@ def _evaluate_one(spec: ServiceSpec, payload: Payload, source: str | None, now: 
 class _Apply:
     """The writes of one call, inside its transaction."""
 
-    def __init__(self, cursor, call_id: str, payload: Payload, now: float, default_window: int):
+    def __init__(self, cursor, call_id: str, payload: Payload, now: float, default_window: int,
+                 actor: str | None = None):
         self.cursor = cursor
         self.call_id = call_id
-        self.by = By(call_id=call_id)
+        self.by = By(call_id=call_id, actor=actor)
         self.payload = payload
         self.now = now
         self.now_db = clock.to_db(now)
@@ -286,12 +287,13 @@ def service_ids(results: list[ServiceOutcome]) -> list[int]:
 
 
 def _call_row(call_id, token: TokenInfo, now_db, source, content_type, size, payload_digest,
-              status, results, error=None) -> dict:
+              status, results, error=None, replay_of=None) -> dict:
     content_type = clean(content_type) if content_type else content_type
     return {"id": call_id, "received_at": now_db, "token_id": token.id, "token_name": token.name,
             "source": source, "content_type": content_type, "size": size, "payload_digest": payload_digest,
             "status": status, "results": clean(json.dumps(dump_all(results), ensure_ascii=False)),
-            "services": "," + "".join(f"{sid}," for sid in service_ids(results)), "error": error}
+            "services": "," + "".join(f"{sid}," for sid in service_ids(results)), "error": error,
+            "replay_of": replay_of}
 
 
 def call_services(call_id: str, received_at, ids: list[int]) -> list[dict]:
@@ -328,11 +330,13 @@ def open_call(engine, cache: SpecCache, presented: str | None):
 
 
 def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type: str | None,
-                 source: str | None, now: float, default_window: int, *, dry_run: bool = False) -> CallResult:
+                 source: str | None, now: float, default_window: int, *, dry_run: bool = False,
+                 replay_of: str | None = None, actor: str | None = None) -> CallResult:
     """Run one authenticated call through the services it reaches and store it (S5, S20-S33).
 
     ``dry_run`` runs exactly the same statements and rolls them back: the answer is what a
-    sender would get, and nothing changes.
+    sender would get, and nothing changes. ``replay_of``: the stored call a person replays
+    (``actor``, named in the timeline), processed as a new call under S26-S28.
     """
     payload = Payload.from_body(raw, content_type)
     source = clean(source) if source else None
@@ -340,7 +344,7 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
     call_id = new_call_id(now)
 
     def work(cursor, isolate: bool = False):
-        apply = _Apply(cursor, call_id, payload, now, default_window)
+        apply = _Apply(cursor, call_id, payload, now, default_window, actor)
         flags = Flags()
         results = []
         errors = [item.note for item in evaluated if item.note and item.note.startswith("error")]
@@ -356,14 +360,15 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
         cursor.execute(INSERT_CALL, _call_row(call_id, token, apply.now_db, source, content_type,
                                             len(raw), payload.digest if payload.text else None,
                                             flags.status, results,
-                                            "; ".join(errors) or None))
+                                            "; ".join(errors) or None, replay_of))
         links = call_services(call_id, apply.now_db, service_ids(results))
         if links:
             cursor.executemany(INSERT_CALL_SERVICES, links)
         apply.changes.finish()
         if dry_run:
             raise _DryRun(flags, results)
-        _touch_token(cursor, token, now)
+        if replay_of is None:
+            _touch_token(cursor, token, now)
         return flags, results
 
     try:

@@ -226,6 +226,7 @@ class ApiCall(db.Model):
     results: Mapped[list] = mapped_column(JSON)  # engine.outcome records, per service (see outcomes)
     services: Mapped[str] = mapped_column(Text, default=",")  # ",1,3,": as api_call_services, unindexed
     error: Mapped[str | None] = mapped_column(Text)
+    replay_of: Mapped[str | None] = mapped_column(String(36))  # issue 10: the stored call an admin replayed
     stored_payload: Mapped[StoredPayload | None] = relationship(lazy="select")
 
     @property

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, render_template, request
-from flask_login import login_required
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
 
-from ..services import apilog
+from .. import clock
+from ..extensions import db
+from ..services import apilog, replay
+from .access import admin_required
 from .params import page_number, whole_number
 from .presenters import charset_note, explain, outcome, pretty_payload
 
@@ -48,3 +60,17 @@ def call(call_id: str):
     return render_template("apilog/call.html", call=item, payload=payload,
                            services=[(r, explain(r)) for r in item.outcomes], outcome=outcome,
                            charset_note=charset_note(item.content_type))
+
+
+@bp.post("/calls/replay")
+@admin_required
+def replay_calls():
+    """Process stored calls again through the current rules (S26-S28 apply: nothing doubles)."""
+    ids = [i for i in request.form.getlist("call") if _CALL_ID.fullmatch(i)]
+    status = whole_number(request.form.get("status"), "status", 100, 599)
+    done = replay.replay_request(db.engine, ids, status, whole_number(request.form.get("hours"), "hours", 1, 720),
+                                 current_user.email, clock.now(), current_app.config["DUPLICATE_WINDOW_SECONDS"])
+    said = ", ".join(f"{n} × {s} {outcome(s)}" for s, n in done.summary().items()) or "nothing to replay"
+    flash(f"Replayed {len(done.statuses)} calls: {said}." + (f" {len(done.skipped)} could not be replayed "
+                                                            "(not found, or not a 2xx)." if done.skipped else ""))
+    return redirect(url_for("apilog.calls", status=request.form.get("back_status") or None))
