@@ -155,3 +155,31 @@ def test_a_dry_run_shows_what_an_edited_rule_would_change_in_the_stored_calls(ad
         "cond-0-key": "status", "cond-0-items": "pending", "incident_mapped_with": "groupKey", "dry_run": "1"}))
     row = new.get_data(as_text=True).split(f'/calls/{calls["pending"]}')[1].split("</tr>")[0]
     assert "would resolve" in row and "resolves &#34;g2&#34;" in row
+
+
+def test_rule_lint_on_the_service_page_and_in_the_editor(admin, setup, monkeypatch):
+    """Issue 10, item 9: a rule that can never win, a mapping key no resolve rule uses, a rule
+    that held for nothing in 7 days, a key none of the last payloads has."""
+    from callgoose import clock
+    setup.services({"name": "web", "trigger": [
+        {"conditions": [{"json_key": "status", "contains": ["down"]}], "map_incident_with": "host",
+         "title_from": "summary"},
+        {"conditions": [{"json_key": "status", "contains": ["down"]}, {"json_key": "env", "contains": ["prod"]}],
+         "map_incident_with": "host"}],
+        "resolve": [{"conditions": [{"json_key": "status", "contains": ["up"]}], "incident_mapped_with": "hostname"}]})
+    token = setup.token(service="web")
+    post(admin, token, {"status": "down", "host": "db1"})
+    page = admin.get("/services/1").get_data(as_text=True)
+    assert "can never win: whenever it holds, trigger rule 1 holds too and is tried first" in page
+    assert "no resolve rule uses its mapping key `host`" in page
+    assert "none of the last 1 payloads has the key `summary`" in page
+    assert "none of the last 1 payloads has the key `hostname`" in page
+    assert "held for no call in the last 7 days" not in page  # the rules were saved just now
+    real = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: real + 8 * 86400)
+    post(admin, token, {"status": "down", "host": "db2"})
+    later = admin.get("/services/1").get_data(as_text=True)
+    assert later.count("held for no call in the last 7 days") == 2  # trigger rule 2 and the resolve rule
+    rule_id = setup.query("SELECT id FROM rules WHERE kind = 'trigger' AND position = 1")[0][0]
+    editor = admin.get(f"/services/1/rules/{rule_id}").get_data(as_text=True)
+    assert "Check this rule" in editor and "can never win" in editor and "`summary`" not in editor

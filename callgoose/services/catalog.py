@@ -24,7 +24,10 @@ from ..engine.dryrun import compare, with_rule
 from ..engine.heartbeat import NEW, PAUSED, UP, Heartbeat
 from ..engine.heartbeat import check as check_heartbeat
 from ..engine.lifecycle import ACTIVE, Action
+from ..engine.lint import lint
 from ..engine.oncall import parse_oncall
+from ..engine.outcome import load_all
+from ..engine.payload import Payload
 from ..engine.rules import (
     build_condition,
     build_resolve,
@@ -32,7 +35,7 @@ from ..engine.rules import (
     check_rule_count,
 )
 from ..extensions import db
-from ..store.hotpath import Cursor, Sql
+from ..store.hotpath import Cursor, Sql, from_json
 from ..store.models import (
     LIVE_SERVICE_SQL,
     ApiToken,
@@ -257,7 +260,7 @@ def save_service(spec: ServiceSpec, now: float) -> Service:
                 service_id=service.id, kind=kind, position=position,
                 urgency=doc.get("urgency", "high"), conditions=doc["conditions"],
                 title_from=doc.get("title_from"), description_from=doc.get("description_from"),
-                map_key=doc.get("map_incident_with", doc.get("incident_mapped_with"))))
+                map_key=doc.get("map_incident_with", doc.get("incident_mapped_with")), changed_at=clock.to_db(now)))
     for window in spec.maintenance:
         db.session.add(_window_row(service.id, window, "config", now))
     save_heartbeats(service, spec.heartbeats, now)
@@ -354,6 +357,7 @@ def save_rule(service: Service, kind: str, rule_id: int | None, spec) -> Rule:
     rule.title_from = doc.get("title_from")
     rule.description_from = doc.get("description_from")
     rule.map_key = doc.get("map_incident_with", doc.get("incident_mapped_with"))
+    rule.changed_at = clock.to_db(clock.now())
     bump_version(service.id)
     return rule
 
@@ -394,6 +398,7 @@ class ServicePage(NamedTuple):
     resolve: list[Rule]
     paging: object = None  # oncall.PagingSection: its policy and webhooks
     heartbeats: list = []  # HeartbeatView, by name
+    lint: list = []  # engine.lint.Lint: what is wrong with its rules
 
 
 class HeartbeatView(NamedTuple):
@@ -462,7 +467,8 @@ def service_page(service_id: int, now: float) -> ServicePage | None:
                                       .order_by(Maintenance.id)).scalars())
     return ServicePage(service, windows, in_maintenance_now(windows, now),
                        [r for r in rules if r.kind == "trigger"], [r for r in rules if r.kind == "resolve"],
-                       oncall.service_paging(service.id, now), heartbeat_views(service.id, now))
+                       oncall.service_paging(service.id, now), heartbeat_views(service.id, now),
+                       lint_service(service.id, now))
 
 
 def create_service(name: str, now: float) -> Service:
@@ -613,3 +619,36 @@ def dry_run(service_id: int, kind: str, rule_id: int | None, rule, limit: int = 
         raise current
     calls = session_cursor().execute(LAST_CALLS, {"sid": service_id, "n": limit}).fetchall()
     return DryRun(len(calls), compare(current, with_rule(current, kind, rule_id, rule), calls))
+
+
+LINT_DAYS = 7
+LINT_RESULTS = 2000  # the most recent calls read for "held for no call in 7 days"
+RECENT_RESULTS = Sql("""
+    SELECT c.results FROM api_call_services s JOIN api_calls c ON c.id = s.call_id
+    WHERE s.service_id = :sid AND s.received_at >= :since ORDER BY s.received_at DESC LIMIT :n
+""")
+
+
+def lint_service(service_id: int, now: float) -> list:
+    """engine.lint's findings for a service, from its last 200 calls and 7 days of outcomes."""
+    rows = run_read(db.engine, lambda cursor: service_rows(cursor, service_id))
+    specs = load_specs(db.engine, SpecCache(), rows) if rows else []
+    if not specs or isinstance(specs[0], Exception):
+        return []
+    cursor = session_cursor()
+    payloads = [Payload.from_text(r[3] or "") for r in cursor.execute(
+        LAST_CALLS, {"sid": service_id, "n": DRY_RUN_CALLS}).fetchall()]
+    held: dict | None = None
+    for (results,) in cursor.execute(RECENT_RESULTS, {"sid": service_id, "since": clock.to_db(now - LINT_DAYS * 86400),
+                                                      "n": LINT_RESULTS}).fetchall():
+        held = held or {}
+        for outcome in load_all(from_json(results)):
+            if outcome.service_id != service_id:
+                continue
+            for rule_id in ([outcome.trigger.rule_id] if outcome.trigger else []) + [h.rule_id for h in outcome.resolves]:
+                held[rule_id] = held.get(rule_id, 0) + 1
+    if held is not None:  # a rule saved within the period has not had it yet
+        young = db.session.execute(select(Rule.id).where(
+            Rule.service_id == service_id, Rule.changed_at > clock.to_db(now - LINT_DAYS * 86400))).scalars()
+        held.update({rule_id: held.get(rule_id) or 1 for rule_id in young})
+    return lint(specs[0], payloads, held, LINT_DAYS)

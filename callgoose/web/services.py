@@ -111,7 +111,8 @@ def _service_page(service_id: int, maintenance: dict | None = None, status: int 
     page = _found(catalog.service_page(service_id, clock.now()))
     return render_template("services/service.html", service=page.service, windows=page.windows,
                            in_maintenance=page.in_maintenance, trigger=page.trigger, resolve=page.resolve,
-                           paging=page.paging, heartbeats=page.heartbeats, maintenance=maintenance or {}), status
+                           paging=page.paging, heartbeats=page.heartbeats, lint=page.lint,
+                           maintenance=maintenance or {}), status
 
 
 def _heartbeat_form(form) -> dict:
@@ -310,8 +311,9 @@ def _all_errors(kind: str, doc: dict, slots: list[int]) -> dict:
 
 
 def _render_rule_form(item, kind: str, rule, values: dict, errors: dict, status=200, dry=None):
+    lint = [f for f in catalog.lint_service(item.id, clock.now()) if rule is not None and f.rule_id == rule.id]
     return render_template("services/rule.html", service=item, kind=kind, rule=rule, values=values,
-                           errors=errors, slots=range(SLOTS), dry=dry), status
+                           errors=errors, slots=range(SLOTS), dry=dry, lint=lint), status
 
 
 @bp.route("/services/<int:service_id>/rules/new/<kind>", methods=["GET", "POST"])
