@@ -135,3 +135,24 @@ def test_a_big_log_counts_up_to_a_cap_and_pages_by_what_is_there(admin, setup, m
     monkeypatch.setattr(apilog, "COUNT_CAP", 10)
     exact = admin.get("/calls").get_data(as_text=True)
     assert "5 calls. Page 1 of 3." in " ".join(exact.split())
+
+
+def test_click_to_build_a_rule_from_a_stored_payload(admin, setup):
+    """Issue 10, item 7: a stored payload as a tree; a value offers a condition, the title and
+    the mapping, as the service's rules write keys (S38: relative to a split element)."""
+    from helpers import post
+    setup.services({"name": "prom", "split_on": "alerts", "trigger": [
+        {"conditions": [{"json_key": "status", "contains": ["firing"]}], "map_incident_with": "fingerprint"}]})
+    token = setup.token(service="prom")
+    call_id = post(admin, token, {"status": "firing", "commonLabels": {"env": "prod"},
+                                         "alerts": [{"status": "firing", "fingerprint": "f1",
+                                                     "labels": {"severity": "critical"}}]}).get_json()["id"]
+    page = admin.get(f"/calls/{call_id}").get_data(as_text=True)
+    assert "Click a value to build a rule" in page
+    assert "cond_key=labels.severity&amp;cond_items=critical" in page  # inside the element
+    import re; print(re.findall(r"cond_key=[^&]*commonLabels[^\"]*", page))
+    assert "cond_key=$.commonLabels.env&amp;cond_items=prod" in page  # the whole payload's, with $.
+    service_id = setup.query("SELECT id FROM services")[0][0]
+    form = admin.get(f"/services/{service_id}/rules/new/trigger?cond_key=labels.severity&cond_items=critical"
+                            "&map_incident_with=fingerprint").get_data(as_text=True)
+    assert 'value="labels.severity"' in form and ">critical</textarea>" in form and 'value="fingerprint"' in form

@@ -49,3 +49,15 @@ def calls(*, status: int | None, token_id: int | None, service_id: int | None, p
 def call(call_id: str) -> ApiCall | None:
     """One call, while retention keeps it."""
     return db.session.get(ApiCall, call_id)
+
+
+def call_page(call_id: str) -> tuple[ApiCall, list] | None:
+    """One call, and the live services it ran on as (id, name, split_on): where a rule built
+    from its payload can go."""
+    found = db.session.get(ApiCall, call_id)
+    if found is None:
+        return None
+    ids = [o.service_id for o in found.outcomes if o.service_id is not None]
+    targets = db.session.execute(select(Service.id, Service.name, Service.split_on).where(
+        Service.id.in_(ids), Service.live()).order_by(Service.name)).all() if ids else []
+    return found, list(targets)

@@ -21,7 +21,14 @@ from ..extensions import db
 from ..services import apilog, replay
 from .access import admin_required
 from .params import page_number, whole_number
-from .presenters import charset_note, explain, outcome, pretty_payload
+from .presenters import (
+    charset_note,
+    explain,
+    outcome,
+    payload_tree,
+    pretty_payload,
+    rule_key,
+)
 
 bp = Blueprint("apilog", __name__)
 PER_PAGE = 50
@@ -53,13 +60,14 @@ def calls():
 @login_required
 def call(call_id: str):
     """One call: what was received, what was answered, and per service what happened and why."""
-    item = apilog.call(call_id) if _CALL_ID.fullmatch(call_id) else None
-    if item is None:
+    found = apilog.call_page(call_id) if _CALL_ID.fullmatch(call_id) else None
+    if found is None:
         abort(404, "No such API call (it may have been deleted by retention).")
+    item, targets = found
     payload, links = pretty_payload(item.payload)
-    return render_template("apilog/call.html", call=item, payload=payload,
-                           services=[(r, explain(r)) for r in item.outcomes], outcome=outcome,
-                           charset_note=charset_note(item.content_type))
+    return render_template("apilog/call.html", call=item, payload=payload, tree=payload_tree(item.payload),
+                           targets=targets, services=[(r, explain(r)) for r in item.outcomes], outcome=outcome,
+                           charset_note=charset_note(item.content_type), rule_key=rule_key)
 
 
 @bp.post("/calls/replay")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from .. import clock
 from ..engine import Payload, clean
 from ..engine.outcome import Miss, ServiceOutcome
 from ..engine.payload import (
+    as_text,
     is_text_type,
     pretty_json,
     split_content_type,
@@ -185,3 +187,53 @@ _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")  # no raw 
 def guide_html(text: str) -> Markup:
     """An integration guide (CommonMark from a reviewed file in the repo) as HTML."""
     return Markup(_MARKDOWN.render(text))
+
+
+TREE_LEAVES = 400  # a bigger payload is shown as text only
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    label: str  # the key, or [i] for an array element
+    path: str  # the json key that reaches it (S10: dots, numeric segments for arrays)
+    value: str | None = None  # a leaf's text (S13); None for objects and arrays
+    children: tuple = ()
+
+
+def payload_tree(text: str) -> TreeNode | None:
+    """The payload as a tree whose leaves know their json key (click to build a rule); None
+    when it is not JSON (S8) or has more than :data:`TREE_LEAVES` leaves."""
+    data = Payload.from_text(text).data
+    if data is None:
+        return None
+    leaves = [0]
+
+    def node(label: str, path: str, value) -> TreeNode:
+        if isinstance(value, dict):
+            return TreeNode(label, path, None, tuple(node(clean(str(k)), f"{path}.{k}" if path else str(k), v)
+                                                     for k, v in value.items()))
+        if isinstance(value, list):
+            return TreeNode(label, path, None, tuple(node(f"[{i}]", f"{path}.{i}" if path else str(i), v)
+                                                     for i, v in enumerate(value)))
+        leaves[0] += 1
+        if leaves[0] > TREE_LEAVES:
+            raise OverflowError
+        return TreeNode(label, clean(path), "null" if value is None else as_text(value))
+    try:
+        return node("payload", "", data)
+    except (OverflowError, RecursionError):
+        return None
+
+
+def rule_key(path: str, split_on: str | None) -> str:
+    """A payload path as a rule of this service writes it: inside a split array (S38), relative
+    to the element; elsewhere in a split service, with the whole payload's ``$.``."""
+    if not split_on:
+        return path
+    prefix = split_on + "."
+    if path.startswith(prefix):
+        rest = path[len(prefix):]
+        index, _, inner = rest.partition(".")
+        if index.isdigit() and inner:
+            return inner
+    return "$." + path

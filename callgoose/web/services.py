@@ -329,8 +329,20 @@ def rule(service_id: int, kind: str | None = None, rule_id: int | None = None):
     if kind not in KEY_FIELDS:
         abort(404, "Rules are trigger or resolve rules.")
     if request.method == "GET":
-        return _render_rule_form(item, kind, existing, _form_values(existing, kind), {})
+        return _render_rule_form(item, kind, existing, _prefilled(_form_values(existing, kind), kind), {})
     return _save_rule(item, kind, existing)
+
+
+def _prefilled(values: dict, kind: str) -> dict:
+    """The form with what "click to build" on a stored payload asked for (query arguments)."""
+    args = request.args
+    if args.get("cond_key") is not None:
+        conditions = list(values["conditions"])
+        free = next((i for i, c in enumerate(conditions) if not c["json_key"] and not c["contains"]), 0)
+        conditions[free] = {"json_key": args["cond_key"][:1000], "contains": [args.get("cond_items", "")[:200]],
+                            "mode": "all"}
+        values = {**values, "conditions": conditions}
+    return {**values, **{name: args[name][:1000] for name in KEY_FIELDS[kind] if name in args}}
 
 
 def _deleted_meanwhile(item):
