@@ -150,7 +150,6 @@ def test_click_to_build_a_rule_from_a_stored_payload(admin, setup):
     page = admin.get(f"/calls/{call_id}").get_data(as_text=True)
     assert "Click a value to build a rule" in page
     assert "cond_key=labels.severity&amp;cond_items=critical" in page  # inside the element
-    import re; print(re.findall(r"cond_key=[^&]*commonLabels[^\"]*", page))
     assert "cond_key=$.commonLabels.env&amp;cond_items=prod" in page  # the whole payload's, with $.
     service_id = setup.query("SELECT id FROM services")[0][0]
     form = admin.get(f"/services/{service_id}/rules/new/trigger?cond_key=labels.severity&cond_items=critical"
