@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test bench openapi clean
+.PHONY: run test bench openapi translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,13 @@ bench: $(VENV)/.installed
 
 openapi: $(VENV)/.installed
 	$(BIN)/python -c "import json; from callgoose.web.openapi import DOCUMENT; open('docs/openapi.json', 'w').write(json.dumps(DOCUMENT, indent=2) + '\\n')"
+
+# After marking text with _() in templates or code: extract it, add it to every catalogue
+# (translate the new msgstr entries), and compile the .mo files the server reads.
+translations: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --project Callgoose -o callgoose/translations/messages.pot .
+	$(BIN)/pybabel update -i callgoose/translations/messages.pot -d callgoose/translations --no-location --width 100
+	$(BIN)/pybabel compile -d callgoose/translations
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -123,15 +123,18 @@ def create_app(test_config: dict | None = None):
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(url, app.config["THREADS"]))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
 
-    from .extensions import csrf, db, login_manager, migrate
+    from .extensions import babel, csrf, db, login_manager, migrate
     from .logs import install_redaction
     from .services.catalog import SpecCache
+    from .web.i18n import locale, timezone
 
     install_redaction()
     db.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", os.path.join(os.path.dirname(__file__), "translations"))
+    babel.init_app(app, locale_selector=locale, timezone_selector=timezone)
     app.extensions["callgoose_specs"] = SpecCache()
     with app.app_context():
         configure(db.engine)

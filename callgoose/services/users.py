@@ -191,17 +191,23 @@ def toggle_active(user_id: int, by_user_id: int) -> User | None:
     return write(work)
 
 
-def set_profile(user_id: int, name: str, time_zone: str) -> None:
-    """A user's own name (shown in policies and messages) and time zone (their pages' times).
+LANGUAGE_CODES = ("en", "de", "es", "fr", "pt", "ja")  # the catalogues in callgoose/translations
 
-    :raises SpecError: a zone that is not an IANA name, or a name too long."""
+
+def set_profile(user_id: int, name: str, time_zone: str, language: str = "") -> None:
+    """A user's own name (shown in policies and messages), time zone (their pages' times) and
+    dashboard language (empty: the browser's).
+
+    :raises SpecError: a zone that is not an IANA name, a name too long, an unknown language."""
     zone = check_time_zone(time_zone.strip() or "UTC", "time_zone")
     name = name.strip()
     if len(name) > 100:
         raise SpecError("name", "must be at most 100 characters")
+    if language and language not in LANGUAGE_CODES:
+        raise SpecError("language", "must be one of " + ", ".join(LANGUAGE_CODES))
 
     def work():
         user = db.session.get(User, user_id)
         if user is not None:
-            user.name, user.time_zone = name or None, zone
+            user.name, user.time_zone, user.language = name or None, zone, language or None
     write(work)

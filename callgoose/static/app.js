@@ -83,3 +83,25 @@ document.addEventListener("htmx:afterSettle", fillZones);
   function all() { document.querySelectorAll("svg[data-span-start]").forEach(setup); }
   document.addEventListener("DOMContentLoaded", all);
 })();
+
+// Relative times ("3 min ago") in the page's language, kept fresh while the page stays open.
+(function () {
+  var units = [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+  function refresh() {
+    if (!window.Intl || !Intl.RelativeTimeFormat) return;
+    var format = new Intl.RelativeTimeFormat(document.documentElement.lang || "en", {numeric: "always", style: "short"});
+    document.querySelectorAll("time[data-ago]").forEach(function (el) {
+      var seconds = (Date.parse(el.getAttribute("datetime")) - Date.now()) / 1000;
+      if (isNaN(seconds)) return;
+      for (var i = 0; i < units.length; i++) {
+        if (Math.abs(seconds) >= units[i][1] || i === units.length - 1) {
+          el.textContent = format.format(Math.round(seconds / units[i][1]), units[i][0]);
+          return;
+        }
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", refresh);
+  document.addEventListener("htmx:afterSettle", refresh);
+  setInterval(refresh, 30000);
+})();

@@ -35,6 +35,7 @@ class User(db.Model):
     created_at: Mapped[datetime]
     name: Mapped[str | None] = mapped_column(String(100))  # shown in policies and messages; None: the email
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    language: Mapped[str | None] = mapped_column(String(8))  # the dashboard's; None: the browser's
     # A notice when one of their shifts starts (issue 9); they may turn it off.
     handoff_notices: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
     failed_logins: Mapped[int] = mapped_column(default=0)  # wrong passwords in a row

@@ -11,6 +11,8 @@ def register(app) -> None:
     """Register the blueprints, converters, error handlers and template helpers on ``app``."""
     from datetime import timedelta
 
+    from flask_babel import get_locale
+
     from ..engine.paging import EVENTS
     from ..extensions import csrf, db, login_manager
     from . import (
@@ -20,6 +22,7 @@ def register(app) -> None:
         dashboard,
         errors,
         health,
+        i18n,
         ingest,
         integrations,
         openapi,
@@ -51,10 +54,13 @@ def register(app) -> None:
                    openapi, health, integrations):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
+    app.jinja_env.globals["current_language"] = lambda: str(get_locale() or "en")
+    app.jinja_env.globals["word"] = i18n.word
+    app.jinja_env.globals["viewer_zone"] = i18n.viewer_zone
     app.jinja_env.globals["timedelta"] = timedelta
     app.jinja_env.globals["webhook_events"] = EVENTS  # the service webhook form's choices
     app.jinja_env.filters.update(localtime=localtime, dbtime=dbtime, shade=shade, localinput=localinput,
-                                 filled=filled, guide_html=guide_html)
+                                 filled=filled, guide_html=guide_html, ago=i18n.ago)
     errors.register_error_handlers(app)
     app.after_request(errors.security_headers)
 

@@ -13,6 +13,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import clock
@@ -21,6 +22,7 @@ from ..extensions import login_manager
 from ..services import users
 from ..services.users import MAX_FAILURES, has_users
 from .forms import LoginForm, OwnPasswordForm, SetupForm
+from .i18n import LANGUAGES
 from .params import local_path
 
 bp = Blueprint("auth", __name__)
@@ -127,7 +129,8 @@ def logout():
 @login_required
 def settings():
     """The signed-in user's own settings: password and sessions."""
-    return render_template("auth/settings.html", form=OwnPasswordForm(formdata=None))
+    return render_template("auth/settings.html", form=OwnPasswordForm(formdata=None), languages=LANGUAGES,
+                           browser_language=request.accept_languages.best_match(LANGUAGES) or "en")
 
 
 @bp.post("/settings/password")
@@ -141,7 +144,8 @@ def change_password():
             flash("Password changed. Every other browser signed in as you has been signed out.")
             return redirect(url_for("auth.settings"))
         form.current.errors = ["This is not your current password."]
-    return render_template("auth/settings.html", form=form), 422
+    return render_template("auth/settings.html", form=form, languages=LANGUAGES,
+                           browser_language=request.accept_languages.best_match(LANGUAGES) or "en"), 422
 
 
 @bp.post("/settings/profile")
@@ -149,11 +153,12 @@ def change_password():
 def profile():
     """Your name and time zone (schedules and your shifts are shown in it)."""
     try:
-        users.set_profile(current_user.id, request.form.get("name", ""), request.form.get("time_zone", ""))
+        users.set_profile(current_user.id, request.form.get("name", ""), request.form.get("time_zone", ""),
+                          request.form.get("language", ""))
     except SpecError as exc:
-        flash(f"Not saved: {exc.path} {exc.message}.", "error")
+        flash(_("Not saved: %(path)s %(message)s.", path=exc.path, message=exc.message), "error")
     else:
-        flash("Saved.")
+        flash(_("Saved."))
     return redirect(url_for("auth.settings"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -28,21 +29,21 @@ class Form(FlaskForm):
         valid = super().validate(extra_validators)
         for field in self:
             if isinstance(field.data, str) and "\x00" in field.data:
-                field.errors = [*field.errors, "This must not contain NUL characters."]
+                field.errors = [*field.errors, _l("This must not contain NUL characters.")]
                 valid = False
         return valid
 
 
 class LoginForm(Form):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired()])
-    remember = BooleanField("Keep me signed in on this device")
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+    remember = BooleanField(_l("Keep me signed in on this device"))
 
 
 class SetupForm(Form):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(min=MIN_PASSWORD)])
-    confirm = PasswordField("Password again", validators=[EqualTo("password", "The passwords differ.")])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=MIN_PASSWORD)])
+    confirm = PasswordField(_l("Password again"), validators=[EqualTo("password", _l("The passwords differ."))])
 
 
 class TokenForm(Form):
@@ -75,10 +76,10 @@ class UserForm(Form):
 
 
 class OwnPasswordForm(Form):
-    current = PasswordField("Current password", validators=[DataRequired()])
-    password = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD)],
-                             description=f"At least {MIN_PASSWORD} characters.")
-    confirm = PasswordField("New password again", validators=[EqualTo("password", "The passwords differ.")])
+    current = PasswordField(_l("Current password"), validators=[DataRequired()])
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD)],
+                             description=_l("At least %(count)d characters.", count=MIN_PASSWORD))
+    confirm = PasswordField(_l("New password again"), validators=[EqualTo("password", _l("The passwords differ."))])
 
 
 class PasswordForm(Form):

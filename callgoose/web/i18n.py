@@ -1,0 +1,60 @@
+"""Languages (issue 10, item 10): the dashboard in the user's language, chosen on /settings,
+else the browser's Accept-Language, else English; catalogues in callgoose/translations/."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from datetime import timezone as _timezone
+
+from babel.dates import format_timedelta
+from flask import has_request_context, request
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from ..services.users import LANGUAGE_CODES
+
+NAMES = {"en": "English", "de": "Deutsch", "es": "Español", "fr": "Français", "pt": "Português", "ja": "日本語"}
+LANGUAGES = {code: NAMES[code] for code in LANGUAGE_CODES}
+
+
+def locale() -> str:
+    if not has_request_context():
+        return "en"
+    chosen = getattr(current_user, "language", None) if current_user and current_user.is_authenticated else None
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def timezone() -> str:
+    if has_request_context() and current_user and current_user.is_authenticated:
+        return current_user.time_zone or "UTC"
+    return "UTC"
+
+
+# Words the code stores (statuses, urgencies, filters), as people read them.
+WORDS = {
+    "triggered": _l("triggered"), "acknowledged": _l("acknowledged"), "resolved": _l("resolved"),
+    "high": _l("high"), "low": _l("low"), "active": _l("Open (triggered or acknowledged)"), "all": _l("All"),
+    "Triggered": _l("Triggered"), "Acknowledged": _l("Acknowledged"), "Resolved": _l("Resolved"),
+}
+
+
+def word(value) -> str:
+    """A stored word in the viewer's language (itself when it has no translation)."""
+    found = WORDS.get(str(value))
+    return str(found) if found is not None else str(value)
+
+
+def ago(value) -> str:
+    """A stored (naive UTC) time as "3 min ago" in the viewer's language; app.js keeps it fresh."""
+    if value is None:
+        return ""
+    delta = value.replace(tzinfo=_timezone.utc) - datetime.now(_timezone.utc)
+    return format_timedelta(delta, add_direction=True, format="short", locale=str(get_locale() or "en"),
+                            threshold=1)
+
+
+def viewer_zone() -> str:
+    return timezone()
