@@ -97,6 +97,12 @@ def test_the_user_s_choice_wins_and_the_german_pages_have_no_english_left(make_a
         for english_text in (">Incidents<", ">Services<", ">Sign out<", "Acknowledge ticked", ">triggered<",
                              ">Urgency<", "Resolve ticked", ">Filter<"):
             assert english_text not in page, english_text
+        incident = client.get("/incidents/1", headers=english).get_data(as_text=True)
+        for german in ("Alle Vorfälle", "Bestätigen", "Zuordnungswert", "Verlauf", "geöffnet", "Kommentar hinzufügen",
+                       "durch API-Aufruf"):
+            assert german in incident, german
+        welcome = client.get("/welcome", headers=english).get_data(as_text=True)
+        assert "Welches Werkzeug schickt Ihre Alarme?" in welcome and "Vorerst überspringen" in welcome
         settings = client.get("/settings", headers=english).get_data(as_text=True)
         assert "Name, Sprache und Zeitzone" in settings and 'value="de" lang="de" selected' in settings
         refused = client.post("/settings/profile", data={"name": "", "time_zone": "UTC", "language": "xx"},

@@ -38,6 +38,10 @@ WORDS = {
     "triggered": _l("triggered"), "acknowledged": _l("acknowledged"), "resolved": _l("resolved"),
     "high": _l("high"), "low": _l("low"), "active": _l("Open (triggered or acknowledged)"), "all": _l("All"),
     "Triggered": _l("Triggered"), "Acknowledged": _l("Acknowledged"), "Resolved": _l("Resolved"),
+    # timeline entries (engine.lifecycle's events and paging's)
+    "created": _l("opened"), "unacknowledged": _l("unacknowledged"), "comment": _l("comment"),
+    "exhausted": _l("escalation finished, nobody acknowledged"), "unreachable": _l("nobody reachable"),
+    "nobody_on_call": _l("nobody on call"),
 }
 
 
