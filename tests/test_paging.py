@@ -690,3 +690,25 @@ def test_text_settings_from_the_environment_stay_text(monkeypatch, tmp_path):
     settings = Settings.from_config(app.config)
     assert settings.smtp_password == "12345" and settings.twilio_auth_token == "1e3" and settings.smtp_port == 2525
     assert Settings.from_config({"SMTP_PASSWORD": 12345}).smtp_password == "12345"  # instance/config.py
+
+
+def test_a_call_speaks_the_person_s_language(paging_app, setup_for, twilio):
+    """Issue 10, item 10: the call, and what a keypress did, in the called person's language."""
+    setup = setup_for(paging_app)
+    configure(paging_app, people(TWO_LEVELS, ana=[{"name": "phone", "type": "voice", "address": "+14155550100"}]))
+    with paging_app.app_context():
+        from callgoose.extensions import db
+        from callgoose.store.models import User
+        db.session.execute(db.update(User).where(User.email == "ana@example.com").values(language="de"))
+        db.session.commit()
+    client = paging_app.test_client()
+    start = time.time()
+    assert post(client, setup.token(), firing("g1", "Platte voll")).status_code == 201
+    run_jobs(paging_app, start + 1)
+    twiml, answer = twilio.answer(client, twilio.calls[0], "1")
+    said = twiml.find("Gather").find("Say")
+    assert said.get("language") == "de-DE"
+    assert said.text.startswith("Callgoose-Alarm. Dringlichkeit hoch. ") and "Platte voll" in said.text
+    assert "Drücken Sie 1 zum Bestätigen, 2 zum Beheben, 3 zum Eskalieren." in said.text
+    reply = answer.find("Say")
+    assert reply.get("language") == "de-DE" and reply.text == "1 Vorfall bestätigt."

@@ -99,10 +99,27 @@ def _bundle(lead: Notification) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
-def _apply_digit(lead: Notification, digit: str, now: float, via: str) -> str:
+@dataclass(frozen=True)
+class Reply:
+    """What a keypress or an SMS reply did, for the caller to say in the person's language:
+    ``what`` is press (no such digit), nothing (handled already), escalate, acknowledge or
+    resolve, or unknown (no such call, no recent page)."""
+
+    what: str
+    count: int = 0
+    language: str = "en"
+
+
+def _language(user_id: int | None) -> str:
+    user = db.session.get(User, user_id) if user_id is not None else None
+    return (user.language if user is not None else None) or "en"
+
+
+def _apply_digit(lead: Notification, digit: str, now: float, via: str) -> Reply:
     what = DIGITS.get((digit or "").strip()[:1])
+    language = _language(lead.user_id)
     if what is None:
-        return "Press 1 to acknowledge, 2 to resolve, or 3 to escalate."
+        return Reply("press", language=language)
     incident_ids = _bundle(lead)
     by = _who(lead.user_id, via)
 
@@ -120,22 +137,29 @@ def _apply_digit(lead: Notification, digit: str, now: float, via: str) -> str:
         changes.finish()
         return done
     done = write(work)
-    word = {"escalate": "Escalated", Action.ACKNOWLEDGE: "Acknowledged", Action.RESOLVE: "Resolved"}[what]
-    count = len(incident_ids)
     if not done:
-        return f"Nothing changed: the incident{'s were' if count > 1 else ' was'} handled already."
-    return f"{word} {done} incident{'s' if done > 1 else ''}."
+        return Reply("nothing", len(incident_ids), language)
+    return Reply(str(getattr(what, "value", what)), done, language)
 
 
-def keypress(notification_id: int, digit: str, now: float) -> str | None:
-    """A key pressed during a page call; returns what to say (None: no such call)."""
+def keypress(notification_id: int, digit: str, now: float) -> Reply:
+    """A key pressed during a page call: what it did (``unknown``: no such call)."""
     lead = db.session.get(Notification, notification_id)
     if lead is None or lead.channel != "voice" or lead.kind != Kind.PAGE.value:
-        return None
+        return Reply("unknown")
     return _apply_digit(lead, digit, now, "phone keypress")
 
 
-def call_script(notification_id: int) -> tuple[str, list[str]] | None:
+@dataclass(frozen=True)
+class CallScript:
+    """What a page call says: each incident's urgency, service and title, in its person's language."""
+
+    kind: str
+    incidents: list  # (urgency, service, title)
+    language: str = "en"
+
+
+def call_script(notification_id: int) -> CallScript | None:
     """What a page call says: the incident titles (the lead's and its bundle's)."""
     lead = db.session.get(Notification, notification_id)
     if lead is None or lead.channel != "voice":
@@ -143,16 +167,17 @@ def call_script(notification_id: int) -> tuple[str, list[str]] | None:
     ids = _bundle(lead)
     rows = db.session.execute(select(Incident.title, Incident.urgency, Service.name).join(
         Service, Service.id == Incident.service_id).where(Incident.id.in_(ids))).all() if ids else []
-    return lead.kind, [f"{urgency} urgency. {service}: {title}" for title, urgency, service in rows]
+    return CallScript(lead.kind, [(urgency, service, title) for title, urgency, service in rows],
+                      _language(lead.user_id))
 
 
-def sms_reply(from_number: str, body: str, now: float) -> str:
+def sms_reply(from_number: str, body: str, now: float) -> Reply:
     """An SMS reply to a page: the same digits as on a call act on the last page sent to that number."""
     lead = db.session.execute(select(Notification).where(
         Notification.channel == "sms", Notification.target == from_number, Notification.kind == Kind.PAGE.value,
         Notification.status == State.SENT.value, Notification.bundle_of.is_(None),
         Notification.sent_at >= clock.to_db(now - SMS_REPLY_SECONDS)).order_by(Notification.id.desc()).limit(1)).scalar()
     if lead is None:
-        return "Callgoose: no page was sent to this number in the last 24 hours."
-    return "Callgoose: " + _apply_digit(lead, body, now, "SMS reply")
+        return Reply("unknown")
+    return _apply_digit(lead, body, now, "SMS reply")
 

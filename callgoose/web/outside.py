@@ -16,10 +16,13 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import force_locale, ngettext
+from flask_babel import gettext as _
 
 from .. import clock
 from ..engine.signing import twilio_valid
 from ..services import actions
+from .i18n import word
 
 bp = Blueprint("outside", __name__)
 
@@ -57,8 +60,35 @@ def twiml(*verbs: str) -> Response:
                     mimetype="application/xml")
 
 
-def say(text: str) -> str:
-    return f"<Say>{escape(text)}</Say>"
+VOICES = {"en": "en-US", "de": "de-DE", "es": "es-ES", "fr": "fr-FR", "pt": "pt-BR", "ja": "ja-JP"}
+
+
+def say(text: str, language: str = "en") -> str:
+    return f'<Say language="{VOICES.get(language, "en-US")}">{escape(text)}</Say>'
+
+
+def reply_words(reply: actions.Reply) -> str:
+    """What a keypress or an SMS reply did, in the person's language."""
+    with force_locale(reply.language):
+        return {
+            "unknown": lambda: _("This Callgoose call or page is not known."),
+            "press": lambda: _("Press 1 to acknowledge, 2 to resolve, or 3 to escalate."),
+            "nothing": lambda: ngettext("Nothing changed: the incident was handled already.",
+                                        "Nothing changed: the incidents were handled already.", reply.count),
+            "acknowledge": lambda: ngettext("Acknowledged %(num)d incident.", "Acknowledged %(num)d incidents.",
+                                            reply.count),
+            "resolve": lambda: ngettext("Resolved %(num)d incident.", "Resolved %(num)d incidents.", reply.count),
+            "escalate": lambda: ngettext("Escalated %(num)d incident.", "Escalated %(num)d incidents.", reply.count),
+        }[reply.what]()
+
+
+def call_prompt(script: actions.CallScript) -> tuple[str, str]:
+    """What a page call says, and what it says when no key is pressed, in the person's language."""
+    with force_locale(script.language):
+        lines = " ".join(_("%(urgency)s urgency. %(service)s: %(title)s", urgency=word(u), service=service,
+                           title=title) for u, service, title in script.incidents[:3])
+        return (_("Callgoose alert.") + " " + (lines or _("An incident needs attention.")) + " "
+                + _("Press 1 to acknowledge, 2 to resolve, 3 to escalate."), _("No key was pressed. Goodbye."))
 
 
 @bp.get("/l/<token>")
@@ -79,23 +109,24 @@ def link_act(token: str):
 def voice(notification_id: int):
     script = actions.call_script(notification_id)
     if script is None:
-        return twiml(say("This Callgoose call is not known. Goodbye."), "<Hangup/>")
+        return twiml(say(reply_words(actions.Reply("unknown"))), "<Hangup/>")
     action = quoteattr(callback_url("outside.keypress", notification_id=notification_id))
-    lines = " ".join(script[1][:3]) or "An incident needs attention."
-    prompt = say(f"Callgoose alert. {lines} Press 1 to acknowledge, 2 to resolve, 3 to escalate.")
-    return twiml(f'<Gather numDigits="1" timeout="10" method="POST" action={action}>{prompt}</Gather>',
-                 say("No key was pressed. Goodbye."))
+    prompt, silence = call_prompt(script)
+    return twiml(f'<Gather numDigits="1" timeout="10" method="POST" action={action}>'
+                 f'{say(prompt, script.language)}</Gather>', say(silence, script.language))
 
 
 @bp.post("/twilio/voice/<int:notification_id>/keypress")
 @twilio_signed
 def keypress(notification_id: int):
-    said = actions.keypress(notification_id, request.form.get("Digits", ""), clock.now())
-    return twiml(say(said or "This Callgoose call is not known."), say("Goodbye."), "<Hangup/>")
+    reply = actions.keypress(notification_id, request.form.get("Digits", ""), clock.now())
+    with force_locale(reply.language):
+        goodbye = _("Goodbye.")
+    return twiml(say(reply_words(reply), reply.language), say(goodbye, reply.language), "<Hangup/>")
 
 
 @bp.post("/twilio/sms")
 @twilio_signed
 def sms():
-    said = actions.sms_reply(request.form.get("From", ""), request.form.get("Body", ""), clock.now())
-    return twiml(f"<Message>{escape(said)}</Message>")
+    reply = actions.sms_reply(request.form.get("From", ""), request.form.get("Body", ""), clock.now())
+    return twiml(f"<Message>{escape('Callgoose: ' + reply_words(reply))}</Message>")
