@@ -101,6 +101,12 @@ def test_the_user_s_choice_wins_and_the_german_pages_have_no_english_left(make_a
         for german in ("Alle Vorfälle", "Bestätigen", "Zuordnungswert", "Verlauf", "geöffnet", "Kommentar hinzufügen",
                        "durch API-Aufruf"):
             assert german in incident, german
+        tokens = client.get("/tokens", headers=english).get_data(as_text=True)
+        assert "Endpunkt" in tokens and "Neues Token" in tokens and "Erneuern" in tokens and ">Rotate<" not in tokens
+        services = client.get("/services", headers=english).get_data(as_text=True)
+        assert "Neuer Dienst" in services and "Eine Konfiguration importieren" in services
+        test_page = client.get("/test", headers=english).get_data(as_text=True)
+        assert "Probelauf (ändert nichts)" in test_page and "Dry run (changes nothing)" not in test_page
         welcome = client.get("/welcome", headers=english).get_data(as_text=True)
         assert "Welches Werkzeug schickt Ihre Alarme?" in welcome and "Vorerst überspringen" in welcome
         settings = client.get("/settings", headers=english).get_data(as_text=True)

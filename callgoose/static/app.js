@@ -6,7 +6,7 @@ document.addEventListener("click", function (event) {
   if (!source || !navigator.clipboard) return;
   navigator.clipboard.writeText(source.textContent.trim()).then(function () {
     var label = button.textContent;
-    button.textContent = "Copied";
+    button.textContent = document.body.dataset.copied || "Copied";
     setTimeout(function () { button.textContent = label; }, 1500);
   });
 });

@@ -47,23 +47,25 @@ class SetupForm(Form):
 
 
 class TokenForm(Form):
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)],
-                       description="Where the token is used, e.g. alertmanager-prod.")
-    service = SelectField("Scope", choices=[], validate_choice=True,
-                          description="A service token reaches one service; a global token every enabled one.")
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)],
+                       description=_l("Where the token is used, e.g. alertmanager-prod."))
+    service = SelectField(_l("Scope"), choices=[], validate_choice=True,
+                          description=_l("A service token reaches one service; a global token every enabled one."))
 
 
 class CommentForm(Form):
-    text = TextAreaField("Comment", validators=[DataRequired(), Length(max=5000)])
+    text = TextAreaField(_l("Comment"), validators=[DataRequired(), Length(max=5000)])
 
 
 class TestPayloadForm(Form):
-    token = SelectField("Token", choices=[], description="The call runs as this token: its scope decides the services.")
-    content_type = SelectField("Content type", choices=[])
-    source = StringField("From", validators=[Length(max=200)], description="The ?from= parameter; it goes into titles.")
-    body = TextAreaField("Body", validators=[DataRequired(message="Paste a payload to test.")])
-    dry_run = SubmitField("Dry run (changes nothing)")
-    send = SubmitField("Send (recorded in the API log)")
+    token = SelectField(_l("Token"), choices=[],
+                        description=_l("The call runs as this token: its scope decides the services."))
+    content_type = SelectField(_l("Content type"), choices=[])
+    source = StringField(_l("From"), validators=[Length(max=200)],
+                         description=_l("The ?from= parameter; it goes into titles."))
+    body = TextAreaField(_l("Body"), validators=[DataRequired(message=_l("Paste a payload to test."))])
+    dry_run = SubmitField(_l("Dry run (changes nothing)"))
+    send = SubmitField(_l("Send (recorded in the API log)"))
 
 
 class UserForm(Form):

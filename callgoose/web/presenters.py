@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from flask_babel import lazy_gettext as _l
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
@@ -26,8 +27,8 @@ from ..engine.payload import (
 )
 from ..services.templates import filled as fill_marks
 
-OUTCOMES = {201: "created an incident", 200: "resolved", 208: "duplicate", 202: "nothing to do",
-            413: "body too large"}
+OUTCOMES = {201: _l("created an incident"), 200: _l("resolved"), 208: _l("duplicate"), 202: _l("nothing to do"),
+            413: _l("body too large")}
 
 
 def plural(count: int, word: str, words: str | None = None) -> str:
@@ -112,7 +113,7 @@ def why_nothing(results: list[ServiceOutcome]) -> str:
 
 
 def outcome(status: int) -> str:
-    return OUTCOMES.get(status, str(status))
+    return str(OUTCOMES.get(status, status))
 
 
 def charset_note(content_type: str | None) -> str | None:
