@@ -7,7 +7,7 @@ import secrets
 from urllib.parse import quote
 
 import pytest
-from helpers import ALERTMANAGER
+from helpers import ALERTMANAGER, T0
 from sqlalchemy import create_engine, text
 
 from callgoose import clock, create_app
@@ -170,3 +170,17 @@ def add_user():
 def sign_in():
     """``sign_in(client, email, password)``: sign a test client in (asserting it worked)."""
     return _sign_in
+
+
+@pytest.fixture
+def now(monkeypatch):
+    """The time ingest sees: ``now.set(seconds after T0)``."""
+    class Now:
+        value = T0
+
+        def set(self, offset):
+            self.value = T0 + offset
+
+    current = Now()
+    monkeypatch.setattr(clock, "now", lambda: current.value)
+    return current

@@ -6,6 +6,8 @@ NOTHING = {"resolved": {"duplicate": False, "resolved": False},
            "triggered": {"duplicate": False, "created": False}}
 
 
+T0 = 1_800_000_000.0  # the clock of tests that set it (the ``now`` fixture)
+
 ALERTMANAGER = {
     "name": "checkout-api",
     "trigger": [{"conditions": [{"json_key": "status", "contains": ["firing"]}],

@@ -34,6 +34,16 @@ def browser():
         browser.close()
 
 
+def create_first_admin(page, email: str, shot_name: str | None = None) -> None:
+    """Fill in the first run's form (the page shows it) and submit it."""
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill("correct horse")
+    page.get_by_label("Password again").fill("correct horse")
+    if shot_name:
+        shot(page, shot_name)
+    page.get_by_role("button", name="Create admin and sign in").click()
+
+
 def shot(page, name):
     folder = os.environ.get("CALLGOOSE_SCREENSHOTS")
     if folder:
@@ -53,11 +63,7 @@ def test_first_admin_token_live_incident_acknowledge_resolve(make_app, browser, 
 
         page.goto(base + "/")
         expect(page.get_by_role("heading", name="Create the first admin")).to_be_visible()
-        page.get_by_label("Email").fill("ops@example.com")
-        page.get_by_label("Password", exact=True).fill("correct horse")
-        page.get_by_label("Password again").fill("correct horse")
-        shot(page, "1-first-admin.png")
-        page.get_by_role("button", name="Create admin and sign in").click()
+        create_first_admin(page, "ops@example.com", shot_name="1-first-admin.png")
 
         expect(page.get_by_role("heading", name="Which tool sends your alerts?")).to_be_visible()
         page.get_by_role("link", name="Skip for now").click()
@@ -180,10 +186,7 @@ def test_a_new_user_is_paged_by_mail_within_seconds_and_the_mail_acknowledges(ma
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("dialog", lambda d: d.accept())
         page.goto(base + "/")
-        page.get_by_label("Email").fill("ops@example.com")
-        page.get_by_label("Password", exact=True).fill("correct horse")
-        page.get_by_label("Password again").fill("correct horse")
-        page.get_by_role("button", name="Create admin and sign in").click()
+        create_first_admin(page, "ops@example.com")
         expect(page.get_by_role("heading", name="Which tool sends your alerts?")).to_be_visible()
         page.get_by_role("link", name="Skip for now").click()
         expect(page.get_by_role("heading", name="API Token")).to_be_visible()
@@ -260,10 +263,7 @@ def test_a_team_builds_its_rota_with_the_form_and_takes_a_span_by_dragging_on_th
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("dialog", lambda d: d.accept())
         page.goto(base + "/")
-        page.get_by_label("Email").fill("ana@example.com")
-        page.get_by_label("Password", exact=True).fill("correct horse")
-        page.get_by_label("Password again").fill("correct horse")
-        page.get_by_role("button", name="Create admin and sign in").click()
+        create_first_admin(page, "ana@example.com")
         expect(page.get_by_role("heading", name="Which tool sends your alerts?")).to_be_visible()
         page.get_by_role("link", name="Skip for now").click()
         expect(page.get_by_role("heading", name="API Token")).to_be_visible()
@@ -337,10 +337,7 @@ def test_a_new_user_picks_alertmanager_and_sees_the_sample_s_incident_in_the_liv
         problems = []
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.goto(base + "/")
-        page.get_by_label("Email").fill("ops@example.com")
-        page.get_by_label("Password", exact=True).fill("correct horse")
-        page.get_by_label("Password again").fill("correct horse")
-        page.get_by_role("button", name="Create admin and sign in").click()
+        create_first_admin(page, "ops@example.com")
         page.get_by_role("button", name="Prometheus Alertmanager").click()
         expect(page.get_by_role("heading", name="Connect Prometheus Alertmanager")).to_be_visible()
         token = page.locator("#new-token").inner_text().strip()

@@ -2,13 +2,11 @@
 incident when none comes, and the next call resolves it."""
 
 import pytest
-from helpers import as_json, post
+from helpers import T0, as_json, post
 
-from callgoose import clock
 from callgoose.engine import SpecError, parse_config
 from callgoose.engine.heartbeat import DOWN, LATE, NEW, UP, check
 
-T0 = 1_800_000_000.0
 BACKUP = {
     "name": "backups",
     "trigger": [{"conditions": [{"json_key": "status", "contains": ["failed"]}], "map_incident_with": "job"}],
@@ -39,16 +37,6 @@ def test_the_configuration_is_checked_with_the_path(change, path, message):
     assert caught.value.path == path and message in caught.value.message
 
 
-@pytest.fixture
-def clocked(monkeypatch):
-    class Now:
-        value = T0
-
-        def set(self, offset):
-            self.value = T0 + offset
-    current = Now()
-    monkeypatch.setattr(clock, "now", lambda: current.value)
-    return current
 
 
 def beat(setup):
@@ -62,7 +50,7 @@ def run_worker(app, at):
         return run_due(db.engine, at)
 
 
-def test_a_missed_heartbeat_opens_an_incident_and_the_next_call_resolves_it(app, client, setup, clocked):
+def test_a_missed_heartbeat_opens_an_incident_and_the_next_call_resolves_it(app, client, setup, now):
     setup.services(BACKUP)
     token = setup.token("cron")
     assert beat(setup) == ("new", None)
@@ -71,7 +59,7 @@ def test_a_missed_heartbeat_opens_an_incident_and_the_next_call_resolves_it(app,
     answer = post(client, token, ok)
     assert answer.status_code == 202 and answer.get_json()["reason"] == "heartbeat nightly-db: call received"
     assert beat(setup) == ("up", None)
-    clocked.set(1800)
+    now.set(1800)
     post(client, token, ok)  # the same body again within the window: a replay for S27, a call for the heartbeat
     assert run_worker(app, T0 + 1800 + 3600) == {"late": 1}
     assert beat(setup)[0] == "late"
@@ -82,7 +70,7 @@ def test_a_missed_heartbeat_opens_an_incident_and_the_next_call_resolves_it(app,
     assert state == "down" and status == "triggered" and mapping == "heartbeat:nightly-db"
     assert title.startswith("Heartbeat nightly-db: no call since ")
     assert run_worker(app, T0 + 99999) == {}  # down: nothing more until a call
-    clocked.set(9000)
+    now.set(9000)
     back = post(client, token, ok)
     assert back.status_code == 200  # it resolved the heartbeat's incident
     assert setup.query("SELECT status FROM incidents WHERE id = :i", i=incident) == [("resolved",)]
@@ -91,7 +79,7 @@ def test_a_missed_heartbeat_opens_an_incident_and_the_next_call_resolves_it(app,
     assert results[0]["pings"] == ["nightly-db"] and results[0]["resolved_incidents"] == [incident]
 
 
-def test_other_calls_do_not_count_and_a_paused_heartbeat_never_opens(app, client, setup, clocked):
+def test_other_calls_do_not_count_and_a_paused_heartbeat_never_opens(app, client, setup, now):
     setup.services(BACKUP)
     token = setup.token("cron")
     post(client, token, {"job": "db-backup", "status": "ok"})
@@ -108,7 +96,7 @@ def test_other_calls_do_not_count_and_a_paused_heartbeat_never_opens(app, client
     assert run_worker(app, T0 + 100000 + 3600 + 600) == {"down": 1}
 
 
-def test_no_incident_while_the_service_is_in_maintenance_or_disabled(app, client, setup, clocked):
+def test_no_incident_while_the_service_is_in_maintenance_or_disabled(app, client, setup, now):
     setup.services({**BACKUP, "maintenance": [{"starts_at": None, "ends_at": None}]})
     token = setup.token("cron")
     post(client, token, {"job": "db-backup", "status": "ok"})  # counted, even in maintenance
@@ -133,7 +121,7 @@ def test_heartbeats_export_and_survive_a_reimport(app, setup):
     assert setup.query("SELECT count(*) FROM heartbeats") == [(0,)]
 
 
-def test_the_heartbeat_pages_like_any_incident(make_app, database_url, tmp_path, setup_for, clocked):
+def test_the_heartbeat_pages_like_any_incident(make_app, database_url, tmp_path, setup_for, now):
     """The incident a missed heartbeat opens goes through the one change path: it pages."""
     from callgoose.services.catalog import import_config
     app = make_app(database_url, tmp_path)
@@ -152,7 +140,7 @@ def test_the_heartbeat_pages_like_any_incident(make_app, database_url, tmp_path,
     assert setup.query("SELECT kind, target FROM notifications") == [("page", "ops@example.com")]
 
 
-def test_the_service_page_adds_pauses_and_deletes_heartbeats(admin, client, setup, clocked):
+def test_the_service_page_adds_pauses_and_deletes_heartbeats(admin, client, setup, now):
     setup.services({**BACKUP, "heartbeats": []})
     service_id = setup.query("SELECT id FROM services")[0][0]
     page = client.get(f"/services/{service_id}").get_data(as_text=True)

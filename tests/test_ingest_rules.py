@@ -3,26 +3,10 @@
 import json
 
 import pytest
-from helpers import ALERTMANAGER, NOTHING, as_json, firing, flags, post, resolved
+from helpers import ALERTMANAGER, NOTHING, T0, as_json, firing, flags, post, resolved
 from sqlalchemy.exc import OperationalError
 
 from callgoose import clock
-
-T0 = 1_800_000_000.0
-
-
-@pytest.fixture
-def now(monkeypatch):
-    """The time ingest sees: ``now.set(seconds after T0)``."""
-    class Now:
-        value = T0
-
-        def set(self, offset):
-            self.value = T0 + offset
-
-    current = Now()
-    monkeypatch.setattr(clock, "now", lambda: current.value)
-    return current
 
 
 @pytest.fixture

@@ -4,22 +4,6 @@ incident; in the answer and in the API log. S30's fields stay exactly as they ar
 import pytest
 from helpers import ALERTMANAGER, firing, flags, post, resolved
 
-from callgoose import clock
-
-T0 = 1_800_000_000.0
-
-
-@pytest.fixture
-def now(monkeypatch):
-    class Now:
-        value = T0
-
-        def set(self, offset):
-            self.value = T0 + offset
-    current = Now()
-    monkeypatch.setattr(clock, "now", lambda: current.value)
-    return current
-
 
 @pytest.fixture
 def token(setup, now):

@@ -5,10 +5,7 @@ import json
 import pytest
 from helpers import as_json, flags, post
 
-from callgoose import clock
 from callgoose.engine import Payload, SpecError, parse_config, split
-
-T0 = 1_800_000_000.0
 
 BATCHED = {
     "name": "prometheus", "split_on": "alerts",
@@ -30,16 +27,6 @@ def batch(*alerts, env="prod", status="firing"):
     return {"status": status, "alerts": list(alerts), "commonLabels": {"env": env}}
 
 
-@pytest.fixture
-def now(monkeypatch):
-    class Now:
-        value = T0
-
-        def set(self, offset):
-            self.value = T0 + offset
-    current = Now()
-    monkeypatch.setattr(clock, "now", lambda: current.value)
-    return current
 
 
 @pytest.fixture

@@ -319,8 +319,14 @@ def open_call(engine, cache: SpecCache, presented: str | None):
 
     Returns ``(token, specs)``, or None for a missing, unknown or revoked token (S3).
     """
+    return open_with(engine, cache, lambda cursor: authenticate(cursor, presented))
+
+
+def open_with(engine, cache: SpecCache, find_token):
+    """``find_token(cursor)``'s token and the specs it reaches (the endpoint's token, the email
+    intake's address), in one short read; None when there is no such live token."""
     def read(cursor):
-        token = authenticate(cursor, presented)
+        token = find_token(cursor)
         return None if token is None else (token, service_rows(cursor, token.service_id))
     found = run_read(engine, read)
     if found is None:

@@ -11,9 +11,8 @@ from sqlalchemy import select
 from ..engine.inbound import mail_payload
 from ..extensions import db
 from ..store.models import ApiToken
-from ..store.transactions import run_read
-from .catalog import SpecCache, load_specs, service_rows
-from .ingestion import CallResult, process_call
+from .catalog import SpecCache
+from .ingestion import CallResult, open_with, process_call
 from .tokens import TokenInfo, token_by_intake
 
 SOURCE = None  # no ``from``: S21 would put it in front of every title (the payload has the sender)
@@ -37,14 +36,8 @@ def local_part(address: str, domain: str) -> str | None:
 
 def open_intake(engine, cache: SpecCache, intake_id: str) -> Intake | None:
     """The live token with this intake address and its specs, or None (refused at RCPT)."""
-    def read(cursor):
-        token = token_by_intake(cursor, intake_id)
-        return None if token is None else (token, service_rows(cursor, token.service_id))
-    found = run_read(engine, read)
-    if found is None:
-        return None
-    token, rows = found
-    return Intake(token, load_specs(engine, cache, rows))
+    found = open_with(engine, cache, lambda cursor: token_by_intake(cursor, intake_id))
+    return None if found is None else Intake(*found)
 
 
 def process_mail(engine, intake: Intake, raw: bytes, envelope_from: str, recipient: str, now: float,
