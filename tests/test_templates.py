@@ -132,3 +132,37 @@ def test_the_first_run_picks_a_tool_shows_the_guide_with_the_token_and_sends_the
     later = client.get(f"/services/{setup.query('SELECT id FROM services WHERE name = :n', n='alertmanager')[0][0]}"
                        "/guide/alertmanager").get_data(as_text=True)
     assert "YOUR_TOKEN" in later and token not in later
+
+
+def _code_blocks(markdown: str, language: str) -> list[str]:
+    import re
+    return re.findall(rf"```{language}\n(.*?)```", markdown, re.S)
+
+
+def test_the_alertmanager_and_grafana_snippets_are_the_configuration_those_tools_read():
+    """The YAML a user pastes: Alertmanager's receiver with webhook_configs and an
+    authorization header; Grafana's provisioned webhook contact point."""
+    import yaml
+    url, token = "https://cg.example.com/v1/process", "cg_" + "x" * 43
+    [alertmanager] = _code_blocks(templates.filled(templates.template("alertmanager").guide, url, token), "yaml")
+    doc = yaml.safe_load(alertmanager)
+    [receiver] = [r for r in doc["receivers"] if r["name"] == doc["route"]["receiver"]]
+    [hook] = receiver["webhook_configs"]
+    assert hook["url"] == url and hook["send_resolved"] is True
+    assert hook["http_config"]["authorization"] == {"type": "Bearer", "credentials": token}
+    [grafana] = _code_blocks(templates.filled(templates.template("grafana").guide, url, token), "yaml")
+    point = yaml.safe_load(grafana)["contactPoints"][0]["receivers"][0]
+    assert point["type"] == "webhook" and point["settings"] == {
+        "url": url, "httpMethod": "POST", "authorization_scheme": "Bearer", "authorization_credentials": token}
+
+
+@pytest.mark.parametrize("key", ["datadog", "healthchecks", "newrelic", "zabbix"])
+def test_the_bodies_users_paste_are_what_the_rules_expect(key):
+    """Where the user writes the body, the guide's body has the keys the rules read."""
+    import re
+    found = templates.template(key)
+    keys = {c["json_key"] for r in found.service["trigger"] + found.service["resolve"] for c in r["conditions"]}
+    keys |= {r.get("map_incident_with") for r in found.service["trigger"]} | {
+        r["incident_mapped_with"] for r in found.service["resolve"]}
+    body_keys = set(re.findall(r'"(\w+)":', found.guide))
+    assert {k for k in keys if k} <= body_keys, (key, keys - body_keys)
