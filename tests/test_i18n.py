@@ -107,6 +107,8 @@ def test_the_user_s_choice_wins_and_the_german_pages_have_no_english_left(make_a
         assert "Neuer Dienst" in services and "Eine Konfiguration importieren" in services
         test_page = client.get("/test", headers=english).get_data(as_text=True)
         assert "Probelauf (ändert nichts)" in test_page and "Dry run (changes nothing)" not in test_page
+        users = client.get("/users", headers=english).get_data(as_text=True)
+        assert "Einen Benutzer hinzufügen" in users and "Bereitschaftsperson: bestätigt, behebt, kommentiert" in users
         welcome = client.get("/welcome", headers=english).get_data(as_text=True)
         assert "Welches Werkzeug schickt Ihre Alarme?" in welcome and "Vorerst überspringen" in welcome
         settings = client.get("/settings", headers=english).get_data(as_text=True)
@@ -114,3 +116,11 @@ def test_the_user_s_choice_wins_and_the_german_pages_have_no_english_left(make_a
         refused = client.post("/settings/profile", data={"name": "", "time_zone": "UTC", "language": "xx"},
                               follow_redirects=True, headers=english).get_data(as_text=True)
         assert "Nicht gespeichert: language must be one of en, de, es, fr, pt, ja." in refused
+
+
+def test_a_mail_link_page_in_the_browser_s_language(make_app, database_url, tmp_path):
+    """The page a mail's link opens (no sign-in: the browser's language)."""
+    client = make_app(database_url, tmp_path).test_client()
+    page = client.get("/l/not-a-link", headers={"Accept-Language": "fr-FR,fr;q=0.9"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 410 and "Ce lien ne peut pas agir" in text and "Ce lien n&#39;est pas valide." in text

@@ -57,6 +57,7 @@ def register(app) -> None:
     app.jinja_env.globals["current_language"] = lambda: str(get_locale() or "en")
     app.jinja_env.globals["word"] = i18n.word
     app.jinja_env.globals["viewer_zone"] = i18n.viewer_zone
+    app.jinja_env.globals["link_problem"] = i18n.link_problem
     app.jinja_env.globals["timedelta"] = timedelta
     app.jinja_env.globals["webhook_events"] = EVENTS  # the service webhook form's choices
     app.jinja_env.filters.update(localtime=localtime, dbtime=dbtime, shade=shade, localinput=localinput,

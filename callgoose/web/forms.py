@@ -69,12 +69,12 @@ class TestPayloadForm(Form):
 
 
 class UserForm(Form):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    role = SelectField("Role", choices=[
-        SelectChoice("responder", "Responder: acknowledges, resolves, comments"),
-        SelectChoice("admin", "Admin: also manages tokens, services, rules and users")])
-    password = PasswordField("Password", validators=[DataRequired(), Length(min=MIN_PASSWORD)],
-                             description=f"At least {MIN_PASSWORD} characters; tell it to the person.")
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    role = SelectField(_l("Role"), choices=[
+        SelectChoice("responder", _l("Responder: acknowledges, resolves, comments")),
+        SelectChoice("admin", _l("Admin: also manages tokens, services, rules and users"))])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=MIN_PASSWORD)],
+                             description=_l("At least %(count)d characters; tell it to the person.", count=MIN_PASSWORD))
 
 
 class OwnPasswordForm(Form):

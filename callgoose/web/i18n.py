@@ -62,3 +62,21 @@ def ago(value) -> str:
 
 def viewer_zone() -> str:
     return timezone()
+
+
+# Why a mail's link cannot act (services.actions and engine.signing word it in English).
+LINK_PROBLEMS = {
+    "this link is not valid": _l("This link is not valid."),
+    "this link has expired": _l("This link has expired."),
+    "this incident no longer exists": _l("This incident no longer exists."),
+    "the account this link was sent to is no longer active": _l("The account this link was sent to is no longer active."),
+    "this link has been used already": _l("This link has been used already."),
+    "the incident was acknowledged already": _l("The incident was acknowledged already."),
+    "the incident was resolved already": _l("The incident was resolved already."),
+    "the incident is resolved; it cannot be acknowledged": _l("The incident is resolved; it cannot be acknowledged."),
+}
+
+
+def link_problem(text: str | None) -> str:
+    found = LINK_PROBLEMS.get(text or "")
+    return str(found) if found is not None else (text or "").capitalize() + "."
