@@ -204,7 +204,7 @@ def test_b9_prune_deletes_in_batches_while_ingestion_goes_on(setup_for, dbapp):
             cursor.executemany(INSERT_CALL, [{"id": f"00000000-0000-7000-8000-{i:012d}", "received_at": old,
                                               "token_id": None, "token_name": "t", "source": None,
                                               "content_type": None, "size": 0, "payload_digest": None, "status": 202,
-                                              "results": "[]", "services": ",", "error": None}
+                                              "results": "[]", "services": ",", "error": None, "replay_of": None}
                                              for i in range(3000)])
     client = dbapp.test_client()
     assert client.post("/v1/process", json=firing(), headers={"Authorization": f"Bearer {token}"}).status_code == 201

@@ -24,7 +24,7 @@ def old_call(app, i: int, age_days: float = 40):
                                          "received_at": clock.to_db(NOW - age_days * 86400), "token_id": None,
                                          "token_name": "t", "source": None, "content_type": None, "size": 0,
                                          "payload_digest": None, "status": 202, "results": "[]",
-                                         "services": ",", "error": None})
+                                         "services": ",", "error": None, "replay_of": None})
 
 
 def calls(app) -> int:

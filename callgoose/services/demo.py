@@ -177,7 +177,8 @@ def seed(engine, now: float, *, calls: int, incidents: int, days: int = 35, seed
     def call_row(at: float, sid: int, name: str, status: int, digest: str | None, size: int, outcome) -> dict:
         return {"id": new_call_id(at), "received_at": clock.to_db(at), "token_id": token_id, "token_name": "demo",
                 "source": "prometheus", "content_type": "application/json", "size": size, "payload_digest": digest,
-                "status": status, "results": json.dumps(dump_all([outcome])), "services": f",{sid},", "error": None}
+                "status": status, "results": json.dumps(dump_all([outcome])), "services": f",{sid},", "error": None,
+                "replay_of": None}
 
     for n in range(incidents):
         sid, name = services[rng.randrange(len(services))]

@@ -14,6 +14,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from .. import clock
@@ -78,7 +80,9 @@ def replay_calls():
     status = whole_number(request.form.get("status"), "status", 100, 599)
     done = replay.replay_request(db.engine, ids, status, whole_number(request.form.get("hours"), "hours", 1, 720),
                                  current_user.email, clock.now(), current_app.config["DUPLICATE_WINDOW_SECONDS"])
-    said = ", ".join(f"{n} × {s} {outcome(s)}" for s, n in done.summary().items()) or "nothing to replay"
-    flash(f"Replayed {len(done.statuses)} calls: {said}." + (f" {len(done.skipped)} could not be replayed "
-                                                            "(not found, or not a 2xx)." if done.skipped else ""))
+    said = ", ".join(f"{n} × {s} {outcome(s)}" for s, n in done.summary().items()) or _("nothing to replay")
+    flash(ngettext("Replayed %(num)d call: %(said)s.", "Replayed %(num)d calls: %(said)s.", len(done.statuses),
+                   said=said) + (" " + ngettext("%(num)d could not be replayed (not found, or not a 2xx).",
+                                                 "%(num)d could not be replayed (not found, or not a 2xx).",
+                                                 len(done.skipped)) if done.skipped else ""))
     return redirect(url_for("apilog.calls", status=request.form.get("back_status") or None))

@@ -14,6 +14,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import clock
@@ -79,14 +80,14 @@ def setup():
             if user is None:
                 return redirect(url_for("auth.login"))
             _sign_in(user.id)
-            flash(WELCOME)
+            flash(str(WELCOME))
             return redirect(url_for("integrations.welcome"))
     return render_template("auth/setup.html", form=form), 422 if form.errors else 200
 
 
-WELCOME = ("Welcome. Pick the tool that will send your alerts: Callgoose makes a service for it, with "
-           "a token, and shows what to paste into the tool. (A service named “example” with "
-           "Alertmanager-style rules is there too; rename or delete it on Services.)")
+WELCOME = _l("Welcome. Pick the tool that will send your alerts: Callgoose makes a service for it, with "
+             "a token, and shows what to paste into the tool. (A service named “example” with "
+             "Alertmanager-style rules is there too; rename or delete it on Services.)")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -141,7 +142,7 @@ def change_password():
     if form.validate_on_submit():
         if users.change_own_password(current_user.id, form.current.data, form.password.data,
                                      keep=current_user.session_secret):
-            flash("Password changed. Every other browser signed in as you has been signed out.")
+            flash(_("Password changed. Every other browser signed in as you has been signed out."))
             return redirect(url_for("auth.settings"))
         form.current.errors = ["This is not your current password."]
     return render_template("auth/settings.html", form=form, languages=LANGUAGES,
@@ -169,5 +170,5 @@ def sign_out_everywhere():
     users.end_all_sessions(current_user.id)
     logout_user()
     session.clear()
-    flash("Signed out on every device.")
+    flash(_("Signed out on every device."))
     return redirect(url_for("auth.login"))

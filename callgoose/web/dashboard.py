@@ -18,6 +18,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from wtforms.fields import SelectChoice
 
@@ -27,7 +29,7 @@ from ..services import catalog, incidents, tokens
 from .access import admin_required
 from .forms import CommentForm, TokenForm
 from .params import page_number, text, whole_number
-from .presenters import SAMPLE, plural, pretty_payload
+from .presenters import SAMPLE, pretty_payload
 
 bp = Blueprint("dashboard", __name__)
 PER_PAGE = 50
@@ -145,7 +147,7 @@ def incident_action(incident_id: int, action: str):
 def comment(incident_id: int):
     form = CommentForm()
     if not form.validate_on_submit():
-        flash("A comment needs some text (at most 5000 characters).", "error")
+        flash(_("A comment needs some text (at most 5000 characters)."), "error")
         return redirect(url_for("dashboard.incident", incident_id=incident_id))
     return _act(incident_id, Action.COMMENT, note=form.text.data.strip())
 
@@ -157,10 +159,11 @@ def bulk():
     name = request.form.get("action")
     ids = [i for i in (whole_number(i, "incident id") for i in request.form.getlist("ids")) if i is not None]
     if name not in BULK_ACTIONS or not ids:
-        flash("Tick some incidents and choose an action.", "error")
+        flash(_("Tick some incidents and choose an action."), "error")
     else:
         done = incidents.bulk(ACTIONS[name], ids, clock.now(), actor=current_user.email, user_id=current_user.id)
-        flash(f"{name.capitalize()}d {plural(done, 'incident')}.")
+        flash(ngettext("Acknowledged %(num)d incident.", "Acknowledged %(num)d incidents.", done) if name == "acknowledge"
+              else ngettext("Resolved %(num)d incident.", "Resolved %(num)d incidents.", done))
     return _back(url_for("dashboard.incidents"))
 
 
@@ -225,7 +228,8 @@ def rotate_token_view(token_id: int):
     if rotated is None:
         abort(404, "No such live token.")
     old, token, plaintext = rotated
-    flash(f"The old {old.name} token ({old.prefix}…) is revoked; put the new one into the tool now.")
+    flash(_("The old %(name)s token (%(prefix)s…) is revoked; put the new one into the tool now.", name=old.name,
+            prefix=old.prefix))
     return _show_once(token, plaintext)
 
 
@@ -237,5 +241,6 @@ def revoke_token_view(token_id: int):
         abort(404, "No such token.")
     token, was_live = revoked
     if was_live:
-        flash(f"Token {token.name} ({token.prefix}…) is revoked: calls with it now get 401.")
+        flash(_("Token %(name)s (%(prefix)s…) is revoked: calls with it now get 401.", name=token.name,
+                prefix=token.prefix))
     return redirect(url_for("dashboard.tokens"))

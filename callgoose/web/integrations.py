@@ -14,6 +14,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from .. import clock
@@ -46,7 +47,7 @@ def create():
     try:
         made = templates.set_up(request.form.get("name", "").strip() or key, key, clock.now())
     except SpecError as exc:
-        flash(f"Not created: {exc.message}.", "error")
+        flash(_("Not created: %(message)s.", message=exc.message), "error")
         return redirect(request.referrer if request.referrer and "/welcome" in request.referrer
                         else url_for("integrations.pick"))
     response = make_response(render_template("integrations/guide.html", made=made, endpoint=endpoint_url()))

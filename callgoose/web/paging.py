@@ -13,6 +13,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from .. import clock
@@ -24,10 +26,10 @@ from .params import local_path, page_number
 
 bp = Blueprint("paging", __name__)
 LEVEL_SLOTS = 6  # level rows in the policy form
-CODE_RESULTS = {"verified": ("Verified: pages can now go there.", "message"),
-                "wrong": ("That code is not the one sent. Check it, or send a new one.", "error"),
-                "expired": ("That code has expired. Send a new one.", "error"),
-                "missing": ("No such contact method.", "error")}
+CODE_RESULTS = {"verified": (_l("Verified: pages can now go there."), "message"),
+                "wrong": (_l("That code is not the one sent. Check it, or send a new one."), "error"),
+                "expired": (_l("That code has expired. Send a new one."), "error"),
+                "missing": (_l("No such contact method."), "error")}
 
 
 def _whose(user_id: int | None) -> int:
@@ -46,12 +48,12 @@ def _mine(user_id: int) -> str:
 def _done(ok, message: str, target: str, category: str = "message"):
     if not ok:
         abort(404, "No such contact method or rule.")
-    flash(message, category)
+    flash(str(message), category)
     return redirect(target)
 
 
 def _refused(exc: SpecError, target: str):
-    flash(f"Not saved: {exc.path + ' ' if exc.path else ''}{exc.message}.", "error")
+    flash(_("Not saved: %(path)s %(message)s.", path=exc.path or "", message=exc.message).replace("  ", " "), "error")
     return redirect(target)
 
 
@@ -77,7 +79,8 @@ def add_method():
                                    request.form.get("address", ""), request.form.get("format"), clock.now())
     except SpecError as exc:
         return _refused(exc, _mine(uid))
-    return _done(True, f"Added {method.name}. Send a code to verify it: pages go only to verified methods.", _mine(uid))
+    return _done(True, _("Added %(name)s. Send a code to verify it: pages go only to verified methods.",
+                         name=method.name), _mine(uid))
 
 
 @bp.post("/notifications/me/methods/<int:method_id>/<any(code, confirm, test, delete, verify):action>")
@@ -93,8 +96,8 @@ def method_action(method_id: int, action: str):
     done = {"code": lambda: oncall.send_code(uid, method_id, now), "test": lambda: oncall.send_test(uid, method_id, now),
             "delete": lambda: oncall.delete_method(uid, method_id),
             "verify": lambda: oncall.mark_verified(method_id, now) is not None}[action]()
-    words = {"code": "Code queued: it arrives within seconds.", "test": "Test notification queued.",
-             "delete": "Contact method deleted.", "verify": "Marked verified."}
+    words = {"code": _("Code queued: it arrives within seconds."), "test": _("Test notification queued."),
+             "delete": _("Contact method deleted."), "verify": _("Marked verified.")}
     return _done(done, words[action], _mine(uid))
 
 
@@ -107,14 +110,14 @@ def add_rule():
                         request.form.get("after_minutes", type=int, default=-1), request.form.getlist("urgency"))
     except SpecError as exc:
         return _refused(exc, _mine(uid))
-    return _done(True, "Rule added.", _mine(uid))
+    return _done(True, _("Rule added."), _mine(uid))
 
 
 @bp.post("/notifications/me/rules/<int:rule_id>/delete")
 @login_required
 def delete_rule(rule_id: int):
     uid = _whose(request.form.get("user_id", type=int))
-    return _done(oncall.delete_rule(uid, rule_id), "Rule deleted.", _mine(uid))
+    return _done(oncall.delete_rule(uid, rule_id), _("Rule deleted."), _mine(uid))
 
 
 @bp.get("/policies")
@@ -156,7 +159,7 @@ def save_policy(policy_id: int | None = None):
         return _refused(exc, request.path)
     if saved is None:
         abort(404, "No such escalation policy.")
-    flash(f"Policy {saved.name} saved. Incidents already open keep the policy they started with.", "message")
+    flash(_("Policy %(name)s saved. Incidents already open keep the policy they started with.", name=saved.name), "message")
     return redirect(url_for("paging.policy", policy_id=saved.id))
 
 
@@ -166,7 +169,7 @@ def delete_policy(policy_id: int):
     name = oncall.delete_policy(policy_id)
     if name is None:
         abort(404, "No such escalation policy.")
-    flash(f"Policy {name} deleted; its services now page nobody.", "message")
+    flash(_("Policy %(name)s deleted; its services now page nobody.", name=name), "message")
     return redirect(url_for("paging.policies"))
 
 
@@ -177,7 +180,7 @@ def service_policy(service_id: int):
         done = oncall.set_service_policy(service_id, request.form.get("policy_id", type=int) or None)
     except SpecError as exc:
         return _refused(exc, url_for("services.service", service_id=service_id))
-    return _done(done, "Escalation policy saved.", url_for("services.service", service_id=service_id))
+    return _done(done, _("Escalation policy saved."), url_for("services.service", service_id=service_id))
 
 
 @bp.post("/services/<int:service_id>/webhooks")
@@ -191,14 +194,14 @@ def add_webhook(service_id: int):
     except SpecError as exc:
         return _refused(exc, target)
     warning = added[1] if added else None
-    return _done(added, "Webhook added." + (f" Warning: {warning}" if warning else ""), target,
+    return _done(added, _("Webhook added.") + (" " + _("Warning: %(warning)s", warning=warning) if warning else ""), target,
                  "error" if warning else "message")
 
 
 @bp.post("/services/<int:service_id>/webhooks/<int:hook_id>/delete")
 @admin_required
 def delete_webhook(service_id: int, hook_id: int):
-    return _done(oncall.delete_webhook(service_id, hook_id), "Webhook deleted.",
+    return _done(oncall.delete_webhook(service_id, hook_id), _("Webhook deleted."),
                  url_for("services.service", service_id=service_id))
 
 
@@ -216,7 +219,7 @@ def notifications():
 @login_required
 def resend(notification_id: int):
     done = oncall.resend(notification_id, clock.now())
-    flash("Queued again as a new delivery." if done else "Only a failed or unknown delivery can be sent again.",
+    flash(_("Queued again as a new delivery.") if done else _("Only a failed or unknown delivery can be sent again."),
           "message" if done else "error")
     return redirect(local_path(request.form.get("next")) or url_for("paging.notifications"))
 

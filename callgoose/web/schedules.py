@@ -15,6 +15,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import clock
@@ -59,12 +60,12 @@ def add_override(schedule_id: int):
                                        request.form.get("start", ""), request.form.get("end", ""), viewer_zone,
                                        clock.now())
     except SpecError as exc:
-        flash(f"No override: {exc.path} {exc.message}.", "error")
+        flash(_("No override: %(path)s %(message)s.", path=exc.path, message=exc.message), "error")
         return redirect(url_for("schedules.schedule", schedule_id=schedule_id, tz=request.form.get("tz"),
                                 **{"from": request.form.get("from")}))
     if added is None:
         abort(404, "No such schedule.")
-    flash("Override added.", "message")
+    flash(_("Override added."), "message")
     return redirect(url_for("schedules.schedule", schedule_id=schedule_id, tz=added[1],
                             **{"from": request.form.get("from")}))
 
@@ -73,7 +74,7 @@ def add_override(schedule_id: int):
 @login_required
 def delete_override(schedule_id: int, override_id: int):
     done = schedules.delete_override(schedule_id, override_id)
-    flash("Override deleted." if done else "That override was already gone.", "message" if done else "error")
+    flash(_("Override deleted.") if done else _("That override was already gone."), "message" if done else "error")
     return redirect(url_for("schedules.schedule", schedule_id=schedule_id))
 
 
@@ -106,8 +107,8 @@ def create_feed():
     secret = schedules.create_feed(current_user.id, schedule_id, clock.now())
     if secret is None:
         abort(404, "No such schedule.")
-    flash(f"Subscribe in your calendar to {url_for('schedules.feed', secret=secret, _external=True)} "
-          "(shown once; anyone with the link sees the shifts: revoke it on My notifications).", "message")
+    flash(_("Subscribe in your calendar to %(url)s (shown once; anyone with the link sees the shifts: revoke it on "
+            "My notifications).", url=url_for("schedules.feed", secret=secret, _external=True)), "message")
     return redirect(local_path(request.form.get("next")) or url_for("paging.mine"))
 
 
@@ -115,7 +116,7 @@ def create_feed():
 @login_required
 def revoke_feed(feed_id: int):
     done = schedules.revoke_feed(feed_id, current_user.id, current_user.is_admin, clock.now())
-    flash("Calendar link revoked: it no longer works." if done else "No such calendar link.",
+    flash(_("Calendar link revoked: it no longer works.") if done else _("No such calendar link."),
           "message" if done else "error")
     return redirect(url_for("paging.mine"))
 
@@ -132,7 +133,7 @@ def readiness_page():
 def handoff_notices():
     on = request.form.get("on") == "1"
     readiness.set_handoff_notices(current_user.id, on)
-    flash("You get a notice when a shift of yours starts." if on else "No more notices when your shifts start.",
+    flash(_("You get a notice when a shift of yours starts.") if on else _("No more notices when your shifts start."),
           "message")
     return redirect(url_for("paging.mine"))
 
@@ -157,7 +158,7 @@ def save(schedule_id: int | None = None):
         abort(404, "No such schedule.")
     if editor.saved is None:
         return render_template("schedules/edit.html", editor=editor, zones=ZONE_CHOICES), 422 if editor.error else 200
-    flash("Schedule saved.", "message")
+    flash(_("Schedule saved."), "message")
     return redirect(url_for("schedules.schedule", schedule_id=editor.saved))
 
 
@@ -183,7 +184,7 @@ def save_json(schedule_id: int | None = None):
         return render_template("schedules/edit_json.html", schedule_id=schedule_id, text=text, error=str(exc)), 422
     if saved is None:
         abort(404, "No such schedule.")
-    flash("Schedule saved.", "message")
+    flash(_("Schedule saved."), "message")
     return redirect(url_for("schedules.schedule", schedule_id=saved))
 
 
@@ -193,9 +194,9 @@ def delete(schedule_id: int):
     try:
         name = schedules.delete_schedule(schedule_id)
     except SpecError as exc:
-        flash(f"Not deleted: {exc.message}.", "error")
+        flash(_("Not deleted: %(message)s.", message=exc.message), "error")
         return redirect(url_for("schedules.schedule", schedule_id=schedule_id))
     if name is None:
         abort(404, "No such schedule.")
-    flash(f"Schedule {name} deleted.", "message")
+    flash(_("Schedule %(name)s deleted.", name=name), "message")
     return redirect(url_for("schedules.overview"))

@@ -21,6 +21,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from .. import clock
@@ -52,7 +54,7 @@ def _found(value):
 
 
 def _to_service(service_id: int, message: str, category: str = "message"):
-    flash(message, category)
+    flash(str(message), category)
     return redirect(url_for("services.service", service_id=service_id))
 
 
@@ -74,7 +76,8 @@ def create():
         flash(f"Not created: the name {exc.message}." if exc.path == "name" and "exists" not in exc.message
               else f"Not created: {exc.message}.", "error")
         return redirect(url_for("services.services"))
-    return _to_service(service.id, f"Service {name} created. Add a trigger rule so that it opens incidents.")
+    return _to_service(service.id, _("Service %(name)s created. Add a trigger rule so that it opens incidents.",
+                                     name=name))
 
 
 @bp.post("/services/import")
@@ -152,9 +155,9 @@ def rename(service_id: int):
     try:
         old, new = _found(catalog.rename(service_id, request.form.get("name", "").strip()))
     except SpecError as exc:
-        return _to_service(service_id, f"Not renamed: the name {exc.message}.", "error")
-    return _to_service(service_id, f"Renamed {old} to {new}. Incidents opened from now on carry the new "
-                                   "name; titles do not change.")
+        return _to_service(service_id, _("Not renamed: the name %(message)s.", message=exc.message), "error")
+    return _to_service(service_id, _("Renamed %(old)s to %(new)s. Incidents opened from now on carry the new "
+                                     "name; titles do not change.", old=old, new=new))
 
 
 @bp.route("/services/<int:service_id>/delete", methods=["GET", "POST"])
@@ -165,7 +168,8 @@ def delete(service_id: int):
         item, summary = _found(catalog.deletion_preview(service_id))
         return render_template("services/delete.html", service=item, summary=summary)
     name = _found(catalog.delete(service_id, clock.now(), current_user.email))
-    flash(f"Service {name} deleted. Its incidents stay in the list and the API log, with their timelines.")
+    flash(_("Service %(name)s deleted. Its incidents stay in the list and the API log, with their timelines.",
+            name=name))
     return redirect(url_for("services.services"))
 
 
@@ -186,7 +190,7 @@ def settings(service_id: int):
                            "error")
     _found(catalog.change_settings(service_id, enabled=bool(request.form.get("enabled")), window=window,
                                    split_on=split_on))
-    return _to_service(service_id, "Settings saved.")
+    return _to_service(service_id, _("Settings saved."))
 
 
 @bp.post("/services/<int:service_id>/maintenance")
@@ -195,8 +199,9 @@ def maintenance(service_id: int):
     """Start maintenance now (until a time, or with no end), or end the started windows."""
     if request.form.get("action") == "end":
         ended = _found(catalog.end_maintenance_on(service_id))
-        return _to_service(service_id, f"Ended {plural(ended, 'maintenance window')}; windows from the "
-                                       "imported configuration stay.")
+        return _to_service(service_id, ngettext("Ended %(num)d maintenance window; windows from the imported "
+                                                "configuration stay.", "Ended %(num)d maintenance windows; windows "
+                                                "from the imported configuration stay.", ended))
     form = {name: request.form.get(name, "") for name in ("starts", "until", "tags", "tz")}
     now = clock.now()
     try:
@@ -204,8 +209,8 @@ def maintenance(service_id: int):
         _found(catalog.maintenance_on(service_id, tags, until, now, origin="dashboard", starts=starts))
     except SpecError as exc:
         return _service_page(service_id, {**form, "error": f"Maintenance not started: {exc}."}, 422)
-    return _to_service(service_id, ("Maintenance scheduled." if starts and starts > now else "Maintenance started.")
-                       + (" Only calls whose payload has the tags are skipped." if tags else ""))
+    return _to_service(service_id, (_("Maintenance scheduled.") if starts and starts > now else _("Maintenance started."))
+                       + (" " + _("Only calls whose payload has the tags are skipped.") if tags else ""))
 
 
 def _maintenance_form(form: dict, now: float):
@@ -293,7 +298,7 @@ def _all_errors(kind: str, doc: dict, slots: list[int]) -> dict:
     without the part it refused, until it accepts the rest."""
     build = build_trigger if kind == "trigger" else build_resolve
     doc, slots, errors = {**doc, "conditions": list(doc["conditions"])}, list(slots), {}
-    for _ in range(SLOTS + len(KEY_FIELDS[kind]) + 2):
+    for _attempt in range(SLOTS + len(KEY_FIELDS[kind]) + 2):
         try:
             build(doc, "rule")
             break
@@ -350,7 +355,7 @@ def _deleted_meanwhile(item):
     kind = request.form.get("kind")
     if request.method == "GET" or kind not in KEY_FIELDS:
         abort(404, "No such rule (it may have been deleted).")
-    _, _, shown = _read_form(kind)
+    shown = _read_form(kind)[2]
     return _render_rule_form(item, kind, None, shown, {"rule": (
         "This rule was deleted meanwhile (in another tab or by someone else). Your edit is "
         "kept below: save it to add it as a new rule.")}, 409)
@@ -374,7 +379,7 @@ def _save_rule(item, kind: str, existing):
         _found(catalog.store_rule(item.id, kind, existing.id if existing else None, spec))
     except SpecError as exc:
         return _render_rule_form(item, kind, existing, shown, {_field_of(exc, slots): exc.message}, 422)
-    return _to_service(item.id, f"{kind.capitalize()} rule saved.")
+    return _to_service(item.id, _("Trigger rule saved.") if kind == "trigger" else _("Resolve rule saved."))
 
 
 @bp.post("/services/<int:service_id>/rules/<int:rule_id>/<any(up, down, delete):action>")
@@ -385,5 +390,5 @@ def rule_action(service_id: int, rule_id: int, action: str):
     if kind is None:
         abort(404, "No such rule.")
     if action == "delete":
-        flash(f"{kind.capitalize()} rule deleted.")
+        flash(_("Trigger rule deleted.") if kind == "trigger" else _("Resolve rule deleted."))
     return redirect(url_for("services.service", service_id=service_id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import clock
@@ -41,7 +42,7 @@ def add():
         except ValueError as exc:
             form.email.errors.append(str(exc))
         else:
-            flash(f"Added {user.email}. They sign in with the password you set.")
+            flash(_("Added %(email)s. They sign in with the password you set.", email=user.email))
             return redirect(url_for("users.users"))
     return _page(form, 422)
 
@@ -51,10 +52,10 @@ def add():
 def set_password(user_id: int):
     form = PasswordForm()
     if not form.validate_on_submit():
-        flash(f"A password needs at least {users.MIN_PASSWORD} characters.", "error")
+        flash(_("A password needs at least %(count)d characters.", count=users.MIN_PASSWORD), "error")
         return redirect(url_for("users.users"))
     user = _found(users.set_password(user_id, form.password.data))
-    flash(f"New password set for {user.email}.")
+    flash(_("New password set for %(email)s.", email=user.email))
     return redirect(url_for("users.users"))
 
 
@@ -64,7 +65,8 @@ def toggle_active(user_id: int):
     """Deactivate (they cannot sign in; their name stays in timelines) or reactivate."""
     try:
         user = _found(users.toggle_active(user_id, current_user.id))
-        flash(f"{user.email} is {'active again' if user.active else 'deactivated'}.")
+        flash(_("%(email)s is active again.", email=user.email) if user.active
+              else _("%(email)s is deactivated.", email=user.email))
     except users.UserError as exc:
         flash(str(exc), "error")
     return redirect(url_for("users.users"))
