@@ -124,3 +124,5 @@ def test_a_mail_link_page_in_the_browser_s_language(make_app, database_url, tmp_
     page = client.get("/l/not-a-link", headers={"Accept-Language": "fr-FR,fr;q=0.9"})
     text = page.get_data(as_text=True)
     assert page.status_code == 410 and "Ce lien ne peut pas agir" in text and "Ce lien n&#39;est pas valide." in text
+    # Markup put into a translated sentence (a link, bold text) is markup, not escaped text.
+    assert '<a href="/login">Se connecter</a> pour voir l&#39;incident et agir.' in text and "&lt;a" not in text

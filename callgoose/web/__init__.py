@@ -61,7 +61,8 @@ def register(app) -> None:
     app.jinja_env.globals["timedelta"] = timedelta
     app.jinja_env.globals["webhook_events"] = EVENTS  # the service webhook form's choices
     app.jinja_env.filters.update(localtime=localtime, dbtime=dbtime, shade=shade, localinput=localinput,
-                                 filled=filled, guide_html=guide_html, ago=i18n.ago, word=i18n.word)
+                                 filled=filled, guide_html=guide_html, ago=i18n.ago, word=i18n.word,
+                                 strong=i18n.strong, code=i18n.code, link=i18n.link)
     errors.register_error_handlers(app)
     app.after_request(errors.security_headers)
 

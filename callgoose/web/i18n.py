@@ -11,6 +11,7 @@ from flask import has_request_context, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 
 from ..services.users import LANGUAGE_CODES
 
@@ -80,3 +81,17 @@ LINK_PROBLEMS = {
 def link_problem(text: str | None) -> str:
     found = LINK_PROBLEMS.get(text or "")
     return str(found) if found is not None else (text or "").capitalize() + "."
+
+
+def strong(value) -> Markup:
+    """A value to put in a translated sentence in bold (escaped: the sentence is markup)."""
+    return Markup("<strong>%s</strong>") % value
+
+
+def code(value) -> Markup:
+    return Markup("<code>%s</code>") % value
+
+
+def link(text, url: str) -> Markup:
+    """A link to put in a translated sentence (text and address escaped)."""
+    return Markup('<a href="%s">%s</a>') % (url, text)
