@@ -125,4 +125,4 @@ def test_a_mail_link_page_in_the_browser_s_language(make_app, database_url, tmp_
     text = page.get_data(as_text=True)
     assert page.status_code == 410 and "Ce lien ne peut pas agir" in text and "Ce lien n&#39;est pas valide." in text
     # Markup put into a translated sentence (a link, bold text) is markup, not escaped text.
-    assert '<a href="/login">Se connecter</a> pour voir l&#39;incident et agir.' in text and "&lt;a" not in text
+    assert '<a href="/login">Se connecter</a> pour voir l\'incident et agir.' in text and "&lt;a" not in text
