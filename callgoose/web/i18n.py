@@ -43,6 +43,9 @@ WORDS = {
     "created": _l("opened"), "unacknowledged": _l("unacknowledged"), "comment": _l("comment"),
     "exhausted": _l("escalation finished, nobody acknowledged"), "unreachable": _l("nobody reachable"),
     "nobody_on_call": _l("nobody on call"),
+    # a notification's delivery state (engine.paging.State)
+    "pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"), "failed": _l("failed"),
+    "unknown": _l("outcome unknown"), "cancelled": _l("cancelled"),
 }
 
 
