@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from callgoose.engine.schedules import (
@@ -278,6 +278,9 @@ def test_property_shifts_tile_time_without_gaps_or_overlaps(zone, layer, offset_
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(zone="Europe/Berlin", bottom=Layer("L", ("u0",), datetime(2025, 1, 1, 0, 0), "hours", 1, ()),
+         top=Layer("L", ("u0",), datetime(2025, 1, 1, 1, 0), "hours", 1, ()),
+         cuts=[0.0, 0.0, 0.0, 0.0, 0.0, 2.2710265413576245e-12], probes=[0.0] * 5)  # found by CI, a 1.9 µs override
 @given(zone=st.sampled_from(ZONES), bottom=layers, top=layers,
        cuts=st.lists(st.floats(0, 1), min_size=2, max_size=6), probes=st.lists(st.floats(0, 1), min_size=5,
                                                                                max_size=10))
@@ -299,7 +302,9 @@ def test_property_layers_and_overrides_merge_as_the_reference_says(zone, bottom,
     if nxt is not None:
         assert on_call(schedule, nxt).users != on_call(schedule, base).users
         for p in (0.25, 0.5, 0.99):
-            assert on_call(schedule, base + (nxt - base) * p).users == on_call(schedule, base).users
+            probe = base + (nxt - base) * p
+            if probe < nxt:  # a span of a few microseconds: the float sum can round up to the change itself
+                assert on_call(schedule, probe).users == on_call(schedule, base).users
 
 
 def vars_of(layer: Layer) -> tuple:
