@@ -67,18 +67,14 @@ def compare(current: ServiceSpec, candidate: ServiceSpec, calls) -> list[Differe
         if before == after:
             continue
         kinds = []
-        if after.opens and not before.opens:
-            kinds.append(WOULD_CREATE)
-        elif before.opens and not after.opens:
-            kinds.append(WOULD_STOP_CREATING)
-        elif set(after.opens) != set(before.opens):
-            kinds.append(MAPS_DIFFERENTLY)
-        if after.resolves and not before.resolves:
-            kinds.append(WOULD_RESOLVE)
-        elif before.resolves and not after.resolves:
-            kinds.append(WOULD_STOP_RESOLVING)
-        elif set(after.resolves) != set(before.resolves):
-            kinds.append(MAPS_DIFFERENTLY)
+        for was, will, gained, lost in ((before.opens, after.opens, WOULD_CREATE, WOULD_STOP_CREATING),
+                                         (before.resolves, after.resolves, WOULD_RESOLVE, WOULD_STOP_RESOLVING)):
+            if will and not was:
+                kinds.append(gained)
+            elif was and not will:
+                kinds.append(lost)
+            elif set(will) != set(was):
+                kinds.append(MAPS_DIFFERENTLY)
         if after.nothing and not before.nothing:
             kinds.append(WOULD_BECOME_202)
         found.append(Difference(call_id, received_at, tuple(dict.fromkeys(kinds)), before.words(), after.words()))

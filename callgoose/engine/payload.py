@@ -224,16 +224,19 @@ class Payload:
             pass
         if key == "":
             found = self.text
-        elif self.data is None:
-            found = None
         else:
-            if isinstance(self.data, dict) and key in self.data:
-                raw = self.data[key]
-            else:
-                raw = _walk(self.data, split_key(key))
+            raw = self.raw(key)
             found = None if raw is None else as_text(raw)
         self._memo[key] = found
         return found
+
+    def raw(self, key: str):
+        """The JSON value a non-empty key reaches (S10-S12), or None when it is absent."""
+        if self.data is None:
+            return None
+        if isinstance(self.data, dict) and key in self.data:
+            return self.data[key]
+        return _walk(self.data, split_key(key))
 
     def present(self, key: str, matcher) -> frozenset[str]:
         """The items of ``matcher`` that occur in the folded value of ``key`` (once per call and key)."""
@@ -273,16 +276,10 @@ class Part(Payload):
         return super().value(key)
 
 
-def _raw(payload: Payload, key: str):
-    if isinstance(payload.data, dict) and key in payload.data:
-        return payload.data[key]
-    return _walk(payload.data, split_key(key)) if payload.data is not None else None
-
-
 def split(payload: Payload, key: str, limit: int = MAX_PARTS) -> tuple[list[Part], int] | None:
     """The elements of the array at ``key`` as payloads of their own, and how many there were;
     None when the key is absent or not an array (the payload is then evaluated whole)."""
-    found = _raw(payload, key)
+    found = payload.raw(key)
     if isinstance(found, str) and not isinstance(found, Number):
         found = parse_json(found)  # S11: an array held in a string
     if not isinstance(found, list):

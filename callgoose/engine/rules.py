@@ -196,15 +196,24 @@ def check_rule_count(trigger_count: int, resolve_count: int, path: str, limits: 
 
 # -- matching ------------------------------------------------------------------
 
-def check_condition(condition: Condition, payload: Payload, matchers=None) -> str | None:
-    """Return None when the condition holds (S15, S16), else the reason it does not.
+def _quoted(items) -> str:
+    return ", ".join(f'"{item}"' for item in items)
+
+
+def _failed(condition: Condition, payload: Payload, matchers=None) -> tuple[str, str] | None:
+    """None when the condition holds (S15, S16), else why not and what it needs, in words:
+    (``value does not contain "firing"``, ``status to contain "firing"``).
 
     ``matchers`` (a service's :class:`ItemMatcher` per json key) finds every item of the key
     in one pass; without it each item is searched on its own.
     """
+    key = condition.json_key or "the payload"
     value = payload.folded(condition.json_key)
     if value is None:
-        return "key absent"
+        if condition.mode == "any":
+            return "key absent", f"{key} to contain one of {_quoted(condition.contains)}"
+        verb = "not to contain" if condition.mode == "none" else "to contain"
+        return "key absent", f"{key} {verb} {_quoted(condition.contains[:1])}"
     if matchers is not None:
         found = payload.present(condition.json_key, matchers[condition.json_key])
     else:
@@ -212,16 +221,23 @@ def check_condition(condition: Condition, payload: Payload, matchers=None) -> st
     if condition.mode == "all":
         for item, shown in zip(condition.folded, condition.contains):
             if item not in found:
-                return f'value does not contain "{shown}"'
+                return f'value does not contain "{shown}"', f'{key} to contain "{shown}"'
         return None
     if condition.mode == "any":
         if any(item in found for item in condition.folded):
             return None
-        return "value contains none of " + ", ".join(f'"{s}"' for s in condition.contains)
+        return "value contains none of " + _quoted(condition.contains), \
+            f"{key} to contain one of {_quoted(condition.contains)}"
     for item, shown in zip(condition.folded, condition.contains):
         if item in found:
-            return f'value contains "{shown}"'
+            return f'value contains "{shown}"', f'{key} not to contain "{shown}"'
     return None
+
+
+def check_condition(condition: Condition, payload: Payload, matchers=None) -> str | None:
+    """Return None when the condition holds (S15, S16), else the reason it does not."""
+    failed = _failed(condition, payload, matchers)
+    return None if failed is None else failed[0]
 
 
 def item_matchers(rules) -> dict:
@@ -233,28 +249,10 @@ def item_matchers(rules) -> dict:
     return {key: ItemMatcher(tuple(items)) for key, items in by_key.items()}
 
 
-def _quoted(items) -> str:
-    return ", ".join(f'"{item}"' for item in items)
-
-
-def need(condition: Condition, payload: Payload) -> str:
-    """What a failed condition needs, in words (the 202's reason): ``status to contain "firing"``."""
-    key = condition.json_key or "the payload"
-    if condition.mode == "any":
-        return f"{key} to contain one of {_quoted(condition.contains)}"
-    value = payload.folded(condition.json_key) or ""
-    if condition.mode == "none":
-        found = [shown for item, shown in zip(condition.folded, condition.contains) if item in value]
-        return f"{key} not to contain {_quoted(found[:1] or condition.contains[:1])}"
-    missing = [shown for item, shown in zip(condition.folded, condition.contains) if item not in value]
-    return f"{key} to contain {_quoted(missing[:1] or condition.contains[:1])}"
-
-
 def check_rule(conditions: tuple[Condition, ...], payload: Payload, matchers=None) -> Failure | None:
     """Return None when every condition holds (S17), else the first that failed."""
     for index, condition in enumerate(conditions):
-        reason = check_condition(condition, payload, matchers)
-        if reason is not None:
-            return Failure(index, condition.json_key, reason, need(condition, payload),
-                           payload.value(condition.json_key))
+        failed = _failed(condition, payload, matchers)
+        if failed is not None:
+            return Failure(index, condition.json_key, failed[0], failed[1], payload.value(condition.json_key))
     return None

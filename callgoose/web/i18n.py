@@ -37,7 +37,9 @@ def timezone() -> str:
 # Words the code stores (statuses, urgencies, filters), as people read them.
 WORDS = {
     "triggered": _l("triggered"), "acknowledged": _l("acknowledged"), "resolved": _l("resolved"),
-    "high": _l("high"), "low": _l("low"), "active": _l("Open (triggered or acknowledged)"), "all": _l("All"),
+    "high": _l("high"), "low": _l("low"),
+    # the incident list's status filter, as services.incidents.STATUS_FILTERS labels it
+    "Open (triggered or acknowledged)": _l("Open (triggered or acknowledged)"), "All": _l("All"),
     "Triggered": _l("Triggered"), "Acknowledged": _l("Acknowledged"), "Resolved": _l("Resolved"),
     # timeline entries (engine.lifecycle's events and paging's)
     "created": _l("opened"), "unacknowledged": _l("unacknowledged"), "comment": _l("comment"),

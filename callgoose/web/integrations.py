@@ -48,8 +48,7 @@ def create():
         made = templates.set_up(request.form.get("name", "").strip() or key, key, clock.now())
     except SpecError as exc:
         flash(_("Not created: %(message)s.", message=exc.message), "error")
-        return redirect(request.referrer if request.referrer and "/welcome" in request.referrer
-                        else url_for("integrations.pick"))
+        return redirect(url_for("integrations.welcome" if request.form.get("first_run") else "integrations.pick"))
     response = make_response(render_template("integrations/guide.html", made=made, endpoint=endpoint_url()))
     response.headers["Cache-Control"] = "no-store"  # the token is on this page
     return response
