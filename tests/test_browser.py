@@ -210,6 +210,7 @@ def test_a_new_user_is_paged_by_mail_within_seconds_and_the_mail_acknowledges(ma
         page.get_by_label("Email").fill("bo@example.com")
         page.get_by_label("Password", exact=True).fill("correct horse")
         page.get_by_role("button", name="Add user").click()
+        expect(page.get_by_role("cell", name="bo@example.com Notifications")).to_be_visible()
         page.get_by_role("link", name="Policies").click()
         page.get_by_role("link", name="New policy").click()
         page.get_by_label("Name").fill("checkout on-call")
@@ -267,8 +268,11 @@ def test_a_team_builds_its_rota_with_the_form_and_takes_a_span_by_dragging_on_th
         expect(page.get_by_role("heading", name="Which tool sends your alerts?")).to_be_visible()
         page.get_by_role("link", name="Skip for now").click()
         expect(page.get_by_role("heading", name="API Token")).to_be_visible()
+        page.get_by_role("link", name="Users").click()
         for email in ("bo@example.com", "cy@example.com"):
-            page.get_by_role("link", name="Users").click()
+            # Adding a user answers with the Users page again; clicking "Users" there would race
+            # the reload with the next fill (CI once saw the mail typed into the page being left).
+            expect(page.get_by_role("heading", name="Add a user")).to_be_visible()
             page.get_by_label("Email").fill(email)
             page.get_by_label("Password", exact=True).fill("correct horse")
             page.get_by_role("button", name="Add user").click()
