@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +35,7 @@ def test_the_template_lists_every_marked_text(tmp_path):
     """callgoose/translations/messages.pot is what pybabel extracts now (make translations)."""
     fresh = tmp_path / "fresh.pot"
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg",
-                    "-k", "_l", "-k", "lazy_gettext", "--no-location", "-o", str(fresh), "."],
+                    "-k", "_l", "-k", "lazy_gettext", "-k", "Say", "--no-location", "-o", str(fresh), "."],
                    cwd=ROOT, check=True, capture_output=True)
     assert ids(po(fresh)) == ids(po(TRANSLATIONS / "messages.pot"))
 
@@ -59,7 +60,6 @@ def test_each_catalogue_is_complete_and_compiled(language):
 
 
 def _names(text: str) -> list[str]:
-    import re
     return re.findall(r"%\((\w+)\)[sd]", text)
 
 
@@ -126,3 +126,4 @@ def test_a_mail_link_page_in_the_browser_s_language(make_app, database_url, tmp_
     assert page.status_code == 410 and "Ce lien ne peut pas agir" in text and "Ce lien n&#39;est pas valide." in text
     # Markup put into a translated sentence (a link, bold text) is markup, not escaped text.
     assert '<a href="/login">Se connecter</a> pour voir l\'incident et agir.' in text and "&lt;a" not in text
+

@@ -29,22 +29,14 @@ class Intent:
     def nothing(self) -> bool:
         return not self.opens and not self.resolves
 
-    def words(self) -> str:
-        said = []
-        if self.opens:
-            said.append("opens " + ", ".join(f'"{m}"' if m else "(no mapping value)" for m in self.opens))
-        if self.resolves:
-            said.append("resolves " + ", ".join(f'"{v}"' for v in self.resolves))
-        return "; ".join(said) or "nothing (202)"
-
 
 @dataclass(frozen=True)
 class Difference:
     call_id: str
     received_at: object  # as stored (the page shows it)
     kinds: tuple[str, ...]
-    before: str
-    after: str
+    before: Intent  # the page words them (web.presenters.intent_words)
+    after: Intent
 
 
 def intent(spec: ServiceSpec, payload: Payload, source: str | None = None) -> Intent:
@@ -77,7 +69,7 @@ def compare(current: ServiceSpec, candidate: ServiceSpec, calls) -> list[Differe
                 kinds.append(MAPS_DIFFERENTLY)
         if after.nothing and not before.nothing:
             kinds.append(WOULD_BECOME_202)
-        found.append(Difference(call_id, received_at, tuple(dict.fromkeys(kinds)), before.words(), after.words()))
+        found.append(Difference(call_id, received_at, tuple(dict.fromkeys(kinds)), before, after))
     return found
 
 

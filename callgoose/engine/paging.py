@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 
+from .words import Joined, Say
+
 URGENCIES = ("high", "low")
 CHANNELS = ("email", "webhook", "sms", "voice")
 WEBHOOK_FORMATS = ("json", "slack", "teams")
@@ -234,12 +236,25 @@ def describe_policy(policy: Policy, names: dict[int, str], methods: dict[int, st
     parts = []
     at = 0
     for i, level in enumerate(policy.levels):
-        people = [names.get(u, f"user {u}") + (f" by {methods[u]}" if methods and u in methods else "")
-                  for u in level.users]
-        people += [f"whoever is on call in {(schedules or {}).get(s, f'schedule {s}')}" for s in level.schedules]
-        who = ", ".join(people) or "nobody"
-        parts.append(f"{'at' if i == 0 else 'after'} {at} min: {who}")
+        people = [Say("%(name)s by %(method)s", name=person_name(names, u), method=methods[u])
+                  if methods and u in methods else person_name(names, u) for u in level.users]
+        people += [Say("whoever is on call in %(schedule)s",
+                       schedule=(schedules or {}).get(s) or Say("schedule %(id)s", id=s)) for s in level.schedules]
+        who = Joined(people, ", ") if people else Say("nobody")
+        parts.append(Say("at %(minutes)s min: %(who)s", minutes=at, who=who) if i == 0
+                     else Say("after %(minutes)s min: %(who)s", minutes=at, who=who))
         at += level.escalate_after_minutes
-    words = {0: "", 1: "; repeats once", 2: "; repeats twice"}
-    tail = words.get(policy.repeat, f"; repeats {policy.repeat} times")
-    return "; ".join(parts) + tail if parts else "no levels: nobody is paged"
+    if not parts:
+        return Say("no levels: nobody is paged")
+    if policy.repeat == 1:
+        parts.append(Say("repeats once"))
+    elif policy.repeat == 2:
+        parts.append(Say("repeats twice"))
+    elif policy.repeat:
+        parts.append(Say("repeats %(num)s times", num=policy.repeat))
+    return Joined(parts, "; ")
+
+
+def person_name(names: dict[int, str], user_id: int) -> str:
+    """A user as people read them (their name or email; a deleted one by number)."""
+    return names[user_id] if user_id in names else Say("user %(id)s", id=user_id)

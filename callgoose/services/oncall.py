@@ -39,9 +39,11 @@ from ..engine.paging import (
     Policy,
     ServicePaging,
     describe_policy,
+    person_name,
 )
 from ..engine.rules import SpecError
 from ..engine.signing import code_digest, new_code
+from ..engine.words import Joined, Say, Word
 from ..extensions import db
 from ..store.models import (
     ContactMethod,
@@ -486,32 +488,35 @@ def incident_paging(incident: Incident) -> IncidentPaging:
     upcoming = None
     preview = None
     if escalation is None:
-        text = "Nobody is paged for this incident: its service had no escalation policy when it opened."
+        text = Say("Nobody is paged for this incident: its service had no escalation policy when it opened.")
     else:
         pinned = Policy.from_json(escalation.policy)
         preview = describe_policy(pinned, names, schedules=schedules.schedule_names())
         state = escalation.state
         if state == EscalationState.STOPPED.value:
-            text = f"Escalation stopped: the incident was {incident.status}."
+            text = Say("Escalation stopped: the incident was %(status)s.", status=Word(incident.status))
         elif state == EscalationState.FINISHED.value:
-            text = "Escalation finished, nobody acknowledged."
+            text = Say("Escalation finished, nobody acknowledged.")
         else:
-            text = f"Escalating with {pinned.name} (level {escalation.level + 1} of {len(pinned.levels)} notified)."
+            text = Say("Escalating with %(policy)s (level %(level)s of %(levels)s notified).", policy=pinned.name,
+                       level=escalation.level + 1, levels=len(pinned.levels))
             from ..engine.paging import next_step
             step = next_step(pinned, escalation.level, escalation.round) if pinned.levels else None
             if escalation.next_at is not None:
                 if step is None:
-                    upcoming = Next(escalation.next_at, "escalation finishes (nobody acknowledged)")
+                    upcoming = Next(escalation.next_at, Say("escalation finishes (nobody acknowledged)"))
                 else:
                     target = pinned.levels[step.level]
                     by_id = schedules.schedule_names()
-                    who = ", ".join([names.get(u, f"user {u}") for u in target.users]
-                                    + [f"on call in {by_id.get(s, s)}" for s in target.schedules])
-                    upcoming = Next(escalation.next_at, f"level {step.level + 1}: {who}")
+                    who = Joined([person_name(names, u) for u in target.users]
+                                 + [Say("on call in %(schedule)s", schedule=by_id.get(s, s)) for s in target.schedules],
+                                 ", ")
+                    upcoming = Next(escalation.next_at, Say("level %(num)s: %(who)s", num=step.level + 1, who=who))
         pending = [n for n in rows if n.status == "pending" and n.kind == Kind.PAGE.value]
         if pending and upcoming is None:
             soonest = min(pending, key=lambda n: n.due_at)
-            upcoming = Next(soonest.due_at, f"{names.get(soonest.user_id, '?')} by {soonest.channel}")
+            upcoming = Next(soonest.due_at, Say("%(name)s by %(method)s", name=names.get(soonest.user_id, "?"),
+                                                method=Word(soonest.channel)))
     return IncidentPaging(escalation, rows, names, upcoming, first, preview, text)
 
 

@@ -9,10 +9,12 @@ from datetime import timezone as _timezone
 from babel.dates import format_timedelta
 from flask import has_request_context, request
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
+from ..engine.words import Joined, Say, Word
 from ..services.users import LANGUAGE_CODES
 
 NAMES = {"en": "English", "de": "Deutsch", "es": "Español", "fr": "Français", "pt": "Português", "ja": "日本語"}
@@ -48,6 +50,16 @@ WORDS = {
     # a notification's delivery state (engine.paging.State)
     "pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"), "failed": _l("failed"),
     "unknown": _l("outcome unknown"), "cancelled": _l("cancelled"),
+    # a contact method's channel (engine.paging.CHANNELS)
+    "email": _l("email"), "webhook": _l("webhook"), "sms": _l("sms"), "voice": _l("voice"),
+    # what a dry run finds (engine.dryrun)
+    "would create": _l("would create"), "would stop creating": _l("would stop creating"),
+    "would resolve": _l("would resolve"), "would stop resolving": _l("would stop resolving"),
+    "would become 202": _l("would become 202"), "maps differently": _l("maps differently"),
+    # a heartbeat's state (engine.heartbeat)
+    "new": _l("new"), "up": _l("up"), "late": _l("late"), "down": _l("down"), "paused": _l("paused"),
+    # a rotation's shift unit (engine.schedules)
+    "hours": _l("hours"), "days": _l("days"), "weeks": _l("weeks"),
 }
 
 
@@ -93,6 +105,10 @@ def strong(value) -> Markup:
     return Markup("<strong>%s</strong>") % value
 
 
+def em(value) -> Markup:
+    return Markup("<em>%s</em>") % value
+
+
 def code(value) -> Markup:
     return Markup("<code>%s</code>") % value
 
@@ -100,3 +116,15 @@ def code(value) -> Markup:
 def link(text, url: str) -> Markup:
     """A link to put in a translated sentence (text and address escaped)."""
     return Markup('<a href="%s">%s</a>') % (url, text)
+
+
+def say(text) -> str:
+    """A text the engine or a service worded (:class:`Say`) in the reader's language; any
+    other text as it is."""
+    if isinstance(text, Say):
+        return _(text.msgid, **{name: say(value) for name, value in text.values.items()})
+    if isinstance(text, Word):
+        return word(text)
+    if isinstance(text, Joined):
+        return text.sep.join(say(part) for part in text.parts)
+    return text

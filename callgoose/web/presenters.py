@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -110,6 +111,17 @@ def why_nothing(results: list[ServiceOutcome]) -> str:
         return "A resolve rule held, but no active incident has that mapping value."
     return ("No service has a rule that holds for this payload: add or change a trigger rule on Services "
             "(the reasons per rule are below).")
+
+
+def intent_words(intent) -> str:
+    """What a service's rules ask for, for one call, in words (the dry run's columns)."""
+    said = []
+    if intent.opens:
+        said.append(_("opens %(values)s", values=", ".join(f'"{m}"' if m else _("(no mapping value)")
+                                                             for m in intent.opens)))
+    if intent.resolves:
+        said.append(_("resolves %(values)s", values=", ".join(f'"{v}"' for v in intent.resolves)))
+    return "; ".join(said) or _("nothing (202)")
 
 
 def outcome(status: int) -> str:

@@ -1,0 +1,50 @@
+"""Texts the engine and the services word for people (faults, findings), kept translatable
+without Flask: a :class:`Say` reads as its English everywhere (logs, the JSON API, tests) and
+carries its message id and values, so the dashboard words it in the reader's language
+(``web.i18n.say``). ``pybabel extract -k Say`` finds the message ids (make translations)."""
+
+from __future__ import annotations
+
+
+class Say(str):
+    """English text (``msgid % values``) that remembers ``msgid`` and ``values``."""
+
+    msgid: str
+    values: dict
+
+    def __new__(cls, msgid: str, **values) -> Say:
+        text = super().__new__(cls, msgid % values if values else msgid)
+        text.msgid = msgid
+        text.values = values
+        return text
+
+    def __reduce__(self):
+        return (_rebuild, (self.msgid, self.values))
+
+
+def _rebuild(msgid: str, values: dict) -> Say:
+    return Say(msgid, **values)
+
+
+class Joined(str):
+    """Texts joined by ``sep`` (a list in words), each part worded on its own."""
+
+    parts: tuple
+    sep: str
+
+    def __new__(cls, parts, sep: str = "; ") -> Joined:
+        parts = tuple(parts)
+        text = super().__new__(cls, sep.join(parts))
+        text.parts = parts
+        text.sep = sep
+        return text
+
+    def __reduce__(self):
+        return (Joined, (self.parts, self.sep))
+
+
+class Word(str):
+    """A word the code stores (a status, a channel), worded by the dashboard's table of them."""
+
+    def __reduce__(self):
+        return (Word, (str(self),))
