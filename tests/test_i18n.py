@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,7 @@ def test_each_catalogue_is_complete_and_compiled(language):
 
 
 def _names(text: str) -> list[str]:
+    import re
     return re.findall(r"%\((\w+)\)[sd]", text)
 
 
@@ -127,3 +130,136 @@ def test_a_mail_link_page_in_the_browser_s_language(make_app, database_url, tmp_
     # Markup put into a translated sentence (a link, bold text) is markup, not escaped text.
     assert '<a href="/login">Se connecter</a> pour voir l\'incident et agir.' in text and "&lt;a" not in text
 
+
+# -- every page in German, with no English left ---------------------------------------------
+
+# Words that are English and no German word: a visible text holding one is left untranslated.
+ENGLISH = set("""the and is are of to with this that for from not none every when which who what your
+you on at by or has have been will would can add save delete edit yet here there its nobody any all
+call calls rule rules incident incidents new show shows send sent open opened page pages nothing
+""".split())
+# Where English is data, not wording: code, payloads, text people typed, and names.
+VERBATIM = {"code", "pre", "script", "style", "textarea", "kbd", "samp"}
+
+
+class _VisibleText(HTMLParser):
+    """The text a reader sees (and the attributes read out or shown: placeholders, titles,
+    labels, confirmations), outside code and payloads and outside what is marked as English
+    (``lang="en"``: a tool's guide, said so in the reader's language above it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.open: list[tuple[str, bool]] = []
+        self.texts: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in ("br", "input", "img", "meta", "link", "hr", "source", "col", "wbr"):
+            self.open.append((tag, dict(attrs).get("lang") == "en" and tag != "html"))
+        for name, value in attrs:
+            if name in ("placeholder", "title", "aria-label", "hx-confirm", "alt") and value:
+                self.texts.append(value)
+
+    def handle_endtag(self, tag):
+        while self.open and self.open.pop()[0] != tag:
+            pass
+
+    def handle_data(self, data):
+        if data.strip() and not any(tag in VERBATIM or english for tag, english in self.open):
+            self.texts.append(data.strip())
+
+
+def english_left(html: str, allowed: tuple[str, ...] = ()) -> list[str]:
+    reader = _VisibleText()
+    reader.feed(html)
+    left = []
+    for text in reader.texts:
+        plain = text
+        for data in allowed:
+            plain = plain.replace(data, " ")
+        if any(w.lower() in ENGLISH for w in re.findall(r"[A-Za-z]+", plain)):
+            left.append(text)
+    return left
+
+
+def test_english_left_finds_english_and_not_code_or_data():
+    assert english_left("<p>Speichern</p><p>Save the rule</p>") == ["Save the rule"]
+    assert english_left('<p>Sie <code>the key</code></p><button title="Delete it">x</button>') == ["Delete it"]
+    assert english_left("<p>Alarm von checkout-api</p>", allowed=("checkout-api",)) == []
+    assert english_left('<p>Auf Englisch:</p><article lang="en"><p>Add a receiver</p></article>') == []
+
+
+GERMAN_TEAM = {
+    "users": [{"email": "admin@example.com", "name": "Ana", "role": "admin",
+               "contact_methods": [{"name": "mail", "type": "email", "address": "admin@example.com"}]},
+              {"email": "bo@example.com", "name": "Bo",
+               "contact_methods": [{"name": "mail", "type": "email", "address": "bo@example.com"}]}],
+    "schedules": [{"name": "rota", "time_zone": "Europe/Berlin", "layers": [
+        {"name": "weekly", "users": ["admin@example.com", "bo@example.com"], "start": "2026-11-30T09:00",
+         "shift": {"unit": "weeks", "count": 1}},
+        {"name": "daytime", "users": ["bo@example.com"], "start": "2026-11-30T09:00",
+         "shift": {"unit": "days", "count": 1},
+         "restrictions": [{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "17:00"}]}],
+        "overrides": [{"user": "bo@example.com", "start": "2026-12-24T00:00+01:00",
+                       "end": "2026-12-25T00:00+01:00"}]}],
+    "escalation_policies": [{"name": "checkout", "repeat": 1, "levels": [
+        {"escalate_after_minutes": 5, "targets": [{"user": "admin@example.com"}]},
+        {"escalate_after_minutes": 5, "targets": [{"schedule": "rota"}]}]}],
+}
+
+
+def test_every_dashboard_page_in_german_has_no_english_left(make_app, database_url, tmp_path):
+    """Issue 10's "done when": a German reader's dashboard, page by page, in the states a team
+    sees (rules, a heartbeat, a schedule with an override, a policy, incidents being paged, a
+    call that did nothing), holds no English outside code, payloads and names."""
+    from conftest import Setup, _add_user, _sign_in
+    from helpers import ALERTMANAGER, firing, post, resolved
+
+    from callgoose import clock
+    from callgoose.extensions import db
+    from callgoose.services.catalog import import_config
+    app = make_app(database_url, tmp_path)
+    _add_user(app)
+    with app.app_context():
+        import_config({**GERMAN_TEAM, "services": [{**ALERTMANAGER, "escalation_policy": "checkout"}]},
+                      clock.now())
+        db.session.commit()
+    setup = Setup(app)
+    token = setup.token()
+    german = {"Accept-Language": "de"}
+    with app.test_client() as client:
+        _sign_in(client, "admin@example.com", "correct horse")
+        post(client, token, firing("g1"))
+        post(client, token, firing("g2", "Disk full"))
+        post(client, token, resolved("g2"))
+        post(client, token, {"status": "pending", "groupKey": "g3"})
+        client.post("/services/1/heartbeats", data={"name": "nightly", "json_key": "job", "contains": "backup",
+                                                     "every_minutes": "60", "grace_minutes": "10"}, headers=german)
+        trigger = setup.query("SELECT id FROM rules WHERE kind = 'trigger' ORDER BY position")[0][0]
+        calls = [row[0] for row in setup.query("SELECT id FROM api_calls ORDER BY received_at")]
+        pages = ["/incidents", "/incidents/1", "/incidents/2", "/tokens", "/services", "/services/1",
+                 f"/services/1/rules/{trigger}", "/services/1/rules/new/resolve", "/services/1/delete",
+                 "/services/1/simulate", "/services/1/guide/alertmanager", "/schedules", "/schedules/1",
+                 "/schedules/1/edit", "/schedules/1/json", "/schedules/new", "/readiness", "/policies",
+                 "/policies/1", "/policies/new", "/notifications", "/notifications/me", "/test", "/calls",
+                 *[f"/calls/{call}" for call in calls], "/users", "/settings", "/welcome", "/integrations"]
+        left = {}
+        for path in pages:
+            response = client.get(path, headers=german)
+            assert response.status_code == 200, path
+            html = response.get_data(as_text=True)
+            assert '<html lang="de">' in html, path
+            found = english_left(html, allowed=NAMES)
+            if found:
+                left[path] = found
+        dry_run = client.post(f"/services/1/rules/{trigger}", headers=german, data={
+            "kind": "trigger", "urgency": "high", "cond-0-key": "status", "cond-0-mode": "all",
+            "cond-0-items": "pending", "map_incident_with": "groupKey", "dry_run": "1"})
+        found = english_left(dry_run.get_data(as_text=True), allowed=NAMES)
+        if found:
+            left["dry run"] = found
+    assert left == {}, json.dumps(left, ensure_ascii=False, indent=1)
+
+
+# Names and data a page shows as they are (a service, a tool, a rota's layers, a header).
+NAMES = ("New Relic", "GitHub Actions", "Uptime Kuma", "Icinga", "(from)", "?from=", "checkout-api", "Alertmanager", "Prometheus", "weekly", "daytime", "rota", "checkout", "Ana", "Bo",
+         "CPU high", "Disk full", "Callgoose", "API", "Webhook", "JSON", "README", "UTC", "Europe/Berlin")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from .words import Failed, Joined, Need, Say
+
 VERSION = 2
 VALUE_CHARS = 200  # a value kept in the record is cut to this many characters
 
@@ -134,64 +136,78 @@ REASON_VALUE_CHARS = 60
 
 def _value(value: str | None, key: str | None) -> str:
     if value is None:
-        return f"{key or 'the key'} is absent"
+        return Say("%(key)s is absent", key=key) if key else Say("the key is absent")
     value = " ".join(value.split())
-    return f'value "{value[:REASON_VALUE_CHARS]}{"…" if len(value) > REASON_VALUE_CHARS else ""}"'
+    return Say('value "%(value)s"', value=value[:REASON_VALUE_CHARS] + ("…" if len(value) > REASON_VALUE_CHARS else ""))
 
 
 def _why_no_trigger(result: ServiceOutcome) -> str:
     misses = [m for m in result.misses if m.kind == "trigger"]
     if not misses:
-        return "it has no trigger rule"
+        return Say("it has no trigger rule")
     first = misses[0]
     if first.need is None:  # stored before issue 10
-        return f"no trigger rule held: rule {first.rule + 1}, condition {first.condition + 1}: {first.reason}"
-    more = f" (and {len(misses) - 1} more rules)" if len(misses) > 1 else ""
-    return f"no trigger rule held: rule {first.rule + 1} needs {first.need} ({_value(first.value, first.json_key)}){more}"
+        return Say("no trigger rule held: rule %(rule)s, condition %(condition)s: %(reason)s", rule=first.rule + 1,
+                   condition=first.condition + 1, reason=Failed(first.reason or ""))
+    held = Say("no trigger rule held: rule %(rule)s needs %(need)s (%(value)s)", rule=first.rule + 1,
+               need=Need(first.need), value=_value(first.value, first.json_key))
+    if len(misses) > 1:
+        return Say("%(reason)s (and %(num)s more rules)", reason=held, num=len(misses) - 1)
+    return held
 
 
 def _one(result: ServiceOutcome) -> str | None:
     """Why this service's part of the call changed nothing (None: it did something)."""
     note = result.note or ""
     if note == "disabled":
-        return "the service is disabled"
+        return Say("the service is disabled")
     if note == "maintenance":
-        return "the service is in maintenance for this call"
+        return Say("the service is in maintenance for this call")
     if result.is_error:
-        return "its rules could not be evaluated; the call was kept"
+        return Say("its rules could not be evaluated; the call was kept")
     if note.startswith("split on"):
         return note
     if result.created or result.resolved_incidents or result.replay or result.incident is not None:
         return None
     if result.pings:
-        return f"heartbeat {', '.join(result.pings)}: call received"
+        return Say("heartbeat %(names)s: call received", names=", ".join(result.pings))
     if result.resolves:
         values = ", ".join(f'"{h.value}"' for h in result.resolves)
-        return f"resolve rule {result.resolves[0].rule + 1} held for {values}, but no active incident has that mapping value"
+        return Say("resolve rule %(rule)s held for %(values)s, but no active incident has that mapping value",
+                   rule=result.resolves[0].rule + 1, values=values)
     return _why_no_trigger(result)
+
+
+def _label(result: ServiceOutcome) -> str:
+    return f"{result.service}{f' {result.element}' if result.element else ''}"
 
 
 def reason(results: list[ServiceOutcome], status: int) -> str | None:
     """One line on why a call was answered 202 or 208 (the answer's ``reason``, and the API
-    log's), from what each service did; None for the other statuses."""
+    log's), from what each service did; None for the other statuses. English, as a
+    :class:`Say` the dashboard words in the reader's language."""
     if status == 208:
         said = []
         for r in results:
-            label = f"{r.service}{f' {r.element}' if r.element else ''}"
             if r.replay:
                 subject = (r.trigger.mapping_value if r.trigger else None) or (r.resolves[0].value if r.resolves else None)
-                said.append(f"{label}: replay of the same payload" + (f' for "{subject}"' if subject else "")
-                            + " within the duplicate window; nothing changed")
+                said.append(Say('%(label)s: replay of the same payload for "%(subject)s" within the duplicate window; '
+                                "nothing changed", label=_label(r), subject=subject) if subject else
+                            Say("%(label)s: replay of the same payload within the duplicate window; nothing changed",
+                                label=_label(r)))
             elif r.incident is not None and not r.created and r.trigger is not None:
-                said.append(f"{label}: duplicate of open incident {r.incident}"
-                            + (f' ("{r.trigger.mapping_value}")' if r.trigger.mapping_value else ""))
-        return "; ".join(said) or None
+                said.append(Say('%(label)s: duplicate of open incident %(id)s ("%(value)s")', label=_label(r),
+                                id=r.incident, value=r.trigger.mapping_value) if r.trigger.mapping_value else
+                            Say("%(label)s: duplicate of open incident %(id)s", label=_label(r), id=r.incident))
+        return Joined(said, "; ") if said else None
     if status != 202:
         return None
     if not results:
-        return "no service ran: the token reaches no enabled service"
+        return Say("no service ran: the token reaches no enabled service")
     parts = [(r, _one(r)) for r in results]
     parts = [(r, why) for r, why in parts if why]
     if len({r.service for r, _ in parts}) == 1 and not any(r.element for r, _ in parts):
         return parts[0][1] if parts else None
-    return "; ".join(f"{r.service}{f' {r.element}' if r.element else ''}: {why}" for r, why in parts) or None
+    if not parts:
+        return None
+    return Joined([Say("%(label)s: %(why)s", label=_label(r), why=why) for r, why in parts], "; ")

@@ -48,3 +48,19 @@ class Word(str):
 
     def __reduce__(self):
         return (Word, (str(self),))
+
+
+class Need(str):
+    """What a failed condition needs, as engine.rules words (and the API log stores) it:
+    ``status to contain "firing"``; the dashboard rewords it from its shape."""
+
+    def __reduce__(self):
+        return (Need, (str(self),))
+
+
+class Failed(str):
+    """Why a condition failed, as engine.rules words (and stores) it: ``value does not contain
+    "firing"``; the dashboard rewords it from its shape."""
+
+    def __reduce__(self):
+        return (Failed, (str(self),))

@@ -3,6 +3,7 @@ else the browser's Accept-Language, else English; catalogues in callgoose/transl
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from datetime import timezone as _timezone
 
@@ -14,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
-from ..engine.words import Joined, Say, Word
+from ..engine.words import Failed, Joined, Need, Say, Word
 from ..services.users import LANGUAGE_CODES
 
 NAMES = {"en": "English", "de": "Deutsch", "es": "Español", "fr": "Français", "pt": "Português", "ja": "日本語"}
@@ -52,6 +53,14 @@ WORDS = {
     "unknown": _l("outcome unknown"), "cancelled": _l("cancelled"),
     # a contact method's channel (engine.paging.CHANNELS)
     "email": _l("email"), "webhook": _l("webhook"), "sms": _l("sms"), "voice": _l("voice"),
+    # the integration templates' names that are words, not only a product's name
+    "AWS SNS with CloudWatch alarms": _l("AWS SNS with CloudWatch alarms"),
+    "Azure Monitor (common alert schema)": _l("Azure Monitor (common alert schema)"),
+    "A script with curl": _l("A script with curl"), "Grafana alerting": _l("Grafana alerting"),
+    "Healthchecks (cron monitors)": _l("Healthchecks (cron monitors)"),
+    # why a page was not sent (services.paging stores it as the notification's error)
+    "not sent: the incident was acknowledged first": _l("not sent: the incident was acknowledged first"),
+    "not sent: the incident was resolved first": _l("not sent: the incident was resolved first"),
     # what a dry run finds (engine.dryrun)
     "would create": _l("would create"), "would stop creating": _l("would stop creating"),
     "would resolve": _l("would resolve"), "would stop resolving": _l("would stop resolving"),
@@ -125,6 +134,50 @@ def say(text) -> str:
         return _(text.msgid, **{name: say(value) for name, value in text.values.items()})
     if isinstance(text, Word):
         return word(text)
+    if isinstance(text, Need):
+        return need_words(text)
+    if isinstance(text, Failed):
+        return failed_words(text)
     if isinstance(text, Joined):
         return text.sep.join(say(part) for part in text.parts)
     return text
+
+
+def _key(key: str) -> str:
+    return _("the payload") if key == "the payload" else key  # engine.rules' word for no key
+
+
+# What a failed condition needs, as engine.rules words it (and stored it), read back into words.
+_NEEDS = (
+    (re.compile(r'^(.*) not to contain (".*")$', re.S),
+     lambda m: _("%(key)s not to contain %(items)s", key=_key(m[1]), items=m[2])),
+    (re.compile(r"^(.*) to contain one of (.*)$", re.S),
+     lambda m: _("%(key)s to contain one of %(items)s", key=_key(m[1]), items=m[2])),
+    (re.compile(r'^(.*) to contain (".*")$', re.S),
+     lambda m: _("%(key)s to contain %(items)s", key=_key(m[1]), items=m[2])),
+)
+
+
+def need_words(need: str) -> str:
+    for pattern, words in _NEEDS:
+        found = pattern.match(need)
+        if found:
+            return words(found)
+    return need
+
+
+# Why a condition failed, as engine.rules words it (and stored it), read back into words.
+_FAILED = (
+    (re.compile(r"^key absent$"), lambda m: _("key absent")),
+    (re.compile(r'^value does not contain "(.*)"$', re.S), lambda m: _('value does not contain "%(item)s"', item=m[1])),
+    (re.compile(r"^value contains none of (.*)$", re.S), lambda m: _("value contains none of %(items)s", items=m[1])),
+    (re.compile(r'^value contains "(.*)"$', re.S), lambda m: _('value contains "%(item)s"', item=m[1])),
+)
+
+
+def failed_words(reason: str | None) -> str:
+    for pattern, words in _FAILED:
+        found = pattern.match(reason or "")
+        if found:
+            return words(found)
+    return reason or ""

@@ -1,6 +1,7 @@
 """Sentences that say what a call did on a service and why, from its stored result.
 
-Pure (no Flask): the API log and the test payload form show the same words.
+Worded in the reader's language (Flask-Babel; English outside a request): the API log and the
+test payload form show the same words.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
@@ -27,6 +29,7 @@ from ..engine.payload import (
     text_encoding,
 )
 from ..services.templates import filled as fill_marks
+from .i18n import failed_words
 
 OUTCOMES = {201: _l("created an incident"), 200: _l("resolved"), 208: _l("duplicate"), 202: _l("nothing to do"),
             413: _l("body too large")}
@@ -42,55 +45,71 @@ def plural(count: int, word: str, words: str | None = None) -> str:
 
 
 def _rule(kind: str, index: int) -> str:
-    return f"{kind} rule {index + 1}"
+    """"Trigger rule 2", "resolve rule 1" (``kind`` capitalised or not, as the sentence starts)."""
+    return {"Trigger": _("Trigger rule %(num)s", num=index + 1), "Resolve": _("Resolve rule %(num)s", num=index + 1),
+            "trigger": _("trigger rule %(num)s", num=index + 1),
+            "resolve": _("resolve rule %(num)s", num=index + 1)}[kind]
 
 
 def _miss(miss: Miss) -> str:
     rule = _rule(miss.kind.capitalize(), miss.rule)
     if miss.condition < 0:  # the resolve rule held, but its mapping key gave nothing
-        return (f"{rule}: its conditions hold, but its mapping key `{miss.json_key}` is absent or "
-                "empty in this payload, so it does not hold.")
-    return f"{rule}, condition {miss.condition + 1} on `{miss.json_key or '(whole payload)'}`: {miss.reason}."
+        return _("%(rule)s: its conditions hold, but its mapping key `%(key)s` is absent or empty in this payload, "
+                 "so it does not hold.", rule=rule, key=miss.json_key)
+    return _("%(rule)s, condition %(num)s on `%(key)s`: %(reason)s.", rule=rule, num=miss.condition + 1,
+             key=miss.json_key or _("(whole payload)"), reason=failed_words(miss.reason))
 
 
 def explain(result: ServiceOutcome) -> list[str]:
     """What happened on one service, first the outcome, then the reasons."""
     note = result.note or ""
     if note == "disabled":
-        return ["The service is disabled: it ignores every call (a service token of a disabled service gets 202)."]
+        return [_("The service is disabled: it ignores every call (a service token of a disabled service gets 202).")]
     if result.is_error:
-        return [f"The rules could not be evaluated ({note[len('error: '):]}). The call was kept and answered 202."]
+        return [_("The rules could not be evaluated (%(error)s). The call was kept and answered 202.",
+                  error=note[len("error: "):])]
     trigger, resolves = result.trigger, result.resolves
     if note == "maintenance":
         held = [_rule("trigger", trigger.rule)] if trigger else []
         held += [_rule("resolve", r.rule) for r in resolves]
-        return ["The service is in maintenance for this call: nothing was done and nothing remembered."
-                + (f" Without maintenance, {', '.join(held)} would have held." if held else "")]
+        said = _("The service is in maintenance for this call: nothing was done and nothing remembered.")
+        return [said + (" " + _("Without maintenance, %(rules)s would have held.", rules=", ".join(held))
+                        if held else "")]
     lines = []
     if result.replay:
-        lines.append("Replay: the same payload for the same subject arrived within the duplicate window, "
-                     "so nothing changed (answered as a duplicate).")
+        lines.append(_("Replay: the same payload for the same subject arrived within the duplicate window, "
+                       "so nothing changed (answered as a duplicate)."))
     for hit in resolves:
-        said = f"{_rule('Resolve', hit.rule)} held for mapping value “{hit.value}”"
+        rule = _rule("Resolve", hit.rule)
         if result.replay:
-            lines.append(said + ".")
+            lines.append(_("%(rule)s held for mapping value “%(value)s”.", rule=rule, value=hit.value))
         elif result.resolved_incidents:
-            lines.append(f"{said} and resolved {plural(len(result.resolved_incidents), 'incident')} (linked below).")
+            lines.append(ngettext("%(rule)s held for mapping value “%(value)s” and resolved %(num)d incident "
+                                  "(linked below).",
+                                  "%(rule)s held for mapping value “%(value)s” and resolved %(num)d incidents "
+                                  "(linked below).", len(result.resolved_incidents), rule=rule, value=hit.value))
         else:
-            lines.append(f"{said}, but no active incident has that mapping value.")
+            lines.append(_("%(rule)s held for mapping value “%(value)s”, but no active incident has that mapping "
+                           "value.", rule=rule, value=hit.value))
     if trigger:
-        held = f"{_rule('Trigger', trigger.rule)} held"
-        held += (f" with mapping value “{trigger.mapping_value}”" if trigger.mapping_value
-                 else " (no mapping value: every call opens its own incident)")
+        rule, value = _rule("Trigger", trigger.rule), trigger.mapping_value
         if result.replay:
-            lines.append(held + ".")
+            lines.append(_("%(rule)s held with mapping value “%(value)s”.", rule=rule, value=value) if value else
+                         _("%(rule)s held (no mapping value: every call opens its own incident).", rule=rule))
         elif result.created:
-            lines.append(f"{held} and opened incident #{result.incident}.")
+            lines.append(_("%(rule)s held with mapping value “%(value)s” and opened incident #%(id)s.", rule=rule,
+                           value=value, id=result.incident) if value else
+                         _("%(rule)s held (no mapping value: every call opens its own incident) and opened "
+                           "incident #%(id)s.", rule=rule, id=result.incident))
         elif result.incident:
-            lines.append(f"{held}; incident #{result.incident} with that mapping value is still open, "
-                         "so this counts as a duplicate of it.")
+            lines.append(_("%(rule)s held with mapping value “%(value)s”; incident #%(id)s with that mapping value "
+                           "is still open, so this counts as a duplicate of it.", rule=rule, value=value,
+                           id=result.incident) if value else
+                         _("%(rule)s held (no mapping value: every call opens its own incident); incident #%(id)s "
+                           "with that mapping value is still open, so this counts as a duplicate of it.", rule=rule,
+                           id=result.incident))
     if not trigger and not resolves:
-        lines.append("No rule held, so nothing was done.")
+        lines.append(_("No rule held, so nothing was done."))
     lines.extend(_miss(m) for m in result.misses)  # every rule tried that did not hold
     return lines
 
@@ -98,19 +117,19 @@ def explain(result: ServiceOutcome) -> list[str]:
 def why_nothing(results: list[ServiceOutcome]) -> str:
     """One sentence for a 202 a person triggered: why nothing happened, and what to do."""
     if not results:
-        return ("No service exists yet, or none is enabled for this token: create a service with a "
-                "trigger rule on Services.")
+        return _("No service exists yet, or none is enabled for this token: create a service with a "
+                 "trigger rule on Services.")
     notes = {r.note or "" for r in results}
     if notes == {"disabled"}:
-        return "The service is disabled: enable it on Services."
+        return _("The service is disabled: enable it on Services.")
     if notes == {"maintenance"}:
-        return "The service is in maintenance, so the call was only recorded: end the maintenance on Services."
+        return _("The service is in maintenance, so the call was only recorded: end the maintenance on Services.")
     if any(r.is_error for r in results):
-        return "A rule could not be evaluated (see below); the call was kept."
+        return _("A rule could not be evaluated (see below); the call was kept.")
     if any(r.resolves for r in results):
-        return "A resolve rule held, but no active incident has that mapping value."
-    return ("No service has a rule that holds for this payload: add or change a trigger rule on Services "
-            "(the reasons per rule are below).")
+        return _("A resolve rule held, but no active incident has that mapping value.")
+    return _("No service has a rule that holds for this payload: add or change a trigger rule on Services "
+             "(the reasons per rule are below).")
 
 
 def intent_words(intent) -> str:

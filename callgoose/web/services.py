@@ -37,7 +37,7 @@ from ..engine.config import (
 from ..engine.rules import build_resolve, build_trigger
 from ..services import catalog, heartbeats
 from .access import admin_required
-from .presenters import plural
+from .i18n import say
 
 bp = Blueprint("services", __name__)
 SLOTS = 5  # condition rows in the rule form (the limit of S18)
@@ -73,8 +73,9 @@ def create():
     try:
         service = catalog.create_service(name, clock.now())
     except SpecError as exc:
-        flash(f"Not created: the name {exc.message}." if exc.path == "name" and "exists" not in exc.message
-              else f"Not created: {exc.message}.", "error")
+        flash(_("Not created: the name %(message)s.", message=say(exc.message))
+              if exc.path == "name" and "exists" not in exc.message
+              else _("Not created: %(message)s.", message=say(exc.message)), "error")
         return redirect(url_for("services.services"))
     return _to_service(service.id, _("Service %(name)s created. Add a trigger rule so that it opens incidents.",
                                      name=name))
@@ -90,7 +91,8 @@ def import_():
     except SpecError as exc:
         return render_template("services/services.html", rows=[], config_text=text,
                                import_error=str(exc)), 422
-    flash(f"Imported {plural(len(names), 'service')}: {', '.join(names) or '-'}.")
+    flash(ngettext("Imported %(num)d service: %(names)s.", "Imported %(num)d services: %(names)s.", len(names),
+                   names=", ".join(names) or "-"))
     return redirect(url_for("services.services"))
 
 
@@ -133,8 +135,9 @@ def add_heartbeat(service_id: int):
     try:
         name = _found(heartbeats.change(service_id, clock.now(), add=_heartbeat_form(request.form)))
     except SpecError as exc:
-        return _to_service(service_id, f"Heartbeat not added: {exc.path.split('.', 1)[-1]} {exc.message}.", "error")
-    return _to_service(service_id, f"Heartbeat added to {name}: it is armed by its first matching call.")
+        return _to_service(service_id, _("Heartbeat not added: %(field)s %(message)s.", field=exc.path.split(".", 1)[-1],
+                                         message=say(exc.message)), "error")
+    return _to_service(service_id, _("Heartbeat added to %(name)s: it is armed by its first matching call.", name=name))
 
 
 @bp.post("/services/<int:service_id>/heartbeats/<name>/<any(pause, resume, delete):action>")
@@ -144,8 +147,10 @@ def heartbeat_action(service_id: int, name: str, action: str):
     try:
         _found(heartbeats.change(service_id, clock.now(), **{verb: name}))
     except SpecError as exc:
-        return _to_service(service_id, f"Not changed: {exc.message}.", "error")
-    return _to_service(service_id, f"Heartbeat {name}: {'paused' if action == 'pause' else action + 'd'}.")
+        return _to_service(service_id, _("Not changed: %(message)s.", message=say(exc.message)), "error")
+    done = {"pause": _("Heartbeat %(name)s: paused.", name=name), "resume": _("Heartbeat %(name)s: resumed.", name=name),
+            "delete": _("Heartbeat %(name)s: deleted.", name=name)}
+    return _to_service(service_id, done[action])
 
 
 @bp.post("/services/<int:service_id>/rename")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields import SelectChoice
 
@@ -23,7 +24,7 @@ def _form() -> TestPayloadForm:
     form = TestPayloadForm()
     form.token.choices = [SelectChoice(str(t.id), f"{t.name} ({name or 'global'}, {t.prefix}…)")
                           for t, name in tokens.live_tokens()]
-    form.content_type.choices = [SelectChoice(c, c) for c in CONTENT_TYPES]
+    form.content_type.choices = [SelectChoice(c, _("none") if c == "none" else c) for c in CONTENT_TYPES]
     if request.method == "GET":
         form.body.data = SAMPLE
     return form
