@@ -220,8 +220,15 @@ def test_every_dashboard_page_in_german_has_no_english_left(make_app, database_u
     app = make_app(database_url, tmp_path)
     _add_user(app)
     with app.app_context():
-        import_config({**GERMAN_TEAM, "services": [{**ALERTMANAGER, "escalation_policy": "checkout"}]},
-                      clock.now())
+        # A second service a check finds fault with: no policy, a rule that can never win, a
+        # mapping key no resolve rule uses; and Cy, on the rota with no way to reach her.
+        nightly = {"name": "nightly-jobs", "trigger": [{"conditions": []}, {
+            "conditions": [{"json_key": "job", "contains": ["backup"]}], "map_incident_with": "job"}]}
+        team = {**GERMAN_TEAM, "users": [*GERMAN_TEAM["users"], {"email": "cy@example.com", "name": "Cy"}]}
+        team["schedules"] = [{**team["schedules"][0], "layers": [
+            {**team["schedules"][0]["layers"][0], "users": ["admin@example.com", "bo@example.com", "cy@example.com"]},
+            team["schedules"][0]["layers"][1]]}]
+        import_config({**team, "services": [{**ALERTMANAGER, "escalation_policy": "checkout"}, nightly]}, clock.now())
         db.session.commit()
     setup = Setup(app)
     token = setup.token()
@@ -229,6 +236,7 @@ def test_every_dashboard_page_in_german_has_no_english_left(make_app, database_u
     with app.test_client() as client:
         _sign_in(client, "admin@example.com", "correct horse")
         post(client, token, firing("g1"))
+        post(client, token, firing("g1"))  # a replay: 208, with its reason
         post(client, token, firing("g2", "Disk full"))
         post(client, token, resolved("g2"))
         post(client, token, {"status": "pending", "groupKey": "g3"})
@@ -238,11 +246,11 @@ def test_every_dashboard_page_in_german_has_no_english_left(make_app, database_u
         calls = [row[0] for row in setup.query("SELECT id FROM api_calls ORDER BY received_at")]
         pages = ["/incidents", "/incidents/1", "/incidents/2", "/tokens", "/services", "/services/1",
                  f"/services/1/rules/{trigger}", "/services/1/rules/new/resolve", "/services/1/delete",
-                 "/services/1/simulate", "/services/1/guide/alertmanager", "/schedules", "/schedules/1",
+                 "/services/1/simulate", "/services/1/guide/alertmanager", "/services/2", "/services/2/rules/4", "/schedules", "/schedules/1",
                  "/schedules/1/edit", "/schedules/1/json", "/schedules/new", "/readiness", "/policies",
                  "/policies/1", "/policies/new", "/notifications", "/notifications/me", "/test", "/calls",
                  *[f"/calls/{call}" for call in calls], "/users", "/settings", "/welcome", "/integrations"]
-        left = {}
+        left, pages_seen = {}, {}
         for path in pages:
             response = client.get(path, headers=german)
             assert response.status_code == 200, path
@@ -251,6 +259,7 @@ def test_every_dashboard_page_in_german_has_no_english_left(make_app, database_u
             found = english_left(html, allowed=NAMES)
             if found:
                 left[path] = found
+            pages_seen[path] = html
         dry_run = client.post(f"/services/1/rules/{trigger}", headers=german, data={
             "kind": "trigger", "urgency": "high", "cond-0-key": "status", "cond-0-mode": "all",
             "cond-0-items": "pending", "map_incident_with": "groupKey", "dry_run": "1"})
@@ -258,8 +267,17 @@ def test_every_dashboard_page_in_german_has_no_english_left(make_app, database_u
         if found:
             left["dry run"] = found
     assert left == {}, json.dumps(left, ensure_ascii=False, indent=1)
+    # The states the walk meant to show are there, in German: findings, lint, paging, a reason.
+    assert "Cy (in rota) hat keine bestätigte Kontaktmethode" in pages_seen["/readiness"]
+    assert "für nightly-jobs wird niemand alarmiert" in pages_seen["/readiness"]
+    assert "kann nie greifen: Auslöseregel 1 davor hat keine Bedingungen" in pages_seen["/services/2"]
+    assert "nicht gesendet: Der Vorfall wurde vorher behoben" in pages_seen["/notifications"]
+    assert "bei 0 Min.: Ana per E-Mail; nach 5 Min.: wer in rota Bereitschaft hat; wiederholt einmal" \
+        in pages_seen["/policies"]
+    assert "checkout-api: Wiederholung derselben Payload für „g1“ im Duplikatfenster" in pages_seen["/calls"]
 
 
 # Names and data a page shows as they are (a service, a tool, a rota's layers, a header).
-NAMES = ("New Relic", "GitHub Actions", "Uptime Kuma", "Icinga", "(from)", "?from=", "checkout-api", "Alertmanager", "Prometheus", "weekly", "daytime", "rota", "checkout", "Ana", "Bo",
+NAMES = ("New Relic", "GitHub Actions", "Uptime Kuma", "Icinga", "(from)", "?from=", "checkout-api", "Alertmanager", "Prometheus", "weekly", "daytime", "rota", "checkout", "Ana", "Bo", "Cy", "nightly-jobs",
+         "Incident from unknown source",  # S-rule titles are data: SPEC words them
          "CPU high", "Disk full", "Callgoose", "API", "Webhook", "JSON", "README", "UTC", "Europe/Berlin")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from .decide import ServiceSpec
 from .payload import Payload, split
 from .rules import Condition
+from .words import Say
 
 
 @dataclass(frozen=True)
@@ -70,30 +71,33 @@ def lint(spec: ServiceSpec, payloads: list[Payload], held: dict | None = None, d
     for i, rule in enumerate(spec.trigger):
         catch_all = next((j for j, r in enumerate(spec.trigger[:i]) if not r.conditions), None)
         if catch_all is not None:
-            found.append(Lint("trigger", i, rule.rule_id, f"can never win: trigger rule {catch_all + 1} before it "
-                                                           "has no conditions and holds for every call"))
+            found.append(Lint("trigger", i, rule.rule_id, Say(
+                "can never win: trigger rule %(num)s before it has no conditions and holds for every call",
+                num=catch_all + 1)))
             continue
         earlier = next((j for j, r in enumerate(spec.trigger[:i]) if shadows(r, rule)), None)
         if earlier is not None:
-            found.append(Lint("trigger", i, rule.rule_id, f"can never win: whenever it holds, trigger rule "
-                                                           f"{earlier + 1} holds too and is tried first"))
+            found.append(Lint("trigger", i, rule.rule_id, Say(
+                "can never win: whenever it holds, trigger rule %(num)s holds too and is tried first",
+                num=earlier + 1)))
     resolve_keys = {r.incident_mapped_with for r in spec.resolve}
     for i, rule in enumerate(spec.trigger):
         if rule.map_incident_with is not None and rule.map_incident_with not in resolve_keys:
-            found.append(Lint("trigger", i, rule.rule_id, f"no resolve rule uses its mapping key "
-                                                           f"`{rule.map_incident_with}`: only a person can resolve "
-                                                           "what it opens"))
+            found.append(Lint("trigger", i, rule.rule_id, Say(
+                "no resolve rule uses its mapping key `%(key)s`: only a person can resolve what it opens",
+                key=rule.map_incident_with)))
     if held is not None:
         for kind, rules in (("trigger", spec.trigger), ("resolve", spec.resolve)):
             for i, rule in enumerate(rules):
                 if rule.rule_id is not None and not held.get(rule.rule_id):
-                    found.append(Lint(kind, i, rule.rule_id, f"held for no call in the last {days} days"))
+                    found.append(Lint(kind, i, rule.rule_id,
+                                      Say("held for no call in the last %(days)s days", days=days)))
     parts = _payload_parts(spec, payloads)
     if parts:
         for kind, rules in (("trigger", spec.trigger), ("resolve", spec.resolve)):
             for i, rule in enumerate(rules):
                 for key in _keys(rule):
                     if all(p.value(key) is None for p in parts):
-                        found.append(Lint(kind, i, rule.rule_id, f"none of the last {len(payloads)} payloads has "
-                                                                  f"the key `{key}`"))
+                        found.append(Lint(kind, i, rule.rule_id, Say(
+                            "none of the last %(num)s payloads has the key `%(key)s`", num=len(payloads), key=key)))
     return sorted(found, key=lambda f: (f.kind != "trigger", f.rule))

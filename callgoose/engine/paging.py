@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 
-from .words import Joined, Say
+from .words import Joined, Say, Word
 
 URGENCIES = ("high", "low")
 CHANNELS = ("email", "webhook", "sms", "voice")
@@ -236,7 +236,7 @@ def describe_policy(policy: Policy, names: dict[int, str], methods: dict[int, st
     parts = []
     at = 0
     for i, level in enumerate(policy.levels):
-        people = [Say("%(name)s by %(method)s", name=person_name(names, u), method=methods[u])
+        people = [Say("%(name)s by %(method)s", name=person_name(names, u), method=Word(methods[u]))
                   if methods and u in methods else person_name(names, u) for u in level.users]
         people += [Say("whoever is on call in %(schedule)s",
                        schedule=(schedules or {}).get(s) or Say("schedule %(id)s", id=s)) for s in level.schedules]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from .paging import Policy
 from .schedules import Schedule, timeline
+from .words import Say
 
 DAYS = 14
 MAX_GAPS = 5  # per schedule, listed
@@ -50,24 +51,28 @@ def check(now: float, schedules: dict[int, Schedule], policies: list[Policy], re
         if holes and holes[0] == (now, end):
             empty_schedules.add(schedule_id)
         for a, b in holes[:MAX_GAPS]:
-            findings.append(Finding("gap", schedule.name, f"nobody is on call in {schedule.name}", a, b,
+            findings.append(Finding("gap", schedule.name,
+                                    Say("nobody is on call in %(schedule)s", schedule=schedule.name), a, b,
                                     people(schedule)))
         for user in people(schedule):
             if user not in reachable:
                 findings.append(Finding("unreachable", schedule.name,
-                                        f"{name_of(user)} (in {schedule.name}) has no verified contact method"))
+                                        Say("%(name)s (in %(schedule)s) has no verified contact method",
+                                            name=name_of(user), schedule=schedule.name)))
     for policy in policies:
         for i, level in enumerate(policy.levels):
             direct = [u for u in level.users if u in reachable]
             live_schedules = [s for s in level.schedules if s in schedules and s not in empty_schedules]
             if not direct and not live_schedules:
-                findings.append(Finding("level", policy.name, f"level {i + 1} of {policy.name} reaches nobody"))
+                findings.append(Finding("level", policy.name, Say("level %(num)s of %(policy)s reaches nobody",
+                                                                     num=i + 1, policy=policy.name)))
             for u in level.users:
                 if u not in reachable:
                     findings.append(Finding("unreachable", policy.name,
-                                            f"{name_of(u)} (level {i + 1} of {policy.name}) has no verified "
-                                            "contact method"))
+                                            Say("%(name)s (level %(num)s of %(policy)s) has no verified contact method",
+                                                name=name_of(u), num=i + 1, policy=policy.name)))
     for name, has_policy in services:
         if not has_policy:
-            findings.append(Finding("no_policy", name, f"nobody is paged for {name}: it has no escalation policy"))
+            findings.append(Finding("no_policy", name, Say("nobody is paged for %(name)s: it has no escalation policy",
+                                                                         name=name)))
     return findings

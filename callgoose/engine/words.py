@@ -64,3 +64,17 @@ class Failed(str):
 
     def __reduce__(self):
         return (Failed, (str(self),))
+
+
+def to_data(text):
+    """A text as JSON can store it: a :class:`Say` as its message id and values, so it is
+    worded in the reader's language when read back (:func:`from_data`)."""
+    if isinstance(text, Say):
+        return {"msgid": text.msgid, "values": {name: to_data(value) for name, value in text.values.items()}}
+    return text
+
+
+def from_data(data):
+    if isinstance(data, dict) and "msgid" in data:
+        return Say(data["msgid"], **{name: from_data(value) for name, value in data.get("values", {}).items()})
+    return data

@@ -22,9 +22,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from .. import clock
-from ..engine.paging import FOLLOW_UP_CHANNELS, Kind
+from ..engine.paging import FOLLOW_UP_CHANNELS, Kind, person_name
 from ..engine.readiness import Finding, check, gaps
 from ..engine.schedules import timeline
+from ..engine.words import from_data, to_data
 from ..extensions import db
 from ..store.hotpath import Sql, from_json, to_datetime
 from ..store.models import (
@@ -82,11 +83,11 @@ def _check(cursor, now: float) -> list[Finding]:
     services = [(s.name, s.escalation_policy_id is not None)
                 for s in db.session.execute(select(Service).where(Service.live()).order_by(Service.name)).scalars()]
     names = people.names()
-    return check(now, loaded, policies, oncall.reachable_users(), services, lambda u: names.get(u, f"user {u}"))
+    return check(now, loaded, policies, oncall.reachable_users(), services, lambda u: person_name(names, u))
 
 
 def _store(now: float, inputs: str, findings: list[Finding]) -> None:
-    body = json.dumps([asdict(f) for f in findings])
+    body = json.dumps([{**asdict(f), "text": to_data(f.text)} for f in findings])
     write(lambda: session_cursor().execute(STORE, {"inputs": inputs, "at": clock.to_db(now), "findings": body}))
 
 
@@ -97,7 +98,8 @@ def report(now: float) -> list[Finding]:
     inputs = _inputs(cursor)
     stored = cursor.execute(STORED).fetchone()
     if stored is not None and stored[0] == inputs and now - FRESH <= clock.from_db(to_datetime(stored[1])) <= now:
-        return [Finding(**{**f, "users": tuple(f["users"])}) for f in from_json(stored[2])]
+        return [Finding(**{**f, "users": tuple(f["users"]), "text": from_data(f["text"])})
+                for f in from_json(stored[2])]
     findings = _check(cursor, now)
     _store(now, inputs, findings)
     return findings

@@ -135,9 +135,10 @@ def add_heartbeat(service_id: int):
     try:
         name = _found(heartbeats.change(service_id, clock.now(), add=_heartbeat_form(request.form)))
     except SpecError as exc:
-        return _to_service(service_id, _("Heartbeat not added: %(field)s %(message)s.", field=exc.path.split(".", 1)[-1],
-                                         message=say(exc.message)), "error")
-    return _to_service(service_id, _("Heartbeat added to %(name)s: it is armed by its first matching call.", name=name))
+        return _to_service(service_id, _("Heartbeat not added: %(field)s %(message)s.",
+                                         field=exc.path.split(".", 1)[-1], message=say(exc.message)), "error")
+    return _to_service(service_id, _("Heartbeat added to %(name)s: it is armed by its first matching call.",
+                                     name=name))
 
 
 @bp.post("/services/<int:service_id>/heartbeats/<name>/<any(pause, resume, delete):action>")
@@ -148,7 +149,8 @@ def heartbeat_action(service_id: int, name: str, action: str):
         _found(heartbeats.change(service_id, clock.now(), **{verb: name}))
     except SpecError as exc:
         return _to_service(service_id, _("Not changed: %(message)s.", message=say(exc.message)), "error")
-    done = {"pause": _("Heartbeat %(name)s: paused.", name=name), "resume": _("Heartbeat %(name)s: resumed.", name=name),
+    done = {"pause": _("Heartbeat %(name)s: paused.", name=name),
+            "resume": _("Heartbeat %(name)s: resumed.", name=name),
             "delete": _("Heartbeat %(name)s: deleted.", name=name)}
     return _to_service(service_id, done[action])
 
