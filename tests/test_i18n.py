@@ -118,7 +118,7 @@ def test_the_user_s_choice_wins_and_the_german_pages_have_no_english_left(make_a
         assert "Name, Sprache und Zeitzone" in settings and 'value="de" lang="de" selected' in settings
         refused = client.post("/settings/profile", data={"name": "", "time_zone": "UTC", "language": "xx"},
                               follow_redirects=True, headers=english).get_data(as_text=True)
-        assert "Nicht gespeichert: language must be one of en, de, es, fr, pt, ja." in refused
+        assert "Nicht gespeichert: language muss eines von en, de, es, fr, pt, ja sein." in refused
 
 
 def test_a_mail_link_page_in_the_browser_s_language(make_app, database_url, tmp_path):
@@ -266,6 +266,19 @@ def test_every_dashboard_page_in_german_has_no_english_left(make_app, database_u
         found = english_left(dry_run.get_data(as_text=True), allowed=NAMES)
         if found:
             left["dry run"] = found
+        # Faults, as a form shows them: a resolve rule without a condition, a bad schedule.
+        refused = client.post("/services/1/rules/new/resolve", headers=german, data={
+            "kind": "resolve", "incident_mapped_with": "groupKey"}).get_data(as_text=True)
+        pages_seen["refused rule"] = refused
+        bad_rota = client.post("/schedules/new", headers=german, data={
+            "action": "save", "name": "nights", "time_zone": "Mars/Olympus", "layers-0-name": "n",
+            "layers-0-start": "2026-12-01T20:00", "layers-0-count": "1", "layers-0-unit": "days",
+            "layers-0-users": "bo@example.com"}).get_data(as_text=True)
+        pages_seen["refused schedule"] = bad_rota
+        for name in ("refused rule", "refused schedule"):
+            found = english_left(pages_seen[name], allowed=NAMES + ("Mars/Olympus",))
+            if found:
+                left[name] = found
     assert left == {}, json.dumps(left, ensure_ascii=False, indent=1)
     # The states the walk meant to show are there, in German: findings, lint, paging, a reason.
     assert "Cy (in rota) hat keine bestätigte Kontaktmethode" in pages_seen["/readiness"]
@@ -274,6 +287,8 @@ def test_every_dashboard_page_in_german_has_no_english_left(make_app, database_u
     assert "nicht gesendet: Der Vorfall wurde vorher behoben" in pages_seen["/notifications"]
     assert "bei 0 Min.: Ana per E-Mail; nach 5 Min.: wer in rota Bereitschaft hat; wiederholt einmal" \
         in pages_seen["/policies"]
+    assert "eine Behebungsregel braucht mindestens eine Bedingung" in pages_seen["refused rule"]
+    assert "ist kein IANA-Zeitzonenname" in pages_seen["refused schedule"]
     assert "checkout-api: Wiederholung derselben Payload für „g1“ im Duplikatfenster" in pages_seen["/calls"]
 
 

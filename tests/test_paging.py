@@ -13,6 +13,7 @@ import time
 import pytest
 from helpers import ALERTMANAGER, firing, post, resolved
 from receivers import FakeTwilio, SmtpServer, WebhookReceiver, links_in, text_of, verify
+from sqlalchemy import text
 
 from callgoose import clock
 from callgoose.engine.signing import make_link
@@ -717,3 +718,32 @@ def test_a_call_speaks_the_person_s_language(paging_app, setup_for, twilio):
     assert "Drücken Sie 1 zum Bestätigen, 2 zum Beheben, 3 zum Eskalieren." in said.text
     reply = answer.find("Say")
     assert reply.get("language") == "de-DE" and reply.text == "1 Vorfall bestätigt."
+
+
+def test_a_page_and_a_code_reach_a_person_in_their_language(paging_app, setup_for, smtp):
+    """Issue 10, item 10: what the outbox sends is worded in the recipient's language (their
+    choice on /settings); a person who chose none gets English."""
+    setup = setup_for(paging_app)
+    configure(paging_app, people([{"escalate_after_minutes": 5, "targets": [
+        {"user": "ana@example.com"}, {"user": "bo@example.com"}]}]))
+    with paging_app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE users SET language = 'de' WHERE email = 'ana@example.com'"))
+        ana = rows(setup, "SELECT id FROM users WHERE email = 'ana@example.com'")[0][0]
+        method = rows(setup, "SELECT id FROM contact_methods WHERE user_id = :id", id=ana)[0][0]
+        oncall.send_code(ana, method, clock.now())
+    client = paging_app.test_client()
+    assert post(client, setup.token(), firing("g1", "CPU high")).status_code == 201
+    start = time.time()
+    run_jobs(paging_app, start + 1)
+    mails = {(m["To"], m["Subject"].split()[1] if m["Subject"].startswith("[Callgoose]") else ""): m
+             for m in smtp.mailbox.wait(3)}
+    german = next(m for (to, _), m in mails.items() if to == "ana@example.com" and "HOCH" in m["Subject"])
+    assert german["Subject"] == "[Callgoose] HOCH checkout-api: CPU high"
+    body = text_of(german)
+    assert "Öffnen:" in body and "Bestätigen:" in body and "Beheben:" in body
+    assert "Die Links zum Bestätigen und Beheben funktionieren einmal" in body and "Acknowledge" not in body
+    code = next(m for (to, _), m in mails.items() if to == "ana@example.com" and "Bestätigungscode" in m["Subject"])
+    assert "Geben Sie ihn innerhalb von 15 Minuten" in text_of(code)
+    english = next(m for (to, _), m in mails.items() if to == "bo@example.com")
+    assert english["Subject"] == "[Callgoose] HIGH checkout-api: CPU high" and "Acknowledge:" in text_of(english)

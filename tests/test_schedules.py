@@ -353,6 +353,12 @@ def test_a_gap_is_told_to_the_schedules_people_a_day_ahead_once(make_app, databa
         assert notify_gaps(db.engine, friday + 3600) == 0
     body = as_json(notices(setup)[0][3])
     assert body["text"].startswith("Nobody is on call in checkout from Fri 06 Nov 17:00 CET until Mon 09 Nov 09:00 CET")
+    # Stored as message id and values too: the worker words it in the reader's language.
+    from callgoose.engine.words import from_data
+    from callgoose.services.languages import words_for
+    german = words_for("de")(from_data(body["say"]))
+    assert german.startswith("Niemand hat Bereitschaft in checkout von Fr., 6. Nov. 17:00 CET bis Mo., 9. Nov. 09:00 CET")
+    assert words_for(None)(from_data(body["say"])) == body["text"]
 
 
 def as_json(value):

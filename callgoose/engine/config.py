@@ -18,6 +18,7 @@ from .rules import (
     check_fields,
     check_rule_count,
 )
+from .words import Say
 
 SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 HEARTBEAT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")
@@ -34,11 +35,13 @@ def parse_document(text: str):
     try:
         doc = json.loads(text)
     except RecursionError:
-        raise SpecError("", f"is not valid JSON: nested too deeply (at most {MAX_DOCUMENT_DEPTH} levels)") from None
+        raise SpecError("", Say(
+                "is not valid JSON: nested too deeply (at most %(num)s levels)", num=MAX_DOCUMENT_DEPTH)) from None
     except ValueError as exc:
-        raise SpecError("", f"is not valid JSON: {exc}") from None
+        raise SpecError("", Say("is not valid JSON: %(exc)s", exc=exc)) from None
     if isinstance(doc, (dict, list)) and depth_exceeds(doc, MAX_DOCUMENT_DEPTH):
-        raise SpecError("", f"is not valid JSON: nested too deeply (at most {MAX_DOCUMENT_DEPTH} levels)")
+        raise SpecError("", Say(
+                "is not valid JSON: nested too deeply (at most %(num)s levels)", num=MAX_DOCUMENT_DEPTH))
     return doc
 
 
@@ -47,11 +50,11 @@ def parse_time(value, path: str) -> float | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise SpecError(path, "must be an ISO 8601 time or null")
+        raise SpecError(path, Say("must be an ISO 8601 time or null"))
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise SpecError(path, "is not an ISO 8601 time (e.g. 2026-12-24T18:00:00Z)") from None
+        raise SpecError(path, Say("is not an ISO 8601 time (e.g. 2026-12-24T18:00:00Z)")) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     try:
@@ -59,7 +62,7 @@ def parse_time(value, path: str) -> float | None:
     except OverflowError:
         utc = None
     if utc is None or not 1970 <= utc.year <= 9998:
-        raise SpecError(path, "must be a time between the years 1970 and 9998")
+        raise SpecError(path, Say("must be a time between the years 1970 and 9998"))
     return utc.timestamp()
 
 
@@ -76,22 +79,22 @@ def build_tags(value, path: str) -> tuple[tuple[str, ...], ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise SpecError(path, "must be a list of tag lists")
+        raise SpecError(path, Say("must be a list of tag lists"))
     if len(value) > MAX_TAG_SETS:
-        raise SpecError(path, f"more than {MAX_TAG_SETS} tag sets")
+        raise SpecError(path, Say("more than %(num)s tag sets", num=MAX_TAG_SETS))
     sets = []
     for i, tag_set in enumerate(value):
         if not isinstance(tag_set, list) or not tag_set:
-            raise SpecError(f"{path}[{i}]", "must be a non-empty list of tags "
-                                            "(an empty outer list means every request)")
+            raise SpecError(f"{path}[{i}]", Say("must be a non-empty list of tags "
+                                            "(an empty outer list means every request)"))
         if len(tag_set) > MAX_TAGS:
-            raise SpecError(f"{path}[{i}]", f"more than {MAX_TAGS} tags")
+            raise SpecError(f"{path}[{i}]", Say("more than %(num)s tags", num=MAX_TAGS))
         tags = []
         for j, tag in enumerate(tag_set):
             if not isinstance(tag, str) or not tag.strip():
-                raise SpecError(f"{path}[{i}][{j}]", "must be a non-empty string")
+                raise SpecError(f"{path}[{i}][{j}]", Say("must be a non-empty string"))
             if len(tag.strip()) > 200:
-                raise SpecError(f"{path}[{i}][{j}]", "longer than 200 characters")
+                raise SpecError(f"{path}[{i}][{j}]", Say("longer than 200 characters"))
             tags.append(clean(tag.strip()))
         sets.append(tuple(tags))
     return tuple(sets)
@@ -103,13 +106,13 @@ def build_window(doc, path: str) -> MaintenanceWindow:
     starts = parse_time(doc.get("starts_at"), f"{path}.starts_at")
     ends = parse_time(doc.get("ends_at"), f"{path}.ends_at")
     if starts is not None and ends is not None and ends <= starts:
-        raise SpecError(f"{path}.ends_at", "must be after starts_at")
+        raise SpecError(f"{path}.ends_at", Say("must be after starts_at"))
     return MaintenanceWindow(starts, ends, build_tags(doc.get("tags", []), f"{path}.tags"))
 
 
 def check_service_name(name, path: str) -> str:
     if not isinstance(name, str) or not SERVICE_NAME.fullmatch(name):
-        raise SpecError(path, "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise SpecError(path, Say("must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"))
     return name
 
 
@@ -117,14 +120,14 @@ def check_window_seconds(value, path: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WINDOW_SECONDS:
-        raise SpecError(path, f"must be a whole number of seconds from 0 to {MAX_WINDOW_SECONDS}")
+        raise SpecError(path, Say("must be a whole number of seconds from 0 to %(num)s", num=MAX_WINDOW_SECONDS))
     return value
 
 
 def _list(doc, name: str, path: str) -> list:
     value = doc.get(name, [])
     if not isinstance(value, list):
-        raise SpecError(f"{path}.{name}", "must be a list")
+        raise SpecError(f"{path}.{name}", Say("must be a list"))
     return value
 
 
@@ -135,7 +138,7 @@ def build_service(doc, path: str, limits: Limits = Limits()) -> ServiceSpec:
                              "maintenance", "escalation_policy", "webhooks", "split_on", "heartbeats"}, {"name"})
     enabled = doc.get("enabled", True)
     if not isinstance(enabled, bool):
-        raise SpecError(f"{path}.enabled", "must be true or false")
+        raise SpecError(f"{path}.enabled", Say("must be true or false"))
     trigger = _list(doc, "trigger", path)
     resolve = _list(doc, "resolve", path)
     check_rule_count(len(trigger), len(resolve), path, limits)
@@ -156,14 +159,15 @@ def build_service(doc, path: str, limits: Limits = Limits()) -> ServiceSpec:
 
 def _minutes(value, path: str, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_MINUTES:
-        raise SpecError(path, f"must be a whole number of minutes from {low} to {MAX_MINUTES}")
+        raise SpecError(path, Say(
+                "must be a whole number of minutes from %(low)s to %(max_minutes)s", low=low, max_minutes=MAX_MINUTES))
     return value
 
 
 def build_heartbeats(docs: list, path: str, limits: Limits = Limits()) -> tuple[Heartbeat, ...]:
     """A service's heartbeats: ``{"name", "conditions", "every_minutes", "grace_minutes", "paused"}``."""
     if len(docs) > MAX_HEARTBEATS:
-        raise SpecError(path, f"more than {MAX_HEARTBEATS} heartbeats for one service")
+        raise SpecError(path, Say("more than %(num)s heartbeats for one service", num=MAX_HEARTBEATS))
     found, names = [], set()
     for i, doc in enumerate(docs):
         hpath = f"{path}[{i}]"
@@ -171,16 +175,16 @@ def build_heartbeats(docs: list, path: str, limits: Limits = Limits()) -> tuple[
                      {"name", "every_minutes"})
         name = doc["name"]
         if not isinstance(name, str) or not HEARTBEAT_NAME.fullmatch(name):
-            raise SpecError(f"{hpath}.name", "must be 1-64 letters, digits, spaces, '.', '_' or '-'")
+            raise SpecError(f"{hpath}.name", Say("must be 1-64 letters, digits, spaces, '.', '_' or '-'"))
         if name in names:
-            raise SpecError(f"{hpath}.name", f"{name!r} appears twice")
+            raise SpecError(f"{hpath}.name", Say("%(name)s appears twice", name=repr(name)))
         names.add(name)
         conditions = _list(doc, "conditions", hpath)
         if len(conditions) > limits.conditions:
-            raise SpecError(f"{hpath}.conditions", f"more than {limits.conditions} conditions")
+            raise SpecError(f"{hpath}.conditions", Say("more than %(num)s conditions", num=limits.conditions))
         paused = doc.get("paused", False)
         if not isinstance(paused, bool):
-            raise SpecError(f"{hpath}.paused", "must be true or false")
+            raise SpecError(f"{hpath}.paused", Say("must be true or false"))
         found.append(Heartbeat(name, tuple(build_condition(c, f"{hpath}.conditions[{k}]", limits)
                                            for k, c in enumerate(conditions)),
                                60 * _minutes(doc["every_minutes"], f"{hpath}.every_minutes", 1),
@@ -193,17 +197,17 @@ def check_split_on(value, path: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_SPLIT_KEY:
-        raise SpecError(path, f"must be a json key (1 to {MAX_SPLIT_KEY} characters) or null")
+        raise SpecError(path, Say("must be a json key (1 to %(num)s characters) or null", num=MAX_SPLIT_KEY))
     if value.strip().startswith("$"):
-        raise SpecError(path, "names a key of the payload itself (no leading $)")
+        raise SpecError(path, Say("names a key of the payload itself (no leading $)"))
     return value.strip()
 
 
 def check_window_count(windows: list, path: str, existing: int = 0) -> list:
     """Refuse more maintenance windows than a service may hold."""
     if len(windows) + existing > MAX_WINDOWS:
-        raise SpecError(path, f"more than {MAX_WINDOWS} maintenance windows for one service; "
-                              "end or delete some first")
+        raise SpecError(path, Say(
+                "more than %(num)s maintenance windows for one service; end or delete some first", num=MAX_WINDOWS))
     return windows
 
 
@@ -216,7 +220,7 @@ def parse_config(doc, limits: Limits = Limits()) -> list[ServiceSpec]:
     for i, service in enumerate(services):
         spec = build_service(service, f"services[{i}]", limits)
         if spec.name in seen:
-            raise SpecError(f"services[{i}].name", f"{spec.name!r} appears twice")
+            raise SpecError(f"services[{i}].name", Say("%(name)s appears twice", name=repr(spec.name)))
         seen.add(spec.name)
         specs.append(spec)
     return specs

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from typing import Callable
+
+from .words import Say, Word
+
+Words = Callable[[object], str]  # words a text in the recipient's language (str: English)
 
 SMS_LIMIT = 320  # two SMS segments
 TEXT_KINDS = ("test", "verify", "notice")  # messages that carry their own text
@@ -26,7 +31,7 @@ class Item:
     url: str | None = None  # the incident page
     ack_url: str | None = None
     resolve_url: str | None = None
-    text: str | None = None  # test and verify messages
+    text: str | None = None  # test and verify messages (a Say: worded in the recipient's language)
 
 
 @dataclass(frozen=True)
@@ -39,98 +44,112 @@ class Message:
     incident_ids: tuple[int, ...]
 
 
-def _line(item: Item) -> str:
+def _line(item: Item) -> Say:
     if item.kind == "acknowledged":
-        return f"Acknowledged by {item.actor or 'someone'}: {item.service}: {item.title}"
+        return Say("Acknowledged by %(actor)s: %(service)s: %(title)s", actor=item.actor or Say("someone"),
+                   service=item.service, title=item.title)
     if item.kind == "resolved":
-        return f"Resolved: {item.service}: {item.title}"
-    return f"{item.urgency.upper()} {item.service}: {item.title}"
+        return Say("Resolved: %(service)s: %(title)s", service=item.service, title=item.title)
+    return Say("%(urgency)s %(service)s: %(title)s", urgency=_urgency(item.urgency), service=item.service,
+               title=item.title)
 
 
-def subject_of(items: list[Item], total: int | None = None) -> str:
+def _urgency(urgency: str):
+    return {"high": Say("HIGH"), "low": Say("LOW")}.get(urgency, urgency.upper())
+
+
+def subject_of(items: list[Item], total: int | None = None, words: Words = str) -> str:
     """A subject that reads on a lock screen: ``[Callgoose] HIGH checkout-api: <title>`` for one
     page; a count and the first title for a bundle."""
     first = items[0]
     if first.kind in TEXT_KINDS:
-        return f"[Callgoose] {first.text.splitlines()[0]}"
+        return f"[Callgoose] {words(first.text).splitlines()[0]}"
     if len(items) == 1:
-        return f"[Callgoose] {_line(first)}"
+        return f"[Callgoose] {words(_line(first))}"
     total = total or len(items)
     pages = [i for i in items if i.kind == "page"]
-    urgency = "HIGH" if any(i.urgency == "high" for i in pages) else ("LOW" if pages else "")
-    head = f"{urgency} " if urgency else ""
-    return f"[Callgoose] {head}{total} updates: {_line(first)} and {total - 1} more"
+    urgency = "high" if any(i.urgency == "high" for i in pages) else ("low" if pages else "")
+    head = f"{words(_urgency(urgency))} " if urgency else ""
+    return "[Callgoose] " + head + words(Say("%(total)s updates: %(line)s and %(more)s more", total=total,
+                                            line=_line(first), more=total - 1))
 
 
-def compose(items: list[Item], total: int | None = None) -> Message:
+def compose(items: list[Item], total: int | None = None, words: Words = str) -> Message:
     """The message for ``items`` (the first of a bundle, at least :data:`MAX_LISTED` of them
-    when there are more; ``total`` says how many the bundle holds)."""
+    when there are more; ``total`` says how many the bundle holds), worded by ``words`` (the
+    recipient's language: services.languages.words_for; ``str``: English)."""
     if not items:
         raise ValueError("nothing to say")
     total = max(total or len(items), len(items))
-    subject = subject_of(items, total)
+    subject = subject_of(items, total, words)
     text_parts, html_parts = [], []
     if items[0].kind in TEXT_KINDS:
-        body = items[0].text
+        body = words(items[0].text)
         return Message(subject, body + "\n", f"<p>{html.escape(body)}</p>", body[:SMS_LIMIT],
                        body, ())
     shown = items[:MAX_LISTED]
     for item in shown:
-        text_parts.append(_line(item))
-        html_line = f"<strong>{html.escape(_line(item))}</strong>"
+        line = words(_line(item))
+        text_parts.append(line)
+        html_line = f"<strong>{html.escape(line)}</strong>"
         links_text, links_html = [], []
-        for label, url in (("Open", item.url), ("Acknowledge", item.ack_url), ("Resolve", item.resolve_url)):
+        for label, url in ((Say("Open"), item.url), (Say("Acknowledge"), item.ack_url),
+                           (Say("Resolve"), item.resolve_url)):
             if url:
-                links_text.append(f"  {label}: {url}")
-                links_html.append(f'<a href="{html.escape(url, quote=True)}">{label}</a>')
+                links_text.append(f"  {words(label)}: {url}")
+                links_html.append(f'<a href="{html.escape(url, quote=True)}">{html.escape(words(label))}</a>')
         text_parts.extend(links_text)
         text_parts.append("")
         html_parts.append(f"<p>{html_line}<br>{' · '.join(links_html)}</p>")
     if total > len(shown):
-        more = f"... and {total - len(shown)} more."
+        more = words(Say("... and %(num)s more.", num=total - len(shown)))
         text_parts.append(more)
-        html_parts.append(f"<p>{more}</p>")
+        html_parts.append(f"<p>{html.escape(more)}</p>")
     pages = [i for i in items if i.kind == "page"]
-    note = "The links to acknowledge and resolve work once, for 24 hours; they ask before they act."
+    note = words(Say("The links to acknowledge and resolve work once, for 24 hours; they ask before they act."))
     if pages:
         text_parts.append(note)
-        html_parts.append(f"<p><small>{note}</small></p>")
+        html_parts.append(f"<p><small>{html.escape(note)}</small></p>")
     text = "\n".join(text_parts).rstrip() + "\n"
     html_body = "".join(html_parts)
     if total == 1:
-        short = f"Callgoose: {_line(items[0])}"
+        short = f"Callgoose: {words(_line(items[0]))}"
     else:
-        short = f"Callgoose: {total} updates. {_line(items[0])} and {total - 1} more."
+        short = words(Say("Callgoose: %(total)s updates. %(line)s and %(more)s more.", total=total,
+                          line=_line(items[0]), more=total - 1))
     if pages:
-        short += " Reply 1 to acknowledge, 2 to resolve, 3 to escalate."
+        short += " " + words(Say("Reply 1 to acknowledge, 2 to resolve, 3 to escalate."))
     if len(short) > SMS_LIMIT:
         short = short[:SMS_LIMIT - 1] + "…"
     if len(pages) == 1 and total == 1:
-        spoken = f"Callgoose alert. {pages[0].urgency} urgency. {pages[0].service}: {pages[0].title}."
+        spoken = words(Say("Callgoose alert. %(urgency)s urgency. %(service)s: %(title)s.",
+                           urgency=Word(pages[0].urgency), service=pages[0].service, title=pages[0].title))
     elif pages:
-        spoken = f"Callgoose alert. {total} updates. The first: {pages[0].service}: {pages[0].title}."
+        spoken = words(Say("Callgoose alert. %(total)s updates. The first: %(service)s: %(title)s.", total=total,
+                           service=pages[0].service, title=pages[0].title))
     else:
-        spoken = "Callgoose. " + _line(items[0]) + "."
+        spoken = "Callgoose. " + words(_line(items[0])) + "."
     ids = tuple(dict.fromkeys(i.incident_id for i in items if i.incident_id is not None))
     return Message(subject, text, html_body, short, spoken, ids)
 
 
-def chat_text(message: Message, items: list[Item]) -> str:
+def chat_text(message: Message, items: list[Item], words: Words = str) -> str:
     """Slack-style text with links (``<url|label>``)."""
     lines = []
     for item in items[:MAX_LISTED]:
-        line = _line(item) if item.kind not in TEXT_KINDS else item.text
+        line = words(_line(item) if item.kind not in TEXT_KINDS else item.text)
         if item.url:
-            line += f" <{item.url}|open>"
+            line += f" <{item.url}|{words(Say('open'))}>"
         lines.append(line)
     if len(items) > MAX_LISTED:
-        lines.append(f"... and {len(items) - MAX_LISTED} more.")
+        lines.append(words(Say("... and %(num)s more.", num=len(items) - MAX_LISTED)))
     return "\n".join(lines)
 
 
-def webhook_body(fmt: str, message: Message, items: list[Item], delivery_id: str, sent_at: str) -> dict:
+def webhook_body(fmt: str, message: Message, items: list[Item], delivery_id: str, sent_at: str,
+                 words: Words = str) -> dict:
     """A personal webhook's JSON: generic, Slack-compatible or Teams-compatible."""
-    text = chat_text(message, items)
+    text = chat_text(message, items, words)
     if fmt == "slack":
         return {"text": message.subject.removeprefix("[Callgoose] ") + "\n" + text}
     if fmt == "teams":

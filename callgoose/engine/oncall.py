@@ -33,6 +33,7 @@ from .schedules import (
     known_zone,
     overlapping,
 )
+from .words import Say
 
 EMAIL = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]+")
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -46,13 +47,13 @@ MAX_WEBHOOKS = 20  # per service
 
 def check_email(value, path: str) -> str:
     if not isinstance(value, str) or len(value) > 254 or not EMAIL.fullmatch(value.strip()):
-        raise SpecError(path, "must be an email address (name@example.com)")
+        raise SpecError(path, Say("must be an email address (name@example.com)"))
     return value.strip().lower()
 
 
 def check_url(value, path: str) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", value.strip()) or len(value) > 2000:
-        raise SpecError(path, "must be an http:// or https:// URL")
+        raise SpecError(path, Say("must be an http:// or https:// URL"))
     return value.strip()
 
 
@@ -63,66 +64,67 @@ def check_address(channel: str, value, path: str) -> str:
     if channel == "webhook":
         return check_url(value, path)
     if not isinstance(value, str):
-        raise SpecError(path, "must be a phone number in E.164 form, e.g. +14155550100")
+        raise SpecError(path, Say("must be a phone number in E.164 form, e.g. +14155550100"))
     number = re.sub(r"[\s().-]", "", value)
     if not E164.fullmatch(number):
-        raise SpecError(path, "must be a phone number in E.164 form, e.g. +14155550100")
+        raise SpecError(path, Say("must be a phone number in E.164 form, e.g. +14155550100"))
     return number
 
 
 def check_channel(value, path: str) -> str:
     if value not in CHANNELS:
-        raise SpecError(path, "must be one of " + ", ".join(CHANNELS))
+        raise SpecError(path, Say("must be one of %(choices)s", choices=", ".join(CHANNELS)))
     return value
 
 
 def check_format(value, path: str) -> str:
     if value not in WEBHOOK_FORMATS:
-        raise SpecError(path, "must be one of " + ", ".join(WEBHOOK_FORMATS))
+        raise SpecError(path, Say("must be one of %(choices)s", choices=", ".join(WEBHOOK_FORMATS)))
     return value
 
 
 def check_minutes(value, path: str, low: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_DELAY_MINUTES:
-        raise SpecError(path, f"must be a whole number of minutes from {low} to {MAX_DELAY_MINUTES}")
+        raise SpecError(path, Say(
+                "must be a whole number of minutes from %(low)s to %(high)s", low=low, high=MAX_DELAY_MINUTES))
     return value
 
 
 def check_urgencies(value, path: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or any(u not in URGENCIES for u in value):
-        raise SpecError(path, 'must be a non-empty list of "high" and "low"')
+        raise SpecError(path, Say('must be a non-empty list of "high" and "low"'))
     return tuple(u for u in URGENCIES if u in value)
 
 
 def check_events(value, path: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or any(e not in EVENTS for e in value):
-        raise SpecError(path, "must be a non-empty list of " + ", ".join(EVENTS))
+        raise SpecError(path, Say("must be a non-empty list of %(choices)s", choices=", ".join(EVENTS)))
     return tuple(e for e in EVENTS if e in value)
 
 
 def check_policy_name(value, path: str) -> str:
     if not isinstance(value, str) or not POLICY_NAME.fullmatch(value.strip()):
-        raise SpecError(path, "must be 1-64 letters, digits, spaces, '.', '_' or '-'")
+        raise SpecError(path, Say("must be 1-64 letters, digits, spaces, '.', '_' or '-'"))
     return value.strip()
 
 
 def check_method_name(value, path: str) -> str:
     if not isinstance(value, str) or not METHOD_NAME.fullmatch(value.strip()):
-        raise SpecError(path, "must be 1-64 characters")
+        raise SpecError(path, Say("must be 1-64 characters"))
     return value.strip()
 
 
 def check_time_zone(value, path: str) -> str:
     if not isinstance(value, str) or not value or len(value) > 64:
-        raise SpecError(path, "must be an IANA time zone name, e.g. Europe/Berlin")
+        raise SpecError(path, Say("must be an IANA time zone name, e.g. Europe/Berlin"))
     if not known_zone(value):
-        raise SpecError(path, f"{value!r} is not an IANA time zone name (e.g. Europe/Berlin)")
+        raise SpecError(path, Say("%(value)s is not an IANA time zone name (e.g. Europe/Berlin)", value=repr(value)))
     return value
 
 
 def check_secret(value, path: str) -> str:
     if not isinstance(value, str) or not 16 <= len(value) <= 200:
-        raise SpecError(path, "is required: a secret of 16 to 200 characters")
+        raise SpecError(path, Say("is required: a secret of 16 to 200 characters"))
     return value
 
 
@@ -182,9 +184,9 @@ class ServicePagingDoc:
 def _list(doc: dict, key: str, path: str, limit: int) -> list:
     value = doc.get(key, [])
     if not isinstance(value, list):
-        raise SpecError(f"{path}.{key}" if path else key, "must be a list")
+        raise SpecError(f"{path}.{key}" if path else key, Say("must be a list"))
     if len(value) > limit:
-        raise SpecError(f"{path}.{key}" if path else key, f"more than {limit} entries")
+        raise SpecError(f"{path}.{key}" if path else key, Say("more than %(limit)s entries", limit=limit))
     return value
 
 
@@ -194,10 +196,10 @@ def build_user(doc, path: str) -> UserDoc:
     email = check_email(doc["email"], f"{path}.email")
     name = doc.get("name", email)
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
-        raise SpecError(f"{path}.name", "must be 1-100 characters")
+        raise SpecError(f"{path}.name", Say("must be 1-100 characters"))
     role = doc.get("role", "responder")
     if role not in ROLES:
-        raise SpecError(f"{path}.role", "must be admin or responder")
+        raise SpecError(f"{path}.role", Say("must be admin or responder"))
     zone = check_time_zone(doc.get("time_zone", "UTC"), f"{path}.time_zone")
     methods = []
     names = set()
@@ -207,10 +209,10 @@ def build_user(doc, path: str) -> UserDoc:
         allowed = {"name", "type", "format", "address" if channel != "webhook" else "url"}
         check_fields(m, mpath, allowed, {"name", "address" if channel != "webhook" else "url"})
         if channel != "webhook" and "format" in m:
-            raise SpecError(f"{mpath}.format", "is for webhooks only")
+            raise SpecError(f"{mpath}.format", Say("is for webhooks only"))
         mname = check_method_name(m["name"], f"{mpath}.name")
         if mname in names:
-            raise SpecError(f"{mpath}.name", f"{mname!r} appears twice")
+            raise SpecError(f"{mpath}.name", Say("%(mname)s appears twice", mname=repr(mname)))
         names.add(mname)
         key = "url" if channel == "webhook" else "address"
         address = check_address(channel, m[key], f"{mpath}.{key}")
@@ -221,7 +223,8 @@ def build_user(doc, path: str) -> UserDoc:
         rpath = f"{path}.notification_rules[{i}]"
         check_fields(r, rpath, {"contact_method", "after_minutes", "urgency"}, {"contact_method"})
         if r["contact_method"] not in names:
-            raise SpecError(f"{rpath}.contact_method", f"{r['contact_method']!r} is not one of this user's contact methods")
+            raise SpecError(f"{rpath}.contact_method", Say(
+                    "%(value)s is not one of this user's contact methods", value=repr(r['contact_method'])))
         rules.append(RuleDoc(r["contact_method"], check_minutes(r.get("after_minutes", 0), f"{rpath}.after_minutes"),
                              check_urgencies(r.get("urgency", list(URGENCIES)), f"{rpath}.urgency")))
     if methods and not rules:
@@ -236,32 +239,34 @@ def build_policy(doc, path: str, known_users: set[str], known_schedules: set[str
     name = check_policy_name(doc["name"], f"{path}.name")
     repeat = doc.get("repeat", 0)
     if isinstance(repeat, bool) or not isinstance(repeat, int) or not 0 <= repeat <= MAX_REPEAT:
-        raise SpecError(f"{path}.repeat", f"must be a whole number from 0 to {MAX_REPEAT}")
+        raise SpecError(f"{path}.repeat", Say("must be a whole number from 0 to %(num)s", num=MAX_REPEAT))
     levels = []
     raw_levels = _list(doc, "levels", path, MAX_LEVELS)
     if not raw_levels:
-        raise SpecError(f"{path}.levels", "needs at least one level")
+        raise SpecError(f"{path}.levels", Say("needs at least one level"))
     for i, lv in enumerate(raw_levels):
         lpath = f"{path}.levels[{i}]"
         check_fields(lv, lpath, {"escalate_after_minutes", "targets"}, {"escalate_after_minutes", "targets"})
         delay = check_minutes(lv["escalate_after_minutes"], f"{lpath}.escalate_after_minutes", low=1)
         targets = _list(lv, "targets", lpath, MAX_TARGETS)
         if not targets:
-            raise SpecError(f"{lpath}.targets", "needs at least one target")
+            raise SpecError(f"{lpath}.targets", Say("needs at least one target"))
         users, schedules = [], []
         for j, t in enumerate(targets):
             tpath = f"{lpath}.targets[{j}]"
             if isinstance(t, dict) and "schedule" in t:
                 check_fields(t, tpath, {"schedule"}, {"schedule"})
                 if t["schedule"] not in known_schedules:
-                    raise SpecError(f"{tpath}.schedule", f"{t['schedule']!r} is not a schedule (list it under "
-                                                         "\"schedules\" or add it first)")
+                    raise SpecError(f"{tpath}.schedule", Say(
+                            '%(value)s is not a schedule (list it under "schedules" or add it first)',
+                             value=repr(t['schedule'])))
                 schedules.append(t["schedule"])
                 continue
             check_fields(t, tpath, {"user"}, {"user"})
             email = check_email(t["user"], f"{tpath}.user")
             if email not in known_users:
-                raise SpecError(f"{tpath}.user", f"{email} is not a user (list them under \"users\" or add them first)")
+                raise SpecError(f"{tpath}.user", Say(
+                        '%(email)s is not a user (list them under "users" or add them first)', email=email))
             users.append(email)
         levels.append(LevelDoc(delay, tuple(users), tuple(schedules)))
     return PolicyDoc(name, repeat, tuple(levels))
@@ -282,7 +287,7 @@ HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 def _hhmm(value, path: str) -> time:
     if not isinstance(value, str) or not HHMM.fullmatch(value):
-        raise SpecError(path, "must be a time of day HH:MM (00:00 to 23:59)")
+        raise SpecError(path, Say("must be a time of day HH:MM (00:00 to 23:59)"))
     return time(int(value[:2]), int(value[3:]))
 
 
@@ -290,7 +295,7 @@ def build_window(doc, path: str) -> Window:
     check_fields(doc, path, {"days", "from", "to"}, {"days", "from", "to"})
     days = doc["days"]
     if not isinstance(days, list) or not days or any(d not in DAYS for d in days):
-        raise SpecError(f"{path}.days", "must be a non-empty list of " + ", ".join(DAYS))
+        raise SpecError(f"{path}.days", Say("must be a non-empty list of %(choices)s", choices=", ".join(DAYS)))
     start, end = _hhmm(doc["from"], f"{path}.from"), _hhmm(doc["to"], f"{path}.to")
     return Window(frozenset(DAYS.index(d) for d in days), start, end)
 
@@ -300,12 +305,13 @@ def build_layer(doc, path: str, known_users: set[str]) -> Layer:
     name = check_method_name(doc["name"], f"{path}.name")
     users = doc["users"]
     if not isinstance(users, list) or not users or len(users) > MAX_TARGETS:
-        raise SpecError(f"{path}.users", f"must be a list of 1 to {MAX_TARGETS} user emails")
+        raise SpecError(f"{path}.users", Say("must be a list of 1 to %(num)s user emails", num=MAX_TARGETS))
     emails = []
     for j, u in enumerate(users):
         email = check_email(u, f"{path}.users[{j}]")
         if email not in known_users:
-            raise SpecError(f"{path}.users[{j}]", f"{email} is not a user (list them under \"users\" or add them first)")
+            raise SpecError(f"{path}.users[{j}]", Say(
+                    '%(email)s is not a user (list them under "users" or add them first)', email=email))
         emails.append(email)
     start = doc["start"]
     try:
@@ -315,15 +321,15 @@ def build_layer(doc, path: str, known_users: set[str]) -> Layer:
         if not 1971 <= local.year <= 9000:
             raise ValueError
     except ValueError:
-        raise SpecError(f"{path}.start", "must be a local date and time YYYY-MM-DDTHH:MM (no offset: the "
-                                         "schedule's time zone applies)") from None
+        raise SpecError(f"{path}.start", Say("must be a local date and time YYYY-MM-DDTHH:MM (no offset: the "
+                                         "schedule's time zone applies)")) from None
     shift = doc["shift"]
     check_fields(shift, f"{path}.shift", {"unit", "count"}, {"unit", "count"})
     if shift["unit"] not in UNITS:
-        raise SpecError(f"{path}.shift.unit", "must be hours, days or weeks")
+        raise SpecError(f"{path}.shift.unit", Say("must be hours, days or weeks"))
     count = shift["count"]
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
-        raise SpecError(f"{path}.shift.count", "must be a whole number from 1 to 1000")
+        raise SpecError(f"{path}.shift.count", Say("must be a whole number from 1 to 1000"))
     windows = tuple(build_window(w, f"{path}.restrictions[{k}]")
                     for k, w in enumerate(_list(doc, "restrictions", path, 50)))
     return Layer(name, tuple(emails), local, shift["unit"], count, windows)
@@ -339,7 +345,8 @@ def build_schedule(doc, path: str, known_users: set[str]) -> Schedule:
     for i, lv in enumerate(_list(doc, "layers", path, MAX_LAYERS)):
         layer = build_layer(lv, f"{path}.layers[{i}]", known_users)
         if layer.name in names:
-            raise SpecError(f"{path}.layers[{i}].name", f"{layer.name!r} appears twice in this schedule")
+            raise SpecError(f"{path}.layers[{i}].name", Say(
+                    "%(name)s appears twice in this schedule", name=repr(layer.name)))
         names.add(layer.name)
         layers.append(layer)
     overrides = []
@@ -348,17 +355,18 @@ def build_schedule(doc, path: str, known_users: set[str]) -> Schedule:
         check_fields(o, opath, {"user", "start", "end"}, {"user", "start", "end"})
         email = check_email(o["user"], f"{opath}.user")
         if email not in known_users:
-            raise SpecError(f"{opath}.user", f"{email} is not a user (list them under \"users\" or add them first)")
+            raise SpecError(f"{opath}.user", Say(
+                    '%(email)s is not a user (list them under "users" or add them first)', email=email))
         for key in ("start", "end"):
             if not isinstance(o[key], str) or not re.search(r"(Z|[+-]\d\d:?\d\d)$", o[key].strip()):
-                raise SpecError(f"{opath}.{key}", "must be an ISO 8601 time with an offset or Z")
+                raise SpecError(f"{opath}.{key}", Say("must be an ISO 8601 time with an offset or Z"))
         start, end = parse_time(o["start"], f"{opath}.start"), parse_time(o["end"], f"{opath}.end")
         if end <= start:
-            raise SpecError(f"{opath}.end", "must be after start")
+            raise SpecError(f"{opath}.end", Say("must be after start"))
         overrides.append(Override(email, start, end))
     clash = overlapping(overrides)
     if clash is not None:
-        raise SpecError(f"{path}.overrides[{max(clash)}]", f"overlaps overrides[{min(clash)}]")
+        raise SpecError(f"{path}.overrides[{max(clash)}]", Say("overlaps overrides[%(clash)s]", clash=min(clash)))
     return Schedule(name, zone_name, tuple(layers), tuple(overrides))
 
 
@@ -377,7 +385,7 @@ def parse_oncall(doc: dict, existing_users: set[str], existing_schedules: set[st
     for i, u in enumerate(_list(doc, "users", "", 1000)):
         user = build_user(u, f"users[{i}]")
         if user.email in seen:
-            raise SpecError(f"users[{i}].email", f"{user.email} appears twice")
+            raise SpecError(f"users[{i}].email", Say("%(email)s appears twice", email=user.email))
         seen.add(user.email)
         users.append(user)
     known = existing_users | seen
@@ -386,7 +394,7 @@ def parse_oncall(doc: dict, existing_users: set[str], existing_schedules: set[st
     for i, sd in enumerate(_list(doc, "schedules", "", MAX_SCHEDULES)):
         schedule = build_schedule(sd, f"schedules[{i}]", known)
         if schedule.name in schedule_names:
-            raise SpecError(f"schedules[{i}].name", f"{schedule.name!r} appears twice")
+            raise SpecError(f"schedules[{i}].name", Say("%(name)s appears twice", name=repr(schedule.name)))
         schedule_names.add(schedule.name)
         schedules.append(schedule)
     policies = []
@@ -394,7 +402,7 @@ def parse_oncall(doc: dict, existing_users: set[str], existing_schedules: set[st
     for i, p in enumerate(_list(doc, "escalation_policies", "", 200)):
         policy = build_policy(p, f"escalation_policies[{i}]", known, set(existing_schedules) | schedule_names)
         if policy.name in names:
-            raise SpecError(f"escalation_policies[{i}].name", f"{policy.name!r} appears twice")
+            raise SpecError(f"escalation_policies[{i}].name", Say("%(name)s appears twice", name=repr(policy.name)))
         names.add(policy.name)
         policies.append(policy)
     services = {}
@@ -405,7 +413,7 @@ def parse_oncall(doc: dict, existing_users: set[str], existing_schedules: set[st
         policy = s.get("escalation_policy")
         if policy is not None and policy not in names:
             raise SpecError(f"{path}.escalation_policy",
-                            f"{policy!r} is not an escalation policy of this document")
+                            Say("%(policy)s is not an escalation policy of this document", policy=repr(policy)))
         hooks = tuple(build_webhook(w, f"{path}.webhooks[{j}]")
                       for j, w in enumerate(_list(s, "webhooks", path, MAX_WEBHOOKS)))
         services[s.get("name")] = ServicePagingDoc(policy, hooks)

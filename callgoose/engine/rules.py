@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from .matcher import ItemMatcher
 from .payload import Payload, clean
+from .words import Say
 
 MODES = ("all", "any", "none")
 URGENCIES = ("high", "low")
@@ -93,13 +94,13 @@ class Failure:
 def check_fields(doc, path: str, allowed: set[str], required: set[str] = frozenset()) -> dict:
     """Require a JSON object with only known fields and all required ones."""
     if not isinstance(doc, dict):
-        raise SpecError(path, "must be an object")
+        raise SpecError(path, Say("must be an object"))
     for name in doc:
         if name not in allowed:
-            raise SpecError(_join(path, name), "unknown field")
+            raise SpecError(_join(path, name), Say("unknown field"))
     for name in sorted(required):
         if name not in doc:
-            raise SpecError(_join(path, name), "is required")
+            raise SpecError(_join(path, name), Say("is required"))
     return doc
 
 
@@ -111,10 +112,10 @@ def _key(value, path: str, *, nullable: bool) -> str | None:
     if value is None and nullable:
         return None
     if not isinstance(value, str):
-        raise SpecError(path, "must be a string" + (" or null" if nullable else ""))
+        raise SpecError(path, Say("must be a string or null") if nullable else Say("must be a string"))
     value = clean(value.strip())  # lone surrogates and NUL become U+FFFD, like payload values (S9)
     if len(value) > MAX_KEY_CHARS:
-        raise SpecError(path, f"longer than {MAX_KEY_CHARS} characters")
+        raise SpecError(path, Say("longer than %(num)s characters", num=MAX_KEY_CHARS))
     return value
 
 
@@ -124,26 +125,26 @@ def build_condition(doc, path: str, limits: Limits = Limits()) -> Condition:
     json_key = _key(doc["json_key"], f"{path}.json_key", nullable=False)
     mode = doc.get("mode", "all")
     if mode not in MODES:
-        raise SpecError(f"{path}.mode", "must be one of " + ", ".join(MODES))
+        raise SpecError(f"{path}.mode", Say("must be one of %(choices)s", choices=", ".join(MODES)))
     contains = doc["contains"]
     if isinstance(contains, str):
         contains = [contains]
     if not isinstance(contains, list):
-        raise SpecError(f"{path}.contains", "must be a list of strings")
+        raise SpecError(f"{path}.contains", Say("must be a list of strings"))
     if not contains:
-        raise SpecError(f"{path}.contains", "needs at least one item")
+        raise SpecError(f"{path}.contains", Say("needs at least one item"))
     if len(contains) > limits.items:
-        raise SpecError(f"{path}.contains", f"more than {limits.items} items")
+        raise SpecError(f"{path}.contains", Say("more than %(num)s items", num=limits.items))
     items = []
     for i, item in enumerate(contains):
         item_path = f"{path}.contains[{i}]"
         if not isinstance(item, str):
-            raise SpecError(item_path, "must be a string")
+            raise SpecError(item_path, Say("must be a string"))
         item = clean(item.strip())
         if not item:
-            raise SpecError(item_path, "is empty")
+            raise SpecError(item_path, Say("is empty"))
         if len(item) > limits.item_chars:
-            raise SpecError(item_path, f"longer than {limits.item_chars} characters")
+            raise SpecError(item_path, Say("longer than %(num)s characters", num=limits.item_chars))
         items.append(item)
     return Condition(json_key=json_key, contains=tuple(items), mode=mode)
 
@@ -151,9 +152,9 @@ def build_condition(doc, path: str, limits: Limits = Limits()) -> Condition:
 def _conditions(doc, path: str, limits: Limits) -> tuple[Condition, ...]:
     conditions = doc.get("conditions", [])
     if not isinstance(conditions, list):
-        raise SpecError(path, "must be a list")
+        raise SpecError(path, Say("must be a list"))
     if len(conditions) > limits.conditions:
-        raise SpecError(path, f"more than {limits.conditions} conditions")
+        raise SpecError(path, Say("more than %(num)s conditions", num=limits.conditions))
     return tuple(build_condition(c, f"{path}[{i}]", limits) for i, c in enumerate(conditions))
 
 
@@ -163,7 +164,7 @@ def build_trigger(doc, path: str, limits: Limits = Limits(), rule_id: int | None
                              "map_incident_with"})
     urgency = doc.get("urgency", "high")
     if urgency not in URGENCIES:
-        raise SpecError(f"{path}.urgency", "must be high or low")
+        raise SpecError(f"{path}.urgency", Say("must be high or low"))
     return TriggerRule(
         conditions=_conditions(doc, f"{path}.conditions", limits),
         urgency=urgency,
@@ -179,7 +180,7 @@ def build_resolve(doc, path: str, limits: Limits = Limits(), rule_id: int | None
     check_fields(doc, path, {"conditions", "incident_mapped_with"}, {"conditions", "incident_mapped_with"})
     conditions = _conditions(doc, f"{path}.conditions", limits)
     if not conditions:
-        raise SpecError(f"{path}.conditions", "a resolve rule needs at least one condition")
+        raise SpecError(f"{path}.conditions", Say("a resolve rule needs at least one condition"))
     return ResolveRule(
         conditions=conditions,
         incident_mapped_with=_key(doc["incident_mapped_with"], f"{path}.incident_mapped_with",
@@ -191,7 +192,7 @@ def build_resolve(doc, path: str, limits: Limits = Limits(), rule_id: int | None
 def check_rule_count(trigger_count: int, resolve_count: int, path: str, limits: Limits = Limits()):
     """Refuse more rules than a service may hold (trigger and resolve rules together)."""
     if trigger_count + resolve_count > limits.rules:
-        raise SpecError(path, f"more than {limits.rules} rules (trigger and resolve together)")
+        raise SpecError(path, Say("more than %(num)s rules (trigger and resolve together)", num=limits.rules))
 
 
 # -- matching ------------------------------------------------------------------

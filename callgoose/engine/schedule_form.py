@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from .rules import SpecError
 from .schedules import DAYS
+from .words import Say
 
 MAX_FORM_LAYERS = 20
 FIELDS = ("name", "users", "start", "unit", "count", "restrictions")
@@ -60,15 +61,16 @@ def _days(text: str, path: str) -> list[str]:
         if "-" in part:
             first, _, last = (p.strip() for p in part.partition("-"))
             if first not in DAYS or last not in DAYS:
-                raise SpecError(path, f"{part!r} is not a range of days (write mon-fri)")
+                raise SpecError(path, Say("%(part)s is not a range of days (write mon-fri)", part=repr(part)))
             a, b = DAYS.index(first), DAYS.index(last)
             found += [DAYS[(a + k) % 7] for k in range((b - a) % 7 + 1)]
         elif part in DAYS:
             found.append(part)
         else:
-            raise SpecError(path, f"{part!r} is not a day (write {', '.join(DAYS)})")
+            raise SpecError(path, Say(
+                    "%(part)s is not a day (write %(value)s)", part=repr(part), value=', '.join(DAYS)))
     if not found:
-        raise SpecError(path, "names no day")
+        raise SpecError(path, Say("names no day"))
     return [d for d in DAYS if d in found]
 
 
@@ -78,8 +80,8 @@ def parse_restrictions(text: str, path: str) -> list[dict]:
     for k, part in enumerate(filter(None, (p.strip() for p in re.split(r"[;\n]", text.lower())))):
         match = WINDOW.fullmatch(part)
         if not match:
-            raise SpecError(f"{path}[{k}]", f"{part!r} is not a window (write days then times, "
-                                            "e.g. mon-fri 09:00-17:00)")
+            raise SpecError(f"{path}[{k}]", Say(
+                    "%(part)s is not a window (write days then times, e.g. mon-fri 09:00-17:00)", part=repr(part)))
         windows.append({"days": _days(match[1], f"{path}[{k}].days"), "from": match[2], "to": match[3]})
     return windows
 
@@ -121,7 +123,7 @@ def document_of_rows(name: str, time_zone: str, rows: list[LayerRow], path: str 
         lpath = f"{path}.layers[{i}]"
         count = row.count.strip()
         if not count.isdigit():
-            raise SpecError(f"{lpath}.shift.count", "must be a whole number from 1 to 1000")
+            raise SpecError(f"{lpath}.shift.count", Say("must be a whole number from 1 to 1000"))
         layer = {"name": row.name.strip(), "users": [u.strip() for u in re.split(r"[\n,]", row.users) if u.strip()],
                  "start": row.start.strip(), "shift": {"unit": row.unit.strip(), "count": int(count[:6])}}
         windows = parse_restrictions(row.restrictions, f"{lpath}.restrictions")

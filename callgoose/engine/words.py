@@ -66,15 +66,55 @@ class Failed(str):
         return (Failed, (str(self),))
 
 
+class Moment(str):
+    """An instant as people read it in a zone ("Fri 06 Nov 17:00 CET" in English), worded with
+    the reader's language's day and month names when rendered (services.languages)."""
+
+    epoch: float
+    zone: str
+
+    def __new__(cls, epoch: float, zone: str) -> Moment:
+        from datetime import datetime, timezone
+        from zoneinfo import ZoneInfo
+        local = datetime.fromtimestamp(epoch, timezone.utc).astimezone(ZoneInfo(zone))
+        text = super().__new__(cls, local.strftime("%a %d %b %H:%M %Z"))
+        text.epoch, text.zone = epoch, zone
+        return text
+
+    def __reduce__(self):
+        return (Moment, (self.epoch, self.zone))
+
+
 def to_data(text):
     """A text as JSON can store it: a :class:`Say` as its message id and values, so it is
     worded in the reader's language when read back (:func:`from_data`)."""
     if isinstance(text, Say):
         return {"msgid": text.msgid, "values": {name: to_data(value) for name, value in text.values.items()}}
+    if isinstance(text, Moment):
+        return {"moment": text.epoch, "zone": text.zone}
     return text
 
 
 def from_data(data):
     if isinstance(data, dict) and "msgid" in data:
         return Say(data["msgid"], **{name: from_data(value) for name, value in data.get("values", {}).items()})
+    if isinstance(data, dict) and "moment" in data:
+        return Moment(data["moment"], data["zone"])
     return data
+
+
+def render(text, gettext, moment=str) -> str:
+    """``text`` worded with ``gettext`` (a catalogue's): a :class:`Say` as its translated message
+    id with its values rendered in turn, a :class:`Joined` part by part, a :class:`Moment` by
+    ``moment``, anything else as it is."""
+    if isinstance(text, Say):
+        worded = gettext(text.msgid)
+        return worded % {name: render(value, gettext, moment) for name, value in text.values.items()} \
+            if text.values else worded
+    if isinstance(text, Joined):
+        return text.sep.join(render(part, gettext, moment) for part in text.parts)
+    if isinstance(text, Moment):
+        return moment(text)
+    if isinstance(text, Word):
+        return gettext(str(text))
+    return text

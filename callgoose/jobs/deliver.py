@@ -14,7 +14,9 @@ from .. import clock
 from ..delivery import Permanent, Settings, Temporary, mail, twilio, webhook
 from ..engine.messages import Item, compose, webhook_body
 from ..engine.signing import make_link, webhook_signature
+from ..engine.words import from_data
 from ..services import outbox
+from ..services.languages import words_for
 from ..store.transactions import run_write
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ def items_of(batch: outbox.Batch, settings: Settings, key: str, now: float, link
         found.append(Item(kind=row.kind, incident_id=row.incident_id, title=row.title or "",
                           service=row.service or "", urgency=row.urgency or "high", status=row.status or "",
                           actor=body.get("actor"), url=url, ack_url=ack, resolve_url=resolve,
-                          text=body.get("text")))
+                          text=from_data(body["say"]) if "say" in body else body.get("text")))
     return found
 
 
@@ -63,12 +65,13 @@ def send(batch: outbox.Batch, settings: Settings, key: str, now: float) -> str |
     if not batch.target:
         raise Permanent("the contact method was deleted before it could be sent")
     items = items_of(batch, settings, key, now, links=batch.channel == "email")
-    message = compose(items, batch.size)
+    words = words_for(lead.language)  # the recipient's language
+    message = compose(items, batch.size, words)
     if batch.channel == "email":
         return mail.send(settings, batch.target, message, lead.delivery_id)
     if batch.channel == "webhook":
-        body = json.dumps(webhook_body(batch.format or "json", message, items, lead.delivery_id, clock.iso(clock.to_db(now))),
-                          ensure_ascii=False).encode()
+        body = json.dumps(webhook_body(batch.format or "json", message, items, lead.delivery_id,
+                                       clock.iso(clock.to_db(now)), words), ensure_ascii=False).encode()
         return webhook.post(settings, batch.target, body, {"Callgoose-Delivery": lead.delivery_id})
     if batch.channel == "sms":
         return twilio.send_sms(settings, batch.target, message.short)

@@ -34,6 +34,7 @@ from ..engine.rules import (
     build_trigger,
     check_rule_count,
 )
+from ..engine.words import Say
 from ..extensions import db
 from ..store.hotpath import Cursor, Sql, from_json
 from ..store.models import (
@@ -185,7 +186,7 @@ def rename_service(service: Service, name: str) -> None:
     check_service_name(name, "name")
     other = find_service(name)
     if other is not None and other.id != service.id:
-        raise SpecError("name", f"a service named {name!r} exists already")
+        raise SpecError("name", Say("a service named %(name)s exists already", name=repr(name)))
     service.name = name
     bump_version(service.id)
 
@@ -477,7 +478,7 @@ def create_service(name: str, now: float) -> Service:
 
     def work() -> Service:
         if find_service(name) is not None:
-            raise SpecError("name", f"a service named {name!r} exists already")
+            raise SpecError("name", Say("a service named %(name)s exists already", name=repr(name)))
         service = Service(name=name, enabled=True, version=1, created_at=clock.to_db(now))
         db.session.add(service)
         db.session.flush()

@@ -43,7 +43,7 @@ from ..engine.paging import (
 )
 from ..engine.rules import SpecError
 from ..engine.signing import code_digest, new_code
-from ..engine.words import Joined, Say, Word
+from ..engine.words import Joined, Say, Word, to_data
 from ..extensions import db
 from ..store.models import (
     ContactMethod,
@@ -128,10 +128,10 @@ def add_method(user_id: int, name: str, channel: str, address: str, fmt: str | N
         count = db.session.execute(select(func.count(ContactMethod.id)).where(
             ContactMethod.user_id == user_id)).scalar_one()
         if count >= MAX_METHODS:
-            raise SpecError("name", f"a user has at most {MAX_METHODS} contact methods")
+            raise SpecError("name", Say("a user has at most %(num)s contact methods", num=MAX_METHODS))
         if db.session.execute(select(ContactMethod.id).where(ContactMethod.user_id == user_id,
                                                              ContactMethod.name == name)).first():
-            raise SpecError("name", f"you have a contact method called {name!r} already")
+            raise SpecError("name", Say("you have a contact method called %(name)s already", name=repr(name)))
         method = ContactMethod(user_id=user_id, name=name, channel=channel, address=address, format=fmt,
                                created_at=clock.to_db(now))
         db.session.add(method)
@@ -156,7 +156,7 @@ def delete_method(user_id: int, method_id: int) -> bool:
 def _queue(method: ContactMethod, kind: Kind, text: str, now: float) -> None:
     session_cursor().execute(INSERT_NOTIFICATION, notification(
         clock.to_db(now), kind=kind, channel=method.channel, target=method.address, user_id=method.user_id,
-        contact_method_id=method.id, body={"text": text}))
+        contact_method_id=method.id, body={"text": text, "say": to_data(text)}))
 
 
 def send_code(user_id: int, method_id: int, now: float) -> bool:
@@ -169,8 +169,8 @@ def send_code(user_id: int, method_id: int, now: float) -> bool:
         method.verify_digest = code_digest(code)
         method.verify_expires_at = clock.to_db(now + CODE_SECONDS)
         db.session.flush()
-        _queue(method, Kind.VERIFY, f"Your Callgoose verification code is {code}\n"
-                                    f"Enter it on the My notifications page within 15 minutes.", now)
+        _queue(method, Kind.VERIFY, Say("Your Callgoose verification code is %(code)s\n"
+                                        "Enter it on the My notifications page within 15 minutes.", code=code), now)
         return True
     return write(work)
 
@@ -207,8 +207,8 @@ def send_test(user_id: int, method_id: int, now: float) -> bool:
         method = _method(user_id, method_id)
         if method is None:
             return False
-        _queue(method, Kind.TEST, f"Test notification from Callgoose to {method.name}\n"
-                                  "If you read this, Callgoose can reach you here.", now)
+        _queue(method, Kind.TEST, Say("Test notification from Callgoose to %(name)s\n"
+                                      "If you read this, Callgoose can reach you here.", name=method.name), now)
         return True
     return write(work)
 
@@ -220,11 +220,11 @@ def add_rule(user_id: int, method_id: int, after_minutes, urgencies) -> Notifica
 
     def work():
         if _method(user_id, method_id) is None:
-            raise SpecError("contact_method", "choose one of your contact methods")
+            raise SpecError("contact_method", Say("choose one of your contact methods"))
         count = db.session.execute(select(func.count(NotificationRule.id)).where(
             NotificationRule.user_id == user_id)).scalar_one()
         if count >= MAX_RULES:
-            raise SpecError("after_minutes", f"a user has at most {MAX_RULES} rules")
+            raise SpecError("after_minutes", Say("a user has at most %(num)s rules", num=MAX_RULES))
         rule = NotificationRule(user_id=user_id, contact_method_id=method_id, after_minutes=after,
                                 urgencies=",".join(chosen))
         db.session.add(rule)
@@ -305,18 +305,18 @@ def policy_choices() -> list[tuple[int, str]]:
 
 def _levels_doc(levels: list[tuple[int, list[int]]]) -> list[dict]:
     if not levels:
-        raise SpecError("levels", "needs at least one level")
+        raise SpecError("levels", Say("needs at least one level"))
     if len(levels) > MAX_LEVELS:
-        raise SpecError("levels", f"at most {MAX_LEVELS} levels")
+        raise SpecError("levels", Say("at most %(num)s levels", num=MAX_LEVELS))
     known = set(db.session.execute(select(User.id)).scalars())
     doc = []
     for i, (delay, users) in enumerate(levels):
         check_minutes(delay, f"levels[{i}].escalate_after_minutes", low=1)
         if not users:
-            raise SpecError(f"levels[{i}].targets", "needs at least one target")
+            raise SpecError(f"levels[{i}].targets", Say("needs at least one target"))
         for u in users:
             if u not in known:
-                raise SpecError(f"levels[{i}].targets", f"user {u} does not exist")
+                raise SpecError(f"levels[{i}].targets", Say("user %(u)s does not exist", u=u))
         doc.append({"escalate_after_minutes": delay, "targets": [{"user": u} for u in dict.fromkeys(users)]})
     return doc
 
@@ -328,13 +328,13 @@ def save_policy(policy_id: int | None, name: str, repeat, levels: list[tuple[int
     :raises SpecError:"""
     name = check_policy_name(name, "name")
     if isinstance(repeat, bool) or not isinstance(repeat, int) or not 0 <= repeat <= 10:
-        raise SpecError("repeat", "must be a whole number from 0 to 10")
+        raise SpecError("repeat", Say("must be a whole number from 0 to 10"))
 
     def work():
         doc = _levels_doc(levels)
         clash = db.session.execute(select(EscalationPolicy.id).where(EscalationPolicy.name == name)).scalar()
         if clash is not None and clash != policy_id:
-            raise SpecError("name", f"a policy called {name!r} exists already")
+            raise SpecError("name", Say("a policy called %(name)s exists already", name=repr(name)))
         if policy_id is None:
             found = EscalationPolicy(name=name, created_at=clock.to_db(now))
             db.session.add(found)
@@ -415,7 +415,7 @@ def set_service_policy(service_id: int, policy_id: int | None) -> bool:
         if service is None or service.deleted_at is not None:
             return False
         if policy_id is not None and db.session.get(EscalationPolicy, policy_id) is None:
-            raise SpecError("policy", "no such escalation policy")
+            raise SpecError("policy", Say("no such escalation policy"))
         service.escalation_policy_id = policy_id
         service.version += 1
         return True
@@ -437,7 +437,7 @@ def add_webhook(service_id: int, url: str, secret: str, events, fmt: str, now: f
         count = db.session.execute(select(func.count(ServiceWebhook.id)).where(
             ServiceWebhook.service_id == service_id)).scalar_one()
         if count >= MAX_WEBHOOKS:
-            raise SpecError("url", f"a service has at most {MAX_WEBHOOKS} webhooks")
+            raise SpecError("url", Say("a service has at most %(num)s webhooks", num=MAX_WEBHOOKS))
         hook = ServiceWebhook(service_id=service_id, url=url, secret=secret, events=",".join(chosen), format=fmt,
                               created_at=clock.to_db(now))
         db.session.add(hook)

@@ -70,9 +70,9 @@ CLAIM_ONE = Sql(f"""
 
 _ROW_COLUMNS = """
     SELECT n.id, n.kind, n.incident_id, n.body, n.delivery_id, n.attempts, n.queued_at, n.event,
-        n.user_id, i.title, i.urgency, i.status, s.name
+        n.user_id, i.title, i.urgency, i.status, s.name, u.language
     FROM notifications n LEFT JOIN incidents i ON i.id = n.incident_id
-        LEFT JOIN services s ON s.id = i.service_id
+        LEFT JOIN services s ON s.id = i.service_id LEFT JOIN users u ON u.id = n.user_id
 """
 ONE_ROW = Sql(_ROW_COLUMNS + " WHERE n.id = :lead")
 BUNDLE_ROWS = Sql(_ROW_COLUMNS + " WHERE n.id = :lead OR n.bundle_of = :lead ORDER BY n.id LIMIT :limit")
@@ -95,6 +95,7 @@ class Row:
     urgency: str | None
     status: str | None
     service: str | None
+    language: str | None = None  # the recipient's (users.language; None: English)
 
 
 @dataclass
@@ -130,9 +131,10 @@ def _load(cursor: Cursor, lead: int, bundle: bool = False) -> list[Row]:
     found = cursor.execute(BUNDLE_ROWS if bundle else ONE_ROW, {"lead": lead, "limit": LISTED}).fetchall()
     rows = []
     for (nid, kind, incident_id, body, delivery_id, attempts, queued, event, user_id, title, urgency,
-         status, service) in found:
+         status, service, language) in found:
         rows.append(Row(nid, kind, incident_id, from_json(body), delivery_id, attempts,
-                        clock.from_db(to_datetime(queued)), event, user_id, title, urgency, status, service))
+                        clock.from_db(to_datetime(queued)), event, user_id, title, urgency, status, service,
+                        language))
     return rows
 
 

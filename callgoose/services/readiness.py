@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -25,7 +23,7 @@ from .. import clock
 from ..engine.paging import FOLLOW_UP_CHANNELS, Kind, person_name
 from ..engine.readiness import Finding, check, gaps
 from ..engine.schedules import timeline
-from ..engine.words import from_data, to_data
+from ..engine.words import Moment, Say, from_data, to_data
 from ..extensions import db
 from ..store.hotpath import Sql, from_json, to_datetime
 from ..store.models import (
@@ -123,8 +121,8 @@ def _key(*parts) -> str:
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:28]
 
 
-def _when(epoch: float, zone: str) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).astimezone(ZoneInfo(zone)).strftime("%a %d %b %H:%M %Z")
+def _when(epoch: float, zone: str) -> Moment:
+    return Moment(epoch, zone)
 
 
 def _queue(cursor, now: float, told: list[tuple[int, str, str]]) -> int:
@@ -138,7 +136,7 @@ def _queue(cursor, now: float, told: list[tuple[int, str, str]]) -> int:
         for method_id, channel, address in by_user.get(user_id, []):
             cursor.execute(INSERT_NOTIFICATION, notification(
                 clock.to_db(now), kind=Kind.NOTICE, channel=channel, target=address, user_id=user_id,
-                contact_method_id=method_id, event=key, body={"text": text}))
+                contact_method_id=method_id, event=key, body={"text": text, "say": to_data(text)}))
             queued += 1
     return queued
 
@@ -152,9 +150,10 @@ def notify_gaps(engine, now: float) -> int:
             for start, end in gaps(schedule, now, now + 15 * DAY):  # the whole gap, as far as the check looks
                 if start >= now + DAY:
                     continue
-                text = (f"Nobody is on call in {schedule.name} from {_when(start, schedule.time_zone)} "
-                        f"until {_when(end, schedule.time_zone)}\nA level that targets {schedule.name} moves on "
-                        "at once then. Add an override on the schedule's page to cover it.")
+                text = Say("Nobody is on call in %(schedule)s from %(start)s until %(end)s\nA level that targets "
+                           "%(schedule)s moves on at once then. Add an override on the schedule's page to cover it.",
+                           schedule=schedule.name, start=_when(start, schedule.time_zone),
+                           end=_when(end, schedule.time_zone))
                 told += [(u, _key("gap", schedule.name, start), text) for u in dict.fromkeys(people)]
         return _queue(cursor, now, told)
     return run_write(engine, work)
@@ -175,8 +174,9 @@ def notify_handoffs(engine, now: float) -> int:
                 if not began or continued or shift.user in opted_out:
                     continue
                 whole = next((s for s in timeline(schedule, shift.start, shift.start + 60 * 86400)), shift)
-                text = (f"You are on call in {schedule.name} from {_when(shift.start, schedule.time_zone)} "
-                        f"until {_when(whole.end, schedule.time_zone)}\nTurn these notices off on My notifications.")
+                text = Say("You are on call in %(schedule)s from %(start)s until %(end)s\nTurn these notices off on "
+                           "My notifications.", schedule=schedule.name, start=_when(shift.start, schedule.time_zone),
+                           end=_when(whole.end, schedule.time_zone))
                 told.append((shift.user, _key("handoff", schedule.name, shift.user, shift.start), text))
         return _queue(cursor, now, told)
     return run_write(engine, work)

@@ -40,6 +40,7 @@ from ..engine.schedules import (
     until,
     zone,
 )
+from ..engine.words import Say
 from ..extensions import db
 from ..store.hotpath import Cursor, Sql, from_json, to_datetime
 from ..store.models import CalendarFeed, EscalationPolicy, ScheduleOverride, User
@@ -308,22 +309,23 @@ def add_override(schedule_id: int, user_id: int, start_text: str, end_text: str,
     zone_name = choose_zone(row.time_zone)
     start, end = (_local(text, zone_name, name) for text, name in ((start_text, "start"), (end_text, "end")))
     if end <= start:
-        raise SpecError("end", "must be after the start")
+        raise SpecError("end", Say("must be after the start"))
     if end - start > 366 * 86400:
-        raise SpecError("end", "an override lasts at most a year")
+        raise SpecError("end", Say("an override lasts at most a year"))
 
     def work():
         row = db.session.get(ScheduleRow, schedule_id)
         if row is None:
             return None
         if db.session.get(User, user_id) is None:
-            raise SpecError("user", "choose a user")
+            raise SpecError("user", Say("choose a user"))
         clash = db.session.execute(select(ScheduleOverride).where(
             ScheduleOverride.schedule_id == schedule_id, ScheduleOverride.starts_at < clock.to_db(end),
             ScheduleOverride.ends_at > clock.to_db(start))).scalar()
         if clash is not None:
-            raise SpecError("start", f"overlaps the override from {clock.iso(clash.starts_at)} to "
-                                     f"{clock.iso(clash.ends_at)}; change or delete that one first")
+            raise SpecError("start", Say(
+                    "overlaps the override from %(start)s to %(end)s; change or delete that one first",
+                    start=clock.iso(clash.starts_at), end=clock.iso(clash.ends_at)))
         override = ScheduleOverride(schedule_id=schedule_id, user_id=user_id, starts_at=clock.to_db(start),
                                     ends_at=clock.to_db(end), created_at=clock.to_db(now))
         db.session.add(override)
@@ -335,7 +337,7 @@ def add_override(schedule_id: int, user_id: int, start_text: str, end_text: str,
 def _local(text: str, zone_name: str, name: str) -> float:
     found = local_instant(text, zone_name)
     if found is None:
-        raise SpecError(name, "must be a date and time")
+        raise SpecError(name, Say("must be a date and time"))
     return found
 
 
@@ -457,10 +459,11 @@ def _save(schedule_id: int | None, doc, now: float, replace_overrides: bool) -> 
             if row is None:
                 return None
             if clash is not None and clash.id != schedule_id:
-                raise SpecError("schedule.name", f"a schedule called {schedule.name!r} exists already")
+                raise SpecError("schedule.name", Say(
+                        "a schedule called %(name)s exists already", name=repr(schedule.name)))
             row.name = schedule.name
         elif clash is not None:
-            raise SpecError("schedule.name", f"a schedule called {schedule.name!r} exists already")
+            raise SpecError("schedule.name", Say("a schedule called %(name)s exists already", name=repr(schedule.name)))
         return save_all((schedule,), now, replace_overrides)[schedule.name]
     return write(work)
 
@@ -511,7 +514,7 @@ def edit_with_form(schedule_id: int | None, form: dict, now: float) -> Editor | 
         saved = _save(schedule_id, document_of_rows(editor.name, editor.time_zone, editor.rows), now,
                       replace_overrides=False)
     except SpecError as exc:
-        editor.error = f"{in_words(exc.path)}: {exc.message}"
+        editor.error = Say("%(field)s: %(message)s", field=in_words(exc.path), message=exc.message)
         return editor
     if saved is None:
         return None
@@ -528,7 +531,8 @@ def delete_schedule(schedule_id: int) -> str | None:
         users_of = [p.name for p in db.session.execute(select(EscalationPolicy)).scalars()
                     if any(t.get("schedule") == schedule_id for lv in p.levels for t in lv["targets"])]
         if users_of:
-            raise SpecError("schedule", f"policy {', '.join(users_of)} pages through it; change that first")
+            raise SpecError("schedule", Say(
+                    "policy %(value)s pages through it; change that first", value=', '.join(users_of)))
         name = row.name
         db.session.delete(row)
         return name

@@ -17,6 +17,7 @@ from importlib import resources
 from .. import clock
 from ..engine import SpecError
 from ..engine.config import build_service
+from ..engine.words import Say
 from ..extensions import db
 from ..store.transactions import write
 from .catalog import find_service, live_service, save_service
@@ -78,10 +79,11 @@ def filled(text: str, url: str, token: str | None) -> str:
 def _spec(name: str, key: str):
     found = template(key)
     if found is None:
-        raise SpecError("template", f"no template {key!r} (flask --app callgoose templates lists them)")
+        raise SpecError("template", Say(
+                "no template %(key)s (flask --app callgoose templates lists them)", key=repr(key)))
     spec = build_service({"name": name, **found.service}, "name")
     if find_service(spec.name) is not None:
-        raise SpecError("name", f"a service named {spec.name!r} exists already")
+        raise SpecError("name", Say("a service named %(name)s exists already", name=repr(spec.name)))
     return found, spec
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from .. import clock
+from ..engine.words import Say
 from ..extensions import db
 from ..store.hotpath import Cursor, Sql, to_datetime
 from ..store.models import ApiToken, Service
@@ -77,10 +78,11 @@ def create_token(name: str, service_id: int | None, now: float) -> tuple[ApiToke
     """Create a token; the plaintext is returned here and never stored. The caller commits."""
     name = name.strip()
     if not name or len(name) > 100:
-        raise ValueError("a token name needs 1 to 100 characters")
+        raise ValueError(Say("a token name needs 1 to 100 characters"))
     taken = db.session.execute(select(ApiToken.id).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))).first()
     if taken:
-        raise ValueError(f"a live token named {name!r} exists already: choose another name, or rotate that one")
+        raise ValueError(Say("a live token named %(name)s exists already: choose another name, or rotate that one",
+                             name=repr(name)))
     plaintext = generate()
     token = ApiToken(name=name, digest=digest(plaintext), prefix=plaintext[:9],
                      service_id=service_id, created_at=clock.to_db(now), intake_id=new_intake_id())

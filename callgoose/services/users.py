@@ -18,6 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .. import clock
 from ..engine.oncall import check_time_zone
 from ..engine.rules import SpecError
+from ..engine.words import Say
 from ..extensions import db
 from ..store.models import User, UserSession
 from ..store.transactions import write
@@ -59,11 +60,11 @@ def create_user(email: str, password: str, *, admin: bool, now: float) -> User:
     """Add a user; the caller's transaction holds it. :raises ValueError: a reason a person can act on."""
     email = email.strip().lower()
     if "@" not in email or len(email) > 254:
-        raise ValueError(f"{email!r} is not an email address")
+        raise ValueError(Say("%(email)s is not an email address", email=repr(email)))
     if len(password) < MIN_PASSWORD:
-        raise ValueError(f"the password needs at least {MIN_PASSWORD} characters")
+        raise ValueError(Say("the password needs at least %(num)s characters", num=MIN_PASSWORD))
     if db.session.execute(select(User.id).where(User.email == email)).first():
-        raise ValueError(f"a user {email} exists already")
+        raise ValueError(Say("a user %(email)s exists already", email=email))
     user = User(email=email, password_hash=generate_password_hash(password), is_admin=admin,
                 active=True, created_at=clock.to_db(now))
     db.session.add(user)
@@ -180,10 +181,10 @@ def toggle_active(user_id: int, by_user_id: int) -> User | None:
         if user is None:
             return None
         if user.id == by_user_id:
-            raise UserError("You cannot deactivate yourself.")
+            raise UserError(Say("You cannot deactivate yourself."))
         if user.active and user.is_admin and db.session.execute(
                 select(func.count(User.id)).where(User.is_admin, User.active)).scalar_one() <= 1:
-            raise UserError("This is the last active admin.")
+            raise UserError(Say("This is the last active admin."))
         user.active = not user.active
         if not user.active:
             end_sessions(user.id)
@@ -202,9 +203,9 @@ def set_profile(user_id: int, name: str, time_zone: str, language: str = "") -> 
     zone = check_time_zone(time_zone.strip() or "UTC", "time_zone")
     name = name.strip()
     if len(name) > 100:
-        raise SpecError("name", "must be at most 100 characters")
+        raise SpecError("name", Say("must be at most 100 characters"))
     if language and language not in LANGUAGE_CODES:
-        raise SpecError("language", "must be one of " + ", ".join(LANGUAGE_CODES))
+        raise SpecError("language", Say("must be one of %(choices)s", choices=", ".join(LANGUAGE_CODES)))
 
     def work():
         user = db.session.get(User, user_id)

@@ -23,7 +23,7 @@ from ..extensions import login_manager
 from ..services import users
 from ..services.users import MAX_FAILURES, has_users
 from .forms import LoginForm, OwnPasswordForm, SetupForm
-from .i18n import LANGUAGES
+from .i18n import LANGUAGES, fault, say
 from .params import local_path
 
 bp = Blueprint("auth", __name__)
@@ -75,7 +75,7 @@ def setup():
         try:
             user = users.set_up(form.email.data, form.password.data, clock.now())
         except ValueError as exc:
-            form.email.errors.append(str(exc))
+            form.email.errors.append(fault(exc))
         else:
             if user is None:
                 return redirect(url_for("auth.login"))
@@ -157,7 +157,7 @@ def profile():
         users.set_profile(current_user.id, request.form.get("name", ""), request.form.get("time_zone", ""),
                           request.form.get("language", ""))
     except SpecError as exc:
-        flash(_("Not saved: %(path)s %(message)s.", path=exc.path, message=exc.message), "error")
+        flash(_("Not saved: %(path)s %(message)s.", path=exc.path, message=say(exc.message)), "error")
     else:
         flash(_("Saved."))
     return redirect(url_for("auth.settings"))

@@ -28,6 +28,7 @@ from ..engine.lifecycle import Action
 from ..services import catalog, incidents, tokens
 from .access import admin_required
 from .forms import CommentForm, TokenForm
+from .i18n import fault
 from .params import page_number, text, whole_number
 from .presenters import SAMPLE, pretty_payload
 
@@ -129,7 +130,7 @@ def _act(incident_id: int, action: Action, **kwargs):
         if found is None:
             abort(404, "No such incident.")
     except incidents.IncidentStateError as exc:
-        flash(str(exc), "error")
+        flash(fault(exc), "error")
     response = make_response(_back(url_for("dashboard.incident", incident_id=incident_id)))
     response.headers["HX-Trigger"] = "incidents-changed"
     return response
@@ -209,7 +210,7 @@ def create_token_view():
         token, plaintext = tokens.add_token(form.name.data, int(form.service.data) if form.service.data else None,
                                             clock.now())
     except ValueError as exc:
-        form.name.errors = [str(exc)]
+        form.name.errors = [fault(exc)]
         return _tokens_tab(form, status=422)
     return _show_once(token, plaintext)
 

@@ -181,3 +181,10 @@ def failed_words(reason: str | None) -> str:
         if found:
             return words(found)
     return reason or ""
+
+
+def fault(exc) -> str:
+    """A fault (engine.rules.SpecError: where, and what is wrong) in the reader's language."""
+    message = getattr(exc, "message", None) or (exc.args[0] if exc.args else None)
+    message = say(message) if isinstance(message, str) else str(exc)
+    return f"{exc.path}: {message}" if getattr(exc, "path", "") else message

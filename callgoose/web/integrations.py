@@ -22,6 +22,7 @@ from ..engine import SpecError
 from ..services import templates
 from .access import admin_required
 from .dashboard import endpoint_url
+from .i18n import say
 
 bp = Blueprint("integrations", __name__)
 
@@ -47,7 +48,7 @@ def create():
     try:
         made = templates.set_up(request.form.get("name", "").strip() or key, key, clock.now())
     except SpecError as exc:
-        flash(_("Not created: %(message)s.", message=exc.message), "error")
+        flash(_("Not created: %(message)s.", message=say(exc.message)), "error")
         return redirect(url_for("integrations.welcome" if request.form.get("first_run") else "integrations.pick"))
     response = make_response(render_template("integrations/guide.html", made=made, endpoint=endpoint_url()))
     response.headers["Cache-Control"] = "no-store"  # the token is on this page

@@ -22,6 +22,7 @@ from ..engine import SpecError
 from ..engine.paging import CHANNELS, FINAL_STATES, URGENCIES, WEBHOOK_FORMATS
 from ..services import oncall, users
 from .access import admin_required
+from .i18n import say
 from .params import local_path, page_number
 
 bp = Blueprint("paging", __name__)
@@ -53,7 +54,7 @@ def _done(ok, message: str, target: str, category: str = "message"):
 
 
 def _refused(exc: SpecError, target: str):
-    flash(_("Not saved: %(path)s %(message)s.", path=exc.path or "", message=exc.message).replace("  ", " "), "error")
+    flash(_("Not saved: %(path)s %(message)s.", path=exc.path or "", message=say(exc.message)).replace("  ", " "), "error")
     return redirect(target)
 
 

@@ -23,6 +23,7 @@ from ..engine import SpecError
 from ..engine.schedules import known_zone, local_instant
 from ..services import readiness, schedules, simulator
 from .access import admin_required
+from .i18n import fault, say
 from .params import local_path
 
 bp = Blueprint("schedules", __name__)
@@ -60,7 +61,7 @@ def add_override(schedule_id: int):
                                        request.form.get("start", ""), request.form.get("end", ""), viewer_zone,
                                        clock.now())
     except SpecError as exc:
-        flash(_("No override: %(path)s %(message)s.", path=exc.path, message=exc.message), "error")
+        flash(_("No override: %(path)s %(message)s.", path=exc.path, message=say(exc.message)), "error")
         return redirect(url_for("schedules.schedule", schedule_id=schedule_id, tz=request.form.get("tz"),
                                 **{"from": request.form.get("from")}))
     if added is None:
@@ -181,7 +182,7 @@ def save_json(schedule_id: int | None = None):
     try:
         saved = schedules.save_document(schedule_id, text, clock.now())
     except SpecError as exc:
-        return render_template("schedules/edit_json.html", schedule_id=schedule_id, text=text, error=str(exc)), 422
+        return render_template("schedules/edit_json.html", schedule_id=schedule_id, text=text, error=fault(exc)), 422
     if saved is None:
         abort(404, "No such schedule.")
     flash(_("Schedule saved."), "message")
@@ -194,7 +195,7 @@ def delete(schedule_id: int):
     try:
         name = schedules.delete_schedule(schedule_id)
     except SpecError as exc:
-        flash(_("Not deleted: %(message)s.", message=exc.message), "error")
+        flash(_("Not deleted: %(message)s.", message=say(exc.message)), "error")
         return redirect(url_for("schedules.schedule", schedule_id=schedule_id))
     if name is None:
         abort(404, "No such schedule.")

@@ -37,7 +37,7 @@ from ..engine.config import (
 from ..engine.rules import build_resolve, build_trigger
 from ..services import catalog, heartbeats
 from .access import admin_required
-from .i18n import say
+from .i18n import fault, say
 
 bp = Blueprint("services", __name__)
 SLOTS = 5  # condition rows in the rule form (the limit of S18)
@@ -90,7 +90,7 @@ def import_():
         names = catalog.import_config(parse_document(text), clock.now())
     except SpecError as exc:
         return render_template("services/services.html", rows=[], config_text=text,
-                               import_error=str(exc)), 422
+                               import_error=fault(exc)), 422
     flash(ngettext("Imported %(num)d service: %(names)s.", "Imported %(num)d services: %(names)s.", len(names),
                    names=", ".join(names) or "-"))
     return redirect(url_for("services.services"))
@@ -162,7 +162,7 @@ def rename(service_id: int):
     try:
         old, new = _found(catalog.rename(service_id, request.form.get("name", "").strip()))
     except SpecError as exc:
-        return _to_service(service_id, _("Not renamed: the name %(message)s.", message=exc.message), "error")
+        return _to_service(service_id, _("Not renamed: the name %(message)s.", message=say(exc.message)), "error")
     return _to_service(service_id, _("Renamed %(old)s to %(new)s. Incidents opened from now on carry the new "
                                      "name; titles do not change.", old=old, new=new))
 
@@ -193,7 +193,8 @@ def settings(service_id: int):
         window = _window_setting(request.form.get("window", ""))
         split_on = check_split_on(request.form.get("split_on", "").strip() or None, "Split on")
     except SpecError as exc:
-        return _to_service(service_id, f"{'Duplicate window' if exc.path == 'window' else exc.path} {exc.message}.",
+        return _to_service(service_id, _("Duplicate window %(message)s.", message=say(exc.message)) if exc.path == "window"
+                           else f"{exc.path} {say(exc.message)}.",
                            "error")
     _found(catalog.change_settings(service_id, enabled=bool(request.form.get("enabled")), window=window,
                                    split_on=split_on))
@@ -215,7 +216,7 @@ def maintenance(service_id: int):
         tags, starts, until = _maintenance_form(form, now)
         _found(catalog.maintenance_on(service_id, tags, until, now, origin="dashboard", starts=starts))
     except SpecError as exc:
-        return _service_page(service_id, {**form, "error": f"Maintenance not started: {exc}."}, 422)
+        return _service_page(service_id, {**form, "error": _("Maintenance not started: %(fault)s.", fault=fault(exc))}, 422)
     return _to_service(service_id, (_("Maintenance scheduled.") if starts and starts > now else _("Maintenance started."))
                        + (" " + _("Only calls whose payload has the tags are skipped.") if tags else ""))
 
@@ -310,7 +311,7 @@ def _all_errors(kind: str, doc: dict, slots: list[int]) -> dict:
             build(doc, "rule")
             break
         except SpecError as exc:
-            errors.setdefault(_field_of(exc, slots), exc.message)
+            errors.setdefault(_field_of(exc, slots), say(exc.message))
             condition = re.match(r"rule\.conditions\[(\d+)\]", exc.path)
             name = exc.path[len("rule."):]
             if condition:
@@ -385,7 +386,7 @@ def _save_rule(item, kind: str, existing):
                                      _found(catalog.dry_run(item.id, kind, existing.id if existing else None, spec)))
         _found(catalog.store_rule(item.id, kind, existing.id if existing else None, spec))
     except SpecError as exc:
-        return _render_rule_form(item, kind, existing, shown, {_field_of(exc, slots): exc.message}, 422)
+        return _render_rule_form(item, kind, existing, shown, {_field_of(exc, slots): say(exc.message)}, 422)
     return _to_service(item.id, _("Trigger rule saved.") if kind == "trigger" else _("Resolve rule saved."))
 
 

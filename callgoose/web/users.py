@@ -10,6 +10,7 @@ from .. import clock
 from ..services import users
 from .access import admin_required
 from .forms import PasswordForm, UserForm
+from .i18n import fault
 
 bp = Blueprint("users", __name__)
 
@@ -40,7 +41,7 @@ def add():
             user = users.add_user(form.email.data, form.password.data, admin=form.role.data == "admin",
                                   now=clock.now())
         except ValueError as exc:
-            form.email.errors.append(str(exc))
+            form.email.errors.append(fault(exc))
         else:
             flash(_("Added %(email)s. They sign in with the password you set.", email=user.email))
             return redirect(url_for("users.users"))
@@ -68,5 +69,5 @@ def toggle_active(user_id: int):
         flash(_("%(email)s is active again.", email=user.email) if user.active
               else _("%(email)s is deactivated.", email=user.email))
     except users.UserError as exc:
-        flash(str(exc), "error")
+        flash(fault(exc), "error")
     return redirect(url_for("users.users"))
