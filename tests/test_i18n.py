@@ -61,6 +61,38 @@ def test_each_catalogue_is_complete_and_compiled(language):
                 assert sorted(_names(source)) == sorted(_names(target)), (language, m.id)
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_guides_translations_keep_their_code_and_markers(language):
+    """A translated guide paragraph keeps every code span, code fence line and @CALLGOOSE_…@
+    marker of the English (the configuration a person pastes is never translated)."""
+    import tomllib
+
+    from callgoose.engine.guides import blocks
+    catalogue = {m.id: m.string for m in po(TRANSLATIONS / language / "LC_MESSAGES" / "messages.po") if m.id}
+    checked = 0
+    for path in sorted((ROOT / "callgoose" / "integrations").glob("*.toml")):
+        for block, prose in blocks(tomllib.loads(path.read_text())["guide"]):
+            if prose:
+                translated = catalogue[block]
+                assert sorted(re.findall(r"`[^`]*`", block)) == sorted(re.findall(r"`[^`]*`", translated)), block
+                assert re.findall(r"@CALLGOOSE_\w+@", block) == re.findall(r"@CALLGOOSE_\w+@", translated), block
+                assert _fenced(block) == _fenced(translated), block
+                checked += 1
+    assert checked >= 40
+
+
+def _fenced(text: str) -> list[str]:
+    """The lines of a markdown text's code fences (the fence lines too)."""
+    found, inside = [], False
+    for line in text.split("\n"):
+        if line.strip().startswith("```"):
+            inside = not inside
+            found.append(line)
+        elif inside:
+            found.append(line)
+    return found
+
+
 def _names(text: str) -> list[str]:
     import re
     return re.findall(r"%\((\w+)\)[sd]", text)
@@ -240,6 +272,9 @@ def test_every_dashboard_page_in_german_has_no_english_left(make_app, database_u
         post(client, token, firing("g2", "Disk full"))
         post(client, token, resolved("g2"))
         post(client, token, {"status": "pending", "groupKey": "g3"})
+        with app.app_context():  # level 1 waited 5 minutes: the worker escalates to the rota
+            from callgoose.jobs import escalate
+            escalate.run(db.engine, app.config, clock.now() + 6 * 60)
         client.post("/services/1/heartbeats", data={"name": "nightly", "json_key": "job", "contains": "backup",
                                                      "every_minutes": "60", "grace_minutes": "10"}, headers=german)
         trigger = setup.query("SELECT id FROM rules WHERE kind = 'trigger' ORDER BY position")[0][0]
@@ -287,6 +322,7 @@ def test_every_dashboard_page_in_german_has_no_english_left(make_app, database_u
     assert "nicht gesendet: Der Vorfall wurde vorher behoben" in pages_seen["/notifications"]
     assert "bei 0 Min.: Ana per E-Mail; nach 5 Min.: wer in rota Bereitschaft hat; wiederholt einmal" \
         in pages_seen["/policies"]
+    assert any("eskaliert zu Stufe 2: " in html for path, html in pages_seen.items() if path.startswith("/incidents/"))
     assert "eine Behebungsregel braucht mindestens eine Bedingung" in pages_seen["refused rule"]
     assert "ist kein IANA-Zeitzonenname" in pages_seen["refused schedule"]
     assert "checkout-api: Wiederholung derselben Payload für „g1“ im Duplikatfenster" in pages_seen["/calls"]

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
+from ..engine.guides import translated
 from ..engine.words import Failed, Joined, Need, Say, Word
 from ..services.users import LANGUAGE_CODES
 
@@ -188,3 +189,42 @@ def fault(exc) -> str:
     message = getattr(exc, "message", None) or (exc.args[0] if exc.args else None)
     message = say(message) if isinstance(message, str) else str(exc)
     return f"{exc.path}: {message}" if getattr(exc, "path", "") else message
+
+
+# An incident's timeline notes, as services.paging and catalog store them (English text).
+_NOTES = (
+    (re.compile(r"^nobody on call in (.+)$", re.S), lambda m: _("nobody on call in %(schedule)s", schedule=m[1])),
+    (re.compile(r"^level (\d+) has no targets$"), lambda m: _("level %(num)s has no targets", num=m[1])),
+    (re.compile(r"^(.+) \(level (\d+)\) has no verified contact method for (\w+) urgency$", re.S),
+     lambda m: _("%(name)s (level %(num)s) has no verified contact method for %(urgency)s urgency",
+                 name=m[1], num=m[2], urgency=word(m[3]))),
+    (re.compile(r"^escalation finished, nobody acknowledged$"),
+     lambda m: _("escalation finished, nobody acknowledged")),
+    (re.compile(r"^escalation requested now$"), lambda m: _("escalation requested now")),
+    (re.compile(r"^paging again from level (\d+)(?:, repeat (\d+))?: (\d+) notification\(s\) queued$"),
+     lambda m: _("paging again from level %(num)s, repeat %(round)s: %(sent)s notification(s) queued",
+                 num=m[1], round=m[2], sent=m[3]) if m[2] else
+     _("paging again from level %(num)s: %(sent)s notification(s) queued", num=m[1], sent=m[3])),
+    (re.compile(r"^escalated to level (\d+)(?:, repeat (\d+))?: (\d+) notification\(s\) queued$"),
+     lambda m: _("escalated to level %(num)s, repeat %(round)s: %(sent)s notification(s) queued",
+                 num=m[1], round=m[2], sent=m[3]) if m[2] else
+     _("escalated to level %(num)s: %(sent)s notification(s) queued", num=m[1], sent=m[3])),
+    (re.compile(r"^service (.+) deleted$", re.S), lambda m: _("service %(name)s deleted", name=m[1])),
+)
+
+
+def note_words(kind: str, note: str | None) -> str:
+    """A timeline note in the reader's language; what a person wrote (a comment) as written."""
+    if not note or (kind == "comment" and note != "escalation requested now"):
+        return note or ""
+    for pattern, words in _NOTES:
+        found = pattern.match(note)
+        if found:
+            return words(found)
+    return note
+
+
+def guide_words(text: str) -> str:
+    """An integration guide with its prose in the reader's language (engine.guides: the code
+    to paste stays as written)."""
+    return translated(text, _)
