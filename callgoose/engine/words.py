@@ -5,6 +5,9 @@ carries its message id and values, so the dashboard words it in the reader's lan
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
 
 class Say(str):
     """English text (``msgid % values``) that remembers ``msgid`` and ``values``."""
@@ -74,8 +77,6 @@ class Moment(str):
     zone: str
 
     def __new__(cls, epoch: float, zone: str) -> Moment:
-        from datetime import datetime, timezone
-        from zoneinfo import ZoneInfo
         local = datetime.fromtimestamp(epoch, timezone.utc).astimezone(ZoneInfo(zone))
         text = super().__new__(cls, local.strftime("%a %d %b %H:%M %Z"))
         text.epoch, text.zone = epoch, zone
@@ -103,18 +104,23 @@ def from_data(data):
     return data
 
 
-def render(text, gettext, moment=str) -> str:
+def render(text, gettext, moment=str, stored=None) -> str:
     """``text`` worded with ``gettext`` (a catalogue's): a :class:`Say` as its translated message
     id with its values rendered in turn, a :class:`Joined` part by part, a :class:`Moment` by
-    ``moment``, anything else as it is."""
+    ``moment``, a stored word (:class:`Word`, :class:`Need`, :class:`Failed`) by ``stored``
+    (without it, a Word by its catalogue entry), anything else as it is."""
+    def again(value):
+        return render(value, gettext, moment, stored)
+
     if isinstance(text, Say):
         worded = gettext(text.msgid)
-        return worded % {name: render(value, gettext, moment) for name, value in text.values.items()} \
-            if text.values else worded
+        return worded % {name: again(value) for name, value in text.values.items()} if text.values else worded
     if isinstance(text, Joined):
-        return text.sep.join(render(part, gettext, moment) for part in text.parts)
+        return text.sep.join(again(part) for part in text.parts)
     if isinstance(text, Moment):
         return moment(text)
+    if isinstance(text, (Word, Need, Failed)) and stored is not None:
+        return stored(text)
     if isinstance(text, Word):
         return gettext(str(text))
     return text

@@ -16,7 +16,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from ..engine.guides import translated
-from ..engine.words import Failed, Joined, Need, Say, Word
+from ..engine.words import Failed, Need, render
 from ..services.users import LANGUAGE_CODES
 
 NAMES = {"en": "English", "de": "Deutsch", "es": "Español", "fr": "Français", "pt": "Português", "ja": "日本語"}
@@ -131,17 +131,16 @@ def link(text, url: str) -> Markup:
 def say(text) -> str:
     """A text the engine or a service worded (:class:`Say`) in the reader's language; any
     other text as it is."""
-    if isinstance(text, Say):
-        return _(text.msgid, **{name: say(value) for name, value in text.values.items()})
-    if isinstance(text, Word):
-        return word(text)
+    return render(text, _, stored=_stored)
+
+
+def _stored(text) -> str:
+    """A word the code stores, or a condition's need or failure as engine.rules words it."""
     if isinstance(text, Need):
         return need_words(text)
     if isinstance(text, Failed):
         return failed_words(text)
-    if isinstance(text, Joined):
-        return text.sep.join(say(part) for part in text.parts)
-    return text
+    return word(text)
 
 
 def _key(key: str) -> str:
