@@ -39,7 +39,7 @@ openapi: $(VENV)/.installed
 # (translate the new msgstr entries), and compile the .mo files the server reads.
 translations: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k Say --no-location --sort-output --project Callgoose -o callgoose/translations/messages.pot .
-	$(BIN)/pybabel update -i callgoose/translations/messages.pot -d callgoose/translations --no-fuzzy-matching --width 100
+	$(BIN)/pybabel update -i callgoose/translations/messages.pot -d callgoose/translations --no-fuzzy-matching --ignore-obsolete --width 100
 	$(BIN)/pybabel compile -d callgoose/translations
 
 clean:

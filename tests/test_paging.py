@@ -736,14 +736,13 @@ def test_a_page_and_a_code_reach_a_person_in_their_language(paging_app, setup_fo
     assert post(client, setup.token(), firing("g1", "CPU high")).status_code == 201
     start = time.time()
     run_jobs(paging_app, start + 1)
-    mails = {(m["To"], m["Subject"].split()[1] if m["Subject"].startswith("[Callgoose]") else ""): m
-             for m in smtp.mailbox.wait(3)}
-    german = next(m for (to, _), m in mails.items() if to == "ana@example.com" and "HOCH" in m["Subject"])
+    mails = smtp.mailbox.wait(3)
+    german = next(m for m in mails if m["To"] == "ana@example.com" and "HOCH" in m["Subject"])
     assert german["Subject"] == "[Callgoose] HOCH checkout-api: CPU high"
     body = text_of(german)
     assert "Öffnen:" in body and "Bestätigen:" in body and "Beheben:" in body
     assert "Die Links zum Bestätigen und Beheben funktionieren einmal" in body and "Acknowledge" not in body
-    code = next(m for (to, _), m in mails.items() if to == "ana@example.com" and "Bestätigungscode" in m["Subject"])
+    code = next(m for m in mails if m["To"] == "ana@example.com" and "Bestätigungscode" in m["Subject"])
     assert "Geben Sie ihn innerhalb von 15 Minuten" in text_of(code)
-    english = next(m for (to, _), m in mails.items() if to == "bo@example.com")
+    english = next(m for m in mails if m["To"] == "bo@example.com")
     assert english["Subject"] == "[Callgoose] HIGH checkout-api: CPU high" and "Acknowledge:" in text_of(english)

@@ -10,7 +10,7 @@ import html
 from dataclasses import dataclass
 from typing import Callable
 
-from .words import Say, Word
+from .words import Say
 
 Words = Callable[[object], str]  # words a text in the recipient's language (str: English)
 
@@ -39,8 +39,7 @@ class Message:
     subject: str
     text: str
     html: str
-    short: str  # SMS
-    spoken: str  # what a call reads aloud
+    short: str  # SMS (a call's words are web.outside.call_prompt's)
     incident_ids: tuple[int, ...]
 
 
@@ -85,8 +84,7 @@ def compose(items: list[Item], total: int | None = None, words: Words = str) -> 
     text_parts, html_parts = [], []
     if items[0].kind in TEXT_KINDS:
         body = words(items[0].text)
-        return Message(subject, body + "\n", f"<p>{html.escape(body)}</p>", body[:SMS_LIMIT],
-                       body, ())
+        return Message(subject, body + "\n", f"<p>{html.escape(body)}</p>", body[:SMS_LIMIT], ())
     shown = items[:MAX_LISTED]
     for item in shown:
         line = words(_line(item))
@@ -121,16 +119,8 @@ def compose(items: list[Item], total: int | None = None, words: Words = str) -> 
         short += " " + words(Say("Reply 1 to acknowledge, 2 to resolve, 3 to escalate."))
     if len(short) > SMS_LIMIT:
         short = short[:SMS_LIMIT - 1] + "…"
-    if len(pages) == 1 and total == 1:
-        spoken = words(Say("Callgoose alert. %(urgency)s urgency. %(service)s: %(title)s.",
-                           urgency=Word(pages[0].urgency), service=pages[0].service, title=pages[0].title))
-    elif pages:
-        spoken = words(Say("Callgoose alert. %(total)s updates. The first: %(service)s: %(title)s.", total=total,
-                           service=pages[0].service, title=pages[0].title))
-    else:
-        spoken = "Callgoose. " + words(_line(items[0])) + "."
     ids = tuple(dict.fromkeys(i.incident_id for i in items if i.incident_id is not None))
-    return Message(subject, text, html_body, short, spoken, ids)
+    return Message(subject, text, html_body, short, ids)
 
 
 def chat_text(message: Message, items: list[Item], words: Words = str) -> str:

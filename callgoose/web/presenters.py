@@ -46,9 +46,12 @@ def plural(count: int, word: str, words: str | None = None) -> str:
 
 def _rule(kind: str, index: int) -> str:
     """"Trigger rule 2", "resolve rule 1" (``kind`` capitalised or not, as the sentence starts)."""
-    return {"Trigger": _("Trigger rule %(num)s", num=index + 1), "Resolve": _("Resolve rule %(num)s", num=index + 1),
-            "trigger": _("trigger rule %(num)s", num=index + 1),
-            "resolve": _("resolve rule %(num)s", num=index + 1)}[kind]
+    num = index + 1
+    if kind == "Trigger":
+        return _("Trigger rule %(num)s", num=num)
+    if kind == "Resolve":
+        return _("Resolve rule %(num)s", num=num)
+    return _("trigger rule %(num)s", num=num) if kind == "trigger" else _("resolve rule %(num)s", num=num)
 
 
 def _miss(miss: Miss) -> str:

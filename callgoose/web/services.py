@@ -149,10 +149,11 @@ def heartbeat_action(service_id: int, name: str, action: str):
         _found(heartbeats.change(service_id, clock.now(), **{verb: name}))
     except SpecError as exc:
         return _to_service(service_id, _("Not changed: %(message)s.", message=say(exc.message)), "error")
-    done = {"pause": _("Heartbeat %(name)s: paused.", name=name),
-            "resume": _("Heartbeat %(name)s: resumed.", name=name),
-            "delete": _("Heartbeat %(name)s: deleted.", name=name)}
-    return _to_service(service_id, done[action])
+    if action == "pause":
+        return _to_service(service_id, _("Heartbeat %(name)s: paused.", name=name))
+    if action == "resume":
+        return _to_service(service_id, _("Heartbeat %(name)s: resumed.", name=name))
+    return _to_service(service_id, _("Heartbeat %(name)s: deleted.", name=name))
 
 
 @bp.post("/services/<int:service_id>/rename")
