@@ -24,7 +24,7 @@ from ..engine.lifecycle import (
 from ..extensions import db
 from ..store.models import ApiCall, ChangeCounter, Incident, IncidentEvent, Service
 from ..store.transactions import session_cursor, write
-from . import oncall, readiness, schedules
+from . import oncall, readiness, schedules, snapshot
 from .catalog import live_services
 from .lifecycle import By, Changes, NotFound
 
@@ -95,12 +95,7 @@ class Detail:
 
 def to_dict(incident: Incident, service_name: str) -> dict:
     """The JSON shape of an incident (S36)."""
-    return {"id": incident.id, "service": {"name": service_name}, "title": incident.title,
-            "description": incident.full_description, "status": incident.status,
-            "urgency": incident.urgency, "mapping_value": incident.mapping_value,
-            "duplicate_count": incident.duplicate_count, "created_at": clock.iso(incident.created_at),
-            "acknowledged_at": clock.iso(incident.acknowledged_at),
-            "resolved_at": clock.iso(incident.resolved_at)}
+    return snapshot.of_model(incident, service_name)
 
 
 def list_incidents(query: Query, *, with_payload: bool = False) -> Page:

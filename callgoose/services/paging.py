@@ -30,8 +30,9 @@ from ..engine.paging import (
     next_step,
     plan_level,
 )
-from ..store.hotpath import Cursor, Sql, to_datetime
+from ..store.hotpath import Cursor, Sql
 from . import schedules
+from .snapshot import INCIDENT_SNAPSHOT, incident_object
 
 INSERT_ESCALATION = Sql("""
     INSERT INTO incident_escalations (incident_id, policy, level, round, notified_at, next_at, state)
@@ -67,12 +68,6 @@ PAGED_USERS = Sql(f"""
 WEBHOOKS_OF_INCIDENT = Sql("""
     SELECT w.id, w.url, w.events FROM service_webhooks w JOIN incidents i ON i.service_id = w.service_id
     WHERE i.id = :id ORDER BY w.id
-""")
-INCIDENT_SNAPSHOT = Sql("""
-    SELECT i.id, s.name, i.title, i.description, p.text, i.status, i.urgency, i.mapping_value,
-        i.duplicate_count, i.created_at, i.acknowledged_at, i.resolved_at
-    FROM incidents i JOIN services s ON s.id = i.service_id LEFT JOIN payloads p ON p.digest = i.payload_digest
-    WHERE i.id = :id
 """)
 DUE_ESCALATIONS = Sql(f"""
     SELECT incident_id FROM incident_escalations
@@ -131,18 +126,6 @@ def notification(now_db, *, kind: str, channel: str, target: str, due_at=None, i
             "event": event, "channel": channel, "target": target, "level": level,
             "body": None if body is None else json.dumps(body, ensure_ascii=False), "now": now_db,
             "due_at": due_at or now_db}
-
-
-def incident_object(row) -> dict:
-    """The S36 incident object from :data:`INCIDENT_SNAPSHOT`'s row (``incidents.to_dict``'s shape)."""
-    (iid, service, title, description, payload, status, urgency, mapping_value, duplicates, created,
-     acknowledged, resolved) = row
-    return {"id": iid, "service": {"name": service}, "title": title,
-            "description": description if description is not None else (payload or ""),
-            "status": status, "urgency": urgency, "mapping_value": mapping_value,
-            "duplicate_count": duplicates, "created_at": clock.iso(to_datetime(created)),
-            "acknowledged_at": clock.iso(to_datetime(acknowledged)),
-            "resolved_at": clock.iso(to_datetime(resolved))}
 
 
 @dataclass
