@@ -9,7 +9,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     make_response,
     redirect,
@@ -30,17 +29,11 @@ from .access import admin_required
 from .forms import CommentForm, TokenForm
 from .i18n import fault
 from .params import page_number, text, whole_number
-from .presenters import SAMPLE, pretty_payload
+from .presenters import SAMPLE, endpoint_url, pretty_payload
 
 bp = Blueprint("dashboard", __name__)
 PER_PAGE = 50
 STATUS_FILTERS = incidents.STATUS_FILTERS
-
-
-def endpoint_url() -> str:
-    """The full endpoint URL: from BASE_URL when set, else from the request's host."""
-    base = current_app.config.get("BASE_URL") or request.host_url
-    return base.rstrip("/") + "/v1/process"
 
 
 def _filters() -> dict:

@@ -21,7 +21,7 @@ from .. import clock
 from ..engine import SpecError
 from ..services import templates
 from .access import admin_required
-from .dashboard import endpoint_url
+from .presenters import endpoint_url
 from .i18n import say
 
 bp = Blueprint("integrations", __name__)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask import current_app, request
 from flask_babel import ngettext
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -272,3 +273,9 @@ def rule_key(path: str, split_on: str | None) -> str:
         if index.isdigit() and inner:
             return inner
     return "$." + path
+
+
+def endpoint_url() -> str:
+    """The full endpoint URL: from BASE_URL when set, else from the request's host."""
+    base = current_app.config.get("BASE_URL") or request.host_url
+    return base.rstrip("/") + "/v1/process"
