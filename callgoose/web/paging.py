@@ -30,6 +30,7 @@ LEVEL_SLOTS = 6  # level rows in the policy form
 CODE_RESULTS = {"verified": (_l("Verified: pages can now go there."), "message"),
                 "wrong": (_l("That code is not the one sent. Check it, or send a new one."), "error"),
                 "expired": (_l("That code has expired. Send a new one."), "error"),
+                "void": (_l("That was the fifth wrong code: this code no longer works. Send a new one."), "error"),
                 "missing": (_l("No such contact method."), "error")}
 
 
