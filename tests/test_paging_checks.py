@@ -112,7 +112,7 @@ def test_a_person_gets_at_most_ten_at_once_across_methods(paging_app, setup_for,
 
 def test_presses_at_the_same_moment_queue_one(paging_app, setup_for, add_user):
     """Eight threads press "send a test" on one method at once: the database lets one through
-    (a conditional write: a read-then-write lets several pass on PostgreSQL)."""
+    (on PostgreSQL the presses run truly at once, each on its own connection)."""
     setup = setup_for(paging_app)
     add_user(paging_app, "hal@example.com", admin=False)
     user_id, method_id = rows(setup, "SELECT u.id, m.id FROM users u JOIN contact_methods m ON m.user_id = u.id "
