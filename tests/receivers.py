@@ -169,6 +169,7 @@ class FakeTwilio(_Loopback):
         self.messages: list[dict] = []
         self.calls: list[dict] = []
         self.problems: list[str] = []
+        self.replies = 0  # incoming SMS made up so far (each gets its own MessageSid)
         self.lock = threading.Condition()
         fake = self
 
@@ -233,14 +234,21 @@ class FakeTwilio(_Loopback):
         response = client.post(path.path + (f"?{path.query}" if path.query else ""), data=params, headers=headers)
         return response.status_code, response.get_data(as_text=True)
 
+    def fetch(self, client, call: dict, sign: bool = True) -> ET.Element:
+        """Fetch a placed call's TwiML as Twilio does when the call is answered (signed)."""
+        params = {"AccountSid": self.sid, "CallSid": call["sid"], "From": call["From"], "To": call["To"],
+                  "CallStatus": "in-progress", "Direction": "outbound-api", "ApiVersion": "2010-04-01"}
+        status, text = self._signed_post(client, call["Url"], params, sign)
+        assert status == 200, text
+        twiml = ET.fromstring(text)
+        assert twiml.tag == "Response"
+        return twiml
+
     def answer(self, client, call: dict, digits: str | None) -> tuple[ET.Element, ET.Element | None]:
         """Answer a placed call: fetch its TwiML, check it, press ``digits`` in its Gather."""
         params = {"AccountSid": self.sid, "CallSid": call["sid"], "From": call["From"], "To": call["To"],
                   "CallStatus": "in-progress", "Direction": "outbound-api", "ApiVersion": "2010-04-01"}
-        status, text = self._signed_post(client, call["Url"], params)
-        assert status == 200, text
-        twiml = ET.fromstring(text)
-        assert twiml.tag == "Response"
+        twiml = self.fetch(client, call)
         gather = twiml.find("Gather")
         assert gather is not None and gather.get("numDigits") == "1" and gather.get("action")
         assert gather.find("Say") is not None and gather.find("Say").text
@@ -250,8 +258,13 @@ class FakeTwilio(_Loopback):
         assert status == 200, text
         return twiml, ET.fromstring(text)
 
-    def reply_sms(self, client, url: str, from_number: str, body: str, sign: bool = True):
-        params = {"AccountSid": self.sid, "MessageSid": "SM" + "9" * 32, "From": from_number,
+    def reply_sms(self, client, url: str, from_number: str, body: str, sign: bool = True, sid: str | None = None):
+        """An incoming SMS, as Twilio posts it: each has its own ``MessageSid`` unless ``sid``
+        is given (the same one again is a replay)."""
+        with self.lock:
+            self.replies += 1
+            sid = sid or f"SM{self.replies:032x}"
+        params = {"AccountSid": self.sid, "MessageSid": sid, "From": from_number,
                   "To": "+15005550006", "Body": body, "NumMedia": "0", "ApiVersion": "2010-04-01"}
         return self._signed_post(client, url, params, sign)
 

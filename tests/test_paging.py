@@ -19,7 +19,7 @@ from callgoose import clock
 from callgoose.engine.signing import make_link
 from callgoose.extensions import db
 from callgoose.jobs import deliver, escalate
-from callgoose.services import oncall, outbox
+from callgoose.services import checks, oncall, outbox
 from callgoose.services.catalog import import_config
 from callgoose.store.transactions import run_write
 
@@ -731,7 +731,7 @@ def test_a_page_and_a_code_reach_a_person_in_their_language(paging_app, setup_fo
             conn.execute(text("UPDATE users SET language = 'de' WHERE email = 'ana@example.com'"))
         ana = rows(setup, "SELECT id FROM users WHERE email = 'ana@example.com'")[0][0]
         method = rows(setup, "SELECT id FROM contact_methods WHERE user_id = :id", id=ana)[0][0]
-        oncall.send_code(ana, method, clock.now())
+        checks.send_code(ana, method, clock.now(), paging_app.config["SECRET_KEY"])
     client = paging_app.test_client()
     assert post(client, setup.token(), firing("g1", "CPU high")).status_code == 201
     start = time.time()

@@ -8,6 +8,7 @@ transaction of the incident change; ``jobs/deliver.py`` sends. Times are epoch s
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
@@ -36,6 +37,84 @@ SEND_DEADLINE_SECONDS = 60  # a delivery still "sending" after this is "outcome 
 MESSAGE_GAP_SECONDS = 60
 VOICE_CALLS_PER_WINDOW = 3
 VOICE_WINDOW_SECONDS = 15 * 60
+
+
+# Checking a contact method (issue 11): a verification code lasts 15 minutes and takes at
+# most five wrong attempts; codes and tests together are limited per contact method and per
+# person, calls more strictly (each one rings a phone, and costs money).
+CODE_SECONDS = 15 * 60
+CODE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``count`` at once, then one every ``seconds / count`` (a leaky bucket as GCRA:
+    one stored time per key, in milliseconds, advanced by :attr:`step` at each admission).
+
+    The database applies it in one conditional write (``services/checks.py``): store
+    :meth:`admit`'s time when the stored one is at most ``threshold``, else change nothing.
+    """
+
+    count: int
+    seconds: int
+    rule: Say  # the limit in words, for the refusal
+
+    @property
+    def step(self) -> int:
+        return self.seconds * 1000 // self.count
+
+    @property
+    def burst(self) -> int:
+        return self.seconds * 1000 - self.step
+
+    def write(self, now: float) -> dict:
+        """The conditional write's values at ``now``: admit while the stored time is at most
+        ``threshold``; then store max(stored, now) + step (``first`` when nothing is stored)."""
+        at = round(now * 1000)
+        return {"now": at, "first": at + self.step, "step": self.step, "threshold": at + self.burst}
+
+    def admit(self, stored: int | None, now: float) -> tuple[bool, int | None]:
+        """Whether one more may go at ``now``, and the time to store (what :meth:`write` does)."""
+        values = self.write(now)
+        if stored is not None and stored > values["threshold"]:
+            return False, stored
+        return True, max(stored if stored is not None else values["now"], values["now"]) + self.step
+
+    def wait(self, stored: int, now: float) -> float:
+        """Seconds until the next one may go (0: now)."""
+        return max(0, stored - self.burst - round(now * 1000)) / 1000
+
+    def refusal(self, stored: int, now: float) -> Say:
+        return Say("Not sent: %(rule)s. You can send the next one in %(wait)s.", rule=self.rule,
+                   wait=wait_words(self.wait(stored, now)))
+
+
+METHOD_LIMIT = Limit(1, 60, Say("each contact method gets at most one code or test a minute"))
+VOICE_METHOD_LIMIT = Limit(1, 120, Say("a phone number gets at most one code or test call every %(minutes)s minutes",
+                                       minutes=2))
+PERSON_LIMIT = Limit(10, 3600, Say("a person gets at most %(num)s codes and tests at once, then one every "
+                                   "%(minutes)s minutes", num=10, minutes=6))
+PERSON_CALL_LIMIT = Limit(3, 3600, Say("a person gets at most %(num)s code or test calls at once, then one every "
+                                       "%(minutes)s minutes", num=3, minutes=20))
+
+
+def check_limits(channel: str) -> list[tuple[str, Limit]]:
+    """The limits a code or test to a method of ``channel`` must pass, by scope: ``method``
+    (keyed by the contact method), ``person`` and ``person-calls`` (keyed by its owner)."""
+    found = [("method", VOICE_METHOD_LIMIT if channel == "voice" else METHOD_LIMIT), ("person", PERSON_LIMIT)]
+    if channel == "voice":
+        found.append(("person-calls", PERSON_CALL_LIMIT))
+    return found
+
+
+def wait_words(seconds: float) -> Say:
+    """A wait as people read it: "a second", "43 seconds", "6 minutes" (rounded up)."""
+    whole = math.ceil(seconds)
+    if whole <= 1:
+        return Say("a second")
+    if whole < 120:
+        return Say("%(num)s seconds", num=whole)
+    return Say("%(num)s minutes", num=math.ceil(whole / 60))
 
 
 class State(str, Enum):

@@ -4,6 +4,7 @@ an SMS reply. Each acts through the one change path, as the person who was paged
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -11,14 +12,16 @@ from sqlalchemy import select
 from .. import clock
 from ..engine.lifecycle import Action, TransitionRefused
 from ..engine.paging import Kind, State
-from ..engine.signing import BadLink, read_link
+from ..engine.signing import BadLink, code_digest, keyed_code, read_link
 from ..extensions import db
 from ..store.hotpath import Sql
-from ..store.models import Incident, Notification, Service, User
+from ..store.models import ContactMethod, Incident, Notification, Service, User
 from ..store.transactions import session_cursor, write
 from .lifecycle import By, Changes, NotFound
 
 USE_LINK = Sql("INSERT INTO used_links (nonce, used_at) VALUES (:nonce, :now) ON CONFLICT (nonce) DO NOTHING")
+USE_CALLBACK = Sql("INSERT INTO used_callbacks (provider_id, used_at) VALUES (:id, :now) "
+                   "ON CONFLICT (provider_id) DO NOTHING")
 LINK_USED = Sql("SELECT 1 FROM used_links WHERE nonce = :nonce")
 DIGITS = {"1": Action.ACKNOWLEDGE, "2": Action.RESOLVE, "3": "escalate"}
 SMS_REPLY_SECONDS = 24 * 3600
@@ -103,7 +106,8 @@ def _bundle(lead: Notification) -> list[int]:
 class Reply:
     """What a keypress or an SMS reply did, for the caller to say in the person's language:
     ``what`` is press (no such digit), nothing (handled already), escalate, acknowledge or
-    resolve, or unknown (no such call, no recent page)."""
+    resolve, unknown (no such call, no recent page), or replay (this very callback acted
+    already: Twilio's ``CallSid`` or ``MessageSid`` was used)."""
 
     what: str
     count: int = 0
@@ -115,16 +119,22 @@ def _language(user_id: int | None) -> str:
     return (user.language if user is not None else None) or "en"
 
 
-def _apply_digit(lead: Notification, digit: str, now: float, via: str) -> Reply:
+def _apply_digit(lead: Notification, digit: str, now: float, via: str, provider_id: str) -> Reply:
+    """Act on the digit, once per provider id (a replayed signed callback changes nothing)."""
     what = DIGITS.get((digit or "").strip()[:1])
     language = _language(lead.user_id)
     if what is None:
         return Reply("press", language=language)
+    if not provider_id:
+        return Reply("unknown", language=language)
     incident_ids = _bundle(lead)
     by = _who(lead.user_id, via)
 
-    def work() -> int:
-        changes = Changes(session_cursor(), clock.to_db(now))
+    def work() -> int | None:
+        cursor = session_cursor()
+        if cursor.changed(USE_CALLBACK, {"id": provider_id[:64], "now": clock.to_db(now)}) != 1:
+            return None
+        changes = Changes(cursor, clock.to_db(now))
         done = 0
         for incident_id in incident_ids:
             try:
@@ -137,33 +147,52 @@ def _apply_digit(lead: Notification, digit: str, now: float, via: str) -> Reply:
         changes.finish()
         return done
     done = write(work)
+    if done is None:
+        return Reply("replay", len(incident_ids), language)
     if not done:
         return Reply("nothing", len(incident_ids), language)
     return Reply(str(getattr(what, "value", what)), done, language)
 
 
-def keypress(notification_id: int, digit: str, now: float) -> Reply:
-    """A key pressed during a page call: what it did (``unknown``: no such call)."""
+def keypress(notification_id: int, digit: str, call_sid: str, now: float) -> Reply:
+    """A key pressed during a page call (Twilio's ``CallSid``): what it did (``unknown``: no
+    such call)."""
     lead = db.session.get(Notification, notification_id)
     if lead is None or lead.channel != "voice" or lead.kind != Kind.PAGE.value:
         return Reply("unknown")
-    return _apply_digit(lead, digit, now, "phone keypress")
+    return _apply_digit(lead, digit, now, "phone keypress", call_sid)
 
 
 @dataclass(frozen=True)
 class CallScript:
-    """What a page call says: each incident's urgency, service and title, in its person's language."""
+    """What a call says, in its person's language: a page's incidents (urgency, service,
+    title); a verification call's code (None once it is used, replaced or expired); or that
+    it is a test (``kind``)."""
 
     kind: str
     incidents: list  # (urgency, service, title)
     language: str = "en"
+    code: str | None = None
 
 
-def call_script(notification_id: int) -> CallScript | None:
-    """What a page call says: the incident titles (the lead's and its bundle's)."""
+def _current_code(lead: Notification, key: str, now: float) -> str | None:
+    """The code a verification call carries, while it is still the method's code to enter."""
+    method = db.session.get(ContactMethod, lead.contact_method_id) if lead.contact_method_id else None
+    code = keyed_code(key, lead.delivery_id)
+    if method is None or method.verify_digest is None or method.verify_expires_at is None \
+            or clock.from_db(method.verify_expires_at) < now or not hmac.compare_digest(method.verify_digest,
+                                                                                          code_digest(code)):
+        return None
+    return code
+
+
+def call_script(notification_id: int, key: str, now: float) -> CallScript | None:
+    """What a call says: the incident titles (the lead's and its bundle's), or the code."""
     lead = db.session.get(Notification, notification_id)
     if lead is None or lead.channel != "voice":
         return None
+    if lead.kind == Kind.VERIFY.value:
+        return CallScript(lead.kind, [], _language(lead.user_id), _current_code(lead, key, now))
     ids = _bundle(lead)
     rows = db.session.execute(select(Incident.title, Incident.urgency, Service.name).join(
         Service, Service.id == Incident.service_id).where(Incident.id.in_(ids))).all() if ids else []
@@ -171,13 +200,14 @@ def call_script(notification_id: int) -> CallScript | None:
                       _language(lead.user_id))
 
 
-def sms_reply(from_number: str, body: str, now: float) -> Reply:
-    """An SMS reply to a page: the same digits as on a call act on the last page sent to that number."""
+def sms_reply(from_number: str, body: str, message_sid: str, now: float) -> Reply:
+    """An SMS reply to a page (Twilio's ``MessageSid``): the same digits as on a call act on
+    the last page sent to that number."""
     lead = db.session.execute(select(Notification).where(
         Notification.channel == "sms", Notification.target == from_number, Notification.kind == Kind.PAGE.value,
         Notification.status == State.SENT.value, Notification.bundle_of.is_(None),
         Notification.sent_at >= clock.to_db(now - SMS_REPLY_SECONDS)).order_by(Notification.id.desc()).limit(1)).scalar()
     if lead is None:
         return Reply("unknown")
-    return _apply_digit(lead, body, now, "SMS reply")
+    return _apply_digit(lead, body, now, "SMS reply", message_sid)
 

@@ -7,7 +7,6 @@ messages go through the outbox like every other notification.
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,8 +41,7 @@ from ..engine.paging import (
     person_name,
 )
 from ..engine.rules import SpecError
-from ..engine.signing import code_digest, new_code
-from ..engine.words import Joined, Say, Word, to_data
+from ..engine.words import Joined, Say, Word
 from ..extensions import db
 from ..store.models import (
     ContactMethod,
@@ -60,7 +58,6 @@ from ..store.transactions import session_cursor, write
 from . import people, schedules
 from .paging import INSERT_NOTIFICATION, notification
 
-CODE_SECONDS = 15 * 60
 DEFAULT_METHOD = "Email"
 
 
@@ -153,45 +150,6 @@ def delete_method(user_id: int, method_id: int) -> bool:
     return write(work)
 
 
-def _queue(method: ContactMethod, kind: Kind, text: str, now: float) -> None:
-    session_cursor().execute(INSERT_NOTIFICATION, notification(
-        clock.to_db(now), kind=kind, channel=method.channel, target=method.address, user_id=method.user_id,
-        contact_method_id=method.id, body={"text": text, "say": to_data(text)}))
-
-
-def send_code(user_id: int, method_id: int, now: float) -> bool:
-    """Queue a verification code to the method (a new code replaces the last)."""
-    def work():
-        method = _method(user_id, method_id)
-        if method is None:
-            return False
-        code = new_code()
-        method.verify_digest = code_digest(code)
-        method.verify_expires_at = clock.to_db(now + CODE_SECONDS)
-        db.session.flush()
-        _queue(method, Kind.VERIFY, Say("Your Callgoose verification code is %(code)s\n"
-                                        "Enter it on the My notifications page within 15 minutes.", code=code), now)
-        return True
-    return write(work)
-
-
-def confirm_code(user_id: int, method_id: int, code: str, now: float) -> str:
-    """"verified", "wrong" or "expired" (or "missing")."""
-    def work():
-        method = _method(user_id, method_id)
-        if method is None:
-            return "missing"
-        if method.verify_digest is None or method.verify_expires_at is None or \
-                clock.from_db(method.verify_expires_at) < now:
-            return "expired"
-        if not hmac.compare_digest(method.verify_digest, code_digest(code or "")):
-            return "wrong"
-        method.verified_at = clock.to_db(now)
-        method.verify_digest = method.verify_expires_at = None
-        return "verified"
-    return write(work)
-
-
 def mark_verified(method_id: int, now: float) -> ContactMethod | None:
     """An admin's word that a method works."""
     def work():
@@ -199,17 +157,6 @@ def mark_verified(method_id: int, now: float) -> ContactMethod | None:
         if method is not None and method.verified_at is None:
             method.verified_at = clock.to_db(now)
         return method
-    return write(work)
-
-
-def send_test(user_id: int, method_id: int, now: float) -> bool:
-    def work():
-        method = _method(user_id, method_id)
-        if method is None:
-            return False
-        _queue(method, Kind.TEST, Say("Test notification from Callgoose to %(name)s\n"
-                                      "If you read this, Callgoose can reach you here.", name=method.name), now)
-        return True
     return write(work)
 
 

@@ -321,6 +321,7 @@ class ContactMethod(db.Model):
     verified_at: Mapped[datetime | None]  # pages go only to verified methods
     verify_digest: Mapped[str | None] = mapped_column(String(64))  # sha256 of the code sent
     verify_expires_at: Mapped[datetime | None]
+    verify_attempts: Mapped[int] = mapped_column(default=0, server_default="0")  # tries of the current code
     last_sent_at: Mapped[datetime | None]  # the last message that left (the rate limit)
     created_at: Mapped[datetime]
     user: Mapped[User] = relationship(lazy="joined")
@@ -426,6 +427,26 @@ class UsedLink(db.Model):
 
     nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
     used_at: Mapped[datetime]
+
+
+class UsedCallback(db.Model):
+    """The provider's id (Twilio's ``CallSid`` or ``MessageSid``) of every keypress or SMS
+    reply that acted: a signed callback acts once, a replay changes nothing."""
+
+    __tablename__ = "used_callbacks"
+
+    provider_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime]
+
+
+class RateLimit(db.Model):
+    """A rate limit's state (engine.paging.Limit) for one key (``method:<id>``,
+    ``person:<user id>``, ...): the next admission's theoretical time, in epoch milliseconds."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tat: Mapped[int] = mapped_column(BigInteger)
 
 
 class Schedule(db.Model):

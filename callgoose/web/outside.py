@@ -72,6 +72,7 @@ def reply_words(reply: actions.Reply) -> str:
     with force_locale(reply.language):
         return {
             "unknown": lambda: _("This Callgoose call or page is not known."),
+            "replay": lambda: _("This was done already; nothing changed."),
             "press": lambda: _("Press 1 to acknowledge, 2 to resolve, or 3 to escalate."),
             "nothing": lambda: ngettext("Nothing changed: the incident was handled already.",
                                         "Nothing changed: the incidents were handled already.", reply.count),
@@ -91,6 +92,23 @@ def call_prompt(script: actions.CallScript) -> tuple[str, str]:
                 + _("Press 1 to acknowledge, 2 to resolve, 3 to escalate."), _("No key was pressed. Goodbye."))
 
 
+def check_call(script: actions.CallScript) -> list[str]:
+    """A test call, or a verification call that says its code twice, digit by digit."""
+    with force_locale(script.language):
+        if script.kind == "test":
+            words = [_("This is a test call from Callgoose. No incident exists and nothing needs doing: this call "
+                       "only checks that Callgoose can reach you by phone."), _("Goodbye.")]
+        elif script.code:
+            digits = " ".join(script.code)
+            words = [_("Your Callgoose verification code is %(digits)s.", digits=digits),
+                     _("Again: %(digits)s.", digits=digits), _("Enter it on the My notifications page. Goodbye.")]
+        else:
+            words = [_("This Callgoose verification code is no longer valid. Send a new one from the My "
+                       "notifications page. Goodbye.")]
+    said = [say(w, script.language) for w in words]
+    return said[:1] + ['<Pause length="1"/>'] + said[1:]
+
+
 @bp.get("/l/<token>")
 def link(token: str):
     page = actions.preview_link(current_app.config["SECRET_KEY"], token, clock.now())
@@ -107,9 +125,11 @@ def link_act(token: str):
 @bp.post("/twilio/voice/<int:notification_id>")
 @twilio_signed
 def voice(notification_id: int):
-    script = actions.call_script(notification_id)
+    script = actions.call_script(notification_id, current_app.config["SECRET_KEY"], clock.now())
     if script is None:
         return twiml(say(reply_words(actions.Reply("unknown"))), "<Hangup/>")
+    if script.kind in ("test", "verify"):
+        return twiml(*check_call(script), "<Hangup/>")
     action = quoteattr(callback_url("outside.keypress", notification_id=notification_id))
     prompt, silence = call_prompt(script)
     return twiml(f'<Gather numDigits="1" timeout="10" method="POST" action={action}>'
@@ -119,7 +139,8 @@ def voice(notification_id: int):
 @bp.post("/twilio/voice/<int:notification_id>/keypress")
 @twilio_signed
 def keypress(notification_id: int):
-    reply = actions.keypress(notification_id, request.form.get("Digits", ""), clock.now())
+    reply = actions.keypress(notification_id, request.form.get("Digits", ""), request.form.get("CallSid", ""),
+                             clock.now())
     with force_locale(reply.language):
         goodbye = _("Goodbye.")
     return twiml(say(reply_words(reply), reply.language), say(goodbye, reply.language), "<Hangup/>")
@@ -128,5 +149,6 @@ def keypress(notification_id: int):
 @bp.post("/twilio/sms")
 @twilio_signed
 def sms():
-    reply = actions.sms_reply(request.form.get("From", ""), request.form.get("Body", ""), clock.now())
+    reply = actions.sms_reply(request.form.get("From", ""), request.form.get("Body", ""),
+                              request.form.get("MessageSid", ""), clock.now())
     return twiml(f"<Message>{escape('Callgoose: ' + reply_words(reply))}</Message>")

@@ -20,7 +20,7 @@ from flask_login import current_user, login_required
 from .. import clock
 from ..engine import SpecError
 from ..engine.paging import CHANNELS, FINAL_STATES, URGENCIES, WEBHOOK_FORMATS
-from ..services import oncall, users
+from ..services import checks, oncall, users
 from .access import admin_required
 from .i18n import say
 from .params import local_path, page_number
@@ -30,6 +30,7 @@ LEVEL_SLOTS = 6  # level rows in the policy form
 CODE_RESULTS = {"verified": (_l("Verified: pages can now go there."), "message"),
                 "wrong": (_l("That code is not the one sent. Check it, or send a new one."), "error"),
                 "expired": (_l("That code has expired. Send a new one."), "error"),
+                "void": (_l("That was the fifth wrong code: this code no longer works. Send a new one."), "error"),
                 "missing": (_l("No such contact method."), "error")}
 
 
@@ -89,17 +90,27 @@ def add_method():
 def method_action(method_id: int, action: str):
     uid = _whose(request.form.get("user_id", type=int))
     now = clock.now()
-    if action == "confirm":
-        message, category = CODE_RESULTS[oncall.confirm_code(uid, method_id, request.form.get("code", ""), now)]
-        return _done(True, message, _mine(uid), category)
+    if action in ("code", "confirm", "test"):
+        return _check(uid, method_id, action, now)
     if action == "verify" and not current_user.is_admin:
         abort(403, "Only admins can mark a contact method verified.")
-    done = {"code": lambda: oncall.send_code(uid, method_id, now), "test": lambda: oncall.send_test(uid, method_id, now),
-            "delete": lambda: oncall.delete_method(uid, method_id),
+    done = {"delete": lambda: oncall.delete_method(uid, method_id),
             "verify": lambda: oncall.mark_verified(method_id, now) is not None}[action]()
-    words = {"code": _("Code queued: it arrives within seconds."), "test": _("Test notification queued."),
-             "delete": _("Contact method deleted."), "verify": _("Marked verified.")}
+    words = {"delete": _("Contact method deleted."), "verify": _("Marked verified.")}
     return _done(done, words[action], _mine(uid))
+
+
+def _check(uid: int, method_id: int, action: str, now: float):
+    """A code sent or confirmed, or a test sent; a refusal says when the next may go."""
+    if action == "confirm":
+        message, category = CODE_RESULTS[checks.confirm_code(uid, method_id, request.form.get("code", ""), now)]
+        return _done(True, message, _mine(uid), category)
+    sent = (checks.send_code(uid, method_id, now, current_app.config["SECRET_KEY"]) if action == "code"
+            else checks.send_test(uid, method_id, now))
+    if sent is not None and sent.refused is not None:
+        return _done(True, say(sent.refused), _mine(uid), "error")
+    words = _("Code queued: it arrives within seconds.") if action == "code" else _("Test notification queued.")
+    return _done(sent, words, _mine(uid))
 
 
 @bp.post("/notifications/me/rules")
