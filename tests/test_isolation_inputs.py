@@ -92,3 +92,71 @@ def test_a_token_name_and_a_user_address_that_sign_actions_are_one_line(paging_a
             add_user("eve\n@example.com", "correct horse battery", admin=False, now=clock.now())
         with pytest.raises(ValueError):
             add_user("eve @example.com", "correct horse battery", admin=False, now=clock.now())
+
+
+# -- The email intake: loops, recipients, long lines (item 11) ------------------------------
+
+from test_intake import intake, mail, send  # noqa: E402,F401
+
+
+@pytest.mark.parametrize("value", ["auto-generated", "auto-replied", "Auto-Notified", "auto-generated (Callgoose)"])
+def test_auto_submitted_mail_is_accepted_but_not_acted_on(intake, value, caplog):
+    app, setup, port, address = intake
+    message = mail(address, "PROBLEM: disk DOWN on db1", **{"Auto-Submitted": value})
+    with caplog.at_level("INFO", logger="callgoose.intake"), smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        client.ehlo()
+        client.mail("pager@callgoose.test")
+        client.rcpt(address)
+        code, said = client.data(message.as_bytes())
+    assert code == 250 and "not acted on" in said.decode() and "RFC 3834" in said.decode()
+    assert setup.query("SELECT count(*) FROM api_calls") == [(0,)]
+    assert setup.query("SELECT count(*) FROM incidents") == [(0,)]
+    assert any("Auto-Submitted" in r.getMessage() and "not acted on" in r.getMessage() for r in caplog.records)
+
+
+def test_auto_submitted_no_is_a_person_s_mail_and_acted_on(intake):
+    app, setup, port, address = intake
+    assert send(port, mail(address, "PROBLEM: disk DOWN on db1", **{"Auto-Submitted": "no"})) == {}
+    assert setup.query("SELECT status FROM incidents") == [("triggered",)]
+
+
+def test_one_address_named_500_times_is_one_call_with_a_short_answer(intake):
+    app, setup, port, address = intake
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo()
+        client.mail("nagios@example.com")
+        for _ in range(500):
+            assert client.rcpt(address)[0] in (250, 452)
+        code, said = client.data(mail(address, "disk DOWN").as_bytes())
+    assert code == 250 and len(said) < 200, said
+    assert setup.query("SELECT count(*) FROM api_calls") == [(1,)]
+
+
+def test_recipients_past_the_cap_get_452_and_the_reply_line_stays_short(intake):
+    from callgoose.intake import MAX_RECIPIENTS
+    app, setup, port, address = intake
+    addresses = [address]
+    for n in range(MAX_RECIPIENTS + 2):
+        setup.token(f"mail{n}", service="mailwatch")
+    addresses = [f"{i}@{DOMAIN}" for (i,) in setup.query("SELECT intake_id FROM api_tokens ORDER BY id")]
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo()
+        client.mail("nagios@example.com")
+        codes = [client.rcpt(a) for a in addresses]
+        code, said = client.data(mail(address, "disk DOWN").as_bytes())
+    assert [c for c, _ in codes] == [250] * MAX_RECIPIENTS + [452] * 3
+    assert b"too many recipients" in codes[-1][1].lower()
+    assert code == 250 and len(said) <= 500, len(said)
+    assert setup.query("SELECT count(*) FROM api_calls") == [(MAX_RECIPIENTS,)]
+
+
+def test_lines_over_1000_bytes_and_8bit_text_are_accepted(intake):
+    app, setup, port, address = intake
+    long_line = "db1 " + "é" * 3000 + " end"  # one line of about 6,000 bytes, sent as 8-bit UTF-8
+    raw = (f"From: nagios@example.com\r\nTo: {address}\r\nSubject: disk DOWN {'x' * 1500}\r\n"
+           "X-Monitor: disk-db1\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           f"Content-Transfer-Encoding: 8bit\r\n\r\n{long_line}\r\n").encode("utf-8")
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        assert client.sendmail("nagios@example.com", [address], raw, mail_options=["BODY=8BITMIME"]) == {}
+    [(description,)] = setup.query("SELECT description FROM incidents")
+    assert description == long_line
