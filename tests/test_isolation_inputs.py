@@ -12,7 +12,7 @@ import smtplib
 import pytest
 from helpers import firing, post
 from receivers import free_port
-from test_paging import TWO_LEVELS, configure, paging_app, people, run_jobs, smtp, twilio  # noqa: F401
+from test_paging import BASE, TWO_LEVELS, configure, paging_app, people, run_jobs, smtp, twilio  # noqa: F401
 
 from callgoose import clock
 from callgoose.intake import start_listener
@@ -160,3 +160,26 @@ def test_lines_over_1000_bytes_and_8bit_text_are_accepted(intake):
         assert client.sendmail("nagios@example.com", [address], raw, mail_options=["BODY=8BITMIME"]) == {}
     [(description,)] = setup.query("SELECT description FROM incidents")
     assert description == long_line
+
+
+# -- Chat webhooks: a title is text, never a mention or a link -------------------------------
+
+HOSTILE = "<!channel> deploy & roll <https://evil.example|click> [click](https://evil.example)"
+
+
+def test_slack_and_teams_receive_titles_escaped(paging_app, setup_for):
+    from receivers import WebhookReceiver
+    setup = setup_for(paging_app)
+    with WebhookReceiver() as receiver:
+        ana = [{"name": "slack", "type": "webhook", "url": receiver.url + "?slack", "format": "slack"},
+               {"name": "teams", "type": "webhook", "url": receiver.url + "?teams", "format": "teams"}]
+        configure(paging_app, people(TWO_LEVELS, ana=ana))
+        assert post(paging_app.test_client(), setup.token(), firing("g1", HOSTILE)).status_code == 201
+        run_jobs(paging_app, clock.now() + 1)
+        got = {r["path"].rpartition("?")[2]: r["json"] for r in receiver.requests}
+    slack, teams = got["slack"]["text"], got["teams"]["text"]
+    assert "<!channel>" not in slack and "<https://evil" not in slack
+    assert "&lt;!channel&gt; deploy &amp; roll &lt;https://evil.example|click&gt;" in slack
+    assert f"<{BASE}/incidents/" in slack  # our own link stays a link
+    assert "[click](https://evil.example)" not in teams and "\\[click\\](https://evil.example)" in teams
+    assert "\\<!channel\\>" in teams and f"]({BASE}/incidents/" in teams
