@@ -183,3 +183,65 @@ def test_slack_and_teams_receive_titles_escaped(paging_app, setup_for):
     assert f"<{BASE}/incidents/" in slack  # our own link stays a link
     assert "[click](https://evil.example)" not in teams and "\\[click\\](https://evil.example)" in teams
     assert "\\<!channel\\>" in teams and f"]({BASE}/incidents/" in teams
+
+
+# -- A repeat with a higher urgency raises the incident's urgency (S26) ----------------------
+
+SEVERITY = {
+    "name": "checkout-api", "escalation_policy": "checkout",
+    "trigger": [{"urgency": "high", "conditions": [{"json_key": "commonLabels.severity", "contains": ["critical"]}],
+                 "title_from": "commonAnnotations.summary", "map_incident_with": "groupKey"},
+                {"urgency": "low", "conditions": [{"json_key": "status", "contains": ["firing"]}],
+                 "title_from": "commonAnnotations.summary", "map_incident_with": "groupKey"}],
+}
+ANA_PAGER = [{"name": "mail", "type": "email", "address": "ana@example.com"},
+             {"name": "pager", "type": "email", "address": "ana-pager@example.com"}]
+
+
+def severity_setup(app, setup_for):
+    setup = setup_for(app)
+    doc = people(TWO_LEVELS, ana=ANA_PAGER)
+    doc["users"][0]["notification_rules"] = [{"contact_method": "mail", "after_minutes": 0},
+                                             {"contact_method": "pager", "after_minutes": 0, "urgency": ["high"]}]
+    configure(app, {**doc, "services": [SEVERITY]})
+    return setup, setup.token()
+
+
+def test_a_repeat_at_high_urgency_raises_the_incident_and_pages_its_high_urgency_rules(paging_app, setup_for, smtp):
+    setup, token = severity_setup(paging_app, setup_for)
+    client = paging_app.test_client()
+    assert post(client, token, firing("g1", "disk filling", commonLabels={"severity": "warning"})).status_code == 201
+    run_jobs(paging_app, clock.now() + 1)
+    assert [(m["To"], m["Subject"]) for m in smtp.mailbox.wait(1)] == [
+        ("ana@example.com", "[Callgoose] LOW checkout-api: disk filling")]
+    answer = post(client, token, firing("g1", "disk filling", commonLabels={"severity": "critical"}))
+    assert answer.status_code == 208  # still a repeat of the open incident (S26) ...
+    assert setup.query("SELECT urgency, duplicate_count FROM incidents") == [("high", 1)]  # ... now high
+    events = setup.query("SELECT kind, note, api_call_id FROM incident_events ORDER BY id")
+    assert events[-1] == ("urgency_raised", "from low to high: 1 notification(s) queued", answer.get_json()["id"])
+    run_jobs(paging_app, clock.now() + 2)
+    mails = smtp.mailbox.wait(2)
+    assert [(m["To"], m["Subject"]) for m in mails[1:]] == [
+        ("ana-pager@example.com", "[Callgoose] HIGH checkout-api: disk filling")]  # Ana's mail was paged already
+    assert post(client, token, firing("g1", "disk filling", commonLabels={"severity": "warning"})).status_code == 208
+    assert setup.query("SELECT urgency FROM incidents") == [("high",)]  # never lowered
+    assert setup.query("SELECT count(*) FROM incident_events WHERE kind = 'urgency_raised'") == [(1,)]
+    # the next level is paged at high urgency
+    run_jobs(paging_app, clock.now() + 5 * 60 + 5)
+    run_jobs(paging_app, clock.now() + 5 * 60 + 6)
+    assert [(m["To"], m["Subject"]) for m in smtp.mailbox.wait(3)[2:]] == [
+        ("bo@example.com", "[Callgoose] HIGH checkout-api: disk filling")]
+
+
+def test_an_acknowledged_incident_rises_without_paging(paging_app, setup_for, smtp):
+    setup, token = severity_setup(paging_app, setup_for)
+    client = paging_app.test_client()
+    assert post(client, token, firing("g1", "disk filling", commonLabels={"severity": "warning"})).status_code == 201
+    with paging_app.app_context():
+        from callgoose.engine.lifecycle import Action
+        from callgoose.services import incidents
+        incidents.act(Action.ACKNOWLEDGE, setup.query("SELECT id FROM incidents")[0][0], clock.now(), actor="ana")
+    assert post(client, token, firing("g1", "disk filling", commonLabels={"severity": "critical"})).status_code == 208
+    assert setup.query("SELECT urgency, status FROM incidents") == [("high", "acknowledged")]
+    assert setup.query("SELECT note FROM incident_events WHERE kind = 'urgency_raised'") == [("from low to high",)]
+    assert setup.query("SELECT count(*) FROM notifications WHERE kind = 'page' AND status = 'pending'") == [(0,)]
