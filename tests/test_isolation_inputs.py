@@ -245,3 +245,17 @@ def test_an_acknowledged_incident_rises_without_paging(paging_app, setup_for, sm
     assert setup.query("SELECT urgency, status FROM incidents") == [("high", "acknowledged")]
     assert setup.query("SELECT note FROM incident_events WHERE kind = 'urgency_raised'") == [("from low to high",)]
     assert setup.query("SELECT count(*) FROM notifications WHERE kind = 'page' AND status = 'pending'") == [(0,)]
+
+
+def test_the_urgency_rule_and_what_a_rise_adds_engine_tables():
+    from callgoose.engine.lifecycle import raises_urgency
+    from callgoose.engine.paging import PersonalRule, added_by_urgency
+    assert [raises_urgency(a, b) for a, b in (("low", "high"), ("high", "low"), ("low", "low"), ("high", "high"))] \
+        == [True, False, False, False]
+    rules = [PersonalRule(1, 10, 0, ("high", "low"), "email", True),  # paged at low already
+             PersonalRule(1, 11, 0, ("high",), "sms", True),  # high only: added
+             PersonalRule(1, 12, 5, ("high",), "voice", True),  # high only, after 5 minutes: added
+             PersonalRule(2, 20, 0, ("high",), "email", False),  # not verified: never
+             PersonalRule(3, 30, 0, ("low",), "email", True)]  # low only: nothing more
+    added = added_by_urgency((1, 2, 3), rules, "low", "high")
+    assert [(p.user_id, p.method_id, p.delay) for p in added] == [(1, 11, 0), (1, 12, 300)]
