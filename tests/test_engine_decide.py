@@ -40,9 +40,17 @@ def test_s20_urgency_defaults_to_high():
     (None, None, "Incident from unknown source"),
     ("", "", "Incident from unknown source"),
     ("x" * 300, None, "x" * 254 + "…"),  # S21's cut at 255, marked (issue 6 D19)
+    # S21: white space runs, line breaks included, fold to one space (a title is one line)
+    ("disk\nfull\r\non  db1\t", None, "disk full on db1"),
+    ("CPU high", "zabbix\nprod", "zabbix prod - CPU high"),
+    (None, "zabbix\r\nprod", "Incident from zabbix prod"),
+    ("\n\r\t", "a\nb", "Incident from a b"),
+    ("a\x0bb\x0cc\x1cd\x1de\x1ef\x85g\u2028h\u2029i", None, "a b c d e f g h i"),
+    ("word\n" * 100, None, ("word " * 50).rstrip() + "…"),
 ])
 def test_s21_title(value, source, title):
     assert make_title(value, source) == title
+    assert len(title.splitlines()) == 1 and len(title) <= 255
 
 
 def test_s21_title_from_an_absent_key_uses_the_source():

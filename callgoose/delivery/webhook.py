@@ -23,10 +23,37 @@ class Refused(ValueError):
     """A URL the guard does not send to (the message says why)."""
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known prefix (RFC 6052)
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # ::a.b.c.d (deprecated, still routed by some stacks)
+# Never public, yet not "private" to Python 3.11: site-local (deprecated, RFC 3879) and the
+# local-use translation prefix (RFC 8215, its IPv4 address may sit anywhere in it).
+NOT_GLOBAL = (ipaddress.ip_network("fec0::/10"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def _embedded(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 address carries: IPv4-mapped, NAT64, 6to4, IPv4-compatible,
+    Teredo (its server and its client); () for a plain IPv6 address."""
+    if ip.ipv4_mapped is not None:
+        return (ip.ipv4_mapped,)
+    if ip.sixtofour is not None:
+        return (ip.sixtofour,)
+    if ip.teredo is not None:
+        return ip.teredo
+    if ip in NAT64 or ip in IPV4_COMPATIBLE:
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    return ()
+
+
 def _public(address: str) -> bool:
+    """Whether an address is public: an IPv6 address that carries an IPv4 address is judged as
+    that IPv4 address (all of them, for Teredo); site-local fec0::/10 and 64:ff9b:1::/48 are not."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in network for network in NOT_GLOBAL):
+            return False
+        inside = _embedded(ip)
+        if inside:
+            return all(v4.is_global and not v4.is_multicast for v4 in inside)
     return ip.is_global and not ip.is_multicast
 
 

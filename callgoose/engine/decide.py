@@ -132,15 +132,22 @@ def _present(value: str | None) -> str | None:
     return value or None
 
 
+def one_line(text: str) -> str:
+    """Fold every run of white space, line breaks included (``\\r``, ``\\n``, ``\\v``, ``\\f``,
+    U+0085, U+2028, ...: whatever ``str.splitlines`` splits on), to one space, and trim: what
+    becomes a title or a mail header is one line (S21)."""
+    return " ".join(text.split())
+
+
 def make_title(value: str | None, source: str | None) -> str:
-    """Build an incident title (S21)."""
+    """Build an incident title (S21): one line, at most :data:`TITLE_MAX` characters."""
     value = _present(value)
     source = _present(source)
     if value is not None:
         title = f"{source} - {value}" if source else value
     else:
         title = f"Incident from {source}" if source else "Incident from unknown source"
-    return shorten(title.strip(), TITLE_MAX)
+    return shorten(one_line(title), TITLE_MAX)
 
 
 def shorten(text: str, limit: int) -> str:

@@ -6,6 +6,7 @@ message in, a JSON text out; a malformed message still gives a payload (never an
 from __future__ import annotations
 
 import json
+import re
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -14,6 +15,7 @@ from .payload import clean
 
 MAX_PART_CHARS = 256 * 1024  # of the text and the html, each
 MAX_HEADERS = 100
+_COMMENT = re.compile(r"\([^()]*\)")
 
 
 def _text(value) -> str:
@@ -63,3 +65,15 @@ def mail_payload(raw: bytes, envelope_from: str, recipient: str) -> str:
         document = {"from": _text(envelope_from), "to": _text(recipient), "subject": "",
                     "text": clean(raw.decode("utf-8", errors="replace"))[:MAX_PART_CHARS], "html": "", "headers": {}}
     return json.dumps(document, ensure_ascii=False)
+
+
+def auto_submitted(raw: bytes) -> str | None:
+    """The ``Auto-Submitted`` keyword of a mail when it is anything but ``no`` (RFC 3834: a
+    machine sent it, e.g. our own page forwarded back), else None. Only the header block is read."""
+    end = min((i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0), default=len(raw))
+    headers = BytesParser(policy=policy.compat32).parsebytes(raw[:end + 2], headersonly=True)
+    for value in headers.get_all("Auto-Submitted") or ():
+        keyword = _COMMENT.sub("", str(value)).split(";", 1)[0].strip().lower()
+        if keyword and keyword != "no":
+            return clean(keyword)[:64]
+    return None

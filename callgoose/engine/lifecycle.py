@@ -83,5 +83,14 @@ def transition(action: Action, status: str) -> Rule | None:
     raise TransitionRefused(rule.refusal or f"an incident that is {status} cannot be {action.value}d")
 
 
+URGENCY_RAISED = "urgency_raised"  # the timeline entry of a repeat that raised the urgency
+
+
+def raises_urgency(current: str, asked: str) -> bool:
+    """A repeat (S26) whose trigger rule asks for a higher urgency raises the open incident's
+    (low to high); nothing ever lowers it automatically."""
+    return current == "low" and asked == "high"
+
+
 def is_active(status: str) -> bool:
     return status in ACTIVE

@@ -7,6 +7,7 @@ and urgency, and the links). :func:`compose` turns one or more into a :class:`Me
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -123,26 +124,45 @@ def compose(items: list[Item], total: int | None = None, words: Words = str) -> 
     return Message(subject, text, html_body, short, ids)
 
 
-def chat_text(message: Message, items: list[Item], words: Words = str) -> str:
-    """Slack-style text with links (``<url|label>``)."""
+def slack_escaped(text: str) -> str:
+    """Text for Slack's mrkdwn: ``&``, ``<`` and ``>`` as entities, so a title cannot mention
+    ``<!channel>`` or carry a ``<url|link>`` of its own."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_MARKDOWN = re.compile(r"([\\`*_~#\[\]<>|])")
+
+
+def teams_escaped(text: str) -> str:
+    """Text for Teams' markdown: the characters that make links, emphasis or headings
+    backslash-escaped, so a title cannot carry a ``[link](url)`` of its own."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def chat_text(message: Message, items: list[Item], words: Words = str, fmt: str = "slack") -> str:
+    """Chat text with links: Slack's ``<url|label>`` (``fmt="slack"``) or Markdown's
+    ``[label](url)`` (``"teams"``); the texts (titles) are escaped for that format."""
+    escaped = teams_escaped if fmt == "teams" else slack_escaped
     lines = []
     for item in items[:MAX_LISTED]:
-        line = words(_line(item) if item.kind not in TEXT_KINDS else item.text)
+        line = escaped(words(_line(item) if item.kind not in TEXT_KINDS else item.text))
         if item.url:
-            line += f" <{item.url}|{words(Say('open'))}>"
+            label = words(Say("open"))
+            line += f" [{label}]({item.url})" if fmt == "teams" else f" <{item.url}|{label}>"
         lines.append(line)
     if len(items) > MAX_LISTED:
-        lines.append(words(Say("... and %(num)s more.", num=len(items) - MAX_LISTED)))
+        lines.append(escaped(words(Say("... and %(num)s more.", num=len(items) - MAX_LISTED))))
     return "\n".join(lines)
 
 
 def webhook_body(fmt: str, message: Message, items: list[Item], delivery_id: str, sent_at: str,
                  words: Words = str) -> dict:
     """A personal webhook's JSON: generic, Slack-compatible or Teams-compatible."""
-    text = chat_text(message, items, words)
     if fmt == "slack":
-        return {"text": message.subject.removeprefix("[Callgoose] ") + "\n" + text}
+        text = chat_text(message, items, words, "slack")
+        return {"text": slack_escaped(message.subject.removeprefix("[Callgoose] ")) + "\n" + text}
     if fmt == "teams":
+        text = chat_text(message, items, words, "teams")
         return {"@type": "MessageCard", "@context": "https://schema.org/extensions",
                 "summary": message.subject, "title": message.subject, "text": text.replace("\n", "\n\n")}
     return {"type": items[0].kind, "delivery_id": delivery_id, "sent_at": sent_at, "subject": message.subject,

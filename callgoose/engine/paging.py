@@ -261,6 +261,13 @@ def plan_level(users: tuple[int, ...], urgency: str, rules: list[PersonalRule]) 
     return plan
 
 
+def added_by_urgency(users: tuple[int, ...], rules: list[PersonalRule], old: str, new: str) -> list[Planned]:
+    """What a level's targets get at urgency ``new`` beyond what ``old`` gave them (an incident
+    whose urgency rose: a rule for both urgencies has paged already, one for ``new`` only has not)."""
+    before = {(p.user_id, p.method_id, p.delay) for p in plan_level(users, old, rules).notifications}
+    return [p for p in plan_level(users, new, rules).notifications if (p.user_id, p.method_id, p.delay) not in before]
+
+
 @dataclass(frozen=True)
 class Step:
     """Where an escalation goes next: notify ``level`` in ``round`` (0 is the first pass)."""

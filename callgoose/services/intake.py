@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ..engine.inbound import mail_payload
+from ..engine.inbound import auto_submitted, mail_payload
 from ..extensions import db
 from ..store.models import ApiToken
 from .catalog import SpecCache
@@ -46,6 +46,11 @@ def process_mail(engine, intake: Intake, raw: bytes, envelope_from: str, recipie
     text = mail_payload(raw, envelope_from, recipient)
     return process_call(engine, intake.token, intake.specs, text.encode("utf-8"), "application/json", SOURCE, now,
                         default_window)
+
+
+def loop_keyword(raw: bytes) -> str | None:
+    """Why a mail must not be acted on: its ``Auto-Submitted`` keyword (RFC 3834), or None."""
+    return auto_submitted(raw)
 
 
 def address_of(token_name: str, domain: str) -> str | None:

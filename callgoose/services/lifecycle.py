@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..engine.lifecycle import ACTIVE, ACTIVE_SQL, RULES, Action, Status, transition
+from ..engine.lifecycle import ACTIVE, ACTIVE_SQL, RULES, Action, Status, raises_urgency, transition
 from ..store.hotpath import Cursor, Sql
 from . import paging
 
@@ -47,7 +47,14 @@ OPEN_OR_REPEAT = Sql(f"""
     DO UPDATE SET duplicate_count = incidents.duplicate_count + 1, version = incidents.version + 1,
         first_repeat_at = coalesce(incidents.first_repeat_at, excluded.last_seen_at),
         last_seen_at = excluded.last_seen_at
-    RETURNING id, duplicate_count
+    RETURNING id, duplicate_count, urgency
+""")
+# A repeat that asks for a higher urgency (engine.lifecycle.raises_urgency); the status comes
+# back for paging, nothing when another call raised it first.
+RAISE_URGENCY = Sql(f"""
+    UPDATE incidents SET urgency = :urgency, version = version + 1
+    WHERE id = :id AND urgency = :was AND {ACTIVE_SQL}
+    RETURNING status
 """)
 
 
@@ -109,13 +116,22 @@ class Changes:
 
         ``service_paging``: what the service's new incident pages (engine.paging.ServicePaging,
         from its cached spec)."""
-        incident_id, repeats = self.cursor.execute(OPEN_OR_REPEAT, {
+        incident_id, repeats, urgency = self.cursor.execute(OPEN_OR_REPEAT, {
             **fields, "created_by_call": by.call_id, "now": self.now_db}).fetchone()
         created = repeats == 0
         self._record(incident_id, RULES[Action.OPEN if created else Action.REPEAT].event, by)
         if created:
             self.paging.opened.append((incident_id, fields["urgency"], service_paging))
+        elif raises_urgency(urgency, fields["urgency"]):
+            self._raise(incident_id, urgency, fields["urgency"], by)
         return incident_id, created
+
+    def _raise(self, incident_id: int, was: str, urgency: str, by: By) -> None:
+        """Raise an open incident's urgency; paging writes its timeline entry (with what it paged)."""
+        row = self.cursor.execute(RAISE_URGENCY, {"id": incident_id, "urgency": urgency, "was": was}).fetchone()
+        if row is not None:
+            self.changed += 1
+            self.paging.raised.append((incident_id, row[0], was, urgency, by))
 
     def apply(self, action: Action, by: By, *, incident_id: int | None = None,
               service_id: int | None = None, mapping_key: str | None = None,
@@ -162,21 +178,23 @@ class Changes:
         self.note(incident_id, "comment", "escalation requested now", by)
         return True
 
-    def mark(self) -> tuple[int, int, int, int]:
+    def mark(self) -> tuple[int, ...]:
         """Where this unit stands, for :meth:`undo_to` after a savepoint is rolled back."""
-        return len(self.events), self.changed, len(self.paging.opened), len(self.paging.acted)
+        return (len(self.events), self.changed, len(self.paging.opened), len(self.paging.acted),
+                len(self.paging.raised))
 
-    def undo_to(self, mark: tuple[int, int, int, int]) -> None:
+    def undo_to(self, mark: tuple[int, ...]) -> None:
         """Forget what was recorded since ``mark`` (its statements were rolled back)."""
-        events, self.changed, opened, acted = mark
+        events, self.changed, opened, acted, raised = mark
         del self.events[events:]
         del self.paging.opened[opened:]
         del self.paging.acted[acted:]
+        del self.paging.raised[raised:]
 
     def flush_paging(self) -> None:
         """Write the outbox rows and escalation timers of the changes so far (a savepoint's
         part of a call does this before it is released; :meth:`finish` does the rest)."""
-        if self.paging.opened or self.paging.acted:
+        if self.paging.opened or self.paging.acted or self.paging.raised:
             pending, self.paging = self.paging, paging.Pending([], [])
             paging.after_changes(self.cursor, self, pending)
 

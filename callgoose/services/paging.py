@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 
 from .. import clock
-from ..engine.lifecycle import Action, Status
+from ..engine.lifecycle import URGENCY_RAISED, Action, Status
 from ..engine.paging import (
     EVENTS,
     FOLLOW_UP_CHANNELS,
@@ -26,6 +26,7 @@ from ..engine.paging import (
     Policy,
     ServicePaging,
     State,
+    added_by_urgency,
     level_delay,
     next_step,
     plan_level,
@@ -85,6 +86,10 @@ ADVANCE = Sql("""
 FINISH = Sql(f"""
     UPDATE incident_escalations SET state = '{EscalationState.FINISHED}', next_at = NULL WHERE incident_id = :id
 """)
+RUNNING_LEVEL = Sql(f"""
+    SELECT policy, level, notified_at FROM incident_escalations
+    WHERE incident_id = :id AND state = '{EscalationState.RUNNING}'
+""")
 STOPPED = Sql(f"UPDATE incident_escalations SET state = '{EscalationState.STOPPED}', next_at = NULL "
               "WHERE incident_id = :id")
 
@@ -134,6 +139,7 @@ class Pending:
 
     opened: list  # (incident_id, urgency, engine.paging.ServicePaging)
     acted: list  # (incident_id, Action, By, the service's webhook count or None: unknown)
+    raised: list = field(default_factory=list)  # (incident_id, status, old urgency, new urgency, By)
 
 
 def queue_events(cursor: Cursor, now_db, incident_id: int, event: str, webhooks: int | None = None) -> int:
@@ -157,12 +163,13 @@ def queue_events(cursor: Cursor, now_db, incident_id: int, event: str, webhooks:
 
 def level_targets(cursor: Cursor, changes, now_db, incident_id: int, policy: Policy, level: int) -> tuple[int, ...]:
     """The users a level targets now: its users, and whoever is on call in its schedules
-    (an empty schedule is a timeline entry: "nobody on call in <schedule>")."""
+    (an empty schedule is a timeline entry: "nobody on call in <schedule>", unless ``changes``
+    is None)."""
     lv = policy.levels[level]
     users = list(lv.users)
     for schedule_id in lv.schedules:
         name, on = schedules.on_call_ids(cursor, schedule_id, clock.from_db(now_db))
-        if not on:
+        if not on and changes is not None:
             changes.note(incident_id, "nobody_on_call", f"nobody on call in {name or f'schedule {schedule_id}'}")
         users.extend(on)
     return tuple(dict.fromkeys(users))
@@ -179,15 +186,7 @@ def notify_level(cursor: Cursor, changes, now_db, incident_id: int, urgency: str
         if not policy.levels[level].schedules:
             changes.note(incident_id, "unreachable", f"level {level + 1} has no targets")
         return None
-    rows = cursor.execute(_rules_sql(len(users)), _user_params(users)).fetchall()
-    names = {}
-    rules = []
-    addresses = {}
-    for user_id, method_id, after, urgencies, channel, address, verified, _email, name in rows:
-        names[user_id] = name
-        addresses[method_id] = address
-        rules.append(PersonalRule(user_id, method_id, after, tuple(urgencies.split(",")), channel,
-                                  verified is not None))
+    rules, addresses, names = _personal_rules(cursor, users)
     plan = plan_level(users, urgency, rules)
     if plan.notifications:
         cursor.executemany(INSERT_NOTIFICATION, [notification(
@@ -199,6 +198,47 @@ def notify_level(cursor: Cursor, changes, now_db, incident_id: int, urgency: str
         changes.note(incident_id, "unreachable",
                      f"{who} (level {level + 1}) has no verified contact method for {urgency} urgency")
     return len(plan.notifications)
+
+
+def _personal_rules(cursor: Cursor, users) -> tuple[list[PersonalRule], dict, dict]:
+    """The users' notification rules, their methods' addresses, and the users' names."""
+    rules, addresses, names = [], {}, {}
+    for user_id, method_id, after, urgencies, channel, address, verified, _email, name in cursor.execute(
+            _rules_sql(len(users)), _user_params(users)).fetchall():
+        names[user_id] = name
+        addresses[method_id] = address
+        rules.append(PersonalRule(user_id, method_id, after, tuple(urgencies.split(",")), channel,
+                                  verified is not None))
+    return rules, addresses, names
+
+
+def _page_raise(cursor: Cursor, now_db, incident_id: int, was: str, urgency: str) -> int | None:
+    """A triggered incident whose urgency rose: the level paging it now pages what the new
+    urgency adds (a rule for the new urgency only), each at its minutes after the level was
+    notified (at once when they have passed). None when no level is paging it (no policy,
+    finished, or about to page from the start, which uses the new urgency anyway)."""
+    row = cursor.execute(RUNNING_LEVEL, {"id": incident_id}).fetchone()
+    if row is None or row[1] < 0:
+        return None
+    policy, level, notified_at = Policy.from_json(row[0]), row[1], to_datetime(row[2])
+    if level >= len(policy.levels):
+        return None
+    users = level_targets(cursor, None, now_db, incident_id, policy, level)
+    if not users:
+        return 0
+    rules, addresses, _names = _personal_rules(cursor, users)
+    added = added_by_urgency(users, rules, was, urgency)
+    cursor.executemany(INSERT_NOTIFICATION, [notification(
+        now_db, kind=Kind.PAGE, channel=p.channel, target=addresses[p.method_id], incident_id=incident_id,
+        user_id=p.user_id, contact_method_id=p.method_id, level=level,
+        due_at=max(now_db, notified_at + timedelta(seconds=p.delay))) for p in added])
+    return len(added)
+
+
+def _raised(cursor: Cursor, changes, incident_id: int, status: str, was: str, urgency: str, by) -> None:
+    queued = _page_raise(cursor, changes.now_db, incident_id, was, urgency) if status == Status.TRIGGERED.value else None
+    note = f"from {was} to {urgency}" + (f": {queued} notification(s) queued" if queued is not None else "")
+    changes.note(incident_id, URGENCY_RAISED, note, by)
 
 
 def _open(cursor: Cursor, changes, now_db, incident_id: int, urgency: str, service: ServicePaging) -> None:
@@ -246,6 +286,8 @@ def after_changes(cursor: Cursor, changes, pending: Pending) -> None:
         _open(cursor, changes, changes.now_db, incident_id, urgency, service)
     for incident_id, action, by, webhooks in pending.acted:
         _acted(cursor, changes.now_db, incident_id, action, by, webhooks)
+    for incident_id, status, was, urgency, by in pending.raised:
+        _raised(cursor, changes, incident_id, status, was, urgency, by)
 
 
 def escalate_now(cursor: Cursor, now_db, incident_id: int) -> bool:

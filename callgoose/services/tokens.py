@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from .. import clock
+from ..engine.decide import one_line
 from ..engine.words import Say
 from ..extensions import db
 from ..store.hotpath import Cursor, Sql, to_datetime
@@ -76,7 +77,7 @@ def token_by_id(cursor: Cursor, token_id: int) -> TokenInfo | None:
 
 def create_token(name: str, service_id: int | None, now: float) -> tuple[ApiToken, str]:
     """Create a token; the plaintext is returned here and never stored. The caller commits."""
-    name = name.strip()
+    name = one_line(name)  # it signs people's actions ("API token <name>"), which mail subjects show
     if not name or len(name) > 100:
         raise ValueError(Say("a token name needs 1 to 100 characters"))
     taken = db.session.execute(select(ApiToken.id).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))).first()

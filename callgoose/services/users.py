@@ -59,7 +59,7 @@ def all_users() -> list[User]:
 def create_user(email: str, password: str, *, admin: bool, now: float) -> User:
     """Add a user; the caller's transaction holds it. :raises ValueError: a reason a person can act on."""
     email = email.strip().lower()
-    if "@" not in email or len(email) > 254:
+    if "@" not in email or len(email) > 254 or len(email.split()) > 1:  # it signs actions in mail subjects
         raise ValueError(Say("%(email)s is not an email address", email=repr(email)))
     if len(password) < MIN_PASSWORD:
         raise ValueError(Say("the password needs at least %(num)s characters", num=MIN_PASSWORD))

@@ -48,7 +48,7 @@ WORDS = {
     # timeline entries (engine.lifecycle's events and paging's)
     "created": _l("opened"), "unacknowledged": _l("unacknowledged"), "comment": _l("comment"),
     "exhausted": _l("escalation finished, nobody acknowledged"), "unreachable": _l("nobody reachable"),
-    "nobody_on_call": _l("nobody on call"),
+    "nobody_on_call": _l("nobody on call"), "urgency_raised": _l("urgency raised"),
     # a notification's delivery state (engine.paging.State)
     "pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"), "failed": _l("failed"),
     "unknown": _l("outcome unknown"), "cancelled": _l("cancelled"),
@@ -209,6 +209,10 @@ _NOTES = (
                  num=m[1], round=m[2], sent=m[3]) if m[2] else
      _("escalated to level %(num)s: %(sent)s notification(s) queued", num=m[1], sent=m[3])),
     (re.compile(r"^service (.+) deleted$", re.S), lambda m: _("service %(name)s deleted", name=m[1])),
+    (re.compile(r"^from (\w+) to (\w+): (\d+) notification\(s\) queued$"),
+     lambda m: _("from %(old)s to %(new)s: %(sent)s notification(s) queued", old=word(m[1]), new=word(m[2]),
+                 sent=m[3])),
+    (re.compile(r"^from (\w+) to (\w+)$"), lambda m: _("from %(old)s to %(new)s", old=word(m[1]), new=word(m[2]))),
 )
 
 
