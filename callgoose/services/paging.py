@@ -31,7 +31,7 @@ from ..engine.paging import (
     next_step,
     plan_level,
 )
-from ..store.hotpath import Cursor, Sql
+from ..store.hotpath import Cursor, Sql, to_datetime
 from . import schedules
 from .snapshot import INCIDENT_SNAPSHOT, incident_object
 
