@@ -42,3 +42,14 @@ def test_a_responder_cannot_export_webhook_secrets_or_read_others_addresses(app,
     assert client.get("/services/export").status_code == 403
     ledger = client.get("/notifications").get_data(as_text=True)
     assert "ana@example.com" in ledger and "+14155550100" not in ledger  # who, not where
+
+
+def test_my_notifications_names_the_active_user_a_code_went_to(app, setup, client, add_user, sign_in):
+    sign_in(client, *add_user(app))
+    admin = user_id(setup, "admin@example.com")
+    method = setup.query("SELECT id FROM contact_methods WHERE user_id = :u", u=admin)[0][0]
+    queue(app, clock.now(), kind="verify", channel="email", target="admin@example.com", user_id=admin,
+          contact_method_id=method)
+    page = client.get("/notifications/me").get_data(as_text=True)
+    assert "a deleted user" not in page
+    assert re.search(r"Verification code\s+to admin@example\.com\s+by email", page)
