@@ -3,6 +3,8 @@ target schedules, times in the reader's zone, and the smaller defects of the pag
 
 from __future__ import annotations
 
+import html
+import json
 import re
 
 from helpers import ALERTMANAGER
@@ -53,3 +55,65 @@ def test_my_notifications_names_the_active_user_a_code_went_to(app, setup, clien
     page = client.get("/notifications/me").get_data(as_text=True)
     assert "a deleted user" not in page
     assert re.search(r"Verification code\s+to admin@example\.com\s+by email", page)
+
+
+def posted(page: str) -> dict:
+    """A form's fields as a browser posts them: inputs and every selected option of each select."""
+    fields: dict[str, list[str]] = {}
+    for m in re.finditer(r'<input[^>]*\bname="([^"]+)"[^>]*\bvalue="([^"]*)"', page):
+        fields.setdefault(m[1], []).append(html.unescape(m[2]))
+    for name, options in re.findall(r'<select[^>]*\bname="([^"]+)"[^>]*>(.*?)</select>', page, re.S):
+        fields.setdefault(name, []).extend(re.findall(r'<option value="([^"]+)"\s*selected>', options))
+    fields.pop("csrf_token", None)
+    return fields
+
+
+ROTA = {"users": [{"email": e} for e in ("ana@example.com", "bo@example.com")],
+        "schedules": [{"name": "rota", "time_zone": "Europe/Berlin", "layers": [
+            {"name": "weekly", "users": ["ana@example.com", "bo@example.com"], "start": "2026-10-05T09:00",
+             "shift": {"unit": "weeks", "count": 1}}]}],
+        "escalation_policies": [{"name": "checkout", "levels": [
+            {"escalate_after_minutes": 5, "targets": [{"schedule": "rota"}]},
+            {"escalate_after_minutes": 10, "targets": [{"user": "bo@example.com"}]}]}],
+        "services": [{**ALERTMANAGER, "escalation_policy": "checkout"}]}
+
+
+def test_the_policy_form_keeps_and_offers_schedule_targets(app, setup, client, add_user, sign_in):
+    with app.app_context():
+        import_config(ROTA, clock.now())
+    sign_in(client, *add_user(app))
+    policy = setup.query("SELECT id FROM escalation_policies")[0][0]
+    rota = setup.query("SELECT id FROM schedules")[0][0]
+    fields = posted(client.get(f"/policies/{policy}").get_data(as_text=True))
+    assert fields["level0_schedules"] == [str(rota)] and fields["level0_users"] == []
+    assert client.post(f"/policies/{policy}", data=fields).status_code == 302  # saved unchanged
+    exported = json.loads(client.get("/services/export").get_data(as_text=True))
+    assert exported["escalation_policies"][0]["levels"] == ROTA["escalation_policies"][0]["levels"]
+    # A schedule chosen in the form: level 2 pages whoever is on call in the rota, and Bo.
+    fields["level1_schedules"] = [str(rota)]
+    assert client.post(f"/policies/{policy}", data=fields).status_code == 302
+    exported = json.loads(client.get("/services/export").get_data(as_text=True))
+    assert exported["escalation_policies"][0]["levels"][1]["targets"] == [{"user": "bo@example.com"},
+                                                                          {"schedule": "rota"}]
+    assert "whoever is on call in rota" in client.get(f"/policies/{policy}").get_data(as_text=True)
+
+
+def test_a_refused_policy_form_keeps_what_was_typed_and_names_the_fault_in_words(app, setup, client, add_user,
+                                                                                    sign_in):
+    with app.app_context():
+        import_config(ROTA, clock.now())
+    sign_in(client, *add_user(app))
+    policy = setup.query("SELECT id FROM escalation_policies")[0][0]
+    fields = posted(client.get(f"/policies/{policy}").get_data(as_text=True))
+    bad = client.post(f"/policies/{policy}", data={**fields, "name": "checkout two", "level1_after": "0",
+                                                    "repeat": "3"})
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert "level 2, minutes to the next level: must be a whole number of minutes from 1" in page
+    assert "levels[" not in page
+    again = posted(page)
+    assert again["name"] == ["checkout two"] and again["level1_after"] == ["0"] and again["repeat"] == ["3"]
+    assert again["level0_schedules"] == fields["level0_schedules"] and again["level1_users"] == fields["level1_users"]
+    assert setup.query("SELECT name FROM escalation_policies") == [("checkout",)]  # nothing saved
+    gone = client.post(f"/policies/{policy}", data={**fields, "level1_users": ["999999"]}).get_data(as_text=True)
+    assert "level 2, target 1: user 999999 does not exist" in gone
