@@ -117,3 +117,21 @@ def test_a_refused_policy_form_keeps_what_was_typed_and_names_the_fault_in_words
     assert setup.query("SELECT name FROM escalation_policies") == [("checkout",)]  # nothing saved
     gone = client.post(f"/policies/{policy}", data={**fields, "level1_users": ["999999"]}).get_data(as_text=True)
     assert "level 2, target 1: user 999999 does not exist" in gone
+
+
+def test_a_deactivated_users_calendar_feeds_stop_working(app, setup, client, add_user, sign_in):
+    from callgoose.services.users import toggle_active
+    with app.app_context():
+        import_config(ROTA, clock.now())
+    add_user(app)
+    email, password = add_user(app, "ri@example.com", admin=False)
+    sign_in(client, email, password)
+    rota = setup.query("SELECT id FROM schedules")[0][0]
+    feeds = [re.search(r"http://localhost(/ical/cal_[\w-]+\.ics)",
+                       client.post("/calendar-feeds", data=data, follow_redirects=True).get_data(as_text=True))[1]
+             for data in ({}, {"schedule_id": rota})]
+    anonymous = app.test_client()
+    assert [anonymous.get(f).status_code for f in feeds] == [200, 200]
+    with app.app_context():
+        toggle_active(user_id(setup, email), user_id(setup, "admin@example.com"))
+    assert [anonymous.get(f).status_code for f in feeds] == [404, 404]

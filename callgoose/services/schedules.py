@@ -400,9 +400,10 @@ def feeds_of(user_id: int) -> list[tuple[CalendarFeed, str | None]]:
 
 
 def feed_text(secret: str, now: float) -> str | None:
-    """The iCalendar text of a live feed (None: unknown or revoked: the URL stops working)."""
-    feed = db.session.execute(select(CalendarFeed).where(CalendarFeed.digest == _feed_digest(secret or ""),
-                                                         CalendarFeed.revoked_at.is_(None))).scalar()
+    """The iCalendar text of a live feed (None: unknown, revoked or its owner deactivated: the
+    URL stops working)."""
+    feed = db.session.execute(select(CalendarFeed).join(User, User.id == CalendarFeed.user_id).where(
+        CalendarFeed.digest == _feed_digest(secret or ""), CalendarFeed.revoked_at.is_(None), User.active)).scalar()
     if feed is None:
         return None
     start, end = now - FEED_PAST, now + FEED_AHEAD
