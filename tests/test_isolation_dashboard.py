@@ -8,6 +8,7 @@ import json
 import re
 
 from helpers import ALERTMANAGER
+from test_browser import browser  # noqa: F401 (the fixture: Chromium through Playwright)
 
 from sqlalchemy import text
 
@@ -135,3 +136,25 @@ def test_a_deactivated_users_calendar_feeds_stop_working(app, setup, client, add
     with app.app_context():
         toggle_active(user_id(setup, email), user_id(setup, "admin@example.com"))
     assert [anonymous.get(f).status_code for f in feeds] == [404, 404]
+
+
+def test_every_pattern_attribute_compiles_in_chromium_and_refuses_what_it_should(browser):
+    """Chromium compiles a pattern with the ``v`` flag (a ``-`` in a class must be escaped); a
+    pattern that does not compile is ignored and the input takes anything."""
+    from pathlib import Path
+
+    import callgoose
+    found = {p for path in (Path(callgoose.__file__).parent / "templates").rglob("*.html")
+             for p in re.findall(r'\bpattern="([^"{]+)"', path.read_text())}
+    assert len(found) >= 2
+    page = browser.new_page()
+    problems = []
+    page.on("console", lambda message: problems.append(message.text))
+    for pattern in sorted(found):
+        page.set_content(f'<input id="f" pattern="{html.escape(pattern)}">')
+        field = page.locator("#f")
+        field.fill("no spaces or !")
+        assert field.evaluate("e => e.validity.patternMismatch"), pattern
+        field.fill("checkout-api.2" if "A-Z" in pattern else "12")
+        assert field.evaluate("e => e.validity.valid"), pattern
+    assert problems == []
