@@ -158,3 +158,16 @@ def test_every_pattern_attribute_compiles_in_chromium_and_refuses_what_it_should
         field.fill("checkout-api.2" if "A-Z" in pattern else "12")
         assert field.evaluate("e => e.validity.valid"), pattern
     assert problems == []
+
+
+def test_a_personal_webhook_to_loopback_saves_with_the_guards_warning(app, setup, client, add_user, sign_in):
+    sign_in(client, *add_user(app, "ri@example.com", admin=False))
+    page = client.post("/notifications/me/methods", data={"name": "hook", "type": "webhook",
+                                                           "address": "http://127.0.0.1:9/hook"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Added hook." in page
+    assert "Warning: The URL 127.0.0.1 is a loopback, private or link-local address" in page
+    fine = client.post("/notifications/me/methods", data={"name": "mail", "type": "email",
+                                                          "address": "ri+2@example.com"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Added mail." in fine and "Warning:" not in fine

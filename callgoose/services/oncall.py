@@ -144,6 +144,17 @@ def add_method(user_id: int, name: str, channel: str, address: str, fmt: str | N
     return write(work)
 
 
+def add_method_warned(user_id: int, name: str, channel: str, address: str, fmt: str | None, now: float,
+                      allowed_hosts: str = "") -> tuple[ContactMethod, str | None]:
+    """:func:`add_method`, and for a webhook what the SSRF guard would say of its URL now (the
+    guard acts when delivering, as for a service's webhooks). :raises SpecError:"""
+    method = add_method(user_id, name, channel, address, fmt, now)
+    if method.channel != "webhook":
+        return method, None
+    allowed = frozenset(h.strip().lower() for h in (allowed_hosts or "").split(",") if h.strip())
+    return method, guard_warning(method.address, allowed)
+
+
 def delete_method(user_id: int, method_id: int) -> bool:
     def work():
         method = _method(user_id, method_id)

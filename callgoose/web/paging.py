@@ -76,12 +76,14 @@ def mine():
 def add_method():
     uid = _whose(request.form.get("user_id", type=int))
     try:
-        method = oncall.add_method(uid, request.form.get("name", ""), request.form.get("type", ""),
-                                   request.form.get("address", ""), request.form.get("format"), clock.now())
+        method, warning = oncall.add_method_warned(
+            uid, request.form.get("name", ""), request.form.get("type", ""), request.form.get("address", ""),
+            request.form.get("format"), clock.now(), current_app.config["WEBHOOK_ALLOWED_HOSTS"])
     except SpecError as exc:
         return _refused(exc, _mine(uid))
-    return _done(True, _("Added %(name)s. Send a code to verify it: pages go only to verified methods.",
-                         name=method.name), _mine(uid))
+    added = _("Added %(name)s. Send a code to verify it: pages go only to verified methods.", name=method.name)
+    return _done(True, added + (" " + _("Warning: %(warning)s", warning=warning) if warning else ""), _mine(uid),
+                 "error" if warning else "message")
 
 
 @bp.post("/notifications/me/methods/<int:method_id>/<any(code, confirm, test, delete, verify):action>")
