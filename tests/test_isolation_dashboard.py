@@ -43,7 +43,7 @@ def test_a_responder_cannot_export_webhook_secrets_or_read_others_addresses(app,
     method = setup.query("SELECT id FROM contact_methods WHERE user_id = :u", u=ana)[0][0]
     queue(app, clock.now(), kind="test", channel="sms", target="+14155550100", user_id=ana, contact_method_id=method)
     assert client.get("/services/export").status_code == 403
-    ledger = client.get("/notifications").get_data(as_text=True)
+    ledger = shown("/notifications")
     assert "ana@example.com" in ledger and "+14155550100" not in ledger  # who, not where
 
 
@@ -171,3 +171,42 @@ def test_a_personal_webhook_to_loopback_saves_with_the_guards_warning(app, setup
                                                           "address": "ri+2@example.com"},
                        follow_redirects=True).get_data(as_text=True)
     assert "Added mail." in fine and "Warning:" not in fine
+
+
+def test_every_time_on_the_paging_pages_is_in_the_readers_zone(app, setup, client, add_user, sign_in, now):
+    """T0 is 2027-01-15 08:00 UTC: 03:00 in New York, where this reader lives."""
+    from helpers import firing, post
+
+    from callgoose.services.users import set_profile
+    setup.services(ALERTMANAGER)
+    credentials = add_user(app)
+    admin = user_id(setup, "admin@example.com")
+    with app.app_context():
+        set_profile(admin, "Ada", "America/New_York")
+    sign_in(client, *credentials)
+    method = setup.query("SELECT id FROM contact_methods WHERE user_id = :u", u=admin)[0][0]
+    client.post(f"/notifications/me/methods/{method}/verify")  # an admin's word
+    client.post("/policies/new", data={"name": "two", "level0_users": [admin], "level0_after": "5",
+                                       "level1_users": [admin], "level1_after": "5"})
+    service_id = setup.query("SELECT id FROM services")[0][0]
+    client.post(f"/services/{service_id}/policy",
+                data={"policy_id": setup.query("SELECT id FROM escalation_policies")[0][0]})
+    assert post(client, setup.token(), firing("g1")).status_code == 201
+    def shown(path):  # what a person reads (a <time>'s datetime attribute is for machines)
+        return re.sub(r'datetime="[^"]*"', "", client.get(path).get_data(as_text=True))
+    incident = shown(f"/incidents/{setup.query('SELECT id FROM incidents')[0][0]}")
+    assert re.search(r"Next:</strong> level 2: Ada at 03:05:00 EST", incident)
+    assert "08:0" not in incident and "UTC" not in incident
+    ledger = shown("/notifications")
+    assert "queued 03:00:00" in ledger and "America/New_York" in ledger and "08:0" not in ledger
+    calls = shown("/calls")
+    assert "2027-01-15 03:00:00 EST" in calls and "UTC" not in calls
+    call_id = re.search(r'href="/calls/([\w-]+)"', calls)[1]
+    call = shown(f"/calls/{call_id}")
+    assert "2027-01-15 03:00:00 EST" in call and "UTC" not in call
+    # The maintenance form reads and shows times in the same zone.
+    client.post(f"/services/{service_id}/maintenance", data={"action": "start", "starts": "2027-01-16T10:00",
+                                                             "until": "2027-01-16T12:00", "tags": ""})
+    service = shown(f"/services/{service_id}")
+    assert "2027-01-16 10:00 EST until 2027-01-16 12:00 EST" in service and "UTC" not in service
+    assert str(setup.query("SELECT starts_at FROM maintenance_windows")[0][0]).startswith("2027-01-16 15:00")

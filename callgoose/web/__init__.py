@@ -66,7 +66,7 @@ def register(app) -> None:
     app.jinja_env.filters.update(localtime=localtime, dbtime=dbtime, shade=shade, localinput=localinput,
                                  filled=filled, guide_html=guide_html, intent_words=intent_words, ago=i18n.ago, word=i18n.word,
                                  strong=i18n.strong, em=i18n.em, say=i18n.say, guide_words=i18n.guide_words,
-                                 code=i18n.code, link=i18n.link)
+                                 code=i18n.code, link=i18n.link, here=i18n.here)
     errors.register_error_handlers(app)
     app.after_request(errors.security_headers)
 

@@ -31,10 +31,10 @@ ZONE_CHOICES = sorted(available_timezones())
 
 
 def viewer_zone(schedule_zone: str) -> str:
-    """``?tz=`` when it names a zone, else the viewer's own zone unless it is plain UTC, else the
-    schedule's."""
+    """``?tz=`` when it names a zone, else the viewer's own zone (one zone per reader on every
+    page), else the schedule's."""
     asked = request.args.get("tz") or request.form.get("tz") or ""
-    mine = current_user.time_zone if current_user.time_zone not in (None, "", "UTC") else ""
+    mine = current_user.time_zone or ""
     return next((name for name in (asked, mine, schedule_zone) if known_zone(name)), "UTC")
 
 
