@@ -210,3 +210,28 @@ def test_every_time_on_the_paging_pages_is_in_the_readers_zone(app, setup, clien
     service = shown(f"/services/{service_id}")
     assert "2027-01-16 10:00 EST until 2027-01-16 12:00 EST" in service and "UTC" not in service
     assert str(setup.query("SELECT starts_at FROM maintenance_windows")[0][0]).startswith("2027-01-16 15:00")
+
+
+def test_a_new_schedule_covers_now_and_a_start_ahead_is_warned_of(app, setup, client, add_user, sign_in, now):
+    """T0 is Friday 2027-01-15 03:00 in New York: the new rota starts Monday 2027-01-11 09:00 there."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from callgoose.services.users import set_profile
+    credentials = add_user(app)
+    with app.app_context():
+        set_profile(user_id(setup, "admin@example.com"), "", "America/New_York")
+    sign_in(client, *credentials)
+    page = client.get("/schedules/new").get_data(as_text=True)
+    start = re.search(r'name="layers-0-start"[^>]*value="([^"]+)"', page)[1]
+    zone = re.search(r'name="time_zone"[^>]*value="([^"]+)"', page)[1]
+    assert (start, zone) == ("2027-01-11T09:00", "America/New_York")
+    began = datetime.fromisoformat(start).replace(tzinfo=ZoneInfo(zone)).timestamp()
+    assert began <= now.value < began + 7 * 86400
+    fields = {"name": "nights", "time_zone": zone, "layers-0-name": "weekly", "layers-0-users": credentials[0],
+              "layers-0-start": start, "layers-0-unit": "weeks", "layers-0-count": "1", "action": "save"}
+    saved = client.post("/schedules/new", data=fields, follow_redirects=True).get_data(as_text=True)
+    assert "Schedule saved." in saved and "Nobody is on call" not in saved
+    later = client.post("/schedules/new", data={**fields, "name": "later", "layers-0-start": "2027-01-18T09:00"},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "Nobody is on call in this schedule until 2027-01-18 09:00 EST: its first shift starts then." in later

@@ -480,6 +480,7 @@ class Editor:
     users: list[str]  # the active users' emails, offered to type
     error: str | None = None
     saved: int | None = None  # the schedule's id once saved
+    warning: str | None = None  # once saved: nobody is on call now (a start in the future)
 
 
 def _emails() -> list[str]:
@@ -488,10 +489,13 @@ def _emails() -> list[str]:
 
 def editor_of(schedule_id: int | None, viewer: str, viewer_zone: str, now: float) -> Editor | None:
     """The form for a schedule; for a new one, a weekly rotation of the viewer handing over on
-    Mondays at 09:00 in the viewer's zone, from next Monday."""
+    Mondays at 09:00 in the viewer's zone, from the last such handoff: someone is on call from
+    the moment it is saved."""
     if schedule_id is None:
-        today = local_of(now, zone(viewer_zone)).date()
-        monday = today + timedelta(days=7 - today.weekday())
+        here = local_of(now, zone(viewer_zone))
+        monday = here.date() - timedelta(days=here.weekday())
+        if datetime.combine(monday, time(9)) > here.replace(tzinfo=None):
+            monday -= timedelta(days=7)
         doc = {"name": "", "time_zone": viewer_zone,
                "layers": [{"name": "weekly", "users": [viewer], "start": f"{monday.isoformat()}T09:00",
                            "shift": {"unit": "weeks", "count": 1}}]}
@@ -520,7 +524,21 @@ def edit_with_form(schedule_id: int | None, form: dict, now: float) -> Editor | 
     if saved is None:
         return None
     editor.saved = saved
+    editor.warning = nobody_until(saved, now)
     return editor
+
+
+def nobody_until(schedule_id: int, now: float, days: int = 35) -> Say | None:
+    """A warning when nobody is on call in the schedule now: until when (within ``days``)."""
+    row = db.session.get(ScheduleRow, schedule_id)
+    end = now + days * 86400
+    shifts = timeline(_engine_schedule(row, now, end), now, end) if row is not None else []
+    if shifts and shifts[0].start <= now:
+        return None
+    if not shifts:
+        return Say("Nobody is on call in this schedule now, nor in the next %(days)s days.", days=days)
+    return Say("Nobody is on call in this schedule until %(when)s: its first shift starts then.",
+               when=datetime.fromtimestamp(shifts[0].start, zone(row.time_zone)).strftime("%Y-%m-%d %H:%M %Z"))
 
 
 def delete_schedule(schedule_id: int) -> str | None:

@@ -159,7 +159,8 @@ def save(schedule_id: int | None = None):
         abort(404, "No such schedule.")
     if editor.saved is None:
         return render_template("schedules/edit.html", editor=editor, zones=ZONE_CHOICES), 422 if editor.error else 200
-    flash(_("Schedule saved."), "message")
+    flash(_("Schedule saved.") + (" " + say(editor.warning) if editor.warning else ""),
+          "error" if editor.warning else "message")
     return redirect(url_for("schedules.schedule", schedule_id=editor.saved))
 
 
