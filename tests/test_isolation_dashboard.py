@@ -235,3 +235,25 @@ def test_a_new_schedule_covers_now_and_a_start_ahead_is_warned_of(app, setup, cl
     later = client.post("/schedules/new", data={**fields, "name": "later", "layers-0-start": "2027-01-18T09:00"},
                         follow_redirects=True).get_data(as_text=True)
     assert "Nobody is on call in this schedule until 2027-01-18 09:00 EST: its first shift starts then." in later
+
+
+def test_an_override_cannot_put_a_deactivated_user_on_call(app, setup, client, add_user, sign_in, now):
+    from callgoose.services.users import toggle_active
+    with app.app_context():
+        import_config(ROTA, clock.now())
+    sign_in(client, *add_user(app))
+    with app.app_context():
+        toggle_active(user_id(setup, "bo@example.com"), user_id(setup, "admin@example.com"))
+    rota = setup.query("SELECT id FROM schedules")[0][0]
+    refused = client.post(f"/schedules/{rota}/overrides", data={
+        "user": user_id(setup, "bo@example.com"), "start": "2027-01-20T09:00", "end": "2027-01-21T09:00",
+        "tz": "Europe/Berlin"}, follow_redirects=True).get_data(as_text=True)
+    assert "bo@example.com is deactivated: an override cannot put them on call" in refused
+    doc = {**ROTA, "schedules": [{**ROTA["schedules"][0], "overrides": [
+        {"user": "ana@example.com", "start": "2027-01-20T09:00:00Z", "end": "2027-01-21T09:00:00Z"},
+        {"user": "bo@example.com", "start": "2027-01-22T09:00:00Z", "end": "2027-01-23T09:00:00Z"}]}]}
+    imported = client.post("/services/import", data={"config": json.dumps(doc)})
+    assert imported.status_code == 422
+    assert ("schedules[0].overrides[1].user: bo@example.com is deactivated: an override cannot put them on call"
+            in imported.get_data(as_text=True))
+    assert setup.query("SELECT count(*) FROM schedule_overrides") == [(0,)]

@@ -153,11 +153,21 @@ def ids_by_name() -> dict[str, int]:
     return {r.name: r.id for r in db.session.execute(select(ScheduleRow)).scalars()}
 
 
-def save_all(schedules: tuple[Schedule, ...], now: float, replace_overrides: bool = True) -> dict[str, int]:
+def save_all(schedules: tuple[Schedule, ...], now: float, replace_overrides: bool = True,
+             path: str = "schedules[%d]") -> dict[str, int]:
     """Create or replace the document's schedules (users by email) in the caller's
     transaction; return every schedule's id by name. The form editor keeps the overrides
-    (``replace_overrides=False``): they are added and deleted on the schedule's page."""
-    ids = {u.email: u.id for u in db.session.execute(select(User)).scalars()}
+    (``replace_overrides=False``): they are added and deleted on the schedule's page.
+
+    :raises SpecError: an override that would put a deactivated user on call (``path`` % index)."""
+    users = list(db.session.execute(select(User)).scalars())
+    ids = {u.email: u.id for u in users}
+    inactive = {u.email for u in users if not u.active}
+    for i, schedule in enumerate(schedules):
+        for j, o in enumerate(schedule.overrides if replace_overrides else ()):
+            if o.user in inactive and o.end > now:
+                raise SpecError(f"{path.replace('%d', str(i))}.overrides[{j}].user", Say(
+                        "%(email)s is deactivated: an override cannot put them on call", email=o.user))
     for schedule in schedules:
         row = _row(schedule.name)
         if row is None:
@@ -317,8 +327,12 @@ def add_override(schedule_id: int, user_id: int, start_text: str, end_text: str,
         row = db.session.get(ScheduleRow, schedule_id)
         if row is None:
             return None
-        if db.session.get(User, user_id) is None:
+        user = db.session.get(User, user_id)
+        if user is None:
             raise SpecError("user", Say("choose a user"))
+        if not user.active:
+            raise SpecError("user", Say("%(email)s is deactivated: an override cannot put them on call",
+                                        email=user.email))
         clash = db.session.execute(select(ScheduleOverride).where(
             ScheduleOverride.schedule_id == schedule_id, ScheduleOverride.starts_at < clock.to_db(end),
             ScheduleOverride.ends_at > clock.to_db(start))).scalar()
@@ -465,7 +479,7 @@ def _save(schedule_id: int | None, doc, now: float, replace_overrides: bool) -> 
             row.name = schedule.name
         elif clash is not None:
             raise SpecError("schedule.name", Say("a schedule called %(name)s exists already", name=repr(schedule.name)))
-        return save_all((schedule,), now, replace_overrides)[schedule.name]
+        return save_all((schedule,), now, replace_overrides, path="schedule")[schedule.name]
     return write(work)
 
 
