@@ -257,3 +257,28 @@ def test_an_override_cannot_put_a_deactivated_user_on_call(app, setup, client, a
     assert ("schedules[0].overrides[1].user: bo@example.com is deactivated: an override cannot put them on call"
             in imported.get_data(as_text=True))
     assert setup.query("SELECT count(*) FROM schedule_overrides") == [(0,)]
+
+
+def test_a_page_held_by_the_rate_limit_says_so_and_until_when(app, setup, client, add_user, sign_in, now):
+    """T0 is 08:00:00 UTC; the method sent at 07:59:50, so the next message waits until 08:00:50."""
+    from callgoose.services import outbox
+    from callgoose.store.transactions import run_write
+    from helpers import firing, post
+    setup.services(ALERTMANAGER)
+    assert post(client, setup.token(), firing("g1")).status_code == 201  # no policy: nobody paged yet
+    incident_id = setup.query("SELECT id FROM incidents")[0][0]
+    credentials = add_user(app)
+    admin = user_id(setup, "admin@example.com")
+    method = setup.query("SELECT id FROM contact_methods WHERE user_id = :u", u=admin)[0][0]
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(text("UPDATE contact_methods SET verified_at = :t, last_sent_at = :t WHERE id = :m"),
+                     {"t": clock.to_db(now.value - 10), "m": method})
+    queue(app, now.value, kind="page", channel="email", target="admin@example.com", user_id=admin,
+          contact_method_id=method, level=0, incident_id=incident_id)
+    with app.app_context():
+        assert run_write(db.engine, lambda cursor: outbox.claim(cursor, now.value)).postponed == 1
+    sign_in(client, *credentials)
+    ledger = client.get("/notifications").get_data(as_text=True)
+    assert "held by the rate limit until 08:00:50" in ledger
+    incident = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
+    assert "Paged: admin@example.com by email (held by the rate limit until 08:00:50)" in incident
