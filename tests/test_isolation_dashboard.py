@@ -282,3 +282,22 @@ def test_a_page_held_by_the_rate_limit_says_so_and_until_when(app, setup, client
     assert "held by the rate limit until 08:00:50" in ledger
     incident = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
     assert "Paged: admin@example.com by email (held by the rate limit until 08:00:50)" in incident
+
+
+def test_the_token_tabs_test_call_names_who_it_would_page_before_sending(app, setup, client, add_user, sign_in):
+    setup.services(ALERTMANAGER)
+    sign_in(client, *add_user(app))
+    quiet = client.post("/tokens", data={"name": "quiet", "service": ""}, follow_redirects=True).get_data(as_text=True)
+    assert "Send a test call with this token" in quiet and "hx-confirm" not in quiet.split("new-token")[1]
+    assert "No escalation policy pages anyone for it now, so nobody is paged." in quiet
+    admin = user_id(setup, "admin@example.com")
+    method = setup.query("SELECT id FROM contact_methods WHERE user_id = :u", u=admin)[0][0]
+    client.post(f"/notifications/me/methods/{method}/verify")
+    client.post("/policies/new", data={"name": "p", "level0_users": [admin], "level0_after": "5"})
+    service_id = setup.query("SELECT id FROM services")[0][0]
+    client.post(f"/services/{service_id}/policy",
+                data={"policy_id": setup.query("SELECT id FROM escalation_policies")[0][0]})
+    loud = client.post("/tokens", data={"name": "loud", "service": str(service_id)},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "It opens a real incident, and that pages admin@example.com at once" in loud
+    assert re.search(r'hx-confirm="[^"]*pages admin@example.com', loud)
