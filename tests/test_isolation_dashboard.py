@@ -6,16 +6,23 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from helpers import ALERTMANAGER
+from helpers import ALERTMANAGER, firing, post
+from sqlalchemy import text
 from test_browser import browser  # noqa: F401 (the fixture: Chromium through Playwright)
 
-from sqlalchemy import text
-
+import callgoose
 from callgoose import clock
+from callgoose.engine.policy_form import in_words
 from callgoose.extensions import db
+from callgoose.services import outbox
 from callgoose.services.catalog import import_config
 from callgoose.services.paging import INSERT_NOTIFICATION, notification
+from callgoose.services.users import set_profile, toggle_active
+from callgoose.store.transactions import run_write
 
 
 def queue(app, now: float, **values) -> None:
@@ -121,7 +128,6 @@ def test_a_refused_policy_form_keeps_what_was_typed_and_names_the_fault_in_words
 
 
 def test_a_deactivated_users_calendar_feeds_stop_working(app, setup, client, add_user, sign_in):
-    from callgoose.services.users import toggle_active
     with app.app_context():
         import_config(ROTA, clock.now())
     add_user(app)
@@ -141,9 +147,6 @@ def test_a_deactivated_users_calendar_feeds_stop_working(app, setup, client, add
 def test_every_pattern_attribute_compiles_in_chromium_and_refuses_what_it_should(browser):
     """Chromium compiles a pattern with the ``v`` flag (a ``-`` in a class must be escaped); a
     pattern that does not compile is ignored and the input takes anything."""
-    from pathlib import Path
-
-    import callgoose
     found = {p for path in (Path(callgoose.__file__).parent / "templates").rglob("*.html")
              for p in re.findall(r'\bpattern="([^"{]+)"', path.read_text())}
     assert len(found) >= 2
@@ -175,9 +178,6 @@ def test_a_personal_webhook_to_loopback_saves_with_the_guards_warning(app, setup
 
 def test_every_time_on_the_paging_pages_is_in_the_readers_zone(app, setup, client, add_user, sign_in, now):
     """T0 is 2027-01-15 08:00 UTC: 03:00 in New York, where this reader lives."""
-    from helpers import firing, post
-
-    from callgoose.services.users import set_profile
     setup.services(ALERTMANAGER)
     credentials = add_user(app)
     admin = user_id(setup, "admin@example.com")
@@ -214,10 +214,6 @@ def test_every_time_on_the_paging_pages_is_in_the_readers_zone(app, setup, clien
 
 def test_a_new_schedule_covers_now_and_a_start_ahead_is_warned_of(app, setup, client, add_user, sign_in, now):
     """T0 is Friday 2027-01-15 03:00 in New York: the new rota starts Monday 2027-01-11 09:00 there."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    from callgoose.services.users import set_profile
     credentials = add_user(app)
     with app.app_context():
         set_profile(user_id(setup, "admin@example.com"), "", "America/New_York")
@@ -238,7 +234,6 @@ def test_a_new_schedule_covers_now_and_a_start_ahead_is_warned_of(app, setup, cl
 
 
 def test_an_override_cannot_put_a_deactivated_user_on_call(app, setup, client, add_user, sign_in, now):
-    from callgoose.services.users import toggle_active
     with app.app_context():
         import_config(ROTA, clock.now())
     sign_in(client, *add_user(app))
@@ -261,9 +256,6 @@ def test_an_override_cannot_put_a_deactivated_user_on_call(app, setup, client, a
 
 def test_a_page_held_by_the_rate_limit_says_so_and_until_when(app, setup, client, add_user, sign_in, now):
     """T0 is 08:00:00 UTC; the method sent at 07:59:50, so the next message waits until 08:00:50."""
-    from callgoose.services import outbox
-    from callgoose.store.transactions import run_write
-    from helpers import firing, post
     setup.services(ALERTMANAGER)
     assert post(client, setup.token(), firing("g1")).status_code == 201  # no policy: nobody paged yet
     incident_id = setup.query("SELECT id FROM incidents")[0][0]
@@ -301,3 +293,11 @@ def test_the_token_tabs_test_call_names_who_it_would_page_before_sending(app, se
                        follow_redirects=True).get_data(as_text=True)
     assert "It opens a real incident, and that pages admin@example.com at once" in loud
     assert re.search(r'hx-confirm="[^"]*pages admin@example.com', loud)
+
+
+def test_a_policy_fault_is_named_as_the_form_counts_levels_and_targets():
+    assert in_words("levels[1].targets[0]") == "level 2, target 1"
+    assert in_words("levels[0].targets[3].schedule") == "level 1, target 4"
+    assert in_words("levels[2].escalate_after_minutes") == "level 3, minutes to the next level"
+    assert in_words("levels[0].targets") == "level 1"
+    assert (in_words("name"), in_words("repeat"), in_words("levels")) == ("name", "repeat", "levels")

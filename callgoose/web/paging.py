@@ -134,7 +134,8 @@ def _policy_page(policy_id: int | None, form=None, error: str | None = None):
     if page is None:
         abort(404, "No such escalation policy.")
     return render_template("paging/policy.html", page=page, policy=page.policy, view=page.view, form=page.form,
-                           slots=max(LEVEL_SLOTS, len(page.form.levels) + 1), error=error), 422 if error else 200
+                           slots=min(policy_form.MAX_SLOTS, max(LEVEL_SLOTS, len(page.form.levels) + 1)),
+                           error=error), 422 if error else 200
 
 
 @bp.get("/policies/new")
@@ -152,8 +153,8 @@ def save_policy(policy_id: int | None = None):
     try:
         saved = oncall.save_policy_form(policy_id, form, clock.now())
     except SpecError as exc:  # shown again as typed, the fault in words ("level 2, target 1: ...")
-        return _policy_page(policy_id, form, _("Not saved: %(field)s: %(message)s.", field=say(policy_form.in_words(exc.path)),
-                                               message=say(exc.message)))
+        return _policy_page(policy_id, form, _("Not saved: %(field)s: %(message)s.",
+                                               field=say(policy_form.in_words(exc.path)), message=say(exc.message)))
     if saved is None:
         abort(404, "No such escalation policy.")
     flash(_("Policy %(name)s saved. Incidents already open keep the policy they started with.", name=saved.name), "message")
