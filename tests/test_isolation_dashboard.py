@@ -41,7 +41,9 @@ def test_a_responder_cannot_export_webhook_secrets_or_read_others_addresses(app,
                       "contact_methods": [{"name": "phone", "type": "sms", "address": "+14155550100"}]}],
            "escalation_policies": [{"name": "p", "levels": [
                {"escalate_after_minutes": 5, "targets": [{"user": "ana@example.com"}]}]}],
-           "services": [{**ALERTMANAGER, "escalation_policy": "p"}]}
+           "services": [{**ALERTMANAGER, "escalation_policy": "p", "webhooks": [
+               {"url": "https://hooks.slack.com/services/T1/B2/sekrit", "secret": "0123456789abcdef",
+                "events": ["incident.triggered"], "format": "slack"}]}]}
     with app.app_context():
         import_config(doc, clock.now())
     add_user(app)
@@ -50,8 +52,10 @@ def test_a_responder_cannot_export_webhook_secrets_or_read_others_addresses(app,
     method = setup.query("SELECT id FROM contact_methods WHERE user_id = :u", u=ana)[0][0]
     queue(app, clock.now(), kind="test", channel="sms", target="+14155550100", user_id=ana, contact_method_id=method)
     assert client.get("/services/export").status_code == 403
-    ledger = shown("/notifications")
+    ledger = client.get("/notifications").get_data(as_text=True)
     assert "ana@example.com" in ledger and "+14155550100" not in ledger  # who, not where
+    service = client.get(f"/services/{setup.query('SELECT id FROM services')[0][0]}").get_data(as_text=True)
+    assert "hooks.slack.com" in service and "sekrit" not in service  # a Slack URL's path is its credential
 
 
 def test_my_notifications_names_the_active_user_a_code_went_to(app, setup, client, add_user, sign_in):
