@@ -94,10 +94,12 @@ def viewer_zone() -> str:
 
 
 def here(value, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
-    """A time (naive UTC as stored, an aware datetime, or epoch seconds) as the reader's wall
-    time: one zone per reader, on every page (``%Z`` names it)."""
+    """A time (naive UTC as stored, as a datetime or a raw SQLite text; an aware datetime; or
+    epoch seconds) as the reader's wall time: one zone per reader, on every page (``%Z`` names it)."""
     if value is None:
         return ""
+    if isinstance(value, str):  # a raw SQLite read of a stored time
+        value = datetime.fromisoformat(value)
     if isinstance(value, datetime):
         value = value if value.tzinfo else value.replace(tzinfo=_timezone.utc)
     else:
