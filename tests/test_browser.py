@@ -230,9 +230,12 @@ def test_a_new_user_is_paged_by_mail_within_seconds_and_the_mail_acknowledges(ma
         page.get_by_role("link", name="API Token").click()
         page.get_by_label("Name", exact=True).fill("alertmanager")
         page.get_by_role("button", name="Create token").click()
+        asked = []  # the test call opens a real incident: it says whom that pages, and asks first
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
         page.get_by_role("button", name="Send a test call").click()
         mails = smtp.mailbox.wait(2, timeout=30)  # a bound, not a measurement (bench/paging.py measures)
         assert len(mails) == 2 and mails[1]["To"] == "ops@example.com", [m["Subject"] for m in mails]
+        assert len(asked) == 1 and "pages ops@example.com" in asked[0], asked
         assert mails[1]["Subject"].startswith("[Callgoose] HIGH example: ")
         ack = re.search(r"Acknowledge: (\S+)", text_of(mails[1])).group(1)
         assert ack.startswith(base + "/l/")

@@ -22,7 +22,7 @@ def test_a_service_without_a_policy_says_nobody_is_paged_until_one_is_chosen(app
     # A refused level says why and saves nothing.
     refused = client.post("/policies/new", data={"name": "checkout", "level0_users": [admin], "level0_after": "0"},
                           follow_redirects=True).get_data(as_text=True)
-    assert "escalate_after_minutes must be a whole number of minutes from 1" in refused
+    assert "level 1, minutes to the next level: must be a whole number of minutes from 1" in refused
     assert setup.query("SELECT count(*) FROM escalation_policies") == [(0,)]
     saved = client.post("/policies/new", data={"name": "checkout", "level0_users": [admin], "level0_after": "5",
                                                "repeat": "2"})

@@ -37,6 +37,7 @@ SEND_DEADLINE_SECONDS = 60  # a delivery still "sending" after this is "outcome 
 MESSAGE_GAP_SECONDS = 60
 VOICE_CALLS_PER_WINDOW = 3
 VOICE_WINDOW_SECONDS = 15 * 60
+RATE_LIMITED = "held by the rate limit"  # a pending row's error while a limit holds it (cleared when sent)
 
 
 # Checking a contact method (issue 11): a verification code lasts 15 minutes and takes at

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 
 from .. import clock
 from ..delivery.webhook import warning as guard_warning
@@ -40,6 +40,7 @@ from ..engine.paging import (
     describe_policy,
     person_name,
 )
+from ..engine.policy_form import LevelRow, PolicyForm, form_of_levels
 from ..engine.rules import SpecError
 from ..engine.words import Joined, Say, Word
 from ..extensions import db
@@ -138,6 +139,17 @@ def add_method(user_id: int, name: str, channel: str, address: str, fmt: str | N
                                             urgencies=",".join(URGENCIES)))
         return method
     return write(work)
+
+
+def add_method_warned(user_id: int, name: str, channel: str, address: str, fmt: str | None, now: float,
+                      allowed_hosts: str = "") -> tuple[ContactMethod, str | None]:
+    """:func:`add_method`, and for a webhook what the SSRF guard would say of its URL now (the
+    guard acts when delivering, as for a service's webhooks). :raises SpecError:"""
+    method = add_method(user_id, name, channel, address, fmt, now)
+    if method.channel != "webhook":
+        return method, None
+    allowed = frozenset(h.strip().lower() for h in (allowed_hosts or "").split(",") if h.strip())
+    return method, guard_warning(method.address, allowed)
 
 
 def delete_method(user_id: int, method_id: int) -> bool:
@@ -250,25 +262,59 @@ def policy_choices() -> list[tuple[int, str]]:
     return [(p.id, p.name) for p in db.session.execute(select(EscalationPolicy).order_by(EscalationPolicy.name)).scalars()]
 
 
-def _levels_doc(levels: list[tuple[int, list[int]]]) -> list[dict]:
+def _levels_doc(levels: list[tuple]) -> list[dict]:
+    """Each level as ``(minutes, user ids)`` or ``(minutes, user ids, schedule ids)``, checked:
+    a fault's path counts targets users first, then schedules, as the form lists them."""
     if not levels:
         raise SpecError("levels", Say("needs at least one level"))
     if len(levels) > MAX_LEVELS:
         raise SpecError("levels", Say("at most %(num)s levels", num=MAX_LEVELS))
     known = set(db.session.execute(select(User.id)).scalars())
+    known_schedules = schedules.schedule_names()
     doc = []
-    for i, (delay, users) in enumerate(levels):
+    for i, (delay, users, *more) in enumerate(levels):
+        users, rotas = list(dict.fromkeys(users)), list(dict.fromkeys(more[0] if more else ()))
         check_minutes(delay, f"levels[{i}].escalate_after_minutes", low=1)
-        if not users:
-            raise SpecError(f"levels[{i}].targets", Say("needs at least one target"))
-        for u in users:
+        if not users and not rotas:
+            raise SpecError(f"levels[{i}].targets", Say("needs at least one target: a person or a schedule"))
+        for j, u in enumerate(users):
             if u not in known:
-                raise SpecError(f"levels[{i}].targets", Say("user %(u)s does not exist", u=u))
-        doc.append({"escalate_after_minutes": delay, "targets": [{"user": u} for u in dict.fromkeys(users)]})
+                raise SpecError(f"levels[{i}].targets[{j}]", Say("user %(u)s does not exist", u=u))
+        for j, s in enumerate(rotas, start=len(users)):
+            if s not in known_schedules:
+                raise SpecError(f"levels[{i}].targets[{j}]", Say("schedule %(s)s does not exist", s=s))
+        doc.append({"escalate_after_minutes": delay,
+                    "targets": [{"user": u} for u in users] + [{"schedule": s} for s in rotas]})
     return doc
 
 
-def save_policy(policy_id: int | None, name: str, repeat, levels: list[tuple[int, list[int]]],
+@dataclass(frozen=True)
+class PolicyPage:
+    """The policy's page: the stored policy (None for a new one), the form as it shows, and what
+    a level can page: active users, and schedules (whoever is on call in them), by id."""
+
+    policy: EscalationPolicy | None
+    view: PolicyView | None
+    form: PolicyForm
+    people: list[User]
+    schedules: dict[int, str]
+
+
+def policy_page(policy_id: int | None, form: PolicyForm | None = None) -> PolicyPage | None:
+    """The page, with ``form`` (a refused one, as typed) or the stored policy's; None: no such policy."""
+    found = db.session.get(EscalationPolicy, policy_id) if policy_id is not None else None
+    if policy_id is not None and found is None:
+        return None
+    if form is None:
+        form = form_of_levels(found.name, found.repeat, found.levels) if found else PolicyForm(levels=(LevelRow("5"),))
+    chosen = {u for row in form.levels for u in row.users}  # a deactivated target stays, so a save keeps it
+    shown = list(db.session.execute(select(User).where(or_(User.active, User.id.in_(chosen)))
+                                    .order_by(User.email)).scalars())
+    rotas = dict(sorted(schedules.schedule_names().items(), key=lambda item: item[1]))
+    return PolicyPage(found, policy_view(found) if found else None, form, shown, rotas)
+
+
+def save_policy(policy_id: int | None, name: str, repeat, levels: list[tuple],
                 now: float) -> EscalationPolicy | None:
     """Create or change a policy; incidents already open keep the one they pinned.
 
@@ -294,6 +340,12 @@ def save_policy(policy_id: int | None, name: str, repeat, levels: list[tuple[int
         _services_changed(Service.escalation_policy_id == found.id)
         return found
     return write(work)
+
+
+def save_policy_form(policy_id: int | None, form: PolicyForm, now: float) -> EscalationPolicy | None:
+    """Save the posted form. :raises SpecError: its path counts levels and targets as the form shows them."""
+    return save_policy(policy_id, form.name, form.repeat_count,
+                       [(row.minutes, list(row.users), list(row.schedules)) for row in form.levels], now)
 
 
 def delete_policy(policy_id: int) -> str | None:

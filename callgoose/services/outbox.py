@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from .. import clock
 from ..engine.paging import (
     BUNDLED_KINDS,
+    RATE_LIMITED,
     SEND_DEADLINE_SECONDS,
     VOICE_WINDOW_SECONDS,
     Kind,
@@ -38,7 +39,7 @@ RECENT_CALLS = Sql(f"""
     WHERE user_id = :user AND channel = 'voice' AND bundle_of IS NULL AND status = '{State.SENT}' AND sent_at >= :since
 """)
 POSTPONE_METHOD = Sql(f"""
-    UPDATE notifications SET due_at = :at
+    UPDATE notifications SET due_at = :at, error = '{RATE_LIMITED}'
     WHERE contact_method_id = :method AND status = '{State.PENDING}' AND due_at <= :now
 """)
 _BUNDLED = "(" + ", ".join(f"'{k}'" for k in BUNDLED_KINDS) + ")"

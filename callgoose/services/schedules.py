@@ -153,11 +153,21 @@ def ids_by_name() -> dict[str, int]:
     return {r.name: r.id for r in db.session.execute(select(ScheduleRow)).scalars()}
 
 
-def save_all(schedules: tuple[Schedule, ...], now: float, replace_overrides: bool = True) -> dict[str, int]:
+def save_all(schedules: tuple[Schedule, ...], now: float, replace_overrides: bool = True,
+             path: str = "schedules[%d]") -> dict[str, int]:
     """Create or replace the document's schedules (users by email) in the caller's
     transaction; return every schedule's id by name. The form editor keeps the overrides
-    (``replace_overrides=False``): they are added and deleted on the schedule's page."""
-    ids = {u.email: u.id for u in db.session.execute(select(User)).scalars()}
+    (``replace_overrides=False``): they are added and deleted on the schedule's page.
+
+    :raises SpecError: an override that would put a deactivated user on call (``path`` % index)."""
+    users = list(db.session.execute(select(User)).scalars())
+    ids = {u.email: u.id for u in users}
+    inactive = {u.email for u in users if not u.active}
+    for i, schedule in enumerate(schedules):
+        for j, o in enumerate(schedule.overrides if replace_overrides else ()):
+            if o.user in inactive and o.end > now:
+                raise SpecError(f"{path.replace('%d', str(i))}.overrides[{j}].user", Say(
+                        "%(email)s is deactivated: an override cannot put them on call", email=o.user))
     for schedule in schedules:
         row = _row(schedule.name)
         if row is None:
@@ -317,8 +327,12 @@ def add_override(schedule_id: int, user_id: int, start_text: str, end_text: str,
         row = db.session.get(ScheduleRow, schedule_id)
         if row is None:
             return None
-        if db.session.get(User, user_id) is None:
+        user = db.session.get(User, user_id)
+        if user is None:
             raise SpecError("user", Say("choose a user"))
+        if not user.active:
+            raise SpecError("user", Say("%(email)s is deactivated: an override cannot put them on call",
+                                        email=user.email))
         clash = db.session.execute(select(ScheduleOverride).where(
             ScheduleOverride.schedule_id == schedule_id, ScheduleOverride.starts_at < clock.to_db(end),
             ScheduleOverride.ends_at > clock.to_db(start))).scalar()
@@ -400,9 +414,10 @@ def feeds_of(user_id: int) -> list[tuple[CalendarFeed, str | None]]:
 
 
 def feed_text(secret: str, now: float) -> str | None:
-    """The iCalendar text of a live feed (None: unknown or revoked: the URL stops working)."""
-    feed = db.session.execute(select(CalendarFeed).where(CalendarFeed.digest == _feed_digest(secret or ""),
-                                                         CalendarFeed.revoked_at.is_(None))).scalar()
+    """The iCalendar text of a live feed (None: unknown, revoked or its owner deactivated: the
+    URL stops working)."""
+    feed = db.session.execute(select(CalendarFeed).join(User, User.id == CalendarFeed.user_id).where(
+        CalendarFeed.digest == _feed_digest(secret or ""), CalendarFeed.revoked_at.is_(None), User.active)).scalar()
     if feed is None:
         return None
     start, end = now - FEED_PAST, now + FEED_AHEAD
@@ -464,7 +479,7 @@ def _save(schedule_id: int | None, doc, now: float, replace_overrides: bool) -> 
             row.name = schedule.name
         elif clash is not None:
             raise SpecError("schedule.name", Say("a schedule called %(name)s exists already", name=repr(schedule.name)))
-        return save_all((schedule,), now, replace_overrides)[schedule.name]
+        return save_all((schedule,), now, replace_overrides, path="schedule")[schedule.name]
     return write(work)
 
 
@@ -479,6 +494,7 @@ class Editor:
     users: list[str]  # the active users' emails, offered to type
     error: str | None = None
     saved: int | None = None  # the schedule's id once saved
+    warning: str | None = None  # once saved: nobody is on call now (a start in the future)
 
 
 def _emails() -> list[str]:
@@ -487,10 +503,13 @@ def _emails() -> list[str]:
 
 def editor_of(schedule_id: int | None, viewer: str, viewer_zone: str, now: float) -> Editor | None:
     """The form for a schedule; for a new one, a weekly rotation of the viewer handing over on
-    Mondays at 09:00 in the viewer's zone, from next Monday."""
+    Mondays at 09:00 in the viewer's zone, from the last such handoff: someone is on call from
+    the moment it is saved."""
     if schedule_id is None:
-        today = local_of(now, zone(viewer_zone)).date()
-        monday = today + timedelta(days=7 - today.weekday())
+        here = local_of(now, zone(viewer_zone))
+        monday = here.date() - timedelta(days=here.weekday())
+        if datetime.combine(monday, time(9)) > here.replace(tzinfo=None):
+            monday -= timedelta(days=7)
         doc = {"name": "", "time_zone": viewer_zone,
                "layers": [{"name": "weekly", "users": [viewer], "start": f"{monday.isoformat()}T09:00",
                            "shift": {"unit": "weeks", "count": 1}}]}
@@ -519,7 +538,21 @@ def edit_with_form(schedule_id: int | None, form: dict, now: float) -> Editor | 
     if saved is None:
         return None
     editor.saved = saved
+    editor.warning = nobody_until(saved, now)
     return editor
+
+
+def nobody_until(schedule_id: int, now: float, days: int = 35) -> Say | None:
+    """A warning when nobody is on call in the schedule now: until when (within ``days``)."""
+    row = db.session.get(ScheduleRow, schedule_id)
+    end = now + days * 86400
+    shifts = timeline(_engine_schedule(row, now, end), now, end) if row is not None else []
+    if shifts and shifts[0].start <= now:
+        return None
+    if not shifts:
+        return Say("Nobody is on call in this schedule now, nor in the next %(days)s days.", days=days)
+    return Say("Nobody is on call in this schedule until %(when)s: its first shift starts then.",
+               when=datetime.fromtimestamp(shifts[0].start, zone(row.time_zone)).strftime("%Y-%m-%d %H:%M %Z"))
 
 
 def delete_schedule(schedule_id: int) -> str | None:

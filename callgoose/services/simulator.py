@@ -67,6 +67,22 @@ def for_service_id(service_id: int, urgency: str, at: float) -> Simulation | Non
     return run(service if service is not None and service.deleted_at is None else None, urgency, at)
 
 
+def paged_at_once(service_id: int | None, now: float, limit: int = 50) -> list[str]:
+    """Who a new high-urgency incident would page at once (its policy's first level, through
+    their rules), on the service, or (None: a global token) on every live service with a
+    policy: what the token tab's test call warns of before it sends."""
+    ids = [service_id] if service_id is not None else list(db.session.execute(
+        select(Service.id).where(Service.live(), Service.escalation_policy_id.is_not(None))
+        .order_by(Service.id).limit(limit)).scalars())
+    who: dict[str, None] = {}
+    for sid in ids:
+        found = for_service_id(sid, "high", now)
+        for step in found.steps if found is not None else ():
+            if step.level == 0 and step.round == 0 and step.user is not None and step.channel:
+                who.setdefault(found.names.get(step.user, f"user {step.user}"), None)
+    return list(who)
+
+
 def for_token(name: str, scope: int | None, urgency: str, at: float) -> tuple[Simulation, dict] | None:
     """The API's simulation for a service the token reaches, with user ids as emails."""
     found = run(reachable_service(name, scope), urgency, at)

@@ -13,7 +13,7 @@ def register(app) -> None:
 
     from flask_babel import get_locale
 
-    from ..engine.paging import EVENTS
+    from ..engine.paging import EVENTS, RATE_LIMITED
     from ..extensions import csrf, db, login_manager
     from . import (
         api,
@@ -63,10 +63,11 @@ def register(app) -> None:
     app.jinja_env.globals["link_problem"] = i18n.link_problem
     app.jinja_env.globals["timedelta"] = timedelta
     app.jinja_env.globals["webhook_events"] = EVENTS  # the service webhook form's choices
+    app.jinja_env.globals["RATE_LIMITED"] = RATE_LIMITED  # a page's reason to wait (services.outbox)
     app.jinja_env.filters.update(localtime=localtime, dbtime=dbtime, shade=shade, localinput=localinput,
                                  filled=filled, guide_html=guide_html, intent_words=intent_words, ago=i18n.ago, word=i18n.word,
                                  strong=i18n.strong, em=i18n.em, say=i18n.say, guide_words=i18n.guide_words,
-                                 code=i18n.code, link=i18n.link)
+                                 code=i18n.code, link=i18n.link, here=i18n.here)
     errors.register_error_handlers(app)
     app.after_request(errors.security_headers)
 

@@ -24,7 +24,7 @@ from wtforms.fields import SelectChoice
 
 from .. import clock
 from ..engine.lifecycle import Action
-from ..services import catalog, incidents, tokens
+from ..services import catalog, incidents, simulator, tokens
 from .access import admin_required
 from .forms import CommentForm, TokenForm
 from .i18n import fault
@@ -171,8 +171,10 @@ def _token_form(empty: bool = False) -> TokenForm:
 
 
 def _tokens_tab(form: TokenForm, created: dict | None = None, status: int = 200):
+    # Who the test call would page, said before it is sent (it opens a real incident).
+    paged = simulator.paged_at_once(created["token"].service_id, clock.now()) if created else []
     return render_template("dashboard/tokens.html", endpoint=endpoint_url(), form=form,
-                           rows=tokens.token_rows(), created=created, sample=SAMPLE), status
+                           rows=tokens.token_rows(), created=created, sample=SAMPLE, paged=paged), status
 
 
 @bp.get("/tokens", endpoint="tokens")

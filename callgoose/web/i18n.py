@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from datetime import timezone as _timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_timedelta
 from flask import has_request_context, request
@@ -90,6 +91,24 @@ def ago(value) -> str:
 
 def viewer_zone() -> str:
     return timezone()
+
+
+def here(value, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
+    """A time (naive UTC as stored, as a datetime or a raw SQLite text; an aware datetime; or
+    epoch seconds) as the reader's wall time: one zone per reader, on every page (``%Z`` names it)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):  # a raw SQLite read of a stored time
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        value = value if value.tzinfo else value.replace(tzinfo=_timezone.utc)
+    else:
+        value = datetime.fromtimestamp(float(value), _timezone.utc)
+    try:
+        zone = ZoneInfo(viewer_zone())
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return value.astimezone(zone).strftime(fmt)
 
 
 # Why a mail's link cannot act (services.actions and engine.signing word it in English).

@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from .. import clock
-from ..engine import SpecError
+from ..engine import SpecError, policy_form
 from ..engine.paging import CHANNELS, FINAL_STATES, URGENCIES, WEBHOOK_FORMATS
 from ..services import checks, oncall, users
 from .access import admin_required
@@ -77,12 +77,14 @@ def mine():
 def add_method():
     uid = _whose(request.form.get("user_id", type=int))
     try:
-        method = oncall.add_method(uid, request.form.get("name", ""), request.form.get("type", ""),
-                                   request.form.get("address", ""), request.form.get("format"), clock.now())
+        method, warning = oncall.add_method_warned(
+            uid, request.form.get("name", ""), request.form.get("type", ""), request.form.get("address", ""),
+            request.form.get("format"), clock.now(), current_app.config["WEBHOOK_ALLOWED_HOSTS"])
     except SpecError as exc:
         return _refused(exc, _mine(uid))
-    return _done(True, _("Added %(name)s. Send a code to verify it: pages go only to verified methods.",
-                         name=method.name), _mine(uid))
+    added = _("Added %(name)s. Send a code to verify it: pages go only to verified methods.", name=method.name)
+    return _done(True, added + (" " + _("Warning: %(warning)s", warning=warning) if warning else ""), _mine(uid),
+                 "error" if warning else "message")
 
 
 @bp.post("/notifications/me/methods/<int:method_id>/<any(code, confirm, test, delete, verify):action>")
@@ -138,37 +140,32 @@ def policies():
     return render_template("paging/policies.html", policies=oncall.policies())
 
 
-def _levels_from_form(form) -> list[tuple[int, list[int]]]:
-    levels = []
-    for i in range(LEVEL_SLOTS):
-        users_ = [int(u) for u in form.getlist(f"level{i}_users") if u.isdigit()]
-        delay = form.get(f"level{i}_after", "").strip()
-        if not users_ and not delay:
-            continue
-        levels.append((int(delay) if delay.isdigit() else -1, users_))
-    return levels
+def _policy_page(policy_id: int | None, form=None, error: str | None = None):
+    page = oncall.policy_page(policy_id, form)
+    if page is None:
+        abort(404, "No such escalation policy.")
+    return render_template("paging/policy.html", page=page, policy=page.policy, view=page.view, form=page.form,
+                           slots=min(policy_form.MAX_SLOTS, max(LEVEL_SLOTS, len(page.form.levels) + 1)),
+                           error=error), 422 if error else 200
 
 
 @bp.get("/policies/new")
 @bp.get("/policies/<int:policy_id>")
 @login_required
 def policy(policy_id: int | None = None):
-    found = oncall.policy(policy_id) if policy_id is not None else None
-    if policy_id is not None and found is None:
-        abort(404, "No such escalation policy.")
-    return render_template("paging/policy.html", policy=found, slots=LEVEL_SLOTS, people=users.all_users(),
-                           view=oncall.policy_view(found) if found else None)
+    return _policy_page(policy_id)
 
 
 @bp.post("/policies/new")
 @bp.post("/policies/<int:policy_id>")
 @admin_required
 def save_policy(policy_id: int | None = None):
+    form = policy_form.form_of(request.form.getlist, request.form.get)
     try:
-        saved = oncall.save_policy(policy_id, request.form.get("name", ""), request.form.get("repeat", type=int, default=0),
-                                   _levels_from_form(request.form), clock.now())
-    except SpecError as exc:
-        return _refused(exc, request.path)
+        saved = oncall.save_policy_form(policy_id, form, clock.now())
+    except SpecError as exc:  # shown again as typed, the fault in words ("level 2, target 1: ...")
+        return _policy_page(policy_id, form, _("Not saved: %(field)s: %(message)s.",
+                                               field=say(policy_form.in_words(exc.path)), message=say(exc.message)))
     if saved is None:
         abort(404, "No such escalation policy.")
     flash(_("Policy %(name)s saved. Incidents already open keep the policy they started with.", name=saved.name), "message")

@@ -31,10 +31,10 @@ ZONE_CHOICES = sorted(available_timezones())
 
 
 def viewer_zone(schedule_zone: str) -> str:
-    """``?tz=`` when it names a zone, else the viewer's own zone unless it is plain UTC, else the
-    schedule's."""
+    """``?tz=`` when it names a zone, else the viewer's own zone (one zone per reader on every
+    page), else the schedule's."""
     asked = request.args.get("tz") or request.form.get("tz") or ""
-    mine = current_user.time_zone if current_user.time_zone not in (None, "", "UTC") else ""
+    mine = current_user.time_zone or ""
     return next((name for name in (asked, mine, schedule_zone) if known_zone(name)), "UTC")
 
 
@@ -159,7 +159,8 @@ def save(schedule_id: int | None = None):
         abort(404, "No such schedule.")
     if editor.saved is None:
         return render_template("schedules/edit.html", editor=editor, zones=ZONE_CHOICES), 422 if editor.error else 200
-    flash(_("Schedule saved."), "message")
+    flash(_("Schedule saved.") + (" " + say(editor.warning) if editor.warning else ""),
+          "error" if editor.warning else "message")
     return redirect(url_for("schedules.schedule", schedule_id=editor.saved))
 
 

@@ -37,7 +37,7 @@ from ..engine.config import (
 from ..engine.rules import build_resolve, build_trigger
 from ..services import catalog, heartbeats
 from .access import admin_required
-from .i18n import fault, say
+from .i18n import fault, say, viewer_zone
 
 bp = Blueprint("services", __name__)
 SLOTS = 5  # condition rows in the rule form (the limit of S18)
@@ -97,7 +97,7 @@ def import_():
 
 
 @bp.get("/services/export")
-@login_required
+@admin_required  # the document holds webhook secrets and everyone's contact methods
 def export():
     body = json.dumps(catalog.current_config(), indent=2, ensure_ascii=False) + "\n"
     return Response(body, mimetype="application/json",
@@ -234,11 +234,14 @@ def _maintenance_form(form: dict, now: float):
 
 
 def _zone(name: str) -> ZoneInfo:
-    """The browser's time zone (sent by app.js), else UTC."""
-    try:
-        return ZoneInfo(name) if name and "\x00" not in name and len(name) < 64 else ZoneInfo("UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    """The form's time zone (the reader's, which the page names), else the reader's, else UTC."""
+    for candidate in (name, viewer_zone()):
+        try:
+            if candidate and "\x00" not in candidate and len(candidate) < 64:
+                return ZoneInfo(candidate)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    return ZoneInfo("UTC")
 
 
 def _local_time(text: str, zone: ZoneInfo, name: str) -> float | None:
