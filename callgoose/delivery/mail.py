@@ -8,7 +8,19 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from ..engine.messages import Message
-from . import Permanent, Settings, Temporary
+from . import Permanent, Settings, Temporary, deadline
+
+
+class _SMTP(smtplib.SMTP):
+    """SMTP whose socket is under the send's deadline (the greeting included)."""
+
+    def _get_socket(self, host, port, timeout):
+        return deadline.connect((host, port), timeout)
+
+
+class _SMTPS(smtplib.SMTP_SSL):
+    def _get_socket(self, host, port, timeout):
+        return deadline.wrap(self.context, deadline.connect((host, port), timeout), self._host, timeout)
 
 
 def build(settings: Settings, to: str, message: Message, delivery_id: str) -> EmailMessage:
@@ -35,13 +47,14 @@ def send(settings: Settings, to: str, message: Message, delivery_id: str) -> str
     port = settings.smtp_port or (465 if security == "tls" else 587 if security == "starttls" else 25)
     try:
         if security == "tls":
-            client = smtplib.SMTP_SSL(settings.smtp_host, port, timeout=settings.timeout,
+            client = _SMTPS(settings.smtp_host, port, timeout=settings.timeout,
                                       context=ssl.create_default_context())
         else:
-            client = smtplib.SMTP(settings.smtp_host, port, timeout=settings.timeout)
+            client = _SMTP(settings.smtp_host, port, timeout=settings.timeout)
         with client:
             if security == "starttls":
                 client.starttls(context=ssl.create_default_context())
+                deadline.arm(client.sock, settings.timeout)  # the TLS socket replaced the armed one
             if settings.smtp_username:
                 client.login(settings.smtp_username, settings.smtp_password or "")
             client.send_message(mail)
