@@ -328,6 +328,10 @@ class DripReceiver:
         threading.Thread(target=self._accept, daemon=True).start()
         return self
 
+    def release(self):
+        """End every drip now (the senders waiting on it get their connection closed)."""
+        self._stop.set()
+
     def __exit__(self, *exc):
         self._stop.set()
         self._listener.close()

@@ -95,9 +95,9 @@ def test_a_dripping_receiver_delays_nobody_else_s_page(make_app, database_url, t
                 assert len(smtp.mailbox.times) == count, f"{name}'s page did not arrive while the webhook dripped"
                 assert smtp.mailbox.messages[-1]["To"] == f"{name}@example.com"
                 assert smtp.mailbox.times[-1] - answered < 1.0
-        finally:
+        finally:  # a stop lets the send in flight end, at its deadline (20 s)
             server.terminate()
-            server.wait(15)
+            assert server.wait(40) == 0
 
 
 def test_a_message_that_cannot_be_built_fails_alone_and_for_good(make_app, database_url, tmp_path, setup_for):
@@ -148,10 +148,12 @@ def test_a_failure_is_recorded_while_another_connection_holds_the_database(make_
         with app.app_context():
             deliver.run(db.engine, app.config, start + 1)
             assert len(receiver.requests) == 1
-            deliver.run(db.engine, app.config, start + 62)  # past the claim's deadline
+            page = notifications(setup)[0]
+            assert page[3] == "pending" and "HTTP 500" in page[4] and page[5] == 1, page
+            deliver.run(db.engine, app.config, start + 62)  # past the claim's deadline: retried
     holder.close()
     page = notifications(setup)[0]
-    assert page[3] == "pending" and "HTTP 500" in page[4] and page[5] == 1, page
+    assert page[3] == "sent" and page[5] == 2 and len(receiver.requests) == 2, page
 
 
 def test_delivery_errors_are_classed_550_and_twilio_4xx_for_good_5xx_and_429_for_later():
@@ -180,3 +182,32 @@ def test_delivery_errors_are_classed_550_and_twilio_4xx_for_good_5xx_and_429_for
         for expected in (Temporary, Temporary, Permanent):
             with pytest.raises(expected):
                 webhook.post(hook, receiver.url, b"{}", {})
+
+
+def test_a_leader_stuck_in_a_tick_lets_a_standby_take_over(dbapp, monkeypatch):
+    """A leader whose tick cannot finish gives up its lease (on PostgreSQL, its advisory lock)
+    within about a lease, so a standby takes over; on SQLite the lease row lapses."""
+    from callgoose.worker import Worker
+
+    release, entered = threading.Event(), threading.Event()
+
+    def stuck(engine, config, now, keep_alive):  # the first run hangs (a statement, a bug)
+        if not entered.is_set():
+            entered.set()
+            release.wait(60)
+
+    monkeypatch.setattr("callgoose.worker.JOBS", {"stuck": (stuck, 0)})
+    dbapp.config["WORKER_LEASE_SECONDS"] = 2
+    leader, standby = Worker(dbapp), Worker(dbapp)
+    leader.start()
+    try:
+        assert entered.wait(10)
+        began = time.monotonic()
+        while not standby.tick() and time.monotonic() - began < 15:
+            release.wait(0.2)
+        assert standby.leader, "the standby never took over from the stuck leader"
+        assert time.monotonic() - began < 2 + 3
+    finally:
+        release.set()
+        leader.stop()
+        standby.stop()

@@ -37,13 +37,19 @@ def build(settings: Settings, to: str, message: Message, delivery_id: str) -> Em
     return mail
 
 
-def send(settings: Settings, to: str, message: Message, delivery_id: str) -> str | None:
+def send(settings: Settings, to: str, message: Message, delivery_id: str,
+         mail: EmailMessage | None = None) -> str | None:
+    """Send ``mail`` (or the one built from ``message``); a mail that cannot be built fails for good."""
     if not settings.smtp_host:
         raise Temporary("no SMTP server is configured (set CALLGOOSE_SMTP_HOST)")
     security = settings.smtp_security
     if security not in ("none", "starttls", "tls"):
         raise Temporary(f"CALLGOOSE_SMTP_SECURITY must be none, starttls or tls, not {security!r}")
-    mail = build(settings, to, message, delivery_id)
+    if mail is None:
+        try:
+            mail = build(settings, to, message, delivery_id)
+        except (ValueError, TypeError) as exc:  # e.g. a header with a line break
+            raise Permanent(f"the message could not be built: {type(exc).__name__}: {exc}") from None
     port = settings.smtp_port or (465 if security == "tls" else 587 if security == "starttls" else 25)
     try:
         if security == "tls":
