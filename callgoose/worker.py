@@ -53,7 +53,7 @@ class Worker:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._senders = None  # the delivery job's sender threads: sends outlive a tick
-        self._tick_began: float | None = None  # time.monotonic() when the running tick began
+        self._progress_at: float | None = None  # time.monotonic() of the running tick's start or last keep_alive
         self._gave_up = False  # the watchdog gave the lease up during this tick
 
     @property
@@ -138,7 +138,7 @@ class Worker:
         """Run one job; return its error (a failing job is logged and retried at its next turn)."""
         extra = {}
         if job is deliver.run:  # its sends go on in threads of their own while the worker ticks
-            self._senders = self._senders or deliver.senders_for(self.app.config)
+            self._senders = self._senders or deliver.senders_for(self.app.config, self.wake)
             extra["senders"] = self._senders
         try:
             said = job(self._engine(), self.app.config, now, self._keep_alive, **extra)
@@ -154,6 +154,7 @@ class Worker:
         time the job has taken, so a test's clock and the real one agree)."""
         if self._gave_up:
             raise RuntimeError("the tick ran past the lease and gave the worker lease up")
+        self._progress_at = time.monotonic()
         base, started = self._job_clock
         now = base + (time.monotonic() - started)
         if now - (self._renewed_at or base) >= self.tick_seconds:
@@ -164,7 +165,7 @@ class Worker:
     def tick(self, now: float | None = None) -> bool:
         """Take or renew the lease and, as the leader, run the jobs that are due. Never raises."""
         now = clock.now() if now is None else now
-        self._gave_up, self._tick_began = False, time.monotonic()
+        self._gave_up, self._progress_at = False, time.monotonic()
         try:
             self.leader = self._take_lease(now)
             if self.leader:
@@ -173,20 +174,22 @@ class Worker:
             log.exception("worker tick failed")
             self.leader = False
         finally:
-            self._tick_began = None
+            self._progress_at = None
         self.last_tick_at = now
         return self.leader and not self._gave_up
 
     def _watch(self) -> None:
-        """A leader whose tick cannot finish within a lease (a hung statement, a bug) lets go:
+        """A leader whose tick makes no progress (starts, or a job's keep_alive) for a lease (a
+        hung statement, a bug) lets go:
         on PostgreSQL its advisory lock goes with the lock's connection, so a standby takes
         over within a tick; on SQLite the lease row, no longer renewed, lapses by itself."""
         while not self._stop.wait(self.tick_seconds):
-            began = self._tick_began
+            began = self._progress_at
             if began is None or time.monotonic() - began < self.lease_seconds or self._gave_up:
                 continue
-            log.error("a worker tick has run for %.0f s: giving up the worker lease", time.monotonic() - began)
-            self._gave_up = True
+            log.error("a worker tick made no progress for %.0f s: giving up the worker lease",
+                      time.monotonic() - began)
+            self._gave_up, self.leader = True, False
             if self._lock_conn is not None:
                 self._drop_lock_connection()
 

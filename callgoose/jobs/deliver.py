@@ -156,9 +156,9 @@ def send_seconds(config) -> float:
     return max(1.0, min(seconds, SEND_DEADLINE_SECONDS / 2))
 
 
-def senders_for(config) -> Senders:
+def senders_for(config, on_free=lambda: None) -> Senders:
     return Senders(int(config.get("DELIVERY_SENDERS") or THREADS),
-                   int(config.get("DELIVERY_SENDERS_PER_DESTINATION") or PER_DESTINATION))
+                   int(config.get("DELIVERY_SENDERS_PER_DESTINATION") or PER_DESTINATION), on_free)
 
 
 def run(engine, config, now: float, keep_alive=lambda: None, senders: Senders | None = None) -> str | None:

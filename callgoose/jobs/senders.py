@@ -36,7 +36,8 @@ class Room:
 class Senders:
     """A pool of sender threads; :meth:`room` before a claim, :meth:`start` after it."""
 
-    def __init__(self, threads: int, per_destination: int):
+    def __init__(self, threads: int, per_destination: int, on_free: Callable[[], None] = lambda: None):
+        self.on_free = on_free  # the worker's wake(): a freed sender may claim what waited for it
         self.threads = max(1, threads)
         self.per_destination = max(1, min(per_destination, self.threads))
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="callgoose-send")
@@ -73,6 +74,7 @@ class Senders:
                         del self._busy[destination]
                     self._leads.discard(lead_id)
                     self._lock.notify_all()
+                self.on_free()
         return self._pool.submit(run)
 
     def wait_idle(self, timeout: float) -> bool:
