@@ -6,9 +6,11 @@ for another's rate limit. Two passes per database: calls one at a time (spaced o
 burst of all N at once from 8 threads. Beside them, in the same run, the floor: one bare
 ``smtplib`` send of the same size to the same server. Also printed: new incidents per
 second with and without a policy (wrk, 8 connections), so paging's cost to ingestion is
-measured, not assumed.
+measured, not assumed. And isolation: pages one at a time to ``--pairs`` more people, with
+and without another person's webhook dripping its answer a byte a second meanwhile (the
+sender stuck on it must delay nobody else's page).
 
-    python bench/paging.py [--users 100] [--databases sqlite,postgres] [--seconds 4]
+    python bench/paging.py [--users 100] [--pairs 20] [--databases sqlite,postgres] [--seconds 4]
 """
 
 from __future__ import annotations
@@ -39,13 +41,15 @@ from common import (
     stop,
     wrk,
 )
-from receivers import SmtpServer
+from receivers import DripReceiver, SmtpServer
 
 
-def config(users: int) -> dict:
+def config(users: int, drip_url: str = "http://127.0.0.1:9/drip") -> dict:
     rules = {"trigger": [{"conditions": [{"json_key": "status", "contains": ["firing"]}],
                           "title_from": "title", "map_incident_with": "id"}]}
-    return {
+    drip = {"email": "drip@bench.test", "contact_methods": [{"name": "hook", "type": "webhook", "url": drip_url}],
+            "notification_rules": [{"contact_method": "hook", "after_minutes": 0}]}
+    doc = {
         "users": [{"email": f"u{i}@bench.test", "contact_methods": [
             {"name": "mail", "type": "email", "address": f"u{i}@bench.test"}]} for i in range(users)],
         "escalation_policies": [{"name": f"p{i}", "levels": [
@@ -53,6 +57,11 @@ def config(users: int) -> dict:
         "services": [{"name": f"s{i}", **rules, "escalation_policy": f"p{i}"} for i in range(users)]
         + [{"name": "bench", **rules}, {"name": "paged", **rules, "escalation_policy": "p0"}],
     }
+    doc["users"].append(drip)
+    doc["escalation_policies"].append({"name": "pdrip", "levels": [
+        {"escalate_after_minutes": 30, "targets": [{"user": "drip@bench.test"}]}]})
+    doc["services"].append({"name": "dripping", **rules, "escalation_policy": "pdrip"})
+    return doc
 
 
 def post(port: int, token: str, body: dict) -> tuple[int, float]:
@@ -102,17 +111,44 @@ def figures(label: str, values: list[float]) -> str:
             f"   p99 {percentile(ms, 99):7.0f} ms   max {max(ms):7.0f} ms")
 
 
-def run(kind: str, users: int, seconds: float) -> None:
-    with tempfile.TemporaryDirectory() as tmp, SmtpServer() as smtp, database(kind, Path(tmp)) as url:
+def one_at_a_time(port: int, mailbox, tokens: dict[str, str], label: str) -> list[float]:
+    """Page each of these people in turn (spaced out); seconds from each 201 to its mail."""
+    answered = {}
+    for recipient, token in tokens.items():
+        status, at = post(port, token, {"status": "firing", "id": f"{label}-{recipient}", "title": label})
+        assert status == 201, status
+        answered[recipient] = at
+        time.sleep(0.1)
+    return delivery(mailbox, list(answered), answered)
+
+
+def isolation(port: int, mailbox, tokens: dict[str, str], drip_token: str, drip) -> None:
+    """Page latency with and without a dripping webhook on another person's method."""
+    names = list(tokens)
+    half = len(names) // 2
+    calm = one_at_a_time(port, mailbox, {n: tokens[n] for n in names[:half]}, "calm")
+    status, _ = post(port, drip_token, {"status": "firing", "id": "drip", "title": "drip"})
+    assert status == 201, status
+    assert drip.wait(1, timeout=15), "the dripping webhook was never called"
+    dripping = one_at_a_time(port, mailbox, {n: tokens[n] for n in names[half:]}, "dripping")
+    drip.release()
+    print(figures("no dripping receiver (201 -> mail)", calm))
+    print(figures("another's webhook drips meanwhile", dripping))
+
+
+def run(kind: str, users: int, seconds: float, pairs: int = 20) -> None:
+    with tempfile.TemporaryDirectory() as tmp, SmtpServer() as smtp, database(kind, Path(tmp)) as url, \
+            DripReceiver(gap=1.0, limit=120) as drip:
         instance = Path(tmp)
         env = {**env_for(url, instance), "CALLGOOSE_SMTP_HOST": "127.0.0.1", "CALLGOOSE_SMTP_PORT": str(smtp.port),
-               "CALLGOOSE_BASE_URL": "http://callgoose.bench"}
+               "CALLGOOSE_BASE_URL": "http://callgoose.bench", "CALLGOOSE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}
         flask(env, "init-db")
         path = instance / "paging.json"
-        path.write_text(json.dumps(config(users)))
+        path.write_text(json.dumps(config(users + 2 * pairs, drip.url)))
         flask(env, "import-config", str(path))
         tokens = [flask(env, "create-token", f"t{i}", "--service", f"s{i}").strip().splitlines()[-1]
-                  for i in range(users)]
+                  for i in range(users + 2 * pairs)]
+        drip_token = flask(env, "create-token", "drip", "--service", "dripping").strip().splitlines()[-1]
         bench_token = flask(env, "create-token", "bench", "--service", "bench").strip().splitlines()[-1]
         paged_token = flask(env, "create-token", "paged", "--service", "paged").strip().splitlines()[-1]
         proc, port = serve(env, instance, worker=True)
@@ -143,6 +179,8 @@ def run(kind: str, users: int, seconds: float) -> None:
             with ThreadPoolExecutor(8) as pool:
                 list(pool.map(fire, range(half, users)))
             print(figures(f"burst of {users - half}, 8 threads", delivery(smtp.mailbox, list(answered), answered)))
+            isolation(port, smtp.mailbox, {f"u{i}@bench.test": tokens[i] for i in range(users, users + 2 * pairs)},
+                      drip_token, drip)
             # what paging costs ingestion: new incidents on a service that pages vs one that does not
             compare(port, bench_token, paged_token, seconds, "worker in the process (it sends meanwhile)")
         finally:
@@ -171,12 +209,13 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--seconds", type=float, default=4)
+    parser.add_argument("--pairs", type=int, default=20, help="pages with and without a dripping webhook")
     args = parser.parse_args()
     for kind in args.databases.split(","):
         if kind == "postgres" and not pg_reachable():
             print("postgres: not reachable, skipped")
             continue
-        run(kind, args.users, args.seconds)
+        run(kind, args.users, args.seconds, args.pairs)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,9 @@ DEFAULTS = {
     "TWILIO_API_BASE": "https://api.twilio.com",
     "WEBHOOK_ALLOWED_HOSTS": "",  # hosts (any port) a webhook may reach although they are private
     "DELIVERY_TIMEOUT_SECONDS": 10,
+    "DELIVERY_DEADLINE_SECONDS": 20,  # one whole send (a dripping receiver ends here); at most 30
+    "DELIVERY_SENDERS": 8,  # messages the worker sends at once, in threads that outlive a tick
+    "DELIVERY_SENDERS_PER_DESTINATION": 3,  # of them at most to one webhook host, the SMTP server or Twilio
     # Email intake (issue 10): off unless SMTP_INTAKE_LISTEN is host:port; runs with the worker
     "SMTP_INTAKE_LISTEN": None,
     "SMTP_INTAKE_DOMAIN": "callgoose.localhost",
@@ -77,7 +80,9 @@ def _check_settings(config) -> None:
     for name, low in (("DUPLICATE_WINDOW_SECONDS", 0), ("MAX_BODY_BYTES", 1), ("THREADS", 1),
                       ("PORT", 1), ("API_LOG_RETENTION_DAYS", 1), ("POLL_INTERVAL_SECONDS", 1),
                       ("CONNECTION_LIMIT", 10), ("IDLE_TIMEOUT_SECONDS", 1), ("SHUTDOWN_TIMEOUT_SECONDS", 0),
-                      ("WORKER_TICK_SECONDS", 1), ("WORKER_LEASE_SECONDS", 2), ("SMTP_INTAKE_MAX_BYTES", 1024)):
+                      ("WORKER_TICK_SECONDS", 1), ("WORKER_LEASE_SECONDS", 2), ("SMTP_INTAKE_MAX_BYTES", 1024),
+                      ("DELIVERY_DEADLINE_SECONDS", 1), ("DELIVERY_SENDERS", 1),
+                      ("DELIVERY_SENDERS_PER_DESTINATION", 1)):
         value = config[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"setting {name} must be a whole number of at least {low}, not {value!r}")

@@ -19,7 +19,7 @@ import time
 from datetime import datetime
 
 from . import clock
-from .jobs import JOBS
+from .jobs import JOBS, deliver
 from .store.hotpath import Sql, write_cursor
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,9 @@ class Worker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._senders = None  # the delivery job's sender threads: sends outlive a tick
+        self._progress_at: float | None = None  # time.monotonic() of the running tick's start or last keep_alive
+        self._gave_up = False  # the watchdog gave the lease up during this tick
 
     @property
     def tick_seconds(self) -> float:
@@ -133,8 +136,12 @@ class Worker:
 
     def _run_job(self, name: str, job, now: float) -> str | None:
         """Run one job; return its error (a failing job is logged and retried at its next turn)."""
+        extra = {}
+        if job is deliver.run:  # its sends go on in threads of their own while the worker ticks
+            self._senders = self._senders or deliver.senders_for(self.app.config, self.wake)
+            extra["senders"] = self._senders
         try:
-            said = job(self._engine(), self.app.config, now, self._keep_alive)
+            said = job(self._engine(), self.app.config, now, self._keep_alive, **extra)
             if said:
                 log.info("job %s: %s", name, said)
         except Exception as exc:
@@ -145,6 +152,9 @@ class Worker:
     def _keep_alive(self) -> None:
         """Renew the lease during a long job, at most once a tick (the tick's ``now`` plus the
         time the job has taken, so a test's clock and the real one agree)."""
+        if self._gave_up:
+            raise RuntimeError("the tick ran past the lease and gave the worker lease up")
+        self._progress_at = time.monotonic()
         base, started = self._job_clock
         now = base + (time.monotonic() - started)
         if now - (self._renewed_at or base) >= self.tick_seconds:
@@ -155,6 +165,7 @@ class Worker:
     def tick(self, now: float | None = None) -> bool:
         """Take or renew the lease and, as the leader, run the jobs that are due. Never raises."""
         now = clock.now() if now is None else now
+        self._gave_up, self._progress_at = False, time.monotonic()
         try:
             self.leader = self._take_lease(now)
             if self.leader:
@@ -162,8 +173,25 @@ class Worker:
         except Exception:  # the database may be away: try again next tick
             log.exception("worker tick failed")
             self.leader = False
+        finally:
+            self._progress_at = None
         self.last_tick_at = now
-        return self.leader
+        return self.leader and not self._gave_up
+
+    def _watch(self) -> None:
+        """A leader whose tick makes no progress (starts, or a job's keep_alive) for a lease (a
+        hung statement, a bug) lets go:
+        on PostgreSQL its advisory lock goes with the lock's connection, so a standby takes
+        over within a tick; on SQLite the lease row, no longer renewed, lapses by itself."""
+        while not self._stop.wait(self.tick_seconds):
+            began = self._progress_at
+            if began is None or time.monotonic() - began < self.lease_seconds or self._gave_up:
+                continue
+            log.error("a worker tick made no progress for %.0f s: giving up the worker lease",
+                      time.monotonic() - began)
+            self._gave_up, self.leader = True, False
+            if self._lock_conn is not None:
+                self._drop_lock_connection()
 
     def _loop(self):
         while not self._stop.is_set():
@@ -180,10 +208,12 @@ class Worker:
         """Run the worker in a daemon thread of this process."""
         self._thread = threading.Thread(target=self._loop, name="callgoose-worker", daemon=True)
         self._thread.start()
+        threading.Thread(target=self._watch, name="callgoose-worker-watchdog", daemon=True).start()
         return self
 
     def run_forever(self) -> None:
         """Run in the foreground until :meth:`stop` (the ``worker`` command)."""
+        threading.Thread(target=self._watch, name="callgoose-worker-watchdog", daemon=True).start()
         self._loop()
 
     def stop(self) -> None:
@@ -198,4 +228,6 @@ class Worker:
         except Exception:
             log.warning("could not release the worker lease; it expires by itself")
         self._drop_lock_connection()
+        if self._senders is not None:
+            self._senders.shutdown()
         self.leader = False

@@ -110,8 +110,9 @@ class WebhookReceiver(_Loopback):
     """Records POSTs; answers from ``statuses`` in turn (then 200). Checks the signature of
     each request against ``secret`` when one is given."""
 
-    def __init__(self, secret: str | None = None, statuses: list[int] | None = None):
+    def __init__(self, secret: str | None = None, statuses: list[int] | None = None, on_request=None):
         self.secret = secret
+        self.on_request = on_request  # called before each answer
         self.statuses = list(statuses or [])
         self.requests: list[dict] = []
         self.lock = threading.Condition()
@@ -127,6 +128,8 @@ class WebhookReceiver(_Loopback):
                           "json": json.loads(body), "signature_ok": None, "at": time.time()}
                 if receiver.secret is not None:
                     record["signature_ok"] = verify(receiver.secret, self.headers.get("Callgoose-Signature", ""), body)
+                if receiver.on_request is not None:
+                    receiver.on_request()
                 with receiver.lock:
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
                     record["answered"] = status
@@ -277,3 +280,71 @@ def self_signed(folder) -> tuple[str, str]:
                     "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
                    check=True, capture_output=True)
     return cert, key
+
+
+class DripReceiver:
+    """A webhook receiver that reads each request, then answers one byte every ``gap`` seconds
+    (for up to ``limit`` seconds): a slow receiver that a per-read timeout never catches."""
+
+    def __init__(self, gap: float = 1.0, limit: float = 60.0):
+        self.gap, self.limit = gap, limit
+        self.requests: list[float] = []  # when each request had arrived in full
+        self.arrived = threading.Condition()
+        self._stop = threading.Event()
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/drip"
+
+    def _serve(self, conn):
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+            while len(body) < length:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                body += chunk
+            with self.arrived:
+                self.requests.append(time.time())
+                self.arrived.notify_all()
+            answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+            ends = time.monotonic() + self.limit
+            for byte in answer:
+                if self._stop.wait(self.gap) or time.monotonic() > ends:
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def _accept(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def wait(self, count: int, timeout: float = 10) -> list[float]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.requests) >= count, timeout)
+        return self.requests
+
+    def __enter__(self):
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def release(self):
+        """End every drip now (the senders waiting on it get their connection closed)."""
+        self._stop.set()
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._listener.close()

@@ -8,7 +8,19 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from ..engine.messages import Message
-from . import Permanent, Settings, Temporary
+from . import Permanent, Settings, Temporary, deadline
+
+
+class _SMTP(smtplib.SMTP):
+    """SMTP whose socket is under the send's deadline (the greeting included)."""
+
+    def _get_socket(self, host, port, timeout):
+        return deadline.connect((host, port), timeout)
+
+
+class _SMTPS(smtplib.SMTP_SSL):
+    def _get_socket(self, host, port, timeout):
+        return deadline.wrap(self.context, deadline.connect((host, port), timeout), self._host, timeout)
 
 
 def build(settings: Settings, to: str, message: Message, delivery_id: str) -> EmailMessage:
@@ -25,23 +37,30 @@ def build(settings: Settings, to: str, message: Message, delivery_id: str) -> Em
     return mail
 
 
-def send(settings: Settings, to: str, message: Message, delivery_id: str) -> str | None:
+def send(settings: Settings, to: str, message: Message, delivery_id: str,
+         mail: EmailMessage | None = None) -> str | None:
+    """Send ``mail`` (or the one built from ``message``); a mail that cannot be built fails for good."""
     if not settings.smtp_host:
         raise Temporary("no SMTP server is configured (set CALLGOOSE_SMTP_HOST)")
     security = settings.smtp_security
     if security not in ("none", "starttls", "tls"):
         raise Temporary(f"CALLGOOSE_SMTP_SECURITY must be none, starttls or tls, not {security!r}")
-    mail = build(settings, to, message, delivery_id)
+    if mail is None:
+        try:
+            mail = build(settings, to, message, delivery_id)
+        except (ValueError, TypeError) as exc:  # e.g. a header with a line break
+            raise Permanent(f"the message could not be built: {type(exc).__name__}: {exc}") from None
     port = settings.smtp_port or (465 if security == "tls" else 587 if security == "starttls" else 25)
     try:
         if security == "tls":
-            client = smtplib.SMTP_SSL(settings.smtp_host, port, timeout=settings.timeout,
+            client = _SMTPS(settings.smtp_host, port, timeout=settings.timeout,
                                       context=ssl.create_default_context())
         else:
-            client = smtplib.SMTP(settings.smtp_host, port, timeout=settings.timeout)
+            client = _SMTP(settings.smtp_host, port, timeout=settings.timeout)
         with client:
             if security == "starttls":
                 client.starttls(context=ssl.create_default_context())
+                deadline.arm(client.sock, settings.timeout)  # the TLS socket replaced the armed one
             if settings.smtp_username:
                 client.login(settings.smtp_username, settings.smtp_password or "")
             client.send_message(mail)

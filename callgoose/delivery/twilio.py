@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import urllib.error
 import urllib.request
 from urllib.parse import urlencode
 
-from . import Permanent, Settings, Temporary
+from . import Permanent, Settings, Temporary, deadline
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -22,7 +23,17 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+class _Http(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(deadline.HTTPConnection, req)
+
+
+class _Https(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(deadline.HTTPSConnection, req, context=ssl.create_default_context())
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect, _Http, _Https)  # sockets under the send's deadline
 
 
 def _post(settings: Settings, resource: str, fields: dict[str, str]) -> str | None:

@@ -14,7 +14,7 @@ import socket
 import ssl
 from urllib.parse import urlsplit
 
-from . import Permanent, Settings, Temporary
+from . import Permanent, Settings, Temporary, deadline
 
 MAX_RESPONSE_BYTES = 64 * 1024
 
@@ -102,18 +102,6 @@ def warning(url: str, allowed: frozenset) -> str | None:
     return None
 
 
-class _PinnedHTTPS(http.client.HTTPSConnection):
-    """HTTPS to an address already checked, with the URL's host for SNI and the certificate."""
-
-    def __init__(self, address: str, host: str, port: int, timeout: float):
-        super().__init__(address, port, timeout=timeout, context=ssl.create_default_context())
-        self._sni = host
-
-    def connect(self):
-        sock = socket.create_connection((self.host, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self._sni)
-
-
 def post(settings: Settings, url: str, body: bytes, headers: dict[str, str]) -> str | None:
     """POST ``body``; return the status line, or raise :class:`Temporary` / :class:`Permanent`."""
     try:
@@ -121,10 +109,11 @@ def post(settings: Settings, url: str, body: bytes, headers: dict[str, str]) -> 
         address = resolve(host, port, settings.webhook_allowed_hosts)
     except Refused as exc:
         raise Permanent(f"refused: the URL {exc}") from None
-    if scheme == "https":
-        conn = _PinnedHTTPS(address, host, port, settings.timeout)
+    if scheme == "https":  # to the address checked, with the URL's host for SNI and the certificate
+        conn = deadline.HTTPSConnection(address, port, sni=host, timeout=settings.timeout,
+                                        context=ssl.create_default_context())
     else:
-        conn = http.client.HTTPConnection(address, port, timeout=settings.timeout)
+        conn = deadline.HTTPConnection(address, port, timeout=settings.timeout)
     default_port = 443 if scheme == "https" else 80
     sent = {"Host": host if port == default_port else f"{host}:{port}", "Content-Type": "application/json",
             "User-Agent": "Callgoose", **headers}

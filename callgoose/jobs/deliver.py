@@ -1,26 +1,35 @@
 """The delivery job: claim what the outbox has due, send it, record how it went.
 
 Claiming and recording are short write transactions; sending happens between them, outside
-any transaction, a few messages at a time. Ingestion never waits for any of it.
+any transaction, in the worker's sender threads (jobs/senders.py), each send within its own
+deadline. Ingestion never waits for any of it, and neither does the worker's next tick.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import time
+from typing import Callable
 
 from .. import clock
 from ..delivery import Permanent, Settings, Temporary, mail, twilio, webhook
+from ..delivery.deadline import Budget
 from ..engine.messages import Item, compose, webhook_body
+from ..engine.paging import SEND_DEADLINE_SECONDS
 from ..engine.signing import make_link, webhook_signature
 from ..engine.words import from_data
 from ..services import outbox
 from ..services.languages import words_for
-from ..store.transactions import run_write
+from ..store.transactions import run_write, transient_errors
+from .senders import Senders
 
 log = logging.getLogger(__name__)
-SENDERS = 4  # messages sent at once
+THREADS = 8  # messages sent at once (CALLGOOSE_DELIVERY_SENDERS)
+PER_DESTINATION = 3  # of them at most to one host (CALLGOOSE_DELIVERY_SENDERS_PER_DESTINATION)
+DEADLINE_SECONDS = 20  # one send, all of it (CALLGOOSE_DELIVERY_DEADLINE_SECONDS); at most half the claim's
+RECORD_SECONDS = 300  # how long recording an outcome is tried while the database refuses it
+RECORD_PAUSE_SECONDS = 0.5
 
 
 def items_of(batch: outbox.Batch, settings: Settings, key: str, now: float, links: bool) -> list[Item]:
@@ -49,8 +58,8 @@ def event_chat(fmt: str, doc: dict, base_url: str) -> dict:
     return webhook_body(fmt, compose([item]), [item], "", doc.get("sent_at", ""))
 
 
-def send(batch: outbox.Batch, settings: Settings, key: str, now: float) -> str | None:
-    """Send one message; return the provider's id, or raise Temporary / Permanent."""
+def _build(batch: outbox.Batch, settings: Settings, key: str, now: float) -> Callable[[], str | None]:
+    """Build one message; return the call that sends it (or raise Permanent)."""
     lead = batch.lead
     if lead.kind == "event":
         if batch.webhook_secret is None:
@@ -59,31 +68,77 @@ def send(batch: outbox.Batch, settings: Settings, key: str, now: float) -> str |
         if batch.format in ("slack", "teams"):
             doc = event_chat(batch.format, doc, settings.base_url)
         body = json.dumps(doc, ensure_ascii=False).encode()
-        return webhook.post(settings, batch.target, body, {
-            "Callgoose-Delivery": lead.delivery_id,
-            "Callgoose-Signature": webhook_signature(batch.webhook_secret, int(now), body)})
+        headers = {"Callgoose-Delivery": lead.delivery_id,
+                   "Callgoose-Signature": webhook_signature(batch.webhook_secret, int(now), body)}
+        return lambda: webhook.post(settings, batch.target, body, headers)
     if not batch.target:
         raise Permanent("the contact method was deleted before it could be sent")
     items = items_of(batch, settings, key, now, links=batch.channel == "email")
     words = words_for(lead.language)  # the recipient's language
     message = compose(items, batch.size, words)
     if batch.channel == "email":
-        return mail.send(settings, batch.target, message, lead.delivery_id)
+        built = mail.build(settings, batch.target, message, lead.delivery_id)
+        return lambda: mail.send(settings, batch.target, message, lead.delivery_id, built)
     if batch.channel == "webhook":
         body = json.dumps(webhook_body(batch.format or "json", message, items, lead.delivery_id,
                                        clock.iso(clock.to_db(now)), words), ensure_ascii=False).encode()
-        return webhook.post(settings, batch.target, body, {"Callgoose-Delivery": lead.delivery_id})
+        return lambda: webhook.post(settings, batch.target, body, {"Callgoose-Delivery": lead.delivery_id})
     if batch.channel == "sms":
-        return twilio.send_sms(settings, batch.target, message.short)
+        return lambda: twilio.send_sms(settings, batch.target, message.short)
     if batch.channel == "voice":
-        return twilio.place_call(settings, batch.target, f"{settings.base_url}/twilio/voice/{lead.id}")
+        return lambda: twilio.place_call(settings, batch.target, f"{settings.base_url}/twilio/voice/{lead.id}")
     raise Permanent(f"unknown channel {batch.channel!r}")
 
 
-def _deliver(engine, batch: outbox.Batch, settings: Settings, key: str, now: float) -> str:
-    provider = temporary = permanent = None
+def send(batch: outbox.Batch, settings: Settings, key: str, now: float) -> str | None:
+    """Send one message; return the provider's id, or raise Temporary / Permanent.
+
+    A message that cannot be built (a header with a line break from a row stored long ago, a
+    bug in wording it) fails for good, alone: retrying cannot build it either."""
     try:
-        provider = send(batch, settings, key, now)
+        transmit = _build(batch, settings, key, now)
+    except (Temporary, Permanent):
+        raise
+    except Exception as exc:
+        log.exception("notification %s could not be built", batch.lead.id)
+        raise Permanent(f"the message could not be built: {type(exc).__name__}: {exc}"[:500]) from None
+    return transmit()
+
+
+def destination(channel: str, target: str) -> str:
+    """Where a message goes, for the cap of senders per destination: a webhook's host, the
+    SMTP server, the Twilio API."""
+    if channel == "webhook":
+        try:
+            return "webhook:" + webhook.check_url(target)[1]
+        except webhook.Refused:
+            return "webhook:?"
+    return "smtp" if channel == "email" else "twilio"
+
+
+def record(engine, batch: outbox.Batch, now: float, **outcome) -> str:
+    """Write how a message went, trying again while the database is locked or away (a send
+    that certainly failed must not read "outcome unknown" because the record was refused)."""
+    give_up = time.monotonic() + RECORD_SECONDS
+    while True:
+        try:
+            return run_write(engine, lambda cursor: outbox.record(cursor, batch, now, **outcome))
+        except transient_errors(engine) as exc:
+            if time.monotonic() > give_up:
+                raise
+            log.warning("notification %s: recording its outcome failed, trying again: %s", batch.lead.id,
+                        type(exc).__name__)
+            time.sleep(RECORD_PAUSE_SECONDS)
+
+
+def _deliver(engine, batch: outbox.Batch, settings: Settings, key: str, now: float, seconds: float) -> str:
+    """Send one message within its deadline, then record it; ``now`` is the claim's (the
+    outcome is recorded at the claim's clock plus the time the send took)."""
+    provider = temporary = permanent = None
+    started = time.monotonic()
+    try:
+        with Budget(seconds):
+            provider = send(batch, settings, key, now)
     except Temporary as exc:
         temporary = str(exc)
     except Permanent as exc:
@@ -91,22 +146,47 @@ def _deliver(engine, batch: outbox.Batch, settings: Settings, key: str, now: flo
     except Exception as exc:  # a bug must not leave the rows "sending" until they read "unknown"
         log.exception("notification %s could not be sent", batch.lead.id)
         temporary = f"{type(exc).__name__}: {exc}"
-    return run_write(engine, lambda cursor: outbox.record(cursor, batch, now, provider_id=provider,
-                                                           temporary=temporary, permanent=permanent))
+    return record(engine, batch, now + (time.monotonic() - started), provider_id=provider,
+                  temporary=temporary, permanent=permanent)
 
 
-def run(engine, config, now: float, keep_alive=lambda: None) -> str | None:
+def send_seconds(config) -> float:
+    """Each send's overall deadline, kept well below the claim's (SEND_DEADLINE_SECONDS)."""
+    seconds = float(config.get("DELIVERY_DEADLINE_SECONDS") or DEADLINE_SECONDS)
+    return max(1.0, min(seconds, SEND_DEADLINE_SECONDS / 2))
+
+
+def senders_for(config, on_free=lambda: None) -> Senders:
+    return Senders(int(config.get("DELIVERY_SENDERS") or THREADS),
+                   int(config.get("DELIVERY_SENDERS_PER_DESTINATION") or PER_DESTINATION), on_free)
+
+
+def run(engine, config, now: float, keep_alive=lambda: None, senders: Senders | None = None) -> str | None:
+    """Mark what died mid-send, claim what a sender is free for, and start sending it.
+
+    With ``senders`` (the worker's pool) the sends go on after this returns; without (tests,
+    a one-off run) every claimed message is sent before it returns."""
     settings = Settings.from_config(config)
-    key = config["SECRET_KEY"]
-    unknown = run_write(engine, lambda cursor: outbox.mark_unknown(cursor, now))
-    claimed = run_write(engine, lambda cursor: outbox.claim(cursor, now))
+    key, seconds = config["SECRET_KEY"], send_seconds(config)
+    ours = senders is None
+    senders = senders or senders_for(config)
+    unknown = run_write(engine, lambda cursor: outbox.mark_unknown(cursor, now, senders.in_flight()))
+
+    def claim(cursor):
+        room = None if ours else senders.room()  # alone, it sends whatever is due (queued here)
+        return outbox.claim(cursor, now, room=room and (lambda ch, target: room.take(destination(ch, target))))
+    claimed = run_write(engine, claim)
+    started = [senders.start(destination(b.channel, b.target), b.lead.id,
+                             lambda b=b: _deliver(engine, b, settings, key, now, seconds)) for b in claimed.batches]
     outcomes: dict[str, int] = {}
-    if claimed.batches:
-        with ThreadPoolExecutor(max_workers=min(SENDERS, len(claimed.batches)),
-                                thread_name_prefix="callgoose-send") as pool:
-            for state in pool.map(lambda b: _deliver(engine, b, settings, key, now), claimed.batches):
-                outcomes[state] = outcomes.get(state, 0) + 1
-                keep_alive()
+    if ours:
+        for future in started:
+            state = future.result()
+            outcomes[state] = outcomes.get(state, 0) + 1
+            keep_alive()
+        senders.shutdown()
+    elif started:
+        outcomes["started"] = len(started)
     if not (unknown or claimed.batches or claimed.postponed):
         return None
     parts = [f"{n} {state}" for state, n in sorted(outcomes.items())]

@@ -123,9 +123,15 @@ class Claimed:
     postponed: int = 0
 
 
-def mark_unknown(cursor: Cursor, now: float) -> int:
-    """Rows left ``sending`` past their deadline: the sender died mid-send."""
-    return cursor.changed(MARK_UNKNOWN, {"now": clock.to_db(now)})
+def mark_unknown(cursor: Cursor, now: float, in_flight: set[int] = frozenset()) -> int:
+    """Rows left ``sending`` past their deadline: the sender died mid-send. ``in_flight``: the
+    lead ids this process is still sending or recording (it will record them itself)."""
+    if not in_flight:
+        return cursor.changed(MARK_UNKNOWN, {"now": clock.to_db(now)})
+    leads = sorted(in_flight)
+    marks = ", ".join(f":l{i}" for i in range(len(leads)))
+    sql = Sql(MARK_UNKNOWN.sqlite + f" AND id NOT IN ({marks}) AND (bundle_of IS NULL OR bundle_of NOT IN ({marks}))")
+    return cursor.changed(sql, {"now": clock.to_db(now), **{f"l{i}": lead for i, lead in enumerate(leads)}})
 
 
 def _load(cursor: Cursor, lead: int, bundle: bool = False) -> list[Row]:
@@ -145,24 +151,26 @@ def _take(cursor: Cursor, notification_id: int, now: float) -> bool:
                                       "deadline": clock.to_db(now + SEND_DEADLINE_SECONDS)}) == 1
 
 
-def claim(cursor: Cursor, now: float, limit: int = 200) -> Claimed:
+def claim(cursor: Cursor, now: float, limit: int = 200, room=None) -> Claimed:
     """Take what is due, in one write transaction: each service webhook row alone; each contact
     method's due rows as one bundle, unless its rate limit says later (then they wait, and
-    more may join them)."""
+    more may join them). ``room(channel, target)``: whether a sender is free for a message
+    there now (None: always); a message without one stays pending for a later claim."""
     now_db = clock.to_db(now)
+    room = room or (lambda _channel, _target: True)
     claimed = Claimed()
     methods: dict[int, None] = {}  # the contact methods with something due, in order
     for nid, kind, method_id, webhook_id, channel, target in cursor.execute(
             DUE, {"now": now_db, "limit": limit}).fetchall():
         if kind == Kind.EVENT.value:
-            if _take(cursor, nid, now):
+            if room("webhook", target) and _take(cursor, nid, now):
                 secret = cursor.execute(WEBHOOK_SECRET, {"id": webhook_id}).fetchone() if webhook_id else None
                 rows = _load(cursor, nid)
                 claimed.batches.append(Batch("webhook", target, rows, secret[1] if secret else None,
                                              webhook_id=webhook_id, webhook_secret=secret[0] if secret else None))
         elif method_id is not None:
             methods[method_id] = None
-        elif _take(cursor, nid, now):  # its contact method was deleted since it was queued
+        elif room(channel, "") and _take(cursor, nid, now):  # its method was deleted since it was queued
             claimed.batches.append(Batch(channel, "", _load(cursor, nid)))
     for method_id in methods:
         found = cursor.execute(METHOD, {"id": method_id}).fetchone()
@@ -171,7 +179,7 @@ def claim(cursor: Cursor, now: float, limit: int = 200) -> Claimed:
         channel, address, fmt, last_sent, user_id = found
         params = {"method": method_id, "now": now_db}
         for (nid,) in cursor.execute(ALONE_OF_METHOD, params).fetchall():  # tests and codes: at once, alone
-            if _take(cursor, nid, now):
+            if room(channel, address) and _take(cursor, nid, now):
                 claimed.batches.append(Batch(channel, address, _load(cursor, nid), fmt, method_id))
         lead = cursor.execute(FIRST_BUNDLED, params).fetchone()[0]
         if lead is None:
@@ -181,6 +189,8 @@ def claim(cursor: Cursor, now: float, limit: int = 200) -> Claimed:
             recent = [clock.from_db(to_datetime(r[0])) for r in cursor.execute(RECENT_CALLS, {
                 "user": user_id, "since": clock.to_db(now - VOICE_WINDOW_SECONDS)}).fetchall()]
         at = allowed_at(channel, clock.from_db(to_datetime(last_sent)), recent, now)
+        if at <= now and not room(channel, address):
+            continue
         if at > now:
             claimed.postponed += cursor.changed(POSTPONE_METHOD, {"method": method_id, "at": clock.to_db(at),
                                                                   "now": now_db})
