@@ -38,6 +38,7 @@ from ..engine.outcome import (
     reason,
     short,
 )
+from ..engine.payload import MAX_PARTS
 from ..store.hotpath import Sql, to_datetime
 from ..store.transactions import run_read, run_write, transient_errors
 from .catalog import SpecCache, load_specs, service_rows
@@ -132,7 +133,17 @@ class _Evaluated:
                               short(f.value)) for kind, index, f in ev.misses))
 
 
-def _evaluate_all(specs, token: TokenInfo, payload: Payload, source: str | None, now: float):
+def body_limit(specs: list, plain: int, split_limit: int) -> int:
+    """The most bytes a call may carry (S6): ``plain``, or ``split_limit`` when its token reaches
+    a service that splits payloads (S38), so that a whole Alertmanager group fits."""
+    splits = any(not isinstance(spec, Exception) and spec.enabled and spec.split_on for spec in specs)
+    return max(plain, split_limit) if splits else plain
+
+
+def _evaluate_all(specs, token: TokenInfo, payload: Payload, source: str | None, now: float,
+                  max_elements: int = MAX_PARTS) -> tuple[list[_Evaluated], str | None]:
+    """Each service's part of the call; or nothing and why the call is refused (S38: more
+    elements than a call may carry, never cut quietly)."""
     evaluated = []
     for spec in specs:
         if isinstance(spec, Exception):
@@ -142,20 +153,19 @@ def _evaluate_all(specs, token: TokenInfo, payload: Payload, source: str | None,
             if token.service_id is not None:
                 evaluated.append(_Evaluated(spec, note="disabled", payload=payload))
             continue  # a global token runs only on enabled services (S5)
-        found = split(payload, spec.split_on) if spec.split_on else None
+        found = split(payload, spec.split_on, max_elements) if spec.split_on else None
         if found is None:
             evaluated.append(_evaluate_one(spec, payload, source, now))
             continue
         parts, count = found
+        if count > len(parts):
+            return [], (f"{spec.name}: split on {spec.split_on}: {count} elements, more than the "
+                        f"{len(parts)} one call may carry")
         if not parts:
             evaluated.append(_Evaluated(spec, note=f"split on {spec.split_on}: the array is empty", payload=payload))
         for part in parts:  # S38: each element as its own payload
             evaluated.append(_evaluate_one(spec, part, source, now, f"{spec.split_on}[{part.index}]"))
-        if count > len(parts):
-            log.warning("split on %s: %d elements, only the first %d evaluated", spec.split_on, count, len(parts))
-            evaluated.append(_Evaluated(spec, payload=payload, note=f"split on {spec.split_on}: {count} elements, "
-                                                                    f"only the first {len(parts)} evaluated"))
-    return evaluated
+    return evaluated, None
 
 
 def _evaluate_one(spec: ServiceSpec, payload: Payload, source: str | None, now: float,
@@ -337,7 +347,8 @@ def open_with(engine, cache: SpecCache, find_token):
 
 def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type: str | None,
                  source: str | None, now: float, default_window: int, *, dry_run: bool = False,
-                 replay_of: str | None = None, actor: str | None = None) -> CallResult:
+                 replay_of: str | None = None, actor: str | None = None,
+                 max_elements: int = MAX_PARTS) -> CallResult:
     """Run one authenticated call through the services it reaches and store it (S5, S20-S33).
 
     ``dry_run`` runs exactly the same statements and rolls them back: the answer is what a
@@ -346,7 +357,9 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
     """
     payload = Payload.from_body(raw, content_type)
     source = clean(source) if source else None
-    evaluated = _evaluate_all(specs, token, payload, source, now)
+    evaluated, refused = _evaluate_all(specs, token, payload, source, now, max_elements)
+    if refused is not None:
+        return _refuse(engine, token, raw, content_type, source, now, refused, dry_run)
     call_id = new_call_id(now)
 
     def work(cursor, isolate: bool = False):
@@ -395,6 +408,18 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
     if said:
         body["reason"] = said  # issue 10: a 202 says why, a 208 which incident or a replay
     return CallResult(call_id, flags.status, body, results)
+
+
+def _refuse(engine, token: TokenInfo, raw: bytes, content_type: str | None, source: str | None, now: float,
+            why: str, dry_run: bool) -> CallResult:
+    """S38: a call with more elements than it may carry is refused whole with 413 and logged:
+    never a 2xx that leaves alerts unevaluated (a sender retries only a 5xx, and a retry
+    would be refused again)."""
+    call_id = new_call_id(now) if dry_run else record_rejected(engine, token, 413, content_type, len(raw),
+                                                                 source, now, why)
+    log.warning("call %s refused (413): %s", call_id, why)
+    return CallResult(call_id, 413, {"error": "payload_too_large",
+                                     "message": f"{why}; nothing was processed. Send smaller groups."})
 
 
 def record_rejected(engine, token: TokenInfo, status: int, content_type: str | None, size: int,
