@@ -10,6 +10,7 @@ import json
 
 import pytest
 from helpers import as_json, post
+from servers import post as post_to, running_servers
 
 from callgoose import clock
 from callgoose.services import templates
@@ -23,7 +24,9 @@ def am_alert(index: int, status: str) -> dict:
     return {
         "status": status,
         "labels": {"alertname": "NodeDown", "instance": instance, "job": "node", "severity": "critical",
-                   "datacenter": "dc1", "rack": f"r{index % 40:02d}", "team": "infrastructure"},
+                   "datacenter": "dc1", "rack": f"r{index % 40:02d}", "team": "infrastructure",
+                   "cluster": "prod-eu-1", "prometheus": "monitoring/k8s", "endpoint": "metrics",
+                   "service": "node-exporter"},
         "annotations": {"summary": f"{instance} is unreachable",
                         "description": f"Prometheus has not scraped {instance} for more than 2 minutes; "
                                        "the host or its network may be down.",
@@ -102,3 +105,21 @@ def test_the_larger_limits_reach_only_tokens_of_a_splitting_service_and_a_cap_is
     assert (status, size) == (413, len(json.dumps(am_group(6, "firing")))) and "6 elements" in error
     assert "split on alerts" in error
     assert any(r.levelname == "WARNING" and "413" in r.getMessage() for r in caplog.records)
+
+
+def test_serve_takes_a_whole_group_and_answers_only_after_it_is_committed(make_app, setup_for, database_url,
+                                                                          tmp_path):
+    """The same group through ``serve`` (waitress's own body limit must let it reach the app)."""
+    app = make_app(database_url, tmp_path)
+    s = setup_for(app)
+    with app.app_context():
+        templates.create_service("prometheus", "alertmanager", clock.now())
+    token = s.token("am", service="prometheus")
+    with running_servers(database_url, tmp_path, threads=2) as (port,):
+        status, body = post_to(port, token, am_group(GROUP_SIZE, "firing"))
+        assert status == 201, body
+        # Committed before the answer (S32): read at once, through another connection.
+        assert s.query("SELECT count(*) FROM incidents WHERE status = 'triggered'") == [(GROUP_SIZE,)]
+        status, body = post_to(port, token, am_group(GROUP_SIZE, "resolved"))
+        assert status == 200, body
+        assert s.query("SELECT count(*) FROM incidents WHERE status = 'resolved'") == [(GROUP_SIZE,)]

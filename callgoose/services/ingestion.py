@@ -116,11 +116,18 @@ class _Evaluated:
     payload: Payload | None = None  # what the rules saw: the call's payload, or one element (S38)
     pings: tuple[str, ...] = ()  # the service's heartbeats this call counts for
     element: str | None = None  # S38: which element of the split array, e.g. "alerts[0]"
+    made: ServiceOutcome | None = None  # what the rules found, built once, before the transaction
 
-    def outcome(self, flags: Flags) -> ServiceOutcome:
+    def outcome(self, flags: Flags, **done) -> ServiceOutcome:
+        """The outcome with this status and what the transaction ``done`` (incident, created, ...)."""
+        if self.made is None:
+            self.made = self._found()
+        return replace(self.made, status=flags.status, **done)
+
+    def _found(self) -> ServiceOutcome:
         ev = self.evaluation
         spec = self.spec
-        base = ServiceOutcome(spec.name if spec else None, spec.service_id if spec else None, flags.status,
+        base = ServiceOutcome(spec.name if spec else None, spec.service_id if spec else None, 0,
                               note=self.note, element=self.element)
         if ev is None:
             return base
@@ -181,6 +188,7 @@ def _evaluate_one(spec: ServiceSpec, payload: Payload, source: str | None, now: 
     except Exception as exc:  # a rule that cannot be evaluated must not lose the call (S32)
         item.evaluation = None
         item.note = f"error: {type(exc).__name__}: {exc}"
+    item.made = item._found()  # outside the write transaction
     return item
 
 
@@ -245,15 +253,14 @@ class _Apply:
         if is_replay(marker, seen.digest, self.now, window):
             flags.trigger_duplicate = ev.trigger is not None
             flags.resolve_duplicate = bool(ev.resolves)
-            return flags, replace(item.outcome(flags), replay=True)
+            return flags, item.outcome(flags, replay=True)
         resolved = self._resolve(spec, ev)
         flags.resolved = bool(resolved)
         incident, created = self._trigger(spec, ev) if ev.trigger is not None else (None, False)
         if ev.trigger is not None:
             flags.created = created
             flags.trigger_duplicate = not created
-        return flags, replace(item.outcome(flags), resolved_incidents=tuple(resolved), incident=incident,
-                              created=created)
+        return flags, item.outcome(flags, resolved_incidents=tuple(resolved), incident=incident, created=created)
 
     def isolated(self, item: _Evaluated, errors: list[str]) -> tuple[Flags, ServiceOutcome]:
         """Apply one service behind a savepoint; a failure undoes only that service's writes."""
@@ -268,7 +275,7 @@ class _Apply:
             note = clean(f"error: the outcome cannot be recorded: {type(exc).__name__}: {exc}")[:500]
             errors.append(note)
             flags = Flags()
-            return flags, replace(item.outcome(flags), note=note)
+            return flags, item.outcome(flags, note=note)
         self.cursor.execute(RELEASE_SAVEPOINT)
         return outcome
 

@@ -57,11 +57,19 @@ class Cursor:
         self._sqlite = dialect == "sqlite"
         self._dialect = dialect
         self._pipeline = pipeline
+        self._time = (None, None)  # the last datetime converted: a call passes one ``now`` many times
+
+    def _text(self, value: datetime) -> str:
+        last, text = self._time
+        if value is not last:
+            text = value.strftime(_SQLITE_TIME)
+            self._time = (value, text)
+        return text
 
     def _params(self, params: dict) -> dict:
         if not self._sqlite:
             return params
-        return {k: v.strftime(_SQLITE_TIME) if isinstance(v, datetime) else v for k, v in params.items()}
+        return {k: self._text(v) if isinstance(v, datetime) else v for k, v in params.items()}
 
     def execute(self, sql: Sql, params: dict | None = None):
         self._cursor.execute(getattr(sql, self._dialect), self._params(params or {}))
