@@ -205,6 +205,25 @@ class _Apply:
         self.now_db = clock.to_db(now)
         self.default_window = default_window
         self.changes = Changes(cursor, self.now_db)
+        self.remembered: dict[int, tuple] = {}  # id(item): what REMEMBER returned, run ahead
+
+    def remember_all(self, items: list[_Evaluated]) -> None:
+        """Run S27's REMEMBER for every item that will need it, in order, in one batch (one round
+        trip on PostgreSQL for a split payload's elements). Only replay_markers is touched, so
+        running them ahead of the incidents' statements changes no outcome."""
+        todo, params = [], []
+        for item in items:
+            ev = item.evaluation
+            if ev is not None and not item.maintenance and ev.held:
+                todo.append(item)
+                params.append(self._remember_params(item))
+        for item, row in zip(todo, self.cursor.each_first_row(REMEMBER, params)):
+            self.remembered[id(item)] = row
+
+    def _remember_params(self, item: _Evaluated) -> dict:
+        seen = item.payload or self.payload  # an element of a split payload is remembered on its own (S38)
+        return {"sid": item.spec.service_id, "subject": item.evaluation.subject, "hash": seen.digest,
+                "now": self.now_db}
 
     def service(self, item: _Evaluated) -> tuple[Flags, ServiceOutcome]:
         flags, outcome = self._rules(item)
@@ -245,9 +264,10 @@ class _Apply:
         if window is None:
             window = self.default_window
         seen = item.payload or self.payload  # an element of a split payload is remembered on its own (S38)
-        previous_hash, previous_seen_at = self.cursor.execute(REMEMBER, {
-            "sid": spec.service_id, "subject": ev.subject, "hash": seen.digest,
-            "now": self.now_db}).fetchone()
+        row = self.remembered.pop(id(item), None)
+        if row is None:
+            row = self.cursor.execute(REMEMBER, self._remember_params(item)).fetchone()
+        previous_hash, previous_seen_at = row
         marker = (Marker(previous_hash, clock.from_db(to_datetime(previous_seen_at)))
                   if previous_hash is not None else None)
         if is_replay(marker, seen.digest, self.now, window):
@@ -376,6 +396,8 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
         errors = [item.note for item in evaluated if item.note and item.note.startswith("error")]
         if payload.text:
             cursor.execute(STORE_PAYLOAD, {"digest": payload.digest, "text": payload.text})
+        if not isolate:  # behind savepoints, each service remembers inside its own
+            apply.remember_all(evaluated)
         for item in evaluated:
             if isolate:
                 service_flags, result = apply.isolated(item, errors)

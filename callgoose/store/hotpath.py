@@ -83,6 +83,19 @@ class Cursor:
             self._pipeline.sync()
         return self._cursor.rowcount
 
+    def each_first_row(self, sql: Sql, rows: list[dict]) -> list:
+        """Run ``sql`` once per row, in order, and return each run's first row (or None). On
+        PostgreSQL the runs share one round trip (a split payload's thousands of elements);
+        SQLite has no round trips to save."""
+        if self._sqlite or not rows:
+            return [self.execute(sql, row).fetchone() for row in rows]
+        with self._cursor.connection.cursor() as own:  # its own results, apart from the pipeline's others
+            own.executemany(sql.postgresql, rows, returning=True)
+            found = [own.fetchone()]
+            while own.nextset():
+                found.append(own.fetchone())
+        return found
+
     def executemany(self, sql: Sql, rows: list[dict]):
         self._cursor.executemany(getattr(sql, self._dialect), [self._params(r) for r in rows])
 
