@@ -87,7 +87,7 @@ class Cursor:
         """Run ``sql`` once per row, in order, and return each run's first row (or None). On
         PostgreSQL the runs share one round trip (a split payload's thousands of elements);
         SQLite has no round trips to save."""
-        if self._sqlite or not rows:
+        if self._sqlite or len(rows) < 2:
             return [self.execute(sql, row).fetchone() for row in rows]
         with self._cursor.connection.cursor() as own:  # its own results, apart from the pipeline's others
             own.executemany(sql.postgresql, rows, returning=True)
