@@ -9,6 +9,8 @@ DEFAULTS = {
     "DATABASE_URL": "sqlite:///callgoose.sqlite",  # relative: inside the instance folder
     "DUPLICATE_WINDOW_SECONDS": 300,
     "MAX_BODY_BYTES": 1024 * 1024,
+    "SPLIT_MAX_BODY_BYTES": 16 * 1024 * 1024,  # a token reaching a service that splits payloads (S38)
+    "SPLIT_MAX_ELEMENTS": 10_000,  # elements of a split payload one call may carry; more: 413
     "BASE_URL": None,
     "HOST": "127.0.0.1",
     "PORT": 8000,
@@ -77,7 +79,8 @@ TEXT_SETTINGS = ("BASE_URL", "SMTP_HOST", "SMTP_USERNAME", "SMTP_PASSWORD", "SMT
 
 
 def _check_settings(config) -> None:
-    for name, low in (("DUPLICATE_WINDOW_SECONDS", 0), ("MAX_BODY_BYTES", 1), ("THREADS", 1),
+    for name, low in (("DUPLICATE_WINDOW_SECONDS", 0), ("MAX_BODY_BYTES", 1), ("SPLIT_MAX_BODY_BYTES", 1),
+                      ("SPLIT_MAX_ELEMENTS", 1), ("THREADS", 1),
                       ("PORT", 1), ("API_LOG_RETENTION_DAYS", 1), ("POLL_INTERVAL_SECONDS", 1),
                       ("CONNECTION_LIMIT", 10), ("IDLE_TIMEOUT_SECONDS", 1), ("SHUTDOWN_TIMEOUT_SECONDS", 0),
                       ("WORKER_TICK_SECONDS", 1), ("WORKER_LEASE_SECONDS", 2), ("SMTP_INTAKE_MAX_BYTES", 1024),

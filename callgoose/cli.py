@@ -236,7 +236,7 @@ def serve_command(host, port, threads, no_worker):
     try:
         serve(app, host=host, port=port, threads=threads, connection_limit=config["CONNECTION_LIMIT"],
               idle_timeout=config["IDLE_TIMEOUT_SECONDS"], shutdown_timeout=config["SHUTDOWN_TIMEOUT_SECONDS"],
-              max_body=config["MAX_BODY_BYTES"])
+              max_body=max(config["MAX_BODY_BYTES"], config["SPLIT_MAX_BODY_BYTES"]))
     finally:
         if listener is not None:
             listener.stop()

@@ -70,9 +70,10 @@ def serve(app, *, host: str, port: int, threads: int, connection_limit: int, idl
         cleanup_interval=max(1, min(30, idle_timeout // 2)),
         asyncore_use_poll=True,  # select() cannot watch more than 1024 sockets
         backlog=max(1024, connection_limit // 2),
-        # Bodies above the app's limit still reach it and get the JSON 413; only absurd
-        # ones are cut off by waitress itself.
-        max_request_body_size=max(16 * max_body, 64 * 1024 * 1024))
+        # ``max_body`` is the app's largest limit (a splitting service's, S38): bodies above
+        # it still reach the app and get the JSON 413; only absurd ones are cut off by
+        # waitress itself, which buffers a body (to a file past 512 KiB) before the app runs.
+        max_request_body_size=max(4 * max_body, 64 * 1024 * 1024))
     from waitress import wasyncore
 
     # The handlers only set a flag: an exception raised inside waitress's dispatch would be

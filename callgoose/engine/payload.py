@@ -259,7 +259,7 @@ class Payload:
             return found
 
 
-MAX_PARTS = 500  # S38: elements of a split payload evaluated per call; the rest are logged as cut
+MAX_PARTS = 10_000  # S38: elements of a split payload one call may carry (SPLIT_MAX_ELEMENTS's default)
 
 
 @dataclass

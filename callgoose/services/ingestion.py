@@ -38,6 +38,7 @@ from ..engine.outcome import (
     reason,
     short,
 )
+from ..engine.payload import MAX_PARTS
 from ..store.hotpath import Sql, to_datetime
 from ..store.transactions import run_read, run_write, transient_errors
 from .catalog import SpecCache, load_specs, service_rows
@@ -115,11 +116,18 @@ class _Evaluated:
     payload: Payload | None = None  # what the rules saw: the call's payload, or one element (S38)
     pings: tuple[str, ...] = ()  # the service's heartbeats this call counts for
     element: str | None = None  # S38: which element of the split array, e.g. "alerts[0]"
+    made: ServiceOutcome | None = None  # what the rules found, built once, before the transaction
 
-    def outcome(self, flags: Flags) -> ServiceOutcome:
+    def outcome(self, flags: Flags, **done) -> ServiceOutcome:
+        """The outcome with this status and what the transaction ``done`` (incident, created, ...)."""
+        if self.made is None:
+            self.made = self._found()
+        return replace(self.made, status=flags.status, **done)
+
+    def _found(self) -> ServiceOutcome:
         ev = self.evaluation
         spec = self.spec
-        base = ServiceOutcome(spec.name if spec else None, spec.service_id if spec else None, flags.status,
+        base = ServiceOutcome(spec.name if spec else None, spec.service_id if spec else None, 0,
                               note=self.note, element=self.element)
         if ev is None:
             return base
@@ -132,7 +140,17 @@ class _Evaluated:
                               short(f.value)) for kind, index, f in ev.misses))
 
 
-def _evaluate_all(specs, token: TokenInfo, payload: Payload, source: str | None, now: float):
+def body_limit(specs: list, plain: int, split_limit: int) -> int:
+    """The most bytes a call may carry (S6): ``plain``, or ``split_limit`` when its token reaches
+    a service that splits payloads (S38), so that a whole Alertmanager group fits."""
+    splits = any(not isinstance(spec, Exception) and spec.enabled and spec.split_on for spec in specs)
+    return max(plain, split_limit) if splits else plain
+
+
+def _evaluate_all(specs, token: TokenInfo, payload: Payload, source: str | None, now: float,
+                  max_elements: int = MAX_PARTS) -> tuple[list[_Evaluated], str | None]:
+    """Each service's part of the call; or nothing and why the call is refused (S38: more
+    elements than a call may carry, never cut quietly)."""
     evaluated = []
     for spec in specs:
         if isinstance(spec, Exception):
@@ -142,20 +160,19 @@ def _evaluate_all(specs, token: TokenInfo, payload: Payload, source: str | None,
             if token.service_id is not None:
                 evaluated.append(_Evaluated(spec, note="disabled", payload=payload))
             continue  # a global token runs only on enabled services (S5)
-        found = split(payload, spec.split_on) if spec.split_on else None
+        found = split(payload, spec.split_on, max_elements) if spec.split_on else None
         if found is None:
             evaluated.append(_evaluate_one(spec, payload, source, now))
             continue
         parts, count = found
+        if count > len(parts):
+            return [], (f"{spec.name}: split on {spec.split_on}: {count} elements, more than the "
+                        f"{len(parts)} one call may carry")
         if not parts:
             evaluated.append(_Evaluated(spec, note=f"split on {spec.split_on}: the array is empty", payload=payload))
         for part in parts:  # S38: each element as its own payload
             evaluated.append(_evaluate_one(spec, part, source, now, f"{spec.split_on}[{part.index}]"))
-        if count > len(parts):
-            log.warning("split on %s: %d elements, only the first %d evaluated", spec.split_on, count, len(parts))
-            evaluated.append(_Evaluated(spec, payload=payload, note=f"split on {spec.split_on}: {count} elements, "
-                                                                    f"only the first {len(parts)} evaluated"))
-    return evaluated
+    return evaluated, None
 
 
 def _evaluate_one(spec: ServiceSpec, payload: Payload, source: str | None, now: float,
@@ -171,6 +188,7 @@ def _evaluate_one(spec: ServiceSpec, payload: Payload, source: str | None, now: 
     except Exception as exc:  # a rule that cannot be evaluated must not lose the call (S32)
         item.evaluation = None
         item.note = f"error: {type(exc).__name__}: {exc}"
+    item.made = item._found()  # outside the write transaction
     return item
 
 
@@ -187,6 +205,25 @@ class _Apply:
         self.now_db = clock.to_db(now)
         self.default_window = default_window
         self.changes = Changes(cursor, self.now_db)
+        self.remembered: dict[int, tuple] = {}  # id(item): what REMEMBER returned, run ahead
+
+    def remember_all(self, items: list[_Evaluated]) -> None:
+        """Run S27's REMEMBER for every item that will need it, in order, in one batch (one round
+        trip on PostgreSQL for a split payload's elements). Only replay_markers is touched, so
+        running them ahead of the incidents' statements changes no outcome."""
+        todo, params = [], []
+        for item in items:
+            ev = item.evaluation
+            if ev is not None and not item.maintenance and ev.held:
+                todo.append(item)
+                params.append(self._remember_params(item))
+        for item, row in zip(todo, self.cursor.each_first_row(REMEMBER, params)):
+            self.remembered[id(item)] = row
+
+    def _remember_params(self, item: _Evaluated) -> dict:
+        seen = item.payload or self.payload  # an element of a split payload is remembered on its own (S38)
+        return {"sid": item.spec.service_id, "subject": item.evaluation.subject, "hash": seen.digest,
+                "now": self.now_db}
 
     def service(self, item: _Evaluated) -> tuple[Flags, ServiceOutcome]:
         flags, outcome = self._rules(item)
@@ -227,23 +264,23 @@ class _Apply:
         if window is None:
             window = self.default_window
         seen = item.payload or self.payload  # an element of a split payload is remembered on its own (S38)
-        previous_hash, previous_seen_at = self.cursor.execute(REMEMBER, {
-            "sid": spec.service_id, "subject": ev.subject, "hash": seen.digest,
-            "now": self.now_db}).fetchone()
+        row = self.remembered.pop(id(item), None)
+        if row is None:
+            row = self.cursor.execute(REMEMBER, self._remember_params(item)).fetchone()
+        previous_hash, previous_seen_at = row
         marker = (Marker(previous_hash, clock.from_db(to_datetime(previous_seen_at)))
                   if previous_hash is not None else None)
         if is_replay(marker, seen.digest, self.now, window):
             flags.trigger_duplicate = ev.trigger is not None
             flags.resolve_duplicate = bool(ev.resolves)
-            return flags, replace(item.outcome(flags), replay=True)
+            return flags, item.outcome(flags, replay=True)
         resolved = self._resolve(spec, ev)
         flags.resolved = bool(resolved)
         incident, created = self._trigger(spec, ev) if ev.trigger is not None else (None, False)
         if ev.trigger is not None:
             flags.created = created
             flags.trigger_duplicate = not created
-        return flags, replace(item.outcome(flags), resolved_incidents=tuple(resolved), incident=incident,
-                              created=created)
+        return flags, item.outcome(flags, resolved_incidents=tuple(resolved), incident=incident, created=created)
 
     def isolated(self, item: _Evaluated, errors: list[str]) -> tuple[Flags, ServiceOutcome]:
         """Apply one service behind a savepoint; a failure undoes only that service's writes."""
@@ -258,7 +295,7 @@ class _Apply:
             note = clean(f"error: the outcome cannot be recorded: {type(exc).__name__}: {exc}")[:500]
             errors.append(note)
             flags = Flags()
-            return flags, replace(item.outcome(flags), note=note)
+            return flags, item.outcome(flags, note=note)
         self.cursor.execute(RELEASE_SAVEPOINT)
         return outcome
 
@@ -337,7 +374,8 @@ def open_with(engine, cache: SpecCache, find_token):
 
 def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type: str | None,
                  source: str | None, now: float, default_window: int, *, dry_run: bool = False,
-                 replay_of: str | None = None, actor: str | None = None) -> CallResult:
+                 replay_of: str | None = None, actor: str | None = None,
+                 max_elements: int = MAX_PARTS) -> CallResult:
     """Run one authenticated call through the services it reaches and store it (S5, S20-S33).
 
     ``dry_run`` runs exactly the same statements and rolls them back: the answer is what a
@@ -346,7 +384,9 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
     """
     payload = Payload.from_body(raw, content_type)
     source = clean(source) if source else None
-    evaluated = _evaluate_all(specs, token, payload, source, now)
+    evaluated, refused = _evaluate_all(specs, token, payload, source, now, max_elements)
+    if refused is not None:
+        return _refuse(engine, token, raw, content_type, source, now, refused, dry_run)
     call_id = new_call_id(now)
 
     def work(cursor, isolate: bool = False):
@@ -356,6 +396,8 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
         errors = [item.note for item in evaluated if item.note and item.note.startswith("error")]
         if payload.text:
             cursor.execute(STORE_PAYLOAD, {"digest": payload.digest, "text": payload.text})
+        if not isolate:  # behind savepoints, each service remembers inside its own
+            apply.remember_all(evaluated)
         for item in evaluated:
             if isolate:
                 service_flags, result = apply.isolated(item, errors)
@@ -395,6 +437,18 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
     if said:
         body["reason"] = said  # issue 10: a 202 says why, a 208 which incident or a replay
     return CallResult(call_id, flags.status, body, results)
+
+
+def _refuse(engine, token: TokenInfo, raw: bytes, content_type: str | None, source: str | None, now: float,
+            why: str, dry_run: bool) -> CallResult:
+    """S38: a call with more elements than it may carry is refused whole with 413 and logged:
+    never a 2xx that leaves alerts unevaluated (a sender retries only a 5xx, and a retry
+    would be refused again)."""
+    call_id = new_call_id(now) if dry_run else record_rejected(engine, token, 413, content_type, len(raw),
+                                                                 source, now, why)
+    log.warning("call %s refused (413): %s", call_id, why)
+    return CallResult(call_id, 413, {"error": "payload_too_large",
+                                     "message": f"{why}; nothing was processed. Send smaller groups."})
 
 
 def record_rejected(engine, token: TokenInfo, status: int, content_type: str | None, size: int,

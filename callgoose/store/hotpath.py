@@ -57,11 +57,19 @@ class Cursor:
         self._sqlite = dialect == "sqlite"
         self._dialect = dialect
         self._pipeline = pipeline
+        self._time = (None, None)  # the last datetime converted: a call passes one ``now`` many times
+
+    def _text(self, value: datetime) -> str:
+        last, text = self._time
+        if value is not last:
+            text = value.strftime(_SQLITE_TIME)
+            self._time = (value, text)
+        return text
 
     def _params(self, params: dict) -> dict:
         if not self._sqlite:
             return params
-        return {k: v.strftime(_SQLITE_TIME) if isinstance(v, datetime) else v for k, v in params.items()}
+        return {k: self._text(v) if isinstance(v, datetime) else v for k, v in params.items()}
 
     def execute(self, sql: Sql, params: dict | None = None):
         self._cursor.execute(getattr(sql, self._dialect), self._params(params or {}))
@@ -74,6 +82,19 @@ class Cursor:
         if self._pipeline is not None:
             self._pipeline.sync()
         return self._cursor.rowcount
+
+    def each_first_row(self, sql: Sql, rows: list[dict]) -> list:
+        """Run ``sql`` once per row, in order, and return each run's first row (or None). On
+        PostgreSQL the runs share one round trip (a split payload's thousands of elements);
+        SQLite has no round trips to save."""
+        if self._sqlite or len(rows) < 2:
+            return [self.execute(sql, row).fetchone() for row in rows]
+        with self._cursor.connection.cursor() as own:  # its own results, apart from the pipeline's others
+            own.executemany(sql.postgresql, rows, returning=True)
+            found = [own.fetchone()]
+            while own.nextset():
+                found.append(own.fetchone())
+        return found
 
     def executemany(self, sql: Sql, rows: list[dict]):
         self._cursor.executemany(getattr(sql, self._dialect), [self._params(r) for r in rows])

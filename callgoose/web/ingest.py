@@ -11,7 +11,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import clock
 from ..extensions import db
-from ..services.ingestion import open_call, process_call, record_rejected
+from ..services.ingestion import body_limit, open_call, process_call, record_rejected
 from .bearer import presented_token, unauthorized
 from .errors import json_error
 from .wake import wake_worker
@@ -38,20 +38,22 @@ def process():
     if opened is None:
         return unauthorized()
     token, specs = opened
+    config = current_app.config
+    request.max_content_length = body_limit(specs, config["MAX_BODY_BYTES"], config["SPLIT_MAX_BODY_BYTES"])
     source = request.args.get("from") or None
     content_type = request.headers.get("Content-Type")
     try:
         raw = request.get_data(cache=False)
     except RequestEntityTooLarge:
-        limit = current_app.config["MAX_BODY_BYTES"]
+        limit = request.max_content_length
         call_id = record_rejected(db.engine, token, 413, content_type, request.content_length or 0,
                                   source, clock.now(), f"body larger than {limit} bytes")
         log.warning("ingest %s -> 413 call=%s token_name=%s", _logged_url(), call_id, token.name)
         return json_error(413, f"The body is larger than {limit} bytes; nothing was processed.")
     result = process_call(db.engine, token, specs, raw, content_type, source, clock.now(),
-                          current_app.config["DUPLICATE_WINDOW_SECONDS"])
-    log.info("ingest %s -> %d call=%s token_name=%s %.1fms", _logged_url(), result.status,
-             result.call_id, token.name, (time.perf_counter() - started) * 1000)
+                          config["DUPLICATE_WINDOW_SECONDS"], max_elements=config["SPLIT_MAX_ELEMENTS"])
+    log.log(logging.WARNING if result.status == 413 else logging.INFO, "ingest %s -> %d call=%s token_name=%s %.1fms",
+            _logged_url(), result.status, result.call_id, token.name, (time.perf_counter() - started) * 1000)
     if result.status in (200, 201):
         wake_worker()
     return jsonify(result.body), result.status
