@@ -24,7 +24,7 @@ from .store.hotpath import Sql, write_cursor
 
 log = logging.getLogger(__name__)
 LEASE = "worker"
-ADVISORY_KEY = 0x43475F574F524B  # "CG_WORK"
+ADVISORY_CLASS = 0x4347_574B  # "CGWK", with the schema's hash as the lock's second key
 
 INSERT_LEASE = Sql("INSERT INTO worker_leases (name) VALUES (:name) ON CONFLICT (name) DO NOTHING")
 TAKE_LEASE = Sql("""
@@ -80,7 +80,8 @@ class Worker:
                 self._lock_conn = engine.raw_connection()
                 self._lock_conn.autocommit = True
             cursor = self._lock_conn.cursor()
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_KEY,))
+            # keyed by the install's schema too: two installs in one database each have a leader
+            cursor.execute("SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (ADVISORY_CLASS,))
             held = bool(cursor.fetchone()[0])
             cursor.close()
             return held

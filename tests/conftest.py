@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from contextlib import contextmanager
 from urllib.parse import quote
 
 import pytest
@@ -33,9 +34,9 @@ def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'callgoose.sqlite'}"
 
 
-@pytest.fixture
-def pg_url():
-    """A PostgreSQL URL whose search_path is a schema made for this test and dropped after it."""
+@contextmanager
+def pg_schema():
+    """A PostgreSQL URL whose search_path is a schema made for it, dropped afterwards."""
     if not PG_URL:
         pytest.skip(PG_SKIP)
     schema = "t_" + secrets.token_hex(6)
@@ -43,10 +44,19 @@ def pg_url():
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    try:
+        yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url():
+    """A PostgreSQL URL whose search_path is a schema made for this test and dropped after it."""
+    with pg_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -156,3 +156,20 @@ def test_a_long_job_renews_the_lease(dbapp, monkeypatch):
     assert seen == [False, False, False]  # the lease never lapsed, so no second worker started
     leader.stop()
     other.stop()
+
+
+@pytest.mark.postgres
+def test_two_installs_in_two_schemas_of_one_postgresql_database_each_have_a_leader(make_app, tmp_path):
+    """The advisory lock is the install's, not the database's: two Callgoose installs (or two
+    tests) in two schemas of one database each elect their own leader."""
+    from conftest import pg_schema
+    with pg_schema() as first, pg_schema() as second:
+        apps = [make_app(url, tmp_path / str(i)) for i, url in enumerate((first, second))]
+        workers = [Worker(app) for app in apps]
+        try:
+            assert [w.tick(NOW) for w in workers] == [True, True]
+        finally:
+            for worker, app in zip(workers, apps):
+                worker._drop_lock_connection()
+                with app.app_context():
+                    db.engine.dispose()
