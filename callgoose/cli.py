@@ -29,7 +29,7 @@ from .services.catalog import (
 from .services.retention import prune
 from .services.tokens import add_token
 from .services.users import add_user
-from .store.database import upgrade_database
+from .store.database import sync_clock, upgrade_database
 from .web.presenters import plural
 from .worker import Worker
 
@@ -230,6 +230,11 @@ def serve_command(host, port, threads, no_worker):
     click.echo("Open it in a browser: the first visit creates the admin account; then create an "
                "API token on the API Token tab. Services and rules: flask --app callgoose "
                "import-config examples/callgoose.json (see README.md).")
+    if no_worker:  # the worker reads the database's clock every minute; a web-only process at its start
+        try:
+            sync_clock(db.engine)
+        except Exception:
+            logging.getLogger(__name__).warning("could not read the database's clock", exc_info=True)
     worker = None if no_worker else Worker(app).start()
     app.extensions["callgoose_worker"] = worker
     listener = None if no_worker else _start_intake(app)

@@ -6,8 +6,18 @@ import time
 from datetime import datetime, timezone
 
 
+_offset = 0.0  # added to this process's clock to read the database server's (store.database.sync_clock)
+
+
 def now() -> float:
-    return time.time()
+    """Epoch seconds by the database's clock where it has one (PostgreSQL), so a timer one
+    process writes and another compares means the same instant to both."""
+    return time.time() + _offset
+
+
+def set_offset(seconds: float) -> None:
+    global _offset
+    _offset = seconds
 
 
 def to_db(epoch: float | None) -> datetime | None:

@@ -20,6 +20,7 @@ from datetime import datetime
 
 from . import clock
 from .jobs import JOBS, deliver
+from .store.database import CLOCK_SYNC_SECONDS, sync_clock
 from .store.hotpath import Sql, write_cursor
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class Worker:
         self._lock_conn = None  # PostgreSQL: the connection holding the advisory lock
         self._renewed_at: float | None = None
         self._job_clock = (0.0, 0.0)  # (the tick's now, time.monotonic() then)
+        self._synced_at: float | None = None  # time.monotonic() of the last read of the database's clock
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -194,9 +196,23 @@ class Worker:
             if self._lock_conn is not None:
                 self._drop_lock_connection()
 
+    def _sync_clock(self) -> None:
+        """Read the database's clock again at most once a minute (timers are compared with it)."""
+        if self._synced_at is not None and time.monotonic() - self._synced_at < CLOCK_SYNC_SECONDS:
+            return
+        try:
+            offset = sync_clock(self._engine())
+            if abs(offset) > 5:
+                log.warning("this host's clock is %.1f s %s the database's; timers follow the database's",
+                            abs(offset), "behind" if offset > 0 else "ahead of")
+            self._synced_at = time.monotonic()
+        except Exception:  # the database may be away: the tick says so; try again next turn
+            log.warning("could not read the database's clock", exc_info=True)
+
     def _loop(self):
         while not self._stop.is_set():
             self._wake.clear()
+            self._sync_clock()
             self.tick()
             self._wake.wait(self.tick_seconds)
 

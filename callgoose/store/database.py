@@ -11,12 +11,14 @@ import fcntl
 import os
 import select
 import threading
+import time
 from contextlib import nullcontext
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError
 
+from .. import clock
 from ..extensions import db
 
 
@@ -175,3 +177,22 @@ def upgrade_database() -> tuple[str | None, str]:
         before = current()
     flask_migrate.upgrade()
     return before, current()
+
+
+CLOCK_SYNC_SECONDS = 60  # how often a process that runs timers reads the database's clock again
+
+
+def sync_clock(engine: Engine) -> float:
+    """Make ``clock.now()`` read the database server's clock (PostgreSQL): processes on hosts
+    whose clocks differ then agree on every timer (escalations, the outbox, heartbeats). SQLite
+    lives on this machine's clock: nothing to do. Returns the offset applied, in seconds."""
+    if engine.dialect.name != "postgresql":
+        return 0.0
+    with engine.connect() as conn:
+        before = time.time()
+        server = float(conn.exec_driver_sql("SELECT extract(epoch FROM clock_timestamp())").scalar())
+        after = time.time()
+    offset = server - (before + after) / 2
+    clock.set_offset(offset)
+    return offset
+
