@@ -120,7 +120,10 @@ def report(now: float) -> list[Finding]:
 def refresh(engine, now: float) -> int:
     """Check again and store the result (the worker, every few minutes, with no application
     context): read, check outside any transaction, then one short write; return the findings."""
-    inputs, findings = run_read(engine, lambda c: (_inputs(c), _check(c, now)))
+    # Read under the process's read lock (hot path reads queue on it), check after it is let go.
+    inputs, (loaded, policies, reachable, services, names) = run_read(
+        engine, lambda c: (_inputs(c), _inputs_of_check(c, now)))
+    findings = check(now, loaded, policies, reachable, services, lambda u: person_name(names, u))
     run_write(engine, lambda c: c.execute(STORE, _stored(now, inputs, findings)))
     return len(findings)
 
