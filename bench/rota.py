@@ -15,6 +15,7 @@ import argparse
 import http.client
 import json
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -90,7 +91,12 @@ def case(label: str, kind: str, seconds: float, rate: float) -> None:
         try:
             results = drive(port, token, seconds, rate, None if kind == "bare" else database)
         finally:
-            stop(proc)
+            try:
+                stop(proc)
+            except subprocess.TimeoutExpired:  # stuck in a job: say so, and end it
+                print(f"  (!) {label}: the server did not stop within 15 s of SIGTERM; killed")
+                proc.kill()
+                proc.wait()
         ms = [r[0] * 1000 for r in results]
         statuses: dict = {}
         for _, status in results:
