@@ -50,3 +50,26 @@ def flags(response):
     assert ("reason" in body) == (response.status_code in (202, 208)), body  # issue 10: a 202 or 208 says why
     assert "reason" not in body or (isinstance(body["reason"], str) and body["reason"]), body
     return {k: body[k] for k in ("resolved", "triggered")}
+
+
+def rota_document(schedules: int = 20, layers: int = 20, users: int = 50, zone: str = "Europe/Berlin") -> dict:
+    """The isolation issue's large rota: ``schedules`` schedules of ``layers`` hourly layers of
+    ``users`` people each (every person with a verified email), their handoffs staggered by
+    three minutes a layer; odd layers only on weekdays 09-17, so the layers below show through.
+    Each schedule has a policy, and the service ``rota`` pages the first."""
+    emails = [f"u{i:03d}@example.com" for i in range(users)]
+
+    def layer(n: int) -> dict:
+        doc = {"name": f"l{n}", "users": emails[n % users:] + emails[:n % users],
+               "start": f"2026-01-05T00:{(3 * n) % 60:02d}", "shift": {"unit": "hours", "count": 1}}
+        if n % 2:
+            doc["restrictions"] = [{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "17:00"}]
+        return doc
+    return {
+        "users": [{"email": e, "contact_methods": [{"name": "mail", "type": "email", "address": e}]} for e in emails],
+        "schedules": [{"name": f"rota{s:03d}", "time_zone": zone, "layers": [layer(n) for n in range(layers)]}
+                      for s in range(schedules)],
+        "escalation_policies": [{"name": f"rota{s:03d}", "levels": [
+            {"escalate_after_minutes": 5, "targets": [{"schedule": f"rota{s:03d}"}]}]} for s in range(schedules)],
+        "services": [{**ALERTMANAGER, "name": "rota", "escalation_policy": "rota000"}],
+    }

@@ -27,6 +27,7 @@ from callgoose.engine.schedules import (
     on_call,
     overlapping,
     timeline,
+    uncovered,
     until,
 )
 
@@ -313,3 +314,41 @@ def vars_of(layer: Layer) -> tuple:
 
 def test_the_server_zone_is_not_the_schedules():
     assert os.environ["TZ"] == "Pacific/Chatham" and systime.strftime("%z") in ("+1245", "+1345")
+
+
+def timeline_gaps(schedule: Schedule, start: float, end: float) -> list[tuple[float, float]]:
+    """The gaps as the whole timeline gives them (what the readiness check walked before)."""
+    found, at = [], start
+    for shift in timeline(schedule, start, end):
+        if shift.start > at:
+            found.append((at, shift.start))
+        at = max(at, shift.end)
+    return found + ([(at, end)] if at < end else [])
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(zone=st.sampled_from(ZONES), bottom=layers, top=layers, offset_days=st.integers(-3, 40),
+       cuts=st.lists(st.floats(0, 1), min_size=0, max_size=4))
+def test_property_gaps_walk_only_coverage_changes_and_agree_with_the_timeline(zone, bottom, top, offset_days, cuts):
+    tz = ZoneInfo(zone)
+    base = min(bottom.start, top.start).replace(tzinfo=tz).timestamp() + offset_days * 86400
+    span = 10 * 86400
+    edges = sorted(base + c * span for c in cuts)
+    overrides = tuple(Override(f"o{i}", a, b) for i, (a, b) in enumerate(zip(edges[::2], edges[1::2])) if b > a)
+    schedule = Schedule("p", zone, (Layer("bottom", *vars_of(bottom)), Layer("top", *vars_of(top))), overrides)
+    assert uncovered(schedule, base, base + span) == timeline_gaps(schedule, base, base + span)
+
+
+def test_gaps_of_an_hourly_rota_of_twenty_layers_take_as_few_steps_as_a_weekly_one(monkeypatch):
+    """The readiness check and the gap notices: 14 days of 20 hourly layers, their handoffs
+    three minutes apart, ask who is on call only where coverage may change."""
+    from callgoose.engine import schedules as engine
+    zone = "Europe/Berlin"
+    hourly = tuple(Layer(f"l{n}", tuple(f"u{i}" for i in range(50)), datetime(2026, 1, 5, 0, 3 * n), "hours", 1,
+                         (Window(frozenset(range(5)), time(9), time(17)),) if n % 2 else ()) for n in range(20))
+    asked = []
+    real = engine.covered
+    monkeypatch.setattr(engine, "covered", lambda s, at: asked.append(at) or real(s, at))
+    start = at("2026-11-02T09:00", zone)
+    assert uncovered(Schedule("hourly", zone, hourly[1::2]), start, start + 14 * 86400) != []  # weekday days only
+    assert len(asked) <= 2 * 14 + 2  # a window's edges, twice a weekday, not 14 × 24 × 10 handoffs

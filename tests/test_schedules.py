@@ -403,7 +403,7 @@ def test_the_readiness_report_is_stored_and_checked_again_when_what_it_read_chan
                    for f in readiness.report(now + 240)) and len(checks) == 3
         readiness.report(now + 240 + readiness.FRESH + 1)  # too old: checked again
         assert len(checks) == 4
-        notices.readiness(None, team.config, now + 900)  # the worker renews it
+        notices.readiness(db.engine, team.config, now + 900)  # the worker renews it
         assert len(checks) == 5 and readiness.report(now + 960) and len(checks) == 5
     assert setup.query("SELECT count(*) FROM readiness_reports") == [(1,)]
 

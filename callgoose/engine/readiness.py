@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .paging import Policy
-from .schedules import Schedule, timeline
+from .schedules import Schedule, uncovered
 from .words import Say
 
 DAYS = 14
@@ -25,15 +25,9 @@ class Finding:
 
 
 def gaps(schedule: Schedule, start: float, end: float) -> list[tuple[float, float]]:
-    """The spans of ``[start, end)`` in which nobody is on call."""
-    found, at = [], start
-    for shift in timeline(schedule, start, end):
-        if shift.start > at:
-            found.append((at, shift.start))
-        at = max(at, shift.end)
-    if at < end:
-        found.append((at, end))
-    return found
+    """The spans of ``[start, end)`` in which nobody is on call (walking only where coverage
+    may change, not every handoff)."""
+    return uncovered(schedule, start, end)
 
 
 def people(schedule: Schedule) -> tuple:

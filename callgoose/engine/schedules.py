@@ -167,9 +167,11 @@ def _lookback(layer: Layer) -> int:
     return math.ceil(MAX_OFFSET_SPREAD / (UNITS[layer.unit] * layer.count)) + 1
 
 
+@lru_cache(maxsize=65536)
 def boundary(layer: Layer, k: int, tz: ZoneInfo) -> float:
     """B'(k): the latest instant among boundaries ``k - lookback .. k`` (never before 0).
-    Beyond the look-back, earlier boundaries are earlier whatever the offsets."""
+    Beyond the look-back, earlier boundaries are earlier whatever the offsets. Cached: a
+    timeline asks each layer for the same few boundaries at every change of every layer."""
     if k <= 0:
         return _raw_boundary(layer, k, tz)
     return max(_raw_boundary(layer, j, tz) for j in range(max(0, k - _lookback(layer)), k + 1))
@@ -211,27 +213,46 @@ def layer_user(layer: Layer, at: float, tz: ZoneInfo):
     return layer.users[k % len(layer.users)]
 
 
+def _window_edges_after(layer: Layer, at: float, tz: ZoneInfo) -> list[float]:
+    """The restriction windows' next edges after ``at``. Windows are weekly, so an edge comes
+    within 8 days; the earliest is on the first day that has one, or on the day after it (a
+    window that crosses midnight ends then)."""
+    found: list[float] = []
+    today = local_of(at, tz).date()
+    first = None
+    for offset in range(-1, 9):
+        if first is not None and offset > first + 1:
+            break
+        day = today + timedelta(days=offset)
+        for window in layer.restrictions:
+            span = window.span_on(day, tz)
+            if span is not None:
+                later = [edge for edge in span if edge > at]
+                if later and first is None:
+                    first = offset
+                found.extend(later)
+    return found
+
+
 def _layer_changes_after(layer: Layer, at: float, tz: ZoneInfo) -> float | None:
     """The first instant after ``at`` where this layer may change (a handoff or a window edge)."""
     k = shift_index(layer, at, tz)
     candidates = [boundary(layer, 0, tz)] if k is None else [boundary(layer, k + 1, tz)]
     if layer.restrictions:
-        # Windows are weekly, so an edge comes within 8 days; the earliest is on the first day
-        # that has one, or on the day after it (a window that crosses midnight ends then).
-        today = local_of(at, tz).date()
-        first = None
-        for offset in range(-1, 9):
-            if first is not None and offset > first + 1:
-                break
-            day = today + timedelta(days=offset)
-            for window in layer.restrictions:
-                span = window.span_on(day, tz)
-                if span is not None:
-                    later = [edge for edge in span if edge > at]
-                    if later and first is None:
-                        first = offset
-                    candidates.extend(later)
+        candidates.extend(_window_edges_after(layer, at, tz))
     later = [c for c in candidates if c > at]
+    return min(later) if later else None
+
+
+def _layer_coverage_after(layer: Layer, at: float, tz: ZoneInfo) -> float | None:
+    """The first instant after ``at`` where whether this layer has anyone may change: its
+    start, and its windows' edges (handoffs change who, never whether)."""
+    if not layer.users:
+        return None
+    first = boundary(layer, 0, tz)
+    if at < first:
+        return first
+    later = _window_edges_after(layer, at, tz) if layer.restrictions else []
     return min(later) if later else None
 
 
@@ -250,23 +271,42 @@ def on_call(schedule: Schedule, at: float) -> OnCall:
     return OnCall((), None)
 
 
-def _next_edge(schedule: Schedule, at: float) -> float | None:
-    tz = schedule.tz
-    candidates = [e for o in schedule.overrides for e in (o.start, o.end) if e > at]
-    for layer in schedule.layers:
-        edge = _layer_changes_after(layer, at, tz)
-        if edge is not None:
-            candidates.append(edge)
-    return min(candidates) if candidates else None
+class _Edges:
+    """The next change after an instant, for a walk forward in time: each layer's next change
+    is remembered until the walk passes it (the first change after ``a`` is also the first
+    after any later instant before it), so a step asks only the layers that changed."""
+
+    def __init__(self, schedule: Schedule, coverage: bool = False):
+        self.schedule, self.tz = schedule, schedule.tz
+        self.changes = _layer_coverage_after if coverage else _layer_changes_after
+        self.pending: list = [_UNKNOWN] * len(schedule.layers)  # each layer's next change (None: never)
+        self.last = -math.inf  # the latest instant asked about
+
+    def after(self, at: float) -> float | None:
+        if at < self.last:  # walking back: what is remembered may be past a change
+            self.pending = [_UNKNOWN] * len(self.pending)
+        self.last = at
+        candidates = [e for o in self.schedule.overrides for e in (o.start, o.end) if e > at]
+        for i, layer in enumerate(self.schedule.layers):
+            edge = self.pending[i]
+            if edge is _UNKNOWN or (edge is not None and edge <= at):
+                edge = self.pending[i] = self.changes(layer, at, self.tz)
+            if edge is not None:
+                candidates.append(edge)
+        return min(candidates) if candidates else None
+
+
+_UNKNOWN = object()
+
 
 
 def until(schedule: Schedule, at: float, horizon: float = HORIZON) -> float | None:
     """The next instant after ``at`` at which the set of users on call changes (None: no
     change within the horizon)."""
     now = on_call(schedule, at).users
-    edge = at
+    edge, edges = at, _Edges(schedule)
     for _ in range(MAX_CHANGES):
-        edge = _next_edge(schedule, edge)
+        edge = edges.after(edge)
         if edge is None or edge - at > horizon:
             return None
         if on_call(schedule, edge).users != now:
@@ -278,12 +318,12 @@ def timeline(schedule: Schedule, start: float, end: float) -> list[Shift]:
     """The final rota from ``start`` to ``end``: who, when, from which source; consecutive
     spans of one user from one source merged; clipped to the range."""
     shifts: list[Shift] = []
-    at = start
+    at, edges = start, _Edges(schedule)
     for _ in range(MAX_CHANGES):
         if at >= end:
             break
         who = on_call(schedule, at)
-        edge = _next_edge(schedule, at)
+        edge = edges.after(at)
         stop = end if edge is None else min(edge, end)
         for user in who.users:
             last = shifts[-1] if shifts else None
@@ -293,6 +333,35 @@ def timeline(schedule: Schedule, start: float, end: float) -> list[Shift]:
                 shifts.append(Shift(user, at, stop, who.source))
         at = stop
     return shifts
+
+
+def covered(schedule: Schedule, at: float) -> bool:
+    """Whether anyone is on call at ``at`` (without asking who)."""
+    if any(o.start <= at < o.end for o in schedule.overrides):
+        return True
+    tz = schedule.tz
+    return any(layer.users and at >= boundary(layer, 0, tz) and in_windows(layer, at, tz)
+               for layer in schedule.layers)
+
+
+def uncovered(schedule: Schedule, start: float, end: float) -> list[tuple[float, float]]:
+    """The spans of ``[start, end)`` in which nobody is on call. Only the layers' starts, their
+    windows' edges and the overrides' edges are walked, not every handoff: an hourly rota
+    costs what a weekly one does."""
+    found: list[tuple[float, float]] = []
+    at, edges = start, _Edges(schedule, coverage=True)
+    for _ in range(MAX_CHANGES):
+        if at >= end:
+            break
+        edge = edges.after(at)
+        stop = end if edge is None else min(edge, end)
+        if not covered(schedule, at):
+            if found and found[-1][1] == at:
+                found[-1] = (found[-1][0], stop)
+            else:
+                found.append((at, stop))
+        at = stop
+    return found
 
 
 def overlapping(overrides: list[Override]) -> tuple[int, int] | None:
@@ -325,5 +394,5 @@ def layer_shifts(schedule: Schedule, layer: Layer, start: float, end: float) -> 
     return shifts
 
 
-__all__ = ["DAYS", "UNITS", "Layer", "OnCall", "Override", "Schedule", "Shift", "Window",
-           "layer_shifts", "on_call", "overlapping", "timeline", "until"]
+__all__ = ["DAYS", "UNITS", "Layer", "OnCall", "Override", "Schedule", "Shift", "Window", "covered",
+           "layer_shifts", "on_call", "overlapping", "timeline", "uncovered", "until"]

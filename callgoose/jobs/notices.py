@@ -18,5 +18,5 @@ def handoffs(engine, config, now: float, keep_alive=lambda: None) -> str | None:
 
 def readiness(engine, config, now: float, keep_alive=lambda: None) -> str | None:
     """Check readiness again and store the result, so the front page reads it."""
-    refresh(now)
+    refresh(engine, now)
     return None

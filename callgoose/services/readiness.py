@@ -17,22 +17,16 @@ import hashlib
 import json
 from dataclasses import asdict
 
-from sqlalchemy import select
-
 from .. import clock
-from ..engine.paging import FOLLOW_UP_CHANNELS, Kind, person_name
+from ..engine.paging import FOLLOW_UP_CHANNELS, Kind, Policy, person_name
 from ..engine.readiness import Finding, check, gaps
-from ..engine.schedules import timeline
+from ..engine.schedules import timeline, until
 from ..engine.words import Moment, Say, from_data, to_data
 from ..extensions import db
 from ..store.hotpath import Sql, from_json, to_datetime
-from ..store.models import (
-    EscalationPolicy,
-    Service,
-    User,
-)
+from ..store.models import User
 from ..store.transactions import run_read, run_write, session_cursor, write
-from . import oncall, people, schedules
+from . import schedules
 from .paging import INSERT_NOTIFICATION, notification
 
 DAY = 86400
@@ -74,19 +68,39 @@ def _inputs(cursor) -> str:
     return _key("inputs", *cursor.execute(INPUTS).fetchone())
 
 
-def _check(cursor, now: float) -> list[Finding]:
+POLICIES = Sql("SELECT name, repeat, levels FROM escalation_policies ORDER BY name")
+LIVE_SERVICES = Sql("SELECT name, escalation_policy_id FROM services WHERE deleted_at IS NULL ORDER BY name")
+NAMES = Sql("SELECT id, name, email FROM users")
+REACHABLE = Sql("""
+    SELECT DISTINCT r.user_id FROM notification_rules r JOIN contact_methods m ON m.id = r.contact_method_id
+    JOIN users u ON u.id = r.user_id WHERE m.verified_at IS NOT NULL AND u.active
+""")
+
+
+def _inputs_of_check(cursor, now: float) -> tuple:
+    """What the check reads, on any cursor (the worker has no application context)."""
     loaded = _loaded(cursor, now, now + 15 * DAY)
-    policies = [oncall.policy_of(p) for p in db.session.execute(
-        select(EscalationPolicy).order_by(EscalationPolicy.name)).scalars()]
-    services = [(s.name, s.escalation_policy_id is not None)
-                for s in db.session.execute(select(Service).where(Service.live()).order_by(Service.name)).scalars()]
-    names = people.names()
-    return check(now, loaded, policies, oncall.reachable_users(), services, lambda u: person_name(names, u))
+    policies = [Policy.from_json({"name": n, "repeat": r, "levels": from_json(lv)})
+                for n, r, lv in cursor.execute(POLICIES).fetchall()]
+    services = [(name, policy is not None) for name, policy in cursor.execute(LIVE_SERVICES).fetchall()]
+    names = {i: name or email for i, name, email in cursor.execute(NAMES).fetchall()}
+    reachable = {row[0] for row in cursor.execute(REACHABLE).fetchall()}
+    return loaded, policies, reachable, services, names
+
+
+def _check(cursor, now: float) -> list[Finding]:
+    loaded, policies, reachable, services, names = _inputs_of_check(cursor, now)
+    return check(now, loaded, policies, reachable, services, lambda u: person_name(names, u))
+
+
+def _stored(now: float, inputs: str, findings: list[Finding]) -> dict:
+    body = json.dumps([{**asdict(f), "text": to_data(f.text)} for f in findings])
+    return {"inputs": inputs, "at": clock.to_db(now), "findings": body}
 
 
 def _store(now: float, inputs: str, findings: list[Finding]) -> None:
-    body = json.dumps([{**asdict(f), "text": to_data(f.text)} for f in findings])
-    write(lambda: session_cursor().execute(STORE, {"inputs": inputs, "at": clock.to_db(now), "findings": body}))
+    row = _stored(now, inputs, findings)
+    write(lambda: session_cursor().execute(STORE, row))
 
 
 def report(now: float) -> list[Finding]:
@@ -103,10 +117,14 @@ def report(now: float) -> list[Finding]:
     return findings
 
 
-def refresh(now: float) -> int:
-    """Check again and store the result (the worker, every few minutes); return the findings."""
-    findings = _check(session_cursor(), now)
-    _store(now, _inputs(session_cursor()), findings)
+def refresh(engine, now: float) -> int:
+    """Check again and store the result (the worker, every few minutes, with no application
+    context): read, check outside any transaction, then one short write; return the findings."""
+    # Read under the process's read lock (hot path reads queue on it), check after it is let go.
+    inputs, (loaded, policies, reachable, services, names) = run_read(
+        engine, lambda c: (_inputs(c), _inputs_of_check(c, now)))
+    findings = check(now, loaded, policies, reachable, services, lambda u: person_name(names, u))
+    run_write(engine, lambda c: c.execute(STORE, _stored(now, inputs, findings)))
     return len(findings)
 
 
@@ -125,61 +143,79 @@ def _when(epoch: float, zone: str) -> Moment:
     return Moment(epoch, zone)
 
 
-def _queue(cursor, now: float, told: list[tuple[int, str, str]]) -> int:
-    """Queue each (user, dedupe key, text) notice once, to the user's email and webhook methods."""
-    by_user = {user_id: cursor.execute(NOTICE_METHODS, {"user": user_id}).fetchall()
-               for user_id in {u for u, _, _ in told}}
-    queued = 0
-    for user_id, key, text in told:
-        if cursor.execute(ALREADY_TOLD, {"key": key, "user": user_id}).fetchone():
-            continue
-        for method_id, channel, address in by_user.get(user_id, []):
-            cursor.execute(INSERT_NOTIFICATION, notification(
-                clock.to_db(now), kind=Kind.NOTICE, channel=channel, target=address, user_id=user_id,
-                contact_method_id=method_id, event=key, body={"text": text, "say": to_data(text)}))
-            queued += 1
-    return queued
+def _untold(engine, told: list[tuple[int, str, object]]) -> list[tuple[int, str, object]]:
+    """The notices not yet queued (read before anything is computed for them)."""
+    def work(cursor):
+        return [t for t in told if not cursor.execute(ALREADY_TOLD, {"key": t[1], "user": t[0]}).fetchone()]
+    return run_read(engine, work) if told else []
+
+
+def _queue(engine, now: float, told: list[tuple[int, str, Say]]) -> int:
+    """Queue each (user, dedupe key, text) notice once, to the user's email and webhook methods:
+    the methods are read first, then one short write (which checks again: another worker may
+    have told the same shift meanwhile)."""
+    if not told:
+        return 0
+    by_user = run_read(engine, lambda c: {user_id: c.execute(NOTICE_METHODS, {"user": user_id}).fetchall()
+                                          for user_id in {u for u, _, _ in told}})
+
+    def work(cursor):
+        queued = 0
+        for user_id, key, text in told:
+            if cursor.execute(ALREADY_TOLD, {"key": key, "user": user_id}).fetchone():
+                continue
+            for method_id, channel, address in by_user.get(user_id, []):
+                cursor.execute(INSERT_NOTIFICATION, notification(
+                    clock.to_db(now), kind=Kind.NOTICE, channel=channel, target=address, user_id=user_id,
+                    contact_method_id=method_id, event=key, body={"text": text, "say": to_data(text)}))
+                queued += 1
+        return queued
+    return run_write(engine, work)
 
 
 def notify_gaps(engine, now: float) -> int:
-    """Tell the schedule's people about each gap that begins within the next day."""
-    def work(cursor):
-        told = []
-        for schedule in _loaded(cursor, now, now + 15 * DAY).values():
-            people = [u for layer in schedule.layers for u in layer.users] + [o.user for o in schedule.overrides]
-            for start, end in gaps(schedule, now, now + 15 * DAY):  # the whole gap, as far as the check looks
-                if start >= now + DAY:
-                    continue
-                text = Say("Nobody is on call in %(schedule)s from %(start)s until %(end)s\nA level that targets "
-                           "%(schedule)s moves on at once then. Add an override on the schedule's page to cover it.",
-                           schedule=schedule.name, start=_when(start, schedule.time_zone),
-                           end=_when(end, schedule.time_zone))
-                told += [(u, _key("gap", schedule.name, start), text) for u in dict.fromkeys(people)]
-        return _queue(cursor, now, told)
-    return run_write(engine, work)
+    """Tell the schedule's people about each gap that begins within the next day: read, find
+    the gaps outside any transaction, then queue what was not told yet in one short write."""
+    told = []
+    for schedule in run_read(engine, lambda c: _loaded(c, now, now + 15 * DAY)).values():
+        people = [u for layer in schedule.layers for u in layer.users] + [o.user for o in schedule.overrides]
+        for start, end in gaps(schedule, now, now + 15 * DAY):  # the whole gap, as far as the check looks
+            if start >= now + DAY:
+                break
+            text = Say("Nobody is on call in %(schedule)s from %(start)s until %(end)s\nA level that targets "
+                       "%(schedule)s moves on at once then. Add an override on the schedule's page to cover it.",
+                       schedule=schedule.name, start=_when(start, schedule.time_zone),
+                       end=_when(end, schedule.time_zone))
+            told += [(u, _key("gap", schedule.name, start), text) for u in dict.fromkeys(people)]
+    return _queue(engine, now, _untold(engine, told))
+
+
+HANDOFF_HORIZON = 60 * DAY  # how far the end of a shift that began is looked for
 
 
 def notify_handoffs(engine, now: float) -> int:
-    """Tell each person whose shift began in the last minutes (once per shift)."""
-    opted_out = set(run_read(engine, lambda c: [r[0] for r in c.execute(
-        Sql("SELECT id FROM users WHERE NOT handoff_notices")).fetchall()]))
-
-    def work(cursor):
-        told = []
-        for schedule in _loaded(cursor, now - HANDOFF_LOOKBACK - DAY, now + 60 * DAY).values():
-            shifts = timeline(schedule, now - HANDOFF_LOOKBACK - 60, now + 1)
-            for before, shift in zip([None] + shifts, shifts):
-                began = shift.start > now - HANDOFF_LOOKBACK and shift.start <= now
-                continued = before is not None and before.user == shift.user and before.end == shift.start
-                if not began or continued or shift.user in opted_out:
-                    continue
-                whole = next((s for s in timeline(schedule, shift.start, shift.start + 60 * 86400)), shift)
-                text = Say("You are on call in %(schedule)s from %(start)s until %(end)s\nTurn these notices off on "
-                           "My notifications.", schedule=schedule.name, start=_when(shift.start, schedule.time_zone),
-                           end=_when(whole.end, schedule.time_zone))
-                told.append((shift.user, _key("handoff", schedule.name, shift.user, shift.start), text))
-        return _queue(cursor, now, told)
-    return run_write(engine, work)
+    """Tell each person whose shift began in the last minutes (once per shift). The shifts that
+    began come from a quarter of an hour of each rota; the told ones are dropped before the end
+    of a shift is looked for (within a bounded horizon); then one short write queues the rest."""
+    def read(cursor):
+        opted_out = {r[0] for r in cursor.execute(Sql("SELECT id FROM users WHERE NOT handoff_notices")).fetchall()}
+        return opted_out, _loaded(cursor, now - HANDOFF_LOOKBACK - DAY, now + HANDOFF_HORIZON)
+    opted_out, loaded = run_read(engine, read)
+    began = []
+    for schedule in loaded.values():
+        shifts = timeline(schedule, now - HANDOFF_LOOKBACK - 60, now + 1)
+        for before, shift in zip([None] + shifts, shifts):
+            started = shift.start > now - HANDOFF_LOOKBACK and shift.start <= now
+            continued = before is not None and before.user == shift.user and before.end == shift.start
+            if started and not continued and shift.user not in opted_out:
+                began.append((shift.user, _key("handoff", schedule.name, shift.user, shift.start), (schedule, shift)))
+    told = []
+    for user, key, (schedule, shift) in _untold(engine, began):
+        end = until(schedule, shift.start, HANDOFF_HORIZON) or shift.start + HANDOFF_HORIZON
+        told.append((user, key, Say("You are on call in %(schedule)s from %(start)s until %(end)s\nTurn these "
+                                    "notices off on My notifications.", schedule=schedule.name,
+                                    start=_when(shift.start, schedule.time_zone), end=_when(end, schedule.time_zone))))
+    return _queue(engine, now, told)
 
 
 def set_handoff_notices(user_id: int, on: bool) -> bool:

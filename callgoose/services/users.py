@@ -126,12 +126,14 @@ class SignIn:
 def check_password(email: str, password: str, now: float) -> SignIn:
     """Check an email and password; count a failure and lock after :data:`MAX_FAILURES`."""
     email = email.strip().lower()
+    # The hash is checked (scrypt, about 0.3 s) before the write, never while it holds the lock.
+    stored = db.session.execute(select(User.password_hash).where(User.email == email)).scalar_one_or_none()
+    matches = check_password_hash(stored or _DUMMY_HASH, password) and bool(stored)
 
     def work() -> SignIn:
         user = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
         # An imported user has no password until an admin sets one: nothing matches it.
-        valid = check_password_hash(user.password_hash if user and user.password_hash else _DUMMY_HASH, password) \
-            and user is not None and bool(user.password_hash)
+        valid = matches and user is not None and user.password_hash == stored
         locked = user is not None and user.locked_until is not None and clock.from_db(user.locked_until) > now
         if user is not None and valid and user.active and not locked:
             user.failed_logins, user.locked_until = 0, None
@@ -148,11 +150,16 @@ def check_password(email: str, password: str, now: float) -> SignIn:
 
 def change_own_password(user_id: int, current: str, new: str, keep: str) -> bool:
     """Change one's own password (every other session ends); False when ``current`` is wrong."""
+    stored = db.session.get(User, user_id).password_hash  # hashes are made before the write
+    if not check_password_hash(stored, current):
+        return False
+    new_hash = generate_password_hash(new)
+
     def work() -> bool:
         user = db.session.get(User, user_id)
-        if not check_password_hash(user.password_hash, current):
+        if user.password_hash != stored:  # changed meanwhile: the current password was another
             return False
-        user.password_hash = generate_password_hash(new)
+        user.password_hash = new_hash
         end_sessions(user.id, keep=keep)
         return True
     return write(work)
@@ -160,11 +167,13 @@ def change_own_password(user_id: int, current: str, new: str, keep: str) -> bool
 
 def set_password(user_id: int, password: str) -> User | None:
     """An admin sets a user's password: it lifts a lock and ends the user's sessions."""
+    new_hash = generate_password_hash(password)  # made before the write, never while it holds the lock
+
     def work():
         user = db.session.get(User, user_id)
         if user is None:
             return None
-        user.password_hash = generate_password_hash(password)
+        user.password_hash = new_hash
         user.failed_logins, user.locked_until = 0, None
         end_sessions(user.id)  # whoever knew the old password is signed out
         return user

@@ -71,6 +71,9 @@ def _drop_stale_connections(context) -> None:
         context.is_disconnect = True  # SQLAlchemy discards the connection and refreshes the pool
 
 
+HOLD_WATCHERS: list = []  # opt-in (tests, bench/): each is called with the seconds a writer held the lock
+
+
 class FileWriteLock:
     """One writer at a time across this machine's processes (and this process's threads).
 
@@ -92,12 +95,16 @@ class FileWriteLock:
         self._depth += 1
         if self._depth == 1 and self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._since = time.perf_counter()
         return self
 
     def __exit__(self, *exc):
         self._depth -= 1
         if self._depth == 0 and self._fd is not None:
+            held = time.perf_counter() - self._since
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+            for watcher in HOLD_WATCHERS:
+                watcher(held)
         self._threads.release()
 
 
