@@ -33,6 +33,8 @@ DEFAULTS = {
     "TWILIO_API_BASE": "https://api.twilio.com",
     "WEBHOOK_ALLOWED_HOSTS": "",  # hosts (any port) a webhook may reach although they are private
     "DELIVERY_TIMEOUT_SECONDS": 10,
+    "HEALTH_PING_URL": None,  # the dead-man's switch: GET while paging works (jobs/ping.py)
+    "HEALTH_PING_INTERVAL_SECONDS": 60,
     # Email intake (issue 10): off unless SMTP_INTAKE_LISTEN is host:port; runs with the worker
     "SMTP_INTAKE_LISTEN": None,
     "SMTP_INTAKE_DOMAIN": "callgoose.localhost",
@@ -70,14 +72,15 @@ def _secret_key(instance_path: str) -> str:
 # parses, which would turn a password of digits into a number (and "1e3" into 1000.0).
 TEXT_SETTINGS = ("BASE_URL", "SMTP_HOST", "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_SECURITY", "MAIL_FROM",
                  "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_API_BASE",
-                 "WEBHOOK_ALLOWED_HOSTS", "SMTP_INTAKE_LISTEN", "SMTP_INTAKE_DOMAIN")
+                 "WEBHOOK_ALLOWED_HOSTS", "SMTP_INTAKE_LISTEN", "SMTP_INTAKE_DOMAIN", "HEALTH_PING_URL")
 
 
 def _check_settings(config) -> None:
     for name, low in (("DUPLICATE_WINDOW_SECONDS", 0), ("MAX_BODY_BYTES", 1), ("THREADS", 1),
                       ("PORT", 1), ("API_LOG_RETENTION_DAYS", 1), ("POLL_INTERVAL_SECONDS", 1),
                       ("CONNECTION_LIMIT", 10), ("IDLE_TIMEOUT_SECONDS", 1), ("SHUTDOWN_TIMEOUT_SECONDS", 0),
-                      ("WORKER_TICK_SECONDS", 1), ("WORKER_LEASE_SECONDS", 2), ("SMTP_INTAKE_MAX_BYTES", 1024)):
+                      ("WORKER_TICK_SECONDS", 1), ("WORKER_LEASE_SECONDS", 2), ("SMTP_INTAKE_MAX_BYTES", 1024),
+                      ("HEALTH_PING_INTERVAL_SECONDS", 1)):
         value = config[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"setting {name} must be a whole number of at least {low}, not {value!r}")
@@ -113,6 +116,10 @@ def create_app(test_config: dict | None = None):
     os.makedirs(app.instance_path, exist_ok=True)
     _check_settings(app.config)
     _check_intake(app.config)
+    if app.config.get("HEALTH_PING_URL"):
+        from .delivery.ping import check_url
+
+        check_url(app.config["HEALTH_PING_URL"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
 
