@@ -110,10 +110,8 @@ class WebhookReceiver(_Loopback):
     """Records POSTs; answers from ``statuses`` in turn (then 200). Checks the signature of
     each request against ``secret`` when one is given."""
 
-    def __init__(self, secret: str | None = None, statuses: list[int] | None = None, drip: float = 0):
+    def __init__(self, secret: str | None = None, statuses: list[int] | None = None):
         self.secret = secret
-        self.drip = drip  # GET: seconds between the bytes of the answer (0: answer at once)
-        self.stopped = threading.Event()
         self.statuses = list(statuses or [])
         self.requests: list[dict] = []
         self.lock = threading.Condition()
@@ -166,6 +164,12 @@ class WebhookReceiver(_Loopback):
         with self.lock:
             assert self.lock.wait_for(lambda: len(self.requests) >= count, timeout), self.requests
             return list(self.requests)
+
+    drip = 0.0  # GET: seconds between the bytes of the answer (0: answer at once)
+
+    def __enter__(self):
+        self.stopped = threading.Event()
+        return super().__enter__()
 
     def __exit__(self, *exc):
         self.stopped.set()

@@ -144,7 +144,9 @@ def test_a_ping_that_fails_is_reported_and_never_holds_the_tick(app):
         worker.tick(t + 61)  # its own failure does not stop the next ping
         receiver.wait(2)
         worker.stop()
-    with WebhookReceiver(drip=0.4) as receiver:  # answers a byte every 0.4 s: 10 s for a status line
+    slow = WebhookReceiver()
+    slow.drip = 0.4  # answers a byte every 0.4 s: 10 s for a status line
+    with slow as receiver:
         app.config["HEALTH_PING_URL"] = receiver.url
         worker = Worker(app)
         started = time.monotonic()
