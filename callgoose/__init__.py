@@ -18,6 +18,8 @@ DEFAULTS = {
     "SHUTDOWN_TIMEOUT_SECONDS": 10,  # on SIGTERM, calls in flight get this long to finish
     "WORKER_TICK_SECONDS": 1,  # how often the background worker looks for due work (pages, escalations)
     "WORKER_LEASE_SECONDS": 20,  # another process takes over this long after the leader died
+    "HEALTH_PING_URL": None,  # the dead-man's switch: GET while paging works (jobs/ping.py)
+    "HEALTH_PING_INTERVAL_SECONDS": 60,
     "API_LOG_RETENTION_DAYS": 30,
     "POLL_INTERVAL_SECONDS": 1,
     # Paging (issue 8): mail, Twilio-compatible SMS and calls, webhooks (CALLGOOSE_<name>)
@@ -33,8 +35,6 @@ DEFAULTS = {
     "TWILIO_API_BASE": "https://api.twilio.com",
     "WEBHOOK_ALLOWED_HOSTS": "",  # hosts (any port) a webhook may reach although they are private
     "DELIVERY_TIMEOUT_SECONDS": 10,
-    "HEALTH_PING_URL": None,  # the dead-man's switch: GET while paging works (jobs/ping.py)
-    "HEALTH_PING_INTERVAL_SECONDS": 60,
     # Email intake (issue 10): off unless SMTP_INTAKE_LISTEN is host:port; runs with the worker
     "SMTP_INTAKE_LISTEN": None,
     "SMTP_INTAKE_DOMAIN": "callgoose.localhost",
@@ -79,8 +79,7 @@ def _check_settings(config) -> None:
     for name, low in (("DUPLICATE_WINDOW_SECONDS", 0), ("MAX_BODY_BYTES", 1), ("THREADS", 1),
                       ("PORT", 1), ("API_LOG_RETENTION_DAYS", 1), ("POLL_INTERVAL_SECONDS", 1),
                       ("CONNECTION_LIMIT", 10), ("IDLE_TIMEOUT_SECONDS", 1), ("SHUTDOWN_TIMEOUT_SECONDS", 0),
-                      ("WORKER_TICK_SECONDS", 1), ("WORKER_LEASE_SECONDS", 2), ("SMTP_INTAKE_MAX_BYTES", 1024),
-                      ("HEALTH_PING_INTERVAL_SECONDS", 1)):
+                      ("WORKER_TICK_SECONDS", 1), ("WORKER_LEASE_SECONDS", 2), ("SMTP_INTAKE_MAX_BYTES", 1024)):
         value = config[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"setting {name} must be a whole number of at least {low}, not {value!r}")
@@ -92,6 +91,16 @@ def _check_intake(config) -> None:
         host, colon, port = str(listen).rpartition(":")
         if not colon or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"setting SMTP_INTAKE_LISTEN must be host:port, not {listen!r}")
+
+
+def _check_ping(config) -> None:
+    interval = config["HEALTH_PING_INTERVAL_SECONDS"]
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+        raise ValueError(f"setting HEALTH_PING_INTERVAL_SECONDS must be a whole number of at least 1, not {interval!r}")
+    if config.get("HEALTH_PING_URL"):
+        from .delivery.ping import check_url
+
+        check_url(config["HEALTH_PING_URL"])
 
 
 def create_app(test_config: dict | None = None):
@@ -116,10 +125,7 @@ def create_app(test_config: dict | None = None):
     os.makedirs(app.instance_path, exist_ok=True)
     _check_settings(app.config)
     _check_intake(app.config)
-    if app.config.get("HEALTH_PING_URL"):
-        from .delivery.ping import check_url
-
-        check_url(app.config["HEALTH_PING_URL"])
+    _check_ping(app.config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
 

@@ -160,6 +160,10 @@ def test_a_ping_that_fails_is_reported_and_never_holds_the_tick(app):
 def test_a_ping_url_that_is_not_http_is_refused_at_start(make_app, sqlite_url, tmp_path):
     with pytest.raises(ValueError, match="HEALTH_PING_URL"):
         make_app(sqlite_url, tmp_path, HEALTH_PING_URL="ftp://example.com/ping")
+    with pytest.raises(ValueError, match="HEALTH_PING_URL"):
+        make_app(sqlite_url, tmp_path, HEALTH_PING_URL="http://example.com:port/ping")
+    with pytest.raises(ValueError, match="HEALTH_PING_INTERVAL_SECONDS"):
+        make_app(sqlite_url, tmp_path, HEALTH_PING_INTERVAL_SECONDS=0)
 
 
 def _pings(receiver) -> int:
@@ -170,8 +174,9 @@ def _pings(receiver) -> int:
 @pytest.mark.slow
 def test_a_running_pager_pings_and_stops_when_killed(prepared, tmp_path):
     """docs/deploy.md's layout: ``serve --no-worker`` and one ``flask worker`` (the leader).
-    (``serve`` with its worker in a thread cannot ping today: its readiness job fails outside
-    an application context, /healthz says so, and the ping is skipped, as it should be.)"""
+    (On this branch ``serve`` with its worker in a thread does not ping: its readiness job fails
+    outside an application context, /healthz says so, and the ping is skipped, as it should be.
+    With iso-jobs' readiness fix merged, this test passes with a plain ``serve`` too.)"""
     url, _, _ = prepared
     with WebhookReceiver() as receiver:
         env = {"CALLGOOSE_HEALTH_PING_URL": receiver.url, "CALLGOOSE_HEALTH_PING_INTERVAL_SECONDS": "1",

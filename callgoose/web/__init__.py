@@ -58,12 +58,12 @@ def register(app) -> None:
     app.jinja_env.globals["current_language"] = lambda: str(get_locale() or "en")
     app.jinja_env.globals["word"] = i18n.word
     app.jinja_env.globals["say"] = i18n.say
+    app.jinja_env.globals["health_problems"] = health.problems  # the admins' banner (base.html)
     app.jinja_env.globals["note_words"] = i18n.note_words
     app.jinja_env.globals["viewer_zone"] = i18n.viewer_zone
     app.jinja_env.globals["link_problem"] = i18n.link_problem
     app.jinja_env.globals["timedelta"] = timedelta
     app.jinja_env.globals["webhook_events"] = EVENTS  # the service webhook form's choices
-    app.jinja_env.globals["health_problems"] = health.problems  # the admins' banner (base.html)
     app.jinja_env.filters.update(localtime=localtime, dbtime=dbtime, shade=shade, localinput=localinput,
                                  filled=filled, guide_html=guide_html, intent_words=intent_words, ago=i18n.ago, word=i18n.word,
                                  strong=i18n.strong, em=i18n.em, say=i18n.say, guide_words=i18n.guide_words,
