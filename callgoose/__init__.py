@@ -20,6 +20,8 @@ DEFAULTS = {
     "SHUTDOWN_TIMEOUT_SECONDS": 10,  # on SIGTERM, calls in flight get this long to finish
     "WORKER_TICK_SECONDS": 1,  # how often the background worker looks for due work (pages, escalations)
     "WORKER_LEASE_SECONDS": 20,  # another process takes over this long after the leader died
+    "HEALTH_PING_URL": None,  # the dead-man's switch: GET while paging works (jobs/ping.py)
+    "HEALTH_PING_INTERVAL_SECONDS": 60,
     "API_LOG_RETENTION_DAYS": 30,
     "POLL_INTERVAL_SECONDS": 1,
     # Paging (issue 8): mail, Twilio-compatible SMS and calls, webhooks (CALLGOOSE_<name>)
@@ -75,7 +77,7 @@ def _secret_key(instance_path: str) -> str:
 # parses, which would turn a password of digits into a number (and "1e3" into 1000.0).
 TEXT_SETTINGS = ("BASE_URL", "SMTP_HOST", "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_SECURITY", "MAIL_FROM",
                  "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_API_BASE",
-                 "WEBHOOK_ALLOWED_HOSTS", "SMTP_INTAKE_LISTEN", "SMTP_INTAKE_DOMAIN")
+                 "WEBHOOK_ALLOWED_HOSTS", "SMTP_INTAKE_LISTEN", "SMTP_INTAKE_DOMAIN", "HEALTH_PING_URL")
 
 
 def _check_settings(config) -> None:
@@ -97,6 +99,16 @@ def _check_intake(config) -> None:
         host, colon, port = str(listen).rpartition(":")
         if not colon or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"setting SMTP_INTAKE_LISTEN must be host:port, not {listen!r}")
+
+
+def _check_ping(config) -> None:
+    interval = config["HEALTH_PING_INTERVAL_SECONDS"]
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+        raise ValueError(f"setting HEALTH_PING_INTERVAL_SECONDS must be a whole number of at least 1, not {interval!r}")
+    if config.get("HEALTH_PING_URL"):
+        from .delivery.ping import check_url
+
+        check_url(config["HEALTH_PING_URL"])
 
 
 def create_app(test_config: dict | None = None):
@@ -121,6 +133,7 @@ def create_app(test_config: dict | None = None):
     os.makedirs(app.instance_path, exist_ok=True)
     _check_settings(app.config)
     _check_intake(app.config)
+    _check_ping(app.config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
 

@@ -271,6 +271,38 @@ def worker_command():
     click.echo("Worker stopped")
 
 
+@click.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@with_appcontext
+def backup_command(file):
+    """Copy the SQLite database to FILE (a new file), consistently, while Callgoose runs."""
+    from .store.backup import BackupError, backup, sqlite_path
+
+    try:
+        if db.engine.dialect.name != "sqlite":
+            raise BackupError("backup copies SQLite databases; for PostgreSQL use pg_dump -Fc (docs/deploy.md)")
+        done = backup(sqlite_path(db.engine.url), file)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Backed up to {done.path} ({done.size} bytes, schema {done.revision})")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False))
+@with_appcontext
+def restore_command(file):
+    """Check the backup FILE and put it in place of the SQLite database (Callgoose stopped)."""
+    from .store.backup import BackupError, restore, sqlite_path
+
+    try:
+        if db.engine.dialect.name != "sqlite":
+            raise BackupError("restore puts back SQLite copies; for PostgreSQL use pg_restore (docs/deploy.md)")
+        done = restore(file, sqlite_path(db.engine.url))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Restored {file} to {done.path} (schema {done.revision}); run init-db before starting Callgoose")
+
+
 @click.command("prune")
 @with_appcontext
 def prune_command():
@@ -324,7 +356,7 @@ def seed_demo_command(calls, incidents, days):
 COMMANDS = (init_db_command, create_user_command, create_token_command, import_config_command,
             export_config_command, serve_command, prune_command, rename_service_command,
             delete_service_command, worker_command, seed_demo_command, templates_command,
-            create_service_command, intake_address_command)
+            create_service_command, intake_address_command, backup_command, restore_command)
 
 
 def init_app(app) -> None:

@@ -142,8 +142,41 @@ class WebhookReceiver(_Loopback):
                 self.end_headers()
                 self.wfile.write(b"ok")
 
+            def do_GET(self):  # a ping (HEALTH_PING_URL): recorded, answered like a POST
+                with receiver.lock:
+                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                    receiver.requests.append({"path": self.path, "method": "GET", "headers": dict(self.headers),
+                                              "at": time.time(), "answered": status})
+                    receiver.lock.notify_all()
+                if receiver.drip:  # a receiver that answers one byte at a time, slowly
+                    for byte in f"HTTP/1.1 {status} OK\r\n".encode():
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        if receiver.stopped.wait(receiver.drip):
+                            return
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
         self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def wait(self, count: int, timeout: float = 10) -> list:
+        """The requests once there are ``count`` of them (fails after ``timeout`` seconds)."""
+        with self.lock:
+            assert self.lock.wait_for(lambda: len(self.requests) >= count, timeout), self.requests
+            return list(self.requests)
+
+    drip = 0.0  # GET: seconds between the bytes of the answer (0: answer at once)
+
+    def __enter__(self):
+        self.stopped = threading.Event()
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        super().__exit__(*exc)
 
 
 def verify(secret: str, header: str, body: bytes, now: float | None = None, tolerance: int = 300) -> bool:

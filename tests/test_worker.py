@@ -76,14 +76,14 @@ def test_retention_runs_when_its_timer_is_due(setup_for, dbapp):
 def test_healthz_reports_database_and_worker(dbapp):
     client = dbapp.test_client()
     body = client.get("/healthz").get_json()
-    assert set(body) == {"status", "database", "worker", "version"}
+    assert set(body) == {"status", "database", "worker", "version", "jobs", "outbox"}
     assert body["database"] == "ok" and body["status"] == "degraded"  # no worker has ticked
     assert body["worker"] == {"leader": False, "last_tick_at": None}  # wsgi:app starts no worker
     worker = Worker(dbapp)
     dbapp.extensions["callgoose_worker"] = worker
     worker.tick()
     body = client.get("/healthz").get_json()
-    assert body["status"] == "ok" and body["worker"]["leader"] is True
+    assert body["status"] == "ok" and body["worker"]["leader"] is True, body
     assert body["worker"]["last_tick_at"].endswith("Z")
     worker.stop()
 

@@ -10,7 +10,7 @@ timers, the outbox's ``due_at``).
 
 from __future__ import annotations
 
-from . import deliver, escalate, heartbeats, notices, retention
+from . import deliver, escalate, heartbeats, notices, ping, retention
 
 JOBS = {
     "heartbeats": (heartbeats.run, 0),  # a heartbeat that missed its calls opens an incident (paged below)
@@ -20,4 +20,9 @@ JOBS = {
     "gaps": (notices.gaps, 86400),  # "nobody is on call in ... tomorrow", a day ahead
     "readiness": (notices.readiness, 300),  # the stored readiness report the front page shows
     "retention": (retention.run, 3600),  # old calls, their payloads, expired replay markers
+    "ping": (ping.run, 0),  # last: HEALTH_PING_URL while paging works (its own timer: a setting)
 }
+# The worker keeps timer rows for periodic jobs only: every-tick jobs record their last run
+# and error themselves, so /healthz shows them too.
+JOBS.update({name: (ping.recorded(name, job), 0) for name, (job, interval) in JOBS.items()
+             if interval == 0 and name != ping.NAME})

@@ -58,6 +58,7 @@ def register(app) -> None:
     app.jinja_env.globals["current_language"] = lambda: str(get_locale() or "en")
     app.jinja_env.globals["word"] = i18n.word
     app.jinja_env.globals["say"] = i18n.say
+    app.jinja_env.globals["health_problems"] = health.problems  # the admins' banner (base.html)
     app.jinja_env.globals["note_words"] = i18n.note_words
     app.jinja_env.globals["viewer_zone"] = i18n.viewer_zone
     app.jinja_env.globals["link_problem"] = i18n.link_problem
