@@ -1,13 +1,13 @@
 """Checking contact methods (issue 11): rate limits of codes and tests, a code's attempts,
 and the provider ids of callbacks that acted (each acts once).
 
-Revision ID: 0022
+Revision ID: 0017
 Revises: 0016
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0022'
+revision = '0017'
 down_revision = '0016'
 branch_labels = None
 depends_on = None
