@@ -244,6 +244,13 @@ class Worker:
                 cursor.execute(RELEASE_LEASE, {"name": LEASE, "me": self.me})
         except Exception:
             log.warning("could not release the worker lease; it expires by itself")
+        if self._lock_conn is not None:  # PostgreSQL: unlock now; closing alone frees it only once
+            try:                          # the server has noticed, a moment later
+                cursor = self._lock_conn.cursor()
+                cursor.execute("SELECT pg_advisory_unlock_all()")
+                cursor.close()
+            except Exception:
+                pass
         self._drop_lock_connection()
         if self._senders is not None:
             self._senders.shutdown()
