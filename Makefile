@@ -31,6 +31,8 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/bigdb.py $(BIGDB_ARGS)
 	$(BIN)/python bench/paging.py $(PAGING_ARGS)
 	$(BIN)/python bench/schedules.py
+	$(BIN)/python bench/rota.py
+	$(BIN)/python bench/isolation.py
 
 openapi: $(VENV)/.installed
 	$(BIN)/python -c "import json; from callgoose.web.openapi import DOCUMENT; open('docs/openapi.json', 'w').write(json.dumps(DOCUMENT, indent=2) + '\\n')"
