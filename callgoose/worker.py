@@ -140,7 +140,7 @@ class Worker:
     def _run_job(self, name: str, job, now: float) -> str | None:
         """Run one job; return its error (a failing job is logged and retried at its next turn)."""
         extra = {}
-        if job is deliver.run:  # its sends go on in threads of their own while the worker ticks
+        if name == "deliver":  # its sends go on in threads of their own while the worker ticks
             self._senders = self._senders or deliver.senders_for(self.app.config, self.wake)
             extra["senders"] = self._senders
         try:

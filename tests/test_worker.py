@@ -173,3 +173,15 @@ def test_two_installs_in_two_schemas_of_one_postgresql_database_each_have_a_lead
                 worker._drop_lock_connection()
                 with app.app_context():
                     db.engine.dispose()
+
+
+def test_the_leader_hands_its_sender_pool_to_the_deliver_job(dbapp):
+    """The deliver job gets the worker's long-lived senders even when wrapped (JOBS wraps the
+    every-tick jobs to record their outcome): without them it sends inside the tick, and a
+    dripping receiver holds every other page (a merge once broke this by comparing identities)."""
+    worker = Worker(dbapp)
+    try:
+        assert worker.tick(NOW) is True
+        assert worker._senders is not None
+    finally:
+        worker.stop()

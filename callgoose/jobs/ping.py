@@ -55,10 +55,10 @@ def run(engine, config, now: float, keep_alive=lambda: None) -> str | None:
 def recorded(name: str, job):
     """``job`` (an every-tick job), recording its outcome in its ``job_timers`` row: at once
     when it changes, else every :data:`RECORD_EVERY_SECONDS` (not a write on every tick)."""
-    def run_and_record(engine, config, now: float, keep_alive=lambda: None):
+    def run_and_record(engine, config, now: float, keep_alive=lambda: None, **extra):
         error = None
         try:
-            return job(engine, config, now, keep_alive)
+            return job(engine, config, now, keep_alive, **extra)  # the deliver job's senders too
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:1000]
             raise
