@@ -35,8 +35,14 @@ ALREADY_TOLD = Sql(f"SELECT 1 FROM notifications WHERE kind = '{Kind.NOTICE}' AN
 SCHEDULE_IDS = Sql("SELECT id FROM schedules ORDER BY id")
 
 
-def _loaded(cursor, start: float, end: float) -> dict:
-    return {row[0]: schedules.load(cursor, row[0], start, end) for row in cursor.execute(SCHEDULE_IDS).fetchall()}
+def _rows(cursor, start: float, end: float) -> dict:
+    """Every schedule's rows as read (parsed by :func:`_built` once the read lock is let go)."""
+    return {row[0]: schedules.load_rows(cursor, row[0], start, end)
+            for row in cursor.execute(SCHEDULE_IDS).fetchall()}
+
+
+def _built(rows: dict) -> dict:
+    return {sid: schedules.build(r) for sid, r in rows.items() if r is not None}
 
 
 FRESH = 600  # seconds a stored report is shown while nothing it read has changed
@@ -79,7 +85,7 @@ REACHABLE = Sql("""
 
 def _inputs_of_check(cursor, now: float) -> tuple:
     """What the check reads, on any cursor (the worker has no application context)."""
-    loaded = _loaded(cursor, now, now + 15 * DAY)
+    loaded = _rows(cursor, now, now + 15 * DAY)  # built by the caller, after the read
     policies = [Policy.from_json({"name": n, "repeat": r, "levels": from_json(lv)})
                 for n, r, lv in cursor.execute(POLICIES).fetchall()]
     services = [(name, policy is not None) for name, policy in cursor.execute(LIVE_SERVICES).fetchall()]
@@ -90,7 +96,7 @@ def _inputs_of_check(cursor, now: float) -> tuple:
 
 def _check(cursor, now: float) -> list[Finding]:
     loaded, policies, reachable, services, names = _inputs_of_check(cursor, now)
-    return check(now, loaded, policies, reachable, services, lambda u: person_name(names, u))
+    return check(now, _built(loaded), policies, reachable, services, lambda u: person_name(names, u))
 
 
 def _stored(now: float, inputs: str, findings: list[Finding]) -> dict:
@@ -123,7 +129,7 @@ def refresh(engine, now: float) -> int:
     # Read under the process's read lock (hot path reads queue on it), check after it is let go.
     inputs, (loaded, policies, reachable, services, names) = run_read(
         engine, lambda c: (_inputs(c), _inputs_of_check(c, now)))
-    findings = check(now, loaded, policies, reachable, services, lambda u: person_name(names, u))
+    findings = check(now, _built(loaded), policies, reachable, services, lambda u: person_name(names, u))
     run_write(engine, lambda c: c.execute(STORE, _stored(now, inputs, findings)))
     return len(findings)
 
@@ -177,7 +183,7 @@ def notify_gaps(engine, now: float) -> int:
     """Tell the schedule's people about each gap that begins within the next day: read, find
     the gaps outside any transaction, then queue what was not told yet in one short write."""
     told = []
-    for schedule in run_read(engine, lambda c: _loaded(c, now, now + 15 * DAY)).values():
+    for schedule in _built(run_read(engine, lambda c: _rows(c, now, now + 15 * DAY))).values():
         people = [u for layer in schedule.layers for u in layer.users] + [o.user for o in schedule.overrides]
         for start, end in gaps(schedule, now, now + 15 * DAY):  # the whole gap, as far as the check looks
             if start >= now + DAY:
@@ -199,8 +205,9 @@ def notify_handoffs(engine, now: float) -> int:
     of a shift is looked for (within a bounded horizon); then one short write queues the rest."""
     def read(cursor):
         opted_out = {r[0] for r in cursor.execute(Sql("SELECT id FROM users WHERE NOT handoff_notices")).fetchall()}
-        return opted_out, _loaded(cursor, now - HANDOFF_LOOKBACK - DAY, now + HANDOFF_HORIZON)
-    opted_out, loaded = run_read(engine, read)
+        return opted_out, _rows(cursor, now - HANDOFF_LOOKBACK - DAY, now + HANDOFF_HORIZON)
+    opted_out, rows = run_read(engine, read)
+    loaded = _built(rows)
     began = []
     for schedule in loaded.values():
         shifts = timeline(schedule, now - HANDOFF_LOOKBACK - 60, now + 1)

@@ -76,16 +76,28 @@ def layer_to_json(layer: Layer, user_key=lambda u: u) -> dict:
     return doc
 
 
-def load(cursor: Cursor, schedule_id: int, start: float, end: float) -> Schedule | None:
-    """A schedule by id, with the overrides that touch ``[start, end)``, users as ids."""
+def load_rows(cursor: Cursor, schedule_id: int, start: float, end: float) -> tuple | None:
+    """A schedule's stored rows, with the overrides that touch ``[start, end)``, as read (jobs
+    read under the process's read lock and :func:`build` after letting it go)."""
     row = cursor.execute(SCHEDULE_BY_ID, {"id": schedule_id}).fetchone()
     if row is None:
         return None
-    name, zone_name, layers = row
-    overrides = tuple(Override(user_id, clock.from_db(to_datetime(s)), clock.from_db(to_datetime(e)))
-                      for user_id, s, e in cursor.execute(OVERRIDES_AROUND, {
-                          "id": schedule_id, "start": clock.to_db(start), "end": clock.to_db(end)}).fetchall())
-    return Schedule(name, zone_name, tuple(layer_from_json(lv) for lv in from_json(layers)), overrides)
+    return tuple(row), cursor.execute(OVERRIDES_AROUND, {
+        "id": schedule_id, "start": clock.to_db(start), "end": clock.to_db(end)}).fetchall()
+
+
+def build(rows: tuple) -> Schedule:
+    """The schedule :func:`load_rows` read, users as ids."""
+    (name, zone_name, layers), overrides = rows
+    return Schedule(name, zone_name, tuple(layer_from_json(lv) for lv in from_json(layers)),
+                    tuple(Override(user_id, clock.from_db(to_datetime(s)), clock.from_db(to_datetime(e)))
+                          for user_id, s, e in overrides))
+
+
+def load(cursor: Cursor, schedule_id: int, start: float, end: float) -> Schedule | None:
+    """A schedule by id, with the overrides that touch ``[start, end)``, users as ids."""
+    rows = load_rows(cursor, schedule_id, start, end)
+    return None if rows is None else build(rows)
 
 
 def on_call_ids(cursor: Cursor, schedule_id: int, now: float) -> tuple[str | None, tuple[int, ...]]:
