@@ -19,7 +19,7 @@ from callgoose import clock
 from callgoose.engine.signing import make_link
 from callgoose.extensions import db
 from callgoose.jobs import deliver, escalate
-from callgoose.services import checks, oncall, outbox
+from callgoose.services import checks, deliveries, outbox, policies, service_paging
 from callgoose.services.catalog import import_config
 from callgoose.store.transactions import run_write
 
@@ -233,9 +233,9 @@ def test_a_target_without_a_verified_method_is_a_visible_event(paging_app, setup
     email, password = add_user(paging_app, "cy@example.com", admin=True)  # default email method, unverified
     with paging_app.app_context():
         uid = rows(setup, "SELECT id FROM users WHERE email = 'cy@example.com'")[0][0]
-        policy = oncall.save_policy(None, "cy only", 0, [(5, [uid])], clock.now())
+        policy = policies.save_policy(None, "cy only", 0, [(5, [uid])], clock.now())
         from callgoose.services.catalog import find_service
-        oncall.set_service_policy(find_service("checkout-api").id, policy.id)
+        service_paging.set_service_policy(find_service("checkout-api").id, policy.id)
     client = paging_app.test_client()
     assert post(client, setup.token(), firing("g1")).status_code == 201
     assert notifications(setup) == []
@@ -375,7 +375,7 @@ def test_a_sender_that_died_mid_send_leaves_outcome_unknown_never_resent(paging_
     assert smtp.mailbox.messages == [] and notifications(setup)[0][4] == "unknown"
     # A person can send it again; that is a new delivery.
     with paging_app.app_context():
-        assert oncall.resend(page[0], start + 201)
+        assert deliveries.resend(page[0], start + 201)
     run_jobs(paging_app, start + 202)
     assert len(smtp.mailbox.wait(1)) == 1
 

@@ -380,7 +380,7 @@ def test_the_readiness_report_is_stored_and_checked_again_when_what_it_read_chan
     """The front page reads the stored report; a change to a policy, a service, a schedule or
     a contact method, or ten minutes, makes the next reader check again."""
     from callgoose.jobs import notices
-    from callgoose.services import oncall, readiness
+    from callgoose.services import contact_methods, readiness, service_paging
     setup.services({"name": "batch", "trigger": [{"conditions": [{"json_key": "x", "contains": ["y"]}]}]})
     checks = []
     real = readiness.check
@@ -392,13 +392,13 @@ def test_the_readiness_report_is_stored_and_checked_again_when_what_it_read_chan
         assert [f.text for f in first if f.kind == "no_policy"] == ["nobody is paged for batch: it has no escalation policy"]
         batch = setup.query("SELECT id FROM services WHERE name = 'batch'")[0][0]
         policy = setup.query("SELECT id FROM escalation_policies")[0][0]
-        oncall.set_service_policy(batch, policy)
+        service_paging.set_service_policy(batch, policy)
         assert [f for f in readiness.report(now + 120) if f.kind == "no_policy"] == [] and len(checks) == 2
         readiness.report(now + 180)
         assert len(checks) == 2
         cy = setup.query("SELECT id FROM users WHERE email = 'cy@example.com'")[0][0]
         method = setup.query("SELECT id FROM contact_methods WHERE user_id = :u", u=cy)[0][0]
-        oncall.delete_method(cy, method)
+        contact_methods.delete_method(cy, method)
         assert any("cy@example.com (in checkout) has no verified contact method" in f.text
                    for f in readiness.report(now + 240)) and len(checks) == 3
         readiness.report(now + 240 + readiness.FRESH + 1)  # too old: checked again

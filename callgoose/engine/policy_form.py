@@ -1,5 +1,5 @@
 """The escalation policy's form, as posted fields, and its faults in words. Pure: the page
-posts strings, this turns them into rows that ``services.oncall.save_policy`` checks (one place
+posts strings, this turns them into rows that ``services.policies.save_policy`` checks (one place
 for the rules), and a refused form is shown again from the same rows.
 
 A level's fields: ``level{i}_users`` and ``level{i}_schedules`` (ids, several of each: a

@@ -48,7 +48,7 @@ from ..store.models import (
     Service,
 )
 from ..store.transactions import run_read, session_cursor, write
-from . import oncall
+from . import oncall, schedules, service_paging
 from .lifecycle import By, Changes
 
 _rules = Rule.__table__
@@ -129,7 +129,7 @@ def _build_specs(conn, rows) -> dict[int, ServiceSpec | Exception]:
                          .order_by(_rules.c.service_id, _rules.c.kind, _rules.c.position)).all()
     windows = conn.execute(select(_windows).where(_windows.c.service_id.in_(ids))
                            .order_by(_windows.c.id)).all()
-    paging = oncall.paging_of(conn, ids)
+    paging = service_paging.paging_of(conn, ids)
     split_on = dict(conn.execute(select(Service.id, Service.split_on).where(Service.id.in_(ids))).all())
     beats = conn.execute(select(HeartbeatRow).where(HeartbeatRow.service_id.in_(ids))
                          .order_by(HeartbeatRow.service_id, HeartbeatRow.id)).all()
@@ -290,7 +290,7 @@ def import_config(doc, now: float) -> list[str]:
     """Validate a whole S34 document (services, and the on-call part: users, escalation
     policies, each service's policy and webhooks), then save it all in one transaction."""
     specs = parse_config(doc)
-    oncall_part = parse_oncall(doc, oncall.existing_emails(), oncall.schedules.existing_names())
+    oncall_part = parse_oncall(doc, oncall.existing_emails(), schedules.existing_names())
 
     def work():
         for spec in specs:
@@ -397,7 +397,7 @@ class ServicePage(NamedTuple):
     in_maintenance: bool
     trigger: list[Rule]
     resolve: list[Rule]
-    paging: object = None  # oncall.PagingSection: its policy and webhooks
+    paging: object = None  # service_paging.PagingSection: its policy and webhooks
     heartbeats: list = []  # HeartbeatView, by name
     lint: list = []  # engine.lint.Lint: what is wrong with its rules
 
@@ -450,7 +450,7 @@ def overview(now: float) -> list[tuple[Service, bool, int, dict]]:
                                                       .where(Rule.service_id.in_(ids))
                                                       .group_by(Rule.service_id, Rule.kind)).all():
         kinds.setdefault(service_id, {})[kind] = count
-    policies = oncall.paged_services()
+    policies = service_paging.paged_services()
     for s in services:
         kinds.setdefault(s.id, {})["policy"] = policies.get(s.id)
     return [(s, in_maintenance_now(windows.get(s.id, []), now), active.get(s.id, 0), kinds.get(s.id, {}))
@@ -468,7 +468,7 @@ def service_page(service_id: int, now: float) -> ServicePage | None:
                                       .order_by(Maintenance.id)).scalars())
     return ServicePage(service, windows, in_maintenance_now(windows, now),
                        [r for r in rules if r.kind == "trigger"], [r for r in rules if r.kind == "resolve"],
-                       oncall.service_paging(service.id, now), heartbeat_views(service.id, now),
+                       service_paging.service_paging(service.id, now), heartbeat_views(service.id, now),
                        lint_service(service.id, now))
 
 

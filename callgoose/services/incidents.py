@@ -24,7 +24,7 @@ from ..engine.lifecycle import (
 from ..extensions import db
 from ..store.models import ApiCall, ChangeCounter, Incident, IncidentEvent, Service
 from ..store.transactions import session_cursor, write
-from . import oncall, readiness, schedules, snapshot
+from . import deliveries, readiness, schedules, snapshot
 from .catalog import live_services
 from .lifecycle import By, Changes, NotFound
 
@@ -90,7 +90,7 @@ class Detail:
     call: ApiCall | None
     events: list[Entry]
     marker: str
-    paging: object = None  # oncall.IncidentPaging: who was paged, who is next, and when
+    paging: object = None  # deliveries.IncidentPaging: who was paged, who is next, and when
 
 
 def to_dict(incident: Incident, service_name: str) -> dict:
@@ -209,7 +209,7 @@ def detail(incident_id: int) -> Detail | None:
     if found is None:
         return None
     incident, service_name = found
-    paging = oncall.incident_paging(incident)
+    paging = deliveries.incident_paging(incident)
     events = timeline(incident) + [Entry(n.queued_at, "notification", notification=n) for n in paging.notifications]
     events.sort(key=lambda e: e.at)
     return Detail(incident, service_name, creating_call(incident), events, incident_marker(incident_id), paging)

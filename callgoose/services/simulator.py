@@ -19,7 +19,7 @@ from ..store.models import (
     User,
 )
 from ..store.transactions import session_cursor
-from . import oncall, people, schedules
+from . import people, policies, schedules
 from .catalog import reachable_service
 
 HORIZON = 40 * 86400  # overrides loaded this far ahead of the moment simulated
@@ -42,7 +42,7 @@ def run(service: Service | None, urgency: str, at: float) -> Simulation | None:
     row = db.session.get(EscalationPolicy, service.escalation_policy_id) if service.escalation_policy_id else None
     if row is None:
         return Simulation(service, None, urgency, at, [], {})
-    policy = oncall.policy_of(row)
+    policy = policies.policy_of(row)
     rules = [PersonalRule(r.user_id, r.contact_method_id, r.after_minutes, tuple(r.urgencies.split(",")),
                           m.channel, m.verified_at is not None)
              for r, m in db.session.execute(select(NotificationRule, ContactMethod).join(

@@ -23,7 +23,7 @@ from ..extensions import db
 from ..store.models import User, UserSession
 from ..store.transactions import write
 from .catalog import create_starter_service
-from .oncall import add_default_method
+from .contact_methods import add_default_method
 
 log = logging.getLogger(__name__)
 MIN_PASSWORD = 8

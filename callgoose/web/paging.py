@@ -20,7 +20,8 @@ from flask_login import current_user, login_required
 from .. import clock
 from ..engine import SpecError, policy_form
 from ..engine.paging import CHANNELS, FINAL_STATES, URGENCIES, WEBHOOK_FORMATS
-from ..services import checks, oncall, users
+from ..services import checks, contact_methods, deliveries, notification_rules, service_paging, users
+from ..services import policies as escalation_policies
 from .access import admin_required
 from .i18n import say
 from .params import local_path, page_number
@@ -63,7 +64,7 @@ def _refused(exc: SpecError, target: str):
 @login_required
 def mine():
     uid = _whose(request.args.get("user_id", type=int))
-    found = oncall.my_notifications(uid, clock.now())
+    found = contact_methods.my_notifications(uid, clock.now())
     if found is None:
         abort(404, "No such user.")
     return render_template("paging/mine.html", mine=found, channels=CHANNELS, formats=WEBHOOK_FORMATS,
@@ -77,7 +78,7 @@ def mine():
 def add_method():
     uid = _whose(request.form.get("user_id", type=int))
     try:
-        method, warning = oncall.add_method_warned(
+        method, warning = contact_methods.add_method_warned(
             uid, request.form.get("name", ""), request.form.get("type", ""), request.form.get("address", ""),
             request.form.get("format"), clock.now(), current_app.config["WEBHOOK_ALLOWED_HOSTS"])
     except SpecError as exc:
@@ -96,8 +97,8 @@ def method_action(method_id: int, action: str):
         return _check(uid, method_id, action, now)
     if action == "verify" and not current_user.is_admin:
         abort(403, "Only admins can mark a contact method verified.")
-    done = {"delete": lambda: oncall.delete_method(uid, method_id),
-            "verify": lambda: oncall.mark_verified(method_id, now) is not None}[action]()
+    done = {"delete": lambda: contact_methods.delete_method(uid, method_id),
+            "verify": lambda: contact_methods.mark_verified(method_id, now) is not None}[action]()
     words = {"delete": _("Contact method deleted."), "verify": _("Marked verified.")}
     return _done(done, words[action], _mine(uid))
 
@@ -120,8 +121,9 @@ def _check(uid: int, method_id: int, action: str, now: float):
 def add_rule():
     uid = _whose(request.form.get("user_id", type=int))
     try:
-        oncall.add_rule(uid, request.form.get("contact_method", type=int) or 0,
-                        request.form.get("after_minutes", type=int, default=-1), request.form.getlist("urgency"))
+        notification_rules.add_rule(uid, request.form.get("contact_method", type=int) or 0,
+                                    request.form.get("after_minutes", type=int, default=-1),
+                                    request.form.getlist("urgency"))
     except SpecError as exc:
         return _refused(exc, _mine(uid))
     return _done(True, _("Rule added."), _mine(uid))
@@ -131,17 +133,17 @@ def add_rule():
 @login_required
 def delete_rule(rule_id: int):
     uid = _whose(request.form.get("user_id", type=int))
-    return _done(oncall.delete_rule(uid, rule_id), _("Rule deleted."), _mine(uid))
+    return _done(notification_rules.delete_rule(uid, rule_id), _("Rule deleted."), _mine(uid))
 
 
 @bp.get("/policies")
 @login_required
 def policies():
-    return render_template("paging/policies.html", policies=oncall.policies())
+    return render_template("paging/policies.html", policies=escalation_policies.policies())
 
 
 def _policy_page(policy_id: int | None, form=None, error: str | None = None):
-    page = oncall.policy_page(policy_id, form)
+    page = escalation_policies.policy_page(policy_id, form)
     if page is None:
         abort(404, "No such escalation policy.")
     return render_template("paging/policy.html", page=page, policy=page.policy, view=page.view, form=page.form,
@@ -162,7 +164,7 @@ def policy(policy_id: int | None = None):
 def save_policy(policy_id: int | None = None):
     form = policy_form.form_of(request.form.getlist, request.form.get)
     try:
-        saved = oncall.save_policy_form(policy_id, form, clock.now())
+        saved = escalation_policies.save_policy_form(policy_id, form, clock.now())
     except SpecError as exc:  # shown again as typed, the fault in words ("level 2, target 1: ...")
         return _policy_page(policy_id, form, _("Not saved: %(field)s: %(message)s.",
                                                field=say(policy_form.in_words(exc.path)), message=say(exc.message)))
@@ -175,7 +177,7 @@ def save_policy(policy_id: int | None = None):
 @bp.post("/policies/<int:policy_id>/delete")
 @admin_required
 def delete_policy(policy_id: int):
-    name = oncall.delete_policy(policy_id)
+    name = escalation_policies.delete_policy(policy_id)
     if name is None:
         abort(404, "No such escalation policy.")
     flash(_("Policy %(name)s deleted; its services now page nobody.", name=name), "message")
@@ -186,7 +188,7 @@ def delete_policy(policy_id: int):
 @admin_required
 def service_policy(service_id: int):
     try:
-        done = oncall.set_service_policy(service_id, request.form.get("policy_id", type=int) or None)
+        done = service_paging.set_service_policy(service_id, request.form.get("policy_id", type=int) or None)
     except SpecError as exc:
         return _refused(exc, url_for("services.service", service_id=service_id))
     return _done(done, _("Escalation policy saved."), url_for("services.service", service_id=service_id))
@@ -197,9 +199,9 @@ def service_policy(service_id: int):
 def add_webhook(service_id: int):
     target = url_for("services.service", service_id=service_id)
     try:
-        added = oncall.add_webhook(service_id, request.form.get("url", ""), request.form.get("secret", ""),
-                                   request.form.getlist("events"), request.form.get("format", "json"), clock.now(),
-                                   current_app.config["WEBHOOK_ALLOWED_HOSTS"])
+        added = service_paging.add_webhook(service_id, request.form.get("url", ""), request.form.get("secret", ""),
+                                           request.form.getlist("events"), request.form.get("format", "json"),
+                                           clock.now(), current_app.config["WEBHOOK_ALLOWED_HOSTS"])
     except SpecError as exc:
         return _refused(exc, target)
     warning = added[1] if added else None
@@ -210,7 +212,7 @@ def add_webhook(service_id: int):
 @bp.post("/services/<int:service_id>/webhooks/<int:hook_id>/delete")
 @admin_required
 def delete_webhook(service_id: int, hook_id: int):
-    return _done(oncall.delete_webhook(service_id, hook_id), _("Webhook deleted."),
+    return _done(service_paging.delete_webhook(service_id, hook_id), _("Webhook deleted."),
                  url_for("services.service", service_id=service_id))
 
 
@@ -218,8 +220,8 @@ def delete_webhook(service_id: int, hook_id: int):
 @login_required
 def notifications():
     filters = {k: request.args.get(k) or None for k in ("status", "channel")}
-    found = oncall.ledger(**filters, user_id=request.args.get("user", type=int),
-                          incident_id=request.args.get("incident", type=int), page=page_number(request.args))
+    found = deliveries.ledger(**filters, user_id=request.args.get("user", type=int),
+                              incident_id=request.args.get("incident", type=int), page=page_number(request.args))
     return render_template("paging/notifications.html", ledger=found, filters=filters, channels=CHANNELS,
                            states=("pending", "sending", *FINAL_STATES), people=users.all_users())
 
@@ -227,7 +229,7 @@ def notifications():
 @bp.post("/notifications/<int:notification_id>/resend")
 @login_required
 def resend(notification_id: int):
-    done = oncall.resend(notification_id, clock.now())
+    done = deliveries.resend(notification_id, clock.now())
     flash(_("Queued again as a new delivery.") if done else _("Only a failed or unknown delivery can be sent again."),
           "message" if done else "error")
     return redirect(local_path(request.form.get("next")) or url_for("paging.notifications"))

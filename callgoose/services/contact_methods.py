@@ -1,0 +1,141 @@
+"""A user's contact methods (where a page can go) and their "My notifications" page.
+
+Each public function is one transaction (or one read). Verification codes and test
+messages go through the outbox like every other notification (``checks.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from .. import clock
+from ..delivery.webhook import warning as guard_warning
+from ..engine.oncall import MAX_METHODS, check_address, check_channel, check_format, check_method_name
+from ..engine.paging import URGENCIES
+from ..engine.rules import SpecError
+from ..engine.words import Say
+from ..extensions import db
+from ..store.models import ContactMethod, Notification, NotificationRule, User
+from ..store.transactions import write
+from . import schedules
+
+DEFAULT_METHOD = "Email"
+
+
+@dataclass(frozen=True)
+class MethodView:
+    method: ContactMethod
+    last: Notification | None  # its last delivery
+
+
+@dataclass(frozen=True)
+class Mine:
+    """A user's "My notifications" page."""
+
+    user: User
+    methods: list[MethodView]
+    rules: list[NotificationRule]
+    shifts: list = ()  # (schedule name, Shift) in the next two weeks
+    feeds: list = ()  # (CalendarFeed, schedule name or None)
+
+
+def add_default_method(user: User, now: float) -> None:
+    """A new user's default: their sign-in email, at 0 minutes for every urgency (unverified
+    until they confirm the code or an admin marks it). The caller's transaction holds it."""
+    db.session.flush()
+    method = ContactMethod(user_id=user.id, name=DEFAULT_METHOD, channel="email", address=user.email,
+                           created_at=clock.to_db(now))
+    db.session.add(method)
+    db.session.flush()
+    db.session.add(NotificationRule(user_id=user.id, contact_method_id=method.id, after_minutes=0,
+                                    urgencies=",".join(URGENCIES)))
+
+
+def my_notifications(user_id: int, now: float | None = None) -> Mine | None:
+    user = db.session.get(User, user_id)
+    if user is None:
+        return None
+    methods = list(db.session.execute(select(ContactMethod).where(ContactMethod.user_id == user_id)
+                                      .order_by(ContactMethod.id)).scalars())
+    views = []
+    for method in methods:
+        last = db.session.execute(select(Notification).where(Notification.contact_method_id == method.id)
+                                  .order_by(Notification.id.desc()).limit(1)).scalar()
+        views.append(MethodView(method, last))
+    rules = list(db.session.execute(select(NotificationRule).where(NotificationRule.user_id == user_id)
+                                    .order_by(NotificationRule.after_minutes, NotificationRule.id)).scalars())
+    shifts = schedules.my_shifts(user_id, now) if now is not None else []
+    return Mine(user, views, rules, shifts, schedules.feeds_of(user_id))
+
+
+def owned_method(user_id: int, method_id: int) -> ContactMethod | None:
+    """The method if it is this user's (a user names only their own)."""
+    return db.session.execute(select(ContactMethod).where(ContactMethod.id == method_id,
+                                                          ContactMethod.user_id == user_id)).scalar()
+
+
+def add_method(user_id: int, name: str, channel: str, address: str, fmt: str | None, now: float) -> ContactMethod:
+    """Add a contact method (unverified). :raises SpecError: what is wrong, by field."""
+    channel = check_channel(channel, "type")
+    name = check_method_name(name, "name")
+    address = check_address(channel, address, "address")
+    fmt = check_format(fmt or "json", "format") if channel == "webhook" else None
+
+    def work():
+        count = db.session.execute(select(func.count(ContactMethod.id)).where(
+            ContactMethod.user_id == user_id)).scalar_one()
+        if count >= MAX_METHODS:
+            raise SpecError("name", Say("a user has at most %(num)s contact methods", num=MAX_METHODS))
+        if db.session.execute(select(ContactMethod.id).where(ContactMethod.user_id == user_id,
+                                                             ContactMethod.name == name)).first():
+            raise SpecError("name", Say("you have a contact method called %(name)s already", name=repr(name)))
+        method = ContactMethod(user_id=user_id, name=name, channel=channel, address=address, format=fmt,
+                               created_at=clock.to_db(now))
+        db.session.add(method)
+        db.session.flush()
+        if not db.session.execute(select(NotificationRule.id).where(NotificationRule.user_id == user_id)).first():
+            db.session.add(NotificationRule(user_id=user_id, contact_method_id=method.id, after_minutes=0,
+                                            urgencies=",".join(URGENCIES)))
+        return method
+    return write(work)
+
+
+def add_method_warned(user_id: int, name: str, channel: str, address: str, fmt: str | None, now: float,
+                      allowed_hosts: str = "") -> tuple[ContactMethod, str | None]:
+    """:func:`add_method`, and for a webhook what the SSRF guard would say of its URL now (the
+    guard acts when delivering, as for a service's webhooks). :raises SpecError:"""
+    method = add_method(user_id, name, channel, address, fmt, now)
+    if method.channel != "webhook":
+        return method, None
+    allowed = frozenset(h.strip().lower() for h in (allowed_hosts or "").split(",") if h.strip())
+    return method, guard_warning(method.address, allowed)
+
+
+def delete_method(user_id: int, method_id: int) -> bool:
+    def work():
+        method = owned_method(user_id, method_id)
+        if method is None:
+            return False
+        db.session.delete(method)
+        return True
+    return write(work)
+
+
+def mark_verified(method_id: int, now: float) -> ContactMethod | None:
+    """An admin's word that a method works."""
+    def work():
+        method = db.session.get(ContactMethod, method_id)
+        if method is not None and method.verified_at is None:
+            method.verified_at = clock.to_db(now)
+        return method
+    return write(work)
+
+
+def reachable_users() -> set[int]:
+    """Users with at least one verified method that a rule of theirs uses."""
+    return set(db.session.execute(
+        select(NotificationRule.user_id).join(ContactMethod, ContactMethod.id == NotificationRule.contact_method_id)
+        .join(User, User.id == NotificationRule.user_id)
+        .where(ContactMethod.verified_at.is_not(None), User.active)).scalars())
