@@ -118,10 +118,13 @@ def create_app(test_config: dict | None = None):
 
     app = Flask(__name__, instance_relative_config=True,
                 instance_path=os.environ.get("CALLGOOSE_INSTANCE_PATH") or None)
-    app.config.from_mapping(DEFAULTS)
+    from .channels import settings_defaults
+
+    channel_settings = settings_defaults()  # each channel's own (PUSHOVER_APP_TOKEN, ...): text
+    app.config.from_mapping({**DEFAULTS, **channel_settings})
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("CALLGOOSE")
-    for name in TEXT_SETTINGS:
+    for name in (*TEXT_SETTINGS, *channel_settings):
         if f"CALLGOOSE_{name}" in os.environ:
             app.config[name] = os.environ[f"CALLGOOSE_{name}"]
     for name in ("DATABASE_URL", "SECRET_KEY"):

@@ -18,10 +18,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "callgoose"
 ALLOWED = {
     "engine": {"engine"},
     "store": {"store", "engine", "extensions", "clock"},
-    "services": {"services", "store", "engine", "extensions", "clock", "delivery"},
-    "jobs": {"jobs", "services", "store", "engine", "clock", "delivery"},
+    "services": {"services", "store", "engine", "extensions", "clock", "delivery", "channels"},
+    "jobs": {"jobs", "services", "store", "engine", "clock", "delivery", "channels"},
     "delivery": {"delivery", "engine"},
-    "web": {"web", "services", "engine", "extensions", "clock"},
+    # the channel registry: each channel's fields, wording and sending (over delivery's transports)
+    "channels": {"channels", "engine", "delivery", "clock"},
+    "web": {"web", "services", "engine", "extensions", "clock", "channels"},
 }
 MAX_VIEW_LINES = 15
 

@@ -641,7 +641,14 @@ def test_my_notifications_says_when_mail_or_twilio_is_not_configured(make_app, s
     client = app.test_client()
     sign_in(client, *add_user(app))
     page = client.get("/notifications/me").get_data(as_text=True)
-    assert "Mail is not set up on this server" in page and "SMS and calls are not set up" in page
+    assert "Mail is not set up on this server" in page
+    hint = re.search(r"Not set up on this server:(.*?)</p>", page, re.S).group(1)
+    assert "SMS (<code>CALLGOOSE_TWILIO_ACCOUNT_SID, CALLGOOSE_TWILIO_AUTH_TOKEN, CALLGOOSE_TWILIO_FROM" in hint
+    assert "Phone call (<code>CALLGOOSE_TWILIO_ACCOUNT_SID" in hint and "Email" not in hint and "Webhook" not in hint
+    configured = make_app(sqlite_url, tmp_path, TWILIO_ACCOUNT_SID="AC1", TWILIO_AUTH_TOKEN="t", TWILIO_FROM="+1555")
+    client = configured.test_client()
+    sign_in(client, "admin@example.com", "correct horse")
+    assert "Not set up on this server:" not in client.get("/notifications/me").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("security", ["starttls", "tls"])

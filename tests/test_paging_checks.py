@@ -40,8 +40,8 @@ def test_a_limit_admits_its_burst_then_one_every_step():
 
 def test_calls_are_limited_more_strictly_than_messages():
     from callgoose.engine.paging import METHOD_LIMIT, PERSON_CALL_LIMIT, PERSON_LIMIT, VOICE_METHOD_LIMIT, check_limits
-    assert [scope for scope, _ in check_limits("email")] == ["method", "person"]
-    assert dict(check_limits("voice")) == {"method": VOICE_METHOD_LIMIT, "person": PERSON_LIMIT,
+    assert [scope for scope, _ in check_limits(False)] == ["method", "person"]
+    assert dict(check_limits(True)) == {"method": VOICE_METHOD_LIMIT, "person": PERSON_LIMIT,
                                            "person-calls": PERSON_CALL_LIMIT}
     assert VOICE_METHOD_LIMIT.step > METHOD_LIMIT.step and PERSON_CALL_LIMIT.count < PERSON_LIMIT.count
 

@@ -44,6 +44,11 @@ class Settings:
     twilio_api_base: str = TWILIO_API_BASE
     webhook_allowed_hosts: frozenset = field(default_factory=frozenset)
     timeout: float = TIMEOUT_SECONDS
+    extra: dict = field(default_factory=dict, repr=False)  # every setting, for the channels' own (channels.base.Channel.config)
+
+    def get(self, name: str):
+        """A setting by name (a channel's own, ``PUSHOVER_APP_TOKEN``), as text; None when unset."""
+        return _text(self.extra.get(name))
 
     @classmethod
     def from_config(cls, config) -> "Settings":
@@ -56,6 +61,7 @@ class Settings:
         if isinstance(hosts, str):
             hosts = hosts.split(",")
         port = config.get("SMTP_PORT")
+        extra = {name: value for name, value in config.items() if isinstance(name, str) and name.isupper()}
         return cls(
             base_url=str(base).rstrip("/"),
             smtp_host=_text(config.get("SMTP_HOST")),
@@ -70,4 +76,5 @@ class Settings:
             twilio_api_base=str(config.get("TWILIO_API_BASE") or TWILIO_API_BASE).rstrip("/"),
             webhook_allowed_hosts=frozenset(h.strip().lower() for h in hosts if str(h).strip()),
             timeout=float(config.get("DELIVERY_TIMEOUT_SECONDS") or TIMEOUT_SECONDS),
+            extra=extra,
         )

@@ -13,7 +13,6 @@ from datetime import datetime, time
 
 from .config import parse_time
 from .paging import (
-    CHANNELS,
     EVENTS,
     MAX_DELAY_MINUTES,
     MAX_LEVELS,
@@ -36,7 +35,6 @@ from .schedules import (
 from .words import Say
 
 EMAIL = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]+")
-E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 METHOD_NAME = re.compile(r"\S.{0,63}", re.S)
 POLICY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")
 ROLES = ("admin", "responder")
@@ -57,24 +55,14 @@ def check_url(value, path: str) -> str:
     return value.strip()
 
 
-def check_address(channel: str, value, path: str) -> str:
-    """An address for the channel: an email address, a webhook URL, or an E.164 number."""
-    if channel == "email":
-        return check_email(value, path)
-    if channel == "webhook":
-        return check_url(value, path)
-    if not isinstance(value, str):
-        raise SpecError(path, Say("must be a phone number in E.164 form, e.g. +14155550100"))
-    number = re.sub(r"[\s().-]", "", value)
-    if not E164.fullmatch(number):
-        raise SpecError(path, Say("must be a phone number in E.164 form, e.g. +14155550100"))
-    return number
-
-
-def check_channel(value, path: str) -> str:
-    if value not in CHANNELS:
-        raise SpecError(path, Say("must be one of %(choices)s", choices=", ".join(CHANNELS)))
-    return value
+def check_channel(value, path: str, registry: dict):
+    """A contact method's type: a channel of ``registry`` (callgoose.channels.REGISTRY, which
+    the caller passes: the engine imports no channel) that the document may name."""
+    found = registry.get(value) if isinstance(value, str) else None
+    if found is None or not found.exported:
+        names = [name for name, c in registry.items() if c.exported]
+        raise SpecError(path, Say("must be one of %(choices)s", choices=", ".join(names)))
+    return found
 
 
 def check_format(value, path: str) -> str:
@@ -134,6 +122,7 @@ class MethodDoc:
     channel: str
     address: str
     format: str | None
+    options: dict = field(default_factory=dict)  # the channel's fields beyond its address
 
 
 @dataclass(frozen=True)
@@ -190,7 +179,7 @@ def _list(doc: dict, key: str, path: str, limit: int) -> list:
     return value
 
 
-def build_user(doc, path: str) -> UserDoc:
+def build_user(doc, path: str, registry: dict) -> UserDoc:
     check_fields(doc, path, {"email", "name", "role", "time_zone", "contact_methods", "notification_rules"},
                  {"email"})
     email = check_email(doc["email"], f"{path}.email")
@@ -205,19 +194,14 @@ def build_user(doc, path: str) -> UserDoc:
     names = set()
     for i, m in enumerate(_list(doc, "contact_methods", path, MAX_METHODS)):
         mpath = f"{path}.contact_methods[{i}]"
-        channel = check_channel(m.get("type") if isinstance(m, dict) else None, f"{mpath}.type")
-        allowed = {"name", "type", "format", "address" if channel != "webhook" else "url"}
-        check_fields(m, mpath, allowed, {"name", "address" if channel != "webhook" else "url"})
-        if channel != "webhook" and "format" in m:
-            raise SpecError(f"{mpath}.format", Say("is for webhooks only"))
+        channel = check_channel(m.get("type") if isinstance(m, dict) else None, f"{mpath}.type", registry)
+        check_fields(m, mpath, {"name", "type"} | {f.key for f in channel.fields}, {"name"})
         mname = check_method_name(m["name"], f"{mpath}.name")
         if mname in names:
             raise SpecError(f"{mpath}.name", Say("%(mname)s appears twice", mname=repr(mname)))
         names.add(mname)
-        key = "url" if channel == "webhook" else "address"
-        address = check_address(channel, m[key], f"{mpath}.{key}")
-        fmt = check_format(m.get("format", "json"), f"{mpath}.format") if channel == "webhook" else None
-        methods.append(MethodDoc(mname, channel, address, fmt))
+        fields = channel.check(m, mpath)
+        methods.append(MethodDoc(mname, channel.name, fields.address, fields.format, fields.options))
     rules = []
     for i, r in enumerate(_list(doc, "notification_rules", path, MAX_RULES)):
         rpath = f"{path}.notification_rules[{i}]"
@@ -378,12 +362,14 @@ class OnCall:
     schedules: tuple[Schedule, ...] = ()
 
 
-def parse_oncall(doc: dict, existing_users: set[str], existing_schedules: set[str] = frozenset()) -> OnCall:
-    """The document's users, schedules, escalation policies and each service's paging part."""
+def parse_oncall(doc: dict, existing_users: set[str], existing_schedules: set[str] = frozenset(),
+                 registry: dict | None = None) -> OnCall:
+    """The document's users, schedules, escalation policies and each service's paging part;
+    contact methods are checked by ``registry`` (callgoose.channels.REGISTRY)."""
     users = []
     seen = set()
     for i, u in enumerate(_list(doc, "users", "", 1000)):
-        user = build_user(u, f"users[{i}]")
+        user = build_user(u, f"users[{i}]", registry or {})
         if user.email in seen:
             raise SpecError(f"users[{i}].email", Say("%(email)s appears twice", email=user.email))
         seen.add(user.email)

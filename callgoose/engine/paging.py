@@ -16,7 +16,6 @@ from functools import cached_property
 from .words import Joined, Say, Word
 
 URGENCIES = ("high", "low")
-CHANNELS = ("email", "webhook", "sms", "voice")
 WEBHOOK_FORMATS = ("json", "slack", "teams")
 EVENTS = ("incident.triggered", "incident.acknowledged", "incident.resolved", "incident.escalated")
 MAX_LEVELS = 20
@@ -99,11 +98,12 @@ PERSON_CALL_LIMIT = Limit(3, 3600, Say("a person gets at most %(num)s code or te
                                        "%(minutes)s minutes", num=3, minutes=20))
 
 
-def check_limits(channel: str) -> list[tuple[str, Limit]]:
-    """The limits a code or test to a method of ``channel`` must pass, by scope: ``method``
-    (keyed by the contact method), ``person`` and ``person-calls`` (keyed by its owner)."""
-    found = [("method", VOICE_METHOD_LIMIT if channel == "voice" else METHOD_LIMIT), ("person", PERSON_LIMIT)]
-    if channel == "voice":
+def check_limits(calls: bool) -> list[tuple[str, Limit]]:
+    """The limits a code or test to a method must pass, by scope: ``method`` (keyed by the
+    contact method), ``person`` and, for a method that rings a phone (``calls``),
+    ``person-calls`` (keyed by its owner)."""
+    found = [("method", VOICE_METHOD_LIMIT if calls else METHOD_LIMIT), ("person", PERSON_LIMIT)]
+    if calls:
         found.append(("person-calls", PERSON_CALL_LIMIT))
     return found
 
@@ -152,8 +152,6 @@ class Kind(str, Enum):
 
 
 BUNDLED_KINDS = (Kind.PAGE.value, Kind.ACKNOWLEDGED.value, Kind.RESOLVED.value)
-# Calls and SMS page; the follow-ups ("acknowledged by", "resolved") go by email and webhook only.
-FOLLOW_UP_CHANNELS = ("email", "webhook")
 
 
 class EscalationState(str, Enum):
@@ -302,15 +300,15 @@ def retry_at(attempts: int, queued_at: float, now: float) -> float | None:
     return when
 
 
-def allowed_at(channel: str, last_sent_at: float | None, recent_calls: list[float], now: float) -> float:
+def allowed_at(calls: bool, last_sent_at: float | None, recent_calls: list[float], now: float) -> float:
     """The earliest time a contact method may send its next message (``now`` if it may now).
 
-    ``recent_calls``: when this user's last voice calls went out (any method), for the
+    ``calls``: the method rings a phone (channels.base.Channel.calls); ``recent_calls``: when this user's last voice calls went out (any method), for the
     quarter-hour cap."""
     at = now
     if last_sent_at is not None:
         at = max(at, last_sent_at + MESSAGE_GAP_SECONDS)
-    if channel == "voice":
+    if calls:
         window = sorted(t for t in recent_calls if t > now - VOICE_WINDOW_SECONDS)
         if len(window) >= VOICE_CALLS_PER_WINDOW:
             at = max(at, window[-VOICE_CALLS_PER_WINDOW] + VOICE_WINDOW_SECONDS)

@@ -57,6 +57,59 @@ def read_link(key: str, token: str, now: float) -> dict:
     return {"incident": fields["i"], "action": fields["a"], "user": fields["u"], "nonce": fields["n"]}
 
 
+# One signed-action primitive behind every button and link (mail, ntfy, Pushover, Telegram,
+# Mattermost, Slack, Web Push, Discord): short enough for Telegram's 64-byte callback data.
+# It names a notification (so the person it went to, and the incidents it carried), the
+# action, whether it acts on the one row's incident (mail's per-item links) or on everything
+# the message carried (a push's buttons), and when it expires; used once (its body is the nonce).
+ACTION_CODES = {("acknowledge", False): "a", ("resolve", False): "r", ("acknowledge", True): "A",
+                ("resolve", True): "R"}
+_ACTION_OF = {code: pair for pair, code in ACTION_CODES.items()}
+
+
+def make_action(key: str, notification_id: int, action: str, whole: bool, now: float) -> str:
+    """``<code><notification id>.<expiry>.<mac>``, base 36 numbers: about 30 characters."""
+    code = ACTION_CODES.get((action, whole))
+    if code is None:
+        raise ValueError(action)
+    body = f"{code}{_b36(notification_id)}.{_b36(int(now) + LINK_SECONDS)}"
+    return body + "." + _b64(_mac(key, body.encode(), "action")[:12])
+
+
+def read_action(key: str, token: str, now: float) -> dict:
+    """The action's fields (``notification``, ``action``, ``whole``, ``nonce``).
+
+    :raises BadLink: the signature is wrong or the action has expired."""
+    body, _, mac = token.rpartition(".")
+    head, _, expiry = body.partition(".")
+    try:
+        valid = hmac.compare_digest(_unb64(mac), _mac(key, body.encode(), "action")[:12])
+        pair = _ACTION_OF[head[:1]]
+        notification_id, expires = int(head[1:], 36), int(expiry, 36)
+    except (ValueError, TypeError, KeyError):
+        raise BadLink("this link is not valid") from None
+    if not valid:
+        raise BadLink("this link is not valid")
+    if expires < now:
+        raise BadLink("this link has expired")
+    return {"notification": notification_id, "action": pair[0], "whole": pair[1], "nonce": body}
+
+
+def is_action(token: str) -> bool:
+    """Whether a link's token is a signed action (else one of the longer links mailed before)."""
+    return token.count(".") == 2 and token[:1] in _ACTION_OF
+
+
+def _b36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while True:
+        number, rest = divmod(number, 36)
+        text = digits[rest] + text
+        if not number:
+            return text
+
+
 def webhook_signature(secret: str, timestamp: int, body: bytes) -> str:
     """``Callgoose-Signature``: ``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">``."""
     digest = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()

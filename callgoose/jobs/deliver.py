@@ -12,12 +12,13 @@ import logging
 import time
 from typing import Callable
 
-from .. import clock
-from ..delivery import Permanent, Settings, Temporary, mail, twilio, webhook
+from .. import channels, clock
+from ..channels.base import Outgoing
+from ..delivery import Permanent, Settings, Temporary, webhook
 from ..delivery.deadline import Budget
 from ..engine.messages import Item, compose, webhook_body
 from ..engine.paging import SEND_DEADLINE_SECONDS
-from ..engine.signing import make_link, webhook_signature
+from ..engine.signing import make_action, webhook_signature
 from ..engine.words import from_data
 from ..services import outbox
 from ..services.languages import words_for
@@ -39,13 +40,18 @@ def items_of(batch: outbox.Batch, settings: Settings, key: str, now: float, link
         url = f"{settings.base_url}/incidents/{row.incident_id}" if row.incident_id else None
         ack = resolve = None
         if links and row.kind == "page" and row.incident_id is not None:
-            ack = f"{settings.base_url}/l/{make_link(key, row.incident_id, 'acknowledge', row.user_id, now)}"
-            resolve = f"{settings.base_url}/l/{make_link(key, row.incident_id, 'resolve', row.user_id, now)}"
+            ack = action_url(settings, key, row.id, "acknowledge", False, now)
+            resolve = action_url(settings, key, row.id, "resolve", False, now)
         found.append(Item(kind=row.kind, incident_id=row.incident_id, title=row.title or "",
                           service=row.service or "", urgency=row.urgency or "high", status=row.status or "",
                           actor=body.get("actor"), url=url, ack_url=ack, resolve_url=resolve,
                           text=from_data(body["say"]) if "say" in body else body.get("text")))
     return found
+
+
+def action_url(settings: Settings, key: str, notification_id: int, action: str, whole: bool, now: float) -> str:
+    """The absolute URL of a signed action (web/outside.py: a GET asks, a POST acts)."""
+    return f"{settings.base_url}/l/{make_action(key, notification_id, action, whole, now)}"
 
 
 def event_chat(fmt: str, doc: dict, base_url: str) -> dict:
@@ -73,21 +79,18 @@ def _build(batch: outbox.Batch, settings: Settings, key: str, now: float) -> Cal
         return lambda: webhook.post(settings, batch.target, body, headers)
     if not batch.target:
         raise Permanent("the contact method was deleted before it could be sent")
-    items = items_of(batch, settings, key, now, links=batch.channel == "email")
+    channel = channels.get(batch.channel)
+    if channel is None:
+        raise Permanent(f"unknown channel {batch.channel!r}")
+    items = items_of(batch, settings, key, now, links=channel.links)
     words = words_for(lead.language)  # the recipient's language
-    message = compose(items, batch.size, words)
-    if batch.channel == "email":
-        built = mail.build(settings, batch.target, message, lead.delivery_id)
-        return lambda: mail.send(settings, batch.target, message, lead.delivery_id, built)
-    if batch.channel == "webhook":
-        body = json.dumps(webhook_body(batch.format or "json", message, items, lead.delivery_id,
-                                       clock.iso(clock.to_db(now)), words), ensure_ascii=False).encode()
-        return lambda: webhook.post(settings, batch.target, body, {"Callgoose-Delivery": lead.delivery_id})
-    if batch.channel == "sms":
-        return lambda: twilio.send_sms(settings, batch.target, message.short)
-    if batch.channel == "voice":
-        return lambda: twilio.place_call(settings, batch.target, f"{settings.base_url}/twilio/voice/{lead.id}")
-    raise Permanent(f"unknown channel {batch.channel!r}")
+    out = Outgoing(settings=settings, target=batch.target, format=batch.format, options=batch.options or {},
+                   items=items, message=compose(items, batch.size, words), words=words,
+                   delivery_id=lead.delivery_id, notification_id=lead.id,
+                   row_ids=tuple(r.id for r in batch.rows if r.incident_id is not None), kind=lead.kind,
+                   size=batch.size, now=now,
+                   sign=lambda nid, action: action_url(settings, key, nid, action, True, now))
+    return channel.prepare(out)
 
 
 def send(batch: outbox.Batch, settings: Settings, key: str, now: float) -> str | None:
@@ -105,15 +108,11 @@ def send(batch: outbox.Batch, settings: Settings, key: str, now: float) -> str |
     return transmit()
 
 
-def destination(channel: str, target: str) -> str:
+def destination(channel: str, target: str, options: dict | None = None) -> str:
     """Where a message goes, for the cap of senders per destination: a webhook's host, the
-    SMTP server, the Twilio API."""
-    if channel == "webhook":
-        try:
-            return "webhook:" + webhook.check_url(target)[1]
-        except webhook.Refused:
-            return "webhook:?"
-    return "smtp" if channel == "email" else "twilio"
+    SMTP server, a provider's API (each channel says)."""
+    found = channels.get(channel)
+    return found.destination(target, options or {}) if found is not None else channel
 
 
 def record(engine, batch: outbox.Batch, now: float, **outcome) -> str:
@@ -174,9 +173,10 @@ def run(engine, config, now: float, keep_alive=lambda: None, senders: Senders | 
 
     def claim(cursor):
         room = None if ours else senders.room()  # alone, it sends whatever is due (queued here)
-        return outbox.claim(cursor, now, room=room and (lambda ch, target: room.take(destination(ch, target))))
+        return outbox.claim(cursor, now, room=room and (
+            lambda ch, target, options=None: room.take(destination(ch, target, options))))
     claimed = run_write(engine, claim)
-    started = [senders.start(destination(b.channel, b.target), b.lead.id,
+    started = [senders.start(destination(b.channel, b.target, b.options), b.lead.id,
                              lambda b=b: _deliver(engine, b, settings, key, now, seconds)) for b in claimed.batches]
     outcomes: dict[str, int] = {}
     if ours:

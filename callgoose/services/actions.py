@@ -9,10 +9,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from .. import clock
+from .. import channels, clock
+from ..channels.base import Refused
+from ..delivery import Settings
 from ..engine.lifecycle import Action, TransitionRefused
 from ..engine.paging import Kind, State
-from ..engine.signing import BadLink, code_digest, keyed_code, read_link
+from ..engine.signing import BadLink, code_digest, is_action, keyed_code, read_action, read_link
 from ..extensions import db
 from ..store.hotpath import Sql
 from ..store.models import ContactMethod, Incident, Notification, Service, User
@@ -43,53 +45,115 @@ def _who(user_id: int | None, via: str) -> By:
     return By(actor=f"{name} ({via})", user_id=user.id if user is not None else None)
 
 
-def preview_link(key: str, token: str, now: float) -> LinkPage:
-    """The confirmation page of a mail's link: a GET changes nothing (mail scanners follow links)."""
-    try:
+@dataclass(frozen=True)
+class Signed:
+    """What a signed action or link asks: ``action`` on ``incidents`` as ``user_id``, through ``via``."""
+
+    action: str
+    incidents: list[int]
+    user_id: int | None
+    nonce: str
+    via: str
+    target: str | None = None  # the address the notification went to
+
+
+def _signed(key: str, token: str, now: float) -> Signed:
+    """Read a link's or a button's token (a signed action; or a link mailed before they
+    existed, good for its 24 hours). :raises BadLink: :raises NotFound: its notification is gone."""
+    if not is_action(token):
         fields = read_link(key, token, now)
+        return Signed(fields["action"], [fields["incident"]], fields["user"], fields["nonce"], "mail link")
+    fields = read_action(key, token, now)
+    row = db.session.get(Notification, fields["notification"])
+    if row is None or row.incident_id is None:
+        raise NotFound(fields["notification"])
+    incidents = _bundle(row) if fields["whole"] else [row.incident_id]
+    return Signed(fields["action"], incidents, row.user_id, fields["nonce"], via_words(row.channel), row.target)
+
+
+def callback(name: str, inbound, key: str, config, now: float) -> tuple[int, object]:
+    """A provider's callback to a channel (a button pressed in Telegram, a Pushover emergency
+    acknowledged): verified by the channel, then acted on as the person it names.
+    :raises channels.base.Refused: not the provider's (403)."""
+    found = channels.get(name)
+    if found is None:
+        raise Refused(f"no channel {name!r}")
+    asked = found.callback(inbound, Settings.from_config(config))
+    if asked.token is None:
+        return asked.answer(None, None)
+    page = act_by_link(key, asked.token, now, asked.who)
+    return asked.answer(page.problem, page.action)
+
+
+def via_words(channel: str) -> str:
+    """How the timeline names the channel a person acted through: "mail link", "via ntfy"."""
+    if channel == "email":
+        return "mail link"
+    found = channels.get(channel)
+    return f"via {found.label if found is not None else channel}"
+
+
+def preview_link(key: str, token: str, now: float) -> LinkPage:
+    """The confirmation page of a link: a GET changes nothing (mail scanners follow links)."""
+    try:
+        signed = _signed(key, token, now)
     except BadLink as exc:
         return LinkPage(problem=str(exc))
+    except NotFound:
+        return LinkPage(problem="this incident no longer exists")
     found = db.session.execute(select(Incident, Service.name).join(Service, Service.id == Incident.service_id)
-                               .where(Incident.id == fields["incident"])).first()
+                               .where(Incident.id == signed.incidents[0])).first()
     if found is None:
         return LinkPage(problem="this incident no longer exists")
-    if session_used(fields["nonce"]):
-        return LinkPage(fields["action"], found[0], found[1], "this link has been used already")
-    return LinkPage(fields["action"], found[0], found[1])
+    if session_used(signed.nonce):
+        return LinkPage(signed.action, found[0], found[1], "this link has been used already")
+    return LinkPage(signed.action, found[0], found[1])
 
 
 def session_used(nonce: str) -> bool:
     return session_cursor().execute(LINK_USED, {"nonce": nonce}).fetchone() is not None
 
 
-def act_by_link(key: str, token: str, now: float) -> LinkPage:
-    """The confirmation button's POST: act once, as the person the mail went to."""
+def act_by_link(key: str, token: str, now: float, who: str | None = None) -> LinkPage:
+    """A link's confirmation button, or a button's POST: act once, as the person it went to,
+    on every incident it names. ``who``: the provider's name for the presser (a channel's
+    callback), which must be the address the notification went to."""
     try:
-        fields = read_link(key, token, now)
+        signed = _signed(key, token, now)
     except BadLink as exc:
         return LinkPage(problem=str(exc))
-    action = Action.ACKNOWLEDGE if fields["action"] == "acknowledge" else Action.RESOLVE
-    if fields["user"] is not None:
-        person = db.session.get(User, fields["user"])
+    except NotFound:
+        return LinkPage(problem="this incident no longer exists")
+    if who is not None and who != signed.target:
+        return LinkPage(signed.action, problem="this button was not sent to you")
+    action = Action.ACKNOWLEDGE if signed.action == "acknowledge" else Action.RESOLVE
+    if signed.user_id is not None:
+        person = db.session.get(User, signed.user_id)
         if person is None or not person.active:
-            return LinkPage(fields["action"], problem="the account this link was sent to is no longer active")
+            return LinkPage(signed.action, problem="the account this link was sent to is no longer active")
 
     def work() -> LinkPage:
         cursor = session_cursor()
-        if cursor.changed(USE_LINK, {"nonce": fields["nonce"], "now": clock.to_db(now)}) != 1:
-            return LinkPage(fields["action"], problem="this link has been used already")
+        if cursor.changed(USE_LINK, {"nonce": signed.nonce, "now": clock.to_db(now)}) != 1:
+            return LinkPage(signed.action, problem="this link has been used already")
         changes = Changes(cursor, clock.to_db(now))
-        try:
-            did = changes.act(action, fields["incident"], _who(fields["user"], "mail link"))
-        except NotFound:
-            return LinkPage(fields["action"], problem="this incident no longer exists")
-        except TransitionRefused as exc:
-            return LinkPage(fields["action"], problem=str(exc))
+        by = _who(signed.user_id, signed.via)
+        did = 0
+        problem = None
+        for incident_id in signed.incidents:
+            try:
+                did += bool(changes.act(action, incident_id, by))
+            except NotFound:
+                problem = problem or "this incident no longer exists"
+            except TransitionRefused as exc:
+                problem = problem or str(exc)
         changes.finish()
-        return LinkPage(fields["action"], problem=None if did else f"the incident was {fields['action']}d already")
+        if did:
+            return LinkPage(signed.action)
+        return LinkPage(signed.action, problem=problem or f"the incident was {signed.action}d already")
     page = write(work)
     found = db.session.execute(select(Incident, Service.name).join(Service, Service.id == Incident.service_id)
-                               .where(Incident.id == fields["incident"])).first()
+                               .where(Incident.id == signed.incidents[0])).first() if signed.incidents else None
     if found is None:
         return page
     return LinkPage(page.action, found[0], found[1], page.problem)

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from sqlalchemy import func, select, update
 
-from .. import clock
+from .. import channels, clock
 from ..engine import (
     MaintenanceWindow,
     ServiceSpec,
@@ -290,7 +290,7 @@ def import_config(doc, now: float) -> list[str]:
     """Validate a whole S34 document (services, and the on-call part: users, escalation
     policies, each service's policy and webhooks), then save it all in one transaction."""
     specs = parse_config(doc)
-    oncall_part = parse_oncall(doc, oncall.existing_emails(), schedules.existing_names())
+    oncall_part = parse_oncall(doc, oncall.existing_emails(), schedules.existing_names(), channels.REGISTRY)
 
     def work():
         for spec in specs:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from .. import clock
+from .. import channels, clock
 from ..engine.paging import CODE_ATTEMPTS, CODE_SECONDS, Kind, check_limits
 from ..engine.signing import code_digest, keyed_code
 from ..engine.words import Say, to_data
@@ -67,7 +67,8 @@ def _admit(method: ContactMethod, now: float) -> None:
     """Pass every limit of the method, or raise :class:`_TooSoon` (the transaction rolls back,
     so a limit passed before the one that refused is not spent)."""
     cursor = session_cursor()
-    for scope, limit in check_limits(method.channel):
+    channel = channels.get(method.channel)
+    for scope, limit in check_limits(channel is not None and channel.calls):
         key = f"{scope}:{method.id if scope == 'method' else method.user_id}"
         if cursor.changed(ADMIT, {"key": key, **limit.write(now)}) != 1:
             stored = cursor.execute(STORED, {"key": key}).fetchone()[0]

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from .. import clock
+from .. import channels, clock
+from ..delivery import Settings
 from ..delivery.webhook import warning as guard_warning
-from ..engine.oncall import MAX_METHODS, check_address, check_channel, check_format, check_method_name
+from ..channels.base import Address
+from ..engine.oncall import MAX_METHODS, check_channel, check_method_name
 from ..engine.paging import URGENCIES
 from ..engine.rules import SpecError
 from ..engine.words import Say
@@ -76,12 +78,13 @@ def owned_method(user_id: int, method_id: int) -> ContactMethod | None:
                                                           ContactMethod.user_id == user_id)).scalar()
 
 
-def add_method(user_id: int, name: str, channel: str, address: str, fmt: str | None, now: float) -> ContactMethod:
-    """Add a contact method (unverified). :raises SpecError: what is wrong, by field."""
-    channel = check_channel(channel, "type")
+def add_method(user_id: int, name: str, channel: str, values: dict, now: float) -> ContactMethod:
+    """Add a contact method (unverified) of ``channel`` with its fields ``values`` (a form's:
+    the first field as ``address``, the others by their keys). :raises SpecError: what is
+    wrong, by field."""
+    found = check_channel(channel, "type", channels.REGISTRY)
     name = check_method_name(name, "name")
-    address = check_address(channel, address, "address")
-    fmt = check_format(fmt or "json", "format") if channel == "webhook" else None
+    fields = found.check(found.from_form(values))
 
     def work():
         count = db.session.execute(select(func.count(ContactMethod.id)).where(
@@ -91,8 +94,8 @@ def add_method(user_id: int, name: str, channel: str, address: str, fmt: str | N
         if db.session.execute(select(ContactMethod.id).where(ContactMethod.user_id == user_id,
                                                              ContactMethod.name == name)).first():
             raise SpecError("name", Say("you have a contact method called %(name)s already", name=repr(name)))
-        method = ContactMethod(user_id=user_id, name=name, channel=channel, address=address, format=fmt,
-                               created_at=clock.to_db(now))
+        method = ContactMethod(user_id=user_id, name=name, channel=found.name, address=fields.address,
+                               format=fields.format, options=fields.options or None, created_at=clock.to_db(now))
         db.session.add(method)
         db.session.flush()
         if not db.session.execute(select(NotificationRule.id).where(NotificationRule.user_id == user_id)).first():
@@ -102,15 +105,29 @@ def add_method(user_id: int, name: str, channel: str, address: str, fmt: str | N
     return write(work)
 
 
-def add_method_warned(user_id: int, name: str, channel: str, address: str, fmt: str | None, now: float,
+def add_method_warned(user_id: int, name: str, channel: str, values: dict, now: float,
                       allowed_hosts: str = "") -> tuple[ContactMethod, str | None]:
-    """:func:`add_method`, and for a webhook what the SSRF guard would say of its URL now (the
-    guard acts when delivering, as for a service's webhooks). :raises SpecError:"""
-    method = add_method(user_id, name, channel, address, fmt, now)
-    if method.channel != "webhook":
+    """:func:`add_method`, and for a channel whose URL the user gives what the SSRF guard would
+    say of it now (the guard acts when delivering, as for a service's webhooks). :raises SpecError:"""
+    method = add_method(user_id, name, channel, values, now)
+    found = channels.get(method.channel)
+    if found is None or found.url_field is None:
         return method, None
+    url = Address(method.address, method.format, method.options or {}).value(found.url_field, found.fields)
     allowed = frozenset(h.strip().lower() for h in (allowed_hosts or "").split(",") if h.strip())
-    return method, guard_warning(method.address, allowed)
+    return method, guard_warning(url, allowed) if url else None
+
+
+def offered(config) -> list[dict]:
+    """The channels My notifications offers to add, and whether this server can send each."""
+    settings = Settings.from_config(config)
+    return [{"channel": c, "ready": c.ready(settings)} for c in channels.REGISTRY.values() if c.form]
+
+
+def shown(method: ContactMethod) -> str:
+    """A method's address as its page shows it (a channel may mask part of it)."""
+    found = channels.get(method.channel)
+    return found.shown(method.address, method.options) if found is not None else method.address
 
 
 def delete_method(user_id: int, method_id: int) -> bool:

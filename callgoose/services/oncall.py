@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
-from .. import clock
+from .. import channels, clock
 from ..engine.oncall import OnCall
 from ..extensions import db
 from ..store.models import ContactMethod, EscalationPolicy, NotificationRule, Service, ServiceWebhook, User
@@ -37,8 +37,8 @@ def _upsert_user(doc, now: float) -> User:
         if method is None:
             method = ContactMethod(user_id=user.id, name=m.name, created_at=clock.to_db(now))
             db.session.add(method)
-        if (method.channel, method.address) != (m.channel, m.address):
-            method.channel, method.address = m.channel, m.address
+        if (method.channel, method.address, method.options or {}) != (m.channel, m.address, m.options):
+            method.channel, method.address, method.options = m.channel, m.address, m.options or None
         method.format = m.format
         if method.verified_at is None:
             method.verified_at = clock.to_db(now)  # the file is an admin's word
@@ -100,8 +100,9 @@ def export_oncall(service_names: list[str]) -> dict:
             "email": user.email, "name": user.name or user.email, "role": "admin" if user.is_admin else "responder",
             "time_zone": user.time_zone or "UTC",
             "contact_methods": [{"name": m.name, "type": m.channel,
-                                 **({"url": m.address, "format": m.format or "json"} if m.channel == "webhook"
-                                    else {"address": m.address})} for m in methods],
+                                 **channels.REGISTRY[m.channel].document(m.address, m.format, m.options)}
+                                for m in methods if m.channel in channels.REGISTRY
+                                and channels.REGISTRY[m.channel].exported],
             "notification_rules": [{"contact_method": r.method.name, "after_minutes": r.after_minutes,
                                     "urgency": r.urgencies.split(",")} for r in rules]})
     emails = people.emails()

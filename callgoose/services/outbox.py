@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import clock
+from .. import channels, clock
 from ..engine.paging import (
     BUNDLED_KINDS,
     RATE_LIMITED,
@@ -33,7 +33,7 @@ DUE = Sql(f"""
     SELECT id, kind, contact_method_id, webhook_id, channel, target FROM notifications
     WHERE status = '{State.PENDING}' AND due_at <= :now ORDER BY due_at, id LIMIT :limit
 """)
-METHOD = Sql("SELECT channel, address, format, last_sent_at, user_id FROM contact_methods WHERE id = :id")
+METHOD = Sql("SELECT channel, address, format, last_sent_at, user_id, options FROM contact_methods WHERE id = :id")
 RECENT_CALLS = Sql(f"""
     SELECT sent_at FROM notifications
     WHERE user_id = :user AND channel = 'voice' AND bundle_of IS NULL AND status = '{State.SENT}' AND sent_at >= :since
@@ -111,6 +111,7 @@ class Batch:
     webhook_secret: str | None = None
     webhook_id: int | None = None
     size: int = 1
+    options: dict | None = None  # the method's fields beyond its address (channels.base.Field)
 
     @property
     def lead(self) -> Row:
@@ -154,10 +155,10 @@ def _take(cursor: Cursor, notification_id: int, now: float) -> bool:
 def claim(cursor: Cursor, now: float, limit: int = 200, room=None) -> Claimed:
     """Take what is due, in one write transaction: each service webhook row alone; each contact
     method's due rows as one bundle, unless its rate limit says later (then they wait, and
-    more may join them). ``room(channel, target)``: whether a sender is free for a message
+    more may join them). ``room(channel, target, options)``: whether a sender is free for a message
     there now (None: always); a message without one stays pending for a later claim."""
     now_db = clock.to_db(now)
-    room = room or (lambda _channel, _target: True)
+    room = room or (lambda _channel, _target, _options=None: True)
     claimed = Claimed()
     methods: dict[int, None] = {}  # the contact methods with something due, in order
     for nid, kind, method_id, webhook_id, channel, target in cursor.execute(
@@ -176,20 +177,23 @@ def claim(cursor: Cursor, now: float, limit: int = 200, room=None) -> Claimed:
         found = cursor.execute(METHOD, {"id": method_id}).fetchone()
         if found is None:
             continue
-        channel, address, fmt, last_sent, user_id = found
+        channel, address, fmt, last_sent, user_id, options = found
+        options = from_json(options) or {}
+        found_channel = channels.get(channel)
+        calls = found_channel is not None and found_channel.calls
         params = {"method": method_id, "now": now_db}
         for (nid,) in cursor.execute(ALONE_OF_METHOD, params).fetchall():  # tests and codes: at once, alone
-            if room(channel, address) and _take(cursor, nid, now):
-                claimed.batches.append(Batch(channel, address, _load(cursor, nid), fmt, method_id))
+            if room(channel, address, options) and _take(cursor, nid, now):
+                claimed.batches.append(Batch(channel, address, _load(cursor, nid), fmt, method_id, options=options))
         lead = cursor.execute(FIRST_BUNDLED, params).fetchone()[0]
         if lead is None:
             continue
         recent = []
-        if channel == "voice":
+        if calls:
             recent = [clock.from_db(to_datetime(r[0])) for r in cursor.execute(RECENT_CALLS, {
                 "user": user_id, "since": clock.to_db(now - VOICE_WINDOW_SECONDS)}).fetchall()]
-        at = allowed_at(channel, clock.from_db(to_datetime(last_sent)), recent, now)
-        if at <= now and not room(channel, address):
+        at = allowed_at(calls, clock.from_db(to_datetime(last_sent)), recent, now)
+        if at <= now and not room(channel, address, options):
             continue
         if at > now:
             claimed.postponed += cursor.changed(POSTPONE_METHOD, {"method": method_id, "at": clock.to_db(at),
@@ -201,7 +205,7 @@ def claim(cursor: Cursor, now: float, limit: int = 200, room=None) -> Claimed:
             cursor.execute(TOUCH_METHOD, {"id": method_id, "now": now_db})
             size = cursor.execute(BUNDLE_SIZE, {"lead": lead}).fetchone()[0]
             claimed.batches.append(Batch(channel, address, _load(cursor, lead, bundle=True), fmt, method_id,
-                                         size=size))
+                                         size=size, options=options))
     return claimed
 
 

@@ -16,10 +16,10 @@ from datetime import timedelta
 from functools import lru_cache
 
 from .. import clock
+from ..channels import follow_up_names
 from ..engine.lifecycle import URGENCY_RAISED, Action, Status
 from ..engine.paging import (
     EVENTS,
-    FOLLOW_UP_CHANNELS,
     EscalationState,
     Kind,
     PersonalRule,
@@ -109,7 +109,7 @@ def _rules_sql(count: int) -> Sql:
 @lru_cache(maxsize=64)
 def _follow_up_sql(count: int) -> Sql:
     marks = ", ".join(f":u{i}" for i in range(count))
-    channels = ", ".join(f"'{c}'" for c in FOLLOW_UP_CHANNELS)
+    channels = ", ".join(f"'{c}'" for c in follow_up_names())
     return Sql(f"""
         SELECT DISTINCT m.user_id, m.id, m.channel, m.address
         FROM notification_rules r JOIN contact_methods m ON m.id = r.contact_method_id

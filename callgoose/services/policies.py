@@ -38,13 +38,13 @@ def policy_of(policy: EscalationPolicy) -> Policy:
 
 
 def _methods_by_user() -> dict[int, str]:
-    """How each user is paged first, in words ("call", "SMS", "email"), for previews."""
-    words = {"voice": "call", "sms": "SMS", "email": "email", "webhook": "webhook"}
+    """How each user is paged first, as the channel's word (a :class:`Word`: "email",
+    "voice"), for previews."""
     first = {}
     for rule in db.session.execute(select(NotificationRule).order_by(NotificationRule.after_minutes,
                                                                      NotificationRule.id)).scalars():
         if rule.method.verified_at is not None:
-            first.setdefault(rule.user_id, words.get(rule.method.channel, rule.method.channel))
+            first.setdefault(rule.user_id, rule.method.channel)
     return first
 
 

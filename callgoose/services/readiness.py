@@ -18,7 +18,8 @@ import json
 from dataclasses import asdict
 
 from .. import clock
-from ..engine.paging import FOLLOW_UP_CHANNELS, Kind, Policy, person_name
+from ..channels import follow_up_names
+from ..engine.paging import Kind, Policy, person_name
 from ..engine.readiness import Finding, check, gaps
 from ..engine.schedules import timeline, until
 from ..engine.words import Moment, Say, from_data, to_data
@@ -137,7 +138,7 @@ def refresh(engine, now: float) -> int:
 NOTICE_METHODS = Sql(f"""
     SELECT m.id, m.channel, m.address FROM contact_methods m JOIN users u ON u.id = m.user_id
     WHERE m.user_id = :user AND u.active AND m.verified_at IS NOT NULL
-      AND m.channel IN ({", ".join(f"'{c}'" for c in FOLLOW_UP_CHANNELS)}) ORDER BY m.id
+      AND m.channel IN ({", ".join(f"'{c}'" for c in follow_up_names())}) ORDER BY m.id
 """)
 
 

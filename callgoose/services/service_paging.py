@@ -9,7 +9,8 @@ from sqlalchemy import delete, func, select
 
 from .. import clock
 from ..delivery.webhook import warning as guard_warning
-from ..engine.oncall import MAX_WEBHOOKS, check_events, check_format, check_secret, check_url
+from ..channels.base import check_url
+from ..engine.oncall import MAX_WEBHOOKS, check_events, check_format, check_secret
 from ..engine.paging import Policy, ServicePaging
 from ..engine.rules import SpecError
 from ..engine.words import Say

@@ -307,7 +307,7 @@ class ChangeCounter(db.Model):
 
 
 class ContactMethod(db.Model):
-    """Where a user can be reached: email, a webhook (json, slack, teams), SMS or voice."""
+    """Where a user can be reached: one of the channels (callgoose/channels/), at an address."""
 
     __tablename__ = "contact_methods"
     __table_args__ = (Index("uq_contact_methods_user_name", "user_id", "name", unique=True),)
@@ -315,9 +315,10 @@ class ContactMethod(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(64))
-    channel: Mapped[str] = mapped_column(String(8))  # engine.paging.CHANNELS
-    address: Mapped[str] = mapped_column(Text)  # an email address, a URL or an E.164 number
+    channel: Mapped[str] = mapped_column(String(16))  # channels.NAMES
+    address: Mapped[str] = mapped_column(Text)  # the channel's first field: an email address, a URL, a number
     format: Mapped[str | None] = mapped_column(String(8))  # webhooks: json | slack | teams
+    options: Mapped[dict | None] = mapped_column(JSON)  # the channel's other fields (a token, a device)
     verified_at: Mapped[datetime | None]  # pages go only to verified methods
     verify_digest: Mapped[str | None] = mapped_column(String(64))  # sha256 of the code sent
     verify_expires_at: Mapped[datetime | None]
@@ -404,7 +405,7 @@ class Notification(db.Model):
     webhook_id: Mapped[int | None] = mapped_column(ForeignKey("service_webhooks.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(12))  # engine.paging.Kind
     event: Mapped[str | None] = mapped_column(String(32))  # service webhooks: incident.triggered, ...
-    channel: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(16))
     target: Mapped[str] = mapped_column(Text)  # the address or URL, as it was when queued
     level: Mapped[int | None]
     body: Mapped[dict | None] = mapped_column(JSON)  # a snapshot: webhook events, tests, codes

@@ -49,7 +49,9 @@ def register(app) -> None:
     login_manager.login_view = "auth.login"
     csrf.exempt(ingest.bp)  # token-authenticated JSON; it never reads cookies
     csrf.exempt(api.bp)
-    for view in (outside.voice, outside.keypress, outside.sms):  # Twilio signs these instead
+    # Twilio signs these; a channel's module verifies its callbacks; a signed action's token
+    # is its own proof (a push app's button POSTs it without a session)
+    for view in (outside.voice, outside.keypress, outside.sms, outside.channel_callback, outside.link_act):
         csrf.exempt(view)
     for module in (ingest, api, auth, dashboard, apilog, testpayload, users, services, paging, schedules, outside,
                    openapi, health, integrations):
@@ -68,7 +70,8 @@ def register(app) -> None:
     app.jinja_env.filters.update(localtime=localtime, dbtime=dbtime, shade=shade, localinput=localinput,
                                  filled=filled, guide_html=guide_html, intent_words=intent_words, ago=i18n.ago, word=i18n.word,
                                  strong=i18n.strong, em=i18n.em, say=i18n.say, guide_words=i18n.guide_words,
-                                 code=i18n.code, link=i18n.link, here=i18n.here)
+                                 code=i18n.code, link=i18n.link, here=i18n.here, channel=i18n.channel_noun,
+                                 channel_label=i18n.channel_label)
     errors.register_error_handlers(app)
     app.after_request(errors.security_headers)
 

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
+from .. import channels
 from ..engine.guides import translated
 from ..engine.words import Failed, Need, render
 from ..services.users import LANGUAGE_CODES
@@ -53,8 +54,6 @@ WORDS = {
     # a notification's delivery state (engine.paging.State)
     "pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"), "failed": _l("failed"),
     "unknown": _l("outcome unknown"), "cancelled": _l("cancelled"),
-    # a contact method's channel (engine.paging.CHANNELS)
-    "email": _l("email"), "webhook": _l("webhook"), "sms": _l("sms"), "voice": _l("voice"),
     # the integration templates' names that are words, not only a product's name
     "AWS SNS with CloudWatch alarms": _l("AWS SNS with CloudWatch alarms"),
     "Azure Monitor (common alert schema)": _l("Azure Monitor (common alert schema)"),
@@ -75,7 +74,10 @@ WORDS = {
 
 
 def word(value) -> str:
-    """A stored word in the viewer's language (itself when it has no translation)."""
+    """A stored word in the viewer's language (itself when it has no translation); a channel's
+    name as the registry's noun for it ("phone call")."""
+    if str(value) in channels.REGISTRY:
+        return channel_noun(str(value))
     found = WORDS.get(str(value))
     return str(found) if found is not None else str(value)
 
@@ -145,6 +147,18 @@ def code(value) -> Markup:
 def link(text, url: str) -> Markup:
     """A link to put in a translated sentence (text and address escaped)."""
     return Markup('<a href="%s">%s</a>') % (url, text)
+
+
+def channel_label(name: str) -> str:
+    """A channel as a form or a table names it ("Phone call", "Telegram"), from the registry."""
+    found = channels.get(name)
+    return say(found.label) if found is not None else name
+
+
+def channel_noun(name: str) -> str:
+    """A channel inside a sentence ("by phone call", "by Telegram")."""
+    found = channels.get(name)
+    return say(found.noun) if found is not None else name
 
 
 def say(text) -> str:

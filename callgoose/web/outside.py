@@ -12,6 +12,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    jsonify,
     render_template,
     request,
     url_for,
@@ -20,6 +21,7 @@ from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 
 from .. import clock
+from ..channels.base import Inbound, Refused
 from ..engine.signing import twilio_valid
 from ..services import actions
 from .i18n import word
@@ -120,6 +122,25 @@ def link_act(token: str):
     page = actions.act_by_link(current_app.config["SECRET_KEY"], token, clock.now())
     return render_template("paging/link.html", page=page, token=token, done=page.problem is None), \
         410 if page.problem else 200
+
+
+@bp.post("/channels/<name>/callback")
+def channel_callback(name: str):
+    """A provider's callback to a channel (its module verifies it): JSON or text back."""
+    return _callback(name)
+
+
+def _callback(name: str):
+    inbound = Inbound(headers={k.lower(): v for k, v in request.headers.items()}, body=request.get_data(),
+                      form=request.form.to_dict(), args=request.args.to_dict(), url=_public_url())
+    try:
+        status, body = actions.callback(name, inbound, current_app.config["SECRET_KEY"], current_app.config,
+                                        clock.now())
+    except Refused as exc:
+        abort(403, str(exc))
+    if isinstance(body, (dict, list)):
+        return jsonify(body), status
+    return Response(str(body or ""), status, mimetype="text/plain")
 
 
 @bp.post("/twilio/voice/<int:notification_id>")

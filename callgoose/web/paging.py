@@ -17,9 +17,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from .. import clock
+from .. import channels, clock
 from ..engine import SpecError, policy_form
-from ..engine.paging import CHANNELS, FINAL_STATES, URGENCIES, WEBHOOK_FORMATS
+from ..engine.paging import FINAL_STATES, URGENCIES
 from ..services import checks, contact_methods, deliveries, notification_rules, service_paging, users
 from ..services import policies as escalation_policies
 from .access import admin_required
@@ -67,10 +67,9 @@ def mine():
     found = contact_methods.my_notifications(uid, clock.now())
     if found is None:
         abort(404, "No such user.")
-    return render_template("paging/mine.html", mine=found, channels=CHANNELS, formats=WEBHOOK_FORMATS,
+    return render_template("paging/mine.html", mine=found, channels=contact_methods.offered(current_app.config), shown=contact_methods.shown,
                            urgencies=URGENCIES, own=uid == current_user.id,
-                           mail_ready=bool(current_app.config.get("SMTP_HOST")),
-                           twilio_ready=bool(current_app.config.get("TWILIO_ACCOUNT_SID")))
+                           mail_ready=bool(current_app.config.get("SMTP_HOST")))
 
 
 @bp.post("/notifications/me/methods")
@@ -79,8 +78,8 @@ def add_method():
     uid = _whose(request.form.get("user_id", type=int))
     try:
         method, warning = contact_methods.add_method_warned(
-            uid, request.form.get("name", ""), request.form.get("type", ""), request.form.get("address", ""),
-            request.form.get("format"), clock.now(), current_app.config["WEBHOOK_ALLOWED_HOSTS"])
+            uid, request.form.get("name", ""), request.form.get("type", ""), request.form, clock.now(),
+            current_app.config["WEBHOOK_ALLOWED_HOSTS"])
     except SpecError as exc:
         return _refused(exc, _mine(uid))
     added = _("Added %(name)s. Send a code to verify it: pages go only to verified methods.", name=method.name)
@@ -222,7 +221,7 @@ def notifications():
     filters = {k: request.args.get(k) or None for k in ("status", "channel")}
     found = deliveries.ledger(**filters, user_id=request.args.get("user", type=int),
                               incident_id=request.args.get("incident", type=int), page=page_number(request.args))
-    return render_template("paging/notifications.html", ledger=found, filters=filters, channels=CHANNELS,
+    return render_template("paging/notifications.html", ledger=found, filters=filters, channels=channels.NAMES,
                            states=("pending", "sending", *FINAL_STATES), people=users.all_users())
 
 
