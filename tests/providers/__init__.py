@@ -1,0 +1,1 @@
+"""Local servers that speak contact-method providers' documented HTTP APIs, for the channel tests."""
