@@ -1,0 +1,1 @@
+"""Fakes of outside services (push services, chat APIs) that check requests as the real ones do."""
