@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import json
 import socket
 import ssl
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from . import Permanent, Settings, Temporary, deadline
@@ -102,11 +104,32 @@ def warning(url: str, allowed: frozenset) -> str | None:
     return None
 
 
-def post(settings: Settings, url: str, body: bytes, headers: dict[str, str]) -> str | None:
-    """POST ``body``; return the status line, or raise :class:`Temporary` / :class:`Permanent`."""
+@dataclass(frozen=True)
+class Answer:
+    """A receiver's answer (its body read up to 64 KiB)."""
+
+    status: int
+    headers: dict  # lower-case names
+    body: bytes
+
+    def json(self):
+        try:
+            return json.loads(self.body or b"null")
+        except ValueError:
+            return None
+
+
+def request(settings: Settings, method: str, url: str, body: bytes = b"", headers: dict | None = None,
+            guard: bool = True) -> Answer:
+    """One HTTP request under the send's deadline, following no redirect; the answer whatever
+    its status, or :class:`Temporary` when the receiver cannot be reached.
+
+    ``guard``: the URL is a user's (a webhook, an ntfy topic): the SSRF guard refuses a
+    private address not in ``WEBHOOK_ALLOWED_HOSTS`` (:class:`Permanent`); False for a URL
+    an admin set (a provider's API base, an SMS gateway on the LAN)."""
     try:
         scheme, host, port, path = check_url(url)
-        address = resolve(host, port, settings.webhook_allowed_hosts)
+        address = resolve(host, port, settings.webhook_allowed_hosts) if guard else _address(host, port)
     except Refused as exc:
         raise Permanent(f"refused: the URL {exc}") from None
     if scheme == "https":  # to the address checked, with the URL's host for SNI and the certificate
@@ -116,20 +139,41 @@ def post(settings: Settings, url: str, body: bytes, headers: dict[str, str]) -> 
         conn = deadline.HTTPConnection(address, port, timeout=settings.timeout)
     default_port = 443 if scheme == "https" else 80
     sent = {"Host": host if port == default_port else f"{host}:{port}", "Content-Type": "application/json",
-            "User-Agent": "Callgoose", **headers}
+            "User-Agent": "Callgoose", **(headers or {})}
     try:
-        conn.request("POST", path, body=body, headers=sent)
+        conn.request(method, path, body=body, headers=sent)
         response = conn.getresponse()
-        response.read(MAX_RESPONSE_BYTES)
-        status = response.status
+        data = response.read(MAX_RESPONSE_BYTES)
+        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
     except (OSError, http.client.HTTPException) as exc:
         raise Temporary(f"the receiver could not be reached: {type(exc).__name__}: {exc}") from None
     finally:
         conn.close()
+
+
+def _address(host: str, port: int) -> str:
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
+    except socket.gaierror as exc:
+        raise Temporary(f"the host {host} cannot be resolved: {exc}") from None
+
+
+def outcome(answer: Answer, who: str = "the receiver", detail: str = "") -> str:
+    """The outbox's reading of an answer: the status line for a 2xx; :class:`Temporary` for
+    408, 425, 429 and 5xx; :class:`Permanent` for a redirect and any other 4xx (``detail``:
+    what the provider said, for the ledger)."""
+    status = answer.status
     if 200 <= status < 300:
         return f"HTTP {status}"
+    said = f": {detail}" if detail else ""
     if 300 <= status < 400:
-        raise Permanent(f"the receiver answered HTTP {status} (a redirect; redirects are not followed)")
+        raise Permanent(f"{who} answered HTTP {status} (a redirect; redirects are not followed)")
     if status in (408, 425, 429) or status >= 500:
-        raise Temporary(f"the receiver answered HTTP {status}")
-    raise Permanent(f"the receiver answered HTTP {status}")
+        raise Temporary(f"{who} answered HTTP {status}{said}")
+    raise Permanent(f"{who} answered HTTP {status}{said}")
+
+
+def post(settings: Settings, url: str, body: bytes, headers: dict[str, str]) -> str | None:
+    """POST ``body`` to a user's URL; return the status line, or raise :class:`Temporary` /
+    :class:`Permanent`."""
+    return outcome(request(settings, "POST", url, body, headers))
