@@ -196,3 +196,78 @@ def test_a_drill_missed_while_the_worker_was_down_is_skipped_not_run_late(drill_
     (next_at,), = ids(setup, "SELECT next_at FROM drills")
     next_at = next_at if isinstance(next_at, datetime) else datetime.fromisoformat(next_at)
     assert clock.from_db(next_at) > now
+
+
+# ---- the Drills page ------------------------------------------------------------------------------
+
+def test_the_drills_page_adds_runs_and_deletes_a_drill(drill_app, setup_for, smtp, hook, add_user, sign_in):
+    setup = setup_for(drill_app)
+    with drill_app.app_context():
+        import_config(rota(hook.url), clock.now())
+    schedule_id = ids(setup, "SELECT id FROM schedules")[0][0]
+    client = drill_app.test_client()
+    sign_in(client, *add_user(drill_app, email="boss@example.com"))
+    page = client.get("/drills")
+    assert page.status_code == 200 and b"No drills yet" in page.data
+    assert f'value="schedule:{schedule_id}"'.encode() in page.data and b'value="user:' in page.data
+
+    refused = client.post("/drills", data={"target": f"schedule:{schedule_id}", "week": "1", "weekday": "0",
+                                           "time": "25:00", "time_zone": "Europe/Berlin"})
+    assert refused.status_code == 422 and b"must be a time of day as HH:MM" in refused.data
+    assert b'aria-invalid="true"' in refused.data and b'value="25:00"' in refused.data  # as typed
+    assert ids(setup, "SELECT count(*) FROM drills")[0][0] == 0
+    assert client.post("/drills", data={"target": "schedule:999", "week": "1", "weekday": "0", "time": "14:00",
+                                        "time_zone": "Europe/Berlin"}).status_code == 422
+
+    added = client.post("/drills", data={"target": f"schedule:{schedule_id}", "week": "1", "weekday": "0",
+                                         "time": "14:00", "time_zone": "Europe/Berlin"})
+    assert added.status_code == 302
+    page = client.get("/drills").get_data(as_text=True)
+    assert "every first Monday of the month at 14:00 (Europe/Berlin)" in page
+    assert "whoever is on call in ops" in page and "no runs yet" in page
+    drill_id = ids(setup, "SELECT id FROM drills")[0][0]
+
+    ran = client.post(f"/drills/{drill_id}/run")
+    assert ran.status_code == 302 and "/incidents/" in ran.location
+    incident = client.get(ran.location).get_data(as_text=True)
+    assert "This is a fire drill: nothing is wrong." in incident
+    assert "<h1>Fire drill: please acknowledge</h1>" in incident
+    with drill_app.app_context():
+        deliver.run(db.engine, drill_app.config, time.time() + 1)
+    assert [m["To"] for m in smtp.mailbox.wait(1)] == ["ana@example.com"]
+    assert "running until" in client.get("/drills").get_data(as_text=True)
+
+    # Deleting a drill whose run is open resolves that run's incident: nothing else would.
+    gone = client.post(f"/drills/{drill_id}/delete")
+    assert gone.status_code == 302
+    assert ids(setup, "SELECT count(*) FROM drills")[0][0] == 0
+    assert ids(setup, "SELECT status FROM incidents")[0][0] == "resolved"
+    assert client.post(f"/drills/{drill_id}/delete").status_code == 404
+    assert client.post(f"/drills/{drill_id}/run").status_code == 404
+
+
+def test_the_drills_page_shows_a_finished_run_s_report_in_german(drill_app, setup_for, smtp, hook, add_user,
+                                                                  sign_in):
+    setup = setup_for(drill_app)
+    with drill_app.app_context():
+        import_config(rota(hook.url), clock.now())
+    ana = ids(setup, "SELECT id FROM users WHERE email = 'ana@example.com'")[0][0]
+    start = time.time()
+    schedule_drill(drill_app, setup, f"user:{ana}", start - 1)
+    jobs(drill_app, start)
+    jobs(drill_app, start + 15 * 60 + 1)
+    client = drill_app.test_client()
+    sign_in(client, *add_user(drill_app, email="boss@example.com"))
+    page = client.get("/drills").get_data(as_text=True)
+    assert "Nobody acknowledged within 15 minutes." in page and "the receiver answered HTTP 404" in page
+    german = client.get("/drills", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert "Nobody acknowledged" not in german and "15 Minuten" in german
+
+
+def test_only_admins_reach_drills(drill_app, add_user, sign_in):
+    client = drill_app.test_client()
+    sign_in(client, *add_user(drill_app, email="r@example.com", admin=False))
+    assert client.get("/drills").status_code == 403
+    assert client.post("/drills", data={}).status_code == 403
+    assert client.post("/drills/1/run").status_code == 403
+    assert b'href="/drills"' not in client.get("/settings").data
