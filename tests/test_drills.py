@@ -271,3 +271,29 @@ def test_only_admins_reach_drills(drill_app, add_user, sign_in):
     assert client.post("/drills", data={}).status_code == 403
     assert client.post("/drills/1/run").status_code == 403
     assert b'href="/drills"' not in client.get("/settings").data
+
+
+def test_a_real_worker_process_starts_a_due_drill_and_its_page_arrives(drill_app, database_url, tmp_path, setup_for,
+                                                                       smtp, hook):
+    """The job as the worker runs it, in a `flask worker` process: the drill starts, its page
+    reaches Ana's mailbox, and the worker's log has no error."""
+    from servers import start_worker
+
+    setup = setup_for(drill_app)
+    with drill_app.app_context():
+        import_config(rota(hook.url), clock.now())
+    ana = ids(setup, "SELECT id FROM users WHERE email = 'ana@example.com'")[0][0]
+    schedule_drill(drill_app, setup, f"user:{ana}", time.time() - 1)
+    worker = start_worker(database_url, tmp_path, CALLGOOSE_SMTP_HOST="127.0.0.1",
+                          CALLGOOSE_SMTP_PORT=str(smtp.port), CALLGOOSE_BASE_URL=BASE,
+                          CALLGOOSE_WEBHOOK_ALLOWED_HOSTS="127.0.0.1")
+    try:
+        mails = smtp.mailbox.wait(1, timeout=60)
+    finally:
+        worker.terminate()
+        assert worker.wait(15) == 0
+    assert [m["To"] for m in mails] == ["ana@example.com"]
+    assert "Fire drill: please acknowledge" in mails[0]["Subject"]
+    assert ids(setup, "SELECT count(*) FROM drill_runs")[0][0] == 1
+    log = (tmp_path / "worker.log").read_text(errors="replace")
+    assert " ERROR " not in log and "Traceback" not in log, log[-2000:]
