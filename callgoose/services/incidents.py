@@ -24,7 +24,7 @@ from ..engine.lifecycle import (
 from ..extensions import db
 from ..store.models import ApiCall, ChangeCounter, Incident, IncidentEvent, Service
 from ..store.transactions import session_cursor, write
-from . import deliveries, readiness, schedules, snapshot
+from . import deliveries, drills, readiness, schedules, snapshot
 from .catalog import live_services
 from .lifecycle import By, Changes, NotFound
 
@@ -91,6 +91,7 @@ class Detail:
     events: list[Entry]
     marker: str
     paging: object = None  # deliveries.IncidentPaging: who was paged, who is next, and when
+    drill: object = None  # a DrillRun: this incident is a fire drill (issue 17, item 6)
 
 
 def to_dict(incident: Incident, service_name: str) -> dict:
@@ -212,7 +213,8 @@ def detail(incident_id: int) -> Detail | None:
     paging = deliveries.incident_paging(incident)
     events = timeline(incident) + [Entry(n.queued_at, "notification", notification=n) for n in paging.notifications]
     events.sort(key=lambda e: e.at)
-    return Detail(incident, service_name, creating_call(incident), events, incident_marker(incident_id), paging)
+    return Detail(incident, service_name, creating_call(incident), events, incident_marker(incident_id), paging,
+                  drills.run_of_incident(incident_id))
 
 
 def act(action: Action, incident_id: int, now: float, *, actor: str, user_id: int | None = None,

@@ -526,3 +526,42 @@ class HeartbeatRow(db.Model):
     due_at: Mapped[datetime | None] = mapped_column(index=True)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
+
+
+class Drill(db.Model):
+    """A fire drill (issue 17, item 6): on a recurrence, the person on call in a schedule (or
+    one person) is paged through their own rules by a drill incident that pages nobody else.
+    The recurrence is engine.drills.Recurrence: a weekday, which week of the month
+    (``1``-``4``, ``last`` or ``every``), a local time and the zone it is read in."""
+
+    __tablename__ = "drills"
+    __table_args__ = (Index("ix_drills_due", "enabled", "next_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))  # one of the two
+    weekday: Mapped[int]  # 0 = Monday
+    week: Mapped[str] = mapped_column(String(8))  # 1 | 2 | 3 | 4 | last | every
+    at_time: Mapped[str] = mapped_column(String(5))  # HH:MM, local
+    time_zone: Mapped[str] = mapped_column(String(64))
+    next_at: Mapped[datetime | None]  # the next run (None: disabled)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+
+class DrillRun(db.Model):
+    """One run of a drill: its incident (on the hidden drill service), when it must end, and
+    its report (engine.drills.Report's JSON) once it ended."""
+
+    __tablename__ = "drill_runs"
+    __table_args__ = (Index("ix_drill_runs_drill", "drill_id", "started_at"),
+                      Index("ix_drill_runs_open", "finished_at", "deadline_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    drill_id: Mapped[int] = mapped_column(ForeignKey("drills.id", ondelete="CASCADE"))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"), index=True)
+    started_at: Mapped[datetime]
+    deadline_at: Mapped[datetime]  # resolved by itself then, unless acknowledged before
+    finished_at: Mapped[datetime | None]
+    report: Mapped[dict | None] = mapped_column(JSON)

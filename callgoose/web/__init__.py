@@ -20,6 +20,7 @@ def register(app) -> None:
         apilog,
         auth,
         dashboard,
+        drills,
         errors,
         health,
         i18n,
@@ -54,7 +55,7 @@ def register(app) -> None:
     for view in (outside.voice, outside.keypress, outside.sms, outside.channel_callback, outside.link_act):
         csrf.exempt(view)
     for module in (ingest, api, auth, dashboard, apilog, testpayload, users, services, paging, schedules, outside,
-                   openapi, health, integrations):
+                   openapi, health, integrations, drills):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
     app.jinja_env.globals["current_language"] = lambda: str(get_locale() or "en")

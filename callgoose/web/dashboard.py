@@ -94,7 +94,7 @@ def incident(incident_id: int):
     pretty, links = pretty_payload(item.payload) if item.payload_digest else (None, [])
     return render_template("dashboard/incident.html", incident=item, service_name=found.service_name,
                            marker=found.marker, call=found.call, payload=pretty, links=links,
-                           events=found.events, paging=found.paging, form=CommentForm())
+                           events=found.events, paging=found.paging, form=CommentForm(), drill=found.drill)
 
 
 @bp.get("/incidents/<int:incident_id>/live")

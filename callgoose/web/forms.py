@@ -86,3 +86,21 @@ class OwnPasswordForm(Form):
 
 class PasswordForm(Form):
     password = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD)])
+
+
+class DrillForm(Form):
+    """A fire drill: whom, and when (the engine checks the recurrence; services.drills the target)."""
+
+    target = SelectField(_l("Who is drilled"), choices=[], validate_choice=False,
+                         description=_l("A schedule: whoever is on call in it when the drill runs; or one person."))
+    week = SelectField(_l("Which week of the month"), choices=[
+        SelectChoice("1", _l("first")), SelectChoice("2", _l("second")), SelectChoice("3", _l("third")),
+        SelectChoice("4", _l("fourth")), SelectChoice("last", _l("last")), SelectChoice("every", _l("every week"))])
+    weekday = SelectField(_l("Day"), choices=[
+        SelectChoice(str(i), name) for i, name in enumerate((_l("Monday"), _l("Tuesday"), _l("Wednesday"),
+                                                             _l("Thursday"), _l("Friday"), _l("Saturday"),
+                                                             _l("Sunday")))])
+    time = StringField(_l("Time"), default="14:00", validators=[DataRequired(), Length(max=5)],
+                       description=_l("Local time, HH:MM."))
+    time_zone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)],
+                            description=_l("An IANA name, e.g. Europe/Berlin."))
