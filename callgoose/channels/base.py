@@ -136,6 +136,22 @@ class Inbound:
 
 
 @dataclass(frozen=True)
+class Presser:
+    """Whoever pressed a button where many people see the message (a Slack channel), as the
+    provider names them: they act as themselves, the Callgoose user their account is linked
+    to, not as the person the page went to. ``answer(problem, action, words)`` is the HTTP
+    answer once acting was tried (``words``: the presser's language); ``introduce(url,
+    words)`` answers someone whose account is not linked yet, with the URL of the page that
+    links it (services.actions makes both)."""
+
+    team: str
+    user: str
+    name: str  # how the linking page shows the account ("@ana (acme)")
+    answer: Callable[[str | None, str | None, Words], tuple[int, object]]
+    introduce: Callable[[str, Words], tuple[int, object]]
+
+
+@dataclass(frozen=True)
 class Callback:
     """What a callback asks: act on the signed action ``token`` (none: only answer), pressed by
     ``who`` as the provider names them (a chat id, a user key: it must be the address the
@@ -146,6 +162,7 @@ class Callback:
     who: str | None = None
     answer: Callable[[str | None, str | None], tuple[int, object]] = lambda problem, _action: (  # noqa: E731
         (410, {"error": problem}) if problem else (200, {"ok": True}))
+    presser: Presser | None = None  # set: the presser acts as themself (``who`` and ``answer`` unused)
 
 
 class Channel:

@@ -1,4 +1,5 @@
-"""Signatures, without I/O: the mail's action links, outgoing webhooks, Twilio's callbacks."""
+"""Signatures, without I/O: the mail's action links, outgoing webhooks, Twilio's and Slack's
+callbacks, the link that ties a Slack account to a Callgoose user."""
 
 from __future__ import annotations
 
@@ -114,6 +115,53 @@ def webhook_signature(secret: str, timestamp: int, body: bytes) -> str:
     """``Callgoose-Signature``: ``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">``."""
     digest = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
+
+
+SLACK_TOLERANCE_SECONDS = 5 * 60  # how far Slack's request timestamp may be from now (its own advice)
+SLACK_LINK_SECONDS = 15 * 60  # a Slack account's linking link
+
+
+def slack_signature(signing_secret: str, timestamp: str, body: bytes) -> str:
+    """What Slack sends as ``X-Slack-Signature``: ``v0=`` and the hex HMAC-SHA256 of
+    ``v0:<X-Slack-Request-Timestamp>:<raw body>`` keyed with the app's signing secret."""
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def slack_valid(signing_secret: str | None, timestamp: str | None, body: bytes, signature: str | None,
+                now: float) -> bool:
+    """Whether a request is Slack's: signed with the secret, over this very body, within
+    :data:`SLACK_TOLERANCE_SECONDS` of ``now`` (an old request replayed is refused)."""
+    if not signing_secret or not signature or not timestamp or not timestamp.isascii() \
+            or not timestamp.isdigit() or abs(now - int(timestamp)) > SLACK_TOLERANCE_SECONDS:
+        return False
+    expected = slack_signature(signing_secret, timestamp, body).encode()
+    return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
+
+
+def make_slack_link(key: str, team: str, user: str, name: str, now: float) -> str:
+    """A signed token naming a Slack account (its team and user id, and a name to show), for
+    the page that links it to the Callgoose user who opens it; it expires after 15 minutes."""
+    body = json.dumps({"t": team, "u": user, "n": name, "e": int(now) + SLACK_LINK_SECONDS},
+                      separators=(",", ":")).encode()
+    return _b64(body) + "." + _b64(_mac(key, body, "slack-link"))
+
+
+def read_slack_link(key: str, token: str, now: float) -> dict:
+    """The token's fields (``team``, ``user``, ``name``).
+
+    :raises BadLink: the signature is wrong or the token has expired."""
+    try:
+        body_text, mac_text = token.split(".", 1)
+        body, mac = _unb64(body_text), _unb64(mac_text)
+    except (ValueError, TypeError):
+        raise BadLink("this link is not valid") from None
+    if not hmac.compare_digest(mac, _mac(key, body, "slack-link")):
+        raise BadLink("this link is not valid")
+    fields = json.loads(body)
+    if fields["e"] < now:
+        raise BadLink("this link has expired")
+    return {"team": fields["t"], "user": fields["u"], "name": fields["n"]}
 
 
 def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:

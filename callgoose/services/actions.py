@@ -1,24 +1,28 @@
 """Acting on incidents from outside the dashboard: a mail's signed link, a phone keypress,
-an SMS reply. Each acts through the one change path, as the person who was paged.
+an SMS reply, a provider's button. Each acts through the one change path, as the person who
+was paged (or, for a Slack button, as the linked person who pressed it).
 """
 
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Callable
 
 from sqlalchemy import select
 
 from .. import channels, clock
-from ..channels.base import Refused
+from ..channels.base import Presser, Refused
 from ..delivery import Settings
 from ..engine.lifecycle import Action, TransitionRefused
 from ..engine.paging import Kind, State
-from ..engine.signing import BadLink, code_digest, is_action, keyed_code, read_action, read_link
+from ..engine.signing import BadLink, code_digest, is_action, keyed_code, make_slack_link, read_action, read_link
 from ..extensions import db
 from ..store.hotpath import Sql
 from ..store.models import ContactMethod, Incident, Notification, Service, User
 from ..store.transactions import session_cursor, write
+from . import slack
+from .languages import words_for
 from .lifecycle import By, Changes, NotFound
 
 USE_LINK = Sql("INSERT INTO used_links (nonce, used_at) VALUES (:nonce, :now) ON CONFLICT (nonce) DO NOTHING")
@@ -71,9 +75,12 @@ def _signed(key: str, token: str, now: float) -> Signed:
     return Signed(fields["action"], incidents, row.user_id, fields["nonce"], via_words(row.channel), row.target)
 
 
-def callback(name: str, inbound, key: str, config, now: float) -> tuple[int, object]:
+def callback(name: str, inbound, key: str, config, now: float,
+             link_url: Callable[[str], str] | None = None) -> tuple[int, object]:
     """A provider's callback to a channel (a button pressed in Telegram, a Pushover emergency
-    acknowledged): verified by the channel, then acted on as the person it names.
+    acknowledged): verified by the channel, then acted on as the person it names, or, where
+    many see the button (Slack), as whoever pressed it. ``link_url(token)``: the URL of the
+    page that links a presser's account (web's).
     :raises channels.base.Refused: not the provider's (403)."""
     found = channels.get(name)
     if found is None:
@@ -81,8 +88,31 @@ def callback(name: str, inbound, key: str, config, now: float) -> tuple[int, obj
     asked = found.callback(inbound, Settings.from_config(config))
     if asked.token is None:
         return asked.answer(None, None)
+    if asked.presser is not None:
+        if link_url is None:
+            raise Refused("this callback's presses need a page that links the presser's account")
+        return _pressed(asked.presser, asked.token, key, now, link_url)
     page = act_by_link(key, asked.token, now, asked.who)
     return asked.answer(page.problem, page.action)
+
+
+def _pressed(presser: Presser, token: str, key: str, now: float, link_url: Callable[[str], str]):
+    """A button pressed in a shared place: act as the Callgoose user the presser's account is
+    linked to; an account not linked yet gets the link that links it, and nothing is done."""
+    person = slack.linked_user(presser.team, presser.user)
+    if person is None:
+        words = words_for(_recipient_language(key, token, now))  # the language the message is in
+        return presser.introduce(link_url(make_slack_link(key, presser.team, presser.user, presser.name, now)),
+                                 words)
+    page = act_by_link(key, token, now, as_user=person.id, via="via Slack")
+    return presser.answer(page.problem, page.action, words_for(person.language))
+
+
+def _recipient_language(key: str, token: str, now: float) -> str:
+    try:
+        return _language(_signed(key, token, now).user_id)
+    except (BadLink, NotFound):
+        return "en"
 
 
 def via_words(channel: str) -> str:
@@ -114,10 +144,12 @@ def session_used(nonce: str) -> bool:
     return session_cursor().execute(LINK_USED, {"nonce": nonce}).fetchone() is not None
 
 
-def act_by_link(key: str, token: str, now: float, who: str | None = None) -> LinkPage:
+def act_by_link(key: str, token: str, now: float, who: str | None = None, as_user: int | None = None,
+                via: str | None = None) -> LinkPage:
     """A link's confirmation button, or a button's POST: act once, as the person it went to,
     on every incident it names. ``who``: the provider's name for the presser (a channel's
-    callback), which must be the address the notification went to."""
+    callback), which must be the address the notification went to. ``as_user``: act as this
+    user instead, through ``via`` (a Slack press: whoever pressed acts)."""
     try:
         signed = _signed(key, token, now)
     except BadLink as exc:
@@ -127,7 +159,12 @@ def act_by_link(key: str, token: str, now: float, who: str | None = None) -> Lin
     if who is not None and who != signed.target:
         return LinkPage(signed.action, problem="this button was not sent to you")
     action = Action.ACKNOWLEDGE if signed.action == "acknowledge" else Action.RESOLVE
-    if signed.user_id is not None:
+    if as_user is not None:
+        person = db.session.get(User, as_user)
+        if person is None or not person.active:
+            return LinkPage(signed.action, problem="your Callgoose account is no longer active")
+        signed = replace(signed, user_id=as_user, via=via or signed.via)
+    elif signed.user_id is not None:
         person = db.session.get(User, signed.user_id)
         if person is None or not person.active:
             return LinkPage(signed.action, problem="the account this link was sent to is no longer active")

@@ -440,6 +440,21 @@ class UsedCallback(db.Model):
     used_at: Mapped[datetime]
 
 
+class SlackIdentity(db.Model):
+    """A Slack account (a team's user id) linked to the Callgoose user who confirmed it while
+    signed in: a Slack button that account presses acts as that user."""
+
+    __tablename__ = "slack_identities"
+    __table_args__ = (Index("uq_slack_identities_team_user", "team_id", "slack_user_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(64))
+    slack_user_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))  # as Slack named the account when it was linked
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    linked_at: Mapped[datetime]
+
+
 class RateLimit(db.Model):
     """A rate limit's state (engine.paging.Limit) for one key (``method:<id>``,
     ``person:<user id>``, ...): the next admission's theoretical time, in epoch milliseconds."""

@@ -1,6 +1,7 @@
 """Where paged people act without signing in: a mail's signed link (a GET shows a
-confirmation, only its button's POST acts) and Twilio's callbacks (signed by Twilio; a
-missing or wrong ``X-Twilio-Signature`` gets 403 and changes nothing)."""
+confirmation, only its button's POST acts), Twilio's callbacks (signed by Twilio; a
+missing or wrong ``X-Twilio-Signature`` gets 403 and changes nothing), providers' callbacks
+and Slack's button presses (each verified by its channel's module)."""
 
 from __future__ import annotations
 
@@ -130,12 +131,20 @@ def channel_callback(name: str):
     return _callback(name)
 
 
+@bp.post("/slack/actions")
+def slack_actions():
+    """A button pressed in a Slack message (the Slack app's Interactivity Request URL): the
+    webhook channel checks Slack's signature; the presser acts as themself."""
+    return _callback("webhook")
+
+
 def _callback(name: str):
     inbound = Inbound(headers={k.lower(): v for k, v in request.headers.items()}, body=request.get_data(),
                       form=request.form.to_dict(), args=request.args.to_dict(), url=_public_url())
     try:
         status, body = actions.callback(name, inbound, current_app.config["SECRET_KEY"], current_app.config,
-                                        clock.now())
+                                        clock.now(), link_url=lambda token: callback_url("paging.slack_link",
+                                                                                         token=token))
     except Refused as exc:
         abort(403, str(exc))
     if isinstance(body, (dict, list)):

@@ -20,7 +20,7 @@ from flask_login import current_user, login_required
 from .. import channels, clock
 from ..engine import SpecError, policy_form
 from ..engine.paging import FINAL_STATES, URGENCIES
-from ..services import checks, contact_methods, deliveries, notification_rules, service_paging, users
+from ..services import checks, contact_methods, deliveries, notification_rules, service_paging, slack, users
 from ..services import policies as escalation_policies
 from .access import admin_required
 from .i18n import say
@@ -69,7 +69,31 @@ def mine():
         abort(404, "No such user.")
     return render_template("paging/mine.html", mine=found, channels=contact_methods.offered(current_app.config), shown=contact_methods.shown,
                            urgencies=URGENCIES, own=uid == current_user.id,
-                           mail_ready=bool(current_app.config.get("SMTP_HOST")))
+                           mail_ready=bool(current_app.config.get("SMTP_HOST")), slack_accounts=slack.of(uid))
+
+
+@bp.get("/slack/link/<token>")
+@login_required
+def slack_link(token: str):
+    """The link a Slack press answers an unknown account with: it asks before linking."""
+    found = slack.offer(current_app.config["SECRET_KEY"], token, current_user.id, clock.now())
+    return render_template("paging/slack_link.html", found=found, token=token, done=False), 410 if found.problem else 200
+
+
+@bp.post("/slack/link/<token>")
+@login_required
+def slack_link_confirm(token: str):
+    found = slack.link(current_app.config["SECRET_KEY"], token, current_user.id, clock.now())
+    return render_template("paging/slack_link.html", found=found, token=token, done=not found.problem), \
+        410 if found.problem else 200
+
+
+@bp.post("/notifications/me/slack/<int:identity_id>/delete")
+@login_required
+def slack_unlink(identity_id: int):
+    uid = _whose(request.form.get("user_id", type=int))
+    return _done(slack.unlink(uid, identity_id), _("Unlinked: presses by that Slack account no longer act."),
+                 _mine(uid))
 
 
 @bp.post("/notifications/me/methods")
