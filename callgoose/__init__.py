@@ -111,6 +111,13 @@ def _check_ping(config) -> None:
         check_url(config["HEALTH_PING_URL"])
 
 
+def _check_sms_gateway(config) -> None:
+    """A gateway whose headers or body template cannot work stops the start, not the 3 a.m. page."""
+    from .delivery.sms_gateway import gateway
+
+    gateway(config)
+
+
 def create_app(test_config: dict | None = None):
     """Build the app: defaults, instance config, environment, then ``test_config`` (S37)."""
     # Imported here so that ``import callgoose.engine`` loads no framework (the engine is pure).
@@ -137,6 +144,7 @@ def create_app(test_config: dict | None = None):
     _check_settings(app.config)
     _check_intake(app.config)
     _check_ping(app.config)
+    _check_sms_gateway(app.config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
 
