@@ -136,6 +136,9 @@ class Inbound:
     form: dict
     args: dict
     url: str  # as the provider called it (behind a proxy: from BASE_URL)
+    # words in a language (services.languages.words_for), for an answer in the language the
+    # provider says its user reads (a Telegram press's toast); English unless given
+    words_for: Callable[[str | None], Words] = lambda _language: str  # noqa: E731
 
     def json(self):
         import json

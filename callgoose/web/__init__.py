@@ -51,7 +51,8 @@ def register(app) -> None:
     csrf.exempt(api.bp)
     # Twilio signs these; a channel's module verifies its callbacks; a signed action's token
     # is its own proof (a push app's button POSTs it without a session)
-    for view in (outside.voice, outside.keypress, outside.sms, outside.channel_callback, outside.link_act):
+    for view in (outside.voice, outside.keypress, outside.sms, outside.channel_callback, outside.telegram_webhook,
+                 outside.link_act):
         csrf.exempt(view)
     for module in (ingest, api, auth, dashboard, apilog, testpayload, users, services, paging, schedules, outside,
                    openapi, health, integrations):
