@@ -206,6 +206,30 @@ def intake_address_command(token_name):
     click.echo(address)
 
 
+@click.command("telegram-webhook")
+@click.option("--delete", is_flag=True, help="Delete the webhook instead (for TELEGRAM_UPDATES=poll).")
+@with_appcontext
+def telegram_webhook_command(delete):
+    """Send the Telegram bot's updates (button presses) to <BASE_URL>/telegram/webhook, with its secret."""
+    from .channels import telegram
+    from .channels.base import Refused
+    from .delivery import Permanent, Settings, Temporary
+
+    config = current_app.config
+    settings = Settings.from_config(config)
+    if not delete and not config.get("BASE_URL"):
+        raise click.ClickException("set CALLGOOSE_BASE_URL to the https:// address Telegram reaches this server at")
+    try:
+        said = telegram.delete_webhook(settings) if delete else telegram.set_webhook(settings, config["BASE_URL"])
+    except (Refused, Temporary, Permanent) as exc:
+        raise click.ClickException(str(exc)) from None
+    if delete:
+        click.echo(f"{said}: set CALLGOOSE_TELEGRAM_UPDATES=poll and the worker fetches the bot's updates")
+    else:
+        click.echo(f"{said}, each with a secret derived from SECRET_KEY (run this again after changing "
+                   "SECRET_KEY or the bot)")
+
+
 @click.command("serve")
 @click.option("--host", help="Address to listen on (setting HOST, default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (setting PORT, default 8000).")
@@ -356,7 +380,8 @@ def seed_demo_command(calls, incidents, days):
 COMMANDS = (init_db_command, create_user_command, create_token_command, import_config_command,
             export_config_command, serve_command, prune_command, rename_service_command,
             delete_service_command, worker_command, seed_demo_command, templates_command,
-            create_service_command, intake_address_command, backup_command, restore_command)
+            create_service_command, intake_address_command, backup_command, restore_command,
+            telegram_webhook_command)
 
 
 def init_app(app) -> None:

@@ -19,7 +19,7 @@ import time
 from datetime import datetime
 
 from . import clock
-from .jobs import JOBS, deliver
+from .jobs import APP_JOBS, JOBS, deliver
 from .store.database import CLOCK_SYNC_SECONDS, sync_clock
 from .store.hotpath import Sql, write_cursor
 
@@ -143,6 +143,8 @@ class Worker:
         if name == "deliver":  # its sends go on in threads of their own while the worker ticks
             self._senders = self._senders or deliver.senders_for(self.app.config, self.wake)
             extra["senders"] = self._senders
+        if name in APP_JOBS:  # it acts through the services, in an app context of its own
+            extra["app"] = self.app
         try:
             said = job(self._engine(), self.app.config, now, self._keep_alive, **extra)
             if said:

@@ -19,7 +19,8 @@ SIGNED = {"outside.", "schedules.feed"}  # a calendar feed's secret URL is its c
 TWILIO = {"outside.voice", "outside.keypress", "outside.sms"}
 # A signed action's token is its own credential (issue 17: a push app's button POSTs it with no
 # session), and a channel's module verifies its provider's callbacks: a made-up one acts on nothing.
-NO_COOKIE = {"outside.link_act": 410, "outside.channel_callback": 403, "outside.slack_actions": 403}
+NO_COOKIE = {"outside.link_act": 410, "outside.channel_callback": 403, "outside.slack_actions": 403,
+             "outside.telegram_webhook": 403}
 ADMIN_ONLY = {
     "dashboard.create_token_view", "dashboard.rotate_token_view", "dashboard.revoke_token_view",
     "users.users", "users.add", "users.set_password", "users.toggle_active",

@@ -84,6 +84,16 @@ class Address:
 
 
 @dataclass(frozen=True)
+class Earlier:
+    """A page this method was sent before, carrying some of a follow-up's incidents: what a
+    channel that rewrites its pages as their incidents change (:attr:`Channel.edits`) needs."""
+
+    notification_id: int  # the page's lead row (its signed actions act on everything it carried)
+    provider_id: str  # what the channel's send returned for it
+    items: tuple[Item, ...]  # every incident it carried, with its status now
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """One message to send: the claimed rows worded for the recipient, and what the sender needs."""
 
@@ -101,6 +111,7 @@ class Outgoing:
     size: int  # how many rows the bundle holds
     now: float
     sign: Signer = lambda _nid, _action: ""  # noqa: E731
+    earlier: tuple[Earlier, ...] = ()  # a follow-up's pages sent before (channels that edit them)
 
     @property
     def pages(self) -> bool:
@@ -125,6 +136,9 @@ class Inbound:
     form: dict
     args: dict
     url: str  # as the provider called it (behind a proxy: from BASE_URL)
+    # words in a language (services.languages.words_for), for an answer in the language the
+    # provider says its user reads (a Telegram press's toast); English unless given
+    words_for: Callable[[str | None], Words] = lambda _language: str  # noqa: E731
 
     def json(self):
         import json
@@ -177,6 +191,7 @@ class Channel:
     limit: int = 4096  # how much text a message may carry (the channel's own unit)
     follow_ups: bool = True  # gets "acknowledged by" and "resolved"
     buttons: bool = False  # its pages carry Acknowledge / Resolve buttons
+    edits: bool = False  # a follow-up rewrites the pages it follows (Outgoing.earlier)
     exported: bool = True  # written to the configuration document
     form: bool = True  # added on My notifications by its fields (Web Push: by the browser instead)
     calls: bool = False  # rings a phone: stricter limits on codes, tests and pages

@@ -1,6 +1,8 @@
 """Periodic work, each job a function of ``now`` run by the worker (tests call them directly).
 
 A job is ``run(engine, config, now, keep_alive)``; a long job calls ``keep_alive()`` now and then.
+A job named in ``APP_JOBS`` also gets ``app=``: it acts through the services, in an application
+context of its own.
 
 ``JOBS`` maps a job's name to its function and its interval; the interval's timer is a row
 (``job_timers``), so a restarted or new leader continues where the last one stopped. An
@@ -10,7 +12,7 @@ timers, the outbox's ``due_at``).
 
 from __future__ import annotations
 
-from . import deliver, drills, escalate, heartbeats, notices, ping, retention
+from . import deliver, drills, escalate, heartbeats, notices, ping, retention, telegram
 
 JOBS = {
     "heartbeats": (heartbeats.run, 0),  # a heartbeat that missed its calls opens an incident (paged below)
@@ -21,8 +23,10 @@ JOBS = {
     "readiness": (notices.readiness, 300),  # the stored readiness report the front page shows
     "drills": (drills.run, 15),  # fire drills: start the due ones, end the acknowledged or timed out
     "retention": (retention.run, 3600),  # old calls, their payloads, expired replay markers
+    "telegram": (telegram.run, 0),  # TELEGRAM_UPDATES=poll: keeps the long poll's thread going
     "ping": (ping.run, 0),  # last: HEALTH_PING_URL while paging works (its own timer: a setting)
 }
+APP_JOBS = ("telegram",)  # they get the worker's app (jobs/telegram.py acts on button presses)
 # The worker keeps timer rows for periodic jobs only: every-tick jobs record their last run
 # and error themselves, so /healthz shows them too.
 JOBS.update({name: (ping.recorded(name, job), 0) for name, (job, interval) in JOBS.items()

@@ -13,7 +13,7 @@ import time
 from typing import Callable
 
 from .. import channels, clock
-from ..channels.base import Outgoing
+from ..channels.base import Earlier, Outgoing
 from ..delivery import Permanent, Settings, Temporary, webhook
 from ..delivery.deadline import Budget
 from ..engine.messages import Item, compose, webhook_body
@@ -47,6 +47,18 @@ def items_of(batch: outbox.Batch, settings: Settings, key: str, now: float, link
                           actor=body.get("actor"), url=url, ack_url=ack, resolve_url=resolve,
                           text=from_data(body["say"]) if "say" in body else body.get("text")))
     return found
+
+
+def earlier_of(batch: outbox.Batch, settings: Settings) -> tuple[Earlier, ...]:
+    """The pages sent before that a follow-up's incidents were in, each with every incident it
+    carried as it stands now (a channel that edits its pages rewrites them)."""
+    pages: dict[int, tuple[str, dict[int, Item]]] = {}
+    for lead, provider_id, incident_id, title, urgency, status, service in batch.earlier:
+        carried = pages.setdefault(lead, (provider_id, {}))[1]
+        carried.setdefault(incident_id, Item(kind="page", incident_id=incident_id, title=title or "",
+                                             service=service or "", urgency=urgency or "high", status=status or "",
+                                             url=f"{settings.base_url}/incidents/{incident_id}"))
+    return tuple(Earlier(lead, provider_id, tuple(carried.values())) for lead, (provider_id, carried) in pages.items())
 
 
 def action_url(settings: Settings, key: str, notification_id: int, action: str, whole: bool, now: float) -> str:
@@ -88,7 +100,7 @@ def _build(batch: outbox.Batch, settings: Settings, key: str, now: float) -> Cal
                    items=items, message=compose(items, batch.size, words), words=words,
                    delivery_id=lead.delivery_id, notification_id=lead.id,
                    row_ids=tuple(r.id for r in batch.rows if r.incident_id is not None), kind=lead.kind,
-                   size=batch.size, now=now,
+                   size=batch.size, now=now, earlier=earlier_of(batch, settings),
                    sign=lambda nid, action: action_url(settings, key, nid, action, True, now))
     return channel.prepare(out)
 

@@ -10,6 +10,7 @@ method goes out as one message, no more often than the method's limit allows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .. import channels, clock
 from ..engine.paging import (
@@ -79,6 +80,32 @@ ONE_ROW = Sql(_ROW_COLUMNS + " WHERE n.id = :lead")
 BUNDLE_ROWS = Sql(_ROW_COLUMNS + " WHERE n.id = :lead OR n.bundle_of = :lead ORDER BY n.id LIMIT :limit")
 BUNDLE_SIZE = Sql("SELECT count(*) FROM notifications WHERE id = :lead OR bundle_of = :lead")
 LISTED = 20  # rows of a bundle read to compose its message (it lists ten)
+FOLLOW_UPS = (Kind.ACKNOWLEDGED.value, Kind.RESOLVED.value)
+EARLIER_PAGES = 5  # of the pages a follow-up's incidents were sent in, the latest this many are edited
+
+
+@lru_cache(maxsize=32)
+def _earlier_pages_sql(count: int) -> Sql:
+    """The latest pages (their lead rows) a method was sent for some incidents."""
+    marks = ", ".join(f":i{n}" for n in range(count))
+    return Sql(f"""
+        SELECT DISTINCT coalesce(bundle_of, id) FROM notifications
+        WHERE incident_id IN ({marks}) AND contact_method_id = :method AND kind = '{Kind.PAGE}'
+            AND status = '{State.SENT}' AND provider_id IS NOT NULL
+        ORDER BY 1 DESC LIMIT {EARLIER_PAGES}
+    """)
+
+
+@lru_cache(maxsize=8)
+def _carried_sql(count: int) -> Sql:
+    """Every incident some pages carried, as it stands now."""
+    leads = ", ".join(f":l{n}" for n in range(count))
+    return Sql(f"""
+        SELECT coalesce(n.bundle_of, n.id), n.provider_id, n.incident_id, i.title, i.urgency, i.status, s.name
+        FROM notifications n JOIN incidents i ON i.id = n.incident_id LEFT JOIN services s ON s.id = i.service_id
+        WHERE (n.id IN ({leads}) OR n.bundle_of IN ({leads})) AND n.kind = '{Kind.PAGE}' AND n.provider_id IS NOT NULL
+        ORDER BY n.id LIMIT {EARLIER_PAGES * LISTED}
+    """)
 
 
 @dataclass(frozen=True)
@@ -112,6 +139,9 @@ class Batch:
     webhook_id: int | None = None
     size: int = 1
     options: dict | None = None  # the method's fields beyond its address (channels.base.Field)
+    # the pages sent before that carried its follow-ups' incidents (for a channel that edits
+    # them): (lead id, provider id, incident id, title, urgency, status now, service)
+    earlier: list[tuple] = field(default_factory=list)
 
     @property
     def lead(self) -> Row:
@@ -144,6 +174,19 @@ def _load(cursor: Cursor, lead: int, bundle: bool = False) -> list[Row]:
                         clock.from_db(to_datetime(queued)), event, user_id, title, urgency, status, service,
                         language))
     return rows
+
+
+def _earlier(cursor: Cursor, method_id: int, rows: list[Row]) -> list[tuple]:
+    """The pages this method was sent for the follow-ups among ``rows``, and what they carried."""
+    incidents = sorted({r.incident_id for r in rows if r.kind in FOLLOW_UPS and r.incident_id is not None})
+    if not incidents:
+        return []
+    leads = [lead for (lead,) in cursor.execute(_earlier_pages_sql(len(incidents)), {"method": method_id, **{
+        f"i{n}": incident for n, incident in enumerate(incidents)}}).fetchall()]
+    if not leads:
+        return []
+    return [tuple(row) for row in cursor.execute(_carried_sql(len(leads)), {
+        f"l{n}": lead for n, lead in enumerate(leads)}).fetchall()]
 
 
 def _take(cursor: Cursor, notification_id: int, now: float) -> bool:
@@ -204,8 +247,10 @@ def claim(cursor: Cursor, now: float, limit: int = 200, room=None) -> Claimed:
         if taken:
             cursor.execute(TOUCH_METHOD, {"id": method_id, "now": now_db})
             size = cursor.execute(BUNDLE_SIZE, {"lead": lead}).fetchone()[0]
-            claimed.batches.append(Batch(channel, address, _load(cursor, lead, bundle=True), fmt, method_id,
-                                         size=size, options=options))
+            rows = _load(cursor, lead, bundle=True)
+            earlier = _earlier(cursor, method_id, rows) if found_channel is not None and found_channel.edits else []
+            claimed.batches.append(Batch(channel, address, rows, fmt, method_id, size=size, options=options,
+                                         earlier=earlier))
     return claimed
 
 

@@ -53,6 +53,7 @@ def register(app) -> None:
     # Twilio signs these; a channel's module verifies its callbacks; a signed action's token
     # is its own proof (a push app's button POSTs it without a session)
     for view in (outside.voice, outside.keypress, outside.sms, outside.channel_callback, outside.slack_actions,
+                 outside.telegram_webhook,
                  outside.link_act):
         csrf.exempt(view)
     for module in (ingest, api, auth, dashboard, apilog, testpayload, users, services, paging, schedules, outside,

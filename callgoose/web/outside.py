@@ -25,6 +25,7 @@ from .. import clock
 from ..channels.base import Inbound, Refused
 from ..engine.signing import twilio_valid
 from ..services import actions
+from ..services.languages import words_for
 from .i18n import word
 
 bp = Blueprint("outside", __name__)
@@ -138,9 +139,16 @@ def slack_actions():
     return _callback("webhook")
 
 
+@bp.post("/telegram/webhook")
+def telegram_webhook():
+    """The address the bot's webhook is set to (``telegram-webhook``): Telegram's updates."""
+    return _callback("telegram")
+
+
 def _callback(name: str):
     inbound = Inbound(headers={k.lower(): v for k, v in request.headers.items()}, body=request.get_data(),
-                      form=request.form.to_dict(), args=request.args.to_dict(), url=_public_url())
+                      form=request.form.to_dict(), args=request.args.to_dict(), url=_public_url(),
+                      words_for=words_for)
     try:
         status, body = actions.callback(name, inbound, current_app.config["SECRET_KEY"], current_app.config,
                                         clock.now(), link_url=lambda token: callback_url("paging.slack_link",
