@@ -20,7 +20,8 @@ class Sms(Channel):
         return "twilio"
 
     def prepare(self, out: Outgoing):
-        return lambda: twilio.send_sms(out.settings, out.target, out.message.short)
+        status = f"{out.settings.base_url}/twilio/status/{out.notification_id}"
+        return lambda: twilio.send_sms(out.settings, out.target, out.message.short, status)
 
 
 CHANNEL = Sms()

@@ -1,6 +1,7 @@
 """Where paged people act without signing in: a mail's signed link (a GET shows a
 confirmation, only its button's POST acts) and Twilio's callbacks (signed by Twilio; a
-missing or wrong ``X-Twilio-Signature`` gets 403 and changes nothing)."""
+missing or wrong ``X-Twilio-Signature`` gets 403 and changes nothing), among them the status
+callbacks that say whether a call was answered or an SMS delivered."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from flask_babel import gettext as _
 from .. import clock
 from ..channels.base import Inbound, Refused
 from ..engine.signing import twilio_valid
-from ..services import actions
+from ..services import actions, evidence
 from .i18n import word
 
 bp = Blueprint("outside", __name__)
@@ -173,3 +174,13 @@ def sms():
     reply = actions.sms_reply(request.form.get("From", ""), request.form.get("Body", ""),
                               request.form.get("MessageSid", ""), clock.now())
     return twiml(f"<Message>{escape('Callgoose: ' + reply_words(reply))}</Message>")
+
+
+@bp.post("/twilio/status/<int:notification_id>")
+@twilio_signed
+def status(notification_id: int):
+    """How a page's call or SMS went (Twilio's status callback): the ledger records it, and a
+    page nobody took moves its person on to their next rule. 204 whatever it changed (a
+    notification deleted since, an incident acknowledged already): Twilio needs no more."""
+    evidence.from_twilio(notification_id, request.form.to_dict(), clock.now())
+    return Response(status=204)
