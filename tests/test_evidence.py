@@ -200,3 +200,40 @@ def test_a_callback_for_a_gone_notification_or_an_acknowledged_incident_changes_
     run_jobs(app, t0 + 3)
     assert twilio.messages == []
     assert setup.query("SELECT status FROM incidents")[0][0] == "acknowledged"
+
+
+def test_a_pushover_emergency_that_expires_unacknowledged_moves_on(make_app, database_url, tmp_path, setup_for,
+                                                                    smtp):
+    from providers.misc import PUSHOVER_TOKEN, PUSHOVER_USER, FakePushover
+
+    from callgoose.jobs import receipts
+
+    with FakePushover() as pushover:
+        pushover.add_user(PUSHOVER_USER)
+        app = make_app(database_url, tmp_path, BASE_URL=BASE, PUSHOVER_APP_TOKEN=PUSHOVER_TOKEN,
+                       PUSHOVER_API_BASE=pushover.base, SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port,
+                       DELIVERY_TIMEOUT_SECONDS=5)
+        doc = ana({"name": "push", "type": "pushover", "user_key": PUSHOVER_USER}, MAIL)
+        doc["users"][0]["notification_rules"][1]["after_minutes"] = 90  # beyond the emergency's hour
+        doc["escalation_policies"][0]["levels"][0]["escalate_after_minutes"] = 120
+        setup, _client, _token, t0 = start(app, setup_for, doc)
+        run_jobs(app, t0 + 1)
+        push = ledger(setup)["pushover"]
+        receipt = setup.query("SELECT provider_id FROM notifications WHERE id = :id", id=push[3])[0][0]
+        assert receipt in pushover.receipts
+        with app.app_context():
+            assert receipts.run(db.engine, app.config, t0 + 3700) is None  # still sounding: nothing
+            asked = [r for r in pushover.requests if f"/1/receipts/{receipt}.json" in r["path"]]
+            assert len(asked) == 1 and asked[0]["query"]["token"] == PUSHOVER_TOKEN
+            pushover.expire(receipt)
+            assert receipts.run(db.engine, app.config, t0 + 600) is None  # before its hour it cannot have expired
+            assert ledger(setup)["pushover"][1] is None
+            assert receipts.run(db.engine, app.config, t0 + 3700) == "1 expired Pushover emergencies moved on"
+            assert receipts.run(db.engine, app.config, t0 + 3760) is None  # once
+        found = ledger(setup)
+        assert found["pushover"][1] == "expired" and found["email"][2] == pytest.approx(t0 + 3700, abs=0.001)
+        run_jobs(app, t0 + 3701)
+        assert [m["To"] for m in smtp.mailbox.wait(1)] == ["ana@example.com"]
+        assert timeline(setup) == [("not_answered", "Ana's Pushover was not answered (expired): next method now")]
+        with app.app_context():
+            db.engine.dispose()

@@ -20,7 +20,7 @@ from ..engine.lifecycle import Status
 from ..engine.paging import Kind, State
 from ..extensions import db
 from ..store.hotpath import Cursor, Sql
-from ..store.transactions import run_write
+from ..store.transactions import run_read, run_write
 from .lifecycle import Changes
 
 ANSWERED = "answered"
@@ -116,6 +116,27 @@ def note(name: str, channel: str, reason: str, moved: bool) -> str:
     return f"{name}'s {noun} was not answered ({reason})" + (": next method now" if moved else "")
 
 
+# Sent pages of still-triggered high-urgency incidents that no report has answered yet, sent
+# between ``oldest`` and ``expired`` (driven from the few triggered incidents, not the ledger).
+EXPIRING = Sql(f"""
+    SELECT n.id, n.provider_id FROM incidents i JOIN notifications n ON n.incident_id = i.id
+    WHERE i.status = '{Status.TRIGGERED.value}' AND i.urgency = 'high' AND n.channel = :channel
+    AND n.kind = '{Kind.PAGE.value}' AND n.status = '{State.SENT.value}' AND n.bundle_of IS NULL
+    AND n.answer IS NULL AND n.provider_id IS NOT NULL AND n.sent_at <= :expired AND n.sent_at > :oldest
+    ORDER BY n.id LIMIT :limit
+""")
+
+
+def expiring(engine: Engine, now: float, expire: int, channel: str, limit: int = 100) -> list[tuple[int, str]]:
+    """The pages of ``channel`` whose receipt may have expired by ``now`` (sent ``expire``
+    seconds ago or more, for one more ``expire`` at most) and still matter: (id, receipt)."""
+    def read(cursor: Cursor) -> list[tuple[int, str]]:
+        return [(row[0], row[1]) for row in cursor.execute(EXPIRING, {
+            "channel": channel, "expired": clock.to_db(now - expire), "oldest": clock.to_db(now - 2 * expire),
+            "limit": limit}).fetchall()]
+    return run_read(engine, read)
+
+
 # Twilio's words (CallStatus, MessageStatus) for how a call or a message ended.
 TWILIO_ANSWERED = ("in-progress", "completed")
 TWILIO_DELIVERED = ("delivered", "read")
@@ -134,4 +155,4 @@ def from_twilio(notification_id: int, form: dict, now: float) -> Evidence:
     return Evidence(False)
 
 
-__all__ = ["Evidence", "answered", "delivered", "from_twilio", "not_answered"]
+__all__ = ["Evidence", "answered", "delivered", "expiring", "from_twilio", "not_answered"]
