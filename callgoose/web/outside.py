@@ -26,6 +26,7 @@ from ..channels.base import Inbound, Refused
 from ..engine.signing import twilio_valid
 from ..services import actions, evidence
 from .i18n import word
+from .wake import wake_worker
 
 bp = Blueprint("outside", __name__)
 
@@ -182,5 +183,6 @@ def status(notification_id: int):
     """How a page's call or SMS went (Twilio's status callback): the ledger records it, and a
     page nobody took moves its person on to their next rule. 204 whatever it changed (a
     notification deleted since, an incident acknowledged already): Twilio needs no more."""
-    evidence.from_twilio(notification_id, request.form.to_dict(), clock.now())
+    if evidence.from_twilio(notification_id, request.form.to_dict(), clock.now()).moved:
+        wake_worker()  # the next rule is due now: this process's worker sends it without waiting a tick
     return Response(status=204)
