@@ -14,6 +14,7 @@ import re
 import socket
 import threading
 import time
+import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -200,11 +201,21 @@ class FakeTwilio(_Loopback):
     them (POST, form-encoded, basic auth of the account SID and auth token, To in E.164, From,
     Body or Url), answering 201 with a JSON resource, or 400/401 as Twilio does."""
 
-    def __init__(self, sid: str = "AC" + "0" * 32, token: str = "twilio-test-token"):
+    CALL_ENDS = ("answered", "no-answer", "busy", "failed", "canceled")
+    SMS_ENDS = ("delivered", "undelivered", "failed")
+    CALL_EVENTS = ("initiated", "ringing", "answered", "completed")
+
+    def __init__(self, sid: str = "AC" + "0" * 32, token: str = "twilio-test-token", call_back: bool = False):
         self.sid, self.token = sid, token
         self.messages: list[dict] = []
         self.calls: list[dict] = []
         self.problems: list[str] = []
+        # How each call or SMS to a number ends (``ends["+1415..."] = "no-answer"``); a call is
+        # answered and an SMS delivered unless said otherwise.
+        self.ends: dict[str, str] = {}
+        self.pending: list[tuple[str, dict]] = []  # status callbacks not yet made: (url, params)
+        self.reported: list[tuple[str, dict, int]] = []  # those made: (url, params, our answer's status)
+        self.call_back = call_back  # make them at once, over HTTP, to a real URL (a live server)
         self.replies = 0  # incoming SMS made up so far (each gets its own MessageSid)
         self.lock = threading.Condition()
         fake = self
@@ -223,7 +234,16 @@ class FakeTwilio(_Loopback):
 
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+                lists = parse_qs(raw, keep_blank_values=True)
+                form = {k: v[0] for k, v in lists.items()}
+                # One event per parameter, or several in one separated by spaces: both read alike.
+                events = [word for value in lists.get("StatusCallbackEvent", []) for word in value.split()]
+                if set(events) - set(fake.CALL_EVENTS):
+                    fake.problems.append(f"StatusCallbackEvent {events}")
+                if form.get("StatusCallback") and not re.fullmatch(r"https?://[^\s/]+/\S*", form["StatusCallback"]):
+                    fake.problems.append(f"StatusCallback {form['StatusCallback']}")
+                if form.get("StatusCallbackMethod", "POST") not in ("GET", "POST"):
+                    fake.problems.append(f"StatusCallbackMethod {form['StatusCallbackMethod']}")
                 expected = "Basic " + base64.b64encode(f"{fake.sid}:{fake.token}".encode()).decode()
                 if self.headers.get("Authorization") != expected:
                     return self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
@@ -242,20 +262,80 @@ class FakeTwilio(_Loopback):
                     sid = f"SM{len(fake.messages):032d}"
                     with fake.lock:
                         fake.messages.append({**form, "sid": sid})
+                        fake._plan_sms({**form, "sid": sid})
                         fake.lock.notify_all()
-                    return self._answer(201, {"sid": sid, "status": "queued", "to": form["To"], "from": form["From"],
-                                              "body": form["Body"], "account_sid": fake.sid})
+                    self._answer(201, {"sid": sid, "status": "queued", "to": form["To"], "from": form["From"],
+                                       "body": form["Body"], "account_sid": fake.sid})
+                    return fake._after_answer()
                 if not (form.get("Url") or form.get("Twiml")):
                     return self._answer(400, {"code": 21205, "message": "Url parameter is required.", "status": 400})
                 sid = f"CA{len(fake.calls):032d}"
                 with fake.lock:
-                    fake.calls.append({**form, "sid": sid})
+                    fake.calls.append({**form, "sid": sid, "StatusCallbackEvent": events})
+                    fake._plan_call({**form, "sid": sid}, events)
                     fake.lock.notify_all()
-                return self._answer(201, {"sid": sid, "status": "queued", "to": form["To"], "from": form["From"],
-                                          "account_sid": fake.sid})
+                self._answer(201, {"sid": sid, "status": "queued", "to": form["To"], "from": form["From"],
+                                   "account_sid": fake.sid})
+                return fake._after_answer()
 
         self.server = _Server(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    # -- status callbacks, as Twilio makes them ------------------------------------------------
+
+    def _plan_call(self, call: dict, events: list[str]) -> None:
+        """The status callbacks of a call that carried StatusCallback: answered, Twilio reports
+        ``in-progress`` (when the ``answered`` event was asked for) and then ``completed``;
+        otherwise only how it ended (``no-answer``, ``busy``, ``failed``, ``canceled``), which
+        Twilio sends as the completed event whatever events were asked for."""
+        if not call.get("StatusCallback"):
+            return
+        end = self.ends.get(call["To"], "answered")
+        assert end in self.CALL_ENDS, end
+        base = {"AccountSid": self.sid, "CallSid": call["sid"], "From": call["From"], "To": call["To"],
+                "Direction": "outbound-api", "ApiVersion": "2010-04-01", "CallbackSource": "call-progress-events"}
+        steps = []
+        if end == "answered":
+            if "answered" in events:
+                steps.append({"CallStatus": "in-progress"})
+            steps.append({"CallStatus": "completed", "CallDuration": "14"})
+        else:
+            steps.append({"CallStatus": end, "CallDuration": "0"})
+        for number, step in enumerate(steps):
+            self.pending.append((call["StatusCallback"], {**base, **step, "SequenceNumber": str(number)}))
+
+    def _plan_sms(self, message: dict) -> None:
+        """An SMS's status callbacks: ``sent``, then ``delivered``, ``undelivered`` or ``failed``
+        (the last two with Twilio's ErrorCode)."""
+        if not message.get("StatusCallback"):
+            return
+        end = self.ends.get(message["To"], "delivered")
+        assert end in self.SMS_ENDS, end
+        base = {"AccountSid": self.sid, "MessageSid": message["sid"], "SmsSid": message["sid"],
+                "From": message["From"], "To": message["To"], "ApiVersion": "2010-04-01"}
+        self.pending.append((message["StatusCallback"], {**base, "MessageStatus": "sent", "SmsStatus": "sent"}))
+        final = {**base, "MessageStatus": end, "SmsStatus": end}
+        if end != "delivered":
+            final["ErrorCode"] = "30003" if end == "undelivered" else "30008"
+        self.pending.append((message["StatusCallback"], final))
+
+    def _after_answer(self) -> None:
+        if self.call_back:
+            threading.Thread(target=self.report, args=(None,), daemon=True).start()
+
+    def report(self, client, sign: bool = True) -> list[int]:
+        """Make the status callbacks not yet made, in order, signed as Twilio signs them (to a
+        Flask test client, or over HTTP when ``client`` is None); our answers' statuses."""
+        with self.lock:
+            pending, self.pending = self.pending, []
+        statuses = []
+        for url, params in pending:
+            status, _ = self._signed_post(client, url, params, sign)
+            statuses.append(status)
+            with self.lock:
+                self.reported.append((url, params, status))
+                self.lock.notify_all()
+        return statuses
 
     # -- calling back, as Twilio would -------------------------------------------------------
 
@@ -264,8 +344,11 @@ class FakeTwilio(_Loopback):
         headers = {"X-Twilio-Signature": twilio_signature(self.token, url, params)} if sign else {}
         if client is None:
             request = urllib.request.Request(url, data=urlencode(params).encode(), headers=headers, method="POST")
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, response.read().decode()
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return response.status, response.read().decode()
+            except urllib.error.HTTPError as exc:  # a 403 for a forged callback is an answer too
+                return exc.code, exc.read().decode()
         path = urlsplit(url)
         response = client.post(path.path + (f"?{path.query}" if path.query else ""), data=params, headers=headers)
         return response.status_code, response.get_data(as_text=True)

@@ -16,7 +16,7 @@ TOKEN = {"ingest.", "api."}  # the token is the credential (S3)
 # A mail's signed link, or Twilio's request signature, is the credential (issue 8); tests in
 # test_paging_outside.py refuse a wrong link (410) and a wrong signature (403).
 SIGNED = {"outside.", "schedules.feed"}  # a calendar feed's secret URL is its credential
-TWILIO = {"outside.voice", "outside.keypress", "outside.sms"}
+TWILIO = {"outside.voice", "outside.keypress", "outside.sms", "outside.status"}
 # A signed action's token is its own credential (issue 17: a push app's button POSTs it with no
 # session), and a channel's module verifies its provider's callbacks: a made-up one acts on nothing.
 NO_COOKIE = {"outside.link_act": 410, "outside.channel_callback": 403, "outside.slack_actions": 403,

@@ -28,7 +28,8 @@ class Sms(Channel):
 
     def prepare(self, out: Outgoing):
         if super().ready(out.settings):  # Twilio, when configured, wins
-            return lambda: twilio.send_sms(out.settings, out.target, out.message.short)
+            status = f"{out.settings.base_url}/twilio/status/{out.notification_id}"
+            return lambda: twilio.send_sms(out.settings, out.target, out.message.short, status)
         found = sms_gateway.gateway(out.settings.extra)
         if found is None:
             raise Temporary("SMS is not set up: set CALLGOOSE_TWILIO_ACCOUNT_SID, CALLGOOSE_TWILIO_AUTH_TOKEN and "

@@ -23,7 +23,8 @@ class Voice(Channel):
 
     def prepare(self, out: Outgoing):
         url = f"{out.settings.base_url}/twilio/voice/{out.notification_id}"
-        return lambda: twilio.place_call(out.settings, out.target, url)
+        status = f"{out.settings.base_url}/twilio/status/{out.notification_id}"
+        return lambda: twilio.place_call(out.settings, out.target, url, status)
 
 
 CHANNEL = Voice()

@@ -3,7 +3,10 @@
 ``POST {base}/2010-04-01/Accounts/{AccountSid}/Messages.json`` (To, From, Body) and
 ``.../Calls.json`` (To, From, Url, Method), form-encoded, with HTTP basic auth of the
 account SID and auth token, as Twilio documents them. The call's ``Url`` is our TwiML
-endpoint; Twilio fetches it when the call is answered.
+endpoint; Twilio fetches it when the call is answered. With a ``status_callback`` URL
+Twilio also reports how the message or call went (``StatusCallback``; for a call the
+``answered`` and ``completed`` events, each a ``StatusCallbackEvent`` parameter of its own):
+web/outside.py's ``/twilio/status/<id>`` records it (services/evidence.py).
 """
 
 from __future__ import annotations
@@ -36,13 +39,13 @@ class _Https(urllib.request.HTTPSHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect, _Http, _Https)  # sockets under the send's deadline
 
 
-def _post(settings: Settings, resource: str, fields: dict[str, str]) -> str | None:
+def _post(settings: Settings, resource: str, fields: dict[str, str | list[str]]) -> str | None:
     if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from):
         raise Temporary("Twilio is not configured (set CALLGOOSE_TWILIO_ACCOUNT_SID, "
                         "CALLGOOSE_TWILIO_AUTH_TOKEN and CALLGOOSE_TWILIO_FROM)")
     url = f"{settings.twilio_api_base}/2010-04-01/Accounts/{settings.twilio_account_sid}/{resource}.json"
     auth = base64.b64encode(f"{settings.twilio_account_sid}:{settings.twilio_auth_token}".encode()).decode()
-    request = urllib.request.Request(url, data=urlencode(fields).encode(), method="POST", headers={
+    request = urllib.request.Request(url, data=urlencode(fields, doseq=True).encode(), method="POST", headers={
         "Authorization": f"Basic {auth}", "Content-Type": "application/x-www-form-urlencoded",
         "Accept": "application/json", "User-Agent": "Callgoose"})
     try:
@@ -62,9 +65,19 @@ def _post(settings: Settings, resource: str, fields: dict[str, str]) -> str | No
         raise Temporary(f"Twilio could not be reached: {type(exc).__name__}: {exc}") from None
 
 
-def send_sms(settings: Settings, to: str, body: str) -> str | None:
-    return _post(settings, "Messages", {"To": to, "From": settings.twilio_from, "Body": body})
+CALL_EVENTS = ["answered", "completed"]  # what a call's status callback reports (Twilio: initiated, ringing too)
 
 
-def place_call(settings: Settings, to: str, twiml_url: str) -> str | None:
-    return _post(settings, "Calls", {"To": to, "From": settings.twilio_from, "Url": twiml_url, "Method": "POST"})
+def send_sms(settings: Settings, to: str, body: str, status_callback: str | None = None) -> str | None:
+    fields: dict[str, str | list[str]] = {"To": to, "From": settings.twilio_from, "Body": body}
+    if status_callback:
+        fields["StatusCallback"] = status_callback
+    return _post(settings, "Messages", fields)
+
+
+def place_call(settings: Settings, to: str, twiml_url: str, status_callback: str | None = None) -> str | None:
+    fields: dict[str, str | list[str]] = {"To": to, "From": settings.twilio_from, "Url": twiml_url,
+                                          "Method": "POST"}
+    if status_callback:
+        fields.update(StatusCallback=status_callback, StatusCallbackMethod="POST", StatusCallbackEvent=CALL_EVENTS)
+    return _post(settings, "Calls", fields)

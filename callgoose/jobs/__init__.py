@@ -12,7 +12,7 @@ timers, the outbox's ``due_at``).
 
 from __future__ import annotations
 
-from . import deliver, drills, escalate, heartbeats, notices, ping, retention, telegram
+from . import deliver, drills, escalate, heartbeats, notices, ping, receipts, retention, telegram
 
 JOBS = {
     "heartbeats": (heartbeats.run, 0),  # a heartbeat that missed its calls opens an incident (paged below)
@@ -22,6 +22,7 @@ JOBS = {
     "gaps": (notices.gaps, 86400),  # "nobody is on call in ... tomorrow", a day ahead
     "readiness": (notices.readiness, 300),  # the stored readiness report the front page shows
     "drills": (drills.run, 15),  # fire drills: start the due ones, end the acknowledged or timed out
+    "receipts": (receipts.run, 60),  # Pushover emergencies expired unacknowledged: the person moves on
     "retention": (retention.run, 3600),  # old calls, their payloads, expired replay markers
     "telegram": (telegram.run, 0),  # TELEGRAM_UPDATES=poll: keeps the long poll's thread going
     "ping": (ping.run, 0),  # last: HEALTH_PING_URL while paging works (its own timer: a setting)

@@ -419,6 +419,9 @@ class Notification(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     bundle_of: Mapped[int | None]  # the notification whose message carried this one
     provider_id: Mapped[str | None] = mapped_column(String(64))  # e.g. Twilio's SID
+    # What the provider reported once it was sent (services.evidence): answered, delivered, or
+    # why it was not (Twilio's no-answer, busy, failed, canceled, undelivered; Pushover's expired).
+    answer: Mapped[str | None] = mapped_column(String(16))
 
 
 class UsedLink(db.Model):

@@ -52,7 +52,7 @@ def register(app) -> None:
     csrf.exempt(api.bp)
     # Twilio signs these; a channel's module verifies its callbacks; a signed action's token
     # is its own proof (a push app's button POSTs it without a session)
-    for view in (outside.voice, outside.keypress, outside.sms, outside.channel_callback, outside.slack_actions,
+    for view in (outside.voice, outside.keypress, outside.sms, outside.status, outside.channel_callback, outside.slack_actions,
                  outside.telegram_webhook,
                  outside.link_act):
         csrf.exempt(view)
@@ -65,6 +65,7 @@ def register(app) -> None:
     app.jinja_env.globals["say"] = i18n.say
     app.jinja_env.globals["health_problems"] = health.problems  # the admins' banner (base.html)
     app.jinja_env.globals["note_words"] = i18n.note_words
+    app.jinja_env.globals["answer_words"] = i18n.answer_words
     app.jinja_env.globals["viewer_zone"] = i18n.viewer_zone
     app.jinja_env.globals["link_problem"] = i18n.link_problem
     app.jinja_env.globals["timedelta"] = timedelta

@@ -51,6 +51,7 @@ WORDS = {
     "created": _l("opened"), "unacknowledged": _l("unacknowledged"), "comment": _l("comment"),
     "exhausted": _l("escalation finished, nobody acknowledged"), "unreachable": _l("nobody reachable"),
     "nobody_on_call": _l("nobody on call"), "urgency_raised": _l("urgency raised"),
+    "not_answered": _l("not answered"),
     # a notification's delivery state (engine.paging.State)
     "pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"), "failed": _l("failed"),
     "unknown": _l("outcome unknown"), "cancelled": _l("cancelled"),
@@ -247,6 +248,31 @@ _NOTES = (
                  sent=m[3])),
     (re.compile(r"^from (\w+) to (\w+)$"), lambda m: _("from %(old)s to %(new)s", old=word(m[1]), new=word(m[2]))),
 )
+
+
+def answer_words(answer: str, channel: str) -> str:
+    """What the provider reported about a sent notification (services.evidence): "answered",
+    "delivered", or why not, in the provider's own word ("not answered (no-answer)")."""
+    if answer == "answered":
+        return _("answered")
+    if answer == "delivered":
+        return _("delivered")
+    if channel == "sms":
+        return _("not delivered (%(reason)s)", reason=answer)
+    return _("not answered (%(reason)s)", reason=answer)
+
+
+def _not_answered(m) -> str:
+    """services.evidence's note, with the channel's English noun worded for the reader."""
+    nouns = {str(found.noun): name for name, found in channels.REGISTRY.items()}
+    method = channel_noun(nouns[m[2]]) if m[2] in nouns else m[2]
+    if m[4]:
+        return _("%(name)s's %(method)s was not answered (%(reason)s): next method now", name=m[1], method=method,
+                 reason=m[3])
+    return _("%(name)s's %(method)s was not answered (%(reason)s)", name=m[1], method=method, reason=m[3])
+
+
+_NOTES += ((re.compile(r"^(.+)'s (.+?) was not answered \(([^()]*)\)(: next method now)?$", re.S), _not_answered),)
 
 
 def note_words(kind: str, note: str | None) -> str:

@@ -1,6 +1,7 @@
 """Where paged people act without signing in: a mail's signed link (a GET shows a
 confirmation, only its button's POST acts), Twilio's callbacks (signed by Twilio; a
-missing or wrong ``X-Twilio-Signature`` gets 403 and changes nothing), providers' callbacks
+missing or wrong ``X-Twilio-Signature`` gets 403 and changes nothing), among them the status
+callbacks that say whether a call was answered or an SMS delivered, providers' callbacks
 and Slack's button presses (each verified by its channel's module)."""
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from flask_babel import gettext as _
 from .. import clock
 from ..channels.base import Inbound, Refused
 from ..engine.signing import twilio_valid
-from ..services import actions
+from ..services import actions, evidence
 from ..services.languages import words_for
 from .i18n import word
+from .wake import wake_worker
 
 bp = Blueprint("outside", __name__)
 
@@ -190,3 +192,14 @@ def sms():
     reply = actions.sms_reply(request.form.get("From", ""), request.form.get("Body", ""),
                               request.form.get("MessageSid", ""), clock.now())
     return twiml(f"<Message>{escape('Callgoose: ' + reply_words(reply))}</Message>")
+
+
+@bp.post("/twilio/status/<int:notification_id>")
+@twilio_signed
+def status(notification_id: int):
+    """How a page's call or SMS went (Twilio's status callback): the ledger records it, and a
+    page nobody took moves its person on to their next rule. 204 whatever it changed (a
+    notification deleted since, an incident acknowledged already): Twilio needs no more."""
+    if evidence.from_twilio(notification_id, request.form.to_dict(), clock.now()).moved:
+        wake_worker()  # the next rule is due now: this process's worker sends it without waiting a tick
+    return Response(status=204)
