@@ -137,6 +137,7 @@ def create_app(test_config: dict | None = None):
     for name in ("DATABASE_URL", "SECRET_KEY"):
         if os.environ.get(name):
             app.config[name] = os.environ[name]
+    app.config["INSTANCE_PATH"] = app.instance_path  # where a channel keeps its own files (the Web Push key)
     if test_config:
         app.config.update(test_config)
     app.json.sort_keys = False  # answers keep the field order SPEC S30 shows

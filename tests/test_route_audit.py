@@ -11,7 +11,10 @@ from helpers import ALERTMANAGER
 
 from callgoose.extensions import db
 
-PUBLIC = {"static", "auth.login", "auth.setup", "openapi.document", "health.healthz"}
+# The web app manifest and the service worker are static code the browser fetches without
+# cookies (a manifest) or must be able to fetch again after the session ended (a worker's update).
+PUBLIC = {"static", "auth.login", "auth.setup", "openapi.document", "health.healthz", "webpush.manifest",
+          "webpush.worker"}
 TOKEN = {"ingest.", "api."}  # the token is the credential (S3)
 # A mail's signed link, or Twilio's request signature, is the credential (issue 8); tests in
 # test_paging_outside.py refuse a wrong link (410) and a wrong signature (403).

@@ -85,23 +85,50 @@ def add_method(user_id: int, name: str, channel: str, values: dict, now: float) 
     found = check_channel(channel, "type", channels.REGISTRY)
     name = check_method_name(name, "name")
     fields = found.check(found.from_form(values))
+    return write(lambda: _insert(user_id, name, found, fields, now))
+
+
+def _insert(user_id: int, name: str, found, fields: Address, now: float, numbered: bool = False) -> ContactMethod:
+    """Insert the method in the caller's transaction (``numbered``: a name taken gets " 2",
+    " 3", ... instead of a refusal); the user's first method gets the first rule."""
+    count = db.session.execute(select(func.count(ContactMethod.id)).where(
+        ContactMethod.user_id == user_id)).scalar_one()
+    if count >= MAX_METHODS:
+        raise SpecError("name", Say("a user has at most %(num)s contact methods", num=MAX_METHODS))
+    taken = set(db.session.execute(select(ContactMethod.name).where(ContactMethod.user_id == user_id)).scalars())
+    if numbered:
+        name = next(n for n in (name, *(f"{name[:60]} {i}" for i in range(2, MAX_METHODS + 2))) if n not in taken)
+    elif name in taken:
+        raise SpecError("name", Say("you have a contact method called %(name)s already", name=repr(name)))
+    method = ContactMethod(user_id=user_id, name=name, channel=found.name, address=fields.address,
+                           format=fields.format, options=fields.options or None, created_at=clock.to_db(now))
+    db.session.add(method)
+    db.session.flush()
+    if not db.session.execute(select(NotificationRule.id).where(NotificationRule.user_id == user_id)).first():
+        db.session.add(NotificationRule(user_id=user_id, contact_method_id=method.id, after_minutes=0,
+                                        urgencies=",".join(URGENCIES)))
+    return method
+
+
+def add_device(user_id: int, name: str, channel: str, values: dict, now: float) -> tuple[ContactMethod, bool]:
+    """A method the browser adds (a Web Push subscription), which neither the form nor the
+    document may: (the method, whether it is new). The same device again keeps its method;
+    new keys for it replace the old ones and want a new code. :raises SpecError:"""
+    found = channels.get(channel)
+    if found is None or found.form or found.exported:
+        raise SpecError("type", Say("must be a channel a browser adds"))
+    name = check_method_name(name, "name")
+    fields = found.check(values)
 
     def work():
-        count = db.session.execute(select(func.count(ContactMethod.id)).where(
-            ContactMethod.user_id == user_id)).scalar_one()
-        if count >= MAX_METHODS:
-            raise SpecError("name", Say("a user has at most %(num)s contact methods", num=MAX_METHODS))
-        if db.session.execute(select(ContactMethod.id).where(ContactMethod.user_id == user_id,
-                                                             ContactMethod.name == name)).first():
-            raise SpecError("name", Say("you have a contact method called %(name)s already", name=repr(name)))
-        method = ContactMethod(user_id=user_id, name=name, channel=found.name, address=fields.address,
-                               format=fields.format, options=fields.options or None, created_at=clock.to_db(now))
-        db.session.add(method)
-        db.session.flush()
-        if not db.session.execute(select(NotificationRule.id).where(NotificationRule.user_id == user_id)).first():
-            db.session.add(NotificationRule(user_id=user_id, contact_method_id=method.id, after_minutes=0,
-                                            urgencies=",".join(URGENCIES)))
-        return method
+        same = db.session.execute(select(ContactMethod).where(
+            ContactMethod.user_id == user_id, ContactMethod.channel == found.name,
+            ContactMethod.address == fields.address)).scalar()
+        if same is None:
+            return _insert(user_id, name, found, fields, now, numbered=True), True
+        if (same.options or {}) != fields.options:
+            same.options, same.verified_at = fields.options, None
+        return same, False
     return write(work)
 
 

@@ -1,4 +1,4 @@
-// Copy buttons: <button data-copy="element-id">. The only script besides htmx.
+// Copy buttons: <button data-copy="element-id">. The only page script besides htmx (sw.js is the service worker).
 document.addEventListener("click", function (event) {
   var button = event.target.closest("[data-copy]");
   if (!button) return;
@@ -104,4 +104,81 @@ document.addEventListener("htmx:afterSettle", fillZones);
   document.addEventListener("DOMContentLoaded", refresh);
   document.addEventListener("htmx:afterSettle", refresh);
   setInterval(refresh, 30000);
+})();
+
+// Web Push: the service worker on every signed-in page (it shows pages pushed to this device,
+// and makes the dashboard installable), and "Get pages on this device" on My notifications:
+// ask permission, subscribe with the server's key, hand the subscription to the server.
+(function () {
+  function bytes(base64url) {
+    var text = atob(base64url.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((base64url.length + 3) % 4));
+    return Uint8Array.from(text, function (c) { return c.charCodeAt(0); });
+  }
+  function sameKey(subscription, key) {
+    var old = subscription.options && subscription.options.applicationServerKey;
+    if (!old) return false;
+    old = new Uint8Array(old);
+    return old.length === key.length && old.every(function (b, i) { return b === key[i]; });
+  }
+  function subscribe(registration, key) {
+    return registration.pushManager.getSubscription().then(function (old) {
+      if (old && sameKey(old, key)) return old;
+      // made with another key (this server's key changed): push services refuse our pushes to it
+      return (old ? old.unsubscribe() : Promise.resolve()).then(function () {
+        return registration.pushManager.subscribe({userVisibleOnly: true, applicationServerKey: key});
+      });
+    });
+  }
+  function setup() {
+    var box = document.getElementById("webpush");
+    if (!box || box.dataset.ready) return;
+    box.dataset.ready = "1";
+    if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {
+      var note = document.getElementById("webpush-unsupported");
+      if (note) note.hidden = false;
+      return;
+    }
+    box.hidden = false;
+    var blocked = box.querySelector("[data-blocked]"), failed = box.querySelector("[data-failed]");
+    blocked.hidden = Notification.permission !== "denied";
+    box.querySelector("[data-webpush]").addEventListener("click", function (event) {
+      var button = event.currentTarget;
+      button.disabled = true;
+      failed.hidden = true;
+      Notification.requestPermission().then(function (permission) {  // first, while the click counts
+        if (permission !== "granted") {
+          blocked.hidden = false;
+          throw null;
+        }
+        blocked.hidden = true;
+        return navigator.serviceWorker.register(document.body.dataset.sw).then(function () {
+          return navigator.serviceWorker.ready;
+        });
+      }).then(function (registration) {
+        return subscribe(registration, bytes(box.dataset.key));
+      }).then(function (subscription) {
+        return fetch(box.dataset.url, {method: "POST", credentials: "same-origin", headers: {
+          "Content-Type": "application/json", "X-CSRFToken": box.dataset.csrf},
+          body: JSON.stringify({subscription: subscription.toJSON()})});
+      }).then(function (response) {
+        return response.json().then(function (answer) {
+          if (!response.ok) throw new Error(answer.error || "HTTP " + response.status);
+          window.location.assign(answer.location);
+        });
+      }).catch(function (error) {
+        button.disabled = false;
+        if (error) {
+          failed.querySelector("[data-reason]").textContent = error.message || String(error);
+          failed.hidden = false;
+        }
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    if (document.body.dataset.sw && "serviceWorker" in navigator) {
+      navigator.serviceWorker.register(document.body.dataset.sw).catch(function () {});
+    }
+    setup();
+  });
+  document.addEventListener("htmx:afterSettle", setup);
 })();

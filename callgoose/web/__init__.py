@@ -33,6 +33,7 @@ def register(app) -> None:
         services,
         testpayload,
         users,
+        webpush,
     )
     from .params import DatabaseId
     from .presenters import (
@@ -57,7 +58,7 @@ def register(app) -> None:
                  outside.link_act):
         csrf.exempt(view)
     for module in (ingest, api, auth, dashboard, apilog, testpayload, users, services, paging, schedules, outside,
-                   openapi, health, integrations, drills):
+                   openapi, health, integrations, drills, webpush):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
     app.jinja_env.globals["current_language"] = lambda: str(get_locale() or "en")
