@@ -151,6 +151,10 @@ def test_the_same_device_again_keeps_its_method_and_another_gets_a_number(push_a
     subscription, _ = subscribe(ana, push)
     again = ana.post("/notifications/me/webpush", json={"subscription": subscription})
     assert again.status_code == 200 and len(devices(setup)) == 1
+    # not verified yet: pressing again asks for a code again, within the method's rate limit
+    assert "Not sent: each contact method gets at most one code or test a minute" in ana.get(
+        "/notifications/me").get_data(as_text=True)
+    assert len(setup.query("SELECT id FROM notifications WHERE kind = 'verify'")) == 1
     subscribe(ana, push)
     subscribe(browser_of(push_app, sign_in, ("ana@example.com", "correct horse"), CHROME_LINUX), push)
     assert [d[1] for d in devices(setup)] == ["Firefox on Android", "Firefox on Android 2", "Chrome on Linux"]

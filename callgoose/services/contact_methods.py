@@ -21,7 +21,7 @@ from ..engine.words import Say
 from ..extensions import db
 from ..store.models import ContactMethod, Notification, NotificationRule, User
 from ..store.transactions import write
-from . import schedules
+from . import checks, schedules
 
 DEFAULT_METHOD = "Email"
 
@@ -110,10 +110,10 @@ def _insert(user_id: int, name: str, found, fields: Address, now: float, numbere
     return method
 
 
-def add_device(user_id: int, name: str, channel: str, values: dict, now: float) -> tuple[ContactMethod, bool]:
+def add_device(user_id: int, name: str, channel: str, values: dict, now: float) -> ContactMethod:
     """A method the browser adds (a Web Push subscription), which neither the form nor the
-    document may: (the method, whether it is new). The same device again keeps its method;
-    new keys for it replace the old ones and want a new code. :raises SpecError:"""
+    document may. The same device again keeps its method; new keys for it replace the old
+    ones and want a new code; a name taken gets a number. :raises SpecError:"""
     found = channels.get(channel)
     if found is None or found.form or found.exported:
         raise SpecError("type", Say("must be a channel a browser adds"))
@@ -125,11 +125,22 @@ def add_device(user_id: int, name: str, channel: str, values: dict, now: float) 
             ContactMethod.user_id == user_id, ContactMethod.channel == found.name,
             ContactMethod.address == fields.address)).scalar()
         if same is None:
-            return _insert(user_id, name, found, fields, now, numbered=True), True
+            return _insert(user_id, name, found, fields, now, numbered=True)
         if (same.options or {}) != fields.options:
             same.options, same.verified_at = fields.options, None
-        return same, False
+        return same
     return write(work)
+
+
+def subscribe_device(user_id: int, name: str, channel: str, values: dict, now: float,
+                     key: str) -> tuple[ContactMethod, Say | None]:
+    """:func:`add_device`, and a code to it at once unless it is verified (its person holds
+    it): the method, and why no code went (a rate limit) or None. :raises SpecError:"""
+    method = add_device(user_id, name, channel, values, now)
+    if method.verified_at is not None:
+        return method, None
+    sent = checks.send_code(user_id, method.id, now, key)
+    return method, sent.refused if sent is not None else None
 
 
 def add_method_warned(user_id: int, name: str, channel: str, values: dict, now: float,

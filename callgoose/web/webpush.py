@@ -22,7 +22,7 @@ from flask_login import current_user, login_required
 from .. import clock
 from ..channels import webpush
 from ..engine import SpecError
-from ..services import checks, contact_methods
+from ..services import contact_methods
 from .i18n import say
 
 bp = Blueprint("webpush", __name__)
@@ -67,16 +67,14 @@ def subscribe():
     user's contact methods, and a code goes to it at once. Answers where to go next."""
     doc = request.get_json(silent=True)
     values = webpush.subscription_values(doc.get("subscription") if isinstance(doc, dict) else None)
-    now = clock.now()
     try:
-        method, _new = contact_methods.add_device(current_user.id, _device_name(), webpush.CHANNEL.name, values, now)
+        method, refused = contact_methods.subscribe_device(current_user.id, _device_name(), webpush.CHANNEL.name,
+                                                           values, clock.now(), current_app.config["SECRET_KEY"])
     except SpecError as exc:
         return jsonify(error=_("Not saved: %(path)s %(message)s.", path=exc.path or "", message=say(exc.message))), 422
     if method.verified_at is not None:
         flash(_("This device gets pages already, as %(name)s.", name=method.name), "message")
     else:
-        sent = checks.send_code(current_user.id, method.id, now, current_app.config["SECRET_KEY"])
-        refused = sent.refused if sent is not None else None
         flash(say(refused) if refused else _("Added %(name)s. A code is on its way to this device as a notification: "
                                              "type it in below.", name=method.name), "error" if refused else "message")
     return jsonify(location=url_for("paging.mine"))
