@@ -378,3 +378,11 @@ def test_the_manifest_and_the_service_worker_are_served_to_anyone(push_app, add_
     assert worker.headers["Cache-Control"] == "no-cache"
     assert b'addEventListener("push"' in worker.data and b'addEventListener("notificationclick"' in worker.data
     assert 'rel="manifest" href="/manifest.webmanifest"' in client.get("/login").get_data(as_text=True)
+
+
+def test_without_a_key_the_page_offers_no_button_and_still_works(push_app, ana, tmp_path):
+    """A read-only instance folder: the key can be neither read nor made."""
+    push_app.config["INSTANCE_PATH"] = str(tmp_path / "missing" / "folder")
+    page = ana.get("/notifications/me")
+    assert page.status_code == 200 and 'id="webpush"' not in page.get_data(as_text=True)
+    assert "Contact methods" in page.get_data(as_text=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import os
 import re
 import secrets
@@ -31,6 +32,7 @@ from ..engine.rules import SpecError
 from ..engine.words import Say
 from .base import Channel, Field, Outgoing, check_url, cut
 
+log = logging.getLogger(__name__)
 KEY_FILE = "vapid_private.pem"  # in the instance folder, beside secret_key
 MAX_PLAINTEXT = 3993  # RFC 8291: a 4096-octet body less the 86-octet header, the delimiter and the tag
 TTL_SECONDS = 3600  # how long the push service keeps a page for a device that is offline
@@ -130,6 +132,16 @@ def public_key(key: ec.EllipticCurvePrivateKey) -> str:
     uncompressed point."""
     raw = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def page_key(folder: str | None) -> str | None:
+    """The key a page subscribes with (made on first use), or None when it can be neither
+    read nor made (a read-only instance folder): the page then offers no button."""
+    try:
+        return public_key(vapid_key(key_path(folder)))
+    except (OSError, ValueError, Permanent) as exc:
+        log.warning("Web Push is off: this server's VAPID key cannot be read or made: %s", exc)
+        return None
 
 
 def contact(settings: Settings) -> str:

@@ -48,9 +48,9 @@ def worker():
 
 
 @bp.app_template_global()
-def webpush_key() -> str:
-    """The applicationServerKey a page subscribes with (the key is made on first use)."""
-    return webpush.public_key(webpush.vapid_key(webpush.key_path(current_app.config.get("INSTANCE_PATH"))))
+def webpush_key() -> str | None:
+    """The applicationServerKey a page subscribes with; None: no button (see the log)."""
+    return webpush.page_key(current_app.config.get("INSTANCE_PATH"))
 
 
 def _device_name() -> str:
