@@ -162,8 +162,8 @@ def test_the_same_device_again_keeps_its_method_and_another_gets_a_number(push_a
     with push_app.app_context():
         with db.engine.begin() as conn:
             conn.exec_driver_sql("UPDATE contact_methods SET verified_at = created_at WHERE channel = 'webpush'")
-    renewed = {**push.subscribe(webpush.public_key(webpush.vapid_key(webpush.key_path(push_app.config["INSTANCE_PATH"])))),
-               "endpoint": subscription["endpoint"]}
+    key = webpush.page_key(push_app.config["INSTANCE_PATH"])
+    renewed = {**push.subscribe(key), "endpoint": subscription["endpoint"]}
     assert ana.post("/notifications/me/webpush", json={"subscription": renewed}).status_code == 200
     first = devices(setup)[0]
     assert first[3] is None and len(devices(setup)) == 3

@@ -199,7 +199,8 @@ class WebPush(Channel):
             url = first.url if one else f"{out.settings.base_url}/incidents"
             tag = f"incident-{first.incident_id}" if one else "callgoose-bundle"
         doc = {"title": cut(title, TITLE_CHARS), "body": "", "url": url, "tag": tag, "kind": out.kind,
-               "urgency": first.urgency, "require_interaction": out.pages and first.urgency == "high",
+               "urgency": first.urgency if out.pages else None,
+               "require_interaction": out.pages and first.urgency == "high",
                "actions": {}}
         if out.pages:
             doc["actions"] = {action: out.action_url(action) for action in ("acknowledge", "resolve")}
@@ -214,7 +215,8 @@ class WebPush(Channel):
                                                          "auth": out.options.get("auth", "")}}
         body = WebPusher(subscription).encode(self.payload(out))["body"]
         claims = {"sub": contact(settings), "aud": _origin(out.target), "exp": int(time.time()) + JWT_SECONDS}
-        headers = {**Vapid(vapid_key(key_path(settings.get("INSTANCE_PATH")))).sign(claims), "Content-Encoding": "aes128gcm",
+        key = vapid_key(key_path(settings.get("INSTANCE_PATH")))
+        headers = {**Vapid(key).sign(claims), "Content-Encoding": "aes128gcm",
                    "Content-Type": "application/octet-stream",
                    "TTL": str(CODE_SECONDS if out.kind == "verify" else TTL_SECONDS),
                    "Urgency": "high" if out.pages and out.items[0].urgency == "high" else "normal"}
@@ -242,7 +244,8 @@ def sent(answer: webhook.Answer) -> str | None:
                         "subscription expired; get pages on it again")
     if answer.status in (401, 403):
         raise Permanent(f"the push service refused this server's VAPID signature (HTTP {answer.status}"
-                        f"{': ' + detail if detail else ''}); if the server's key changed, get pages on the device again")
+                        f"{': ' + detail if detail else ''}); if the server's key changed, get pages on the "
+                        "device again")
     status = webhook.outcome(answer, "the push service", detail)
     location = answer.headers.get("location", "")
     return location.rstrip("/").rsplit("/", 1)[-1][:64] or status
