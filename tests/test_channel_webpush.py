@@ -386,3 +386,20 @@ def test_without_a_key_the_page_offers_no_button_and_still_works(push_app, ana, 
     page = ana.get("/notifications/me")
     assert page.status_code == 200 and 'id="webpush"' not in page.get_data(as_text=True)
     assert "Contact methods" in page.get_data(as_text=True)
+
+
+def test_importing_the_document_keeps_a_device_and_its_rule(push_app, ana, push, setup_for):
+    """The document cannot name a device (it is not exported), so replacing a person's methods
+    from it must not drop the devices their browsers subscribed, nor the rules that page them."""
+    setup = setup_for(push_app)
+    subscribe(ana, push)
+    (device,) = devices(setup)
+    with push_app.app_context():
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(f"INSERT INTO notification_rules (user_id, contact_method_id, after_minutes, "
+                                 f"urgencies) SELECT user_id, id, 2, 'high' FROM contact_methods WHERE id = {device[0]}")
+        exported = export_oncall([])
+        import_config({**exported, "services": []}, time.time())
+    assert [d[0] for d in devices(setup)] == [device[0]]
+    rules = setup.query("SELECT contact_method_id, after_minutes FROM notification_rules ORDER BY id")
+    assert (device[0], 2) in rules and len(rules) == 2  # the mail's rule, from the document, and the device's

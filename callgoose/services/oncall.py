@@ -26,10 +26,14 @@ def _upsert_user(doc, now: float) -> User:
     db.session.flush()
     existing = {m.name: m for m in db.session.execute(select(ContactMethod).where(
         ContactMethod.user_id == user.id)).scalars()}
-    db.session.execute(delete(NotificationRule).where(NotificationRule.user_id == user.id))
+    # The document names only what it may export: a browser's Web Push devices, and their
+    # rules, stay as they are (a document's method of the same name replaces one).
     wanted = {m.name for m in doc.methods}
+    kept = {m.id for name, m in existing.items() if name not in wanted and not _exported(m.channel)}
+    db.session.execute(delete(NotificationRule).where(NotificationRule.user_id == user.id,
+                                                      NotificationRule.contact_method_id.not_in(kept)))
     for name, method in existing.items():
-        if name not in wanted:
+        if name not in wanted and method.id not in kept:
             db.session.delete(method)
     by_name = {}
     for m in doc.methods:
@@ -48,6 +52,11 @@ def _upsert_user(doc, now: float) -> User:
         db.session.add(NotificationRule(user_id=user.id, contact_method_id=by_name[r.contact_method].id,
                                         after_minutes=r.after_minutes, urgencies=",".join(r.urgencies)))
     return user
+
+
+def _exported(channel: str) -> bool:
+    found = channels.get(channel)
+    return found is None or found.exported
 
 
 def existing_emails() -> set[str]:
@@ -104,7 +113,8 @@ def export_oncall(service_names: list[str]) -> dict:
                                 for m in methods if m.channel in channels.REGISTRY
                                 and channels.REGISTRY[m.channel].exported],
             "notification_rules": [{"contact_method": r.method.name, "after_minutes": r.after_minutes,
-                                    "urgency": r.urgencies.split(",")} for r in rules]})
+                                    "urgency": r.urgencies.split(",")} for r in rules
+                                   if _exported(r.method.channel)]})
     emails = people.emails()
     by_id = schedules.schedule_names()
     policies_doc = []
