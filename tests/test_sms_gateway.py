@@ -13,6 +13,7 @@ from providers.misc import FakeSmsGateway
 from receivers import DripReceiver, FakeTwilio
 
 from callgoose import clock, create_app
+from callgoose.engine import sms
 from callgoose.extensions import db
 from callgoose.jobs import deliver, escalate
 from callgoose.services.catalog import import_config
@@ -161,8 +162,10 @@ def test_a_page_arrives_form_encoded_and_a_long_title_keeps_its_link(make_app, d
     assert set(sent["form"]) == {"to", "message", "key"}
     assert sent["form"]["to"] == PHONE and sent["form"]["key"] == "k1"
     text = sent["form"]["message"]
-    assert text.startswith("Callgoose: HIGH checkout-api: A&B=C + 100% xxx") and len(text) == 320
-    assert re.search(rf"… Acknowledge: {re.escape(BASE)}/l/\S+$", text)
+    # One SMS (issue 17: a page fits one where possible): the title is cut, the link never.
+    assert text.startswith("Callgoose: HIGH checkout-api: A&B=C + 100% xxx") and sms.segments(text) == 1
+    assert sms.encoding(text) == "gsm7" and len(text) > 150
+    assert re.search(rf"x\.\.\.\nAcknowledge: {re.escape(BASE)}/l/\S+$", text)
 
 
 def test_a_get_gateway_takes_the_values_in_its_url(make_app, database_url, tmp_path, setup_for, gateway):

@@ -1,12 +1,14 @@
 """SMS through a Twilio-compatible API when it is configured (the page asks for a reply: 1, 2
 or 3), else through the team's own SMS gateway (delivery/sms_gateway.py), whose replies never
-reach Callgoose: its page carries the signed acknowledge link instead."""
+reach Callgoose: its page carries the signed acknowledge link instead. Either way a page is one
+SMS where possible (160 GSM-7 or 70 UCS-2 characters), its facts cut to fit (engine.page)."""
 
 from __future__ import annotations
 
 from ..delivery import Temporary, sms_gateway, twilio
+from ..engine.messages import sms_text
 from ..engine.words import Say
-from .base import Channel, Field, Outgoing, check_phone, cut
+from .base import Channel, Field, Outgoing, check_phone
 
 
 class Sms(Channel):
@@ -15,7 +17,7 @@ class Sms(Channel):
     noun = Say("SMS")
     needs = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM")  # or SMS_GATEWAY_URL (ready())
     fields = (Field("address", Say("Phone number"), check_phone, kept="address", hint="+14155550100"),)
-    limit = 320
+    limit = 160  # one GSM-7 SMS (70 in UCS-2): a page takes more only to keep its headline whole (engine.sms)
     follow_ups = False
     config = {"SMS_GATEWAY_URL": None, "SMS_GATEWAY_METHOD": "POST", "SMS_GATEWAY_HEADERS": None,
               "SMS_GATEWAY_BODY": sms_gateway.DEFAULT_BODY}
@@ -39,12 +41,12 @@ class Sms(Channel):
 
     def gateway_text(self, out: Outgoing) -> str:
         """A page without "Reply 1 to acknowledge" (a gateway's replies reach nobody), ending in
-        the signed link that acknowledges everything it carries, which survives any cut."""
+        the signed link that acknowledges everything it carries, which is never cut; one SMS
+        where the link leaves room for the headline (engine.page.sms_page)."""
         if not out.pages:
             return out.message.short
-        head = "Callgoose: " + out.message.subject.removeprefix("[Callgoose] ")
-        tail = f" {out.words(Say('Acknowledge'))}: {out.action_url('acknowledge')}"
-        return cut(head, self.limit - len(tail)) + tail
+        action = f"{out.words(Say('Acknowledge'))}: {out.action_url('acknowledge')}"
+        return sms_text(out.items, max(out.size, len(out.items)), out.words, [action])
 
 
 CHANNEL = Sms()

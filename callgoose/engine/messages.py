@@ -1,7 +1,8 @@
 """What a notification says, per channel, without I/O: one item, or a bundle of several.
 
 An :class:`Item` is one notification as the message shows it (its incident's title, service
-and urgency, and the links). :func:`compose` turns one or more into a :class:`Message`.
+and urgency, the facts a page tells (engine.page), and the links). :func:`compose` turns one
+or more into a :class:`Message`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from .page import fact_lines, labels_text, opened_said, repeats_said, sms_page
 from .words import Say
 
 Words = Callable[[object], str]  # words a text in the recipient's language (str: English)
@@ -33,6 +35,18 @@ class Item:
     ack_url: str | None = None
     resolve_url: str | None = None
     text: str | None = None  # test and verify messages (a Say: worded in the recipient's language)
+    # what a page tells at 3 a.m. (engine.page): read once when the message is made
+    description: str = ""  # its first lines (engine.page.first_lines)
+    labels: tuple[tuple[str, str], ...] = ()  # the alert's key labels, in order
+    runbook: str | None = None  # an http(s) URL
+    repeats: int = 0  # the incident's repeats so far (S26)
+    opened: float | None = None  # when the incident opened (epoch seconds) ...
+    zone: str = "UTC"  # ... shown in the recipient's time zone
+
+    @property
+    def paged(self) -> bool:
+        """Whether this item is a page about an incident (it tells the incident's facts)."""
+        return self.kind == "page" and self.incident_id is not None
 
 
 @dataclass(frozen=True)
@@ -91,15 +105,19 @@ def compose(items: list[Item], total: int | None = None, words: Words = str) -> 
         line = words(_line(item))
         text_parts.append(line)
         html_line = f"<strong>{html.escape(line)}</strong>"
+        facts_text, facts_html = [], []
+        if item.paged:
+            facts_text = [f"  {fact.text}" for fact in fact_lines(item, words)]
+            facts_html = facts_as_html(item, words)
         links_text, links_html = [], []
         for label, url in ((Say("Open"), item.url), (Say("Acknowledge"), item.ack_url),
                            (Say("Resolve"), item.resolve_url)):
             if url:
                 links_text.append(f"  {words(label)}: {url}")
                 links_html.append(f'<a href="{html.escape(url, quote=True)}">{html.escape(words(label))}</a>')
-        text_parts.extend(links_text)
+        text_parts.extend(facts_text + links_text)
         text_parts.append("")
-        html_parts.append(f"<p>{html_line}<br>{' · '.join(links_html)}</p>")
+        html_parts.append(f"<p>{'<br>'.join([html_line] + facts_html)}<br>{' · '.join(links_html)}</p>")
     if total > len(shown):
         more = words(Say("... and %(num)s more.", num=total - len(shown)))
         text_parts.append(more)
@@ -111,17 +129,39 @@ def compose(items: list[Item], total: int | None = None, words: Words = str) -> 
         html_parts.append(f"<p><small>{html.escape(note)}</small></p>")
     text = "\n".join(text_parts).rstrip() + "\n"
     html_body = "".join(html_parts)
-    if total == 1:
-        short = f"Callgoose: {words(_line(items[0]))}"
-    else:
-        short = words(Say("Callgoose: %(total)s updates. %(line)s and %(more)s more.", total=total,
-                          line=_line(items[0]), more=total - 1))
-    if pages:
-        short += " " + words(Say("Reply 1 to acknowledge, 2 to resolve, 3 to escalate."))
-    if len(short) > SMS_LIMIT:
-        short = short[:SMS_LIMIT - 1] + "…"
+    replies = [words(Say("Reply 1 to acknowledge, 2 to resolve, 3 to escalate.")),
+               words(Say("Reply 1 ack, 2 resolve, 3 escalate."))] if pages else []
+    short = sms_text(items, total, words, replies)
     ids = tuple(dict.fromkeys(i.incident_id for i in items if i.incident_id is not None))
     return Message(subject, text, html_body, short, ids)
+
+
+def facts_as_html(item: Item, words: Words = str) -> list[str]:
+    """A page's facts as lines of HTML, every text from the payload escaped; the runbook a
+    link (engine.page.facts_of kept only http(s) URLs)."""
+    found = [html.escape(line) for line in item.description.splitlines()]
+    if item.labels:
+        found.append(f"{html.escape(words(Say('Labels')))}: <code>{html.escape(labels_text(item.labels))}</code>")
+    if item.runbook:
+        found.append(f'{html.escape(words(Say("Runbook")))}: <a href="{html.escape(item.runbook, quote=True)}" '
+                     f'rel="noopener noreferrer">{html.escape(item.runbook)}</a>')
+    found += [html.escape(said) for said in (repeats_said(item, words), opened_said(item, words)) if said]
+    return found
+
+
+def sms_text(items: list[Item], total: int, words: Words, actions: list[str]) -> str:
+    """The SMS of a page or a bundle (engine.page.sms_page): one SMS where possible. One page
+    tells its facts that fit; a bundle says how many it carries and its first line."""
+    first = items[0]
+    if total == 1:
+        line = words(_line(first))
+        heads = [f"Callgoose: {line}", line]
+        facts = fact_lines(first, words) if first.paged else []
+    else:
+        heads = [words(Say("Callgoose: %(total)s updates. %(line)s and %(more)s more.", total=total,
+                           line=_line(first), more=total - 1))]
+        facts = []
+    return sms_page(heads, facts, actions)
 
 
 def slack_escaped(text: str) -> str:

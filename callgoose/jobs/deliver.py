@@ -17,6 +17,7 @@ from ..channels.base import Earlier, Outgoing
 from ..delivery import Permanent, Settings, Temporary, webhook
 from ..delivery.deadline import Budget
 from ..engine.messages import Item, compose, webhook_body
+from ..engine.page import first_lines, web_url
 from ..engine.paging import SEND_DEADLINE_SECONDS
 from ..engine.signing import make_action, webhook_signature
 from ..engine.words import from_data
@@ -42,11 +43,25 @@ def items_of(batch: outbox.Batch, settings: Settings, key: str, now: float, link
         if links and row.kind == "page" and row.incident_id is not None:
             ack = action_url(settings, key, row.id, "acknowledge", False, now)
             resolve = action_url(settings, key, row.id, "resolve", False, now)
+        facts = row.facts if isinstance(row.facts, dict) else {}
         found.append(Item(kind=row.kind, incident_id=row.incident_id, title=row.title or "",
                           service=row.service or "", urgency=row.urgency or "high", status=row.status or "",
                           actor=body.get("actor"), url=url, ack_url=ack, resolve_url=resolve,
-                          text=from_data(body["say"]) if "say" in body else body.get("text")))
+                          text=from_data(body["say"]) if "say" in body else body.get("text"),
+                          description=first_lines(row.description), labels=labels_of(facts),
+                          runbook=web_url(facts.get("runbook")), repeats=row.repeats, opened=row.opened,
+                          zone=row.time_zone or "UTC"))
     return found
+
+
+def labels_of(facts: dict) -> tuple[tuple[str, str], ...]:
+    """The stored labels as pairs of text (a row written by hand or by an older release may
+    hold anything)."""
+    labels = facts.get("labels")
+    if not isinstance(labels, list):
+        return ()
+    return tuple((pair[0], pair[1]) for pair in labels
+                 if isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair))
 
 
 def earlier_of(batch: outbox.Batch, settings: Settings) -> tuple[Earlier, ...]:

@@ -38,6 +38,7 @@ from ..engine.outcome import (
     reason,
     short,
 )
+from ..engine.page import facts_of
 from ..engine.payload import MAX_PARTS
 from ..store.hotpath import Sql, to_datetime
 from ..store.transactions import run_read, run_write, transient_errors
@@ -117,6 +118,7 @@ class _Evaluated:
     pings: tuple[str, ...] = ()  # the service's heartbeats this call counts for
     element: str | None = None  # S38: which element of the split array, e.g. "alerts[0]"
     made: ServiceOutcome | None = None  # what the rules found, built once, before the transaction
+    facts: str | None = None  # what a page tells (engine.page.facts_of) as JSON: read before the transaction
 
     def outcome(self, flags: Flags, **done) -> ServiceOutcome:
         """The outcome with this status and what the transaction ``done`` (incident, created, ...)."""
@@ -188,8 +190,21 @@ def _evaluate_one(spec: ServiceSpec, payload: Payload, source: str | None, now: 
     except Exception as exc:  # a rule that cannot be evaluated must not lose the call (S32)
         item.evaluation = None
         item.note = f"error: {type(exc).__name__}: {exc}"
+    if item.evaluation is not None and item.evaluation.trigger is not None and not item.maintenance:
+        item.facts = _facts(payload)
     item.made = item._found()  # outside the write transaction
     return item
+
+
+def _facts(payload: Payload) -> str | None:
+    """What a page of the incident will tell, as JSON (the element's own labels, for a split
+    payload); a payload it cannot be read from opens its incident without them."""
+    try:
+        found = facts_of(payload)
+    except Exception:  # never worth losing the call over (S32)
+        log.exception("the facts of a payload could not be read")
+        return None
+    return json.dumps(found, ensure_ascii=False) if found else None
 
 
 class _Apply:
@@ -276,7 +291,7 @@ class _Apply:
             return flags, item.outcome(flags, replay=True)
         resolved = self._resolve(spec, ev)
         flags.resolved = bool(resolved)
-        incident, created = self._trigger(spec, ev) if ev.trigger is not None else (None, False)
+        incident, created = self._trigger(spec, ev, item.facts) if ev.trigger is not None else (None, False)
         if ev.trigger is not None:
             flags.created = created
             flags.trigger_duplicate = not created
@@ -306,7 +321,7 @@ class _Apply:
                                                mapping_key=mapping_key(value), service_paging=spec.paging))
         return resolved
 
-    def _trigger(self, spec: ServiceSpec, ev: Evaluation) -> tuple[int, bool]:
+    def _trigger(self, spec: ServiceSpec, ev: Evaluation, facts: str | None = None) -> tuple[int, bool]:
         hit = ev.trigger
         mkey = mapping_key(hit.mapping_value) if hit.mapping_value is not None else None
         return self.changes.open_or_repeat({
@@ -315,7 +330,7 @@ class _Apply:
             "description": None if hit.description == self.payload.text else hit.description,
             "payload_digest": self.payload.digest if self.payload.text else None,
             "urgency": hit.urgency, "mapping_value": hit.mapping_value, "mapping_key": mkey,
-            "rule_id": hit.rule_id}, self.by, spec.paging)
+            "rule_id": hit.rule_id, "facts": facts}, self.by, spec.paging)
 
 
 def service_ids(results: list[ServiceOutcome]) -> list[int]:

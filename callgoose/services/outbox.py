@@ -23,6 +23,7 @@ from ..engine.paging import (
     allowed_at,
     retry_at,
 )
+from ..engine.page import DESCRIPTION_READ
 from ..store.hotpath import Cursor, Sql, from_json, to_datetime
 
 MARK_UNKNOWN = Sql(f"""
@@ -70,11 +71,18 @@ CLAIM_ONE = Sql(f"""
 """)
 
 
-_ROW_COLUMNS = """
+# What a page tells (engine.page) comes with the rows, in the same query: the description's
+# start (S22: the payload's, read only when the incident has no description of its own, and
+# only its first characters), the facts read when it opened, its repeats, when it opened and
+# the recipient's time zone.
+_ROW_COLUMNS = f"""
     SELECT n.id, n.kind, n.incident_id, n.body, n.delivery_id, n.attempts, n.queued_at, n.event,
-        n.user_id, i.title, i.urgency, i.status, s.name, u.language
+        n.user_id, i.title, i.urgency, i.status, s.name, u.language,
+        substr(coalesce(i.description, p.text), 1, {DESCRIPTION_READ}), i.facts, i.duplicate_count, i.created_at,
+        u.time_zone
     FROM notifications n LEFT JOIN incidents i ON i.id = n.incident_id
         LEFT JOIN services s ON s.id = i.service_id LEFT JOIN users u ON u.id = n.user_id
+        LEFT JOIN payloads p ON i.description IS NULL AND p.digest = i.payload_digest
 """
 ONE_ROW = Sql(_ROW_COLUMNS + " WHERE n.id = :lead")
 BUNDLE_ROWS = Sql(_ROW_COLUMNS + " WHERE n.id = :lead OR n.bundle_of = :lead ORDER BY n.id LIMIT :limit")
@@ -124,6 +132,11 @@ class Row:
     status: str | None
     service: str | None
     language: str | None = None  # the recipient's (users.language; None: English)
+    description: str | None = None  # the description's start (engine.page.DESCRIPTION_READ characters)
+    facts: dict | None = None  # engine.page.facts_of's, read when the incident opened
+    repeats: int = 0
+    opened: float | None = None  # when the incident opened
+    time_zone: str | None = None  # the recipient's
 
 
 @dataclass
@@ -169,10 +182,11 @@ def _load(cursor: Cursor, lead: int, bundle: bool = False) -> list[Row]:
     found = cursor.execute(BUNDLE_ROWS if bundle else ONE_ROW, {"lead": lead, "limit": LISTED}).fetchall()
     rows = []
     for (nid, kind, incident_id, body, delivery_id, attempts, queued, event, user_id, title, urgency,
-         status, service, language) in found:
+         status, service, language, description, facts, repeats, opened, time_zone) in found:
         rows.append(Row(nid, kind, incident_id, from_json(body), delivery_id, attempts,
                         clock.from_db(to_datetime(queued)), event, user_id, title, urgency, status, service,
-                        language))
+                        language, description, from_json(facts), repeats or 0,
+                        clock.from_db(to_datetime(opened)) if opened is not None else None, time_zone))
     return rows
 
 

@@ -171,6 +171,10 @@ class Incident(db.Model):
     mapping_value: Mapped[str | None] = mapped_column(Text)
     mapping_key: Mapped[str | None] = mapped_column(String(64))  # sha256 of mapping_value
     duplicate_count: Mapped[int] = mapped_column(default=0)  # repeats (S26), counted, not in the timeline
+    # what a page tells (engine.page.facts_of): the key labels and runbook link of the payload
+    # the rules saw, read when it opened; for a split payload its element's, which the stored
+    # payload (the whole call's) no longer says without reading all of it
+    facts: Mapped[dict | None] = mapped_column(JSON)
     first_repeat_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1, server_default="1")  # +1 on every change (the page polls it)
     rule_id: Mapped[int | None]
