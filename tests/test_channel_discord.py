@@ -16,9 +16,11 @@ from providers.web import FakeDiscord
 
 from callgoose import channels, clock
 from callgoose.engine.rules import SpecError
+from callgoose.engine.words import Moment
 from callgoose.extensions import db
 from callgoose.jobs import deliver, escalate
 from callgoose.services.catalog import import_config
+from callgoose.store.hotpath import to_datetime
 
 BASE = "http://callgoose.test"
 
@@ -134,8 +136,12 @@ def test_a_page_is_an_embed_with_the_facts_and_its_link_acknowledges(chat_app, s
     assert embed["title"] == title  # plain text in a title: no link, no mention
     assert embed["url"] == f"{BASE}/incidents/{incident_id}"
     assert embed["color"] == 0xD93025  # high urgency: red
+    (opened,) = setup.query("SELECT created_at FROM incidents")[0]
+    opened = Moment(clock.from_db(to_datetime(opened)), "UTC")  # Ana's zone
     assert embed["fields"] == [{"name": "Service", "value": "checkout-api", "inline": True},
-                               {"name": "Urgency", "value": "HIGH", "inline": True}]
+                               {"name": "Urgency", "value": "HIGH", "inline": True},
+                               {"name": "Opened", "value": str(opened), "inline": True}]  # issue 17 item 5
+    assert embed["description"].startswith("cpu at 99%\n")  # the description's first lines
     # where Markdown is read, the title's link and emphasis are escaped; nobody is mentioned
     assert sent["allowed_mentions"] == {"parse": []}
     assert "\\[ack here\\](https://evil.example) \\*\\*now\\*\\*" in sent["content"]

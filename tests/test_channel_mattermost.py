@@ -25,9 +25,11 @@ from callgoose.delivery import Settings
 from callgoose.engine.messages import Item, compose
 from callgoose.engine.rules import SpecError
 from callgoose.engine.signing import make_action
+from callgoose.engine.words import Moment
 from callgoose.extensions import db
 from callgoose.jobs import deliver, escalate
 from callgoose.services.catalog import current_config, import_config
+from callgoose.store.hotpath import to_datetime
 
 
 @pytest.fixture
@@ -167,7 +169,11 @@ def test_a_page_carries_the_facts_and_buttons_and_a_press_acknowledges(paging_ap
     incident_id = setup.query("SELECT id FROM incidents")[0][0]
     assert attachment["title_link"] == f"http://127.0.0.1:{port}/incidents/{incident_id}"
     assert attachment["title"].startswith("Disk full on db1") and "@channel" not in attachment["title"]
-    assert {f["title"]: f["value"] for f in attachment["fields"]} == {"Service": "checkout-api", "Urgency": "HIGH"}
+    (opened,) = setup.query("SELECT created_at FROM incidents")[0]
+    opened = Moment(clock.from_db(to_datetime(opened)), "UTC")  # Ana's zone
+    assert {f["title"]: f["value"] for f in attachment["fields"]} == {"Service": "checkout-api", "Urgency": "HIGH",
+                                                                     "Opened": str(opened)}  # issue 17 item 5
+    assert attachment["text"] == "cpu at 99%"  # the description's first lines
     assert attachment["color"] == "#d32f2f"
     buttons = {a["name"]: a for a in attachment["actions"]}
     assert set(buttons) == {"Acknowledge", "Resolve"}
@@ -220,7 +226,7 @@ def test_a_page_and_its_answer_are_in_the_recipient_s_language(paging_app, setup
     (attachment,) = posted["attachments"]
     assert posted["text"] == "HOCH checkout-api: Disk full"
     assert [a["name"] for a in attachment["actions"]] == ["Bestätigen", "Beheben"]
-    assert {f["title"] for f in attachment["fields"]} == {"Dienst", "Dringlichkeit"}
+    assert {f["title"] for f in attachment["fields"]} == {"Dienst", "Dringlichkeit", "Geöffnet"}
     with served(paging_app, port):
         assert mattermost.press(posted, "Beheben", user_name="ana") == {"update": {"message": "Behoben von @ana."}}
     assert setup.query("SELECT status FROM incidents") == [("resolved",)]

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 from .. import clock
 from ..delivery import Settings, webhook
-from ..engine.messages import MAX_LISTED, TEXT_KINDS, Item, subject_of, teams_escaped
+from ..engine.messages import MAX_LISTED, TEXT_KINDS, Item, chat_link, subject_of, teams_escaped
+from ..engine.page import opened_at
 from ..engine.rules import SpecError
 from ..engine.words import Say
 from .base import Channel, Field, Outgoing, check_url, cut
@@ -115,6 +116,24 @@ def _fit(head: list[str], listed: list[str], budget: int, more: int, words) -> s
     return cut("\n".join(kept), budget)
 
 
+def facts_fields(item: Item, words) -> list[dict]:
+    """A page's facts as embed fields: its key labels, its runbook link, its repeats so far
+    and when it opened (in the recipient's zone), the texts escaped."""
+    fields = []
+    if item.labels:
+        fields.append({"name": words(Say("Labels")), "inline": False, "value": cut(
+            "\n".join(f"{escaped(key)}: {escaped(value)}" for key, value in item.labels), FIELD_VALUE)})
+    if item.runbook and len(item.runbook) <= FIELD_VALUE - 10:
+        fields.append({"name": words(Say("Runbook")), "inline": False,
+                       "value": chat_link(item.runbook, words(Say("Open the runbook")), "markdown")})
+    if item.repeats:
+        fields.append({"name": words(Say("Repeats")), "value": str(item.repeats), "inline": True})
+    opened = opened_at(item.opened, item.zone)
+    if opened is not None:
+        fields.append({"name": words(Say("Opened")), "value": words(opened), "inline": True})
+    return fields
+
+
 def message(out: Outgoing) -> dict:
     """The webhook's JSON: a line of content (what a phone's notification shows) and one embed."""
     words, items, first = out.words, out.items, out.items[0]
@@ -144,6 +163,10 @@ def message(out: Outgoing) -> dict:
         if first.kind == "page":
             urgency = {"high": Say("HIGH"), "low": Say("LOW")}.get(first.urgency, first.urgency.upper())
             embed["fields"].append({"name": words(Say("Urgency")), "value": words(urgency) or "-", "inline": True})
+        if first.paged:
+            embed["fields"] += facts_fields(first, words)
+            if first.description:
+                head[:0] = [escaped(line) for line in first.description.splitlines()] + [""]
         if _linkable(first.url):
             embed["url"] = first.url
     else:

@@ -11,7 +11,8 @@ import re
 from urllib.parse import quote
 
 from ..delivery import Settings, Temporary, webhook
-from ..engine.messages import MAX_LISTED, TEXT_KINDS, Item, subject_of
+from ..engine.messages import MAX_LISTED, TEXT_KINDS, Item, facts_as_html, subject_of
+from ..engine.page import fact_lines
 from ..engine.rules import SpecError
 from ..engine.words import Say
 from .base import Channel, Field, Outgoing
@@ -80,7 +81,8 @@ def _a(url: str, label: str) -> str:
 
 def content(out: Outgoing) -> dict:
     """The event's content: ``body`` (plain text, what a phone's notification shows) and the
-    same as escaped HTML; ``m.mentions`` empty, so an "@room" in a title notifies nobody."""
+    same as escaped HTML; ``m.mentions`` empty, so an "@room" in a title notifies nobody. One
+    page tells its facts (engine.page): far below the event's 64 KiB."""
     words, items, first = out.words, out.items, out.items[0]
     text = [out.message.subject]
     rich = [f"<p><strong>{html.escape(out.message.subject)}</strong></p>"]
@@ -89,6 +91,11 @@ def content(out: Outgoing) -> dict:
         said = out.message.text.rstrip()
         text.append(said)
         rich.append("<p>" + html.escape(said).replace("\n", "<br>") + "</p>")
+    elif single and first.paged:  # one page: what it tells, escaped in the HTML
+        text += [fact.text for fact in fact_lines(first, words)]
+        facts = facts_as_html(first, words)
+        if facts:
+            rich.append("<p>" + "<br>".join(facts) + "</p>")
     elif not single:
         listed = []
         for item in items[:MAX_LISTED]:

@@ -9,7 +9,8 @@ import json
 import re
 
 from ..delivery import webhook
-from ..engine.messages import TEXT_KINDS, chat_text, teams_escaped
+from ..engine.messages import TEXT_KINDS, chat_link, chat_text, teams_escaped
+from ..engine.page import opened_at
 from ..engine.signing import is_action
 from ..engine.words import Say
 from .base import Callback, Channel, Field, Inbound, Outgoing, Refused, check_url, cut
@@ -68,12 +69,32 @@ class Mattermost(Channel):
                 {"title": words(Say("Service")), "value": escaped(first.service), "short": True},
                 {"title": words(Say("Urgency")), "value": words(Say("HIGH") if first.urgency == "high" else
                                                                 Say("LOW")), "short": True}]
+            if first.paged:
+                self.facts(attachment, first, words)
         else:
             attachment["text"] = cut(chat_text(out.message, out.items, words, "teams").replace("@", "@\u200b"),
                                      self.limit)
         if out.pages:
             attachment["actions"] = [self.button(out, *button) for button in BUTTONS]
         return {"text": cut(escaped(subject), self.limit), "attachments": [attachment]}
+
+    def facts(self, attachment: dict, item, words) -> None:
+        """A page's facts in its attachment: the description's first lines as its text, the
+        key labels, the runbook link, the repeats so far and when it opened (in the recipient's
+        zone) as fields; every text escaped, every ``@`` defused."""
+        if item.description:
+            attachment["text"] = escaped(item.description)
+        if item.labels:
+            attachment["fields"].append({"title": words(Say("Labels")), "short": False, "value": "\n".join(
+                f"{escaped(key)}: {escaped(value)}" for key, value in item.labels)})
+        if item.runbook:
+            attachment["fields"].append({"title": words(Say("Runbook")), "short": False, "value": chat_link(
+                item.runbook, words(Say("Open the runbook")), "markdown").replace("@", "%40")})
+        if item.repeats:
+            attachment["fields"].append({"title": words(Say("Repeats")), "value": str(item.repeats), "short": True})
+        opened = opened_at(item.opened, item.zone)
+        if opened is not None:
+            attachment["fields"].append({"title": words(Say("Opened")), "value": words(opened), "short": True})
 
     def button(self, out: Outgoing, action: str, label: Say, style: str) -> dict:
         """A button (its id alphanumeric: Mattermost routes no other) whose context carries the

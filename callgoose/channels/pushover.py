@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from ..delivery import Permanent, Temporary, webhook
 from ..engine.messages import MAX_LISTED, TEXT_KINDS, subject_of
+from ..engine.page import Line, chars, fact_lines, fit
 from ..engine.rules import SpecError
 from ..engine.words import Say
 from .base import Callback, Channel, Field, Inbound, Outgoing, Refused, cut
@@ -57,7 +58,8 @@ def priority_of(out: Outgoing) -> int:
 
 
 def fields_of(out: Outgoing) -> dict[str, str]:
-    """The message's parameters (without the application token), within Pushover's limits."""
+    """The message's parameters (without the application token), within Pushover's limits:
+    one page tells its facts (engine.page), the least important dropped to fit 1,024."""
     first, words = out.items[0], out.words
     fields = {"user": out.target, "title": cut(out.message.subject.removeprefix(PREFIX), TITLE_LIMIT)}
     if out.options.get("device"):
@@ -65,6 +67,11 @@ def fields_of(out: Outgoing) -> dict[str, str]:
     priority = priority_of(out)
     if first.kind in TEXT_KINDS:
         text = out.message.text.strip()
+    elif out.size == 1 and len(out.items) == 1 and first.paged:  # one page: its facts, as many as fit
+        tail = [Line(words(Say("Acknowledge it in Pushover to acknowledge it in Callgoose.")), whole=True)] \
+            if priority == 2 else []
+        text = fit([Line(subject_of([first], 1, words).removeprefix(PREFIX))] + fact_lines(first, words) + tail,
+                   chars(MESSAGE_LIMIT))
     else:
         shown = out.items[:MAX_LISTED]
         lines = [subject_of([item], 1, words).removeprefix(PREFIX) for item in shown]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Callable
 
 from .page import fact_lines, labels_text, opened_said, repeats_said, sms_page
@@ -179,9 +180,45 @@ def teams_escaped(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", text)
 
 
+CHAT_LINE = 200  # a fact's line in a chat message (Slack, Teams): short
+
+
+def chat_link(url: str, label: str, fmt: str) -> str:
+    """A link in Slack's ``<url|label>`` (``&`` as Slack's entity) or Markdown's
+    ``[label](url)``; a URL holding a character either would read as its end is shown as
+    escaped text instead."""
+    if any(c in url for c in "<>|()[]`\"'"):
+        return (teams_escaped if fmt in ("teams", "markdown") else slack_escaped)(url)
+    if fmt in ("teams", "markdown"):
+        return f"[{teams_escaped(label)}]({url})"
+    return f"<{slack_escaped(url)}|{slack_escaped(label)}>"
+
+
+def chat_facts(item: Item, words: Words, fmt: str) -> list[str]:
+    """A page's facts for a chat, short: the description's first line, the labels, the
+    runbook link and the repeats so far, the texts escaped for ``fmt``."""
+    escaped = teams_escaped if fmt in ("teams", "markdown") else slack_escaped
+    found = []
+    if item.description:
+        found.append(escaped(cut_chars(item.description.splitlines()[0], CHAT_LINE)))
+    if item.labels:
+        found.append(escaped(cut_chars(f"{words(Say('Labels'))}: {labels_text(item.labels)}", CHAT_LINE)))
+    if item.runbook:
+        found.append(f"{escaped(words(Say('Runbook')))}: {chat_link(item.runbook, item.runbook, fmt)}")
+    repeats = repeats_said(item, words)
+    if repeats:
+        found.append(escaped(repeats))
+    return found
+
+
+def cut_chars(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def chat_text(message: Message, items: list[Item], words: Words = str, fmt: str = "slack") -> str:
     """Chat text with links: Slack's ``<url|label>`` (``fmt="slack"``) or Markdown's
-    ``[label](url)`` (``"teams"``); the texts (titles) are escaped for that format."""
+    ``[label](url)`` (``"teams"``); the texts (titles) are escaped for that format. A single
+    page tells its facts, short (:func:`chat_facts`)."""
     escaped = teams_escaped if fmt == "teams" else slack_escaped
     lines = []
     for item in items[:MAX_LISTED]:
@@ -190,9 +227,26 @@ def chat_text(message: Message, items: list[Item], words: Words = str, fmt: str 
             label = words(Say("open"))
             line += f" [{label}]({item.url})" if fmt == "teams" else f" <{item.url}|{label}>"
         lines.append(line)
+        if len(items) == 1 and item.paged:
+            lines += chat_facts(item, words, fmt)
     if len(items) > MAX_LISTED:
         lines.append(escaped(words(Say("... and %(num)s more.", num=len(items) - MAX_LISTED))))
     return "\n".join(lines)
+
+
+def iso_utc(epoch: float | None) -> str | None:
+    """An instant as the JSON API writes times (S36): ISO 8601 UTC with a ``Z``."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def item_json(item: Item) -> dict:
+    """One item of a generic webhook's JSON, with what its page tells."""
+    return {"kind": item.kind, "incident_id": item.incident_id, "title": item.title, "service": item.service,
+            "urgency": item.urgency, "url": item.url, "description": item.description,
+            "labels": dict(item.labels), "runbook_url": item.runbook, "repeats": item.repeats,
+            "opened_at": iso_utc(item.opened)}
 
 
 def webhook_body(fmt: str, message: Message, items: list[Item], delivery_id: str, sent_at: str,
@@ -206,6 +260,4 @@ def webhook_body(fmt: str, message: Message, items: list[Item], delivery_id: str
         return {"@type": "MessageCard", "@context": "https://schema.org/extensions",
                 "summary": message.subject, "title": message.subject, "text": text.replace("\n", "\n\n")}
     return {"type": items[0].kind, "delivery_id": delivery_id, "sent_at": sent_at, "subject": message.subject,
-            "text": message.text,
-            "items": [{"kind": i.kind, "incident_id": i.incident_id, "title": i.title, "service": i.service,
-                       "urgency": i.urgency, "url": i.url} for i in items]}
+            "text": message.text, "items": [item_json(i) for i in items]}
