@@ -203,7 +203,9 @@ def test_a_page_has_buttons_and_a_press_by_webhook_acts_as_the_person_via_telegr
 
     incident_id, _token, _start = page(app, setup, "CPU high")
     (message,) = tg.sent(CHAT)
-    assert message["text"] == f"HIGH checkout-api: CPU high\n{base}/incidents/{incident_id}"
+    head, link, *below = message["text"].splitlines()
+    assert (head, link) == ("HIGH checkout-api: CPU high", f"{base}/incidents/{incident_id}")
+    assert below[0] == "cpu at 99%" and below[-1].startswith("Opened ")  # the page's facts
     (send,) = tg.calls("sendMessage")
     assert "parse_mode" not in send["params"] and str(send["params"]["chat_id"]) == str(CHAT)
     keys = buttons(message)

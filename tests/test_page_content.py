@@ -275,3 +275,28 @@ def test_a_runbook_url_that_would_break_a_chat_link_is_shown_as_text():
     assert chat_link("https://w.example/a)(b", "x", "markdown") == "https://w.example/a)(b"
     assert chat_link("https://w.example/a?b=1&c=2", "runbook", "slack") == \
         "<https://w.example/a?b=1&amp;c=2|runbook>"
+
+
+def test_telegram_tells_a_lone_pages_facts_after_its_line_and_link():
+    from callgoose.channels.base import facts
+    from callgoose.channels.telegram import LIMIT, text_of
+
+    out = outgoing("telegram", [one_page(**HOSTILE)])
+    text = text_of(out.items, 1, str, facts(out))
+    assert text.startswith("HIGH db: Disk full\nhttps://cg.test/incidents/1\n" + HOSTILE["description"])
+    assert "Labels: alertname=Disk*Full*, instance=<@U123> @everyone [a](https://evil.example)" in text
+    assert "Runbook: https://wiki.example.com/runbooks/disk" in text and text.endswith(WHEN)
+    bundle = outgoing("telegram", [one_page(**HOSTILE), one_page(**HOSTILE)], size=2)
+    assert facts(bundle) == []  # a bundle lists its incidents, no one's facts
+    huge = outgoing("telegram", [one_page(**{**HOSTILE, "description": "z" * 5000})])
+    assert len(text_of(huge.items, 1, str, facts(huge)).encode("utf-16-le")) // 2 <= LIMIT
+
+
+def test_web_push_tells_a_lone_pages_facts_in_its_body_within_one_push():
+    from callgoose.channels.webpush import CHANNEL, MAX_PLAINTEXT
+
+    doc = json.loads(CHANNEL.payload(outgoing("webpush", [one_page(**HOSTILE)])))
+    assert doc["body"].splitlines()[:2] == ["db: Disk full", HOSTILE["description"]]
+    assert "Runbook: https://wiki.example.com/runbooks/disk" in doc["body"] and WHEN in doc["body"]
+    big = CHANNEL.payload(outgoing("webpush", [one_page(**{**HOSTILE, "description": "é" * 5000})]))
+    assert len(big) <= MAX_PLAINTEXT

@@ -17,7 +17,8 @@ from typing import Callable
 
 from ..delivery import Settings
 from ..engine.messages import Item, Message, Words
-from ..engine.oncall import check_email, check_url  # noqa: F401  (the channels' address checks)
+from ..engine.oncall import check_email, check_url
+from ..engine.page import fact_lines  # noqa: F401  (the channels' address checks)
 from ..engine.rules import SpecError
 from ..engine.words import Say
 
@@ -259,6 +260,19 @@ class Channel:
         """Word the message and return the call that sends it; raise Permanent when it cannot
         be built (retrying cannot build it either)."""
         raise NotImplementedError
+
+
+def one_page(out: Outgoing) -> Item | None:
+    """The page a message carries when it carries exactly one (it then tells its facts)."""
+    first = out.items[0]
+    return first if out.size == 1 and len(out.items) == 1 and first.paged else None
+
+
+def facts(out: Outgoing) -> list[str]:
+    """The lines below a lone page's headline, in order (engine.page.fact_lines: description,
+    labels, runbook, repeats, when it opened); none for a bundle, a follow-up, a code or a test."""
+    page = one_page(out)
+    return [line.text for line in fact_lines(page, out.words)] if page is not None else []
 
 
 def cut(text: str, limit: int, unit: str = "chars") -> str:

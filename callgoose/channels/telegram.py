@@ -30,7 +30,7 @@ from ..engine.messages import MAX_LISTED, TEXT_KINDS, Item, subject_of
 from ..engine.rules import SpecError
 from ..engine.signing import ACTION_CODES, is_action
 from ..engine.words import Say
-from .base import Callback, Channel, Field, Inbound, Outgoing, Refused
+from .base import Callback, Channel, Field, Inbound, Outgoing, Refused, facts
 
 log = logging.getLogger(__name__)
 
@@ -183,11 +183,12 @@ def _listed(items: list[Item], total: int, words, state=lambda item: item.kind, 
     return "\n".join(parts)
 
 
-def text_of(items: list[Item], total: int, words) -> str:
-    """A message's text: a test's, a code's or a notice's own; else its incidents."""
+def text_of(items: list[Item], total: int, words, below: list[str] = ()) -> str:
+    """A message's text: a test's, a code's or a notice's own; else its incidents, and a lone
+    page's facts (``below``: channels.base.facts) after them."""
     if items[0].kind in TEXT_KINDS:
         return fit(words(items[0].text))
-    return fit(_listed(items, total, words))
+    return fit("\n".join([_listed(items, total, words), *below]))
 
 
 def _keyboard(out: Outgoing, notification_id: int, actions: tuple[str, ...]) -> dict | None:
@@ -253,7 +254,7 @@ class Telegram(Channel):
             if not fresh:
                 return f"{edits[0].chat_id}:{edits[0].message_id}"
             total = out.size if len(fresh) == len(out.items) else len(fresh)
-            params = {"chat_id": out.target, "text": text_of(fresh, total, out.words)}
+            params = {"chat_id": out.target, "text": text_of(fresh, total, out.words, facts(out))}
             if keyboard is not None:
                 params["reply_markup"] = keyboard
             result = api(out.settings, "sendMessage", params).get("result") or {}

@@ -30,7 +30,7 @@ from ..engine.messages import MAX_LISTED, TEXT_KINDS
 from ..engine.paging import CODE_SECONDS
 from ..engine.rules import SpecError
 from ..engine.words import Say
-from .base import Channel, Field, Outgoing, check_url, cut
+from .base import Channel, Field, Outgoing, check_url, cut, facts
 
 log = logging.getLogger(__name__)
 KEY_FILE = "vapid_private.pem"  # in the instance folder, beside secret_key
@@ -192,7 +192,7 @@ class WebPush(Channel):
         else:
             title = out.message.subject.removeprefix("[Callgoose] ")
             shown = out.items[:MAX_LISTED]
-            body = "\n".join(f"{item.service}: {item.title}" for item in shown)
+            body = "\n".join([f"{item.service}: {item.title}" for item in shown] + facts(out))
             if out.size > len(shown):
                 body += "\n" + words(Say("... and %(num)s more.", num=out.size - len(shown)))
             one = out.size == 1 and first.incident_id is not None
