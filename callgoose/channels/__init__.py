@@ -12,7 +12,7 @@ from importlib import import_module
 
 from .base import Channel
 
-MODULES = ("email", "webhook", "sms", "voice")
+MODULES = ("email", "webhook", "sms", "voice", "ntfy")
 
 REGISTRY: dict[str, Channel] = {}
 for _module in MODULES:
