@@ -271,10 +271,10 @@ def test_the_ssrf_guard_refuses_a_private_ntfy_server_not_allowed(make_app, data
 
 # -- the message within ntfy's limits -------------------------------------------------------
 
-def _outgoing(text: str, title: str = "CPU high", target: str = "") -> Outgoing:
-    item = Item(kind="page", incident_id=1, title=title, service="svc", url=f"{BASE}/incidents/1")
+def _outgoing(text: str, title: str = "CPU high", target: str = "", items: list | None = None) -> Outgoing:
+    items = items or [Item(kind="page", incident_id=1, title=title, service="svc", url=f"{BASE}/incidents/1")]
     return Outgoing(settings=Settings(base_url=BASE, webhook_allowed_hosts=frozenset({"127.0.0.1"})),
-                    target=target, format=None, options={}, items=[item],
+                    target=target, format=None, options={}, items=items,
                     message=Message(f"[Callgoose] HIGH svc: {title}", text, "", "", (1,)), words=str,
                     delivery_id="d", notification_id=1, row_ids=(1,), kind="page", size=1, now=time.time(),
                     sign=lambda nid, action: f"{BASE}/l/{action}-{nid}")
@@ -299,3 +299,12 @@ def test_a_title_with_a_line_break_or_a_lone_surrogate_still_goes(ntfy):
     channels.get("ntfy").prepare(_outgoing("text", title="two\nlines \ud800 here", target=ntfy.url(TOPIC)))()
     (message,) = ntfy.wait(1)
     assert message["title"] == "[Callgoose] HIGH svc: two lines ? here"
+
+
+def test_a_bundle_s_priority_follows_its_pages_and_its_click_opens_the_incident_list():
+    """A low page bundled with a high incident's "acknowledged" is a low page (priority 3)."""
+    items = [Item(kind="page", incident_id=1, urgency="low", url=f"{BASE}/incidents/1"),
+             Item(kind="acknowledged", incident_id=2, urgency="high", url=f"{BASE}/incidents/2")]
+    doc = json.loads(publication(_outgoing("two updates", items=items), TOPIC))
+    assert (doc["priority"], doc["tags"], doc["click"]) == (3, ["warning"], f"{BASE}/incidents")
+    assert [a["url"] for a in doc["actions"]] == [f"{BASE}/l/acknowledge-1", f"{BASE}/l/resolve-1"]

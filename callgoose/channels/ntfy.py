@@ -84,9 +84,10 @@ class Ntfy(Channel):
 
 
 def priority(out: Outgoing) -> int:
-    """5 (max: sound through do-not-disturb where the app allows) for a high-urgency page, 3 for
-    a low one; what needs nobody at once is lower: 3 and 2 for follow-ups, 3 for the rest."""
-    high = any(item.urgency == "high" for item in out.items)
+    """5 (ntfy's max: long vibration bursts, a pop-over) for a high-urgency page, 3 for a low
+    one; what needs nobody at once is lower: 3 and 2 for follow-ups, 3 for the rest."""
+    judged = [item for item in out.items if item.kind == out.kind] or out.items  # a bundle's own kind
+    high = any(item.urgency == "high" for item in judged)
     if out.kind == "page":
         return 5 if high else 3
     if out.kind in ("acknowledged", "resolved"):
