@@ -12,7 +12,7 @@ from importlib import import_module
 
 from .base import Channel
 
-MODULES = ("email", "webhook", "sms", "voice", "pushover", "discord", "matrix", "mattermost", "telegram", "webpush")
+MODULES = ("email", "webhook", "sms", "voice", "pushover", "discord", "matrix", "mattermost", "telegram", "webpush", "gotify")
 
 REGISTRY: dict[str, Channel] = {}
 for _module in MODULES:
