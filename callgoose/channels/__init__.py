@@ -12,7 +12,7 @@ from importlib import import_module
 
 from .base import Channel
 
-MODULES = ("email", "webhook", "sms", "voice", "pushover", "discord", "matrix", "mattermost", "telegram", "webpush", "ntfy")
+MODULES = ("email", "webhook", "sms", "voice", "pushover", "discord", "matrix", "mattermost", "telegram", "webpush", "ntfy", "gotify")
 
 REGISTRY: dict[str, Channel] = {}
 for _module in MODULES:
