@@ -224,7 +224,8 @@ def test_a_page_arrives_with_priority_5_and_buttons_and_acknowledge_acts_via_ntf
 def test_a_low_urgency_page_is_priority_3(ntfy_app, setup_for, ntfy):
     setup = setup_for(ntfy_app)
     doc = ana({"type": "ntfy", "url": ntfy.url(TOPIC)})
-    doc["services"][0]["trigger"][0]["urgency"] = "low"
+    service = doc["services"][0]  # a copy of the shared ALERTMANAGER, its rules copied too before changing one
+    service["trigger"] = [{**service["trigger"][0], "urgency": "low"}]
     configure(ntfy_app, doc)
     assert post(ntfy_app.test_client(), setup.token(), firing("g1")).status_code == 201
     run_jobs(ntfy_app, time.time() + 1)
