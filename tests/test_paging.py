@@ -285,6 +285,27 @@ def test_service_webhooks_are_signed_retried_with_backoff_with_one_delivery_id(p
     assert ts == sorted(ts) and ts[2] - ts[0] >= 90
 
 
+def test_a_page_that_failed_is_retried_after_30_s_not_held_by_the_methods_minute(paging_app, setup_for):
+    """A method's one message a minute counts messages that left, not attempts that failed: a
+    page whose send failed did not reach its person, so its retry goes out 30 s later as the
+    outbox promises (it waited for the minute before), and a success then holds the next."""
+    setup = setup_for(paging_app)
+    with WebhookReceiver(statuses=[503]) as receiver:
+        configure(paging_app, people(TWO_LEVELS, ana=[{"name": "hook", "type": "webhook", "url": receiver.url}]))
+        token = setup.token()
+        assert post(paging_app.test_client(), token, firing("g1")).status_code == 201
+        start = time.time()
+        run_jobs(paging_app, start + 1)
+        assert notifications(setup)[0][4] == "pending" and len(receiver.requests) == 1
+        run_jobs(paging_app, start + 33)
+        assert len(receiver.requests) == 2 and notifications(setup)[0][4] == "sent"
+        assert post(paging_app.test_client(), token, firing("g2")).status_code == 201
+        run_jobs(paging_app, start + 40)  # the retry reached Ana at +33: the next waits for the minute
+        assert len(receiver.requests) == 2
+        run_jobs(paging_app, start + 95)
+        assert len(receiver.requests) == 3
+
+
 def test_a_4xx_fails_for_good_and_is_shown_and_a_private_address_is_refused(paging_app, setup_for, make_app,
                                                                           add_user, sign_in):
     setup = setup_for(paging_app)

@@ -61,6 +61,9 @@ CLAIM_BUNDLE = Sql(f"""
     WHERE contact_method_id = :method AND status = '{State.PENDING}' AND due_at <= :now AND kind IN {_BUNDLED}
 """)
 TOUCH_METHOD = Sql("UPDATE contact_methods SET last_sent_at = :now WHERE id = :id")
+# A message that did not leave does not count against its method's minute: it was claimed as
+# the method's latest (the claim touched it, and held the method's next claim meanwhile).
+UNTOUCH_METHOD = Sql("UPDATE contact_methods SET last_sent_at = NULL WHERE id = :id")
 WEBHOOK_SECRET = Sql("SELECT secret, format FROM service_webhooks WHERE id = :id")
 
 
@@ -301,6 +304,8 @@ def record(cursor: Cursor, batch: Batch, now: float, *, provider_id: str | None 
     if permanent is None and temporary is None:
         cursor.execute(SENT, {"lead": lead.id, "now": now_db, "provider": (provider_id or "")[:64] or None})
         return str(State.SENT)
+    if batch.method_id is not None and lead.kind in BUNDLED_KINDS:
+        cursor.execute(UNTOUCH_METHOD, {"id": batch.method_id})  # it did not reach its person
     if permanent is not None:
         cursor.execute(FAILED, {"lead": lead.id, "now": now_db, "error": permanent[:1000]})
         return str(State.FAILED)
