@@ -73,3 +73,22 @@ def rota_document(schedules: int = 20, layers: int = 20, users: int = 50, zone: 
             {"escalate_after_minutes": 5, "targets": [{"schedule": f"rota{s:03d}"}]}]} for s in range(schedules)],
         "services": [{**ALERTMANAGER, "name": "rota", "escalation_policy": "rota000"}],
     }
+
+
+def configure(app, doc: dict) -> None:
+    """Import a configuration document (S34, with its on-call part) into ``app``, now."""
+    from callgoose import clock
+    from callgoose.services.catalog import import_config
+
+    with app.app_context():
+        import_config(doc, clock.now())
+
+
+def run_jobs(app, now: float) -> None:
+    """One worker tick's paging work at ``now``: escalations, then the sends they queued."""
+    from callgoose.extensions import db
+    from callgoose.jobs import deliver, escalate
+
+    with app.app_context():
+        escalate.run(db.engine, app.config, now)
+        deliver.run(db.engine, app.config, now)

@@ -11,13 +11,11 @@ import re
 import time
 
 import pytest
-from helpers import ALERTMANAGER, T0, firing, post
+from helpers import ALERTMANAGER, T0, configure, firing, post, run_jobs
 from providers.web import FakeGotify
 
 from callgoose import clock
 from callgoose.engine.rules import SpecError
-from callgoose.extensions import db
-from callgoose.jobs import deliver, escalate
 from callgoose.services.catalog import import_config
 
 BASE = "http://callgoose.test"
@@ -43,17 +41,6 @@ def ana_on_gotify(url: str, token: str, urgency: str = "high") -> dict:
                 {"escalate_after_minutes": 5, "targets": [{"user": "ana@example.com"}]}]}],
             "services": [{**ALERTMANAGER, "escalation_policy": "checkout",
                           "trigger": [{**ALERTMANAGER["trigger"][0], "urgency": urgency}]}]}
-
-
-def configure(app, doc) -> None:
-    with app.app_context():
-        import_config(doc, clock.now())
-
-
-def run_jobs(app, now: float) -> None:
-    with app.app_context():
-        escalate.run(db.engine, app.config, now)
-        deliver.run(db.engine, app.config, now)
 
 
 def test_the_document_takes_a_server_and_a_token_and_names_the_fault(push_app, gotify):

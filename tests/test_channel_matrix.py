@@ -11,13 +11,11 @@ import re
 import time
 
 import pytest
-from helpers import ALERTMANAGER, T0, firing, post
+from helpers import ALERTMANAGER, T0, configure, firing, post, run_jobs
 from providers.misc import Answer, FakeMatrix
 
 from callgoose import clock
 from callgoose.engine.rules import SpecError
-from callgoose.extensions import db
-from callgoose.jobs import deliver, escalate
 from callgoose.services.catalog import import_config
 
 BASE = "http://callgoose.test"
@@ -46,17 +44,6 @@ def ana_in(room: str) -> dict:
             "escalation_policies": [{"name": "checkout", "levels": [
                 {"escalate_after_minutes": 5, "targets": [{"user": "ana@example.com"}]}]}],
             "services": [{**ALERTMANAGER, "escalation_policy": "checkout"}]}
-
-
-def configure(app, doc) -> None:
-    with app.app_context():
-        import_config(doc, clock.now())
-
-
-def run_jobs(app, now: float) -> None:
-    with app.app_context():
-        escalate.run(db.engine, app.config, now)
-        deliver.run(db.engine, app.config, now)
 
 
 def ledger(setup):

@@ -13,7 +13,7 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from helpers import ALERTMANAGER, firing, post
+from helpers import ALERTMANAGER, firing, post, run_jobs
 from providers.web import FakeMattermost
 from receivers import free_port
 from sqlalchemy import text
@@ -27,7 +27,6 @@ from callgoose.engine.rules import SpecError
 from callgoose.engine.signing import make_action
 from callgoose.engine.words import Moment
 from callgoose.extensions import db
-from callgoose.jobs import deliver, escalate
 from callgoose.services.catalog import current_config, import_config
 from callgoose.store.hotpath import to_datetime
 
@@ -73,12 +72,6 @@ def document(url: str) -> dict:
             {"escalate_after_minutes": 5, "targets": [{"user": "ana@example.com"}]},
             {"escalate_after_minutes": 5, "targets": [{"user": "bo@example.com"}]}]}],
         "services": [{**ALERTMANAGER, "escalation_policy": "checkout"}]}
-
-
-def run_jobs(app, now: float) -> None:
-    with app.app_context():
-        escalate.run(db.engine, app.config, now)
-        deliver.run(db.engine, app.config, now)
 
 
 def page(app, setup_for, url: str, title: str = "Disk full on db1") -> tuple[object, float]:

@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from helpers import ALERTMANAGER, as_json, firing, post
+from helpers import ALERTMANAGER, as_json, configure, firing, post, run_jobs
 from providers.web import FakeNtfy
 from werkzeug.serving import make_server
 
@@ -23,8 +23,6 @@ from callgoose.channels.ntfy import JSON_BYTES, MESSAGE_BYTES, publication
 from callgoose.delivery import Settings
 from callgoose.engine.messages import Item, Message
 from callgoose.engine.rules import SpecError
-from callgoose.extensions import db
-from callgoose.jobs import deliver, escalate
 from callgoose.services.catalog import import_config
 
 BASE = "http://callgoose.test"
@@ -43,12 +41,6 @@ def ntfy_app(make_app, database_url, tmp_path):
                     DELIVERY_TIMEOUT_SECONDS=5)
 
 
-def run_jobs(app, now: float) -> None:
-    with app.app_context():
-        escalate.run(db.engine, app.config, now)
-        deliver.run(db.engine, app.config, now)
-
-
 def ana(method: dict) -> dict:
     """Ana is paged by ``method`` at once by the policy of checkout-api."""
     return {"users": [{"email": "ana@example.com", "name": "Ana", "contact_methods": [{"name": "phone", **method}],
@@ -56,11 +48,6 @@ def ana(method: dict) -> dict:
             "escalation_policies": [{"name": "p", "levels": [
                 {"escalate_after_minutes": 5, "targets": [{"user": "ana@example.com"}]}]}],
             "services": [{**ALERTMANAGER, "escalation_policy": "p"}]}
-
-
-def configure(app, doc: dict) -> None:
-    with app.app_context():
-        import_config(doc, clock.now())
 
 
 def page_ana(app, setup_for, method: dict, title: str = "Disk full") -> tuple:

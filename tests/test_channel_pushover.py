@@ -13,14 +13,12 @@ import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from helpers import ALERTMANAGER, firing, post, resolved
+from helpers import ALERTMANAGER, configure, firing, post, resolved, run_jobs
 from providers.misc import PUSHOVER_TOKEN, PUSHOVER_USER, FakePushover
 
 from callgoose import channels, clock
 from callgoose.engine.rules import SpecError
 from callgoose.engine.signing import make_action
-from callgoose.extensions import db
-from callgoose.jobs import deliver, escalate
 from callgoose.logs import redact
 from callgoose.services.catalog import import_config
 
@@ -54,17 +52,6 @@ def ana(user_key: str = PUSHOVER_USER, **method) -> dict:
             "escalation_policies": [{"name": "checkout", "levels": [
                 {"escalate_after_minutes": 5, "targets": [{"user": "ana@example.com"}]}]}],
             "services": [{**ALERTMANAGER, "trigger": trigger, "escalation_policy": "checkout"}]}
-
-
-def configure(app, doc) -> None:
-    with app.app_context():
-        import_config(doc, clock.now())
-
-
-def run_jobs(app, now: float) -> None:
-    with app.app_context():
-        escalate.run(db.engine, app.config, now)
-        deliver.run(db.engine, app.config, now)
 
 
 def page(app, setup_for, summary: str = "Disk full", **method):

@@ -12,7 +12,7 @@ import time
 from urllib.parse import urlencode
 
 import pytest
-from helpers import ALERTMANAGER, firing, post
+from helpers import ALERTMANAGER, firing, post, run_jobs
 from providers.misc import FakeSlackWebhook, SlackResponseRecorder, block_actions_payload, slack_press, slack_signature
 
 from callgoose import clock
@@ -25,7 +25,6 @@ from callgoose.engine.signing import (
     slack_valid,
 )
 from callgoose.extensions import db
-from callgoose.jobs import deliver, escalate
 from callgoose.services.catalog import import_config
 
 BASE = "http://callgoose.test"
@@ -58,12 +57,6 @@ def document(url: str) -> dict:
         "escalation_policies": [{"name": "p", "levels": [
             {"escalate_after_minutes": 5, "targets": [{"user": "ana@example.com"}]}]}],
         "services": [{**ALERTMANAGER, "escalation_policy": "p"}]}
-
-
-def run_jobs(app, now: float) -> None:
-    with app.app_context():
-        escalate.run(db.engine, app.config, now)
-        deliver.run(db.engine, app.config, now)
 
 
 def paged(app, setup, hook, title: str = "Disk full") -> dict:

@@ -14,7 +14,7 @@ import threading
 import time
 
 import pytest
-from helpers import ALERTMANAGER, firing, post, resolved
+from helpers import ALERTMANAGER, firing, post, resolved, run_jobs
 from providers.telegram import FakeTelegram
 from receivers import free_port
 from werkzeug.serving import make_server
@@ -24,7 +24,7 @@ from callgoose.channels import telegram
 from callgoose.engine.rules import SpecError
 from callgoose.engine.signing import is_action, read_action
 from callgoose.extensions import db
-from callgoose.jobs import deliver, escalate
+from callgoose.jobs import deliver
 from callgoose.jobs import telegram as telegram_job
 from callgoose.services.catalog import current_config, import_config
 from callgoose.worker import Worker
@@ -59,12 +59,6 @@ def document(chat_id="7001") -> dict:
 def configure(app, doc):
     with app.app_context():
         import_config(doc, clock.now())
-
-
-def run_jobs(app, now: float) -> None:
-    with app.app_context():
-        escalate.run(db.engine, app.config, now)
-        deliver.run(db.engine, app.config, now)
 
 
 def page(app, setup, title="CPU high", key="g1", token=None, at=None):

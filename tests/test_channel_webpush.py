@@ -17,7 +17,7 @@ import threading
 import time
 
 import pytest
-from helpers import ALERTMANAGER, firing, post
+from helpers import ALERTMANAGER, firing, post, run_jobs
 from providers.webpush import MAX_BODY, FakePushService
 
 from callgoose import channels
@@ -27,7 +27,6 @@ from callgoose.delivery import Permanent, Settings
 from callgoose.engine.messages import Item, compose
 from callgoose.engine.rules import SpecError
 from callgoose.extensions import db
-from callgoose.jobs import deliver, escalate
 from callgoose.services.catalog import import_config
 from callgoose.services.oncall import export_oncall
 
@@ -63,12 +62,6 @@ def browser_of(app, sign_in, user: tuple[str, str], agent: str):
     client.environ_base["HTTP_USER_AGENT"] = agent
     sign_in(client, *user)
     return client
-
-
-def run_jobs(app, now: float) -> None:
-    with app.app_context():
-        escalate.run(db.engine, app.config, now)
-        deliver.run(db.engine, app.config, now)
 
 
 def subscribe(client, push):

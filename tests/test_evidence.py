@@ -11,12 +11,11 @@ import re
 import time
 
 import pytest
-from helpers import ALERTMANAGER, firing, post
+from helpers import ALERTMANAGER, firing, post, run_jobs
 from receivers import FakeTwilio, SmtpServer
 
 from callgoose import clock
 from callgoose.extensions import db
-from callgoose.jobs import deliver, escalate
 from callgoose.services.catalog import import_config
 from callgoose.store.hotpath import to_datetime
 
@@ -74,12 +73,6 @@ def start(app, setup_for, doc) -> tuple:
     client = app.test_client()
     assert post(client, token, firing("g1", "Disk full")).status_code == 201
     return setup, client, token, time.time()
-
-
-def run_jobs(app, now: float) -> None:
-    with app.app_context():
-        escalate.run(db.engine, app.config, now)
-        deliver.run(db.engine, app.config, now)
 
 
 def ledger(setup) -> dict:

@@ -9,7 +9,7 @@ import json
 import time
 
 import pytest
-from helpers import ALERTMANAGER, firing, post
+from helpers import ALERTMANAGER, firing, post, run_jobs
 from receivers import FakeTwilio, SmtpServer, WebhookReceiver, html_of, text_of
 from sqlalchemy import text
 
@@ -23,7 +23,6 @@ from callgoose.engine import sms
 from callgoose.engine.messages import Item, chat_link, compose, webhook_body
 from callgoose.engine.words import Moment
 from callgoose.extensions import db
-from callgoose.jobs import deliver, escalate
 from callgoose.services.catalog import import_config
 from callgoose.store.hotpath import to_datetime
 
@@ -71,12 +70,6 @@ def configure(app, methods: list[dict], service: dict | None = None, zone: str =
         import_config(doc, clock.now())
         with db.engine.begin() as conn:
             conn.execute(text("UPDATE users SET time_zone = :zone"), {"zone": zone})
-
-
-def run_jobs(app, now: float) -> None:
-    with app.app_context():
-        escalate.run(db.engine, app.config, now)
-        deliver.run(db.engine, app.config, now)
 
 
 def opened(setup, zone: str = ZONE, incident: int | None = None) -> Moment:

@@ -8,14 +8,12 @@ import re
 import time
 
 import pytest
-from helpers import ALERTMANAGER, firing, post
+from helpers import ALERTMANAGER, firing, post, run_jobs
 from providers.misc import FakeSmsGateway
 from receivers import DripReceiver, FakeTwilio
 
 from callgoose import clock, create_app
 from callgoose.engine import sms
-from callgoose.extensions import db
-from callgoose.jobs import deliver, escalate
 from callgoose.services.catalog import import_config
 
 BASE = "http://callgoose.test"
@@ -44,12 +42,6 @@ def document() -> dict:
         "escalation_policies": [{"name": "checkout", "levels": [
             {"escalate_after_minutes": 5, "targets": [{"user": "ana@example.com"}]}]}],
         "services": [{**ALERTMANAGER, "escalation_policy": "checkout"}]}
-
-
-def run_jobs(app, now: float) -> None:
-    with app.app_context():
-        escalate.run(db.engine, app.config, now)
-        deliver.run(db.engine, app.config, now)
 
 
 def page(app, setup_for, title: str = "Disk full") -> tuple[object, float]:
