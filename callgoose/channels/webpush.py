@@ -22,8 +22,6 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from py_vapid import Vapid
-from pywebpush import WebPusher
 
 from ..delivery import Permanent, Settings, webhook
 from ..engine.messages import MAX_LISTED, TEXT_KINDS
@@ -213,6 +211,11 @@ class WebPush(Channel):
         settings = out.settings
         subscription = {"endpoint": out.target, "keys": {"p256dh": out.options.get("p256dh", ""),
                                                          "auth": out.options.get("auth", "")}}
+        # Imported when a push is sent, not with the registry: pywebpush brings requests and
+        # aiohttp, 30 MiB of every process that never sends one.
+        from py_vapid import Vapid
+        from pywebpush import WebPusher
+
         body = WebPusher(subscription).encode(self.payload(out))["body"]
         claims = {"sub": contact(settings), "aud": _origin(out.target), "exp": int(time.time()) + JWT_SECONDS}
         key = vapid_key(key_path(settings.get("INSTANCE_PATH")))
