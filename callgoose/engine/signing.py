@@ -34,9 +34,8 @@ def make_link(key: str, incident_id: int, action: str, user_id: int | None, now:
     sent to, expires after 24 hours and carries a nonce so that it works once."""
     if action not in LINK_ACTIONS:
         raise ValueError(action)
-    body = json.dumps({"i": incident_id, "a": action, "u": user_id, "e": int(now) + LINK_SECONDS,
-                       "n": secrets.token_hex(8)}, separators=(",", ":")).encode()
-    return _b64(body) + "." + _b64(_mac(key, body, "link"))
+    return _sealed(key, {"i": incident_id, "a": action, "u": user_id, "e": int(now) + LINK_SECONDS,
+                         "n": secrets.token_hex(8)}, "link")
 
 
 def read_link(key: str, token: str, now: float) -> dict:
@@ -44,18 +43,31 @@ def read_link(key: str, token: str, now: float) -> dict:
 
     :raises BadLink: the signature is wrong or the link has expired.
     """
+    fields = _opened(key, token, "link", now)
+    return {"incident": fields["i"], "action": fields["a"], "user": fields["u"], "nonce": fields["n"]}
+
+
+def _sealed(key: str, fields: dict, purpose: str) -> str:
+    """``fields`` as JSON, base64url, with its MAC for ``purpose``: a token of ours."""
+    body = json.dumps(fields, separators=(",", ":")).encode()
+    return _b64(body) + "." + _b64(_mac(key, body, purpose))
+
+
+def _opened(key: str, token: str, purpose: str, now: float) -> dict:
+    """The fields of a :func:`_sealed` token for ``purpose``, checked and not expired (``e``).
+
+    :raises BadLink: the signature is wrong or the token has expired."""
     try:
         body_text, mac_text = token.split(".", 1)
-        body = _unb64(body_text)
-        mac = _unb64(mac_text)
+        body, mac = _unb64(body_text), _unb64(mac_text)
     except (ValueError, TypeError):
         raise BadLink("this link is not valid") from None
-    if not hmac.compare_digest(mac, _mac(key, body, "link")):
+    if not hmac.compare_digest(mac, _mac(key, body, purpose)):
         raise BadLink("this link is not valid")
     fields = json.loads(body)
     if fields["e"] < now:
         raise BadLink("this link has expired")
-    return {"incident": fields["i"], "action": fields["a"], "user": fields["u"], "nonce": fields["n"]}
+    return fields
 
 
 # One signed-action primitive behind every button and link (mail, ntfy, Pushover, Telegram,
@@ -142,25 +154,14 @@ def slack_valid(signing_secret: str | None, timestamp: str | None, body: bytes, 
 def make_slack_link(key: str, team: str, user: str, name: str, now: float) -> str:
     """A signed token naming a Slack account (its team and user id, and a name to show), for
     the page that links it to the Callgoose user who opens it; it expires after 15 minutes."""
-    body = json.dumps({"t": team, "u": user, "n": name, "e": int(now) + SLACK_LINK_SECONDS},
-                      separators=(",", ":")).encode()
-    return _b64(body) + "." + _b64(_mac(key, body, "slack-link"))
+    return _sealed(key, {"t": team, "u": user, "n": name, "e": int(now) + SLACK_LINK_SECONDS}, "slack-link")
 
 
 def read_slack_link(key: str, token: str, now: float) -> dict:
     """The token's fields (``team``, ``user``, ``name``).
 
     :raises BadLink: the signature is wrong or the token has expired."""
-    try:
-        body_text, mac_text = token.split(".", 1)
-        body, mac = _unb64(body_text), _unb64(mac_text)
-    except (ValueError, TypeError):
-        raise BadLink("this link is not valid") from None
-    if not hmac.compare_digest(mac, _mac(key, body, "slack-link")):
-        raise BadLink("this link is not valid")
-    fields = json.loads(body)
-    if fields["e"] < now:
-        raise BadLink("this link has expired")
+    fields = _opened(key, token, "slack-link", now)
     return {"team": fields["t"], "user": fields["u"], "name": fields["n"]}
 
 
