@@ -447,7 +447,8 @@ def test_the_dashboard_installs_its_service_worker_and_a_pushed_page_s_button_ac
         shown = worker.evaluate("""page => self.callgoose.show(page).then(() => self.registration.getNotifications())
             .then(all => all.map(n => ({title: n.title, body: n.body, tag: n.tag, sticky: n.requireInteraction,
                                         actions: n.actions.map(a => a.action + ":" + a.title)})))""", pushed)
-        assert shown == [{"title": "HIGH checkout-api: CPU high on db1", "body": "checkout-api: CPU high on db1",
+        assert pushed["body"].splitlines()[0] == "checkout-api: CPU high on db1"  # then the page's facts
+        assert shown == [{"title": "HIGH checkout-api: CPU high on db1", "body": pushed["body"],
                           "tag": pushed["tag"], "sticky": True,
                           "actions": ["acknowledge:Acknowledge", "resolve:Resolve"]}]
         after = worker.evaluate("""() => self.registration.getNotifications()
