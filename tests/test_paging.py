@@ -664,7 +664,8 @@ def test_my_notifications_says_when_mail_or_twilio_is_not_configured(make_app, s
     page = client.get("/notifications/me").get_data(as_text=True)
     assert "Mail is not set up on this server" in page
     hint = re.search(r"Not set up on this server:(.*?)</p>", page, re.S).group(1)
-    assert "SMS (<code>CALLGOOSE_TWILIO_ACCOUNT_SID, CALLGOOSE_TWILIO_AUTH_TOKEN, CALLGOOSE_TWILIO_FROM" in hint
+    assert ("SMS (<code>CALLGOOSE_TWILIO_ACCOUNT_SID, CALLGOOSE_TWILIO_AUTH_TOKEN, CALLGOOSE_TWILIO_FROM</code>, "
+            "or <code>CALLGOOSE_SMS_GATEWAY_URL</code>)") in hint  # either sends SMS
     assert "Phone call (<code>CALLGOOSE_TWILIO_ACCOUNT_SID" in hint and "Email" not in hint and "Webhook" not in hint
     assert "Telegram (<code>CALLGOOSE_TELEGRAM_BOT_TOKEN</code>)" in hint
     every = {name: "x" for channel in channels.REGISTRY.values() for name in channel.needs}  # push apps' too

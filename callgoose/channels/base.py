@@ -188,6 +188,7 @@ class Channel:
     noun: Say | None = None  # inside a sentence ("by phone call"); None: the label
     help: Say | None = None  # what the add form says about it (where to find a chat id)
     needs: tuple[str, ...] = ()  # the CALLGOOSE_ settings it cannot send without (for the page's hint)
+    instead: tuple[str, ...] = ()  # settings that do instead of ``needs`` (SMS: a gateway instead of Twilio)
     fields: tuple[Field, ...] = ()  # the first is kept as the address
     limit: int = 4096  # how much text a message may carry (the channel's own unit)
     follow_ups: bool = True  # gets "acknowledged by" and "resolved"

@@ -15,7 +15,8 @@ class Sms(Channel):
     name = "sms"
     label = Say("SMS")
     noun = Say("SMS")
-    needs = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM")  # or SMS_GATEWAY_URL (ready())
+    needs = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM")
+    instead = ("SMS_GATEWAY_URL",)  # either sends SMS (ready())
     fields = (Field("address", Say("Phone number"), check_phone, kept="address", hint="+14155550100"),)
     limit = 160  # one GSM-7 SMS (70 in UCS-2): a page takes more only to keep its headline whole (engine.sms)
     follow_ups = False
