@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import pytest
 from helpers import ALERTMANAGER, T0
+from receivers import FakeTwilio, SmtpServer
 from sqlalchemy import create_engine, text
 
 from callgoose import clock, create_app
@@ -194,3 +195,31 @@ def now(monkeypatch):
     current = Now()
     monkeypatch.setattr(clock, "now", lambda: current.value)
     return current
+
+
+# Paging with real parts on loopback (tests/receivers.py): an SMTP server, a Twilio-compatible
+# API, and an app that pages through both.
+PAGING_BASE = "http://callgoose.test"
+
+
+@pytest.fixture
+def smtp():
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def twilio():
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def paging_app(make_app, database_url, tmp_path, smtp, twilio):
+    app = make_app(database_url, tmp_path, BASE_URL=PAGING_BASE, SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port,
+                   MAIL_FROM="pager@callgoose.test", TWILIO_ACCOUNT_SID=twilio.sid,
+                   TWILIO_AUTH_TOKEN=twilio.token, TWILIO_FROM="+15005550006", TWILIO_API_BASE=twilio.base,
+                   WEBHOOK_ALLOWED_HOSTS="127.0.0.1", DELIVERY_TIMEOUT_SECONDS=5)
+    yield app
+    with app.app_context():
+        db.engine.dispose()

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from helpers import ALERTMANAGER
-from receivers import SmtpServer, WebhookReceiver, links_in, text_of
+from receivers import WebhookReceiver, links_in, text_of
 
 from callgoose import clock
 from callgoose.engine.drills import Report, build
@@ -19,12 +19,6 @@ from callgoose.services import drills
 from callgoose.services.catalog import import_config
 
 BASE = "http://callgoose.test"
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import time
 
 import pytest
 from helpers import ALERTMANAGER, firing, post, run_jobs
-from receivers import FakeTwilio, SmtpServer
+
 
 from callgoose import clock
 from callgoose.extensions import db
@@ -24,26 +24,8 @@ PHONE, MOBILE = "+14155550100", "+14155550101"
 
 
 @pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def twilio():
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture
-def app(make_app, database_url, tmp_path, smtp, twilio):
-    app = make_app(database_url, tmp_path, BASE_URL=BASE, SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port,
-                   MAIL_FROM="pager@callgoose.test", TWILIO_ACCOUNT_SID=twilio.sid,
-                   TWILIO_AUTH_TOKEN=twilio.token, TWILIO_FROM="+15005550006", TWILIO_API_BASE=twilio.base,
-                   DELIVERY_TIMEOUT_SECONDS=5)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+def app(paging_app):
+    return paging_app
 
 
 def ana(first: dict, then: dict) -> dict:
@@ -228,5 +210,36 @@ def test_a_pushover_emergency_that_expires_unacknowledged_moves_on(make_app, dat
         run_jobs(app, t0 + 3701)
         assert [m["To"] for m in smtp.mailbox.wait(1)] == ["ana@example.com"]
         assert timeline(setup) == [("not_answered", "Ana's Pushover was not answered (expired): next method now")]
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_a_pushover_api_that_drips_holds_the_receipts_job_no_longer_than_one_send_deadline(
+        make_app, database_url, tmp_path, setup_for, smtp):
+    """The receipts job runs in the worker's tick, which escalations and everyone's pages
+    share: however many receipts wait and however slowly the API answers, it gives up within
+    one send's deadline (the rest are asked next minute)."""
+    from providers.misc import PUSHOVER_TOKEN, PUSHOVER_USER, FakePushover
+    from receivers import DripReceiver
+
+    from callgoose.jobs import receipts
+
+    with FakePushover() as pushover, DripReceiver(gap=0.5, limit=10) as drip:
+        pushover.add_user(PUSHOVER_USER)
+        app = make_app(database_url, tmp_path, BASE_URL=BASE, PUSHOVER_APP_TOKEN=PUSHOVER_TOKEN,
+                       PUSHOVER_API_BASE=pushover.base, SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port,
+                       DELIVERY_TIMEOUT_SECONDS=5, DELIVERY_DEADLINE_SECONDS=2)
+        doc = ana({"name": "push", "type": "pushover", "user_key": PUSHOVER_USER}, MAIL)
+        doc["escalation_policies"][0]["levels"][0]["escalate_after_minutes"] = 120
+        setup, client, token, t0 = start(app, setup_for, doc)
+        for n, key in enumerate(("g2", "g3", "g4"), start=1):  # four emergencies, each a receipt to ask about
+            assert post(client, token, firing(key)).status_code == 201
+            run_jobs(app, t0 + 70 * n)  # a minute apart: not one bundle
+        assert len(setup.query("SELECT id FROM notifications WHERE channel = 'pushover' AND provider_id IS NOT NULL")) == 4
+        app.config["PUSHOVER_API_BASE"] = drip.url.removesuffix("/drip")  # the API now drips every answer
+        started = time.monotonic()
+        with app.app_context():
+            assert receipts.run(db.engine, app.config, t0 + 3700) is None
+        assert time.monotonic() - started < 2 + 1.5  # one deadline (2 s), not four
         with app.app_context():
             db.engine.dispose()

@@ -12,7 +12,7 @@ import smtplib
 import pytest
 from helpers import firing, post
 from receivers import free_port
-from test_paging import BASE, TWO_LEVELS, configure, paging_app, people, run_jobs, smtp, twilio  # noqa: F401
+from test_paging import BASE, TWO_LEVELS, configure, people, run_jobs
 
 from callgoose import clock
 from callgoose.intake import start_listener

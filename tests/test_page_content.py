@@ -10,7 +10,7 @@ import time
 
 import pytest
 from helpers import ALERTMANAGER, firing, post, run_jobs
-from receivers import FakeTwilio, SmtpServer, WebhookReceiver, html_of, text_of
+from receivers import WebhookReceiver, html_of, text_of
 from sqlalchemy import text
 
 from callgoose import channels, clock
@@ -34,29 +34,6 @@ ALERT = {"status": "firing", "fingerprint": "fp-cpu",
                     "team": "db"},
          "annotations": {"summary": "CPU high", "description": "cpu at 99% on db1\nsince 03:02",
                          "runbook_url": RUNBOOK}}
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def twilio():
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture
-def paging_app(make_app, database_url, tmp_path, smtp, twilio):
-    app = make_app(database_url, tmp_path, BASE_URL=BASE, SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port,
-                   MAIL_FROM="pager@callgoose.test", TWILIO_ACCOUNT_SID=twilio.sid,
-                   TWILIO_AUTH_TOKEN=twilio.token, TWILIO_FROM="+15005550006", TWILIO_API_BASE=twilio.base,
-                   WEBHOOK_ALLOWED_HOSTS="127.0.0.1", DELIVERY_TIMEOUT_SECONDS=5)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
 
 
 def configure(app, methods: list[dict], service: dict | None = None, zone: str = ZONE) -> None:

@@ -12,7 +12,7 @@ import time
 
 import pytest
 from helpers import ALERTMANAGER, firing, post, resolved
-from receivers import FakeTwilio, SmtpServer, WebhookReceiver, links_in, text_of, verify
+from receivers import SmtpServer, WebhookReceiver, links_in, text_of, verify
 from sqlalchemy import text
 
 from callgoose import channels, clock
@@ -44,29 +44,6 @@ def people(policy_levels, *, ana=None, bo=None, service_extra=None):
 
 TWO_LEVELS = [{"escalate_after_minutes": 5, "targets": [{"user": "ana@example.com"}]},
               {"escalate_after_minutes": 5, "targets": [{"user": "bo@example.com"}]}]
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def twilio():
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture
-def paging_app(make_app, database_url, tmp_path, smtp, twilio):
-    app = make_app(database_url, tmp_path, BASE_URL=BASE, SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port,
-                   MAIL_FROM="pager@callgoose.test", TWILIO_ACCOUNT_SID=twilio.sid,
-                   TWILIO_AUTH_TOKEN=twilio.token, TWILIO_FROM="+15005550006", TWILIO_API_BASE=twilio.base,
-                   WEBHOOK_ALLOWED_HOSTS="127.0.0.1", DELIVERY_TIMEOUT_SECONDS=5)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
 
 
 def configure(app, doc):

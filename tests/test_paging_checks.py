@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from helpers import firing, post
 from receivers import text_of
-from test_paging import BASE, TWO_LEVELS, configure, paging_app, people, rows, run_jobs, smtp, twilio  # noqa: F401
+from test_paging import BASE, TWO_LEVELS, configure, people, rows, run_jobs
 
 from callgoose import clock
 from callgoose.extensions import db

@@ -7,7 +7,7 @@ import time
 
 from helpers import firing, post
 from receivers import WebhookReceiver
-from test_paging import TWO_LEVELS, WEBHOOK_SECRET, configure, paging_app, people, run_jobs, smtp, twilio  # noqa: F401 (fixtures)
+from test_paging import TWO_LEVELS, WEBHOOK_SECRET, configure, people, run_jobs
 
 from callgoose.services import snapshot
 

@@ -4,16 +4,22 @@ to their next notification rule, as after a call nobody answered.
 Each minute: read the sent emergency pages whose incident still waits (a short read), ask
 Pushover about each receipt (``GET /1/receipts/<receipt>.json``, outside any transaction), and
 record each that expired unacknowledged through services.evidence (one short write each).
+The job runs in the worker's tick, which escalations and everyone's pages share: all its
+questions together stay within one send's deadline (``DELIVERY_DEADLINE_SECONDS``); what is
+left is asked the next minute.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from urllib.parse import quote
 
 from ..channels.pushover import API_BASE, EMERGENCY
 from ..delivery import Permanent, Settings, Temporary, webhook
+from ..delivery.deadline import Budget
 from ..services import evidence
+from .deliver import send_seconds
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +33,17 @@ def run(engine, config, now: float, keep_alive=lambda: None) -> str | None:
     # An emergency can only have expired once its ``expire`` has passed since it was sent.
     found = evidence.expiring(engine, now, int(EMERGENCY["expire"]), "pushover")
     moved = 0
+    give_up = time.monotonic() + send_seconds(config)
     for notification_id, receipt in found:
         keep_alive()
+        left = give_up - time.monotonic()
+        if left <= 0:
+            break  # the rest next minute: the tick is everyone's
         url = f"{base}/1/receipts/{quote(receipt, safe='')}.json?token={quote(token, safe='')}"
         try:
-            doc = webhook.request(settings, "GET", url, headers={"Accept": "application/json"}, guard=False).json()
+            with Budget(left):
+                doc = webhook.request(settings, "GET", url, headers={"Accept": "application/json"},
+                                      guard=False).json()
         except (Temporary, Permanent) as exc:
             log.warning("receipts: Pushover receipt of notification %s not read: %s", notification_id, exc)
             continue

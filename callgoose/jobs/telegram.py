@@ -24,6 +24,7 @@ from .. import clock
 from ..channels import telegram
 from ..channels.base import Inbound
 from ..delivery import Permanent, Settings, Temporary
+from ..delivery.deadline import Budget
 from ..services import actions
 from ..services.languages import words_for
 
@@ -99,7 +100,8 @@ class Poller:
             settings = Settings.from_config(self.app.config)
             seconds = poll_seconds(settings)
             try:
-                updates = telegram.get_updates(settings, self.offset, seconds)
+                with Budget(seconds + settings.timeout):  # a server that drips cannot hold the poll
+                    updates = telegram.get_updates(settings, self.offset, seconds)
             except (Temporary, Permanent) as exc:
                 if str(exc) != self.error:
                     log.warning("telegram: getUpdates failed: %s", exc)
