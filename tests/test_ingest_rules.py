@@ -221,7 +221,7 @@ def test_s32_failed_write_stores_nothing_and_the_retry_is_processed(client, setu
     def broken(*args):
         raise OperationalError("UPDATE api_tokens", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(pipeline, "_touch_token", broken)  # fails after the incident was written
+    monkeypatch.setattr(pipeline, "touch_token", broken)  # fails after the incident was written
     response = post(client, token, firing())
     assert response.status_code == 500
     assert response.get_json()["error"] == "temporary" and "try again" in response.get_json()["message"]
@@ -233,7 +233,7 @@ def test_s32_failed_write_stores_nothing_and_the_retry_is_processed(client, setu
 
 def test_s32_transient_failure_is_retried_inside_the_request(client, setup, token, monkeypatch):
     import callgoose.services.ingestion as pipeline
-    real, failures = pipeline._touch_token, []
+    real, failures = pipeline.touch_token, []
 
     def flaky(*args):
         if not failures:
@@ -241,7 +241,7 @@ def test_s32_transient_failure_is_retried_inside_the_request(client, setup, toke
             raise OperationalError("UPDATE", {}, Exception("database is locked"))
         return real(*args)
 
-    monkeypatch.setattr(pipeline, "_touch_token", flaky)
+    monkeypatch.setattr(pipeline, "touch_token", flaky)
     assert post(client, token, firing()).status_code == 201
     assert len(incidents(setup)) == 1
 

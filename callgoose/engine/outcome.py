@@ -64,6 +64,8 @@ class ServiceOutcome:
     resolved_incidents: tuple[int, ...] = field(default=())
     element: str | None = None  # S38: the element of the split array this is of, e.g. "alerts[0]"
     pings: tuple[str, ...] = ()  # the heartbeats this call counted for
+    event: str | None = None  # issue 18: an alert API's event instead of rules, e.g. "pagerduty trigger"
+    key: str | None = None  # that event's dedup key or alias (cut)
 
     @property
     def is_error(self) -> bool:
@@ -97,6 +99,9 @@ class ServiceOutcome:
             doc["element"] = self.element
         if self.pings:
             doc["pings"] = list(self.pings)
+        if self.event is not None:
+            doc["event"] = self.event
+            doc["key"] = self.key
         return doc
 
     @classmethod
@@ -117,7 +122,9 @@ class ServiceOutcome:
             replay=bool(doc.get("replay")), incident=doc.get("incident"), created=bool(created),
             resolved_incidents=tuple(doc.get("resolved_incidents") or ()),
             element=doc.get("element") if isinstance(doc.get("element"), str) else None,
-            pings=tuple(p for p in doc.get("pings") or () if isinstance(p, str)))
+            pings=tuple(p for p in doc.get("pings") or () if isinstance(p, str)),
+            event=doc.get("event") if isinstance(doc.get("event"), str) else None,
+            key=doc.get("key") if isinstance(doc.get("key"), str) else None)
 
 
 def load_all(stored) -> list[ServiceOutcome]:
@@ -167,6 +174,13 @@ def _one(result: ServiceOutcome) -> str | None:
         return Say("its rules could not be evaluated; the call was kept")
     if note.startswith("split on"):
         return note
+    if result.event is not None:  # issue 18: an alert API's event names its incident itself
+        if result.created or result.resolved_incidents or result.incident is not None:
+            return None
+        if result.key is None:
+            return Say("%(event)s: no incident of this service has that id", event=result.event)
+        return Say('%(event)s for "%(key)s": no active incident of this service has that key', event=result.event,
+                   key=result.key)
     if result.created or result.resolved_incidents or result.replay or result.incident is not None:
         return None
     if result.pings:
@@ -195,9 +209,10 @@ def reason(results: list[ServiceOutcome], status: int) -> str | None:
                                 "nothing changed", label=_label(r), subject=subject) if subject else
                             Say("%(label)s: replay of the same payload within the duplicate window; nothing changed",
                                 label=_label(r)))
-            elif r.incident is not None and not r.created and r.trigger is not None:
+            elif r.incident is not None and not r.created and (r.trigger is not None or r.event is not None):
+                value = r.trigger.mapping_value if r.trigger is not None else r.key
                 said.append(Say('%(label)s: duplicate of open incident %(id)s ("%(value)s")', label=_label(r),
-                                id=r.incident, value=r.trigger.mapping_value) if r.trigger.mapping_value else
+                                id=r.incident, value=value) if value else
                             Say("%(label)s: duplicate of open incident %(id)s", label=_label(r), id=r.incident))
         return Joined(said, "; ") if said else None
     if status != 202:

@@ -338,7 +338,7 @@ def service_ids(results: list[ServiceOutcome]) -> list[int]:
     return list(dict.fromkeys(r.service_id for r in results if r.service_id is not None))
 
 
-def _call_row(call_id, token: TokenInfo, now_db, source, content_type, size, payload_digest,
+def call_row(call_id, token: TokenInfo, now_db, source, content_type, size, payload_digest,
               status, results, error=None, replay_of=None) -> dict:
     content_type = clean(content_type) if content_type else content_type
     return {"id": call_id, "received_at": now_db, "token_id": token.id, "token_name": token.name,
@@ -353,7 +353,7 @@ def call_services(call_id: str, received_at, ids: list[int]) -> list[dict]:
     return [{"service_id": sid, "received_at": received_at, "call_id": call_id} for sid in ids]
 
 
-def _touch_token(cursor, token: TokenInfo, now: float):
+def touch_token(cursor, token: TokenInfo, now: float):
     """Record when a token was used, at most once a minute (no write per request)."""
     last = clock.from_db(token.last_used_at)
     if last is None or now - last >= TOKEN_TOUCH_SECONDS:
@@ -420,7 +420,7 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
                 service_flags, result = apply.service(item)
             flags.merge(service_flags)
             results.append(result)
-        cursor.execute(INSERT_CALL, _call_row(call_id, token, apply.now_db, source, content_type,
+        cursor.execute(INSERT_CALL, call_row(call_id, token, apply.now_db, source, content_type,
                                             len(raw), payload.digest if payload.text else None,
                                             flags.status, results,
                                             "; ".join(errors) or None, replay_of))
@@ -431,7 +431,7 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
         if dry_run:
             raise _DryRun(flags, results)
         if replay_of is None:
-            _touch_token(cursor, token, now)
+            touch_token(cursor, token, now)
         return flags, results
 
     try:
@@ -472,7 +472,7 @@ def record_rejected(engine, token: TokenInfo, status: int, content_type: str | N
     call_id = new_call_id(now)
 
     def work(cursor):
-        cursor.execute(INSERT_CALL, _call_row(call_id, token, clock.to_db(now), source, content_type,
+        cursor.execute(INSERT_CALL, call_row(call_id, token, clock.to_db(now), source, content_type,
                                             size, None, status, [], error))
     run_write(engine, work)
     return call_id

@@ -57,6 +57,12 @@ RAISE_URGENCY = Sql(f"""
     RETURNING status
 """)
 
+# Issue 18: an alert API may change an incident's title or description (Opsgenie's message
+# and description endpoints); the timeline keeps the new text.
+EDITS = {"title": Sql("UPDATE incidents SET title = :value, version = version + 1 WHERE id = :id"),
+         "description": Sql("UPDATE incidents SET description = :value, version = version + 1 WHERE id = :id")}
+EDITED = {"title": "retitled", "description": "redescribed"}  # the timeline entry of each
+
 
 def _status_test(statuses: tuple[str, ...]) -> str:
     # The active set is written as the partial index's own text (see engine.lifecycle).
@@ -171,6 +177,11 @@ class Changes:
         """A timeline entry that changes no status (escalation and paging say what they did)."""
         self.cursor.execute(BUMP_VERSION, {"id": incident_id})
         self._record(incident_id, kind, by, note)
+
+    def edit(self, incident_id: int, field: str, value: str, by: By) -> None:
+        """Set an incident's ``title`` or ``description`` (whatever its status), with a timeline entry."""
+        self.cursor.execute(EDITS[field], {"id": incident_id, "value": value})
+        self._record(incident_id, EDITED[field], by, value if field == "title" else None)
 
     def escalate_now(self, incident_id: int, by: By) -> bool:
         """Make the incident's next escalation level due now (the worker pages it)."""

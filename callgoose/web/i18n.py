@@ -51,7 +51,8 @@ WORDS = {
     "created": _l("opened"), "unacknowledged": _l("unacknowledged"), "comment": _l("comment"),
     "exhausted": _l("escalation finished, nobody acknowledged"), "unreachable": _l("nobody reachable"),
     "nobody_on_call": _l("nobody on call"), "urgency_raised": _l("urgency raised"),
-    "not_answered": _l("not answered"),
+    "not_answered": _l("not answered"), "retitled": _l("title changed"),
+    "redescribed": _l("description changed"),
     # a notification's delivery state (engine.paging.State)
     "pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"), "failed": _l("failed"),
     "unknown": _l("outcome unknown"), "cancelled": _l("cancelled"),

@@ -79,6 +79,8 @@ def explain(result: ServiceOutcome) -> list[str]:
         said = _("The service is in maintenance for this call: nothing was done and nothing remembered.")
         return [said + (" " + _("Without maintenance, %(rules)s would have held.", rules=", ".join(held))
                         if held else "")]
+    if result.event is not None:
+        return _event_lines(result)
     lines = []
     if result.replay:
         lines.append(_("Replay: the same payload for the same subject arrived within the duplicate window, "
@@ -116,6 +118,27 @@ def explain(result: ServiceOutcome) -> list[str]:
         lines.append(_("No rule held, so nothing was done."))
     lines.extend(_miss(m) for m in result.misses)  # every rule tried that did not hold
     return lines
+
+
+def _event_lines(result: ServiceOutcome) -> list[str]:
+    """What an alert API's event (issue 18) did: it names its incident itself, no rule is tried."""
+    event, key = result.event, result.key
+    if result.created:
+        return [_("Event %(event)s with key “%(key)s” opened incident #%(id)s.", event=event, key=key,
+                  id=result.incident) if key else
+                _("Event %(event)s opened incident #%(id)s.", event=event, id=result.incident)]
+    if result.resolved_incidents:
+        return [_("Event %(event)s resolved incident #%(id)s.", event=event, id=result.resolved_incidents[0])]
+    if result.incident is not None:
+        if result.status == 208:
+            return [_("Event %(event)s: incident #%(id)s with key “%(key)s” is still open, so this counts as a "
+                      "duplicate of it.", event=event, id=result.incident, key=key)]
+        return [_("Event %(event)s applied to incident #%(id)s (or it was so already).", event=event,
+                  id=result.incident)]
+    if key:
+        return [_("Event %(event)s: no incident of this service has the key “%(key)s”, so nothing was done.",
+                  event=event, key=key)]
+    return [_("Event %(event)s: no such incident on this service, so nothing was done.", event=event)]
 
 
 def why_nothing(results: list[ServiceOutcome]) -> str:
