@@ -16,30 +16,14 @@ import pytest
 from callgoose.channels import REGISTRY
 from callgoose.engine.config import parse_config
 from callgoose.engine.oncall import parse_oncall
-from callgoose.engine.schedules import on_call, timeline
 from callgoose.importers import opsgenie
 from callgoose.importers.base import ExportError, Verdict
+from helpers import rota_mismatches as mismatches
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "import" / "opsgenie"
 PRIMARY = "9a1b2c3d-4e5f-4a6b-8c7d-000000000001"
 SECONDARY = "9a1b2c3d-4e5f-4a6b-8c7d-000000000002"
 ANA = "4f6a0c3e-1b2d-4e5f-8a9b-0c1d2e3f4a51"
-
-
-def mismatches(document: dict, rota) -> list[tuple]:
-    """Every change point of every rendered entry at which the imported Callgoose schedule names
-    other people than the old tool did (the framework's rota check does the same after merge)."""
-    schedules = {s.name: s for s in parse_oncall(document, set(), set(), REGISTRY).schedules}
-    found = []
-    for entry in rota:
-        schedule = schedules[entry.schedule]
-        points = {entry.start} | {t for shift in timeline(schedule, entry.start, entry.end)
-                                  for t in (shift.start, shift.end) if entry.start <= t < entry.end}
-        for at in sorted(points):
-            users = on_call(schedule, at).users
-            if set(users) != set(entry.users):
-                found.append((entry.schedule, at, entry.users, users))
-    return found
 
 
 def copy(tmp_path: Path) -> Path:

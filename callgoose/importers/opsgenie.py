@@ -20,24 +20,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..engine.paging import MAX_DELAY_MINUTES, MAX_REPEAT
 from ..engine.schedules import DAYS
-from .base import ExportError, Imported, PlanItem, RotaEntry, Verdict
-from .reading import (WEEK, hhmm, instant, iso, load, local_text, overlap, policy_name, records, rota,
-                      service_name, time_zone, week_windows)
+from .base import ExportError, Imported, PlanItem, RotaEntry
+from .reading import (WEEK, hhmm, instant, iso, load, local_text, note, overlap, policy_name, records, rota,
+                      time_zone, week_windows)
 from .opsgenie_people import contacts
+from .opsgenie_policies import escalations, services_of
 
 DAY = {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6}
 UNITS = {"hourly": "hours", "daily": "days", "weekly": "weeks"}
-MINUTES = {"minutes": 1, "hours": 60, "days": 1440}
 CHECK_DAYS = 28  # without a timeline, overlaps are looked for this long after the last rotation start
-
-
-def _item(plan: list, kind: str, name: str, notes: list[str], source: str, skipped: str = "") -> None:
-    if skipped:
-        plan.append(PlanItem(kind, name, Verdict.SKIPPED, skipped, source))
-    else:
-        plan.append(PlanItem(kind, name, Verdict.CHANGED if notes else Verdict.IMPORTED, "; ".join(notes), source))
 
 
 def read(directory: Path) -> Imported:
@@ -45,8 +37,8 @@ def read(directory: Path) -> Imported:
     plan: list[PlanItem] = []
     users, emails = _users(directory, plan)
     schedules, entries, schedule_names = _schedules(directory, emails, plan)
-    policies, by_team = _escalations(directory, emails, schedule_names, plan)
-    services = _services(directory, by_team, plan)
+    policies, by_team = escalations(directory, emails, schedule_names, plan)
+    services = services_of(directory, by_team, plan)
     document = {"users": users, "schedules": schedules, "escalation_policies": policies, "services": services}
     return Imported("opsgenie", document, tuple(plan), entries)
 
@@ -72,7 +64,7 @@ def _users(directory: Path, plan: list) -> tuple[list[dict], dict[str, str]]:
             notes.append(f"time zone {u.get('timeZone')!r} is not an IANA zone Callgoose knows: UTC")
         if u.get("blocked"):
             notes.append("blocked in Opsgenie: deactivate them after the import if they should not be paged")
-        _item(plan, "user", name, notes, f"users.json#{uid}")
+        note(plan, "user", name, notes, f"users.json#{uid}")
         methods, rules = contacts(directory, uid, name, plan)
         users.append({"email": email, "name": name, "time_zone": zone,
                       "role": "admin" if role_name.lower() in ("owner", "admin") else "responder",
@@ -105,7 +97,7 @@ def _schedules(directory: Path, emails: dict, plan: list) -> tuple[list[dict], t
                 layers.append(layer)
                 starts.append(instant(r["startDate"], "schedules.json"))
         if not layers:
-            _item(plan, "schedule", title, [], source, skipped="no rotation of it names a user Callgoose can import")
+            note(plan, "schedule", title, [], source, skipped="no rotation of it names a user Callgoose can import")
             continue
         doc = {"name": name, "time_zone": zone, "layers": layers,
                "overrides": _overrides(directory, sid, title, emails, plan)}
@@ -115,7 +107,7 @@ def _schedules(directory: Path, emails: dict, plan: list) -> tuple[list[dict], t
         if clash:
             notes.append(f"rotations {clash[1]!r} and {clash[2]!r} are on call at the same time (first {iso(clash[0])}): "
                          f"Opsgenie notifies both, Callgoose the later one's person only")
-        _item(plan, "schedule", title, notes, source)
+        note(plan, "schedule", title, notes, source)
         names[sid] = names[title] = name
         docs.append(doc)
         entries.extend(found)
@@ -126,10 +118,10 @@ def _layer(r: dict, i: int, zone: str, emails: dict, source: str, schedule: str,
     label = f"{schedule}: {r.get('name') or f'rotation {i + 1}'}"
     unit, count = UNITS.get(r.get("type")), r.get("length", 1)
     if unit is None:
-        _item(plan, "layer", label, [], source, skipped=f"rotation type {r.get('type')!r} is not hourly, daily or weekly")
+        note(plan, "layer", label, [], source, skipped=f"rotation type {r.get('type')!r} is not hourly, daily or weekly")
         return None
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
-        _item(plan, "layer", label, [], source, skipped=f"length {count!r} is not a whole number from 1 to 1000")
+        note(plan, "layer", label, [], source, skipped=f"length {count!r} is not a whole number from 1 to 1000")
         return None
     start = instant(r.get("startDate"), "schedules.json")
     users, notes = [], []
@@ -145,7 +137,7 @@ def _layer(r: dict, i: int, zone: str, emails: dict, source: str, schedule: str,
             notes.append(f"participant {who!r} ({kind}) left out: Callgoose rotates people only, so the order "
                          f"of the others changes")
     if not users:
-        _item(plan, "layer", label, notes, source, skipped="it names no user (teams, escalations and 'none' cannot rotate)")
+        note(plan, "layer", label, notes, source, skipped="it names no user (teams, escalations and 'none' cannot rotate)")
         return None
     if r.get("endDate"):
         notes.append(f"ends {r['endDate']} in Opsgenie; Callgoose layers do not end: remove it then")
@@ -157,7 +149,7 @@ def _layer(r: dict, i: int, zone: str, emails: dict, source: str, schedule: str,
     windows = _restriction(r.get("timeRestriction"))
     if windows:
         layer["restrictions"] = windows
-    _item(plan, "layer", label, notes, source)
+    note(plan, "layer", label, notes, source)
     return layer
 
 
@@ -191,7 +183,7 @@ def _overrides(directory: Path, sid: str, schedule: str, emails: dict, plan: lis
     name = f"schedules/{sid}.overrides.json"
     doc = load(directory, name, required=False)
     if doc is None:
-        _item(plan, "override", schedule, [f"not in the export ({name}): no override imported"], name)
+        note(plan, "override", schedule, [f"not in the export ({name}): no override imported"], name)
         return []
     found, last_end = [], None
     items = records(doc, name, "data")
@@ -201,17 +193,17 @@ def _overrides(directory: Path, sid: str, schedule: str, emails: dict, plan: lis
         label = f"{schedule}: {iso(start)} to {iso(end)}"
         email = emails.get(user.get("id")) or emails.get(user.get("username")) if user.get("type") == "user" else None
         if email is None:
-            _item(plan, "override", label, [], name, skipped=f"it names {user.get('type') or 'nobody'} "
+            note(plan, "override", label, [], name, skipped=f"it names {user.get('type') or 'nobody'} "
                   f"{user.get('username') or user.get('name') or ''}".rstrip() + ", not a user of users.json")
             continue
         if end <= start or (last_end is not None and start < last_end):
-            _item(plan, "override", label, [], name, skipped="it overlaps the override before it (Callgoose "
+            note(plan, "override", label, [], name, skipped="it overlaps the override before it (Callgoose "
                   "allows one at a time)" if end > start else "it ends before it starts")
             continue
         rotations = [r.get("name") or r.get("id") for r in o.get("rotations") or [] if isinstance(r, dict)]
         notes = [f"applies to rotation {', '.join(map(str, rotations))} only in Opsgenie; a Callgoose override "
                  f"replaces whoever the whole schedule has"] if rotations else []
-        _item(plan, "override", label, notes, name)
+        note(plan, "override", label, notes, name)
         found.append({"user": email, "start": iso(start), "end": iso(end)})
         last_end = end
     return found
@@ -223,7 +215,7 @@ def _timeline(directory: Path, sid: str, name: str, title: str, emails: dict, pl
     fname = f"schedules/{sid}.timeline.json"
     doc = load(directory, fname, required=False)
     if doc is None:
-        _item(plan, "rota", title, [f"not checked: save {fname} to compare"], fname)
+        note(plan, "rota", title, [f"not checked: save {fname} to compare"], fname)
         return ()
     data = doc.get("data") if isinstance(doc, dict) else None
     if not isinstance(data, dict) or not isinstance(data.get("finalTimeline"), dict):
@@ -243,92 +235,3 @@ def _timeline(directory: Path, sid: str, name: str, title: str, emails: dict, pl
         email = emails.get(who.get("id")) or emails.get(who.get("name")) or str(who.get("name") or "").lower()
         spans.append((instant(p.get("startDate"), fname), instant(p.get("endDate"), fname), email))
     return rota(name, spans, start, end) if start < end else ()
-
-
-# ---- escalations and services -----------------------------------------------------------------
-
-def _delay(rule: dict) -> int:
-    delay = rule.get("delay") if isinstance(rule.get("delay"), dict) else {}
-    amount, unit = delay.get("timeAmount", 0), delay.get("timeUnit", "minutes")
-    if isinstance(amount, bool) or not isinstance(amount, int) or unit not in MINUTES or amount < 0:
-        raise ExportError(f"escalations.json: a rule's delay {delay!r} is not minutes, hours or days")
-    return amount * MINUTES[unit]
-
-
-def _escalations(directory: Path, emails: dict, schedules: dict, plan: list) -> tuple[list[dict], dict]:
-    policies, by_team, taken = [], {}, set()
-    for e in records(load(directory, "escalations.json"), "escalations.json", "data"):
-        title, source = str(e.get("name") or e.get("id")), f"escalations.json#{e.get('id')}"
-        name = policy_name(title, taken)
-        notes = [f"renamed {name!r}: Callgoose names use letters, digits, spaces, '.', '_' and '-'"] if name != title else []
-        groups: dict[int, list] = {}
-        for i, rule in enumerate(e.get("rules") or [], start=1):
-            delay, target = _delay(rule), None
-            recipient = rule.get("recipient") if isinstance(rule.get("recipient"), dict) else {}
-            kind, notify = recipient.get("type"), rule.get("notifyType", "default")
-            groups.setdefault(delay, [])
-            if kind == "user" and (emails.get(recipient.get("id")) or emails.get(recipient.get("username"))):
-                target = {"user": emails.get(recipient.get("id")) or emails[recipient["username"]]}
-            elif kind == "schedule" and (schedules.get(recipient.get("id")) or schedules.get(recipient.get("name"))):
-                target = {"schedule": schedules.get(recipient.get("id")) or schedules[recipient["name"]]}
-                if notify in ("next", "previous"):
-                    notes.append(f"rule {i} notifies the {notify} on-call person in Opsgenie; Callgoose pages "
-                                 f"whoever is on call")
-            elif kind == "team":
-                notes.append(f"rule {i} (team {recipient.get('name') or recipient.get('id')}) left out: Callgoose "
-                             f"has no teams; add the team's people or schedule to a level")
-            else:
-                notes.append(f"rule {i} ({kind} {recipient.get('name') or recipient.get('username') or ''}) left "
-                             f"out: not a user or schedule of this export")
-            if target and rule.get("condition") == "if-not-closed":
-                notes.append(f"rule {i} waits for the alert to be closed in Opsgenie; Callgoose stops escalating "
-                             f"once someone acknowledges")
-            if target and target not in groups[delay]:
-                groups[delay].append(target)
-        levels = [(delay, targets) for delay, targets in sorted(groups.items()) if targets]
-        if not levels:
-            _item(plan, "policy", title, [], source, skipped="none of its rules notifies a user or a schedule "
-                  + ("(" + "; ".join(notes) + ")" if notes else ""))
-            continue
-        repeat = e.get("repeat") if isinstance(e.get("repeat"), dict) else {}
-        count, wait = int(repeat.get("count") or 0), int(repeat.get("waitInterval") or 0)
-        if levels[0][0]:
-            notes.append(f"its first rule waits {levels[0][0]} min in Opsgenie; Callgoose pages the first level at once")
-        if count > MAX_REPEAT:
-            notes.append(f"repeats {count} times in Opsgenie; Callgoose at most {MAX_REPEAT}")
-            count = MAX_REPEAT
-        if count and repeat.get("closeAlertAfterAll"):
-            notes.append("Opsgenie closes the alert after the last repeat; Callgoose leaves it open, escalation finished")
-        last = max(groups) + (wait if count else 0)
-        doc_levels = []
-        for k, (delay, targets) in enumerate(levels):
-            after = (levels[k + 1][0] if k + 1 < len(levels) else last) - delay
-            doc_levels.append({"escalate_after_minutes": min(max(after, 1), MAX_DELAY_MINUTES), "targets": targets})
-        policies.append({"name": name, "repeat": count, "levels": doc_levels})
-        _item(plan, "policy", title, notes, source)
-        team = e.get("ownerTeam") if isinstance(e.get("ownerTeam"), dict) else {}
-        by_team.setdefault(team.get("id") or team.get("name"), []).append(name)
-    return policies, by_team
-
-
-def _services(directory: Path, by_team: dict, plan: list) -> list[dict]:
-    doc = load(directory, "services.json", required=False)
-    found, taken = [], set()
-    for s in records(doc, "services.json", "data") if doc is not None else []:
-        title = str(s.get("name") or s.get("id"))
-        name = service_name(title, taken)
-        notes = [f"renamed {name!r}: Callgoose service names use letters, digits, '.', '_' and '-'"] if name != title else []
-        policies = by_team.get(s.get("teamId"), [])
-        entry = {"name": name}
-        if len(policies) == 1:
-            entry["escalation_policy"] = policies[0]
-        elif policies:
-            notes.append(f"its team has several escalations ({', '.join(policies)}): choose one on the service's page")
-        else:
-            notes.append("no escalation of its team is in escalations.json: nobody is paged until one is chosen")
-        why = "; ".join(notes) or (f"paged by {policies[0]}, its team's escalation (Opsgenie's default routing rule; "
-                                   f"other routing rules are not read)")
-        plan.append(PlanItem("service", title, Verdict.CHANGED if notes else Verdict.IMPORTED, why,
-                             f"services.json#{s.get('id')}"))
-        found.append(entry)
-    return found

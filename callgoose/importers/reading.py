@@ -15,9 +15,16 @@ from pathlib import Path
 from ..engine.oncall import build_schedule
 from ..engine.rules import SpecError
 from ..engine.schedules import DAYS, known_zone, layer_shifts, zone
-from .base import ExportError, RotaEntry
+from .base import ExportError, PlanItem, RotaEntry, Verdict
 
 WEEK = 7 * 24 * 60  # minutes
+
+
+def note(plan: list, kind: str, name: str, notes: list[str], source: str, skipped: str = "") -> None:
+    """A plan item: skipped (``skipped`` says why), imported with a change (``notes`` say which),
+    or imported as it was."""
+    verdict = Verdict.SKIPPED if skipped else Verdict.CHANGED if notes else Verdict.IMPORTED
+    plan.append(PlanItem(kind, name, verdict, skipped or "; ".join(notes), source))
 
 
 def load(directory: Path, name: str, required: bool = True):
@@ -134,10 +141,12 @@ def rota(schedule: str, spans: list[tuple[float, float, str]], start: float, end
     return tuple(entries)
 
 
-def overlap(doc: dict, known: set[str], start: float, end: float) -> tuple[float, str, str] | None:
+def overlap(doc: dict, known: set[str], start: float, end: float,
+            ranks: list | None = None) -> tuple[float, str, str] | None:
     """The first instant of ``[start, end)`` at which two layers of a schedule document both
     have someone (Callgoose then pages the later layer's person only), with the two layers'
-    names; None when they never do (or the document does not build)."""
+    names; None when they never do (or the document does not build). With ``ranks`` (one per
+    layer), only layers of the same rank count: the old tool ranked the others as well."""
     try:
         schedule = build_schedule(doc, "schedule", known)
     except SpecError:
@@ -146,6 +155,8 @@ def overlap(doc: dict, known: set[str], start: float, end: float) -> tuple[float
     first = None
     for i, lower in enumerate(shifts):
         for j in range(i + 1, len(shifts)):
+            if ranks is not None and ranks[i] != ranks[j]:
+                continue
             for a in lower:
                 for b in shifts[j]:
                     at = max(a.start, b.start)
