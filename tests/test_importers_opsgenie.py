@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -176,3 +178,14 @@ def test_malformed_exports_name_the_file(tmp_path, name, change, message):
         (export / name).write_text(change)
     with pytest.raises(ExportError, match=message.replace(".", r"\.")):
         opsgenie.read(export)
+
+
+def test_importers_import_no_framework():
+    code = ("import sys, callgoose.importers.opsgenie, callgoose.importers.grafana_oncall; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in "
+            "('flask', 'flask_sqlalchemy', 'flask_login', 'flask_wtf', 'sqlalchemy', 'werkzeug')]; "
+            "print(','.join(bad))")
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=root, env={"PYTHONPATH": str(root)})
+    assert out.stdout.strip() == ""
