@@ -271,6 +271,7 @@ def test_the_ledger_the_incident_and_the_shadow_page_say_what_would_have_paged(p
     incident_id = setup.query("SELECT id FROM incidents")[0][0]
     page = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
     assert 'id="shadow-run"' in page and "would have paged Ana by SMS at 03:30" in page
+    assert 'title="shadow run: nobody is paged">Shadow</span>' in client.get("/incidents").get_data(as_text=True)
     now.set(86400 + 3600)
     listed = client.get("/shadow").get_data(as_text=True)
     days = re.findall(r'<h2 id="day-([0-9-]+)">', listed)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .. import clock
 from ..engine.paging import State
@@ -59,7 +59,10 @@ class ShadowPage:
 
 def shadow_page(zone_name: str, now: float, last_day: date | None = None) -> ShadowPage:
     """What was held in the ``DAYS`` days up to ``last_day`` (default today), in ``zone_name``."""
-    zone = ZoneInfo(zone_name)
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):  # a zone this machine no longer knows
+        zone = ZoneInfo("UTC")
     current = today(now, zone)
     last_day = min(last_day or current, current)
     start, end = window(last_day, zone)
