@@ -305,3 +305,25 @@ def test_a_config_export_names_nothing_else_new():
     """The document keeps its shape: a service that is not in a shadow run exports as before."""
     doc = export_config(parse_config({"services": [ALERTMANAGER]}))
     assert json.dumps(doc).count("shadow") == 0
+
+
+def test_a_missed_heartbeat_in_an_install_in_shadow_mode_opens_a_shadow_incident(make_app, database_url, tmp_path,
+                                                                                 setup_for, now):
+    """The heartbeat job opens incidents outside any request: it reads the setting too."""
+    from callgoose.jobs import heartbeats as heartbeats_job
+
+    app = make_app(database_url, tmp_path, SHADOW=True)
+    setup = setup_for(app)
+    beat = {"name": "nightly-db", "conditions": [{"json_key": "job", "contains": ["db-backup"]}],
+            "every_minutes": 60, "grace_minutes": 10}
+    doc = document(shadow_on=False)
+    doc["services"][0]["heartbeats"] = [beat]
+    configure(app, doc)
+    with app.test_client() as client:
+        assert post(client, setup.token(), {"job": "db-backup"}).status_code == 202
+    with app.app_context():
+        for at in (3600, 4200):
+            heartbeats_job.run(db.engine, app.config, T0 + at)
+    assert setup.query("SELECT title LIKE 'Heartbeat nightly-db%', shadow FROM incidents") == [(True, True)]
+    run_jobs(app, T0 + 4201)
+    assert [r[3] for r in outbox(setup)] == ["shadow", "pending"]
