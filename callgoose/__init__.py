@@ -24,6 +24,7 @@ DEFAULTS = {
     "HEALTH_PING_INTERVAL_SECONDS": 60,
     "API_LOG_RETENTION_DAYS": 30,
     "POLL_INTERVAL_SECONDS": 1,
+    "SHADOW": False,  # issue 18: every service runs in shadow mode (incidents open, nobody is paged)
     # Paging (issue 8): mail, Twilio-compatible SMS and calls, webhooks (CALLGOOSE_<name>)
     "SMTP_HOST": None,
     "SMTP_PORT": None,
@@ -93,6 +94,11 @@ def _check_settings(config) -> None:
             raise ValueError(f"setting {name} must be a whole number of at least {low}, not {value!r}")
 
 
+def _check_shadow(config) -> None:
+    if not isinstance(config["SHADOW"], bool):
+        raise ValueError(f"setting SHADOW must be true or false, not {config['SHADOW']!r}")
+
+
 def _check_intake(config) -> None:
     listen = config.get("SMTP_INTAKE_LISTEN")
     if listen:
@@ -143,6 +149,7 @@ def create_app(test_config: dict | None = None):
     app.json.sort_keys = False  # answers keep the field order SPEC S30 shows
     os.makedirs(app.instance_path, exist_ok=True)
     _check_settings(app.config)
+    _check_shadow(app.config)
     _check_intake(app.config)
     _check_ping(app.config)
     _check_sms_gateway(app.config)
@@ -158,7 +165,7 @@ def create_app(test_config: dict | None = None):
 
     from .extensions import babel, csrf, db, login_manager, migrate
     from .logs import install_redaction
-    from .services.catalog import SpecCache
+    from .services.catalog import spec_cache
     from .web.i18n import locale, timezone
 
     install_redaction()
@@ -168,7 +175,7 @@ def create_app(test_config: dict | None = None):
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", os.path.join(os.path.dirname(__file__), "translations"))
     babel.init_app(app, locale_selector=locale, timezone_selector=timezone)
-    app.extensions["callgoose_specs"] = SpecCache()
+    app.extensions["callgoose_specs"] = spec_cache(app.config)  # with the install's SHADOW
     with app.app_context():
         configure(db.engine)
 

@@ -135,16 +135,21 @@ def build_service(doc, path: str, limits: Limits = Limits()) -> ServiceSpec:
     """Build one service of the configuration document."""
     # "escalation_policy" and "webhooks" are the on-call part (engine.oncall reads them).
     check_fields(doc, path, {"name", "enabled", "duplicate_window_seconds", "trigger", "resolve",
-                             "maintenance", "escalation_policy", "webhooks", "split_on", "heartbeats"}, {"name"})
+                             "maintenance", "escalation_policy", "webhooks", "split_on", "heartbeats", "shadow"},
+                 {"name"})
     enabled = doc.get("enabled", True)
     if not isinstance(enabled, bool):
         raise SpecError(f"{path}.enabled", Say("must be true or false"))
+    shadow = doc.get("shadow", False)
+    if not isinstance(shadow, bool):
+        raise SpecError(f"{path}.shadow", Say("must be true or false"))
     trigger = _list(doc, "trigger", path)
     resolve = _list(doc, "resolve", path)
     check_rule_count(len(trigger), len(resolve), path, limits)
     return ServiceSpec(
         name=check_service_name(doc["name"], f"{path}.name"),
         enabled=enabled,
+        shadow=shadow,
         duplicate_window_seconds=check_window_seconds(doc.get("duplicate_window_seconds"),
                                                       f"{path}.duplicate_window_seconds"),
         split_on=check_split_on(doc.get("split_on"), f"{path}.split_on"),
@@ -236,6 +241,7 @@ def export_config(specs: list[ServiceSpec]) -> dict:
     return {"services": [
         {"name": s.name, "enabled": s.enabled, "duplicate_window_seconds": s.duplicate_window_seconds,
          **({"split_on": s.split_on} if s.split_on else {}),
+         **({"shadow": True} if s.shadow else {}),
          **({"heartbeats": [h.as_dict() for h in s.heartbeats]} if s.heartbeats else {}),
          "trigger": [r.as_dict() for r in s.trigger],
          "resolve": [r.as_dict() for r in s.resolve],

@@ -58,6 +58,7 @@ class ServiceSpec:
     maintenance: tuple[MaintenanceWindow, ...] = ()
     split_on: str | None = None  # S38: evaluate each element of this array as its own payload
     heartbeats: tuple[Heartbeat, ...] = ()  # issue 10: calls it expects every N minutes
+    shadow: bool = False  # issue 18: a shadow run: its incidents open as usual, and page nobody
     service_id: int | None = field(default=None, compare=False)
     # Who a new incident pages (its policy and webhooks), part of the cached spec: a service
     # that pages nobody costs the hot path nothing, and the policy is parsed once per spec.

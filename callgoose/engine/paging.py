@@ -120,7 +120,9 @@ def wait_words(seconds: float) -> Say:
 
 class State(str, Enum):
     """A notification's delivery state: pending -> sending -> sent | failed, or unknown when
-    the sender died while sending, or cancelled when an acknowledge made it pointless."""
+    the sender died while sending, or cancelled when an acknowledge made it pointless; or
+    shadow (pending -> shadow) when it came due for an incident of a shadow run: held, never
+    sent, at the moment it would have gone out."""
 
     PENDING = "pending"
     SENDING = "sending"
@@ -128,12 +130,14 @@ class State(str, Enum):
     FAILED = "failed"
     UNKNOWN = "unknown"
     CANCELLED = "cancelled"
+    SHADOW = "shadow"
 
     def __str__(self) -> str:
         return self.value
 
 
-FINAL_STATES = (State.SENT.value, State.FAILED.value, State.UNKNOWN.value, State.CANCELLED.value)
+FINAL_STATES = (State.SENT.value, State.FAILED.value, State.UNKNOWN.value, State.CANCELLED.value,
+                State.SHADOW.value)
 
 
 class Kind(str, Enum):
@@ -197,10 +201,12 @@ class Policy:
 @dataclass(frozen=True)
 class ServicePaging:
     """What a service's new incident pages, worked out once per cached spec: its policy (and
-    the JSON pinned on each incident), and how many webhooks hear of it."""
+    the JSON pinned on each incident), how many webhooks hear of it, and whether it is a
+    shadow run (the service's, or the whole install's: its incidents page nobody, for life)."""
 
     policy: Policy | None = None
     webhooks: int = 0
+    shadow: bool = False
 
     @cached_property
     def pinned(self) -> str | None:

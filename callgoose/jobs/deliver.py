@@ -214,9 +214,11 @@ def run(engine, config, now: float, keep_alive=lambda: None, senders: Senders | 
         senders.shutdown()
     elif started:
         outcomes["started"] = len(started)
-    if not (unknown or claimed.batches or claimed.postponed):
+    if not (unknown or claimed.batches or claimed.postponed or claimed.held):
         return None
     parts = [f"{n} {state}" for state, n in sorted(outcomes.items())]
+    if claimed.held:
+        parts.append(f"{claimed.held} held (shadow run)")
     if claimed.postponed:
         parts.append(f"{claimed.postponed} held by rate limits")
     if unknown:

@@ -69,12 +69,17 @@ class ServiceRow(NamedTuple):
 
 
 class SpecCache:
-    """Compiled specs keyed by (service id, version); derived data, safe to drop at any time."""
+    """Compiled specs keyed by (service id, version); derived data, safe to drop at any time.
 
-    def __init__(self, max_entries: int = 2000):
+    ``shadow``: the whole install runs in shadow mode (the SHADOW setting): every spec's
+    paging is a shadow run, whatever its service says. A cache that opens incidents is made
+    with it (:func:`spec_cache`)."""
+
+    def __init__(self, max_entries: int = 2000, shadow: bool = False):
         self._specs: dict[tuple[int, int], ServiceSpec | Exception] = {}
         self._lock = threading.Lock()
         self._max = max_entries
+        self.shadow = shadow
 
     def get(self, key):
         return self._specs.get(key)
@@ -84,6 +89,11 @@ class SpecCache:
             if len(self._specs) >= self._max:
                 self._specs.clear()
             self._specs[key] = spec
+
+
+def spec_cache(config) -> SpecCache:
+    """The cache of a process (or job) that opens incidents, with the install's shadow setting."""
+    return SpecCache(shadow=bool(config.get("SHADOW")))
 
 
 def _rule_spec(row):
@@ -123,14 +133,17 @@ def save_heartbeats(service: Service, heartbeats, now: float) -> None:
         row.paused = beat.paused
 
 
-def _build_specs(conn, rows) -> dict[int, ServiceSpec | Exception]:
+def _build_specs(conn, rows, shadow_all: bool = False) -> dict[int, ServiceSpec | Exception]:
     ids = [row.id for row in rows]
     rules = conn.execute(select(_rules).where(_rules.c.service_id.in_(ids))
                          .order_by(_rules.c.service_id, _rules.c.kind, _rules.c.position)).all()
     windows = conn.execute(select(_windows).where(_windows.c.service_id.in_(ids))
                            .order_by(_windows.c.id)).all()
-    paging = service_paging.paging_of(conn, ids)
-    split_on = dict(conn.execute(select(Service.id, Service.split_on).where(Service.id.in_(ids))).all())
+    more = {sid: (split, bool(shadow)) for sid, split, shadow in conn.execute(
+        select(Service.id, Service.split_on, Service.shadow).where(Service.id.in_(ids))).all()}
+    split_on = {sid: split for sid, (split, _shadow) in more.items()}
+    shadow = {sid for sid, (_split, on) in more.items() if on}
+    paging = service_paging.paging_of(conn, ids, shadow if not shadow_all else set(ids))
     beats = conn.execute(select(HeartbeatRow).where(HeartbeatRow.service_id.in_(ids))
                          .order_by(HeartbeatRow.service_id, HeartbeatRow.id)).all()
     built = {}
@@ -138,7 +151,7 @@ def _build_specs(conn, rows) -> dict[int, ServiceSpec | Exception]:
         try:
             own = [r for r in rules if r.service_id == row.id]
             built[row.id] = ServiceSpec(
-                name=row.name, enabled=row.enabled, service_id=row.id,
+                name=row.name, enabled=row.enabled, service_id=row.id, shadow=row.id in shadow,
                 duplicate_window_seconds=row.duplicate_window_seconds, split_on=split_on.get(row.id),
                 heartbeats=tuple(_heartbeat(b) for b in beats if b.service_id == row.id),
                 trigger=tuple(_rule_spec(r) for r in own if r.kind == "trigger"),
@@ -168,7 +181,7 @@ def load_specs(engine, cache: SpecCache, rows: list[ServiceRow]) -> list[Service
     missing = [row for row in rows if cache.get((row.id, row.version)) is None]
     if missing:
         with engine.connect() as conn:
-            built = _build_specs(conn, missing)
+            built = _build_specs(conn, missing, cache.shadow)
         for row in missing:
             cache.put((row.id, row.version), built[row.id])
     return [cache.get((row.id, row.version)) for row in rows]
@@ -252,6 +265,7 @@ def save_service(spec: ServiceSpec, now: float) -> Service:
             Maintenance.service_id == service.id, Maintenance.origin == "config"))
         service.version += 1
     service.enabled = spec.enabled
+    service.shadow = spec.shadow
     service.duplicate_window_seconds = spec.duplicate_window_seconds
     service.split_on = spec.split_on
     for kind, rules in (("trigger", spec.trigger), ("resolve", spec.resolve)):

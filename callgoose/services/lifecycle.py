@@ -40,9 +40,9 @@ STATUS_OF_IN_SERVICE = Sql("SELECT status FROM incidents WHERE id = :id AND serv
 OPEN_OR_REPEAT = Sql(f"""
     INSERT INTO incidents (service_id, title, description, payload_digest, urgency, status,
         mapping_value, mapping_key, duplicate_count, version, rule_id, created_by_call, created_at,
-        last_seen_at, facts)
+        last_seen_at, facts, shadow)
     VALUES (:service_id, :title, :description, :payload_digest, :urgency, '{RULES[Action.OPEN].to}',
-        :mapping_value, :mapping_key, 0, 1, :rule_id, :created_by_call, :now, :now, :facts)
+        :mapping_value, :mapping_key, 0, 1, :rule_id, :created_by_call, :now, :now, :facts, :shadow)
     ON CONFLICT (service_id, mapping_key) WHERE {ACTIVE_SQL}
     DO UPDATE SET duplicate_count = incidents.duplicate_count + 1, version = incidents.version + 1,
         first_repeat_at = coalesce(incidents.first_repeat_at, excluded.last_seen_at),
@@ -121,10 +121,11 @@ class Changes:
         """Open an incident, or count a repeat on the active one of its mapping value.
 
         ``service_paging``: what the service's new incident pages (engine.paging.ServicePaging,
-        from its cached spec). ``fields["facts"]``: engine.page.facts_of's, as JSON text (None:
-        none)."""
+        from its cached spec; a shadow run's incident is pinned as one, in the same statement).
+        ``fields["facts"]``: engine.page.facts_of's, as JSON text (None: none)."""
         incident_id, repeats, urgency = self.cursor.execute(OPEN_OR_REPEAT, {
-            "facts": None, **fields, "created_by_call": by.call_id, "now": self.now_db}).fetchone()
+            "facts": None, **fields, "shadow": bool(service_paging.shadow), "created_by_call": by.call_id,
+            "now": self.now_db}).fetchone()
         created = repeats == 0
         self._record(incident_id, RULES[Action.OPEN if created else Action.REPEAT].event, by)
         if created:

@@ -4,7 +4,8 @@ pending -> sending (with a deadline) -> sent | failed; a temporary failure goes 
 pending with a later ``due_at`` (engine.paging.retry_at); a row still ``sending`` after its
 deadline means the sender died mid-send: it becomes ``unknown`` and is never resent by
 itself. Rate limits and bundling are applied when claiming: what is due for one contact
-method goes out as one message, no more often than the method's limit allows.
+method goes out as one message, no more often than the method's limit allows. What is due
+for an incident of a shadow run is held instead (pending -> shadow), before any of that.
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ MARK_UNKNOWN = Sql(f"""
     UPDATE notifications SET status = '{State.UNKNOWN}', finished_at = :now, deadline = NULL,
         error = 'outcome unknown: the sender stopped while sending (it may or may not have arrived); not resent'
     WHERE status = '{State.SENDING}' AND deadline < :now
+""")
+# A shadow run (issue 18): what comes due for an incident that opened in one is held, in its
+# own final state, at the moment it would have gone out; it never reaches a sender, and it
+# counts against no rate limit (it is not a send).
+HOLD_SHADOW = Sql(f"""
+    UPDATE notifications SET status = '{State.SHADOW}', finished_at = :now, deadline = NULL, error = NULL
+    WHERE status = '{State.PENDING}' AND due_at <= :now AND incident_id IS NOT NULL
+        AND EXISTS (SELECT 1 FROM incidents i WHERE i.id = notifications.incident_id AND i.shadow)
 """)
 DUE = Sql(f"""
     SELECT id, kind, contact_method_id, webhook_id, channel, target FROM notifications
@@ -168,6 +177,7 @@ class Batch:
 class Claimed:
     batches: list[Batch] = field(default_factory=list)
     postponed: int = 0
+    held: int = 0  # notifications of shadow incidents that came due: held, not sent
 
 
 def mark_unknown(cursor: Cursor, now: float, in_flight: set[int] = frozenset()) -> int:
@@ -215,11 +225,12 @@ def _take(cursor: Cursor, notification_id: int, now: float) -> bool:
 def claim(cursor: Cursor, now: float, limit: int = 200, room=None) -> Claimed:
     """Take what is due, in one write transaction: each service webhook row alone; each contact
     method's due rows as one bundle, unless its rate limit says later (then they wait, and
-    more may join them). ``room(channel, target, options)``: whether a sender is free for a message
+    more may join them). What is due for a shadow incident is held first, so it is neither
+    sent, nor bundled, nor counted by a limit. ``room(channel, target, options)``: whether a sender is free for a message
     there now (None: always); a message without one stays pending for a later claim."""
     now_db = clock.to_db(now)
     room = room or (lambda _channel, _target, _options=None: True)
-    claimed = Claimed()
+    claimed = Claimed(held=cursor.changed(HOLD_SHADOW, {"now": now_db}))
     methods: dict[int, None] = {}  # the contact methods with something due, in order
     for nid, kind, method_id, webhook_id, channel, target in cursor.execute(
             DUE, {"now": now_db, "limit": limit}).fetchall():

@@ -61,10 +61,12 @@ CANCEL_PAGES = Sql(f"""
     UPDATE notifications SET status = '{State.CANCELLED}', finished_at = :now, error = :why
     WHERE incident_id = :id AND status = '{State.PENDING}' AND kind = '{Kind.PAGE}'
 """)
+# Who hears "acknowledged by" and "resolved": the people paged (in a shadow run, those who
+# would have been: their follow-ups are held in turn).
 PAGED_USERS = Sql(f"""
     SELECT DISTINCT user_id FROM notifications
     WHERE incident_id = :id AND kind = '{Kind.PAGE}' AND user_id IS NOT NULL
-      AND status IN ('{State.SENT}', '{State.SENDING}', '{State.UNKNOWN}')
+      AND status IN ('{State.SENT}', '{State.SENDING}', '{State.UNKNOWN}', '{State.SHADOW}')
 """)
 WEBHOOKS_OF_INCIDENT = Sql("""
     SELECT w.id, w.url, w.events FROM service_webhooks w JOIN incidents i ON i.service_id = w.service_id

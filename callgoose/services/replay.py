@@ -49,8 +49,10 @@ def matching(engine, status: int, since: float, limit: int = MAX_CALLS) -> list[
         "since": clock.to_db(since), "status": status, "n": limit}).fetchall())]
 
 
-def replay(engine, call_ids: list[str], actor: str, now: float, default_window: int) -> Replayed:
-    """Process these stored calls again, oldest first, each as a new call of its token's scope."""
+def replay(engine, call_ids: list[str], actor: str, now: float, default_window: int,
+           shadow: bool = False) -> Replayed:
+    """Process these stored calls again, oldest first, each as a new call of its token's scope
+    (``shadow``: the install runs in shadow mode, the SHADOW setting)."""
     ids = list(dict.fromkeys(call_ids))[:MAX_CALLS]
     done = Replayed()
     if not ids:
@@ -58,7 +60,7 @@ def replay(engine, call_ids: list[str], actor: str, now: float, default_window: 
     marks = ", ".join(f":id{i}" for i in range(len(ids)))
     rows = run_read(engine, lambda c: c.execute(Sql(ORIGINALS.format(ids=marks)),
                                                 {f"id{i}": v for i, v in enumerate(ids)}).fetchall())
-    cache = SpecCache()
+    cache = SpecCache(shadow=shadow)
     for call_id, token_id, token_name, source, content_type, text, scope, _ in sorted(
             rows, key=lambda r: to_datetime(r[7]) or datetime.min):
         if token_id is None:
@@ -76,9 +78,9 @@ def replay(engine, call_ids: list[str], actor: str, now: float, default_window: 
 
 
 def replay_request(engine, call_ids: list[str], status: int | None, hours: int | None, actor: str, now: float,
-                   default_window: int) -> Replayed:
+                   default_window: int, shadow: bool = False) -> Replayed:
     """The dashboard's replay: the ticked calls, or every call answered ``status`` in the last
     ``hours`` hours (at most :data:`MAX_CALLS`)."""
     if not call_ids and status is not None and hours:
         call_ids = matching(engine, status, now - hours * 3600)
-    return replay(engine, call_ids, actor, now, default_window)
+    return replay(engine, call_ids, actor, now, default_window, shadow)

@@ -21,9 +21,10 @@ from . import schedules
 from .policies import PolicyView, policy_choices, policy_view, services_changed
 
 
-def paging_of(conn, service_ids: list[int]) -> dict[int, ServicePaging]:
-    """For the spec cache: each service's policy and number of webhooks. Whatever changes these
-    bumps the service's version (:func:`services_changed`)."""
+def paging_of(conn, service_ids: list[int], shadow: set[int] = frozenset()) -> dict[int, ServicePaging]:
+    """For the spec cache: each service's policy and number of webhooks, and whether it runs
+    in shadow mode (``shadow``: those that do). Whatever changes these bumps the service's
+    version (:func:`services_changed`)."""
     policies = {sid: Policy.from_json({"name": name, "repeat": repeat, "levels": levels})
                 for sid, name, repeat, levels in conn.execute(
                     select(Service.id, EscalationPolicy.name, EscalationPolicy.repeat, EscalationPolicy.levels)
@@ -32,7 +33,7 @@ def paging_of(conn, service_ids: list[int]) -> dict[int, ServicePaging]:
     hooks = dict(conn.execute(select(ServiceWebhook.service_id, func.count(ServiceWebhook.id))
                               .where(ServiceWebhook.service_id.in_(service_ids))
                               .group_by(ServiceWebhook.service_id)).all())
-    return {sid: ServicePaging(policies.get(sid), hooks.get(sid, 0)) for sid in service_ids}
+    return {sid: ServicePaging(policies.get(sid), hooks.get(sid, 0), sid in shadow) for sid in service_ids}
 
 
 @dataclass(frozen=True)

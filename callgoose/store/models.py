@@ -89,6 +89,8 @@ class Service(db.Model):
     # Who is paged for its incidents (pinned on each incident when it opens); None: nobody.
     escalation_policy_id: Mapped[int | None] = mapped_column(
         ForeignKey("escalation_policies.id", ondelete="SET NULL", name="fk_services_escalation_policy_id_escalation_policies"))
+    # A shadow run (issue 18): its incidents open as usual and page nobody (pinned on each).
+    shadow: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
     @classmethod
     def live(cls):
@@ -175,6 +177,9 @@ class Incident(db.Model):
     # the rules saw, read when it opened; for a split payload its element's, which the stored
     # payload (the whole call's) no longer says without reading all of it
     facts: Mapped[dict | None] = mapped_column(JSON)
+    # Opened while its service (or the install) ran in shadow mode: for its whole life every
+    # notification it causes is held when due, never sent (issue 18).
+    shadow: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     first_repeat_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1, server_default="1")  # +1 on every change (the page polls it)
     rule_id: Mapped[int | None]

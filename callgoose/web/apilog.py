@@ -79,7 +79,8 @@ def replay_calls():
     ids = [i for i in request.form.getlist("call") if _CALL_ID.fullmatch(i)]
     status = whole_number(request.form.get("status"), "status", 100, 599)
     done = replay.replay_request(db.engine, ids, status, whole_number(request.form.get("hours"), "hours", 1, 720),
-                                 current_user.email, clock.now(), current_app.config["DUPLICATE_WINDOW_SECONDS"])
+                                 current_user.email, clock.now(), current_app.config["DUPLICATE_WINDOW_SECONDS"],
+                                 current_app.config["SHADOW"])
     said = ", ".join(f"{n} × {s} {outcome(s)}" for s, n in done.summary().items()) or _("nothing to replay")
     flash(ngettext("Replayed %(num)d call: %(said)s.", "Replayed %(num)d calls: %(said)s.", len(done.statuses),
                    said=said) + (" " + ngettext("%(num)d could not be replayed (not found, or not a 2xx).",

@@ -55,7 +55,7 @@ WORDS = {
     "redescribed": _l("description changed"),
     # a notification's delivery state (engine.paging.State)
     "pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"), "failed": _l("failed"),
-    "unknown": _l("outcome unknown"), "cancelled": _l("cancelled"),
+    "unknown": _l("outcome unknown"), "cancelled": _l("cancelled"), "shadow": _l("held: shadow run"),
     # the integration templates' names that are words, not only a product's name
     "AWS SNS with CloudWatch alarms": _l("AWS SNS with CloudWatch alarms"),
     "Azure Monitor (common alert schema)": _l("Azure Monitor (common alert schema)"),

@@ -26,6 +26,7 @@ _INCIDENT = {
         "status": {"enum": list(STATUSES)}, "urgency": {"enum": ["high", "low"]},
         "mapping_value": {"type": ["string", "null"]}, "duplicate_count": {"type": "integer", "minimum": 0},
         "created_at": {"type": "string", "format": "date-time"}, "acknowledged_at": _TIME, "resolved_at": _TIME,
+        "shadow": {"const": True, "description": "only on an incident opened in a shadow run: it pages nobody"},
     },
 }
 _RESULT = {
