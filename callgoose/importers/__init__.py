@@ -42,7 +42,7 @@ def read(tool: str, directory: Path) -> Imported:
 
     :raises ExportError: the directory does not hold a readable export of that tool."""
     if not directory.is_dir():
-        raise ExportError(f"{directory}: not a directory")
+        raise ExportError("not a directory")
     return importer(tool).read(directory)
 
 

@@ -95,14 +95,15 @@ def check(doc: dict, rota: tuple[RotaEntry, ...] | list[RotaEntry]) -> RotaCheck
     schedules, faults = schedules_of(doc)
     mismatches: list[Mismatch] = []
     for entry in rota:
-        old = tuple(sorted(u.lower() for u in entry.users))
+        old = tuple(sorted(entry.users))
+        wanted = sorted(u.lower() for u in old)
         schedule = schedules.get(entry.schedule)
         if schedule is None:
             why = faults.get(entry.schedule, f"the import has no schedule {entry.schedule!r}")
             mismatches.append(Mismatch(entry.schedule, entry.start, entry.end, old, (), why))
             continue
         for start, end, users in _parts(schedule, entry.start, entry.end):
-            if tuple(sorted(users)) != old:
+            if sorted(users) != wanted:
                 mismatches.append(Mismatch(entry.schedule, start, end, old, users))
     return RotaCheck(len(rota), tuple(mismatches))
 
