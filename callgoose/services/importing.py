@@ -27,6 +27,7 @@ from ..importers.base import ExportError, Imported, PlanItem, RotaEntry, Verdict
 from . import catalog, oncall, schedules
 
 MAX_FILES = 2000
+TOOLS = tuple((key, importers.TOOL_NAMES[key]) for key in importers.IMPORTERS)  # (key, name) to choose from
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,11 @@ def apply(report: Report, now: float) -> dict:
 
 # ---- uploads (the dashboard) -------------------------------------------------------------------
 
+def size(limit: int) -> str:
+    """A size limit in words: "32 MiB", "4 KiB"."""
+    return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
+
+
 def _parts(name: str) -> tuple[str, ...]:
     parts = tuple(p for p in re.split(r"[\\/]+", name) if p not in ("", ".", ".."))
     if not parts or any(p.startswith(".") or p == "__MACOSX" for p in parts):
@@ -149,7 +155,7 @@ def _unzip(data: bytes, limit: int) -> list[tuple[tuple[str, ...], bytes]]:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = [i for i in archive.infolist() if not i.is_dir() and _parts(i.filename)]
         if len(infos) > MAX_FILES or sum(i.file_size for i in infos) > limit:
-            raise ExportError(f"the zip file holds more than {limit // (1024 * 1024)} MiB or {MAX_FILES} files")
+            raise ExportError(f"the zip file holds more than {size(limit)} or {MAX_FILES} files")
         found = []
         for info in infos:
             with archive.open(info) as f:
@@ -166,7 +172,7 @@ def unpack(files: list[tuple[str, bytes]], target: Path, limit: int) -> None:
     """Write uploaded files into ``target``: one .zip keeps its folders, loose files (a
     folder chosen in the browser sends its paths) keep theirs. :raises ExportError:."""
     if sum(len(content) for _, content in files) > limit:
-        raise ExportError(f"the upload is larger than {limit // (1024 * 1024)} MiB")
+        raise ExportError(f"the upload is larger than {size(limit)}")
     if len(files) == 1 and (files[0][0].lower().endswith(".zip") or files[0][1][:4] == b"PK\x03\x04"):
         found = _unzip(files[0][1], limit)
     else:
@@ -214,3 +220,16 @@ def unbundle(text: str) -> Report:
         return examine(imported)
     except (ValueError, KeyError, TypeError, AttributeError):
         raise ExportError("the plan to import was lost or damaged: upload the files again") from None
+
+
+def apply_bundle(text: str, now: float) -> tuple[Report, dict]:
+    """Import what a plan page showed (the dashboard's Import button).
+
+    :raises ExportError: the bundle is damaged, or Callgoose refuses the document."""
+    report = unbundle(text)
+    if report.fault:
+        raise ExportError(f"Callgoose refuses this import: {report.fault}; nothing imported")
+    try:
+        return report, apply(report, now)
+    except SpecError as exc:
+        raise ExportError(f"Callgoose refuses this import: {exc}; nothing imported") from None
