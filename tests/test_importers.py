@@ -238,3 +238,38 @@ def test_rota_entries_are_instants_of_the_rendered_times():
     entry = read().rota[0]
     assert entry.schedule == "Checkout Primary" and entry.users == ("bo@example.com",)
     assert entry.start == datetime.fromisoformat("2027-01-04T00:00:00+01:00").timestamp()
+
+
+def _paths(node, at=()):
+    """Every place in a JSON document, lists cut to their first two items."""
+    yield at
+    children = node.items() if isinstance(node, dict) else enumerate(node[:2]) if isinstance(node, list) else ()
+    for key, value in children:
+        yield from _paths(value, at + (key,))
+
+
+def test_any_wrong_value_anywhere_is_an_export_error_or_read(export):
+    """Each place of each file, in turn, holds a value of the wrong kind: the importer reads it
+    or answers ExportError, never another exception (no traceback for a damaged export)."""
+    crashes = []
+    for path in sorted(export.rglob("*.json")):
+        original = path.read_text()
+        for at in list(_paths(json.loads(original)))[1:]:
+            if len(at) > 5:
+                continue
+            for wrong in ("x", {}, None):
+                doc = json.loads(original)
+                node = doc
+                for key in at[:-1]:
+                    node = node[key]
+                node[at[-1]] = wrong
+                path.write_text(json.dumps(doc))
+                try:
+                    imported = read(export)
+                    check.check(imported.document, imported.rota)
+                except ExportError:
+                    pass
+                except Exception as exc:  # noqa: BLE001 - the point: nothing else may escape
+                    crashes.append((path.name, at, wrong, repr(exc)))
+        path.write_text(original)
+    assert crashes == []

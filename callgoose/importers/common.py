@@ -58,6 +58,23 @@ def listed(value, key: str, name: str) -> list[dict]:
     return found
 
 
+def objects(value, name: str, path: str, dicts: bool = True) -> list:
+    """A list (of objects, with ``dicts``), or None read as an empty one.
+
+    :raises ExportError: anything else."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or (dicts and not all(isinstance(v, dict) for v in value)):
+        raise ExportError(f"{name}: {path} must be a list{' of objects' if dicts else ''}")
+    return value
+
+
+def ref(value) -> str | None:
+    """The id of a reference (``{"id": "PABC123", "type": ...}``); None when it has none."""
+    found = value.get("id") if isinstance(value, dict) else None
+    return found if isinstance(found, str) else None
+
+
 def text(obj: dict, key: str, name: str, path: str, required: bool = True) -> str | None:
     """A string field of an object; :raises ExportError: when required and missing."""
     value = obj.get(key)

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from .base import ExportError, Imported, PlanItem, Verdict
-from .common import POLICY_NAME, SERVICE_NAME, Names, listed, load, renamed, text, zone_of
+from .common import POLICY_NAME, SERVICE_NAME, Names, listed, load, objects, ref, renamed, text, zone_of
 from .pagerduty_schedules import read_schedules
 
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -64,20 +64,21 @@ def _rules(raws: list, methods: dict[str, str], who: str, name: str):
     merged: dict[tuple[str, int], list[str]] = {}
     items = []
     for r in raws:
-        ref = r.get("contact_method") if isinstance(r, dict) else None
-        if not isinstance(ref, dict) or "start_delay_in_minutes" not in r:
+        method = r.get("contact_method") if isinstance(r, dict) else None
+        if not isinstance(method, dict) or "start_delay_in_minutes" not in r:
             items.append(PlanItem("notification_rule", who, Verdict.SKIPPED, "users.json holds only a reference: "
                                   "save it with include[]=notification_rules", name))
             continue
         delay, urgency = r.get("start_delay_in_minutes"), r.get("urgency", "high")
-        label = f"{who}: {ref.get('summary') or ref.get('id')} after {delay} min ({urgency})"
-        if ref.get("id") not in methods:
-            items.append(PlanItem("notification_rule", label, Verdict.SKIPPED, "its contact method is not imported", name))
+        label = f"{who}: {method.get('summary') or ref(method)} after {delay} min ({urgency})"
+        if ref(method) not in methods:
+            items.append(PlanItem("notification_rule", label, Verdict.SKIPPED, "its contact method is not imported",
+                                  name))
             continue
         if not isinstance(delay, int) or delay < 0 or urgency not in ("high", "low"):
             raise ExportError(f"{name}: a notification rule of {who} needs start_delay_in_minutes and urgency")
         kept = min(delay, MAX_DELAY)
-        urgencies = merged.setdefault((methods[ref["id"]], kept), [])
+        urgencies = merged.setdefault((methods[ref(method)], kept), [])
         urgencies.append(urgency)
         items.append(PlanItem("notification_rule", label, Verdict.CHANGED if kept != delay else Verdict.IMPORTED,
                               f"Callgoose waits at most {MAX_DELAY} minutes" if kept != delay else "", name))
@@ -102,13 +103,14 @@ def read_users(directory: Path):
         items.append(PlanItem("user", f"{who} ({email})", Verdict.CHANGED if why else Verdict.IMPORTED, why, name))
         people[uid] = email
         methods, taken, ids = [], set(), {}
-        for raw_method in raw.get("contact_methods") or []:
+        for raw_method in objects(raw.get("contact_methods"), name, f"users[{i}].contact_methods", dicts=False):
             doc, item = _method(raw_method if isinstance(raw_method, dict) else {}, who, taken, name)
             items.append(item)
             if doc is not None:
                 methods.append(doc)
-                ids[raw_method.get("id")] = doc["name"]
-        rules, rule_items = _rules(raw.get("notification_rules") or [], ids, who, name)
+                ids[ref(raw_method)] = doc["name"]
+        rules, rule_items = _rules(objects(raw.get("notification_rules"), name, f"users[{i}].notification_rules",
+                                           dicts=False), ids, who, name)
         items += rule_items
         users.append({"email": email, "name": who, "role": "admin" if admin else "responder", "time_zone": zone,
                       "contact_methods": methods, "notification_rules": rules})
@@ -117,21 +119,20 @@ def read_users(directory: Path):
 
 def _targets(rule: dict, people: dict, schedules: dict, name: str, path: str):
     targets, dropped = [], []
-    for j, t in enumerate(rule.get("targets") or []):
-        kind = t.get("type") if isinstance(t, dict) else None
+    for j, t in enumerate(objects(rule.get("targets"), name, f"{path}.targets")):
+        kind, tid = t.get("type"), ref(t)
         if kind in ("user", "user_reference"):
-            if t.get("id") not in people:
-                raise ExportError(f"{name}: {path}.targets[{j}] is user {t.get('id')!r}, who is not in users.json")
-            targets.append({"user": people[t["id"]]})
-        elif kind in ("schedule", "schedule_reference") and t.get("id") in schedules:
-            targets.append({"schedule": schedules[t["id"]]})
+            if tid not in people:
+                raise ExportError(f"{name}: {path}.targets[{j}] is user {tid!r}, who is not in users.json")
+            targets.append({"user": people[tid]})
+        elif kind in ("schedule", "schedule_reference") and tid in schedules:
+            targets.append({"schedule": schedules[tid]})
         elif kind == "schedule_v3_reference":
             dropped.append(f"the flexible (v3) schedule {t.get('summary') or t.get('id')} cannot be imported")
         elif kind in ("schedule", "schedule_reference"):
             dropped.append(f"the schedule {t.get('summary') or t.get('id')} is not among the saved schedules")
         else:
-            dropped.append(f"the target {t.get('id') if isinstance(t, dict) else t!r} ({kind}) is not a user or a "
-                           f"schedule")
+            dropped.append(f"the target {tid!r} ({kind}) is not a user or a schedule")
     return targets, dropped
 
 
@@ -142,10 +143,9 @@ def read_policies(directory: Path, people: dict, schedules: dict):
     for i, raw in enumerate(listed(load(directory, name), "escalation_policies", name)):
         original = text(raw, "name", name, f"escalation_policies[{i}]")
         notes, levels = [], []
-        for r, rule in enumerate(raw.get("escalation_rules") or []):
+        rules = objects(raw.get("escalation_rules"), name, f"escalation_policies[{i}].escalation_rules")
+        for r, rule in enumerate(rules):
             path = f"escalation_policies[{i}].escalation_rules[{r}]"
-            if not isinstance(rule, dict):
-                raise ExportError(f"{name}: {path} is not an object")
             targets, dropped = _targets(rule, people, schedules, name, path)
             notes += [f"level {r + 1}: {d}" for d in dropped]
             if rule.get("escalation_rule_assignment_strategy") == "round_robin":
@@ -169,7 +169,7 @@ def read_policies(directory: Path, people: dict, schedules: dict):
                                   + (f" ({'; '.join(notes)})" if notes else ""), name))
             continue
         label = names.give(original)
-        by_id[raw.get("id")] = label
+        by_id[ref(raw)] = label
         docs.append({"name": label, "repeat": min(loops, MAX_REPEAT), "levels": levels})
         items.append(renamed("policy", original, label, name, "; ".join(notes)))
     return docs, items, by_id
@@ -182,8 +182,7 @@ def read_services(directory: Path, policies: dict):
     for i, raw in enumerate(listed(load(directory, name), "services", name)):
         original = text(raw, "name", name, f"services[{i}]")
         label = names.give(original)
-        ref = raw.get("escalation_policy") or {}
-        policy = policies.get(ref.get("id")) if isinstance(ref, dict) else None
+        policy = policies.get(ref(raw.get("escalation_policy")))
         notes = [f"send its events to /v2/enqueue with a routing key from `flask --app callgoose create-token "
                  f"NAME --service {label} --routing-key`"]
         if policy is None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .base import ExportError, PlanItem, RotaEntry, Verdict
-from .common import POLICY_NAME, Names, instant, iso, listed, load, renamed, zone_of
+from .common import POLICY_NAME, Names, instant, iso, listed, load, objects, ref, renamed, zone_of
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 UNITS = (("weeks", 7 * 86400), ("days", 86400), ("hours", 3600))
@@ -42,9 +42,9 @@ def _local(at: float, tz: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(at, tz).replace(tzinfo=None)
 
 
-def _who(ref, people: dict[str, str], name: str, path: str) -> str:
+def _who(user, people: dict[str, str], name: str, path: str) -> str:
     """The email of a user reference; :raises ExportError: one users.json does not hold."""
-    uid = ref.get("id") if isinstance(ref, dict) else None
+    uid = ref(user)
     if uid not in people:
         raise ExportError(f"{name}: {path} is user {uid!r}, who is not in users.json (save every page of "
                           f"GET /users)")
@@ -61,7 +61,7 @@ def windows(restrictions: list, name: str, path: str) -> tuple[list[dict] | None
     changed. A span over a day is cut at midnight into one window per day."""
     spans: list[tuple[int, int, int]] = []  # (day, start second of that day, length)
     notes: list[str] = []
-    for i, r in enumerate(restrictions):
+    for i, r in enumerate(objects(restrictions, name, f"{path}.restrictions")):  # None: none
         rpath = f"{path}.restrictions[{i}]"
         kind, length = r.get("type") if isinstance(r, dict) else None, r.get("duration_seconds")
         try:
@@ -101,11 +101,12 @@ def windows(restrictions: list, name: str, path: str) -> tuple[list[dict] | None
 def layer(raw: dict, tz: ZoneInfo, people: dict, since: float | None, name: str, path: str):
     """One layer as a Callgoose layer (None: not importable) and its verdict and why."""
     users = [_who(u.get("user") if isinstance(u, dict) else None, people, name, f"{path}.users[{j}]")
-             for j, u in enumerate(raw.get("users") or [])]
+             for j, u in enumerate(objects(raw.get("users"), name, f"{path}.users"))]
     length = raw.get("rotation_turn_length_seconds")
     if not users:
         return None, Verdict.SKIPPED, "it has no users"
-    unit = next(((u, length // s) for u, s in UNITS if isinstance(length, int) and length > 0 and length % s == 0), None)
+    whole = isinstance(length, int) and not isinstance(length, bool) and length > 0
+    unit = next(((u, length // s) for u, s in UNITS if whole and length % s == 0), None)
     if unit is None or unit[1] > 1000:
         return None, Verdict.SKIPPED, f"its turn of {length} seconds is not a whole number of hours (up to 1000)"
     virtual = _local(instant(raw.get("rotation_virtual_start"), name, f"{path}.rotation_virtual_start"), tz)
@@ -127,7 +128,7 @@ def layer(raw: dict, tz: ZoneInfo, people: dict, since: float | None, name: str,
     shift = k % len(users)
     doc = {"name": "", "users": users[shift:] + users[:shift], "start": first.strftime("%Y-%m-%dT%H:%M"),
            "shift": {"unit": unit[0], "count": unit[1]}}
-    found, more = windows(raw.get("restrictions") or [], name, path)
+    found, more = windows(raw.get("restrictions"), name, path)
     if found:
         doc["restrictions"] = found
     notes += more
@@ -139,11 +140,13 @@ def overrides(raws: list[dict], people: dict, label: str, name: str, key: str):
     is kept whole and the earlier cut around it), with a plan item each."""
     kept: list[list] = []  # [user, start, end, index]
     items = []
+    raws = objects(raws, name, key)
     for i, o in enumerate(sorted(raws, key=lambda o: str(o.get("start")))):
         email = _who(o.get("user"), people, name, f"{key}[{i}].user")
         start, end = instant(o.get("start"), name, f"{key}[{i}].start"), instant(o.get("end"), name, f"{key}[{i}].end")
         if end <= start:
-            items.append(PlanItem("override", f"{label}: {email} {iso(start)}", Verdict.SKIPPED, "it ends before it starts", name))
+            items.append(PlanItem("override", f"{label}: {email} {iso(start)}", Verdict.SKIPPED,
+                                  "it ends before it starts", name))
             continue
         for k in list(kept):
             if k[1] < end and start < k[2]:
@@ -162,12 +165,13 @@ def rota(schedule: dict, people: dict, label: str, name: str) -> list[RotaEntry]
     """The final schedule's rendered entries (who PagerDuty will have on call), gaps between
     them as entries with nobody; a user users.json does not hold is kept by id."""
     final = schedule.get("final_schedule") or {}
-    entries = final.get("rendered_schedule_entries") or [] if isinstance(final, dict) else []
+    entries = objects((final.get("rendered_schedule_entries") or []) if isinstance(final, dict) else [],
+                      name, "final_schedule.rendered_schedule_entries")
     found: list[RotaEntry] = []
     for i, e in enumerate(sorted(entries, key=lambda e: str(e.get("start")))):
         path = f"final_schedule.rendered_schedule_entries[{i}]"
         start, end = instant(e.get("start"), name, f"{path}.start"), instant(e.get("end"), name, f"{path}.end")
-        uid = (e.get("user") or {}).get("id")
+        uid = ref(e.get("user"))
         if found and found[-1].end < start:
             found.append(RotaEntry(label, found[-1].end, start, ()))
         found.append(RotaEntry(label, start, end, (people.get(uid, str(uid)),)))
@@ -186,15 +190,14 @@ def read_schedule(directory: Path, file: str, people: dict, names: Names):
     zone = zone_of(schedule.get("time_zone"))
     if zone is None:
         return None, [PlanItem("schedule", original, Verdict.SKIPPED,
-                               f"its time zone {schedule.get('time_zone')!r} is unknown", file)], [], schedule.get("id")
+                               f"its time zone {schedule.get('time_zone')!r} is unknown", file)], [], ref(schedule)
     notes = [] if zone == schedule.get("time_zone") else [f"time zone {schedule.get('time_zone')!r} read as {zone}"]
     entries = rota(schedule, people, label, file)
     since = entries[0].start if entries else None
     items, layers, tz, taken = [], [], ZoneInfo(zone), set()
-    for i, raw_layer in reversed(list(enumerate(schedule["schedule_layers"]))):
+    for i, raw_layer in reversed(list(enumerate(objects(schedule["schedule_layers"], file,
+                                                         "schedule.schedule_layers")))):
         path = f"schedule.schedule_layers[{i}]"
-        if not isinstance(raw_layer, dict):
-            raise ExportError(f"{file}: {path} is not an object")
         layer_name = str(raw_layer.get("name") or f"Layer {len(schedule['schedule_layers']) - i}")[:60].strip()
         doc, verdict, why = layer(raw_layer, tz, people, since, file, path)
         items.append(PlanItem("layer", f"{label} / {layer_name}", verdict, why, file))
@@ -221,7 +224,7 @@ def read_schedule(directory: Path, file: str, people: dict, names: Names):
         items.append(PlanItem("rota", label, Verdict.SKIPPED, "no rendered entries to check: save the schedule "
                               "with since and until", file))
     doc = {"name": label, "time_zone": zone, "layers": layers, "overrides": docs}
-    return doc, items, entries, schedule.get("id")
+    return doc, items, entries, ref(schedule)
 
 
 def read_schedules(directory: Path, people: dict):
