@@ -75,14 +75,14 @@ def test_a_zip_of_the_folder_is_read_with_its_folders(admin):
 
 
 @pytest.mark.parametrize("files, message", [
-    ([(io.BytesIO(b"{broken"), "users.json")], "users.json: not JSON"),
-    ([(io.BytesIO(b"hello"), "notes.txt")], "notes.txt: not a .json file"),
-    ([(io.BytesIO(b"PK\x03\x04 not really"), "export.zip")], "the .zip file cannot be read"),
-    ([(io.BytesIO(b"{}"), "services.json")], "users.json: missing"),
+    ([(b"{broken", "users.json")], "users.json: not JSON"),
+    ([(b"hello", "notes.txt")], "notes.txt: not a .json file"),
+    ([(b"PK\x03\x04 not really", "export.zip")], "the .zip file cannot be read"),
+    ([(b"{}", "services.json")], "users.json: missing"),
     ([], "no files: choose the saved .json files, or one .zip of them"),
 ])
 def test_a_bad_upload_is_a_422_with_the_reason(admin, files, message):
-    response = upload(admin, files)
+    response = upload(admin, [(io.BytesIO(content), name) for content, name in files])
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and "Nothing imported: " + html.escape(message) in page
 
