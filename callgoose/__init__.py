@@ -45,6 +45,7 @@ DEFAULTS = {
     "SMTP_INTAKE_LISTEN": None,
     "SMTP_INTAKE_DOMAIN": "callgoose.localhost",
     "SMTP_INTAKE_MAX_BYTES": 10 * 1024 * 1024,
+    "IMPORT_MAX_BYTES": 32 * 1024 * 1024,  # Services → Import: the saved files of another tool, in all
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "WTF_CSRF_TIME_LIMIT": None,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -87,6 +88,7 @@ def _check_settings(config) -> None:
                       ("PORT", 1), ("API_LOG_RETENTION_DAYS", 1), ("POLL_INTERVAL_SECONDS", 1),
                       ("CONNECTION_LIMIT", 10), ("IDLE_TIMEOUT_SECONDS", 1), ("SHUTDOWN_TIMEOUT_SECONDS", 0),
                       ("WORKER_TICK_SECONDS", 1), ("WORKER_LEASE_SECONDS", 2), ("SMTP_INTAKE_MAX_BYTES", 1024),
+                      ("IMPORT_MAX_BYTES", 1024),
                       ("DELIVERY_DEADLINE_SECONDS", 1), ("DELIVERY_SENDERS", 1),
                       ("DELIVERY_SENDERS_PER_DESTINATION", 1)):
         value = config[name]

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from . import clock
 from .engine import SpecError
+from .cli_import import import_from_command
 from .engine.config import parse_document
 from .extensions import db
 from .services.catalog import (
@@ -381,7 +382,7 @@ COMMANDS = (init_db_command, create_user_command, create_token_command, import_c
             export_config_command, serve_command, prune_command, rename_service_command,
             delete_service_command, worker_command, seed_demo_command, templates_command,
             create_service_command, intake_address_command, backup_command, restore_command,
-            telegram_webhook_command)
+            telegram_webhook_command, import_from_command)
 
 
 def init_app(app) -> None:

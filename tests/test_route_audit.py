@@ -32,7 +32,7 @@ ADMIN_ONLY = {
     "paging.save_policy", "paging.delete_policy", "paging.service_policy", "paging.add_webhook",
     "paging.delete_webhook", "schedules.save", "schedules.save_json", "schedules.delete",
     "integrations.welcome", "integrations.create", "services.add_heartbeat", "services.heartbeat_action",
-    "apilog.replay_calls", "services.export", "shadow.switch",
+    "apilog.replay_calls", "services.export", "shadow.switch", "imports.form", "imports.plan", "imports.apply",
 }
 SAFE = {"GET", "HEAD", "OPTIONS"}
 

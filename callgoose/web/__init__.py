@@ -24,6 +24,7 @@ def register(app) -> None:
         errors,
         health,
         i18n,
+        imports,
         ingest,
         integrations,
         openapi,
@@ -59,7 +60,7 @@ def register(app) -> None:
                  outside.link_act):
         csrf.exempt(view)
     for module in (ingest, api, auth, dashboard, apilog, testpayload, users, services, paging, schedules, outside,
-                   openapi, health, integrations, drills, webpush, shadow):
+                   openapi, health, integrations, drills, webpush, shadow, imports):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
     app.jinja_env.globals["current_language"] = lambda: str(get_locale() or "en")
