@@ -95,20 +95,8 @@ def run_jobs(app, now: float) -> None:
 
 
 def rota_mismatches(document: dict, rota) -> list[tuple]:
-    """Every change point of every rendered entry at which the imported Callgoose schedule names
-    other people than the old tool did (the framework's rota check does the same after merge)."""
-    from callgoose.channels import REGISTRY
-    from callgoose.engine.oncall import parse_oncall
-    from callgoose.engine.schedules import on_call, timeline
+    """The framework's rota check (callgoose.importers.check) as (schedule, start, old tool's
+    people, Callgoose's people), one per part of an entry where they differ."""
+    from callgoose.importers.check import check
 
-    schedules = {s.name: s for s in parse_oncall(document, set(), set(), REGISTRY).schedules}
-    found = []
-    for entry in rota:
-        schedule = schedules[entry.schedule]
-        points = {entry.start} | {t for shift in timeline(schedule, entry.start, entry.end)
-                                  for t in (shift.start, shift.end) if entry.start <= t < entry.end}
-        for at in sorted(points):
-            users = on_call(schedule, at).users
-            if set(users) != set(entry.users):
-                found.append((entry.schedule, at, entry.users, users))
-    return found
+    return [(m.schedule, m.start, m.old, m.new) for m in check(document, rota).mismatches]

@@ -111,3 +111,23 @@ def test_a_document_callgoose_refuses_imports_nothing(runner, setup, export):
                                   "twice; nothing imported\n")
     assert "Callgoose refuses this import" in (export / "callgoose-import-plan.txt").read_text()
     assert counts(setup) == before
+
+
+@pytest.mark.parametrize("tool", ["opsgenie", "grafana-oncall"])
+def test_the_other_tools_imports_put_the_same_people_on_call(runner, setup, client, tmp_path, tool):
+    """The Opsgenie and Grafana OnCall exports through the same command: no mismatch, and the
+    JSON API names the old tool's people across its rendered four weeks."""
+    fixture = FIXTURE.parent / tool
+    export = pathlib.Path(shutil.copytree(fixture, tmp_path / tool))
+    result = runner.invoke(args=["import-from", tool, str(export)])
+    assert result.exit_code == 0, result.output
+    assert ", 0 mismatches" in result.output
+    token = setup.token("scripts")
+    rota = [e for e in read(tool, fixture).rota if e.users]
+    assert rota and rota[-1].end - rota[0].start >= 27 * 86400
+    for entry in rota:
+        for at in (entry.start + 60, (entry.start + entry.end) / 2, entry.end - 60):
+            response = client.get(f"/v1/schedules/{quote(entry.schedule)}/oncall?at={iso(at)}",
+                                  headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 200
+            assert sorted(response.get_json()["users"]) == sorted(entry.users), (entry, iso(at))

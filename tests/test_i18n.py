@@ -208,6 +208,7 @@ def english_left(html: str, allowed: tuple[str, ...] = ()) -> list[str]:
         plain = text
         for data in allowed:
             plain = plain.replace(data, " ")
+        plain = re.sub(r"cg_[\w-]+…?", " ", plain)  # a token's shown start is random data ("cg_vnl2is…" is no "is")
         if any(w.lower() in ENGLISH for w in re.findall(r"[A-Za-z]+", plain)):
             left.append(text)
     return left
@@ -217,6 +218,7 @@ def test_english_left_finds_english_and_not_code_or_data():
     assert english_left("<p>Speichern</p><p>Save the rule</p>") == ["Save the rule"]
     assert english_left('<p>Sie <code>the key</code></p><button title="Delete it">x</button>') == ["Delete it"]
     assert english_left("<p>Alarm von checkout-api</p>", allowed=("checkout-api",)) == []
+    assert english_left("<p>test (global, cg_vnl2is…)</p>", allowed=("test", "global")) == []
     assert english_left('<p>Auf Englisch:</p><article lang="en"><p>Add a receiver</p></article>') == []
 
 
