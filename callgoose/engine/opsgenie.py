@@ -14,6 +14,7 @@ missing ``message``, a value of the wrong type, a priority other than P1-P5.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .config import HEARTBEAT_NAME
@@ -45,6 +46,9 @@ ACTIONS = {"create": ("Create", Act.OPEN), "close": ("Close", Act.RESOLVE),
            "acknowledge": ("Acknowledge", Act.ACKNOWLEDGE), "notes": ("AddNote", Act.NOTE),
            "message": ("UpdateMessage", Act.RETITLE), "description": ("UpdateDescription", Act.REDESCRIBE)}
 NOT_PROCESSABLE = "Request body is not processable. Please check the errors."
+# Empty, for a required text: nothing but the white space of JSON Schema's (ECMAScript's) \s, so
+# the OpenAPI document's pattern "\S" says exactly which texts are taken.
+_BLANK = re.compile("[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*")
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ class _Reader:
         if isinstance(value, (dict, list)):
             self.errors[name] = "should be a string"
             return None
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if value is None or (isinstance(value, str) and _BLANK.fullmatch(value)):
             if required:
                 self.errors[name] = "can not be empty"
             return None
