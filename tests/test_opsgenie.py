@@ -303,3 +303,38 @@ def test_a_disabled_service_ignores_pings_and_alerts(app, client, key, setup):
     created = accepted(call(client, key, "/v2/alerts", CREATE))
     assert beat(setup) == [] and incidents(setup) == []
     assert status_of(client, key, created)["status"] == "Ignored: the service is disabled"
+
+
+def test_the_opsgenie_template_samples_open_dedup_and_close_through_the_api(app, client, setup):
+    from callgoose.services import templates
+
+    found = templates.template("opsgenie")
+    with app.app_context():
+        templates.create_service("og", "opsgenie", clock.now())
+    key = setup.token("og", service="og")
+    firing, other = found.samples["firing"], found.more["other"]
+    accepted(call(client, key, "/v2/alerts", firing))
+    accepted(call(client, key, "/v2/alerts", firing))
+    accepted(call(client, key, "/v2/alerts", other))
+    accepted(call(client, key, f"/v2/alerts/{firing['alias']}/close?identifierType=alias", found.samples["resolved"]))
+    rows = incidents(setup)
+    assert [(r[3], r[4], r[6]) for r in rows] == [("resolved", "high", 1), ("triggered", "low", 0)]
+
+
+def test_the_opsgenie_snippets_are_the_configuration_those_tools_read():
+    import re
+
+    import yaml
+
+    from callgoose.services import templates
+
+    guide = templates.filled(templates.template("opsgenie").guide, "https://cg.example.com/v1/process", "cg_abc")
+    assert "@CALLGOOSE" not in guide
+    alertmanager, grafana = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", guide, re.S)]
+    assert alertmanager["receivers"][0]["opsgenie_configs"] == [
+        {"api_key": "cg_abc", "api_url": "https://cg.example.com/", "send_resolved": True}]
+    point = grafana["contactPoints"][0]["receivers"][0]
+    assert point["type"] == "opsgenie" and point["settings"] == {
+        "apiKey": "cg_abc", "apiUrl": "https://cg.example.com/v2/alerts", "autoClose": True}
+    assert "opsgenie_api   = https://cg.example.com/v2/alerts" in guide
+    assert 'curl -X POST "https://cg.example.com/v2/alerts"' in guide
