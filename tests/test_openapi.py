@@ -29,6 +29,8 @@ def api_app(setup_for, dbapp):
     setup = setup_for(dbapp)
     setup.services(ALERTMANAGER)
     dbapp.config["SCHEMATHESIS_TOKEN"] = token = setup.token("schemathesis")
+    # Opsgenie's API (issue 18) takes a service token as its GenieKey
+    dbapp.config["SCHEMATHESIS_GENIE_KEY"] = setup.token("opsgenie", service=ALERTMANAGER["name"])
     client = dbapp.test_client()
     for i in range(3):  # incidents to find, acknowledge and resolve
         client.post("/v1/process", json=firing(f"s{i}"), headers={"Authorization": f"Bearer {token}"})
@@ -43,11 +45,13 @@ def test_api_matches_its_document(api_app, path, method):
     # Each operation's strategy is driven here (schemathesis's pytest loader does not run on pytest 9).
     operation = schemathesis.openapi.from_wsgi("/openapi.json", api_app)[path][method.upper()]
     token = api_app.config["SCHEMATHESIS_TOKEN"]
+    genie = path.startswith("/v2/")
+    auth = f"GenieKey {api_app.config['SCHEMATHESIS_GENIE_KEY']}" if genie else f"Bearer {token}"
 
     @given(case=operation.as_strategy())
     @settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     def check(case):
-        response = case.call(headers={"Authorization": f"Bearer {token}"})
+        response = case.call(headers={"Authorization": auth})
         assert response.status_code != 500, response.text[:300]
         # Every call carries a valid token here; the missing and wrong tokens are the corpus's job.
         excluded = [ignored_auth]
@@ -58,6 +62,10 @@ def test_api_matches_its_document(api_app, path, method):
         if path.startswith("/v1/schedules/") or path.endswith("/simulate"):
             # 'at', 'from' and 'to' must be real times with an offset, at most 90 days apart: a string
             # the schema allows may still be refused with a 400 that names the parameter (documented).
+            excluded.append(positive_data_acceptance)
+        if path.startswith("/v2/heartbeats/"):
+            # a service keeps at most 20 heartbeats, which no schema can say: the 21st name a ping
+            # creates is refused with a 422 that names it (documented)
             excluded.append(positive_data_acceptance)
         case.validate_response(response, excluded_checks=excluded)
 

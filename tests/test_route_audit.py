@@ -15,7 +15,7 @@ from callgoose.extensions import db
 # cookies (a manifest) or must be able to fetch again after the session ended (a worker's update).
 PUBLIC = {"static", "auth.login", "auth.setup", "openapi.document", "health.healthz", "webpush.manifest",
           "webpush.worker"}
-TOKEN = {"ingest.", "api."}  # the token is the credential (S3)
+TOKEN = {"ingest.", "api.", "opsgenie."}  # the token is the credential (S3; a GenieKey, issue 18)
 # A mail's signed link, or Twilio's request signature, is the credential (issue 8); tests in
 # test_paging_outside.py refuse a wrong link (410) and a wrong signature (403).
 SIGNED = {"outside.", "schedules.feed"}  # a calendar feed's secret URL is its credential

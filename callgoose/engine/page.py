@@ -40,7 +40,7 @@ def _one_line(value, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _labels(found) -> list[list[str]]:
+def labels_from(found) -> list[list[str]]:
     if not isinstance(found, dict):
         return []
     scalars = {str(k): v for k, v in found.items() if isinstance(k, str) and not k.startswith("__")
@@ -75,11 +75,11 @@ def facts_of(payload) -> dict | None:
     generic payload has no labels: its top-level fields are not guessed at. None: neither."""
     if payload is None or not isinstance(payload.data, dict):
         return None
-    labels = _labels(payload.raw("labels")) or _labels(payload.raw("commonLabels"))
+    labels = labels_from(payload.raw("labels")) or labels_from(payload.raw("commonLabels"))
     alerts = payload.data.get("alerts")
     single = alerts[0] if isinstance(alerts, list) and len(alerts) == 1 and isinstance(alerts[0], dict) else {}
     if not labels:
-        labels = _labels(single.get("labels"))
+        labels = labels_from(single.get("labels"))
     runbook = next((url for url in (web_url(payload.value(k)) for k in RUNBOOK_KEYS) if url), None)
     if runbook is None and isinstance(single.get("annotations"), dict):
         annotations = single["annotations"]

@@ -2,12 +2,15 @@
 opens an incident for one that went down (through the one change path, so it pages as any
 incident does), and the dashboard's pause, resume, add and delete.
 
-A call that counts for a heartbeat is recorded by the ingestion pipeline (services.ingestion),
-which also resolves the incident of a heartbeat that was down.
+A call that counts for a heartbeat is recorded here (:func:`record_ping`), inside the caller's
+write transaction: the ingestion pipeline's (services.ingestion) for a call that matches a
+heartbeat's conditions, and Opsgenie's heartbeat ping (services.opsgenie, issue 18), which
+also creates the heartbeat it names on its first ping (:func:`ensure_pinged`).
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 from sqlalchemy import select
@@ -15,7 +18,7 @@ from sqlalchemy import select
 from .. import clock
 from ..engine import mapping_key
 from ..engine.config import build_heartbeats
-from ..engine.heartbeat import DOWN, LATE, check, mapping_value
+from ..engine.heartbeat import DOWN, LATE, MAX_HEARTBEATS, NEW, Heartbeat, after_ping, check, mapping_value
 from ..extensions import db
 from ..store.hotpath import Sql, to_datetime
 from ..store.models import HeartbeatRow
@@ -28,7 +31,7 @@ from .catalog import (
     save_heartbeats,
     service_rows,
 )
-from .lifecycle import By, Changes
+from .lifecycle import Action, By, Changes
 
 BATCH = 100
 MAINTENANCE_RETRY = 60  # seconds: a heartbeat that is due during maintenance is looked at again
@@ -37,6 +40,52 @@ DUE = Sql("SELECT id, service_id, name, state, last_ping_at, every_seconds, grac
 MOVE = Sql("UPDATE heartbeats SET state = :state, due_at = :next WHERE id = :id AND due_at = :seen")
 SET_INCIDENT = Sql("UPDATE heartbeats SET incident_id = :incident WHERE id = :id")
 BY = By(actor="heartbeat")
+HEARTBEAT_OF = Sql("SELECT id, state, incident_id, paused FROM heartbeats WHERE service_id = :sid AND name = :name")
+PING = Sql("UPDATE heartbeats SET state = :state, last_ping_at = :now, due_at = :due, incident_id = NULL "
+           "WHERE id = :id")
+PING_PAUSED = Sql("UPDATE heartbeats SET last_ping_at = :now WHERE id = :id")
+COUNT = Sql("SELECT count(*) FROM heartbeats WHERE service_id = :sid")
+CREATE = Sql("INSERT INTO heartbeats (service_id, name, conditions, every_seconds, grace_seconds, paused, state, "
+             "created_at) VALUES (:sid, :name, :conditions, :every, :grace, :paused, :state, :now) "
+             "ON CONFLICT (service_id, name) DO NOTHING RETURNING id")
+BUMP_SERVICE = Sql("UPDATE services SET version = version + 1 WHERE id = :sid")
+
+
+def record_ping(cursor, changes: Changes, by: By, service_id: int, beat: Heartbeat, now: float,
+                service_paging) -> list[int]:
+    """Record a call for ``beat`` in the caller's transaction; a heartbeat that was down is up
+    again and its incident resolved (returned). A paused one only notes the time."""
+    row = cursor.execute(HEARTBEAT_OF, {"sid": service_id, "name": beat.name}).fetchone()
+    if row is None:
+        return []
+    beat_id, state, incident_id, paused = row
+    now_db = clock.to_db(now)
+    if paused:
+        cursor.execute(PING_PAUSED, {"id": beat_id, "now": now_db})
+        return []
+    state, due = after_ping(beat, now)
+    cursor.execute(PING, {"id": beat_id, "state": state, "now": now_db, "due": clock.to_db(due)})
+    if incident_id is None:
+        return []
+    return changes.apply(Action.RESOLVE, by, incident_id=incident_id, service_paging=service_paging)
+
+
+def ensure_pinged(cursor, spec, beat: Heartbeat, now: float) -> bool | None:
+    """Create ``beat`` on its service unless a heartbeat of its name exists (the first ping of
+    an Opsgenie heartbeat creates it, issue 18), in the caller's transaction. True: created;
+    False: it existed; None: the service has :data:`MAX_HEARTBEATS` already."""
+    if any(h.name == beat.name for h in spec.heartbeats):
+        return False
+    if cursor.execute(COUNT, {"sid": spec.service_id}).fetchone()[0] >= MAX_HEARTBEATS:
+        return None
+    row = cursor.execute(CREATE, {
+        "sid": spec.service_id, "name": beat.name, "conditions": json.dumps([c.as_dict() for c in beat.conditions]),
+        "every": beat.every_seconds, "grace": beat.grace_seconds, "paused": False, "state": NEW,
+        "now": clock.to_db(now)}).fetchone()
+    if row is None:
+        return False  # created meanwhile (or before this process's spec was read)
+    cursor.execute(BUMP_SERVICE, {"sid": spec.service_id})  # every process reloads the service
+    return True
 
 
 def _utc(epoch: float) -> str:

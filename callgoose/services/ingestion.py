@@ -28,7 +28,7 @@ from ..engine import (
     resolve_values,
     split,
 )
-from ..engine.heartbeat import after_ping, pings
+from ..engine.heartbeat import pings
 from ..engine.outcome import (
     Miss,
     ResolveHit,
@@ -43,6 +43,7 @@ from ..engine.payload import MAX_PARTS
 from ..store.hotpath import Sql, to_datetime
 from ..store.transactions import run_read, run_write, transient_errors
 from .catalog import SpecCache, load_specs, service_rows
+from .heartbeats import record_ping
 from .lifecycle import Action, By, Changes
 from .tokens import TokenInfo, authenticate, token_by_id
 
@@ -74,10 +75,6 @@ STORE_PAYLOAD = Sql("INSERT INTO payloads (digest, text) VALUES (:digest, :text)
 SAVEPOINT = Sql("SAVEPOINT service_part")
 ROLLBACK_TO_SAVEPOINT = Sql("ROLLBACK TO SAVEPOINT service_part")
 RELEASE_SAVEPOINT = Sql("RELEASE SAVEPOINT service_part")
-HEARTBEAT_OF = Sql("SELECT id, state, incident_id, paused FROM heartbeats WHERE service_id = :sid AND name = :name")
-PING = Sql("UPDATE heartbeats SET state = :state, last_ping_at = :now, due_at = :due, incident_id = NULL "
-           "WHERE id = :id")
-PING_PAUSED = Sql("UPDATE heartbeats SET last_ping_at = :now WHERE id = :id")
 TOUCH_TOKEN = Sql("UPDATE api_tokens SET last_used_at = :now WHERE id = :tid")
 TOKEN_TOUCH_SECONDS = 60
 
@@ -253,20 +250,9 @@ class _Apply:
         """Record a heartbeat's call; a heartbeat that was down is up again and its incident resolved."""
         healed = []
         for beat in item.spec.heartbeats:
-            if beat.name not in item.pings:
-                continue
-            row = self.cursor.execute(HEARTBEAT_OF, {"sid": item.spec.service_id, "name": beat.name}).fetchone()
-            if row is None:
-                continue
-            beat_id, state, incident_id, paused = row
-            if paused:
-                self.cursor.execute(PING_PAUSED, {"id": beat_id, "now": self.now_db})
-                continue
-            state, due = after_ping(beat, self.now)
-            self.cursor.execute(PING, {"id": beat_id, "state": state, "now": self.now_db, "due": clock.to_db(due)})
-            if incident_id is not None:
-                healed += self.changes.apply(Action.RESOLVE, self.by, incident_id=incident_id,
-                                             service_paging=item.spec.paging)
+            if beat.name in item.pings:
+                healed += record_ping(self.cursor, self.changes, self.by, item.spec.service_id, beat, self.now,
+                                      item.spec.paging)
         return healed
 
     def _rules(self, item: _Evaluated) -> tuple[Flags, ServiceOutcome]:

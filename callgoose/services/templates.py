@@ -2,8 +2,10 @@
 ``callgoose/integrations/``, each with a service's rules (an S34 service entry without its
 name), a short guide and samples of the tool's real webhook bodies.
 
-In a guide, ``@CALLGOOSE_URL@`` stands for this server's endpoint and ``@CALLGOOSE_TOKEN@`` for a
-token; :func:`filled` puts the real ones in.
+In a guide, ``@CALLGOOSE_URL@`` stands for this server's endpoint, ``@CALLGOOSE_BASE@`` for its
+root (an alert API's base URL, issue 18) and ``@CALLGOOSE_TOKEN@`` for a token; :func:`filled`
+puts the real ones in. A template with an ``api`` (``opsgenie``) is for a tool that speaks that
+API: its service has no rules, and its samples are that API's requests.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from .tokens import create_token
 
 URL_MARK = "@CALLGOOSE_URL@"
 TOKEN_MARK = "@CALLGOOSE_TOKEN@"
+BASE_MARK = "@CALLGOOSE_BASE@"
+ENDPOINT_PATH = "/v1/process"
 # The order the dashboard offers them in: the tools people run most first.
 ORDER = ("alertmanager", "grafana", "zabbix", "uptime-kuma", "datadog", "sentry", "aws-sns-cloudwatch",
-         "nagios", "icinga2", "newrelic", "azure-monitor", "github-actions", "healthchecks", "curl")
+         "nagios", "icinga2", "newrelic", "azure-monitor", "github-actions", "healthchecks", "curl", "opsgenie")
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Template:
     samples: dict  # "firing" and "resolved": the tool's bodies for one alert
     more: dict  # other samples the tests use: "other" (another alert), "other_resolved"
     content_type: str = "application/json"  # what the tool sends its body as
+    api: str | None = None  # issue 18: the alert API its tool speaks (opsgenie) instead of /v1/process
 
     def as_json(self) -> dict:
         """What ``flask --app callgoose templates KEY`` prints."""
@@ -55,7 +60,7 @@ def _read(text: str) -> Template:
     samples = {k: json.loads(v) for k, v in doc["samples"].items()}
     return Template(doc["key"], doc["name"], doc["format"], json.loads(doc["service"]), doc["guide"].strip() + "\n",
                     {"firing": samples.pop("firing"), "resolved": samples.pop("resolved")}, samples,
-                    doc.get("content_type", "application/json"))
+                    doc.get("content_type", "application/json"), doc.get("api"))
 
 
 @cache
@@ -73,7 +78,8 @@ def template(key: str) -> Template | None:
 
 def filled(text: str, url: str, token: str | None) -> str:
     """A guide or snippet with this server's endpoint and a token (or a placeholder) in it."""
-    return text.replace(URL_MARK, url).replace(TOKEN_MARK, token or "YOUR_TOKEN")
+    base = url[:-len(ENDPOINT_PATH)] if url.endswith(ENDPOINT_PATH) else url.rstrip("/")
+    return text.replace(URL_MARK, url).replace(BASE_MARK, base).replace(TOKEN_MARK, token or "YOUR_TOKEN")
 
 
 def _spec(name: str, key: str):

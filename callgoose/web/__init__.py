@@ -28,6 +28,7 @@ def register(app) -> None:
         ingest,
         integrations,
         openapi,
+        opsgenie,
         outside,
         paging,
         schedules,
@@ -53,6 +54,7 @@ def register(app) -> None:
     login_manager.login_view = "auth.login"
     csrf.exempt(ingest.bp)  # token-authenticated JSON; it never reads cookies
     csrf.exempt(api.bp)
+    csrf.exempt(opsgenie.bp)  # GenieKey-authenticated JSON (issue 18)
     # Twilio signs these; a channel's module verifies its callbacks; a signed action's token
     # is its own proof (a push app's button POSTs it without a session)
     for view in (outside.voice, outside.keypress, outside.sms, outside.status, outside.channel_callback, outside.slack_actions,
@@ -60,7 +62,7 @@ def register(app) -> None:
                  outside.link_act):
         csrf.exempt(view)
     for module in (ingest, api, auth, dashboard, apilog, testpayload, users, services, paging, schedules, outside,
-                   openapi, health, integrations, drills, webpush, shadow, imports):
+                   openapi, health, integrations, drills, webpush, shadow, imports, opsgenie):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
     app.jinja_env.globals["current_language"] = lambda: str(get_locale() or "en")

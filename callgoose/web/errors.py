@@ -6,6 +6,7 @@ from flask import current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..extensions import db
+from . import opsgenie
 
 API_PREFIXES = ("/v1/", "/api/v1/", "/sqibs-api/")
 _WORDS = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 409: "conflict",
@@ -32,6 +33,11 @@ def temporary_error():
 
 
 def _http_error(exc: HTTPException):
+    if opsgenie.is_opsgenie_path(request.path):  # issue 18: that API's own error shape
+        response = opsgenie.error(exc.code or 500, exc.description or exc.name)
+        if exc.code == 405 and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
     if is_api_path(request.path):
         if exc.code == 500:
             return temporary_error()
@@ -45,6 +51,8 @@ def _http_error(exc: HTTPException):
 def _unexpected(exc: Exception):
     current_app.logger.error("unexpected error on %s %s", request.method, request.path, exc_info=exc)
     db.session.rollback()
+    if opsgenie.is_opsgenie_path(request.path):
+        return opsgenie.error(500, "The request was not stored because of a temporary error; try again.")
     if is_api_path(request.path):
         return temporary_error()
     return render_template("errors/error.html", error=InternalServerError()), 500

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from ..engine.lifecycle import STATUSES
+from . import openapi_opsgenie
 
 bp = Blueprint("openapi", __name__)
 
@@ -65,10 +66,12 @@ DOCUMENT = {
     "openapi": "3.1.0",
     "info": {"title": "Callgoose", "version": "1",
              "description": "Incident intake (POST /v1/process, aliases /api/v1/process and "
-                            "/sqibs-api/v1/process) and a JSON API for scripts. Retry every 5xx."},
+                            "/sqibs-api/v1/process), a JSON API for scripts, and Opsgenie's Alert API and "
+                            "heartbeat pings under /v2 (issue 18). Retry every 5xx."},
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
-                            "query": {"type": "apiKey", "in": "query", "name": "token"}},
+                            "query": {"type": "apiKey", "in": "query", "name": "token"},
+                            "genieKey": openapi_opsgenie.SCHEME},
         "schemas": {"Error": _ERROR, "Incident": _INCIDENT, "ProcessResult": _RESULT},
     },
     "security": [{"bearer": []}, {"query": []}],
@@ -181,6 +184,7 @@ DOCUMENT = {
                                    "end": {"type": "string", "format": "date-time"},
                                    "source": {"type": "string"}}}}}}, "The merged rota"),
                 **_errors(400, 401, 403, 404)}}},
+        **openapi_opsgenie.PATHS,
     },
 }
 
