@@ -78,7 +78,7 @@ def test_acknowledge_and_resolve_need_only_the_dedup_key(action, act):
     ({"routing_key": "  "}, "'routing_key' is missing or blank"),
     ({"payload_summary": None}, "'payload.summary' is missing or blank"),
     ({"payload_summary": {"a": 1}}, "'payload.summary' must be a string"),
-    ({"payload_source": ""}, "'payload.source' is missing or blank"),
+    ({"payload_source": {"host": "db1"}}, "'payload.source' must be a string"),
     ({"payload_severity": "fatal"}, "'payload.severity' must be one of critical, error, warning or info"),
     ({"payload_severity": {"x": 1}}, "'payload.severity' must be one of critical, error, warning or info"),
     ({"payload": "text"}, "'payload' is missing or not an object"),
@@ -90,6 +90,11 @@ def test_acknowledge_and_resolve_need_only_the_dedup_key(action, act):
 def test_each_fault_names_its_field(fields, fault):
     parsed = pagerduty.parse_alert(body(**fields))
     assert fault in parsed.errors and parsed.event is None
+
+
+def test_a_trigger_without_source_is_accepted_unlike_pagerduty_so_no_page_is_lost():
+    parsed = pagerduty.parse_alert(body(payload_source=None))
+    assert parsed.ok and parsed.event.facts == {"labels": [["severity", "critical"]]}
 
 
 def test_several_faults_are_all_named():

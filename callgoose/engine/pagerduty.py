@@ -172,7 +172,8 @@ def parse_alert(raw: bytes, new_key: Callable[[], str] = lambda: uuid.uuid4().he
     """Read an alert event (``trigger``, ``acknowledge`` or ``resolve``).
 
     A trigger without ``dedup_key`` gets ``new_key()`` (PagerDuty generates one and returns
-    it); acknowledge and resolve need one. A summary over 1024 characters is cut, not refused.
+    it); acknowledge and resolve need one. A summary over 1024 characters is cut, and a missing
+    ``payload.source`` accepted: a sender's page is never refused over a detail.
     """
     data = _object(raw)
     if data is None:
@@ -205,7 +206,9 @@ def parse_alert(raw: bytes, new_key: Callable[[], str] = lambda: uuid.uuid4().he
         errors.append("'payload' is missing or not an object")
         return Parsed(routing_key, errors=tuple(errors), client=client)
     summary = _required_text(payload, "summary", errors)
-    _required_text(payload, "source", errors)
+    if isinstance(payload.get("source"), (dict, list, bool)):
+        errors.append("'payload.source' must be a string")
+    # PagerDuty requires a source; one missing costs no page here (Uptime Kuma's push monitors send none).
     severity = payload.get("severity")
     if not isinstance(severity, str) or severity not in URGENCY:
         errors.append("'payload.severity' must be one of critical, error, warning or info")
