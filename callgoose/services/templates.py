@@ -21,13 +21,17 @@ from ..engine.words import Say
 from ..extensions import db
 from ..store.transactions import write
 from .catalog import find_service, live_service, save_service
-from .tokens import create_token
+from .tokens import ROUTING_KEY, create_token
 
 URL_MARK = "@CALLGOOSE_URL@"
 TOKEN_MARK = "@CALLGOOSE_TOKEN@"
 # The order the dashboard offers them in: the tools people run most first.
 ORDER = ("alertmanager", "grafana", "zabbix", "uptime-kuma", "datadog", "sentry", "aws-sns-cloudwatch",
-         "nagios", "icinga2", "newrelic", "azure-monitor", "github-actions", "healthchecks", "curl")
+         "nagios", "icinga2", "newrelic", "azure-monitor", "github-actions", "healthchecks", "curl", "pagerduty")
+# Issue 18: a template whose tools speak another alert API than /v1/process: its endpoint, and
+# the kind of token the guided setup makes for it.
+API_PATHS = {"pagerduty": "/v2/enqueue"}
+API_TOKENS = {"pagerduty": ROUTING_KEY}
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,12 @@ class Template:
     samples: dict  # "firing" and "resolved": the tool's bodies for one alert
     more: dict  # other samples the tests use: "other" (another alert), "other_resolved"
     content_type: str = "application/json"  # what the tool sends its body as
+    api: str | None = None  # issue 18: the alert API the tools send to (pagerduty), not /v1/process
+
+    @property
+    def path(self) -> str:
+        """The endpoint path the guide's ``@CALLGOOSE_URL@`` stands for."""
+        return API_PATHS.get(self.api or "", "/v1/process")
 
     def as_json(self) -> dict:
         """What ``flask --app callgoose templates KEY`` prints."""
@@ -55,7 +65,7 @@ def _read(text: str) -> Template:
     samples = {k: json.loads(v) for k, v in doc["samples"].items()}
     return Template(doc["key"], doc["name"], doc["format"], json.loads(doc["service"]), doc["guide"].strip() + "\n",
                     {"firing": samples.pop("firing"), "resolved": samples.pop("resolved")}, samples,
-                    doc.get("content_type", "application/json"))
+                    doc.get("content_type", "application/json"), doc.get("api"))
 
 
 @cache
@@ -114,7 +124,8 @@ def set_up(name: str, key: str, now: float) -> SetUp:
         service = save_service(spec, now)
         db.session.flush()
         try:
-            token, plaintext = create_token(f"{spec.name} ({found.name})"[:100], service.id, now)
+            token, plaintext = create_token(f"{spec.name} ({found.name})"[:100], service.id, now,
+                                            API_TOKENS.get(found.api or "", "token"))
         except ValueError as exc:  # a live token of that name exists already
             raise SpecError("name", str(exc)) from None
         db.session.flush()
