@@ -272,3 +272,13 @@ def test_the_token_tab_makes_a_routing_key_shown_once_and_needs_a_service(app, a
     new_key = re.search(r'id="new-token">([a-z0-9]{32})<', admin.get("/tokens").get_data(as_text=True))[1]
     assert enqueue(admin, event(new_key, "resolve")).status_code == 202
     assert enqueue(admin, event(key, "resolve")).get_json()["errors"] == ["Invalid routing key"]
+
+
+def test_a_refused_event_shows_in_the_api_log_with_its_faults(admin, key):
+    enqueue(admin, {**event(key), "event_action": "explode"})
+    listing = admin.get("/calls")
+    [call_id] = re.findall(r'/calls/([0-9a-f-]{36})"', listing.get_data(as_text=True))[:1]
+    page = admin.get(f"/calls/{call_id}")
+    text = html.unescape(page.get_data(as_text=True))
+    assert listing.status_code == page.status_code == 200
+    assert "'event_action' must be one of trigger, acknowledge or resolve" in text and key not in text
