@@ -28,7 +28,7 @@ from .services.catalog import (
     rename,
 )
 from .services.retention import prune
-from .services.tokens import add_token
+from .services.tokens import ROUTING_KEY, add_token
 from .services.users import add_user
 from .store.database import sync_clock, upgrade_database
 from .web.presenters import plural
@@ -68,9 +68,13 @@ def create_user_command(email, admin, password):
 @click.command("create-token")
 @click.argument("name")
 @click.option("--service", "service_name", help="Scope the token to this service (default: global).")
+@click.option("--routing-key", is_flag=True,
+              help="A PagerDuty-style routing key (32 characters) for the Events API v2; needs --service.")
 @with_appcontext
-def create_token_command(name, service_name):
+def create_token_command(name, service_name, routing_key):
     """Create an API token and print it, once, on the last line."""
+    if routing_key and not service_name:
+        raise click.ClickException("--routing-key needs --service: a routing key routes events to one service")
     service_id = None
     if service_name:
         service = find_service(service_name)
@@ -78,11 +82,12 @@ def create_token_command(name, service_name):
             raise click.ClickException(f"no service named {service_name!r}")
         service_id = service.id
     try:
-        _, plaintext = add_token(name, service_id, clock.now())
+        _, plaintext = add_token(name, service_id, clock.now(), ROUTING_KEY if routing_key else "token")
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     scope = f"service {service_name}" if service_name else "all services"
-    click.echo(f"Token {name!r} for {scope}. It is shown only now; keep it safe:")
+    what = "Routing key (PagerDuty Events API v2: POST /v2/enqueue)" if routing_key else "Token"
+    click.echo(f"{what} {name!r} for {scope}. It is shown only now; keep it safe:")
     click.echo(plaintext)
 
 

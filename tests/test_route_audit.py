@@ -16,6 +16,9 @@ from callgoose.extensions import db
 PUBLIC = {"static", "auth.login", "auth.setup", "openapi.document", "health.healthz", "webpush.manifest",
           "webpush.worker"}
 TOKEN = {"ingest.", "api.", "opsgenie."}  # the token is the credential (S3; a GenieKey, issue 18)
+# Issue 18: PagerDuty's Events API carries its credential in the body (``routing_key``); without
+# a known one it is refused as PagerDuty refuses it: 400 "Invalid routing key", nothing stored.
+BODY_KEY = {"pagerduty."}
 # A mail's signed link, or Twilio's request signature, is the credential (issue 8); tests in
 # test_paging_outside.py refuse a wrong link (410) and a wrong signature (403).
 SIGNED = {"outside.", "schedules.feed"}  # a calendar feed's secret URL is its credential
@@ -74,7 +77,7 @@ def test_every_route_needs_a_login_or_a_token_but_the_listed_few(audited):
     client = audited.test_client()
     open_routes = []
     for rule, method in routes(audited):
-        if rule.endpoint in PUBLIC or rule.endpoint.startswith(tuple(TOKEN) + tuple(SIGNED)):
+        if rule.endpoint in PUBLIC or rule.endpoint.startswith(tuple(TOKEN) + tuple(SIGNED) + tuple(BODY_KEY)):
             continue
         response = client.open(concrete(rule), method=method)
         location = response.headers.get("Location", "")
@@ -88,6 +91,21 @@ def test_token_routes_refuse_without_a_token(audited):
     for rule, method in routes(audited):
         if rule.endpoint.startswith(tuple(TOKEN)):
             assert client.open(concrete(rule), method=method).status_code == 401, rule.rule
+
+
+def test_body_key_routes_refuse_without_a_known_routing_key(audited):
+    client = audited.test_client()
+    seen = 0
+    for rule, method in routes(audited):
+        if rule.endpoint.startswith(tuple(BODY_KEY)):
+            seen += 1
+            missing = client.open(concrete(rule), method=method, json={"payload": {"summary": "s"}})
+            assert missing.status_code == 400 and "'routing_key' is missing or blank" in missing.get_json()["errors"]
+            unknown = client.open(concrete(rule), method=method, json={"routing_key": "a" * 32})
+            assert (unknown.status_code, unknown.get_json()["errors"]) == (400, ["Invalid routing key"]), rule.rule
+    assert seen == 2
+    with audited.app_context():
+        assert db.session.execute(db.text("SELECT count(*) FROM api_calls")).scalar() == 0
 
 
 def test_every_admin_route_refuses_responders(add_user, sign_in, audited):
@@ -116,7 +134,7 @@ def test_every_state_changing_dashboard_route_refuses_a_missing_csrf_token(add_u
                                        "csrf_token": csrf}).status_code == 302
     unprotected = []
     for rule, method in routes(app):
-        if method in SAFE or rule.endpoint.startswith(tuple(TOKEN)) or rule.endpoint == "static":
+        if method in SAFE or rule.endpoint.startswith(tuple(TOKEN) + tuple(BODY_KEY)) or rule.endpoint == "static":
             continue
         if rule.endpoint in TWILIO:  # Twilio signs its callbacks; no cookie is involved
             assert client.open(concrete(rule), method=method, data={}).status_code == 403

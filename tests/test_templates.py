@@ -13,9 +13,9 @@ from callgoose.engine.config import build_service
 from callgoose.services import templates
 
 KEYS = ("alertmanager", "grafana", "zabbix", "uptime-kuma", "datadog", "sentry", "aws-sns-cloudwatch", "nagios",
-        "icinga2", "newrelic", "azure-monitor", "github-actions", "healthchecks", "curl", "opsgenie")
+        "icinga2", "newrelic", "azure-monitor", "github-actions", "healthchecks", "curl", "pagerduty", "opsgenie")
 # Templates whose samples go through /v1/process and the rules; an alert API's (issue 18) are
-# tested with that API (test_opsgenie.py).
+# tested with that API (test_pagerduty.py, test_opsgenie.py).
 RULE_KEYS = tuple(key for key in KEYS if templates.template(key).api is None)
 
 
@@ -61,6 +61,28 @@ def test_firing_again_resolved_and_another_alert(key, app, client, setup):
     if "other_resolved" in found.more:
         assert send("other_resolved").status_code == 200
         assert [s for _, s, _ in incidents(setup, f"t-{key}")] == ["resolved", "resolved"]
+
+
+@pytest.mark.parametrize("key", ["pagerduty"])
+def test_an_api_template_sets_up_a_routing_key_and_its_samples_open_repeat_and_resolve(key, app, client, setup):
+    with app.app_context():
+        made = templates.set_up(f"t-{key}", key, clock.now())
+    found = made.template
+    assert found.path == "/v2/enqueue" and len(made.plaintext) == 32  # a routing key, the form PagerDuty's clients expect
+
+    def send(which):
+        body = {**(found.samples.get(which) or found.more[which]), "routing_key": made.plaintext}
+        answer = client.post(found.path, json=body)
+        assert answer.status_code == 202 and answer.get_json()["status"] == "success", answer.get_json()
+        return [(status, repeats) for _, status, _, repeats in setup.query(
+            "SELECT i.id, i.status, i.title, i.duplicate_count FROM incidents i ORDER BY i.id")]
+
+    assert send("firing") == [("triggered", 0)]
+    assert send("firing") == [("triggered", 1)]
+    assert send("other") == [("triggered", 1), ("triggered", 0)]
+    assert send("resolved") == [("resolved", 1), ("triggered", 0)]
+    guide = templates.filled(found.guide, "https://cg.example.com/v2/enqueue", made.plaintext)
+    assert f'routing_key: "{made.plaintext}"' in guide and 'url: "https://cg.example.com/v2/enqueue"' in guide
 
 
 def test_the_cli_lists_prints_and_creates(app):
@@ -169,3 +191,15 @@ def test_the_bodies_users_paste_are_what_the_rules_expect(key):
         r["incident_mapped_with"] for r in found.service["resolve"]}
     body_keys = set(re.findall(r'"(\w+)":', found.guide))
     assert {k for k in keys if k} <= body_keys, (key, keys - body_keys)
+
+
+def test_the_pagerduty_guide_shows_the_events_url_and_the_routing_key_once(admin):
+    import re
+    page = admin.post("/integrations", data={"template": "pagerduty", "name": "checkout"})
+    text = page.get_data(as_text=True)
+    key = re.search(r'id="new-token">([a-z0-9]{32})<', text)[1]
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert f"routing_key: &quot;{key}&quot;" in text and "url: &quot;http://localhost/v2/enqueue&quot;" in text
+    assert "Send the sample" not in text and "@CALLGOOSE" not in text
+    again = admin.get("/services/1/guide/pagerduty").get_data(as_text=True)
+    assert key not in again and "http://localhost/v2/enqueue" in again

@@ -54,6 +54,12 @@ def labels_from(found) -> list[list[str]]:
     return labels
 
 
+def labels_from(found) -> list[list[str]]:
+    """An object's scalar fields as a page's key labels (the key ones first, at most
+    :data:`MAX_LABELS`, each cut to one line): what an alert API's event names (issue 18)."""
+    return _labels(found)
+
+
 def web_url(value) -> str | None:
     """``value`` when it is an absolute http(s) URL a person may follow, else None (a
     ``javascript:`` link, a relative path, text with spaces)."""

@@ -24,7 +24,7 @@ from ..engine.lifecycle import (
 from ..extensions import db
 from ..store.models import ApiCall, ChangeCounter, Incident, IncidentEvent, Service
 from ..store.transactions import session_cursor, write
-from . import deliveries, drills, readiness, schedules, snapshot
+from . import deliveries, drills, pagerduty, readiness, schedules, snapshot
 from .catalog import live_services
 from .lifecycle import By, Changes, NotFound
 
@@ -92,6 +92,7 @@ class Detail:
     marker: str
     paging: object = None  # deliveries.IncidentPaging: who was paged, who is next, and when
     drill: object = None  # a DrillRun: this incident is a fire drill (issue 17, item 6)
+    changes: list = field(default_factory=list)  # pagerduty.RecentChange: its service's, the day before it opened
 
 
 def to_dict(incident: Incident, service_name: str) -> dict:
@@ -214,7 +215,8 @@ def detail(incident_id: int) -> Detail | None:
     events = timeline(incident) + [Entry(n.queued_at, "notification", notification=n) for n in paging.notifications]
     events.sort(key=lambda e: e.at)
     return Detail(incident, service_name, creating_call(incident), events, incident_marker(incident_id), paging,
-                  drills.run_of_incident(incident_id))
+                  drills.run_of_incident(incident_id),
+                  pagerduty.recent_changes(db.engine, incident.service_id, incident.created_at))
 
 
 def act(action: Action, incident_id: int, now: float, *, actor: str, user_id: int | None = None,

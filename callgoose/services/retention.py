@@ -54,6 +54,11 @@ DELETE_USED_LINKS = Sql("""
     DELETE FROM used_links WHERE nonce IN (SELECT nonce FROM used_links WHERE used_at < :cutoff LIMIT :n)
 """)
 LINK_KEEP_SECONDS = 2 * DAY
+# Change events (issue 18) are kept as long as API calls.
+DELETE_CHANGES = Sql("""
+    DELETE FROM change_events WHERE id IN (
+        SELECT id FROM change_events WHERE received_at < :cutoff ORDER BY received_at LIMIT :n)
+""")
 
 
 @dataclass
@@ -62,6 +67,7 @@ class PruneResult:
     events: int = 0
     markers: int = 0
     notifications: int = 0
+    changes: int = 0
     batches: int = 0
     longest_batch_seconds: float = 0.0
 
@@ -110,8 +116,8 @@ def _in_batches(engine, step, params: dict, result: PruneResult, progress) -> in
 
 
 def prune(engine, now: float, retention_days: int, default_window: int, progress=None) -> PruneResult:
-    """Delete calls older than the retention (with their timeline entries) and markers older
-    than any window.
+    """Delete calls older than the retention (with their timeline entries and the change events
+    of their age) and markers older than any window.
 
     Incidents keep their mapping value and status, so S26 never depends on a call;
     a marker older than the longest window can no longer make a replay (S27).
@@ -125,6 +131,7 @@ def prune(engine, now: float, retention_days: int, default_window: int, progress
     result.markers = _in_batches(engine, _delete_markers, {"cutoff": clock.to_db(now - longest)}, result, still)
     result.notifications = _in_batches(engine, lambda c, p: c.changed(DELETE_LOOSE_NOTIFICATIONS, p), cutoff,
                                        result, still)
+    result.changes = _in_batches(engine, lambda c, p: c.changed(DELETE_CHANGES, p), cutoff, result, still)
     _in_batches(engine, lambda c, p: c.changed(DELETE_USED_LINKS, p),
                 {"cutoff": clock.to_db(now - LINK_KEEP_SECONDS)}, result, still)
     return result

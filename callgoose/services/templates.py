@@ -23,7 +23,7 @@ from ..engine.words import Say
 from ..extensions import db
 from ..store.transactions import write
 from .catalog import find_service, live_service, save_service
-from .tokens import create_token
+from .tokens import ROUTING_KEY, create_token
 
 URL_MARK = "@CALLGOOSE_URL@"
 TOKEN_MARK = "@CALLGOOSE_TOKEN@"
@@ -31,7 +31,12 @@ BASE_MARK = "@CALLGOOSE_BASE@"
 ENDPOINT_PATH = "/v1/process"
 # The order the dashboard offers them in: the tools people run most first.
 ORDER = ("alertmanager", "grafana", "zabbix", "uptime-kuma", "datadog", "sentry", "aws-sns-cloudwatch",
-         "nagios", "icinga2", "newrelic", "azure-monitor", "github-actions", "healthchecks", "curl", "opsgenie")
+         "nagios", "icinga2", "newrelic", "azure-monitor", "github-actions", "healthchecks", "curl", "pagerduty",
+         "opsgenie")
+# Issue 18: a template whose tools speak another alert API than /v1/process: its endpoint, and
+# the kind of token the guided setup makes for it.
+API_PATHS = {"pagerduty": "/v2/enqueue"}
+API_TOKENS = {"pagerduty": ROUTING_KEY}
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,12 @@ class Template:
     samples: dict  # "firing" and "resolved": the tool's bodies for one alert
     more: dict  # other samples the tests use: "other" (another alert), "other_resolved"
     content_type: str = "application/json"  # what the tool sends its body as
-    api: str | None = None  # issue 18: the alert API its tool speaks (opsgenie) instead of /v1/process
+    api: str | None = None  # issue 18: the alert API its tool speaks (pagerduty, opsgenie) instead of /v1/process
+
+    @property
+    def path(self) -> str:
+        """The endpoint path the guide's ``@CALLGOOSE_URL@`` stands for."""
+        return API_PATHS.get(self.api or "", "/v1/process")
 
     def as_json(self) -> dict:
         """What ``flask --app callgoose templates KEY`` prints."""
@@ -78,7 +88,8 @@ def template(key: str) -> Template | None:
 
 def filled(text: str, url: str, token: str | None) -> str:
     """A guide or snippet with this server's endpoint and a token (or a placeholder) in it."""
-    base = url[:-len(ENDPOINT_PATH)] if url.endswith(ENDPOINT_PATH) else url.rstrip("/")
+    path = next((p for p in (ENDPOINT_PATH, *API_PATHS.values()) if url.endswith(p)), "")
+    base = url[:-len(path)] if path else url.rstrip("/")
     return text.replace(URL_MARK, url).replace(BASE_MARK, base).replace(TOKEN_MARK, token or "YOUR_TOKEN")
 
 
@@ -120,7 +131,8 @@ def set_up(name: str, key: str, now: float) -> SetUp:
         service = save_service(spec, now)
         db.session.flush()
         try:
-            token, plaintext = create_token(f"{spec.name} ({found.name})"[:100], service.id, now)
+            token, plaintext = create_token(f"{spec.name} ({found.name})"[:100], service.id, now,
+                                            API_TOKENS.get(found.api or "", "token"))
         except ValueError as exc:  # a live token of that name exists already
             raise SpecError("name", str(exc)) from None
         db.session.flush()

@@ -26,6 +26,16 @@ SELECT_TOKEN = Sql("SELECT id, name, service_id, last_used_at FROM api_tokens "
 SELECT_TOKEN_BY_INTAKE = Sql("SELECT id, name, service_id, last_used_at FROM api_tokens "
                              "WHERE intake_id = :intake AND revoked_at IS NULL")
 INTAKE_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # lower case, no look-alikes: addresses are typed
+# Issue 18: a routing key is PagerDuty's form, 32 characters of [a-z0-9] (about 165 bits from
+# ``secrets``), accepted only as an event's ``routing_key``. Its digest is taken over
+# ROUTING_DOMAIN + key, so a Bearer lookup (``SELECT_TOKEN``) can never find it; the event API
+# looks up both digests, so an ordinary service token works as a routing key as well. Unknown,
+# revoked and global keys take the same query (S3).
+ROUTING_KEY, ROUTING_KEY_LENGTH = "routing_key", 32
+ROUTING_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+ROUTING_DOMAIN = "pagerduty:"
+SELECT_ROUTING = Sql("SELECT id, name, service_id, last_used_at FROM api_tokens "
+                     "WHERE digest IN (:routing, :plain) AND revoked_at IS NULL")
 
 
 def new_intake_id() -> str:
@@ -56,6 +66,26 @@ def generate() -> str:
     return PREFIX + secrets.token_urlsafe(32)
 
 
+def generate_routing_key() -> str:
+    """A new routing key: 32 characters of [a-z0-9], as PagerDuty's clients expect."""
+    return "".join(secrets.choice(ROUTING_ALPHABET) for _ in range(ROUTING_KEY_LENGTH))
+
+
+def routing_digest(key: str) -> str:
+    return digest(ROUTING_DOMAIN + key)
+
+
+def routing_key_token(cursor: Cursor, key: str | None) -> TokenInfo | None:
+    """The live service token an event's ``routing_key`` names (a routing key, or an ordinary
+    service token), or None: unknown, revoked and global tokens alike (S3)."""
+    if not key:
+        return None
+    row = cursor.execute(SELECT_ROUTING, {"routing": routing_digest(key), "plain": digest(key)}).fetchone()
+    if row is None or row[2] is None:
+        return None
+    return TokenInfo(row[0], row[1], row[2], to_datetime(row[3]))
+
+
 def authenticate(cursor: Cursor, token: str | None) -> TokenInfo | None:
     """Return the live token with this plaintext, or None."""
     if not token:
@@ -75,8 +105,11 @@ def token_by_id(cursor: Cursor, token_id: int) -> TokenInfo | None:
     return TokenInfo(row[0], row[1], row[2], to_datetime(row[3])) if row else None
 
 
-def create_token(name: str, service_id: int | None, now: float) -> tuple[ApiToken, str]:
-    """Create a token; the plaintext is returned here and never stored. The caller commits."""
+def create_token(name: str, service_id: int | None, now: float, kind: str = "token") -> tuple[ApiToken, str]:
+    """Create a token (``kind`` ``routing_key``: a PagerDuty-style routing key, which needs a
+    service); the plaintext is returned here and never stored. The caller commits."""
+    if kind == ROUTING_KEY and service_id is None:
+        raise ValueError(Say("a routing key needs a service: it routes events to one service"))
     name = one_line(name)  # it signs people's actions ("API token <name>"), which mail subjects show
     if not name or len(name) > 100:
         raise ValueError(Say("a token name needs 1 to 100 characters"))
@@ -84,9 +117,14 @@ def create_token(name: str, service_id: int | None, now: float) -> tuple[ApiToke
     if taken:
         raise ValueError(Say("a live token named %(name)s exists already: choose another name, or rotate that one",
                              name=repr(name)))
-    plaintext = generate()
-    token = ApiToken(name=name, digest=digest(plaintext), prefix=plaintext[:9],
-                     service_id=service_id, created_at=clock.to_db(now), intake_id=new_intake_id())
+    if kind == ROUTING_KEY:  # no intake address: mail is not an event of PagerDuty's API
+        plaintext = generate_routing_key()
+        token = ApiToken(name=name, digest=routing_digest(plaintext), prefix=plaintext[:6], service_id=service_id,
+                         created_at=clock.to_db(now), kind=ROUTING_KEY)
+    else:
+        plaintext = generate()
+        token = ApiToken(name=name, digest=digest(plaintext), prefix=plaintext[:9],
+                         service_id=service_id, created_at=clock.to_db(now), intake_id=new_intake_id())
     db.session.add(token)
     return token, plaintext
 
@@ -114,9 +152,10 @@ def live_tokens() -> list:
                               .where(ApiToken.revoked_at.is_(None)).order_by(ApiToken.name)).all()
 
 
-def add_token(name: str, service_id: int | None, now: float) -> tuple[ApiToken, str]:
-    """Create a token in its own transaction. :raises ValueError: a bad or taken name."""
-    return write(lambda: create_token(name, service_id, now))
+def add_token(name: str, service_id: int | None, now: float, kind: str = "token") -> tuple[ApiToken, str]:
+    """Create a token in its own transaction. :raises ValueError: a bad or taken name, or a
+    routing key without a service."""
+    return write(lambda: create_token(name, service_id, now, kind))
 
 
 def rotate(token_id: int, now: float) -> tuple[ApiToken, ApiToken, str] | None:
@@ -127,7 +166,7 @@ def rotate(token_id: int, now: float) -> tuple[ApiToken, ApiToken, str] | None:
             return None
         revoke_token(old, now)
         db.session.flush()  # the name is free for the new token
-        token, plaintext = create_token(old.name, old.service_id, now)
+        token, plaintext = create_token(old.name, old.service_id, now, old.kind)
         return old, token, plaintext
     return write(work)
 

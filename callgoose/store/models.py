@@ -140,6 +140,29 @@ class ApiToken(db.Model):
     # Email intake (issue 10): mail to <intake_id>@CALLGOOSE_SMTP_INTAKE_DOMAIN is a call with
     # this token. Random, not derived from the token; a rotated token gets a new one.
     intake_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # token | routing_key: a PagerDuty-style routing key (issue 18) is a service token in the
+    # 32-character form PagerDuty's clients expect, accepted only as an event's routing_key
+    # (its digest is taken over "pagerduty:" + key, so no Bearer lookup ever finds it).
+    kind: Mapped[str] = mapped_column(String(16), default="token", server_default="token")
+
+
+class ChangeEvent(db.Model):
+    """A change on a service (issue 18: PagerDuty's change events): a deploy, a merged pull
+    request. It pages nobody; an incident shows its service's changes just before it opened.
+    Retention deletes them with the API calls of their age."""
+
+    __tablename__ = "change_events"
+    __table_args__ = (Index("ix_change_events_service_at", "service_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    at: Mapped[datetime]  # when it happened: its timestamp, never after received_at
+    summary: Mapped[str] = mapped_column(String(1024))
+    source: Mapped[str | None] = mapped_column(String(255))
+    links: Mapped[list | None] = mapped_column(JSON)  # [[href, text]], http(s) only
+    details: Mapped[str | None] = mapped_column(Text)  # custom_details as people read it, cut
+    token_name: Mapped[str] = mapped_column(String(100))
 
 
 class StoredPayload(db.Model):

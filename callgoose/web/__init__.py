@@ -30,6 +30,7 @@ def register(app) -> None:
         openapi,
         opsgenie,
         outside,
+        pagerduty,
         paging,
         schedules,
         services,
@@ -55,14 +56,15 @@ def register(app) -> None:
     csrf.exempt(ingest.bp)  # token-authenticated JSON; it never reads cookies
     csrf.exempt(api.bp)
     csrf.exempt(opsgenie.bp)  # GenieKey-authenticated JSON (issue 18)
+    csrf.exempt(pagerduty.bp)  # the body's routing key is the credential (issue 18); no cookies
     # Twilio signs these; a channel's module verifies its callbacks; a signed action's token
     # is its own proof (a push app's button POSTs it without a session)
     for view in (outside.voice, outside.keypress, outside.sms, outside.status, outside.channel_callback, outside.slack_actions,
                  outside.telegram_webhook,
                  outside.link_act):
         csrf.exempt(view)
-    for module in (ingest, api, auth, dashboard, apilog, testpayload, users, services, paging, schedules, outside,
-                   openapi, health, integrations, drills, webpush, shadow, imports, opsgenie):
+    for module in (ingest, api, pagerduty, auth, dashboard, apilog, testpayload, users, services, paging, schedules,
+                   outside, openapi, health, integrations, drills, webpush, shadow, imports, opsgenie):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
     app.jinja_env.globals["current_language"] = lambda: str(get_locale() or "en")

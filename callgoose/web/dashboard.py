@@ -94,7 +94,8 @@ def incident(incident_id: int):
     pretty, links = pretty_payload(item.payload) if item.payload_digest else (None, [])
     return render_template("dashboard/incident.html", incident=item, service_name=found.service_name,
                            marker=found.marker, call=found.call, payload=pretty, links=links,
-                           events=found.events, paging=found.paging, form=CommentForm(), drill=found.drill)
+                           events=found.events, paging=found.paging, form=CommentForm(), drill=found.drill,
+                           changes=found.changes)
 
 
 @bp.get("/incidents/<int:incident_id>/live")
@@ -173,7 +174,8 @@ def _token_form(empty: bool = False) -> TokenForm:
 def _tokens_tab(form: TokenForm, created: dict | None = None, status: int = 200):
     # Who the test call would page, said before it is sent (it opens a real incident).
     paged = simulator.paged_at_once(created["token"].service_id, clock.now()) if created else []
-    return render_template("dashboard/tokens.html", endpoint=endpoint_url(), form=form,
+    return render_template("dashboard/tokens.html", endpoint=endpoint_url(), events_url=endpoint_url("/v2/enqueue"),
+                           form=form,
                            rows=tokens.token_rows(), created=created, sample=SAMPLE, paged=paged), status
 
 
@@ -203,7 +205,7 @@ def create_token_view():
         return _tokens_tab(form, status=422)
     try:
         token, plaintext = tokens.add_token(form.name.data, int(form.service.data) if form.service.data else None,
-                                            clock.now())
+                                            clock.now(), tokens.ROUTING_KEY if form.routing_key.data else "token")
     except ValueError as exc:
         form.name.errors = [fault(exc)]
         return _tokens_tab(form, status=422)

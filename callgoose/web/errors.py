@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from ..extensions import db
 from . import opsgenie
 
-API_PREFIXES = ("/v1/", "/api/v1/", "/sqibs-api/")
+API_PREFIXES = ("/v1/", "/api/v1/", "/sqibs-api/", "/v2/")  # /v2/: the PagerDuty-compatible API (issue 18)
 _WORDS = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 409: "conflict",
           413: "payload_too_large", 400: "bad_request"}
 

@@ -14,7 +14,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from ..services.users import MIN_PASSWORD
 
@@ -51,6 +51,13 @@ class TokenForm(Form):
                        description=_l("Where the token is used, e.g. alertmanager-prod."))
     service = SelectField(_l("Scope"), choices=[], validate_choice=True,
                           description=_l("A service token reaches one service; a global token every enabled one."))
+    routing_key = BooleanField(_l("PagerDuty routing key"), description=_l(
+        "32 characters, as PagerDuty's clients expect: for senders of PagerDuty's Events API v2 (/v2/enqueue) "
+        "only. Needs a service."))
+
+    def validate_routing_key(self, field):
+        if field.data and not self.service.data:
+            raise ValidationError(_l("A routing key routes events to one service: choose it under Scope."))
 
 
 class CommentForm(Form):

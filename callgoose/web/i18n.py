@@ -61,6 +61,7 @@ WORDS = {
     "Azure Monitor (common alert schema)": _l("Azure Monitor (common alert schema)"),
     "A script with curl": _l("A script with curl"), "Grafana alerting": _l("Grafana alerting"),
     "Healthchecks (cron monitors)": _l("Healthchecks (cron monitors)"),
+    "PagerDuty-compatible (Events API v2)": _l("PagerDuty-compatible (Events API v2)"),
     # why a page was not sent (services.paging stores it as the notification's error)
     "not sent: the incident was acknowledged first": _l("not sent: the incident was acknowledged first"),
     "not sent: the incident was resolved first": _l("not sent: the incident was resolved first"),

@@ -50,7 +50,8 @@ def create():
     except SpecError as exc:
         flash(_("Not created: %(message)s.", message=say(exc.message)), "error")
         return redirect(url_for("integrations.welcome" if request.form.get("first_run") else "integrations.pick"))
-    response = make_response(render_template("integrations/guide.html", made=made, endpoint=endpoint_url()))
+    response = make_response(render_template("integrations/guide.html", made=made,
+                                             endpoint=endpoint_url(made.template.path)))
     response.headers["Cache-Control"] = "no-store"  # the token is on this page
     return response
 
@@ -62,4 +63,4 @@ def guide(service_id: int, key: str):
     made = templates.guide_for(service_id, key)
     if made is None:
         abort(404, "No such service or template.")
-    return render_template("integrations/guide.html", made=made, endpoint=endpoint_url())
+    return render_template("integrations/guide.html", made=made, endpoint=endpoint_url(made.template.path))

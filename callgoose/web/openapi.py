@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 document of ``POST /v1/process`` and the JSON API (S30-S31, S36).
+"""The OpenAPI 3.1 document of ``POST /v1/process``, the PagerDuty-compatible ``/v2/enqueue``
+(issue 18) and the JSON API (S30-S31, S36).
 
 Served at ``/openapi.json``; ``docs/openapi.json`` is the same document (a test keeps them equal)
 and schemathesis checks the live app against it.
@@ -58,6 +59,54 @@ def _errors(*codes: int) -> dict:
     return {str(code): _json({"$ref": "#/components/schemas/Error"}, words[code]) for code in codes}
 
 
+# Issue 18: PagerDuty's Events API v2, as PagerDuty documents it; the credential is the body's
+# routing_key (a service token or routing key), so these operations take no header.
+_URL = {"type": "string"}
+_LINKS = {"type": "array", "items": {"type": "object", "required": ["href"],
+                                     "properties": {"href": _URL, "text": {"type": "string"}}}}
+_PD_EVENT = {
+    "type": "object", "required": ["routing_key", "event_action"],
+    "properties": {
+        "routing_key": {"type": "string"}, "event_action": {"enum": ["trigger", "acknowledge", "resolve"]},
+        "dedup_key": {"type": "string", "maxLength": 255,
+                      "description": "Required for acknowledge and resolve; generated for a trigger without one"},
+        "payload": {"type": "object", "required": ["summary", "source", "severity"], "properties": {
+            "summary": {"type": "string"}, "source": {"type": "string"},
+            "severity": {"enum": ["critical", "error", "warning", "info"]},
+            "timestamp": {"type": "string"}, "component": {"type": "string"}, "group": {"type": "string"},
+            "class": {"type": "string"}, "custom_details": {}}},
+        "links": _LINKS,
+        "images": {"type": "array", "items": {"type": "object", "required": ["src"], "properties": {
+            "src": _URL, "href": _URL, "alt": {"type": "string"}}}},
+        "client": {"type": "string"}, "client_url": _URL},
+}
+_PD_CHANGE = {
+    "type": "object", "required": ["routing_key", "payload"],
+    "properties": {"routing_key": {"type": "string"}, "links": _LINKS,
+                   "payload": {"type": "object", "required": ["summary"], "properties": {
+                       "summary": {"type": "string"}, "source": {"type": "string"},
+                       "timestamp": {"type": "string", "format": "date-time"}, "custom_details": {}}}},
+}
+_PD_SUCCESS = {"type": "object", "required": ["status", "message"], "additionalProperties": False,
+               "properties": {"status": {"const": "success"}, "message": {"type": "string"},
+                              "dedup_key": {"type": "string"}}}
+_PD_ERROR = {"type": "object", "required": ["status", "message", "errors"], "additionalProperties": False,
+             "properties": {"status": {"const": "invalid event"}, "message": {"type": "string"},
+                            "errors": {"type": "array", "items": {"type": "string"}}}}
+
+
+def _pagerduty(operation: str, summary: str, schema: dict, answer: str) -> dict:
+    return {"post": {
+        "operationId": operation, "summary": summary, "security": [],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+        "responses": {
+            "202": _json(_PD_SUCCESS, answer),
+            "400": _json(_PD_ERROR, "A fault, each field named; or 'Invalid routing key' (unknown, revoked or "
+                                    "global): nothing was done"),
+            "413": _json(_PD_ERROR, "Body over MAX_BODY_BYTES (1 MiB by default); nothing was done"),
+            **_errors(500)}}}
+
+
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 _NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
 _INCIDENT_REF = {"$ref": "#/components/schemas/Incident"}
@@ -66,8 +115,9 @@ DOCUMENT = {
     "openapi": "3.1.0",
     "info": {"title": "Callgoose", "version": "1",
              "description": "Incident intake (POST /v1/process, aliases /api/v1/process and "
-                            "/sqibs-api/v1/process), a JSON API for scripts, and Opsgenie's Alert API and "
-                            "heartbeat pings under /v2 (issue 18). Retry every 5xx."},
+                            "/sqibs-api/v1/process), PagerDuty's Events API v2 (POST /v2/enqueue, "
+                            "/v2/change/enqueue), Opsgenie's Alert API and heartbeat pings under /v2 "
+                            "(issue 18), and a JSON API for scripts. Retry every 5xx."},
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
                             "query": {"type": "apiKey", "in": "query", "name": "token"},
@@ -91,6 +141,12 @@ DOCUMENT = {
                 "202": _json({"$ref": "#/components/schemas/ProcessResult"}, "Stored; nothing to do"),
                 **_errors(401, 413, 500)},
         }},
+        "/v2/enqueue": _pagerduty("pagerdutyEnqueue", "PagerDuty Events API v2: trigger, acknowledge or resolve "
+                                  "the incident of a dedup_key (issue 18)", _PD_EVENT,
+                                  '{"status": "success", "message": "Event processed", "dedup_key": ...}'),
+        "/v2/change/enqueue": _pagerduty("pagerdutyChangeEnqueue", "PagerDuty change event: stored on the "
+                                         "service, shown on its incidents as recent changes", _PD_CHANGE,
+                                         '{"status": "success", "message": "Change event processed"}'),
         "/v1/incidents": {"get": {
             "operationId": "listIncidents", "summary": "Incidents, newest first (S36)",
             "parameters": [

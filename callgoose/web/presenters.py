@@ -298,7 +298,8 @@ def rule_key(path: str, split_on: str | None) -> str:
     return "$." + path
 
 
-def endpoint_url() -> str:
-    """The full endpoint URL: from BASE_URL when set, else from the request's host."""
+def endpoint_url(path: str = "/v1/process") -> str:
+    """The full endpoint URL (or another path's: the PagerDuty-compatible ``/v2/enqueue``):
+    from BASE_URL when set, else from the request's host."""
     base = current_app.config.get("BASE_URL") or request.host_url
-    return base.rstrip("/") + "/v1/process"
+    return base.rstrip("/") + path
