@@ -41,6 +41,8 @@ def _one_line(value, limit: int) -> str:
 
 
 def labels_from(found) -> list[list[str]]:
+    """An object's scalar fields as a page's key labels: the key ones first, at most
+    :data:`MAX_LABELS`, each cut to one line (an alert's labels; what an alert API's event names)."""
     if not isinstance(found, dict):
         return []
     scalars = {str(k): v for k, v in found.items() if isinstance(k, str) and not k.startswith("__")
@@ -52,12 +54,6 @@ def labels_from(found) -> list[list[str]]:
         if value:
             labels.append([_one_line(key, LABEL_KEY_CHARS), value])
     return labels
-
-
-def labels_from(found) -> list[list[str]]:
-    """An object's scalar fields as a page's key labels (the key ones first, at most
-    :data:`MAX_LABELS`, each cut to one line): what an alert API's event names (issue 18)."""
-    return _labels(found)
 
 
 def web_url(value) -> str | None:
