@@ -172,7 +172,7 @@ def templates_command(key):
 @with_appcontext
 def create_service_command(name, key):
     """Create service NAME with a template's rules (no token: create-token --service NAME)."""
-    from .services.templates import create_service
+    from .services.templates import API_TOKENS, create_service, template
 
     try:
         create_service(name, key, clock.now())
@@ -180,8 +180,9 @@ def create_service_command(name, key):
         raise click.ClickException(exc.message) from None
     except OperationalError as exc:
         raise click.ClickException(f"cannot reach the database: {exc.orig}") from None
+    routing = " --routing-key" if API_TOKENS.get(template(key).api or "") == "routing_key" else ""
     click.echo(f"Created service {name} from template {key}; "
-               f"a token for it: flask --app callgoose create-token NAME --service {name}")
+               f"a token for it: flask --app callgoose create-token NAME --service {name}{routing}")
 
 
 def _start_intake(app):

@@ -338,3 +338,6 @@ def test_the_opsgenie_snippets_are_the_configuration_those_tools_read():
         "apiKey": "cg_abc", "apiUrl": "https://cg.example.com/v2/alerts", "autoClose": True}
     assert "opsgenie_api   = https://cg.example.com/v2/alerts" in guide
     assert 'curl -X POST "https://cg.example.com/v2/alerts"' in guide
+    found = templates.template("opsgenie")
+    assert found.path == "/v2/alerts"  # the guide page's "Endpoint": Opsgenie's create-alert URL, not /v1/process
+    assert templates.filled(found.guide, "https://cg.example.com" + found.path, "cg_abc") == guide

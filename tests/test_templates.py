@@ -109,6 +109,9 @@ def test_the_cli_lists_prints_and_creates(app):
     assert taken.exit_code != 0 and "exists already" in taken.output and len(taken.output.strip().splitlines()) == 1
     bad = runner.invoke(args=["create-service", "other", "--template", "nope"])
     assert bad.exit_code != 0 and "no template 'nope'" in bad.output
+    assert made.output.rstrip().endswith("create-token NAME --service prometheus")
+    paged = runner.invoke(args=["create-service", "checkout", "--template", "pagerduty"])
+    assert paged.output.rstrip().endswith("create-token NAME --service checkout --routing-key"), paged.output
     with app.app_context():
         from callgoose.extensions import db
         from callgoose.store.models import ApiToken

@@ -60,3 +60,20 @@ def test_an_empty_body_is_refused_with_422(admin, setup):
     setup.token()
     response = admin.post("/test", data={"token": "1", "content_type": "none", "body": "", "send": "Send"})
     assert response.status_code == 422 and "Paste a payload to test." in response.get_data(as_text=True)
+
+
+def test_a_routing_key_is_not_offered_it_works_only_as_an_events_routing_key(admin, setup, app):
+    """Issue 18: /v1/process refuses a PagerDuty routing key, so the form does not offer one."""
+    from callgoose import clock
+    from callgoose.extensions import db
+    from callgoose.services.tokens import ROUTING_KEY, create_token
+    from callgoose.store.models import Service
+
+    setup.services({"name": "checkout-api"})
+    setup.token("prom")
+    with app.app_context():
+        service_id = db.session.query(Service.id).filter_by(name="checkout-api").scalar()
+        create_token("pagerduty-key", service_id, clock.now(), ROUTING_KEY)
+        db.session.commit()
+    page = admin.get("/test").get_data(as_text=True)
+    assert "prom (global" in page and "pagerduty-key" not in page

@@ -35,7 +35,7 @@ ORDER = ("alertmanager", "grafana", "zabbix", "uptime-kuma", "datadog", "sentry"
          "opsgenie")
 # Issue 18: a template whose tools speak another alert API than /v1/process: its endpoint, and
 # the kind of token the guided setup makes for it.
-API_PATHS = {"pagerduty": "/v2/enqueue"}
+API_PATHS = {"pagerduty": "/v2/enqueue", "opsgenie": "/v2/alerts"}
 API_TOKENS = {"pagerduty": ROUTING_KEY}
 
 

@@ -147,9 +147,11 @@ def token_rows() -> list:
 
 
 def live_tokens() -> list:
-    """The live tokens with their service's name, by name (the test payload form's choices)."""
+    """The live tokens /v1/process accepts, with their service's name, by name (the test payload
+    form's choices; a routing key works only as an event's routing key, issue 18)."""
     return db.session.execute(select(ApiToken, Service.name).outerjoin(Service, Service.id == ApiToken.service_id)
-                              .where(ApiToken.revoked_at.is_(None)).order_by(ApiToken.name)).all()
+                              .where(ApiToken.revoked_at.is_(None), ApiToken.kind != ROUTING_KEY)
+                              .order_by(ApiToken.name)).all()
 
 
 def add_token(name: str, service_id: int | None, now: float, kind: str = "token") -> tuple[ApiToken, str]:
