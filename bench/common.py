@@ -129,8 +129,8 @@ def wrk_command(port: int, concurrency: int, seconds: float) -> list[str]:
             "-s", str(ROOT / "bench" / "request.lua"), f"http://127.0.0.1:{port}"]
 
 
-def wrk_env(token: str, body: str, start_at: int) -> dict:
-    return {**os.environ, "CG_TOKEN": token, "CG_BODY": body, "CG_START": str(start_at)}
+def wrk_env(token: str, body: str, start_at: int, path: str = "/v1/process") -> dict:
+    return {**os.environ, "CG_TOKEN": token, "CG_BODY": body, "CG_START": str(start_at), "CG_PATH": path}
 
 
 def parse_wrk(stdout: str) -> dict:
@@ -140,8 +140,9 @@ def parse_wrk(stdout: str) -> dict:
     return result
 
 
-def wrk(port: int, token: str, body: str, concurrency: int, seconds: float, start_at: int = 0) -> dict:
-    out = subprocess.run(wrk_command(port, concurrency, seconds), env=wrk_env(token, body, start_at),
+def wrk(port: int, token: str, body: str, concurrency: int, seconds: float, start_at: int = 0,
+        path: str = "/v1/process") -> dict:
+    out = subprocess.run(wrk_command(port, concurrency, seconds), env=wrk_env(token, body, start_at, path),
                          capture_output=True, text=True, check=True)
     return parse_wrk(out.stdout)
 

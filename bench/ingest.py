@@ -26,7 +26,11 @@ SCENARIOS = {  # name: (expected status, body template; {n} is a per-request cou
     "replay": (208, '{"status":"firing","id":"replay","title":"CPU high on db1"}'),
     "no rule": (202, '{"status":"pending","id":"x-{n}","title":"CPU high on db1"}'),
     "resolve": (200, '{"status":"resolved","id":"open-{n}"}'),
+    # Issue 18: the same new incident through PagerDuty's Events API v2 (a routing key in the body)
+    "pagerduty": (202, '{"routing_key":"ROUTING","event_action":"trigger","dedup_key":"pd-RUN-{n}",'
+                       '"payload":{"summary":"CPU high on db1","source":"db1","severity":"critical"}}'),
 }
+PATHS = {"pagerduty": "/v2/enqueue"}  # the rest go to /v1/process
 
 
 def prepare(instance: Path, open_incidents: int) -> str:
@@ -38,7 +42,7 @@ def prepare(instance: Path, open_incidents: int) -> str:
     from callgoose.engine import mapping_key
     from callgoose.extensions import db
     from callgoose.services.catalog import import_config
-    from callgoose.services.tokens import create_token
+    from callgoose.services.tokens import ROUTING_KEY, create_token
     from callgoose.store.models import Incident
 
     app = create_app({"SECRET_KEY": "bench"})
@@ -46,6 +50,7 @@ def prepare(instance: Path, open_incidents: int) -> str:
         db.create_all()
         import_config(CONFIG, clock.now())
         _, token = create_token("bench", None, clock.now())
+        _, routing = create_token("bench-pagerduty", 1, clock.now(), ROUTING_KEY)
         db.session.commit()
         now = clock.to_db(clock.now())
         rows = [{"service_id": 1, "title": "t", "description": "d", "urgency": "high", "status": "triggered",
@@ -55,7 +60,7 @@ def prepare(instance: Path, open_incidents: int) -> str:
             db.session.execute(insert(Incident), rows[start:start + 5000])
         db.session.commit()
         db.engine.dispose()
-    return token
+    return token, routing
 
 
 def count_statements(instance: Path) -> dict[str, float]:
@@ -64,7 +69,7 @@ def count_statements(instance: Path) -> dict[str, float]:
 
     from callgoose import clock, create_app
     from callgoose.extensions import db
-    from callgoose.services.tokens import create_token
+    from callgoose.services.tokens import ROUTING_KEY, create_token
 
     app = create_app({"SECRET_KEY": "bench", "DATABASE_URL": f"sqlite:///{instance / 'count.sqlite'}"})
     counts = {"n": 0}
@@ -73,6 +78,7 @@ def count_statements(instance: Path) -> dict[str, float]:
         from callgoose.services.catalog import import_config
         import_config(CONFIG, clock.now())
         _, token = create_token("count", None, clock.now())
+        _, routing = create_token("count-pagerduty", 1, clock.now(), ROUTING_KEY)
         db.session.commit()
         db.engine.dispose()  # new connections get the trace callback: it sees raw-cursor SQL too
 
@@ -91,6 +97,11 @@ def count_statements(instance: Path) -> dict[str, float]:
         for body in bodies:
             client.post("/v1/process", data=body, headers=headers)
         per_call[name] = counts["n"] / len(bodies)  # every statement SQLite ran, BEGIN and COMMIT too
+    counts["n"] = 0
+    for i in range(20):
+        client.post("/v2/enqueue", data=SCENARIOS["pagerduty"][1].replace("ROUTING", routing).replace(
+            "RUN-{n}", f"c{i}"), headers={"Content-Type": "application/json"})
+    per_call["pagerduty"] = counts["n"] / 20
     with app.app_context():
         db.engine.dispose()
     return per_call
@@ -111,7 +122,7 @@ def main() -> None:
 
     instance = Path(tempfile.mkdtemp(prefix="callgoose-bench-"))
     try:
-        token = prepare(instance, budget * runs)
+        token, routing = prepare(instance, budget * runs)
         statements = count_statements(instance)
         env = {**os.environ, "CALLGOOSE_INSTANCE_PATH": str(instance), "SECRET_KEY": "bench",
                "PYTHONPATH": str(ROOT)}
@@ -132,9 +143,9 @@ def main() -> None:
                         start_at = 0
                         if name == "resolve":
                             start_at, resolve_run = resolve_run * budget, resolve_run + 1
-                        body = body.replace("RUN", f"{repeat}-{level}")
+                        body = body.replace("RUN", f"{repeat}-{level}").replace("ROUTING", routing)
                         cells.setdefault((name, level), []).append(
-                            wrk(port, token, body, level, args.seconds, start_at))
+                            wrk(port, token, body, level, args.seconds, start_at, PATHS.get(name, "/v1/process")))
             rss = peak_rss_mb(app_proc.pid)
             bare_rss = peak_rss_mb(bare_proc.pid)
         finally:

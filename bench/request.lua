@@ -1,8 +1,9 @@
 -- wrk script: POST bodies built from BODY (with {n} replaced by a counter), count statuses.
--- Set by the runner through environment variables: CG_TOKEN, CG_BODY, CG_START.
+-- Set by the runner through environment variables: CG_TOKEN, CG_BODY, CG_START, CG_PATH.
 local token = os.getenv("CG_TOKEN")
 local body = os.getenv("CG_BODY")
 local counter = tonumber(os.getenv("CG_START") or "0")
+local path = os.getenv("CG_PATH") or "/v1/process"
 local threads = {}
 statuses = {}
 
@@ -13,7 +14,7 @@ end
 function request()
   counter = counter + 1
   local b = string.gsub(body, "{n}", tostring(counter))
-  return wrk.format("POST", "/v1/process", {["Authorization"] = "Bearer " .. token,
+  return wrk.format("POST", path, {["Authorization"] = "Bearer " .. token,
                                             ["Content-Type"] = "application/json"}, b)
 end
 
