@@ -52,6 +52,19 @@ def flags(response):
     return {k: body[k] for k in ("resolved", "triggered")}
 
 
+EVENT_SERVICE = {"name": "checkout-api", "trigger": [], "resolve": []}
+
+
+def paged_service(**service) -> dict:
+    """A document: checkout-api (no rules: an alert API's events name what they ask, issue 18)
+    paging Ana by email through the policy "checkout"; ``service``: more of its fields."""
+    return {"users": [{"email": "ana@example.com", "contact_methods": [
+                {"name": "mail", "type": "email", "address": "ana@example.com"}]}],
+            "escalation_policies": [{"name": "checkout", "levels": [
+                {"escalate_after_minutes": 5, "targets": [{"user": "ana@example.com"}]}]}],
+            "services": [{**EVENT_SERVICE, "escalation_policy": "checkout", **service}]}
+
+
 def rota_document(schedules: int = 20, layers: int = 20, users: int = 50, zone: str = "Europe/Berlin") -> dict:
     """The isolation issue's large rota: ``schedules`` schedules of ``layers`` hourly layers of
     ``users`` people each (every person with a verified email), their handoffs staggered by

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import as_json, configure
+from helpers import as_json, configure, paged_service
 from sqlalchemy import text
 
 from callgoose import clock
@@ -18,15 +18,7 @@ from callgoose.services.ingestion import specs_for
 from callgoose.services.tokens import token_by_id
 from callgoose.store.transactions import run_read
 
-SERVICE = {"name": "checkout-api", "trigger": [], "resolve": []}
-
-
-def doc(**service):
-    return {"users": [{"email": "ana@example.com", "contact_methods": [
-                {"name": "mail", "type": "email", "address": "ana@example.com"}]}],
-            "escalation_policies": [{"name": "checkout", "levels": [
-                {"escalate_after_minutes": 5, "targets": [{"user": "ana@example.com"}]}]}],
-            "services": [{**SERVICE, "escalation_policy": "checkout", **service}]}
+doc = paged_service  # checkout-api paging Ana by email
 
 
 @pytest.fixture

@@ -6,19 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import T0, as_json, configure, post
+from helpers import T0, as_json, configure, paged_service, post
 
 from callgoose import clock
 
-SERVICE = {"name": "checkout-api", "trigger": [], "resolve": []}
-
-
-def doc(**service):
-    return {"users": [{"email": "ana@example.com", "contact_methods": [
-                {"name": "mail", "type": "email", "address": "ana@example.com"}]}],
-            "escalation_policies": [{"name": "checkout", "levels": [
-                {"escalate_after_minutes": 5, "targets": [{"user": "ana@example.com"}]}]}],
-            "services": [{**SERVICE, "escalation_policy": "checkout", **service}]}
+doc = paged_service  # checkout-api paging Ana by email
 
 
 @pytest.fixture

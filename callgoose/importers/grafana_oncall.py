@@ -19,7 +19,8 @@ from pathlib import Path
 from ..engine.schedules import DAYS, instant as local_instant, zone
 from .base import ExportError, Imported, PlanItem, RotaEntry
 from .grafana_oncall_policies import escalation_chains, integrations, people as users_of
-from .reading import instant, iso, load, note, overlap, policy_name, records, rota, time_zone, week_windows
+from .reading import (
+    instant, iso, load, note, overlap, policy_name, records, renaming, rota, time_zone, week_windows)
 
 ICAL_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 UNITS = {"hourly": ("hours", 3600), "daily": ("days", 86400), "weekly": ("weeks", 7 * 86400)}
@@ -73,7 +74,7 @@ def _schedules(directory: Path, emails: dict, plan: list) -> tuple[list[dict], t
             continue
         zone_name, replaced = time_zone(s.get("time_zone"))
         name = policy_name(title, taken)
-        notes = [f"renamed {name!r}: Callgoose names use letters, digits, spaces, '.', '_' and '-'"] if name != title else []
+        notes = renaming(name, title)
         if replaced:
             notes.append(f"time zone {s.get('time_zone')!r} is not an IANA zone Callgoose knows: UTC")
         if s.get("ical_url_overrides"):

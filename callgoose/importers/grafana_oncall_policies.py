@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..engine.paging import MAX_DELAY_MINUTES
-from .reading import load, note, policy_name, records, service_name
+from .reading import load, note, policy_name, records, renaming, service_name
 
 
 def people(ids, emails: dict, notes: list) -> list[str]:
@@ -29,7 +29,7 @@ def escalation_chains(directory: Path, emails: dict, schedules: dict, plan: list
     for chain in records(load(directory, "escalation_chains.json"), "escalation_chains.json", "results"):
         title, source = str(chain.get("name") or chain.get("id")), f"escalation_chains.json#{chain.get('id')}"
         name = policy_name(title, taken)
-        notes = [f"renamed {name!r}: Callgoose names use letters, digits, spaces, '.', '_' and '-'"] if name != title else []
+        notes = renaming(name, title)
         levels, targets, repeat = [], [], 0
         own = sorted((p for p in steps if p.get("escalation_chain_id") == chain.get("id")),
                      key=lambda p: p.get("position") or 0)
@@ -77,7 +77,7 @@ def integrations(directory: Path, chains: dict, plan: list) -> list[dict]:
     for s in records(doc, "integrations.json", "results") if doc is not None else []:
         title = str(s.get("name") or s.get("id"))
         name = service_name(title, taken)
-        notes = [f"renamed {name!r}: Callgoose service names use letters, digits, '.', '_' and '-'"] if name != title else []
+        notes = renaming(name, title, service=True)
         route = s.get("default_route") if isinstance(s.get("default_route"), dict) else {}
         entry = {"name": name}
         if route.get("escalation_chain_id") in chains:

@@ -22,8 +22,9 @@ from pathlib import Path
 
 from ..engine.schedules import DAYS
 from .base import ExportError, Imported, PlanItem, RotaEntry
-from .reading import (WEEK, hhmm, instant, iso, load, local_text, note, overlap, policy_name, records, rota,
-                      time_zone, week_windows)
+from .reading import (
+    WEEK, hhmm, instant, iso, load, local_text, note, overlap, policy_name, records, renaming, rota,
+    time_zone, week_windows)
 from .opsgenie_people import contacts
 from .opsgenie_policies import escalations, services_of
 
@@ -85,7 +86,7 @@ def _schedules(directory: Path, emails: dict, plan: list) -> tuple[list[dict], t
         source = f"schedules.json#{sid}"
         name = policy_name(title, taken)
         zone, replaced = time_zone(s.get("timezone"))
-        notes = [f"renamed {name!r}: Callgoose names use letters, digits, spaces, '.', '_' and '-'"] if name != title else []
+        notes = renaming(name, title)
         if replaced:
             notes.append(f"time zone {s.get('timezone')!r} is not an IANA zone Callgoose knows: UTC")
         if s.get("enabled") is False:

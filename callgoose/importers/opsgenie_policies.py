@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..engine.paging import MAX_DELAY_MINUTES, MAX_REPEAT
 from .base import ExportError, PlanItem, Verdict
-from .reading import load, note, policy_name, records, service_name
+from .reading import load, note, policy_name, records, renaming, service_name
 
 MINUTES = {"minutes": 1, "hours": 60, "days": 1440}
 
@@ -33,7 +33,7 @@ def escalations(directory: Path, emails: dict, schedules: dict, plan: list) -> t
     for e in records(load(directory, "escalations.json"), "escalations.json", "data"):
         title, source = str(e.get("name") or e.get("id")), f"escalations.json#{e.get('id')}"
         name = policy_name(title, taken)
-        notes = [f"renamed {name!r}: Callgoose names use letters, digits, spaces, '.', '_' and '-'"] if name != title else []
+        notes = renaming(name, title)
         groups: dict[int, list] = {}
         for i, rule in enumerate(e.get("rules") or [], start=1):
             delay, target = _delay(rule), None
@@ -90,7 +90,7 @@ def services_of(directory: Path, by_team: dict, plan: list) -> list[dict]:
     for s in records(doc, "services.json", "data") if doc is not None else []:
         title = str(s.get("name") or s.get("id"))
         name = service_name(title, taken)
-        notes = [f"renamed {name!r}: Callgoose service names use letters, digits, '.', '_' and '-'"] if name != title else []
+        notes = renaming(name, title, service=True)
         policies = by_team.get(s.get("teamId"), [])
         entry = {"name": name}
         if len(policies) == 1:

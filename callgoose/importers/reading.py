@@ -1,5 +1,5 @@
 """Reading an old tool's saved API responses, and the small conversions every importer needs
-(issue 18, item 4): files and pages, names Callgoose accepts, instants and local times, weekly
+(issue 18, item 4): pages of records (files are read by :func:`.common.load`), names Callgoose accepts, instants and local times, weekly
 spans as restriction windows, and the old tool's rendered rota as :class:`RotaEntry` rows.
 
 Pure: no Flask, no SQLAlchemy, no clock.
@@ -7,7 +7,6 @@ Pure: no Flask, no SQLAlchemy, no clock.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +15,7 @@ from ..engine.oncall import build_schedule
 from ..engine.rules import SpecError
 from ..engine.schedules import DAYS, known_zone, layer_shifts, zone
 from .base import ExportError, PlanItem, RotaEntry, Verdict
+from .common import iso, load  # noqa: F401 - one reader of files for every importer
 
 WEEK = 7 * 24 * 60  # minutes
 
@@ -25,19 +25,6 @@ def note(plan: list, kind: str, name: str, notes: list[str], source: str, skippe
     or imported as it was."""
     verdict = Verdict.SKIPPED if skipped else Verdict.CHANGED if notes else Verdict.IMPORTED
     plan.append(PlanItem(kind, name, verdict, skipped or "; ".join(notes), source))
-
-
-def load(directory: Path, name: str, required: bool = True):
-    """The JSON of ``directory/name``; None when it is absent and not required."""
-    path = Path(directory) / name
-    if not path.is_file():
-        if required:
-            raise ExportError(f"{name}: missing (save it from the API first)")
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise ExportError(f"{name}: not JSON ({exc})") from None
 
 
 def records(doc, name: str, key: str) -> list[dict]:
@@ -72,10 +59,6 @@ def local_text(at: float, zone_name: str) -> str:
     return datetime.fromtimestamp(at, timezone.utc).astimezone(zone(zone_name)).strftime("%Y-%m-%dT%H:%M")
 
 
-def iso(at: float) -> str:
-    return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def time_zone(value, fallback: str = "UTC") -> tuple[str, bool]:
     """An IANA zone Callgoose knows, and whether ``value`` had to be replaced by ``fallback``."""
     return (value, False) if known_zone(value) else (fallback, True)
@@ -91,6 +74,15 @@ def policy_name(name: str, taken: set[str]) -> str:
     """A Callgoose policy or schedule name (letters, digits, spaces, '.', '_', '-')."""
     base = re.sub(r"[^A-Za-z0-9 ._-]+", "-", name.strip()).strip(" -._")[:60] or "imported"
     return _unique(base, taken)
+
+
+def renaming(name: str, title: str, service: bool = False) -> list[str]:
+    """The plan's note when the old tool's ``title`` had to become ``name``; none when it did not."""
+    if name == title:
+        return []
+    if service:
+        return [f"renamed {name!r}: Callgoose service names use letters, digits, '.', '_' and '-'"]
+    return [f"renamed {name!r}: Callgoose names use letters, digits, spaces, '.', '_' and '-'"]
 
 
 def _unique(base: str, taken: set[str]) -> str:
