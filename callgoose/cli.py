@@ -18,6 +18,7 @@ from . import clock
 from .engine import SpecError
 from .cli_import import import_from_command
 from .engine.config import parse_document
+from .engine.oncall import ROLES
 from .extensions import db
 from .services.catalog import (
     current_config,
@@ -53,16 +54,19 @@ def init_db_command():
 
 @click.command("create-user")
 @click.argument("email")
-@click.option("--admin", is_flag=True, help="May change tokens, services and rules.")
+@click.option("--admin", "role", flag_value="admin", help="May change tokens, services, rules and users.")
+@click.option("--viewer", "role", flag_value="viewer", help="Reads everything, changes nothing.")
+@click.option("--role", "role", type=click.Choice(ROLES), default="responder", show_default=True,
+              help="The role; --admin and --viewer are short for it.")
 @click.password_option(help="Asked for when not given.")
 @with_appcontext
-def create_user_command(email, admin, password):
-    """Add a dashboard user."""
+def create_user_command(email, role, password):
+    """Add a dashboard user: a responder unless --admin or --viewer."""
     try:
-        user = add_user(email, password, admin=admin, now=clock.now())
+        user = add_user(email, password, role=role, now=clock.now())
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Created {'admin' if admin else 'responder'} {user.email}")
+    click.echo(f"Created {role} {user.email}")
 
 
 @click.command("create-token")

@@ -115,9 +115,9 @@ def setup(app):
     return Setup(app)
 
 
-def _add_user(app, email="admin@example.com", admin=True, password="correct horse"):
+def _add_user(app, email="admin@example.com", admin=True, password="correct horse", role=None):
     with app.app_context():
-        create_user(email, password, admin=admin, now=clock.now())
+        create_user(email, password, role=role or ("admin" if admin else "responder"), now=clock.now())
         db.session.commit()
     return email, password
 
@@ -173,7 +173,7 @@ def setup_for():
 
 @pytest.fixture
 def add_user():
-    """``add_user(app, email=..., admin=True, password=...)``: a user; returns (email, password)."""
+    """``add_user(app, email=..., admin=True, password=..., role=None)``: a user; returns (email, password)."""
     return _add_user
 
 

@@ -27,8 +27,8 @@ def test_s35_create_user_prompts_for_the_password(runner, setup):
     result = runner.invoke(args=["create-user", "Ops@Example.com", "--admin"], input="longpassword\nlongpassword\n")
     assert result.exit_code == 0, result.output
     assert "Created admin ops@example.com" in result.output
-    email, pw_hash, admin = setup.query("SELECT email, password_hash, is_admin FROM users")[0]
-    assert email == "ops@example.com" and admin and "longpassword" not in pw_hash
+    email, pw_hash, admin = setup.query("SELECT email, password_hash, role FROM users")[0]
+    assert email == "ops@example.com" and admin == "admin" and "longpassword" not in pw_hash
 
 
 @pytest.mark.parametrize("args, message", [

@@ -82,9 +82,9 @@ def test_a_mismatch_warns_and_still_imports(runner, setup, export):
 def test_people_already_here_keep_their_role_and_methods(runner, setup, add_user, app, export):
     add_user(app, email="bo@example.com", admin=True)
     runner.invoke(args=["import-from", "pagerduty", str(export)])
-    rows = setup.query("SELECT u.is_admin, m.channel, m.address FROM users u JOIN contact_methods m "
+    rows = setup.query("SELECT u.role, m.channel, m.address FROM users u JOIN contact_methods m "
                        "ON m.user_id = u.id WHERE u.email = 'bo@example.com' ORDER BY m.address")
-    assert [tuple(r) for r in rows] == [(True, "voice", "+4915112345678"), (True, "email", "bo@example.com")]
+    assert [tuple(r) for r in rows] == [("admin", "voice", "+4915112345678"), ("admin", "email", "bo@example.com")]
 
 
 @pytest.mark.parametrize("args, message", [

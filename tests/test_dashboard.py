@@ -15,7 +15,7 @@ def test_first_run_shows_only_create_the_first_admin(client, setup):
     response = client.post("/setup", data={"email": "Ops@Example.com", "password": "long enough",
                                            "confirm": "long enough"})
     assert response.status_code == 302 and response.headers["Location"] == "/welcome"  # pick your tool
-    assert setup.query("SELECT email, is_admin FROM users") == [("ops@example.com", 1)]
+    assert setup.query("SELECT email, role FROM users") == [("ops@example.com", "admin")]
     assert client.get("/setup").headers["Location"] == "/login"  # only while no user exists
 
 

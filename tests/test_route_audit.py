@@ -29,7 +29,7 @@ NO_COOKIE = {"outside.link_act": 410, "outside.channel_callback": 403, "outside.
              "outside.telegram_webhook": 403}
 ADMIN_ONLY = {
     "dashboard.create_token_view", "dashboard.rotate_token_view", "dashboard.revoke_token_view",
-    "users.users", "users.add", "users.set_password", "users.toggle_active",
+    "users.users", "users.add", "users.set_password", "users.toggle_active", "users.set_role",
     "services.create", "services.import_", "services.settings", "services.maintenance", "services.rule_action",
     "services.rename", "services.delete",
     "paging.save_policy", "paging.delete_policy", "paging.service_policy", "paging.add_webhook",

@@ -12,7 +12,7 @@ def admin(add_user, sign_in, app, client):
 def test_admin_adds_a_responder_who_can_then_sign_in(admin, setup):
     page = admin.post("/users", data={"email": "Resp@Example.com", "role": "responder", "password": "long enough"})
     assert page.status_code == 302
-    assert setup.query("SELECT email, is_admin, active FROM users ORDER BY id")[1] == ("resp@example.com", 0, 1)
+    assert setup.query("SELECT email, role, active FROM users ORDER BY id")[1] == ("resp@example.com", "responder", 1)
     assert "resp@example.com" in admin.get("/users").get_data(as_text=True)
 
 

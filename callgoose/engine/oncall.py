@@ -37,7 +37,7 @@ from .words import Say
 EMAIL = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]+")
 METHOD_NAME = re.compile(r"\S.{0,63}", re.S)
 POLICY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")
-ROLES = ("admin", "responder")
+ROLES = ("admin", "responder", "viewer")  # a viewer reads and changes nothing (issue 19)
 MAX_METHODS = 20  # per user
 MAX_RULES = 50  # per user
 MAX_WEBHOOKS = 20  # per service
@@ -188,7 +188,7 @@ def build_user(doc, path: str, registry: dict) -> UserDoc:
         raise SpecError(f"{path}.name", Say("must be 1-100 characters"))
     role = doc.get("role", "responder")
     if role not in ROLES:
-        raise SpecError(f"{path}.role", Say("must be admin or responder"))
+        raise SpecError(f"{path}.role", Say("must be admin, responder or viewer"))
     zone = check_time_zone(doc.get("time_zone", "UTC"), f"{path}.time_zone")
     methods = []
     names = set()

@@ -17,11 +17,11 @@ from .policies import services_changed
 def _upsert_user(doc, now: float) -> User:
     user = db.session.execute(select(User).where(User.email == doc.email)).scalar()
     if user is None:
-        user = User(email=doc.email, password_hash="", is_admin=doc.role == "admin", active=True,
+        user = User(email=doc.email, password_hash="", role=doc.role, active=True,
                     created_at=clock.to_db(now))
         db.session.add(user)
     else:
-        user.is_admin = doc.role == "admin"
+        user.role = doc.role
     user.name, user.time_zone = doc.name, doc.time_zone
     db.session.flush()
     existing = {m.name: m for m in db.session.execute(select(ContactMethod).where(
@@ -106,7 +106,7 @@ def export_oncall(service_names: list[str]) -> dict:
         rules = list(db.session.execute(select(NotificationRule).where(NotificationRule.user_id == user.id)
                                         .order_by(NotificationRule.after_minutes, NotificationRule.id)).scalars())
         users.append({
-            "email": user.email, "name": user.name or user.email, "role": "admin" if user.is_admin else "responder",
+            "email": user.email, "name": user.name or user.email, "role": user.role,
             "time_zone": user.time_zone or "UTC",
             "contact_methods": [{"name": m.name, "type": m.channel,
                                  **channels.REGISTRY[m.channel].document(m.address, m.format, m.options)}

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import clock
-from ..engine.oncall import check_time_zone
+from ..engine.oncall import ROLES, check_time_zone
 from ..engine.rules import SpecError
 from ..engine.words import Say
 from ..extensions import db
@@ -56,8 +56,10 @@ def all_users() -> list[User]:
     return list(db.session.execute(select(User).order_by(User.active.desc(), User.email)).scalars())
 
 
-def create_user(email: str, password: str, *, admin: bool, now: float) -> User:
+def create_user(email: str, password: str, *, role: str, now: float) -> User:
     """Add a user; the caller's transaction holds it. :raises ValueError: a reason a person can act on."""
+    if role not in ROLES:
+        raise ValueError(Say("%(role)s is not a role", role=repr(role)))
     email = email.strip().lower()
     if "@" not in email or len(email) > 254 or len(email.split()) > 1:  # it signs actions in mail subjects
         raise ValueError(Say("%(email)s is not an email address", email=repr(email)))
@@ -65,16 +67,16 @@ def create_user(email: str, password: str, *, admin: bool, now: float) -> User:
         raise ValueError(Say("the password needs at least %(num)s characters", num=MIN_PASSWORD))
     if db.session.execute(select(User.id).where(User.email == email)).first():
         raise ValueError(Say("a user %(email)s exists already", email=email))
-    user = User(email=email, password_hash=generate_password_hash(password), is_admin=admin,
+    user = User(email=email, password_hash=generate_password_hash(password), role=role,
                 active=True, created_at=clock.to_db(now))
     db.session.add(user)
     add_default_method(user, now)
     return user
 
 
-def add_user(email: str, password: str, *, admin: bool, now: float) -> User:
+def add_user(email: str, password: str, *, role: str, now: float) -> User:
     """Add a user in its own transaction. :raises ValueError:"""
-    return write(lambda: create_user(email, password, admin=admin, now=now))
+    return write(lambda: create_user(email, password, role=role, now=now))
 
 
 def set_up(email: str, password: str, now: float) -> User | None:
@@ -82,7 +84,7 @@ def set_up(email: str, password: str, now: float) -> User | None:
     def work():
         if has_users():
             return None
-        user = create_user(email, password, admin=True, now=now)
+        user = create_user(email, password, role="admin", now=now)
         create_starter_service(now)
         return user
     return write(work)
@@ -191,8 +193,7 @@ def toggle_active(user_id: int, by_user_id: int) -> User | None:
             return None
         if user.id == by_user_id:
             raise UserError(Say("You cannot deactivate yourself."))
-        if user.active and user.is_admin and db.session.execute(
-                select(func.count(User.id)).where(User.is_admin, User.active)).scalar_one() <= 1:
+        if user.active and _last_admin(user):
             raise UserError(Say("This is the last active admin."))
         user.active = not user.active
         if not user.active:
@@ -221,3 +222,28 @@ def set_profile(user_id: int, name: str, time_zone: str, language: str = "") -> 
         if user is not None:
             user.name, user.time_zone, user.language = name or None, zone, language or None
     write(work)
+
+
+def _last_admin(user: User) -> bool:
+    return user.is_admin and db.session.execute(
+        select(func.count(User.id)).where(User.is_admin, User.active)).scalar_one() <= 1
+
+
+def set_role(user_id: int, role: str, by_user_id: int) -> User | None:
+    """Give a user another role (admin, responder or viewer); it holds from their next request.
+
+    :raises UserError: for oneself, for the last active admin, or for an unknown role.
+    """
+    def work():
+        user = db.session.get(User, user_id)
+        if user is None:
+            return None
+        if role not in ROLES:
+            raise UserError(Say("%(role)s is not a role", role=repr(role)))
+        if user.id == by_user_id:
+            raise UserError(Say("You cannot change your own role."))
+        if role != "admin" and user.active and _last_admin(user):
+            raise UserError(Say("This is the last active admin."))
+        user.role = role
+        return user
+    return write(work)

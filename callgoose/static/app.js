@@ -43,6 +43,7 @@ document.addEventListener("htmx:afterSettle", fillZones);
     return parts.year + "-" + parts.month + "-" + parts.day + "T" + parts.hour + ":" + parts.minute;
   }
   function setup(svg) {
+    if (!document.getElementById("take")) return;  // a viewer has no form to fill
     var start = parseFloat(svg.dataset.spanStart), end = parseFloat(svg.dataset.spanEnd);
     var width = parseFloat(svg.dataset.spanWidth), zone = svg.dataset.zone;
     var band = svg.querySelector(".selection"), from = null, dragged = false;

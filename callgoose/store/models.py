@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..engine.lifecycle import ACTIVE_SQL
@@ -30,7 +31,7 @@ class User(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    is_admin: Mapped[bool] = mapped_column(default=False)
+    role: Mapped[str] = mapped_column(String(16), default="responder", server_default="responder")  # engine ROLES
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
     name: Mapped[str | None] = mapped_column(String(100))  # shown in policies and messages; None: the email
@@ -44,6 +45,16 @@ class User(db.Model):
     # The secret of the session this object was loaded for (not a column): part of the id
     # Flask-Login keeps in the session and remember-me cookies, so ending the session row ends both.
     session_secret = None  # str, set by the user loader
+
+    @hybrid_property
+    def is_admin(self) -> bool:
+        """Read-only: the role says it (also usable in queries: ``where(User.is_admin)``)."""
+        return self.role == "admin"
+
+    @property
+    def may_act(self) -> bool:
+        """May act on incidents and schedules: anyone but a viewer (issue 19)."""
+        return self.role != "viewer"
 
     @property
     def is_active(self) -> bool:

@@ -16,6 +16,7 @@ def register(app) -> None:
     from ..engine.paging import EVENTS, RATE_LIMITED
     from ..extensions import csrf, db, login_manager
     from . import (
+        access,
         api,
         apilog,
         auth,
@@ -63,6 +64,7 @@ def register(app) -> None:
                  outside.telegram_webhook,
                  outside.link_act):
         csrf.exempt(view)
+    app.before_request(access.refuse_viewers)  # issue 19: a viewer changes nothing (access.py)
     for module in (ingest, api, pagerduty, auth, dashboard, apilog, testpayload, users, services, paging, schedules,
                    outside, openapi, health, integrations, drills, webpush, shadow, imports, opsgenie):
         app.register_blueprint(module.bp)

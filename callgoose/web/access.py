@@ -1,11 +1,28 @@
-"""Who may do what in the dashboard: signed-in users read and act on incidents; admins change."""
+"""Who may do what in the dashboard: signed-in users read; responders act on incidents and
+schedules; admins change configuration; viewers change nothing but their own settings."""
 
 from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort
+from flask import abort, request
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+
+SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+# What a viewer may still change (issue 19): their own sign-in, password and sessions, how they
+# are reached (methods, rules, handoff notices, Web Push, Slack identity), their calendar feeds,
+# and a test payload's dry run (sending one is admin-only in its view).
+VIEWER_MAY = frozenset({
+    "auth.login", "auth.setup", "auth.logout", "auth.change_password", "auth.profile", "auth.sign_out_everywhere",
+    "paging.add_method", "paging.method_action", "paging.add_rule", "paging.delete_rule",
+    "paging.slack_link_confirm", "paging.slack_unlink", "schedules.handoff_notices", "webpush.subscribe",
+    "schedules.create_feed", "schedules.revoke_feed", "testpayload.form",
+})
+# The credential of these is not the session: a token, a routing key, a provider's signature or
+# a signed link; a signed link acts as the person it was sent to, whatever their role (a viewer
+# paged because a policy names them may acknowledge from the page).
+NOT_SESSION = ("ingest.", "api.", "opsgenie.", "pagerduty.", "outside.")
 
 
 def admin_required(view):
@@ -17,3 +34,14 @@ def admin_required(view):
             abort(403, "Only admins can do this.")
         return view(*args, **kwargs)
     return wrapped
+
+
+def refuse_viewers():
+    """Before every request, the one place for the viewer rule: a signed-in viewer's state-changing
+    request is refused (403) unless it changes only their own settings. Deny by default, so a new
+    route is closed to viewers until it is listed here."""
+    endpoint = request.endpoint
+    if request.method in SAFE or endpoint is None or endpoint in VIEWER_MAY or endpoint.startswith(NOT_SESSION):
+        return
+    if current_user.is_authenticated and not current_user.may_act:
+        abort(403, _l("Viewers can read but not change this."))

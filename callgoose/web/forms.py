@@ -79,7 +79,8 @@ class UserForm(Form):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     role = SelectField(_l("Role"), choices=[
         SelectChoice("responder", _l("Responder: acknowledges, resolves, comments")),
-        SelectChoice("admin", _l("Admin: also manages tokens, services, rules and users"))])
+        SelectChoice("admin", _l("Admin: also manages tokens, services, rules and users")),
+        SelectChoice("viewer", _l("Viewer: sees incidents, schedules and who is on call; changes nothing"))])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=MIN_PASSWORD)],
                              description=_l("At least %(count)d characters; tell it to the person.", count=MIN_PASSWORD))
 

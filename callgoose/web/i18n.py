@@ -73,6 +73,8 @@ WORDS = {
     "new": _l("new"), "up": _l("up"), "late": _l("late"), "down": _l("down"), "paused": _l("paused"),
     # a rotation's shift unit (engine.schedules)
     "hours": _l("hours"), "days": _l("days"), "weeks": _l("weeks"),
+    # a user's role (engine.oncall.ROLES)
+    "admin": _l("admin"), "responder": _l("responder"), "viewer": _l("viewer"),
 }
 
 

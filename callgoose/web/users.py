@@ -1,23 +1,25 @@
-"""User administration for admins: add, set a new password, deactivate, reactivate."""
+"""User administration for admins: add, set a new password, change a role, deactivate, reactivate."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import clock
+from ..engine.oncall import ROLES
 from ..services import users
 from .access import admin_required
 from .forms import PasswordForm, UserForm
-from .i18n import fault
+from .i18n import fault, word
 
 bp = Blueprint("users", __name__)
 
 
 def _page(form=None, status=200):
     return render_template("users/users.html", users=users.all_users(), form=form or UserForm(formdata=None),
-                           now=clock.to_db(clock.now()), password_form=PasswordForm(formdata=None)), status
+                           now=clock.to_db(clock.now()), password_form=PasswordForm(formdata=None),
+                           roles=ROLES), status
 
 
 def _found(user):
@@ -38,7 +40,7 @@ def add():
     form = UserForm()
     if form.validate_on_submit():
         try:
-            user = users.add_user(form.email.data, form.password.data, admin=form.role.data == "admin",
+            user = users.add_user(form.email.data, form.password.data, role=form.role.data,
                                   now=clock.now())
         except ValueError as exc:
             form.email.errors.append(fault(exc))
@@ -68,6 +70,18 @@ def toggle_active(user_id: int):
         user = _found(users.toggle_active(user_id, current_user.id))
         flash(_("%(email)s is active again.", email=user.email) if user.active
               else _("%(email)s is deactivated.", email=user.email))
+    except users.UserError as exc:
+        flash(fault(exc), "error")
+    return redirect(url_for("users.users"))
+
+
+@bp.post("/users/<int:user_id>/role")
+@admin_required
+def set_role(user_id: int):
+    """Make a user an admin, a responder or a viewer; it holds from their next request."""
+    try:
+        user = _found(users.set_role(user_id, request.form.get("role", ""), current_user.id))
+        flash(_("%(email)s is now: %(role)s.", email=user.email, role=word(user.role)))
     except users.UserError as exc:
         flash(fault(exc), "error")
     return redirect(url_for("users.users"))
