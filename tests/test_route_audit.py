@@ -1,7 +1,8 @@
 """Issue 6 E: a route audit over the whole URL map.
 
 Every route needs a login (or a token) except a listed few; every admin route refuses
-responders; every state-changing dashboard route refuses a missing CSRF token.
+responders; every state-changing dashboard route refuses a missing CSRF token, and a viewer
+(issue 19) but the listed few; a viewer reads every page a responder reads.
 """
 
 import re
@@ -148,3 +149,65 @@ def test_every_state_changing_dashboard_route_refuses_a_missing_csrf_token(add_u
     assert unprotected == []
     with app.app_context():
         db.engine.dispose()
+
+
+# Issue 19: what a viewer may still change, each with its reason; every other state-changing
+# dashboard route refuses a viewer (403), so a new route is closed to viewers until listed.
+VIEWER_MAY = {
+    "auth.login": "signing in again", "auth.setup": "first run only (redirects once users exist)",
+    "auth.logout": "signing out", "auth.change_password": "their own password",
+    "auth.profile": "their own name, time zone and language",
+    "auth.sign_out_everywhere": "their own sessions",
+    "paging.add_method": "their own contact methods", "paging.method_action": "their own contact methods",
+    "paging.add_rule": "their own notification rules", "paging.delete_rule": "their own notification rules",
+    "paging.slack_link_confirm": "their own Slack identity", "paging.slack_unlink": "their own Slack identity",
+    "schedules.handoff_notices": "their own handoff notices", "webpush.subscribe": "their own browser's pages",
+    "schedules.create_feed": "a calendar feed only reads schedules",
+    "schedules.revoke_feed": "their own calendar feed",
+    "testpayload.form": "a dry run changes nothing; sending is admin-only in the view",
+}
+# Pages a viewer reads as a responder does, but for these (none today; a reason each).
+VIEWER_MAY_NOT_READ: dict[str, str] = {}
+
+
+def _session_routes(app):
+    for rule, method in routes(app):
+        if rule.endpoint in PUBLIC or rule.endpoint.startswith(tuple(TOKEN) + tuple(SIGNED) + tuple(BODY_KEY)):
+            continue
+        yield rule, method
+
+
+def test_every_state_changing_dashboard_route_refuses_a_viewer(add_user, sign_in, audited):
+    from callgoose.web import access
+
+    assert set(VIEWER_MAY) == access.VIEWER_MAY  # the code's list is this reasoned one
+    client = audited.test_client()
+    sign_in(client, *add_user(audited, "viewer@example.com", role="viewer"))
+    allowed, seen = [], 0
+    for rule, method in _session_routes(audited):
+        if method in SAFE or rule.endpoint in VIEWER_MAY:
+            continue
+        seen += 1
+        response = client.open(concrete(rule), method=method, data={})
+        if response.status_code != 403:
+            allowed.append((rule.rule, method, response.status_code))
+    assert allowed == [] and seen > 40, seen
+    with audited.app_context():
+        assert db.session.execute(db.text("SELECT count(*) FROM incidents")).scalar() == 0
+        assert db.session.execute(db.text("SELECT role FROM users WHERE id = 2")).scalar() == "viewer"
+
+
+def test_every_page_a_responder_reads_a_viewer_reads(add_user, sign_in, audited):
+    responder, viewer = audited.test_client(), audited.test_client()
+    sign_in(responder, *add_user(audited, "responder@example.com", admin=False))
+    sign_in(viewer, *add_user(audited, "viewer@example.com", role="viewer"))
+    differ, read = [], 0
+    for rule, method in _session_routes(audited):
+        if method not in SAFE or rule.endpoint in VIEWER_MAY_NOT_READ:
+            continue
+        path = concrete(rule)
+        as_responder, as_viewer = responder.get(path).status_code, viewer.get(path).status_code
+        read += as_responder == 200
+        if as_viewer != as_responder:
+            differ.append((rule.rule, as_responder, as_viewer))
+    assert differ == [] and read > 20, read

@@ -36,6 +36,7 @@ PROBLEMS = {  # services.actions' reasons, as a presser reads them in Slack
     "this link has been used already": Say("This button has been used already; nothing changed."),
     "this incident no longer exists": Say("This incident no longer exists."),
     "your Callgoose account is no longer active": Say("Your Callgoose account is no longer active."),
+    "a viewer cannot act on incidents": Say("Your Callgoose role is viewer: you cannot act on incidents."),
     "the incident was acknowledged already": Say("Nothing changed: the incident was acknowledged already."),
     "the incident was resolved already": Say("Nothing changed: the incident was resolved already."),
     "the incident is resolved; it cannot be acknowledged": Say(

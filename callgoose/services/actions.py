@@ -163,6 +163,8 @@ def act_by_link(key: str, token: str, now: float, who: str | None = None, as_use
         person = db.session.get(User, as_user)
         if person is None or not person.active:
             return LinkPage(signed.action, problem="your Callgoose account is no longer active")
+        if not person.may_act:  # a viewer's press in a shared channel; a page sent to them acts below
+            return LinkPage(signed.action, problem="a viewer cannot act on incidents")
         signed = replace(signed, user_id=as_user, via=via or signed.via)
     elif signed.user_id is not None:
         person = db.session.get(User, signed.user_id)
