@@ -363,6 +363,23 @@ def test_a_deactivated_presser_acts_on_nothing(slack_app, setup_for, hook, respo
     assert incident_state(setup) == ("triggered", [])
 
 
+def test_a_viewer_s_press_in_a_shared_channel_acts_on_nothing(slack_app, setup_for, hook, responses, add_user,
+                                                              sign_in):
+    """Issue 19: a press acts as the presser, and a viewer changes nothing (a page sent to a
+    viewer by a policy is their own: its mail link acts as them, like anyone's)."""
+    setup = setup_for(slack_app)
+    message = paged(slack_app, setup, hook)
+    bo = linked_client(slack_app, add_user, sign_in)
+    assert bo.post("/slack/link/" + make_slack_link("test", "T0CALLGOOSE", "U0BO", "@bo", time.time())
+                   ).status_code == 200
+    with slack_app.app_context():
+        db.session.execute(db.text("UPDATE users SET role = 'viewer' WHERE email = 'bo@example.com'"))
+        db.session.commit()
+    press(slack_app, message, "acknowledge", responses, "v")
+    assert answers(responses, "v")[0]["text"] == "Your Callgoose role is viewer: you cannot act on incidents."
+    assert incident_state(setup) == ("triggered", [])
+
+
 # -- delivery failures ---------------------------------------------------------------------
 
 def test_a_5xx_or_429_is_retried_and_a_4xx_fails_for_good_in_the_ledger(slack_app, setup_for, hook, add_user,
