@@ -27,6 +27,7 @@ from .services.catalog import (
     import_config,
     rename,
 )
+from .services.invitations import invite
 from .services.retention import prune
 from .services.tokens import ROUTING_KEY, add_token
 from .services.users import add_user
@@ -63,6 +64,20 @@ def create_user_command(email, admin, password):
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Created {'admin' if admin else 'responder'} {user.email}")
+
+
+@click.command("invite")
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="May change tokens, services and rules.")
+@with_appcontext
+def invite_command(email, admin):
+    """Invite someone by email: a link (72 hours, once) to set their own password."""
+    try:
+        user, created = invite(email, admin=admin, now=clock.now())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    role = "admin" if user.is_admin else "responder"
+    click.echo(f"Invited {user.email} ({'new ' if created else ''}{role}); the mail goes out with the worker.")
 
 
 @click.command("create-token")
@@ -384,7 +399,7 @@ def seed_demo_command(calls, incidents, days):
     click.echo(result.token)
 
 
-COMMANDS = (init_db_command, create_user_command, create_token_command, import_config_command,
+COMMANDS = (init_db_command, create_user_command, invite_command, create_token_command, import_config_command,
             export_config_command, serve_command, prune_command, rename_service_command,
             delete_service_command, worker_command, seed_demo_command, templates_command,
             create_service_command, intake_address_command, backup_command, restore_command,

@@ -27,6 +27,7 @@ def register(app) -> None:
         imports,
         ingest,
         integrations,
+        invitations,
         openapi,
         opsgenie,
         outside,
@@ -64,7 +65,7 @@ def register(app) -> None:
                  outside.link_act):
         csrf.exempt(view)
     for module in (ingest, api, pagerduty, auth, dashboard, apilog, testpayload, users, services, paging, schedules,
-                   outside, openapi, health, integrations, drills, webpush, shadow, imports, opsgenie):
+                   outside, openapi, health, integrations, drills, webpush, shadow, imports, opsgenie, invitations):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
     app.jinja_env.globals["current_language"] = lambda: str(get_locale() or "en")

@@ -56,7 +56,7 @@ def _safe_next(target: str | None) -> str:
     return local_path(target) or url_for("dashboard.incidents")
 
 
-def _sign_in(user_id: int, remember: bool = False) -> None:
+def sign_in(user_id: int, remember: bool = False) -> None:
     """Start a new session row for this browser; its secret goes into the cookies."""
     session.clear()  # a new session (and CSRF secret) for the signed-in user
     secret = users.start_session(user_id, clock.now())
@@ -79,7 +79,7 @@ def setup():
         else:
             if user is None:
                 return redirect(url_for("auth.login"))
-            _sign_in(user.id)
+            sign_in(user.id)
             flash(str(WELCOME))
             return redirect(url_for("integrations.welcome"))
     return render_template("auth/setup.html", form=form), 422 if form.errors else 200
@@ -100,7 +100,7 @@ def login():
     if form.validate_on_submit():
         result = users.check_password(form.email.data, form.password.data, clock.now())
         if result.user_id is not None:
-            _sign_in(result.user_id, form.remember.data)
+            sign_in(result.user_id, form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
         log.info("failed sign-in for %s from %s", form.email.data.strip().lower()[:254], request.remote_addr)
         form.password.errors.append(_refusal(result.locked_until))
