@@ -27,7 +27,7 @@ from .services.catalog import (
     import_config,
     rename,
 )
-from .services.invitations import invite
+from .services.invitations import Links, invite
 from .services.retention import prune
 from .services.tokens import ROUTING_KEY, add_token
 from .services.users import add_user
@@ -73,7 +73,7 @@ def create_user_command(email, admin, password):
 def invite_command(email, admin):
     """Invite someone by email: a link (72 hours, once) to set their own password."""
     try:
-        user, created = invite(email, admin=admin, now=clock.now())
+        user, created = invite(Links.of(current_app.config), email, admin=admin, now=clock.now())
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     role = "admin" if user.is_admin else "responder"

@@ -14,7 +14,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
@@ -39,11 +38,23 @@ class InviteError(ValueError):
     """An invitation that is refused, with a reason a person can act on."""
 
 
-def _queue(user: User, purpose: str, now: float) -> None:
+@dataclass(frozen=True)
+class Links:
+    """What a sign-in link needs: the secret key that signs it and the base URL it starts with
+    (the worker's, so that it matches the other links it mails)."""
+
+    key: str
+    base_url: str
+
+    @classmethod
+    def of(cls, config) -> "Links":
+        return cls(config["SECRET_KEY"], Settings.from_config(config).base_url)
+
+
+def _queue(links: Links, user: User, purpose: str, now: float) -> None:
     """Mail ``user`` a fresh link for ``purpose``, in the caller's transaction."""
-    key = current_app.config["SECRET_KEY"]
-    base = Settings.from_config(current_app.config).base_url  # the worker's, so links match its mails
-    url = base + PATHS[purpose] + make_access(key, user.id, purpose, password_stamp(user.password_hash), now)
+    url = links.base_url + PATHS[purpose] + make_access(links.key, user.id, purpose,
+                                                        password_stamp(user.password_hash), now)
     if purpose == "invite":
         text = Say("You are invited to Callgoose\nSet your password and how you want to be paged here "
                    "(the link works once, for 72 hours):\n%(url)s", url=url)
@@ -58,7 +69,7 @@ def _queue(user: User, purpose: str, now: float) -> None:
     session_cursor().execute(INSERT_NOTIFICATION, values)
 
 
-def invite(email: str, *, admin: bool, now: float) -> tuple[User, bool]:
+def invite(links: Links, email: str, *, admin: bool, now: float) -> tuple[User, bool]:
     """Invite ``email``: create the user when absent (no password yet), mail the link; the user
     and whether it was created. :raises InviteError: not an address, or a user who has a
     password already (they use "Forgot password?")."""
@@ -77,30 +88,30 @@ def invite(email: str, *, admin: bool, now: float) -> tuple[User, bool]:
             raise InviteError(Say("%(email)s has a password already", email=email))
         elif not user.active:
             raise InviteError(Say("%(email)s is deactivated", email=email))
-        _queue(user, "invite", now)
+        _queue(links, user, "invite", now)
         return user, created
     return write(work)
 
 
-def invite_again(user_id: int, now: float) -> User | None:
+def invite_again(links: Links, user_id: int, now: float) -> User | None:
     """Mail a user without a password a new invitation. :raises InviteError:"""
     user = db.session.get(User, user_id)
-    return None if user is None else invite(user.email, admin=user.is_admin, now=now)[0]
+    return None if user is None else invite(links, user.email, admin=user.is_admin, now=now)[0]
 
 
-def invite_all(now: float) -> int:
+def invite_all(links: Links, now: float) -> int:
     """Invite every active user who has no password (never signed in: made by an import or
     the configuration document); how many were mailed."""
     def work():
         found = list(db.session.execute(select(User).where(User.password_hash == "", User.active)
                                         .order_by(User.id)).scalars())
         for user in found:
-            _queue(user, "invite", now)
+            _queue(links, user, "invite", now)
         return len(found)
     return write(work)
 
 
-def forgot(email: str, now: float) -> None:
+def forgot(links: Links, email: str, now: float) -> None:
     """Mail a reset link when an active user has this address; the same work (a limit
     passed, a lookup) whether or not it does, and no answer either way."""
     email = email.strip().lower()[:254]
@@ -111,7 +122,7 @@ def forgot(email: str, now: float) -> None:
             return  # limited: silently, so that the answer tells nothing
         user = db.session.execute(select(User).where(User.email == email, User.active)).scalar_one_or_none()
         if user is not None:
-            _queue(user, "reset", now)
+            _queue(links, user, "reset", now)
     write(work)
 
 
@@ -126,11 +137,11 @@ class Link:
     language: str | None
 
 
-def opened(token: str, purpose: str, now: float) -> Link:
+def opened(key: str, token: str, purpose: str, now: float) -> Link:
     """The link's user, when it is valid for ``purpose`` now.
 
     :raises BadLink: altered, expired, used, or its password was set another way."""
-    fields = read_access(current_app.config["SECRET_KEY"], token, now)
+    fields = read_access(key, token, now)
     if fields["purpose"] != purpose:
         raise BadLink("this link is not valid")
     user = db.session.get(User, fields["user"])
@@ -141,7 +152,7 @@ def opened(token: str, purpose: str, now: float) -> Link:
     return Link(user.id, user.email, purpose, user.time_zone, user.language)
 
 
-def accept(token: str, purpose: str, password: str, now: float, *, time_zone: str = "", language: str = "",
+def accept(key: str, token: str, purpose: str, password: str, now: float, *, time_zone: str = "", language: str = "",
            method: tuple | None = None) -> int:
     """Use the link: set the password (and, for an invitation, the time zone, language and a
     first contact method, ``contact_methods.check_method``'s result); every session of the
@@ -154,10 +165,10 @@ def accept(token: str, purpose: str, password: str, now: float, *, time_zone: st
     if language and language not in LANGUAGE_CODES:
         language = ""
     new_hash = generate_password_hash(password)  # made before the write, never while it holds the lock
-    fields = read_access(current_app.config["SECRET_KEY"], token, now)
+    fields = read_access(key, token, now)
 
     def work():
-        link = opened(token, purpose, now)
+        link = opened(key, token, purpose, now)
         if session_cursor().changed(USE_LINK, {"nonce": fields["nonce"], "now": clock.to_db(now)}) != 1:
             raise BadLink("this link has been used already")
         user = db.session.get(User, link.user_id)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort
-from flask_login import current_user, login_required
+from flask import abort, session
+from flask_login import current_user, login_required, login_user
+
+from .. import clock
+from ..services import users
 
 
 def admin_required(view):
@@ -17,3 +20,13 @@ def admin_required(view):
             abort(403, "Only admins can do this.")
         return view(*args, **kwargs)
     return wrapped
+
+
+def sign_in(user_id: int, remember: bool = False) -> None:
+    """Start a new session row for this browser; its secret goes into the cookies. The one
+    place a dashboard session begins (a password, a setup, a mailed link)."""
+    session.clear()  # a new session (and CSRF secret) for the signed-in user
+    secret = users.start_session(user_id, clock.now())
+    user = users.user_for_session(user_id, secret)
+    user.session_secret = secret
+    login_user(user, remember=remember)

@@ -15,13 +15,14 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
 from .. import clock
 from ..engine import SpecError
 from ..extensions import login_manager
 from ..services import users
 from ..services.users import MAX_FAILURES, has_users
+from .access import sign_in
 from .forms import LoginForm, OwnPasswordForm, SetupForm
 from .i18n import LANGUAGES, fault, say
 from .params import local_path
@@ -54,15 +55,6 @@ def unauthorized():
 def _safe_next(target: str | None) -> str:
     """Only paths of this server are followed after login (:func:`params.local_path`)."""
     return local_path(target) or url_for("dashboard.incidents")
-
-
-def sign_in(user_id: int, remember: bool = False) -> None:
-    """Start a new session row for this browser; its secret goes into the cookies."""
-    session.clear()  # a new session (and CSRF secret) for the signed-in user
-    secret = users.start_session(user_id, clock.now())
-    user = users.user_for_session(user_id, secret)
-    user.session_secret = secret
-    login_user(user, remember=remember)
 
 
 @bp.route("/setup", methods=["GET", "POST"])

@@ -3,7 +3,7 @@ single-use link mailed to the person (services/invitations.py)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from .. import clock
@@ -11,7 +11,7 @@ from ..engine import SpecError
 from ..engine.signing import BadLink
 from ..services import invitations
 from ..services.contact_methods import check_method
-from .auth import sign_in
+from .access import sign_in
 from .forms import ForgotForm, NewPasswordForm
 from .i18n import LANGUAGES, fault, link_problem
 
@@ -24,7 +24,7 @@ def forgot():
     """Ask for a reset link: the same answer whether or not the address has an account."""
     form = ForgotForm()
     if form.validate_on_submit():
-        invitations.forgot(form.email.data, clock.now())
+        invitations.forgot(invitations.Links.of(current_app.config), form.email.data, clock.now())
         return render_template("auth/forgot.html", form=form, sent=True)
     return render_template("auth/forgot.html", form=form, sent=False), 422 if form.errors else 200
 
@@ -36,14 +36,15 @@ def _void(problem: str):
 def _link_page(token: str, purpose: str):
     """GET shows the form; POST sets the password (and the rest) and signs in."""
     try:
-        link = invitations.opened(token, purpose, clock.now())
+        link = invitations.opened(current_app.config["SECRET_KEY"], token, purpose, clock.now())
     except BadLink as exc:
         return _void(str(exc))
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
             method = _first_method() if purpose == "invite" else None
-            user_id = invitations.accept(token, purpose, form.password.data, clock.now(),
+            user_id = invitations.accept(current_app.config["SECRET_KEY"], token, purpose, form.password.data,
+                                         clock.now(),
                                          time_zone=request.form.get("time_zone", ""),
                                          language=request.form.get("language", ""), method=method)
         except BadLink as exc:

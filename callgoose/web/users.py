@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -81,7 +81,7 @@ def invite():
     form = InviteForm(prefix="invite")
     if form.validate_on_submit():
         try:
-            user, _created = invitations.invite(form.email.data, admin=form.role.data == "admin", now=clock.now())
+            user, _created = invitations.invite(invitations.Links.of(current_app.config), form.email.data, admin=form.role.data == "admin", now=clock.now())
         except ValueError as exc:
             form.email.errors.append(fault(exc))
         else:
@@ -95,7 +95,7 @@ def invite():
 def invite_again(user_id: int):
     """Mail a user without a password a new invitation."""
     try:
-        user = _found(invitations.invite_again(user_id, clock.now()))
+        user = _found(invitations.invite_again(invitations.Links.of(current_app.config), user_id, clock.now()))
         flash(_("Invitation mailed to %(email)s.", email=user.email))
     except invitations.InviteError as exc:
         flash(fault(exc), "error")
@@ -106,6 +106,6 @@ def invite_again(user_id: int):
 @admin_required
 def invite_all():
     """Invite every user without a password (made by an import)."""
-    count = invitations.invite_all(clock.now())
+    count = invitations.invite_all(invitations.Links.of(current_app.config), clock.now())
     flash(_("Invitations mailed: %(count)d.", count=count))
     return redirect(url_for("users.users"))
