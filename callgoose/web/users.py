@@ -81,7 +81,8 @@ def invite():
     form = InviteForm(prefix="invite")
     if form.validate_on_submit():
         try:
-            user, _created = invitations.invite(invitations.Links.of(current_app.config), form.email.data, admin=form.role.data == "admin", now=clock.now())
+            user, _created = invitations.invite(invitations.Links.of(current_app.config), form.email.data,
+                                                admin=form.role.data == "admin", now=clock.now())
         except ValueError as exc:
             form.email.errors.append(fault(exc))
         else:
