@@ -28,6 +28,7 @@ from .services.catalog import (
     import_config,
     rename,
 )
+from .services.invitations import Links, invite
 from .services.retention import prune
 from .services.tokens import ROUTING_KEY, add_token
 from .services.users import add_user
@@ -67,6 +68,22 @@ def create_user_command(email, role, password):
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Created {role} {user.email}")
+
+
+@click.command("invite")
+@click.argument("email")
+@click.option("--admin", "role", flag_value="admin", help="May change tokens, services, rules and users.")
+@click.option("--viewer", "role", flag_value="viewer", help="Reads everything, changes nothing.")
+@click.option("--role", "role", type=click.Choice(ROLES), default="responder", show_default=True,
+              help="A new user's role; --admin and --viewer are short for it.")
+@with_appcontext
+def invite_command(email, role):
+    """Invite someone by email: a link (72 hours, once) to set their own password."""
+    try:
+        user, created = invite(Links.of(current_app.config), email, role=role, now=clock.now())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Invited {user.email} ({'new ' if created else ''}{user.role}); the mail goes out with the worker.")
 
 
 @click.command("create-token")
@@ -388,7 +405,7 @@ def seed_demo_command(calls, incidents, days):
     click.echo(result.token)
 
 
-COMMANDS = (init_db_command, create_user_command, create_token_command, import_config_command,
+COMMANDS = (init_db_command, create_user_command, invite_command, create_token_command, import_config_command,
             export_config_command, serve_command, prune_command, rename_service_command,
             delete_service_command, worker_command, seed_demo_command, templates_command,
             create_service_command, intake_address_command, backup_command, restore_command,

@@ -15,7 +15,7 @@ from callgoose.extensions import db
 # The web app manifest and the service worker are static code the browser fetches without
 # cookies (a manifest) or must be able to fetch again after the session ended (a worker's update).
 PUBLIC = {"static", "auth.login", "auth.setup", "openapi.document", "health.healthz", "webpush.manifest",
-          "webpush.worker"}
+          "webpush.worker", "invitations.forgot"}  # "Forgot password?" answers alike for any address
 TOKEN = {"ingest.", "api.", "opsgenie."}  # the token is the credential (S3; a GenieKey, issue 18)
 # Issue 18: PagerDuty's Events API carries its credential in the body (``routing_key``); without
 # a known one it is refused as PagerDuty refuses it: 400 "Invalid routing key", nothing stored.
@@ -23,6 +23,9 @@ BODY_KEY = {"pagerduty."}
 # A mail's signed link, or Twilio's request signature, is the credential (issue 8); tests in
 # test_paging_outside.py refuse a wrong link (410) and a wrong signature (403).
 SIGNED = {"outside.", "schedules.feed"}  # a calendar feed's secret URL is its credential
+# Issue 19: an invitation's or a password reset's mailed link is its own credential (signed,
+# single use); a made-up one is refused with 410 and sets nothing.
+SIGN_IN_LINKS = {"invitations.accept_invitation", "invitations.reset_password"}
 TWILIO = {"outside.voice", "outside.keypress", "outside.sms", "outside.status"}
 # A signed action's token is its own credential (issue 17: a push app's button POSTs it with no
 # session), and a channel's module verifies its provider's callbacks: a made-up one acts on nothing.
@@ -37,6 +40,7 @@ ADMIN_ONLY = {
     "paging.delete_webhook", "schedules.save", "schedules.save_json", "schedules.delete",
     "integrations.welcome", "integrations.create", "services.add_heartbeat", "services.heartbeat_action",
     "apilog.replay_calls", "services.export", "shadow.switch", "imports.form", "imports.plan", "imports.apply",
+    "users.invite", "users.invite_again", "users.invite_all",
 }
 SAFE = {"GET", "HEAD", "OPTIONS"}
 
@@ -79,6 +83,11 @@ def test_every_route_needs_a_login_or_a_token_but_the_listed_few(audited):
     open_routes = []
     for rule, method in routes(audited):
         if rule.endpoint in PUBLIC or rule.endpoint.startswith(tuple(TOKEN) + tuple(SIGNED) + tuple(BODY_KEY)):
+            continue
+        if rule.endpoint in SIGN_IN_LINKS:
+            refused = client.open(concrete(rule), method=method, data={"password": "a long secret",
+                                                                       "confirm": "a long secret"})
+            assert refused.status_code == 410, (rule.rule, method, refused.status_code)
             continue
         response = client.open(concrete(rule), method=method)
         location = response.headers.get("Location", "")

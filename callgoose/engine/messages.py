@@ -19,7 +19,7 @@ from .words import Say
 Words = Callable[[object], str]  # words a text in the recipient's language (str: English)
 
 SMS_LIMIT = 320  # two SMS segments
-TEXT_KINDS = ("test", "verify", "notice")  # messages that carry their own text
+TEXT_KINDS = ("test", "verify", "notice", "access")  # messages that carry their own text
 MAX_LISTED = 10  # incidents spelled out in a bundle
 
 

@@ -94,6 +94,8 @@ VOICE_METHOD_LIMIT = Limit(1, 120, Say("a phone number gets at most one code or 
                                        minutes=2))
 PERSON_LIMIT = Limit(10, 3600, Say("a person gets at most %(num)s codes and tests at once, then one every "
                                    "%(minutes)s minutes", num=10, minutes=6))
+# "Forgot password" (issue 19): per address asked for, known or not, so the work is the same.
+RESET_LIMIT = Limit(3, 3600, Say("an address gets at most %(num)s reset links an hour", num=3))
 PERSON_CALL_LIMIT = Limit(3, 3600, Say("a person gets at most %(num)s code or test calls at once, then one every "
                                        "%(minutes)s minutes", num=3, minutes=20))
 
@@ -150,6 +152,7 @@ class Kind(str, Enum):
     VERIFY = "verify"  # a verification code
     NOTICE = "notice"  # a shift starts; nobody will be on call tomorrow (schedules)
     EVENT = "event"  # a service's outgoing webhook
+    ACCESS = "access"  # a sign-in link: an invitation or a password reset (issue 19)
 
     def __str__(self) -> str:
         return self.value

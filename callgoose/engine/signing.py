@@ -165,6 +165,33 @@ def read_slack_link(key: str, token: str, now: float) -> dict:
     return {"team": fields["t"], "user": fields["u"], "name": fields["n"]}
 
 
+# A sign-in link (issue 19): an invitation (72 hours) or a password reset (1 hour). It names
+# the user, its purpose and its expiry, and a stamp of the user's password as it was when sent
+# (so a link dies once a password is set); a nonce makes it work once (used_links).
+ACCESS_SECONDS = {"invite": 72 * 3600, "reset": 3600}
+
+
+def make_access(key: str, user_id: int, purpose: str, stamp: str, now: float) -> str:
+    """A signed token for "set your password" (``purpose``: invite or reset)."""
+    if purpose not in ACCESS_SECONDS:
+        raise ValueError(purpose)
+    return _sealed(key, {"u": user_id, "p": purpose, "s": stamp, "e": int(now) + ACCESS_SECONDS[purpose],
+                         "n": secrets.token_hex(8)}, "access")
+
+
+def read_access(key: str, token: str, now: float) -> dict:
+    """The link's fields (``user``, ``purpose``, ``stamp``, ``nonce``).
+
+    :raises BadLink: the signature is wrong or the link has expired."""
+    fields = _opened(key, token, "access", now)
+    return {"user": fields["u"], "purpose": fields["p"], "stamp": fields["s"], "nonce": fields["n"]}
+
+
+def password_stamp(password_hash: str) -> str:
+    """A short digest of a stored password hash (empty: none yet), carried by a sign-in link."""
+    return hashlib.sha256(("stamp:" + password_hash).encode()).hexdigest()[:16]
+
+
 def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
     """What Twilio sends as ``X-Twilio-Signature``: base64 of HMAC-SHA1 over the full URL
     followed by every POST parameter's name and value, sorted by name."""

@@ -82,10 +82,20 @@ def add_method(user_id: int, name: str, channel: str, values: dict, now: float) 
     """Add a contact method (unverified) of ``channel`` with its fields ``values`` (a form's:
     the first field as ``address``, the others by their keys). :raises SpecError: what is
     wrong, by field."""
-    found = check_channel(channel, "type", channels.REGISTRY)
-    name = check_method_name(name, "name")
-    fields = found.check(found.from_form(values))
+    found, name, fields = check_method(name, channel, values)
     return write(lambda: _insert(user_id, name, found, fields, now))
+
+
+def check_method(name: str, channel: str, values: dict) -> tuple:
+    """A new method's channel, name and fields, checked (no I/O). :raises SpecError:"""
+    found = check_channel(channel, "type", channels.REGISTRY)
+    return found, check_method_name(name, "name"), found.check(found.from_form(values))
+
+
+def insert_method(user_id: int, checked: tuple, now: float) -> ContactMethod:
+    """Insert a :func:`check_method` result in the caller's transaction (a name taken gets a number)."""
+    found, name, fields = checked
+    return _insert(user_id, name, found, fields, now, numbered=True)
 
 
 def _insert(user_id: int, name: str, found, fields: Address, now: float, numbered: bool = False) -> ContactMethod:

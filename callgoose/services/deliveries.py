@@ -112,8 +112,8 @@ def resend(notification_id: int, now: float) -> bool:
     """Queue a failed or unknown notification again, as a new delivery (a person's choice)."""
     def work():
         old = db.session.get(Notification, notification_id)
-        if old is None or old.status not in ("failed", "unknown"):
-            return False
+        if old is None or old.status not in ("failed", "unknown") or old.kind == Kind.ACCESS.value:
+            return False  # a sign-in link's text is not kept: its person asks for a new one
         session_cursor().execute(INSERT_NOTIFICATION, notification(
             clock.to_db(now), kind=old.kind, channel=old.channel, target=old.target, incident_id=old.incident_id,
             user_id=old.user_id, contact_method_id=old.contact_method_id, webhook_id=old.webhook_id,

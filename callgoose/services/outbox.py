@@ -242,6 +242,9 @@ def claim(cursor: Cursor, now: float, limit: int = 200, room=None) -> Claimed:
                                              webhook_id=webhook_id, webhook_secret=secret[0] if secret else None))
         elif method_id is not None:
             methods[method_id] = None
+        elif kind == Kind.ACCESS.value:  # a sign-in link goes to the address it was queued for
+            if room(channel, target) and _take(cursor, nid, now):
+                claimed.batches.append(Batch(channel, target, _load(cursor, nid)))
         elif room(channel, "") and _take(cursor, nid, now):  # its method was deleted since it was queued
             claimed.batches.append(Batch(channel, "", _load(cursor, nid)))
     for method_id in methods:
@@ -282,11 +285,13 @@ def claim(cursor: Cursor, now: float, limit: int = 200, room=None) -> Claimed:
     return claimed
 
 
+# A code or a sign-in link is a secret: its text is not kept once the message went (or failed).
+_SECRET = f"('{Kind.VERIFY}', '{Kind.ACCESS}')"
 # Each of these acts on a whole message: its lead row and the rows it carried.
 _MESSAGE = "(id = :lead OR bundle_of = :lead)"
 SENT = Sql(f"""
     UPDATE notifications SET status = '{State.SENT}', sent_at = :now, finished_at = :now, deadline = NULL,
-        error = NULL, provider_id = :provider, body = CASE WHEN kind = '{Kind.VERIFY}' THEN NULL ELSE body END
+        error = NULL, provider_id = :provider, body = CASE WHEN kind IN {_SECRET} THEN NULL ELSE body END
     WHERE {_MESSAGE} AND status = '{State.SENDING}'
 """)
 RETRY = Sql(f"""
@@ -296,7 +301,7 @@ RETRY = Sql(f"""
 """)
 FAILED = Sql(f"""
     UPDATE notifications SET status = '{State.FAILED}', finished_at = :now, deadline = NULL, error = :error,
-        body = CASE WHEN kind = '{Kind.VERIFY}' THEN NULL ELSE body END
+        body = CASE WHEN kind IN {_SECRET} THEN NULL ELSE body END
     WHERE {_MESSAGE} AND status = '{State.SENDING}'
 """)
 BUMP_INCIDENTS = Sql(f"""

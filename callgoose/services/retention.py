@@ -53,7 +53,7 @@ DELETE_LOOSE_NOTIFICATIONS = Sql("""
 DELETE_USED_LINKS = Sql("""
     DELETE FROM used_links WHERE nonce IN (SELECT nonce FROM used_links WHERE used_at < :cutoff LIMIT :n)
 """)
-LINK_KEEP_SECONDS = 2 * DAY
+LINK_KEEP_SECONDS = 4 * DAY  # longer than any signed link lives (an invitation: 72 hours)
 # Change events (issue 18) are kept as long as API calls.
 DELETE_CHANGES = Sql("""
     DELETE FROM change_events WHERE id IN (

@@ -210,18 +210,22 @@ def set_profile(user_id: int, name: str, time_zone: str, language: str = "") -> 
     dashboard language (empty: the browser's).
 
     :raises SpecError: a zone that is not an IANA name, a name too long, an unknown language."""
+    def work():
+        user = db.session.get(User, user_id)
+        if user is not None:
+            set_profile_of(user, name, time_zone, language)
+    write(work)
+
+
+def set_profile_of(user: User, name: str, time_zone: str, language: str = "") -> None:
+    """:func:`set_profile` in the caller's transaction. :raises SpecError:"""
     zone = check_time_zone(time_zone.strip() or "UTC", "time_zone")
     name = name.strip()
     if len(name) > 100:
         raise SpecError("name", Say("must be at most 100 characters"))
     if language and language not in LANGUAGE_CODES:
         raise SpecError("language", Say("must be one of %(choices)s", choices=", ".join(LANGUAGE_CODES)))
-
-    def work():
-        user = db.session.get(User, user_id)
-        if user is not None:
-            user.name, user.time_zone, user.language = name or None, zone, language or None
-    write(work)
+    user.name, user.time_zone, user.language = name or None, zone, language or None
 
 
 def _last_admin(user: User) -> bool:

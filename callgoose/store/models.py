@@ -41,6 +41,7 @@ class User(db.Model):
     handoff_notices: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
     failed_logins: Mapped[int] = mapped_column(default=0)  # wrong passwords in a row
     locked_until: Mapped[datetime | None]  # sign-in refused until then (too many failures)
+    invited_at: Mapped[datetime | None]  # the last invitation mailed (issue 19); None: never
 
     # The secret of the session this object was loaded for (not a column): part of the id
     # Flask-Login keeps in the session and remember-me cookies, so ending the session row ends both.

@@ -28,6 +28,7 @@ def register(app) -> None:
         imports,
         ingest,
         integrations,
+        invitations,
         openapi,
         opsgenie,
         outside,
@@ -66,7 +67,7 @@ def register(app) -> None:
         csrf.exempt(view)
     app.before_request(access.refuse_viewers)  # issue 19: a viewer changes nothing (access.py)
     for module in (ingest, api, pagerduty, auth, dashboard, apilog, testpayload, users, services, paging, schedules,
-                   outside, openapi, health, integrations, drills, webpush, shadow, imports, opsgenie):
+                   outside, openapi, health, integrations, drills, webpush, shadow, imports, opsgenie, invitations):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
     app.jinja_env.globals["current_language"] = lambda: str(get_locale() or "en")

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, request
+from flask import abort, request, session
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, login_user
+
+from .. import clock
+from ..services import users
 
 SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 # What a viewer may still change (issue 19): their own sign-in, password and sessions, how they
@@ -45,3 +48,13 @@ def refuse_viewers():
         return
     if current_user.is_authenticated and not current_user.may_act:
         abort(403, _l("Viewers can read but not change this."))
+
+
+def sign_in(user_id: int, remember: bool = False) -> None:
+    """Start a new session row for this browser; its secret goes into the cookies. The one
+    place a dashboard session begins (a password, a setup, a mailed link)."""
+    session.clear()  # a new session (and CSRF secret) for the signed-in user
+    secret = users.start_session(user_id, clock.now())
+    user = users.user_for_session(user_id, secret)
+    user.session_secret = secret
+    login_user(user, remember=remember)

@@ -15,13 +15,14 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
 from .. import clock
 from ..engine import SpecError
 from ..extensions import login_manager
 from ..services import users
 from ..services.users import MAX_FAILURES, has_users
+from .access import sign_in
 from .forms import LoginForm, OwnPasswordForm, SetupForm
 from .i18n import LANGUAGES, fault, say
 from .params import local_path
@@ -56,15 +57,6 @@ def _safe_next(target: str | None) -> str:
     return local_path(target) or url_for("dashboard.incidents")
 
 
-def _sign_in(user_id: int, remember: bool = False) -> None:
-    """Start a new session row for this browser; its secret goes into the cookies."""
-    session.clear()  # a new session (and CSRF secret) for the signed-in user
-    secret = users.start_session(user_id, clock.now())
-    user = users.user_for_session(user_id, secret)
-    user.session_secret = secret
-    login_user(user, remember=remember)
-
-
 @bp.route("/setup", methods=["GET", "POST"])
 def setup():
     """Create the first admin; only while no user exists."""
@@ -79,7 +71,7 @@ def setup():
         else:
             if user is None:
                 return redirect(url_for("auth.login"))
-            _sign_in(user.id)
+            sign_in(user.id)
             flash(str(WELCOME))
             return redirect(url_for("integrations.welcome"))
     return render_template("auth/setup.html", form=form), 422 if form.errors else 200
@@ -100,7 +92,7 @@ def login():
     if form.validate_on_submit():
         result = users.check_password(form.email.data, form.password.data, clock.now())
         if result.user_id is not None:
-            _sign_in(result.user_id, form.remember.data)
+            sign_in(result.user_id, form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
         log.info("failed sign-in for %s from %s", form.email.data.strip().lower()[:254], request.remote_addr)
         form.password.errors.append(_refusal(result.locked_until))

@@ -92,6 +92,28 @@ class OwnPasswordForm(Form):
     confirm = PasswordField(_l("New password again"), validators=[EqualTo("password", _l("The passwords differ."))])
 
 
+class InviteForm(Form):
+    """An admin invites someone by email (issue 19): they set their own password."""
+
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    role = SelectField(_l("Role"), choices=[
+        SelectChoice("responder", _l("Responder: acknowledges, resolves, comments")),
+        SelectChoice("admin", _l("Admin: also manages tokens, services, rules and users")),
+        SelectChoice("viewer", _l("Viewer: sees incidents, schedules and who is on call; changes nothing"))])
+
+
+class ForgotForm(Form):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+
+
+class NewPasswordForm(Form):
+    """A signed link's form: a new password (and, for an invitation, more fields in the page)."""
+
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD)],
+                             description=_l("At least %(count)d characters.", count=MIN_PASSWORD))
+    confirm = PasswordField(_l("New password again"), validators=[EqualTo("password", _l("The passwords differ."))])
+
+
 class PasswordForm(Form):
     password = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD)])
 

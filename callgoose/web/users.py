@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import clock
 from ..engine.oncall import ROLES
-from ..services import users
+from ..services import invitations, users
 from .access import admin_required
-from .forms import PasswordForm, UserForm
+from .forms import InviteForm, PasswordForm, UserForm
 from .i18n import fault, word
 
 bp = Blueprint("users", __name__)
 
 
-def _page(form=None, status=200):
+def _page(form=None, status=200, invite_form=None):
     return render_template("users/users.html", users=users.all_users(), form=form or UserForm(formdata=None),
                            now=clock.to_db(clock.now()), password_form=PasswordForm(formdata=None),
-                           roles=ROLES), status
+                           roles=ROLES,
+                           invite_form=invite_form or InviteForm(formdata=None, prefix="invite")), status
 
 
 def _found(user):
@@ -84,4 +85,42 @@ def set_role(user_id: int):
         flash(_("%(email)s is now: %(role)s.", email=user.email, role=word(user.role)))
     except users.UserError as exc:
         flash(fault(exc), "error")
+    return redirect(url_for("users.users"))
+
+
+@bp.post("/users/invite")
+@admin_required
+def invite():
+    """Invite someone by email: a link to set their own password (issue 19)."""
+    form = InviteForm(prefix="invite")
+    if form.validate_on_submit():
+        try:
+            user, _created = invitations.invite(invitations.Links.of(current_app.config), form.email.data,
+                                                role=form.role.data, now=clock.now())
+        except ValueError as exc:
+            form.email.errors.append(fault(exc))
+        else:
+            flash(_("Invitation mailed to %(email)s.", email=user.email))
+            return redirect(url_for("users.users"))
+    return _page(invite_form=form, status=422)
+
+
+@bp.post("/users/<int:user_id>/invite")
+@admin_required
+def invite_again(user_id: int):
+    """Mail a user without a password a new invitation."""
+    try:
+        user = _found(invitations.invite_again(invitations.Links.of(current_app.config), user_id, clock.now()))
+        flash(_("Invitation mailed to %(email)s.", email=user.email))
+    except invitations.InviteError as exc:
+        flash(fault(exc), "error")
+    return redirect(url_for("users.users"))
+
+
+@bp.post("/users/invite-all")
+@admin_required
+def invite_all():
+    """Invite every user without a password (made by an import)."""
+    count = invitations.invite_all(invitations.Links.of(current_app.config), clock.now())
+    flash(_("Invitations mailed: %(count)d.", count=count))
     return redirect(url_for("users.users"))

@@ -1,13 +1,13 @@
 """Roles (issue 19, item 4): a ``role`` per user (admin, responder or viewer) replaces ``is_admin``.
 
 Revision ID: 0027
-Revises: 0025
+Revises: 0026
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0027'
-down_revision = '0025'
+down_revision = '0026'
 branch_labels = None
 depends_on = None
 
