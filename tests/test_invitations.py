@@ -88,11 +88,11 @@ def test_the_cli_refuses_a_user_who_has_a_password(paging_app, now):
     _user(paging_app, "ana@example.com")
     result = _cli(paging_app, "invite", "ana@example.com")
     assert result.exit_code != 0 and "ana@example.com has a password already" in result.output
+    assert _cli(paging_app, "invite", "not an address").exit_code != 0
+    assert _rows(paging_app, "SELECT count(*) FROM notifications") == [(0,)]
     viewer = _cli(paging_app, "invite", "val@example.com", "--viewer")  # issue 19's roles: a viewer too
     assert viewer.exit_code == 0 and "(new viewer)" in viewer.output, viewer.output
     assert _rows(paging_app, "SELECT role FROM users WHERE email = 'val@example.com'") == [("viewer",)]
-    assert _cli(paging_app, "invite", "not an address").exit_code != 0
-    assert _rows(paging_app, "SELECT count(*) FROM notifications") == [(0,)]
 
 
 def test_forgot_password_answers_alike_and_mails_only_a_known_address(paging_app, smtp, now):
