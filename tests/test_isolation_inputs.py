@@ -89,9 +89,9 @@ def test_a_token_name_and_a_user_address_that_sign_actions_are_one_line(paging_a
         token, _ = add_token("ops\nteam\r\n", None, clock.now())
         assert token.name == "ops team"
         with pytest.raises(ValueError):
-            add_user("eve\n@example.com", "correct horse battery", admin=False, now=clock.now())
+            add_user("eve\n@example.com", "correct horse battery", role="responder", now=clock.now())
         with pytest.raises(ValueError):
-            add_user("eve @example.com", "correct horse battery", admin=False, now=clock.now())
+            add_user("eve @example.com", "correct horse battery", role="responder", now=clock.now())
 
 
 # -- The email intake: loops, recipients, long lines (item 11) ------------------------------

@@ -197,7 +197,7 @@ def test_after_the_last_level_the_policy_repeats_then_says_nobody_acknowledged(p
     setup_admin = client
     from callgoose.services.users import add_user
     with paging_app.app_context():
-        add_user("admin@example.com", "correct horse", admin=True, now=clock.now())
+        add_user("admin@example.com", "correct horse", role="admin", now=clock.now())
     setup_admin.post("/login", data={"email": "admin@example.com", "password": "correct horse"})
     page = setup_admin.get(f"/incidents/{incident_id}").get_data(as_text=True)
     assert "Escalation finished, nobody acknowledged." in page
