@@ -53,12 +53,20 @@ def init_db_command():
     click.echo(f"Database ready ({done} schema {after}): {_safe_url(db.engine.url)}")
 
 
+def role_options(command):
+    """``--admin``, ``--viewer`` and ``--role ROLE`` (a responder by default), as one ``role``."""
+    for option in reversed((
+            click.option("--admin", "role", flag_value="admin", help="May change tokens, services, rules and users."),
+            click.option("--viewer", "role", flag_value="viewer", help="Reads everything, changes nothing."),
+            click.option("--role", "role", type=click.Choice(ROLES), default="responder", show_default=True,
+                         help="The role; --admin and --viewer are short for it."))):
+        command = option(command)
+    return command
+
+
 @click.command("create-user")
 @click.argument("email")
-@click.option("--admin", "role", flag_value="admin", help="May change tokens, services, rules and users.")
-@click.option("--viewer", "role", flag_value="viewer", help="Reads everything, changes nothing.")
-@click.option("--role", "role", type=click.Choice(ROLES), default="responder", show_default=True,
-              help="The role; --admin and --viewer are short for it.")
+@role_options
 @click.password_option(help="Asked for when not given.")
 @with_appcontext
 def create_user_command(email, role, password):
@@ -72,10 +80,7 @@ def create_user_command(email, role, password):
 
 @click.command("invite")
 @click.argument("email")
-@click.option("--admin", "role", flag_value="admin", help="May change tokens, services, rules and users.")
-@click.option("--viewer", "role", flag_value="viewer", help="Reads everything, changes nothing.")
-@click.option("--role", "role", type=click.Choice(ROLES), default="responder", show_default=True,
-              help="A new user's role; --admin and --viewer are short for it.")
+@role_options
 @with_appcontext
 def invite_command(email, role):
     """Invite someone by email: a link (72 hours, once) to set their own password."""

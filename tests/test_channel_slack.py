@@ -349,15 +349,22 @@ def test_the_link_page_needs_a_sign_in(slack_app, add_user):
         assert answer.status_code == 302 and "/login" in answer.headers["Location"]
 
 
-def test_a_deactivated_presser_acts_on_nothing(slack_app, setup_for, hook, responses, add_user, sign_in):
+def _linked_then(slack_app, setup_for, hook, add_user, sign_in, change: str):
+    """A page in Slack, Bo's Slack account linked to Bo, then Bo's user row changed (``change``:
+    an SQL assignment); the setup and the message."""
     setup = setup_for(slack_app)
     message = paged(slack_app, setup, hook)
     bo = linked_client(slack_app, add_user, sign_in)
     assert bo.post("/slack/link/" + make_slack_link("test", "T0CALLGOOSE", "U0BO", "@bo", time.time())
                    ).status_code == 200
     with slack_app.app_context():
-        db.session.execute(db.text("UPDATE users SET active = false WHERE email = 'bo@example.com'"))
+        db.session.execute(db.text(f"UPDATE users SET {change} WHERE email = 'bo@example.com'"))
         db.session.commit()
+    return setup, message
+
+
+def test_a_deactivated_presser_acts_on_nothing(slack_app, setup_for, hook, responses, add_user, sign_in):
+    setup, message = _linked_then(slack_app, setup_for, hook, add_user, sign_in, "active = false")
     press(slack_app, message, "acknowledge", responses, "d")
     assert answers(responses, "d")[0]["text"] == "Your Callgoose account is no longer active."
     assert incident_state(setup) == ("triggered", [])
@@ -367,14 +374,7 @@ def test_a_viewer_s_press_in_a_shared_channel_acts_on_nothing(slack_app, setup_f
                                                               sign_in):
     """Issue 19: a press acts as the presser, and a viewer changes nothing (a page sent to a
     viewer by a policy is their own: its mail link acts as them, like anyone's)."""
-    setup = setup_for(slack_app)
-    message = paged(slack_app, setup, hook)
-    bo = linked_client(slack_app, add_user, sign_in)
-    assert bo.post("/slack/link/" + make_slack_link("test", "T0CALLGOOSE", "U0BO", "@bo", time.time())
-                   ).status_code == 200
-    with slack_app.app_context():
-        db.session.execute(db.text("UPDATE users SET role = 'viewer' WHERE email = 'bo@example.com'"))
-        db.session.commit()
+    setup, message = _linked_then(slack_app, setup_for, hook, add_user, sign_in, "role = 'viewer'")
     press(slack_app, message, "acknowledge", responses, "v")
     assert answers(responses, "v")[0]["text"] == "Your Callgoose role is viewer: you cannot act on incidents."
     assert incident_state(setup) == ("triggered", [])

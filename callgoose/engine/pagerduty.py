@@ -67,6 +67,16 @@ def _object(raw: bytes, text: str | None = None):
     return data if isinstance(data, dict) else None
 
 
+def _opened(raw: bytes):
+    """What both kinds of event start with: the body's object, its routing key, the faults so
+    far; or the refusal of a body that is no JSON object."""
+    data = _object(raw)
+    if data is None:
+        return Parsed(None, errors=("The body must be a JSON object (JSON parse error)",))
+    routing_key = _routing_key(data)
+    return data, routing_key, [] if routing_key is not None else ["'routing_key' is missing or blank"]
+
+
 def _routing_key(data: dict) -> str | None:
     key = data.get("routing_key")
     return str.__str__(key).strip() or None if isinstance(key, str) else None
@@ -175,13 +185,10 @@ def parse_alert(raw: bytes, new_key: Callable[[], str] = lambda: uuid.uuid4().he
     it); acknowledge and resolve need one. A summary over 1024 characters is cut, and a missing
     ``payload.source`` accepted: a sender's page is never refused over a detail.
     """
-    data = _object(raw)
-    if data is None:
-        return Parsed(None, errors=("The body must be a JSON object (JSON parse error)",))
-    errors: list[str] = []
-    routing_key = _routing_key(data)
-    if routing_key is None:
-        errors.append("'routing_key' is missing or blank")
+    opened = _opened(raw)
+    if isinstance(opened, Parsed):
+        return opened
+    data, routing_key, errors = opened
     client = _text(data.get("client"))
     client = short_line(client, 100) if client else None
     said = data.get("event_action")
@@ -245,13 +252,10 @@ def _when(value) -> float | None:
 def parse_change(raw: bytes, received: float) -> Parsed:
     """Read a change event. Its time is its ``timestamp`` (never later than ``received``), or
     ``received`` when it has none that reads as a time."""
-    data = _object(raw)
-    if data is None:
-        return Parsed(None, errors=("The body must be a JSON object (JSON parse error)",))
-    errors: list[str] = []
-    routing_key = _routing_key(data)
-    if routing_key is None:
-        errors.append("'routing_key' is missing or blank")
+    opened = _opened(raw)
+    if isinstance(opened, Parsed):
+        return opened
+    data, routing_key, errors = opened
     payload = data.get("payload")
     if not isinstance(payload, dict):
         errors.append("'payload' is missing or not an object")
@@ -285,6 +289,8 @@ def redacted(raw: bytes, routing_key: str) -> bytes:
     so that the text does not show it, the body is kept as compact JSON with it replaced."""
     text = clean(raw.decode("utf-8", errors="replace"))
     cut = text.replace(routing_key, REDACTED)
+    if "\\" not in text:  # no escape anywhere: every copy of the key was written as it reads
+        return cut.encode("utf-8")
     data = _object(b"", cut)
     if data is not None and data.get("routing_key") != routing_key:
         return cut.encode("utf-8")
