@@ -136,7 +136,10 @@ def import_config_command(file):
 @with_appcontext
 def export_config_command(file):
     """Write every service and its rules as JSON (to FILE, or standard output)."""
-    text = json.dumps(current_config(), indent=2, ensure_ascii=False) + "\n"
+    try:
+        text = json.dumps(current_config(), indent=2, ensure_ascii=False) + "\n"
+    except SpecError as exc:
+        raise click.ClickException(str(exc)) from None
     (file or sys.stdout).write(text)
     if file is not None:
         click.echo(f"Exported to {file.name}", err=True)

@@ -167,3 +167,17 @@ def test_s33_prune_deletes_old_calls_and_markers_but_never_breaks_dedup(app, run
     response = client.post("/v1/process", json={"status": "firing", "groupKey": "old", "again": 1},
                            headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 208  # the old incident is still open: S26 holds without its call
+
+
+def test_export_config_names_a_service_that_cannot_be_rebuilt(runner, app, setup):
+    from sqlalchemy import text
+
+    from callgoose.extensions import db
+
+    setup.services(ALERTMANAGER)
+    with app.app_context():
+        db.session.execute(text("UPDATE rules SET urgency = 'weird'"))
+        db.session.commit()
+    result = runner.invoke(args=["export-config"])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "checkout-api" in result.output and "cannot be exported" in result.output

@@ -1,5 +1,6 @@
 """The Services tab: the rule editor saves what the engine runs; errors sit next to their field."""
 
+import io
 import json
 
 import pytest
@@ -183,3 +184,36 @@ def test_rule_lint_on_the_service_page_and_in_the_editor(admin, setup, monkeypat
     rule_id = setup.query("SELECT id FROM rules WHERE kind = 'trigger' AND position = 1")[0][0]
     editor = admin.get(f"/services/1/rules/{rule_id}").get_data(as_text=True)
     assert "Check this rule" in editor and "can never win" in editor and "`summary`" not in editor
+
+
+def _break_a_stored_rule(app, setup):
+    """A rule row the engine refuses (as one saved before a limit was tightened would be)."""
+    from sqlalchemy import text
+
+    from callgoose.extensions import db
+
+    setup.services(ALERTMANAGER)
+    with app.app_context():
+        db.session.execute(text("UPDATE rules SET urgency = 'weird' WHERE kind = 'trigger'"))
+        db.session.commit()
+
+
+def test_export_of_a_service_that_cannot_be_rebuilt_names_it_instead_of_failing(admin, app, setup):
+    _break_a_stored_rule(app, setup)
+    response = admin.get("/services/export", follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 409, page
+    assert "checkout-api" in page and "cannot be exported" in page
+
+
+def test_import_plan_against_a_service_that_cannot_be_rebuilt_is_a_refusal(admin, app, setup):
+    import pathlib
+
+    _break_a_stored_rule(app, setup)
+    fixture = pathlib.Path(__file__).parent / "fixtures" / "import" / "pagerduty"
+    files = [(io.BytesIO(p.read_bytes()), p.name) for p in sorted(fixture.rglob("*.json"))]
+    response = admin.post("/services/import-from", data={"tool": "pagerduty", "files": files},
+                          content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code != 500, page
+    assert "checkout-api" in page and "cannot be exported" in page

@@ -316,12 +316,15 @@ def import_config(doc, now: float) -> list[str]:
 
 
 def current_config() -> dict:
-    """Export every service, and the on-call configuration, as the S34 document."""
+    """Export every service, and the on-call configuration, as the S34 document.
+
+    :raises SpecError: a stored service cannot be rebuilt (its message names the service)."""
     rows = run_read(db.engine, service_rows)
     specs = load_specs(db.engine, SpecCache(), rows)
-    broken = [s for s in specs if isinstance(s, Exception)]
-    if broken:
-        raise broken[0]
+    for row, spec in zip(rows, specs):
+        if isinstance(spec, Exception):  # a stored rule the engine now refuses: say which, not a 500
+            raise SpecError("services", Say("service %(name)s cannot be exported: %(reason)s; fix or delete "
+                                            "that rule on its page", name=repr(row.name), reason=str(spec)))
     doc = export_config(specs)
     paging = oncall.export_oncall([s.name for s in specs])
     for service in doc["services"]:

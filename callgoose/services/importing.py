@@ -117,7 +117,10 @@ def _fault(doc: dict) -> str | None:
 
 def examine(imported: Imported) -> Report:
     """Check what an importer read: the rota, and the document against this database."""
-    merged, notes = _merged(imported.document)
+    try:
+        merged, notes = _merged(imported.document)
+    except SpecError as exc:  # a stored service cannot be rebuilt: nothing can be planned against it
+        return Report(imported, (), rota_check.check(imported.document, imported.rota), str(exc))
     return Report(imported, tuple(notes), rota_check.check(imported.document, imported.rota), _fault(merged))
 
 

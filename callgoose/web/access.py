@@ -34,7 +34,7 @@ def admin_required(view):
     @login_required
     def wrapped(*args, **kwargs):
         if not current_user.is_admin:
-            abort(403, "Only admins can do this.")
+            abort(403, _l("Only admins can do this."))
         return view(*args, **kwargs)
     return wrapped
 

@@ -99,7 +99,11 @@ def import_():
 @bp.get("/services/export")
 @admin_required  # the document holds webhook secrets and everyone's contact methods
 def export():
-    body = json.dumps(catalog.current_config(), indent=2, ensure_ascii=False) + "\n"
+    try:
+        body = json.dumps(catalog.current_config(), indent=2, ensure_ascii=False) + "\n"
+    except SpecError as exc:  # a stored service cannot be rebuilt: the list, with the reason
+        flash(fault(exc), "error")
+        return render_template("services/services.html", rows=catalog.overview(clock.now()), config_text=""), 409
     return Response(body, mimetype="application/json",
                     headers={"Content-Disposition": "attachment; filename=callgoose-config.json"})
 
