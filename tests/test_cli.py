@@ -181,3 +181,16 @@ def test_export_config_names_a_service_that_cannot_be_rebuilt(runner, app, setup
     result = runner.invoke(args=["export-config"])
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert "checkout-api" in result.output and "cannot be exported" in result.output
+
+
+def test_import_config_cannot_demote_the_last_active_admin(runner, app, add_user, tmp_path):
+    add_user(app, "boss@example.com")
+    doc = {"users": [{"email": "boss@example.com", "role": "responder"}], "services": []}
+    path = tmp_path / "demote.json"
+    path.write_text(json.dumps(doc))
+    result = runner.invoke(args=["import-config", str(path)])
+    assert result.exit_code == 1 and "no active admin" in result.output, result.output
+    exported = json.loads(runner.invoke(args=["export-config"]).stdout)
+    assert [u["role"] for u in exported["users"]] == ["admin"]  # nothing was saved
+    add_user(app, "second@example.com")
+    assert runner.invoke(args=["import-config", str(path)]).exit_code == 0  # another admin remains

@@ -4,10 +4,12 @@ transaction and exported back."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from .. import channels, clock
 from ..engine.oncall import OnCall
+from ..engine.rules import SpecError
+from ..engine.words import Say
 from ..extensions import db
 from ..store.models import ContactMethod, EscalationPolicy, NotificationRule, Service, ServiceWebhook, User
 from . import people, schedules
@@ -54,6 +56,10 @@ def _upsert_user(doc, now: float) -> User:
     return user
 
 
+def _active_admins() -> int:
+    return db.session.execute(select(func.count(User.id)).where(User.is_admin, User.active)).scalar_one()
+
+
 def _exported(channel: str) -> bool:
     found = channels.get(channel)
     return found is None or found.exported
@@ -64,10 +70,15 @@ def existing_emails() -> set[str]:
 
 
 def save_oncall(oncall: OnCall, now: float) -> None:
-    """Write the document's on-call part, in the caller's transaction (services saved first)."""
+    """Write the document's on-call part, in the caller's transaction (services saved first).
+
+    :raises SpecError: the document would leave no active admin (the caller rolls back)."""
+    admins_before = _active_admins()
     for user in oncall.users:
         _upsert_user(user, now)
     db.session.flush()
+    if admins_before and not _active_admins():
+        raise SpecError("users", Say("would leave no active admin: keep at least one user with the role admin"))
     schedule_ids = schedules.save_all(oncall.schedules, now)
     ids = {u.email: u.id for u in db.session.execute(select(User)).scalars()}
     saved = {}
