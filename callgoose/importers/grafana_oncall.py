@@ -47,12 +47,10 @@ def _users(directory: Path, plan: list) -> tuple[list[dict], dict]:
         emails[u["id"]] = email
         zone_name, replaced = time_zone(u.get("timezone"))
         notes = [f"time zone {u.get('timezone')!r} is not an IANA zone Callgoose knows: UTC"] if replaced else []
-        if u.get("role") == "observer":
-            notes.append("an observer in Grafana OnCall: imported as a responder")
         name = str(u.get("username") or email)[:100]
         note(plan, "user", name, notes, f"users.json#{u['id']}")
         users.append({"email": email, "name": name, "time_zone": zone_name,
-                      "role": "admin" if u.get("role") == "admin" else "responder",
+                      "role": {"admin": "admin", "observer": "viewer"}.get(str(u.get("role")), "responder"),
                       "contact_methods": [{"name": "email", "type": "email", "address": email}]})
     if users:
         note(plan, "contact_method", "every user", ["the public API lists no phone number, Slack, Telegram or "

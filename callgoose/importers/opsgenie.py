@@ -33,6 +33,9 @@ UNITS = {"hourly": "hours", "daily": "days", "weekly": "weeks"}
 CHECK_DAYS = 28  # without a timeline, overlaps are looked for this long after the last rotation start
 
 
+# Opsgenie's roles: owners and admins administer; stakeholders see alerts and are not on call.
+ROLES = {"owner": "admin", "admin": "admin", "stakeholder": "viewer"}
+
 def read(directory: Path) -> Imported:
     directory = Path(directory)
     plan: list[PlanItem] = []
@@ -59,7 +62,7 @@ def _users(directory: Path, plan: list) -> tuple[list[dict], dict[str, str]]:
         role_name = str(role.get("name") or "User")
         zone, replaced = time_zone(u.get("timeZone"))
         notes = []
-        if role_name.lower() not in ("owner", "admin", "user"):
+        if role_name.lower() not in ("owner", "admin", "user", "stakeholder"):
             notes.append(f"Opsgenie role {role_name} has no Callgoose equivalent: imported as responder")
         if replaced:
             notes.append(f"time zone {u.get('timeZone')!r} is not an IANA zone Callgoose knows: UTC")
@@ -68,7 +71,7 @@ def _users(directory: Path, plan: list) -> tuple[list[dict], dict[str, str]]:
         note(plan, "user", name, notes, f"users.json#{uid}")
         methods, rules = contacts(directory, uid, name, plan)
         users.append({"email": email, "name": name, "time_zone": zone,
-                      "role": "admin" if role_name.lower() in ("owner", "admin") else "responder",
+                      "role": ROLES.get(role_name.lower(), "responder"),
                       "contact_methods": methods, "notification_rules": rules})
     return users, emails
 

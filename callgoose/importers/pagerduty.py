@@ -31,6 +31,10 @@ MAX_DELAY = 24 * 60  # Callgoose's longest wait, in minutes (engine.paging.MAX_D
 MAX_REPEAT = 10  # engine.paging.MAX_REPEAT
 
 
+# PagerDuty's base roles: owners and admins administer; observers and read-only users only look.
+ROLES = {"owner": "admin", "admin": "admin", "observer": "viewer", "read_only_user": "viewer",
+         "read_only_limited_user": "viewer"}
+
 def _method(raw: dict, who: str, taken: set[str], name: str):
     """A contact method as the document's (None: not importable) and its plan item."""
     kind = str(raw.get("type", ""))
@@ -98,7 +102,7 @@ def read_users(directory: Path):
             raise ExportError(f"{name}: users[{i}].email {email!r} is not an email address")
         who = str(raw.get("name") or email).strip()[:100]
         zone = zone_of(raw.get("time_zone")) or "UTC"
-        admin = raw.get("role") in ("admin", "owner")
+        role = ROLES.get(str(raw.get("role")), "responder")
         why = f"time zone {raw.get('time_zone')!r} read as {zone}" if zone != raw.get("time_zone") else ""
         items.append(PlanItem("user", f"{who} ({email})", Verdict.CHANGED if why else Verdict.IMPORTED, why, name))
         people[uid] = email
@@ -112,7 +116,7 @@ def read_users(directory: Path):
         rules, rule_items = _rules(objects(raw.get("notification_rules"), name, f"users[{i}].notification_rules",
                                            dicts=False), ids, who, name)
         items += rule_items
-        users.append({"email": email, "name": who, "role": "admin" if admin else "responder", "time_zone": zone,
+        users.append({"email": email, "name": who, "role": role, "time_zone": zone,
                       "contact_methods": methods, "notification_rules": rules})
     return users, items, people
 
