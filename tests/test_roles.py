@@ -131,3 +131,33 @@ def test_a_role_change_holds_from_the_next_request(dbapp, add_user, sign_in, set
         users.set_role(2, "responder", by_user_id=1)
     assert client.post("/incidents/1/acknowledge").status_code == 302
     assert setup.query("SELECT status FROM incidents") == [("acknowledged",)]
+
+
+def test_a_viewer_named_in_a_policy_is_paged_and_acknowledges_from_the_mail_link(paging_app, setup_for, smtp):
+    """A viewer changes nothing in the dashboard, but a policy that names them pages them, and
+    their mail's signed link acts as them: the link is the credential, not the session's role."""
+    import time
+
+    from helpers import configure, run_jobs
+    from receivers import links_in, text_of
+
+    setup = setup_for(paging_app)
+    configure(paging_app, {
+        "users": [{"email": "vi@example.com", "name": "Vi", "role": "viewer",
+                   "contact_methods": [{"name": "mail", "type": "email", "address": "vi@example.com"}],
+                   "notification_rules": [{"contact_method": "mail", "after_minutes": 0}]}],
+        "escalation_policies": [{"name": "checkout", "levels": [
+            {"escalate_after_minutes": 5, "targets": [{"user": "vi@example.com"}]}]}],
+        "services": [{**ALERTMANAGER, "escalation_policy": "checkout"}]})
+    client = paging_app.test_client()
+    assert post(client, setup.token(), firing("g1", "CPU high")).status_code == 201
+    run_jobs(paging_app, time.time() + 1)
+    (mail,) = smtp.mailbox.wait(1)
+    assert mail["To"] == "vi@example.com"
+    body = text_of(mail)
+    ack = next(link for link in links_in(body) if "/l/" in link and "Acknowledge" in body.split(link)[0][-20:])
+    path = ack[ack.index("/l/"):]
+    assert client.post(path).status_code == 200
+    assert setup.query("SELECT status FROM incidents") == [("acknowledged",)]
+    actor = setup.query("SELECT actor FROM incident_events WHERE kind = 'acknowledged'")[0][0]
+    assert actor.startswith("vi@example.com")
