@@ -30,7 +30,7 @@ from .services.catalog import (
 )
 from .services.invitations import Links, invite
 from .services.retention import prune
-from .services.tokens import ROUTING_KEY, add_token
+from .services.tokens import INGEST, ROUTING_KEY, SCOPE_NAMES, SCOPES, add_token
 from .services.users import add_user
 from .store.database import sync_clock, upgrade_database
 from .web.presenters import plural
@@ -96,11 +96,16 @@ def invite_command(email, role):
 @click.option("--service", "service_name", help="Scope the token to this service (default: global).")
 @click.option("--routing-key", is_flag=True,
               help="A PagerDuty-style routing key (32 characters) for the Events API v2; needs --service.")
+@click.option("--scope", type=click.Choice(SCOPES), default=INGEST, show_default=True,
+              help="ingest: sends alerts (and uses the JSON API); read: a read-only API token; "
+                   "write: a read-write API token (acknowledge, resolve, maintenance). API tokens send no alerts.")
 @with_appcontext
-def create_token_command(name, service_name, routing_key):
+def create_token_command(name, service_name, routing_key, scope):
     """Create an API token and print it, once, on the last line."""
     if routing_key and not service_name:
         raise click.ClickException("--routing-key needs --service: a routing key routes events to one service")
+    if routing_key and scope != INGEST:
+        raise click.ClickException("--routing-key sends events: it takes no --scope but ingest")
     service_id = None
     if service_name:
         service = find_service(service_name)
@@ -108,12 +113,13 @@ def create_token_command(name, service_name, routing_key):
             raise click.ClickException(f"no service named {service_name!r}")
         service_id = service.id
     try:
-        _, plaintext = add_token(name, service_id, clock.now(), ROUTING_KEY if routing_key else "token")
+        _, plaintext = add_token(name, service_id, clock.now(), ROUTING_KEY if routing_key else "token", scope)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    scope = f"service {service_name}" if service_name else "all services"
-    what = "Routing key (PagerDuty Events API v2: POST /v2/enqueue)" if routing_key else "Token"
-    click.echo(f"{what} {name!r} for {scope}. It is shown only now; keep it safe:")
+    reach = f"service {service_name}" if service_name else "all services"
+    what = ("Routing key (PagerDuty Events API v2: POST /v2/enqueue)" if routing_key
+            else SCOPE_NAMES[scope][0].upper() + SCOPE_NAMES[scope][1:])
+    click.echo(f"{what} {name!r} for {reach}. It is shown only now; keep it safe:")
     click.echo(plaintext)
 
 
@@ -238,7 +244,8 @@ def intake_address_command(token_name):
 
     address = address_of(token_name, current_app.config["SMTP_INTAKE_DOMAIN"])
     if address is None:
-        raise click.ClickException(f"no live token named {token_name!r}")
+        raise click.ClickException(f"no live token named {token_name!r} with an intake address (only ingestion "
+                                   "tokens have one; API tokens and routing keys send no mail)")
     click.echo(address)
 
 

@@ -45,7 +45,7 @@ from ..store.transactions import run_read, run_write, transient_errors
 from .catalog import SpecCache, load_specs, service_rows
 from .heartbeats import record_ping
 from .lifecycle import Action, By, Changes
-from .tokens import TokenInfo, authenticate, token_by_id
+from .tokens import INGEST, TokenInfo, authenticate, may, token_by_id
 
 log = logging.getLogger(__name__)
 
@@ -468,10 +468,10 @@ def test_call(engine, cache: SpecCache, token_id: int, raw: bytes, content_type:
               source: str | None, now: float, default_window: int, *, dry_run: bool) -> CallResult | None:
     """The dashboard's test form: the call a tool would make with this token (or its dry run).
 
-    None when the token was revoked meanwhile.
+    None when the token was revoked meanwhile, or is an API token (issue 19: it sends no alerts).
     """
     token = run_read(engine, lambda cursor: token_by_id(cursor, token_id))
-    if token is None:
+    if token is None or not may(token.scope, INGEST):
         return None
     specs = specs_for(engine, cache, token.service_id)
     return process_call(engine, token, specs, raw, content_type, source, now, default_window, dry_run=dry_run)

@@ -18,13 +18,36 @@ from ..store.models import ApiToken, Service
 from ..store.transactions import run_read, write
 
 PREFIX = "cg_"
+# Issue 19 (item 6): a token's scope. An ingestion token (every token made before scopes) sends
+# alerts and reaches the whole JSON API, as S36 always allowed; an API token cannot send alerts:
+# a read-only one reads the JSON API, a read-write one also acknowledges, resolves and starts and
+# ends maintenance. This table is the one place that decides; every /v1 and /v2 route declares
+# the scope it needs (web/bearer.py) and asks ``may``.
+INGEST, READ, WRITE = "ingest", "read", "write"
+SCOPES = (INGEST, READ, WRITE)
+GRANTS = {INGEST: frozenset({INGEST, READ, WRITE}), READ: frozenset({READ}), WRITE: frozenset({READ, WRITE})}
+SCOPE_NAMES = {INGEST: "ingestion token", READ: "read-only API token", WRITE: "read-write API token"}
+NEEDS = {INGEST: "send alerts", READ: "read the JSON API", WRITE: "acknowledge, resolve or start and end maintenance"}
+
+
+def may(scope: str, need: str) -> bool:
+    """Whether a token of ``scope`` may do what needs ``need`` (an unknown scope may nothing)."""
+    return need in GRANTS.get(scope, ())
+
+
+def refusal(scope: str, need: str) -> str:
+    """The words of a 403 for a token whose scope lacks ``need``: what it is, what it needs."""
+    article = "an" if need == INGEST else "a"
+    return (f"This {SCOPE_NAMES.get(scope, 'token')} may not {NEEDS[need]}: that needs {article} {SCOPE_NAMES[need]} "
+            f"(scope {need}{', or an ingestion token' if need != INGEST else ''}).")
+
+
+_COLUMNS = "SELECT id, name, service_id, last_used_at, scope FROM api_tokens "
 # Unknown and revoked tokens take this same query and the same path (S3).
-SELECT_TOKEN_BY_ID = Sql("SELECT id, name, service_id, last_used_at FROM api_tokens "
-                         "WHERE id = :id AND revoked_at IS NULL")
-SELECT_TOKEN = Sql("SELECT id, name, service_id, last_used_at FROM api_tokens "
-                   "WHERE digest = :digest AND revoked_at IS NULL")
-SELECT_TOKEN_BY_INTAKE = Sql("SELECT id, name, service_id, last_used_at FROM api_tokens "
-                             "WHERE intake_id = :intake AND revoked_at IS NULL")
+SELECT_TOKEN_BY_ID = Sql(_COLUMNS + "WHERE id = :id AND revoked_at IS NULL")
+SELECT_TOKEN = Sql(_COLUMNS + "WHERE digest = :digest AND revoked_at IS NULL")
+# Only ingestion tokens have an intake address; the scope is asked as well, to be sure.
+SELECT_TOKEN_BY_INTAKE = Sql(_COLUMNS + "WHERE intake_id = :intake AND revoked_at IS NULL AND scope = 'ingest'")
 INTAKE_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # lower case, no look-alikes: addresses are typed
 # Issue 18: a routing key is PagerDuty's form, 32 characters of [a-z0-9] (about 165 bits from
 # ``secrets``), accepted only as an event's ``routing_key``. Its digest is taken over
@@ -34,8 +57,8 @@ INTAKE_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # lower case, no look-alik
 ROUTING_KEY, ROUTING_KEY_LENGTH = "routing_key", 32
 ROUTING_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 ROUTING_DOMAIN = "pagerduty:"
-SELECT_ROUTING = Sql("SELECT id, name, service_id, last_used_at FROM api_tokens "
-                     "WHERE digest IN (:routing, :plain) AND revoked_at IS NULL")
+# An API token is no routing key: it takes the path of an unknown key ("Invalid routing key").
+SELECT_ROUTING = Sql(_COLUMNS + "WHERE digest IN (:routing, :plain) AND revoked_at IS NULL AND scope = 'ingest'")
 
 
 def new_intake_id() -> str:
@@ -45,8 +68,7 @@ def new_intake_id() -> str:
 
 def token_by_intake(cursor: Cursor, intake_id: str) -> TokenInfo | None:
     """The live token whose intake address has this local part (case-insensitive), or None."""
-    row = cursor.execute(SELECT_TOKEN_BY_INTAKE, {"intake": intake_id.lower()}).fetchone()
-    return TokenInfo(row[0], row[1], row[2], to_datetime(row[3])) if row else None
+    return _info(cursor.execute(SELECT_TOKEN_BY_INTAKE, {"intake": intake_id.lower()}).fetchone())
 
 
 @dataclass(frozen=True)
@@ -55,6 +77,11 @@ class TokenInfo:
     name: str
     service_id: int | None
     last_used_at: datetime | None
+    scope: str = INGEST
+
+
+def _info(row) -> TokenInfo | None:
+    return TokenInfo(row[0], row[1], row[2], to_datetime(row[3]), row[4]) if row else None
 
 
 def digest(token: str) -> str:
@@ -81,17 +108,14 @@ def routing_key_token(cursor: Cursor, key: str | None) -> TokenInfo | None:
     if not key:
         return None
     row = cursor.execute(SELECT_ROUTING, {"routing": routing_digest(key), "plain": digest(key)}).fetchone()
-    if row is None or row[2] is None:
-        return None
-    return TokenInfo(row[0], row[1], row[2], to_datetime(row[3]))
+    return _info(row) if row is not None and row[2] is not None else None
 
 
 def authenticate(cursor: Cursor, token: str | None) -> TokenInfo | None:
     """Return the live token with this plaintext, or None."""
     if not token:
         return None
-    row = cursor.execute(SELECT_TOKEN, {"digest": digest(token)}).fetchone()
-    return TokenInfo(row[0], row[1], row[2], to_datetime(row[3])) if row else None
+    return _info(cursor.execute(SELECT_TOKEN, {"digest": digest(token)}).fetchone())
 
 
 def authenticate_presented(engine, token: str | None) -> TokenInfo | None:
@@ -101,15 +125,20 @@ def authenticate_presented(engine, token: str | None) -> TokenInfo | None:
 
 def token_by_id(cursor: Cursor, token_id: int) -> TokenInfo | None:
     """The live token with this id, or None (the dashboard's test form picks tokens by id)."""
-    row = cursor.execute(SELECT_TOKEN_BY_ID, {"id": token_id}).fetchone()
-    return TokenInfo(row[0], row[1], row[2], to_datetime(row[3])) if row else None
+    return _info(cursor.execute(SELECT_TOKEN_BY_ID, {"id": token_id}).fetchone())
 
 
-def create_token(name: str, service_id: int | None, now: float, kind: str = "token") -> tuple[ApiToken, str]:
+def create_token(name: str, service_id: int | None, now: float, kind: str = "token",
+                 scope: str = INGEST) -> tuple[ApiToken, str]:
     """Create a token (``kind`` ``routing_key``: a PagerDuty-style routing key, which needs a
-    service); the plaintext is returned here and never stored. The caller commits."""
+    service; ``scope``: ingest, read or write); the plaintext is returned here and never stored.
+    The caller commits."""
+    if scope not in SCOPES:
+        raise ValueError(Say("a token's scope is ingest, read or write"))
     if kind == ROUTING_KEY and service_id is None:
         raise ValueError(Say("a routing key needs a service: it routes events to one service"))
+    if kind == ROUTING_KEY and scope != INGEST:
+        raise ValueError(Say("a routing key sends events: it is an ingestion token, not an API token"))
     name = one_line(name)  # it signs people's actions ("API token <name>"), which mail subjects show
     if not name or len(name) > 100:
         raise ValueError(Say("a token name needs 1 to 100 characters"))
@@ -121,10 +150,11 @@ def create_token(name: str, service_id: int | None, now: float, kind: str = "tok
         plaintext = generate_routing_key()
         token = ApiToken(name=name, digest=routing_digest(plaintext), prefix=plaintext[:6], service_id=service_id,
                          created_at=clock.to_db(now), kind=ROUTING_KEY)
-    else:
+    else:  # only an ingestion token takes mail: an API token sends no alerts
         plaintext = generate()
-        token = ApiToken(name=name, digest=digest(plaintext), prefix=plaintext[:9],
-                         service_id=service_id, created_at=clock.to_db(now), intake_id=new_intake_id())
+        token = ApiToken(name=name, digest=digest(plaintext), prefix=plaintext[:9], service_id=service_id,
+                         created_at=clock.to_db(now), intake_id=new_intake_id() if scope == INGEST else None,
+                         scope=scope)
     db.session.add(token)
     return token, plaintext
 
@@ -148,16 +178,19 @@ def token_rows() -> list:
 
 def live_tokens() -> list:
     """The live tokens /v1/process accepts, with their service's name, by name (the test payload
-    form's choices; a routing key works only as an event's routing key, issue 18)."""
+    form's choices; a routing key works only as an event's routing key, issue 18; an API token
+    sends no alerts, issue 19)."""
     return db.session.execute(select(ApiToken, Service.name).outerjoin(Service, Service.id == ApiToken.service_id)
-                              .where(ApiToken.revoked_at.is_(None), ApiToken.kind != ROUTING_KEY)
+                              .where(ApiToken.revoked_at.is_(None), ApiToken.kind != ROUTING_KEY,
+                                     ApiToken.scope == INGEST)
                               .order_by(ApiToken.name)).all()
 
 
-def add_token(name: str, service_id: int | None, now: float, kind: str = "token") -> tuple[ApiToken, str]:
-    """Create a token in its own transaction. :raises ValueError: a bad or taken name, or a
-    routing key without a service."""
-    return write(lambda: create_token(name, service_id, now, kind))
+def add_token(name: str, service_id: int | None, now: float, kind: str = "token",
+              scope: str = INGEST) -> tuple[ApiToken, str]:
+    """Create a token in its own transaction. :raises ValueError: a bad or taken name, a bad
+    scope, or a routing key without a service or with an API scope."""
+    return write(lambda: create_token(name, service_id, now, kind, scope))
 
 
 def rotate(token_id: int, now: float) -> tuple[ApiToken, ApiToken, str] | None:
@@ -168,7 +201,7 @@ def rotate(token_id: int, now: float) -> tuple[ApiToken, ApiToken, str] | None:
             return None
         revoke_token(old, now)
         db.session.flush()  # the name is free for the new token
-        token, plaintext = create_token(old.name, old.service_id, now, old.kind)
+        token, plaintext = create_token(old.name, old.service_id, now, old.kind, old.scope)
         return old, token, plaintext
     return write(work)
 

@@ -156,6 +156,9 @@ class ApiToken(db.Model):
     # 32-character form PagerDuty's clients expect, accepted only as an event's routing_key
     # (its digest is taken over "pagerduty:" + key, so no Bearer lookup ever finds it).
     kind: Mapped[str] = mapped_column(String(16), default="token", server_default="token")
+    # ingest | read | write (issue 19): what the token may do, decided by services/tokens.GRANTS.
+    # Every token made before scopes is an ingestion token, which reaches the JSON API as well.
+    scope: Mapped[str] = mapped_column(String(16), default="ingest", server_default="ingest")
 
 
 class ChangeEvent(db.Model):

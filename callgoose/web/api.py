@@ -1,6 +1,8 @@
 """The JSON API for scripts (S36), with the same tokens as the endpoint.
 
-A service token reaches only its own service: anything else answers 404.
+A service token reaches only its own service: anything else answers 404. Each route declares the
+scope it needs (issue 19): reads take ``read``, acknowledge, resolve and maintenance ``write``;
+an ingestion token has both, a read-only API token only ``read`` (services/tokens.GRANTS).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def _not_found(what: str = "incident"):
 
 
 @bp.get("/incidents")
-@require_token
+@require_token("read")
 def list_incidents():
     """Incidents newest first: ``?status=triggered|acknowledged|resolved|active&service=&page=``."""
     status = request.args.get("status") or None
@@ -45,7 +47,7 @@ def list_incidents():
 
 
 @bp.get("/incidents/<int:incident_id>")
-@require_token
+@require_token("read")
 def get_incident(incident_id: int):
     found = incidents.get_incident(incident_id, g.api_token.service_id)
     return jsonify(incidents.to_dict(*found)) if found else _not_found()
@@ -61,13 +63,13 @@ def _act(action: Action, incident_id: int):
 
 
 @bp.post("/incidents/<int:incident_id>/acknowledge")
-@require_token
+@require_token("write")
 def acknowledge(incident_id: int):
     return _act(Action.ACKNOWLEDGE, incident_id)
 
 
 @bp.post("/incidents/<int:incident_id>/resolve")
-@require_token
+@require_token("write")
 def resolve(incident_id: int):
     return _act(Action.RESOLVE, incident_id)
 
@@ -85,7 +87,7 @@ def _maintenance_request(now: float):
 
 
 @bp.post("/services/<name>/maintenance")
-@require_token
+@require_token("write")
 def start_service_maintenance(name: str):
     """Start maintenance now, until ``until`` (null: no end), for ``tags`` (empty: every request)."""
     now = clock.now()
@@ -98,7 +100,7 @@ def start_service_maintenance(name: str):
 
 
 @bp.delete("/services/<name>/maintenance")
-@require_token
+@require_token("write")
 def end_service_maintenance(name: str):
     """End the maintenance started through the API or the dashboard."""
     ended = catalog.token_end_maintenance(name, g.api_token.service_id)
@@ -113,14 +115,14 @@ def _global_only():
 
 
 @bp.get("/schedules")
-@require_token
+@require_token("read")
 def list_schedules():
     refused = _global_only()
     return refused or jsonify({"schedules": [{"name": n, "time_zone": z} for n, z in schedules.names()]})
 
 
 @bp.get("/schedules/<name>/oncall")
-@require_token
+@require_token("read")
 def schedule_oncall(name: str):
     """Who is on call ``at`` (default now), and ``until`` when that stays so."""
     refused = _global_only()
@@ -135,7 +137,7 @@ def schedule_oncall(name: str):
 
 
 @bp.get("/schedules/<name>/shifts")
-@require_token
+@require_token("read")
 def schedule_shifts(name: str):
     """The final merged rota between ``from`` and ``to`` (both required, at most 90 days apart)."""
     refused = _global_only()
@@ -150,7 +152,7 @@ def schedule_shifts(name: str):
 
 
 @bp.get("/services/<name>/simulate")
-@require_token
+@require_token("read")
 def simulate_service(name: str):
     """Who would be paged, by what and when, for an incident of ``urgency`` opened ``at`` (default
     now), if nobody acknowledged."""

@@ -1,4 +1,4 @@
-"""Reading and checking the API token of a request (S2, S3)."""
+"""Reading and checking the API token of a request (S2, S3), and its scope (issue 19)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from functools import wraps
 from flask import g, request
 
 from ..extensions import db
-from ..services.tokens import authenticate_presented
+from ..services.tokens import authenticate_presented, may, refusal
 from .errors import json_error
+from .scope import declare
 
 
 def presented_token(req) -> str | None:
@@ -27,18 +28,35 @@ def unauthorized():
                            "or add ?token=<token> to the URL.")
 
 
+def forbidden(token, need: str):
+    """403 for a live token whose scope lacks ``need``: it names the scope needed (the caller
+    holds this token, so saying what it is tells nothing about any other)."""
+    return json_error(403, refusal(token.scope, need), "insufficient_scope")
+
+
+def refused(token, need: str):
+    """The 403 when ``token`` may not do what needs ``need``, else None."""
+    return None if may(token.scope, need) else forbidden(token, need)
+
+
 def current_token():
     """Authenticate the request's token with a short read, or return None."""
     return authenticate_presented(db.engine, presented_token(request))
 
 
-def require_token(view):
-    """Run the view only for a live token, available as ``g.api_token``."""
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        token = current_token()
-        if token is None:
-            return unauthorized()
-        g.api_token = token
-        return view(*args, **kwargs)
-    return wrapped
+def require_token(scope: str):
+    """Run the view only for a live token whose scope grants ``scope``, as ``g.api_token``:
+    401 without one, 403 naming the scope needed for a token without it."""
+    def decorate(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            token = current_token()
+            if token is None:
+                return unauthorized()
+            refusal_answer = refused(token, scope)
+            if refusal_answer is not None:
+                return refusal_answer
+            g.api_token = token
+            return view(*args, **kwargs)
+        return declare(scope)(wrapped)
+    return decorate

@@ -173,9 +173,10 @@ def _token_form(empty: bool = False) -> TokenForm:
 
 def _tokens_tab(form: TokenForm, created: dict | None = None, status: int = 200):
     # Who the test call would page, said before it is sent (it opens a real incident).
-    paged = simulator.paged_at_once(created["token"].service_id, clock.now()) if created else []
+    paged = (simulator.paged_at_once(created["token"].service_id, clock.now())
+             if created and created["token"].scope == tokens.INGEST else [])
     return render_template("dashboard/tokens.html", endpoint=endpoint_url(), events_url=endpoint_url("/v2/enqueue"),
-                           form=form,
+                           api_url=endpoint_url("/v1/incidents"), form=form,
                            rows=tokens.token_rows(), created=created, sample=SAMPLE, paged=paged), status
 
 
@@ -205,7 +206,8 @@ def create_token_view():
         return _tokens_tab(form, status=422)
     try:
         token, plaintext = tokens.add_token(form.name.data, int(form.service.data) if form.service.data else None,
-                                            clock.now(), tokens.ROUTING_KEY if form.routing_key.data else "token")
+                                            clock.now(), tokens.ROUTING_KEY if form.routing_key.data else "token",
+                                            form.kind.data)
     except ValueError as exc:
         form.name.errors = [fault(exc)]
         return _tokens_tab(form, status=422)

@@ -8,6 +8,7 @@ from wtforms import (
     BooleanField,
     EmailField,
     PasswordField,
+    RadioField,
     SelectField,
     StringField,
     SubmitField,
@@ -54,10 +55,16 @@ class TokenForm(Form):
     routing_key = BooleanField(_l("PagerDuty routing key"), description=_l(
         "32 characters, as PagerDuty's clients expect: for senders of PagerDuty's Events API v2 (/v2/enqueue) "
         "only. Needs a service."))
+    # Issue 19: the token's scope (services/tokens.GRANTS); the template words each choice.
+    kind = RadioField(_l("Kind"), default="ingest", validate_choice=True, choices=[
+        SelectChoice("ingest", _l("Ingestion token")), SelectChoice("read", _l("Read-only API token")),
+        SelectChoice("write", _l("Read-write API token"))])
 
     def validate_routing_key(self, field):
         if field.data and not self.service.data:
             raise ValidationError(_l("A routing key routes events to one service: choose it under Scope."))
+        if field.data and self.kind.data != "ingest":
+            raise ValidationError(_l("A routing key sends events: it is an ingestion token, not an API token."))
 
 
 class CommentForm(Form):

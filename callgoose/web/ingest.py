@@ -12,7 +12,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from .. import clock
 from ..extensions import db
 from ..services.ingestion import body_limit, open_call, process_call, record_rejected
-from .bearer import presented_token, unauthorized
+from ..services.tokens import INGEST
+from .bearer import declare, presented_token, refused, unauthorized
 from .errors import json_error
 from .wake import wake_worker
 
@@ -31,13 +32,17 @@ def _logged_url() -> str:
     return f"{request.path}?{urlencode(args, safe='[]')}" if args else request.path
 
 
+@declare(INGEST)
 def process():
-    """Process one call from a monitoring tool and answer with its outcome (S30, S31)."""
+    """Process one call from a monitoring tool and answer with its outcome (S30, S31); an API
+    token (issue 19) sends no alerts: 403, naming the scope needed."""
     started = time.perf_counter()
     opened = open_call(db.engine, current_app.extensions["callgoose_specs"], presented_token(request))
     if opened is None:
         return unauthorized()
     token, specs = opened
+    if (refusal := refused(token, INGEST)) is not None:
+        return refusal
     config = current_app.config
     request.max_content_length = body_limit(specs, config["MAX_BODY_BYTES"], config["SPLIT_MAX_BODY_BYTES"])
     source = request.args.get("from") or None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from ..engine.lifecycle import STATUSES
+from ..services.tokens import INGEST, READ, WRITE
 from . import openapi_opsgenie
 
 bp = Blueprint("openapi", __name__)
@@ -52,7 +53,8 @@ def _json(schema: dict, description: str) -> dict:
 
 def _errors(*codes: int) -> dict:
     words = {400: "A query value or body that cannot be used", 401: "Missing, unknown or revoked token",
-             403: "This token may not use this operation (a service token on the schedule API)",
+             403: "This token may not use this operation: its scope lacks the one needed (error "
+                  "insufficient_scope, the message names it), or a service token on the schedule API",
              404: "Nothing of that id or name for this token", 409: "Not allowed in the incident's status",
              413: "Body over the limit (1 MiB by default); nothing was processed",
              500: "Temporary error: nothing was stored; try again"}
@@ -117,7 +119,9 @@ DOCUMENT = {
              "description": "Incident intake (POST /v1/process, aliases /api/v1/process and "
                             "/sqibs-api/v1/process), PagerDuty's Events API v2 (POST /v2/enqueue, "
                             "/v2/change/enqueue), Opsgenie's Alert API and heartbeat pings under /v2 "
-                            "(issue 18), and a JSON API for scripts. Retry every 5xx."},
+                            "(issue 18), and a JSON API for scripts. Retry every 5xx. A token has a scope: ingest "
+                            "(sends alerts, and reaches the JSON API), read or write (API tokens: they send no "
+                            "alerts); each operation names the one it needs in x-callgoose-scope."},
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
                             "query": {"type": "apiKey", "in": "query", "name": "token"},
@@ -139,7 +143,7 @@ DOCUMENT = {
                 "200": _json({"$ref": "#/components/schemas/ProcessResult"}, "An incident was resolved"),
                 "208": _json({"$ref": "#/components/schemas/ProcessResult"}, "A duplicate or a replay"),
                 "202": _json({"$ref": "#/components/schemas/ProcessResult"}, "Stored; nothing to do"),
-                **_errors(401, 413, 500)},
+                **_errors(401, 403, 413, 500)},
         }},
         "/v2/enqueue": _pagerduty("pagerdutyEnqueue", "PagerDuty Events API v2: trigger, acknowledge or resolve "
                                   "the incident of a dedup_key (issue 18)", _PD_EVENT,
@@ -159,17 +163,17 @@ DOCUMENT = {
                 "properties": {"incidents": {"type": "array", "items": _INCIDENT_REF},
                                "page": {"type": "integer"}, "per_page": {"type": "integer"},
                                "pages": {"type": "integer"}, "total": {"type": "integer"}}}, "One page"),
-                          **_errors(400, 401, 404)},
+                          **_errors(400, 401, 403, 404)},
         }},
         "/v1/incidents/{id}": {"get": {
             "operationId": "getIncident", "parameters": [_ID],
-            "responses": {"200": _json(_INCIDENT_REF, "The incident"), **_errors(401, 404)}}},
+            "responses": {"200": _json(_INCIDENT_REF, "The incident"), **_errors(401, 403, 404)}}},
         "/v1/incidents/{id}/acknowledge": {"post": {
             "operationId": "acknowledgeIncident", "parameters": [_ID],
-            "responses": {"200": _json(_INCIDENT_REF, "Acknowledged (again: unchanged)"), **_errors(401, 404, 409)}}},
+            "responses": {"200": _json(_INCIDENT_REF, "Acknowledged (again: unchanged)"), **_errors(401, 403, 404, 409)}}},
         "/v1/incidents/{id}/resolve": {"post": {
             "operationId": "resolveIncident", "parameters": [_ID],
-            "responses": {"200": _json(_INCIDENT_REF, "Resolved (again: unchanged)"), **_errors(401, 404)}}},
+            "responses": {"200": _json(_INCIDENT_REF, "Resolved (again: unchanged)"), **_errors(401, 403, 404)}}},
         "/v1/services/{name}/maintenance": {
             "post": {
                 "operationId": "startMaintenance", "parameters": [_NAME],
@@ -185,14 +189,14 @@ DOCUMENT = {
                                    "ends_at": {"type": ["string", "null"]},
                                    "tags": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
                                    "origin": {"type": "string"}}}, "Maintenance started"),
-                              **_errors(400, 401, 404)}},
+                              **_errors(400, 401, 403, 404)}},
             "delete": {
                 "operationId": "endMaintenance", "parameters": [_NAME],
                 "responses": {"200": _json({"type": "object", "required": ["service", "ended"],
                                             "properties": {"service": {"type": "string"},
                                                            "ended": {"type": "integer"}}},
                                            "Windows started through the API or dashboard ended"),
-                              **_errors(401, 404)}},
+                              **_errors(401, 403, 404)}},
         },
         "/v1/services/{name}/simulate": {"get": {
             "operationId": "simulateService",
@@ -212,7 +216,7 @@ DOCUMENT = {
                                                   "user": {"type": ["string", "null"]},
                                                   "channel": {"type": ["string", "null"]},
                                                   "reason": {"type": "string"}}}}}},
-                "The simulated timeline"), **_errors(400, 401, 404)}}},
+                "The simulated timeline"), **_errors(400, 401, 403, 404)}}},
         "/v1/schedules": {"get": {
             "operationId": "listSchedules", "description": "Schedules by name (global tokens only).",
             "responses": {"200": _json({"type": "object", "required": ["schedules"], "properties": {
@@ -243,6 +247,41 @@ DOCUMENT = {
         **openapi_opsgenie.PATHS,
     },
 }
+
+
+# Issue 19: the scope each operation needs (web/api.py declares the same on its views; a test
+# holds the two equal). Opsgenie's API and PagerDuty's are ingestion.
+_SCOPES = {"process": INGEST, "pagerdutyEnqueue": INGEST, "pagerdutyChangeEnqueue": INGEST,
+           "listIncidents": READ, "getIncident": READ, "simulateService": READ, "listSchedules": READ,
+           "whoIsOnCall": READ, "scheduleShifts": READ, "acknowledgeIncident": WRITE, "resolveIncident": WRITE,
+           "startMaintenance": WRITE, "endMaintenance": WRITE}
+_SCOPE_WORDS = {
+    INGEST: "Scope ingest: an ingestion token; a read-only or read-write API token gets 403.",
+    READ: "Scope read: a read-only or read-write API token, or an ingestion token.",
+    WRITE: "Scope write: a read-write API token or an ingestion token; a read-only API token gets 403.",
+}
+_ROUTING_WORDS = ("Scope ingest: the routing_key is an ingestion token of one service or a routing key; "
+                  "an API token is an invalid routing key.")
+
+
+def _declare_scopes(paths: dict) -> None:
+    """Say on every operation which token scope it needs: ``x-callgoose-scope``, the scope in its
+    security requirements, and words in its description."""
+    for path, item in paths.items():
+        for operation in item.values():
+            opsgenie = path.startswith(openapi_opsgenie.PREFIXES)
+            scope = INGEST if opsgenie else _SCOPES[operation["operationId"]]
+            operation["x-callgoose-scope"] = scope
+            if operation.get("security") == []:  # PagerDuty's: the body's routing_key
+                words = _ROUTING_WORDS
+            else:
+                schemes = ["genieKey"] if opsgenie else ["bearer", "query"]
+                operation["security"] = [{scheme: [scope]} for scheme in schemes]
+                words = _SCOPE_WORDS[scope]
+            operation["description"] = f"{operation['description']} {words}" if "description" in operation else words
+
+
+_declare_scopes(DOCUMENT["paths"])
 
 
 @bp.get("/openapi.json")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..engine.opsgenie import IDENTIFIER_TYPES, PRIORITIES
 
 SECURITY = [{"genieKey": []}]
+PREFIXES = ("/v2/alerts", "/v2/heartbeats")  # every path here: ingestion (issue 19)
 SCHEME = {"type": "apiKey", "in": "header", "name": "Authorization",
           "description": "GenieKey <token>: a Callgoose token of one service (a global token is refused)"}
 _FILLED = {"type": "string", "pattern": r"\S"}  # a required text: not only white space
@@ -33,6 +34,7 @@ _CREATE = {"type": "object", "required": ["message"], "properties": {
     "responders": {"type": "array", "description": "read, not used: the service's policy pages"}}}
 _WORDS = {202: "Accepted and stored; GET /v2/alerts/requests/{requestId} tells what it did",
           400: "The body is not one JSON object", 401: "Missing, unknown or revoked key, or a global token",
+          403: "An API token (read or write scope, issue 19): this API takes an ingestion token",
           404: "No such request (or path)", 413: "Body over the limit (1 MiB by default)",
           422: "A field that cannot be used; errors names it",
           500: "Temporary error: nothing was stored; try again"}
@@ -59,7 +61,7 @@ _IDENTIFIER = [{"name": "identifier", "in": "path", "required": True, "schema": 
 def _action(operation: str, summary: str, body: dict) -> dict:
     return {"operationId": operation, "summary": summary, "security": SECURITY, "parameters": _IDENTIFIER,
             "requestBody": {**_body({"type": "object", **body}), "required": "required" in body},
-            "responses": _answers(202, 400, 401, 404, 413, 422, 500)}  # 404: an identifier no URL can carry
+            "responses": _answers(202, 400, 401, 403, 404, 413, 422, 500)}  # 404: an identifier no URL can carry
 
 
 def _ping(method: str) -> dict:
@@ -67,14 +69,14 @@ def _ping(method: str) -> dict:
             "summary": "Ping Heartbeat: the heartbeat of that name of the key's service (the first ping creates it)",
             "parameters": [{"name": "name", "in": "path", "required": True,
                             "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$"}}],
-            "responses": _answers(202, 401, 413, 422, 500)}
+            "responses": _answers(202, 401, 403, 413, 422, 500)}
 
 
 PATHS = {
     "/v2/alerts": {"post": {
         "operationId": "opsgenieCreateAlert", "security": SECURITY, "requestBody": {**_body(_CREATE), "required": True},
         "summary": "Create Alert: an incident on the key's service; an open alert's alias is a duplicate (S26)",
-        "responses": _answers(202, 400, 401, 413, 422, 500)}},
+        "responses": _answers(202, 400, 401, 403, 413, 422, 500)}},
     "/v2/alerts/{identifier}/close": {"post": _action("opsgenieCloseAlert", "Close Alert: resolve it", {
         "properties": _WHO})},
     "/v2/alerts/{identifier}/acknowledge": {"post": _action("opsgenieAcknowledgeAlert", "Acknowledge Alert", {
@@ -91,6 +93,6 @@ PATHS = {
         "operationId": "opsgenieRequestStatus", "security": SECURITY,
         "summary": "Get Request Status: what an Alert API request of the key's service did",
         "parameters": [{"name": "requestId", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "responses": _answers(200, 401, 404, 500)}},
+        "responses": _answers(200, 401, 403, 404, 500)}},
     "/v2/heartbeats/{name}/ping": {method: _ping(method) for method in ("get", "post", "put", "patch")},
 }

@@ -19,6 +19,8 @@ from .. import clock
 from ..engine.opsgenie import ACTIONS, Refused
 from ..extensions import db
 from ..services import opsgenie
+from ..services.tokens import INGEST, may, refusal
+from .scope import declare
 from .wake import wake_worker
 
 bp = Blueprint("opsgenie", __name__)
@@ -56,13 +58,24 @@ def _key() -> str | None:
     return value.strip() if scheme.lower() == "geniekey" else None
 
 
+def _open(started: float):
+    """The key's (token, spec), or the answer refusing it: 401 for a missing, unknown, revoked or
+    global key, 403 for an API token (issue 19: this API is ingestion)."""
+    opened = opsgenie.open_key(db.engine, current_app.extensions["callgoose_specs"], _key())
+    if opened is None:
+        return None, error(401, UNAUTHENTICATED, started=started)
+    if not may(opened[0].scope, INGEST):
+        return None, error(403, refusal(opened[0].scope, INGEST), started=started)
+    return opened, None
+
+
 def _handle(work, result: str):
     """Authenticate, read the body within its limit, run ``work(token, spec, raw, content_type)``
     and answer 202 with ``result``, or the refusal."""
     started = time.perf_counter()
-    opened = opsgenie.open_key(db.engine, current_app.extensions["callgoose_specs"], _key())
-    if opened is None:
-        return error(401, UNAUTHENTICATED, started=started)
+    opened, refused = _open(started)
+    if refused is not None:
+        return refused
     token, spec = opened
     request.max_content_length = limit = current_app.config["MAX_BODY_BYTES"]
     content_type = request.headers.get("Content-Type")
@@ -83,12 +96,14 @@ def _handle(work, result: str):
 
 
 @bp.post("/v2/alerts")
+@declare(INGEST)
 def create():
     """Create Alert: open an incident, or count a repeat on the open one of its alias (S26)."""
     return _handle(lambda token, spec, raw, ctype: opsgenie.alert(
         db.engine, token, spec, "create", raw, ctype, clock.now()), ACCEPTED)
 
 
+@declare(INGEST)
 def act(identifier: str, action: str):
     """Close, acknowledge, add a note to, retitle or redescribe the alert ``identifier`` names."""
     kind = request.args.get("identifierType")
@@ -97,12 +112,13 @@ def act(identifier: str, action: str):
 
 
 @bp.get("/v2/alerts/requests/<request_id>")
+@declare(INGEST)
 def request_status(request_id: str):
     """Get Request Status: what an Alert API request of this key's service did."""
     started = time.perf_counter()
-    opened = opsgenie.open_key(db.engine, current_app.extensions["callgoose_specs"], _key())
-    if opened is None:
-        return error(401, UNAUTHENTICATED, started=started)
+    opened, refused = _open(started)
+    if refused is not None:
+        return refused
     data = opsgenie.request_status(db.engine, opened[0], request_id)
     if data is None:
         return error(404, "Request not found: no Alert API request of this key's service has that id",
@@ -110,6 +126,7 @@ def request_status(request_id: str):
     return _reply(200, {"data": data}, started)
 
 
+@declare(INGEST)
 def ping(name: str):
     """Ping Heartbeat: the heartbeat ``name`` of this key's service got a call (the first creates it)."""
     return _handle(lambda token, spec, raw, ctype: opsgenie.ping(

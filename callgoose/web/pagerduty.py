@@ -18,6 +18,8 @@ from ..engine import pagerduty
 from ..extensions import db
 from ..services.events import process_event
 from ..services.pagerduty import open_routing, record_refused, store_change
+from ..services.tokens import INGEST
+from .scope import declare
 from .wake import wake_worker
 
 bp = Blueprint("pagerduty", __name__)
@@ -78,6 +80,7 @@ def _open(parsed: pagerduty.Parsed, raw: bytes, now: float):
 
 
 @bp.post("/v2/enqueue")
+@declare(INGEST)
 def enqueue():
     """An alert event: trigger, acknowledge or resolve the incident of its ``dedup_key``."""
     raw, now = _body(), clock.now()
@@ -96,6 +99,7 @@ def enqueue():
 
 
 @bp.post("/v2/change/enqueue")
+@declare(INGEST)
 def change_enqueue():
     """A change event: stored on the service (a disabled service ignores it), pages nobody."""
     raw, now = _body(), clock.now()
