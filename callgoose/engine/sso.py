@@ -29,7 +29,8 @@ class RoleMap:
         if isinstance(claim, str):
             found = values(claim)
         elif isinstance(claim, (list, tuple, set, frozenset)):
-            found = frozenset(str(item) for item in claim if isinstance(item, (str, int)) and not isinstance(item, bool))
+            found = frozenset(str(item) for item in claim
+                              if isinstance(item, (str, int)) and not isinstance(item, bool))
         else:
             found = frozenset()
         if found & self.admin:
