@@ -39,6 +39,8 @@ def test_the_user_header_signs_in_only_from_a_trusted_proxy(make_app, database_u
         assert outside.get("/incidents", headers={**ops, "X-Forwarded-For": "10.1.2.3"}).status_code == 302
         assert outside.get("/incidents").status_code == 302  # nothing stuck either
     assert _rows(app, "SELECT email FROM users") == [("admin@example.com",)]
+    odd = _from(app, "10.1.2.3").get("/incidents", headers={"X-Remote-User": "a b@example.com"})
+    assert odd.status_code == 403 and b"gave no email address" in odd.data
 
     proxied = _from(app, "10.1.2.3")
     assert proxied.get("/incidents", headers=ops).status_code == 200
@@ -105,7 +107,7 @@ def _token(key=KEY, alg="RS256", **changes):
 @pytest.fixture
 def keys():
     oidc.forget()
-    oidc._cache["keys " + JWKS] = (time.monotonic() + 60, KeySet([KEY]))
+    oidc._cache["keys " + JWKS] = (time.monotonic(), time.monotonic() + 60, KeySet([KEY]))
     yield
     oidc.forget()
 

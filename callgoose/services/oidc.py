@@ -28,10 +28,11 @@ from ..engine.words import Say
 
 TIMEOUT = (3, 5)  # seconds to connect, to read: a sign-in waits at most this per call
 CACHE_SECONDS = 3600  # discovery and keys are fetched again after this (or on an unknown key)
+RECHECK_SECONDS = 30  # a click on "Sign in with" asks for discovery again when older: is the provider there?
 DOWN_SECONDS = 10  # a provider found down is not asked again before this
 LEEWAY = 60  # seconds of clock difference allowed on exp and iat
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
-_cache: dict[str, tuple[float, object]] = {}
+_cache: dict[str, tuple[float, float, object]] = {}  # key: (fetched at, valid until, value or ProviderError)
 _lock = threading.Lock()
 
 
@@ -55,7 +56,7 @@ class Client:
 
     @classmethod
     def of(cls, config, redirect_uri: str) -> "Client":
-        return cls(str(config["OIDC_ISSUER"]).rstrip("/"), str(config["OIDC_CLIENT_ID"]),
+        return cls(str(config["OIDC_ISSUER"]).strip(), str(config["OIDC_CLIENT_ID"]),
                    str(config["OIDC_CLIENT_SECRET"]), str(config["OIDC_SCOPES"] or "openid"), redirect_uri)
 
     def _session(self) -> OAuth2Session:
@@ -68,22 +69,22 @@ def provider_name(config) -> str:
     return str(config.get("OIDC_PROVIDER_NAME") or urlsplit(str(config["OIDC_ISSUER"])).hostname or "OpenID")
 
 
-def _cached(key: str, fetch):
+def _cached(key: str, fetch, max_age: float = CACHE_SECONDS):
     now = time.monotonic()
     with _lock:
         found = _cache.get(key)
-    if found is not None and found[0] > now:
-        if isinstance(found[1], ProviderError):
-            raise found[1]
-        return found[1]
+    if found is not None and found[1] > now and (isinstance(found[2], ProviderError) or now - found[0] < max_age):
+        if isinstance(found[2], ProviderError):
+            raise found[2]
+        return found[2]
     try:
         value = fetch()
     except ProviderError as exc:
         with _lock:
-            _cache[key] = (now + DOWN_SECONDS, exc)
+            _cache[key] = (now, now + DOWN_SECONDS, exc)
         raise
     with _lock:
-        _cache[key] = (now + CACHE_SECONDS, value)
+        _cache[key] = (now, now + CACHE_SECONDS, value)
     return value
 
 
@@ -106,10 +107,11 @@ def _get_json(url: str) -> dict:
     return found
 
 
-def metadata(issuer: str) -> dict:
-    """The provider's discovery document, checked: it names the configured issuer and the endpoints."""
+def metadata(issuer: str, max_age: float = CACHE_SECONDS) -> dict:
+    """The provider's discovery document, checked: it names the configured issuer (exactly, as
+    OpenID Connect Discovery wants) and the endpoints."""
     def fetch():
-        found = _get_json(issuer + "/.well-known/openid-configuration")
+        found = _get_json(issuer.rstrip("/") + "/.well-known/openid-configuration")
         if found.get("issuer") != issuer:
             raise ProviderError(Say("the identity provider calls itself %(found)s, not %(issuer)s",
                                     found=repr(found.get("issuer")), issuer=issuer))
@@ -117,7 +119,7 @@ def metadata(issuer: str) -> dict:
             if not isinstance(found.get(name), str):
                 raise ProviderError(Say("the identity provider's discovery has no %(name)s", name=name))
         return found
-    return _cached("meta " + issuer, fetch)
+    return _cached("meta " + issuer, fetch, max_age)
 
 
 def _keys(uri: str, again: bool = False) -> KeySet:
@@ -143,8 +145,10 @@ class Started:
 
 
 def start(client: Client) -> Started:
-    """The authorization request, with a fresh state, nonce and PKCE verifier. :raises ProviderError:"""
-    meta = metadata(client.issuer)
+    """The authorization request, with a fresh state, nonce and PKCE verifier; discovery asked
+    again when older than RECHECK_SECONDS, so that a provider found down is said at once, not
+    after the browser left. :raises ProviderError:"""
+    meta = metadata(client.issuer, RECHECK_SECONDS)
     state, nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48)
     url, _ = client._session().create_authorization_url(meta["authorization_endpoint"], state=state, nonce=nonce,
                                                         code_verifier=verifier)
@@ -158,7 +162,8 @@ def finish(client: Client, started: dict, args: dict, now: float) -> dict:
     if args.get("error"):
         raise ProviderError(Say("the identity provider refused the sign-in: %(error)s",
                                 error=str(args.get("error_description") or args["error"])[:200]))
-    if not started or not args.get("state") or not secrets.compare_digest(str(args["state"]), started["state"]):
+    state = str(args.get("state") or "").encode("utf-8", "replace")
+    if not started or not state or not secrets.compare_digest(state, started["state"].encode()):
         raise ProviderError(Say("this sign-in was not started here, or it was started again; try once more"))
     if args.get("iss") is not None and args["iss"] != client.issuer:  # RFC 9207: a mix-up
         raise ProviderError(Say("the answer comes from another identity provider"))

@@ -94,7 +94,7 @@ def sign_in_as(identity: Identity, *, create: bool, now: float) -> int:
 
 
 def _by_email(identity: Identity, create: bool, now: float) -> User:
-    if not identity.email or "@" not in identity.email or len(identity.email) > 254:
+    if "@" not in identity.email or len(identity.email) > 254 or len(identity.email.split()) != 1:
         raise SsoRefused(Say("the identity provider gave no email address"))
     if not identity.verified:
         raise SsoRefused(Say("the identity provider has not verified %(email)s", email=identity.email))
