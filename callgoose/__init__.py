@@ -55,7 +55,28 @@ DEFAULTS = {
     "PERMANENT_SESSION_LIFETIME": 12 * 3600,
     "REMEMBER_COOKIE_DURATION": 14 * 86400,
     "SESSION_PROTECTION": "strong",
+    # Single sign-on (issue 19): OpenID Connect, a trusted reverse proxy's headers, and whether
+    # the sign-in page offers passwords (break glass at /login/local always does, to local admins)
+    "OIDC_ISSUER": None,
+    "OIDC_CLIENT_ID": None,
+    "OIDC_CLIENT_SECRET": None,
+    "OIDC_SCOPES": "openid email profile",
+    "OIDC_CREATE_USERS": False,
+    "OIDC_ROLES_CLAIM": None,  # e.g. "groups"; none: every user signing in is a responder when created
+    "OIDC_ADMIN_VALUES": "",  # comma-separated values of that claim (or of the groups header) making an admin
+    "OIDC_VIEWER_VALUES": "",  # ... making a viewer; anything else: a responder
+    "OIDC_PROVIDER_NAME": None,  # the button's "Sign in with <name>"; none: the issuer's host
+    "PASSWORD_SIGN_IN": True,
+    "TRUSTED_HEADER_USER": None,  # a header carrying the user's email, set by the proxy
+    "TRUSTED_HEADER_GROUPS": None,  # a header carrying comma-separated groups
+    "TRUSTED_PROXIES": "",  # comma-separated CIDRs: the only peers whose headers are believed
 }
+# The single sign-on settings keep the issue's names in the environment too (OIDC_ISSUER as
+# well as CALLGOOSE_OIDC_ISSUER; the prefixed one wins).
+SSO_SETTINGS = ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_SCOPES", "OIDC_CREATE_USERS",
+                "OIDC_ROLES_CLAIM", "OIDC_ADMIN_VALUES", "OIDC_VIEWER_VALUES", "OIDC_PROVIDER_NAME",
+                "PASSWORD_SIGN_IN", "TRUSTED_HEADER_USER", "TRUSTED_HEADER_GROUPS", "TRUSTED_PROXIES")
+SSO_FLAGS = ("OIDC_CREATE_USERS", "PASSWORD_SIGN_IN")
 
 
 def _secret_key(instance_path: str) -> str:
@@ -79,7 +100,8 @@ def _secret_key(instance_path: str) -> str:
 # parses, which would turn a password of digits into a number (and "1e3" into 1000.0).
 TEXT_SETTINGS = ("BASE_URL", "SMTP_HOST", "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_SECURITY", "MAIL_FROM",
                  "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_API_BASE",
-                 "WEBHOOK_ALLOWED_HOSTS", "SMTP_INTAKE_LISTEN", "SMTP_INTAKE_DOMAIN", "HEALTH_PING_URL")
+                 "WEBHOOK_ALLOWED_HOSTS", "SMTP_INTAKE_LISTEN", "SMTP_INTAKE_DOMAIN", "HEALTH_PING_URL",
+                 *(name for name in SSO_SETTINGS if name not in SSO_FLAGS))
 
 
 def _check_settings(config) -> None:
@@ -119,6 +141,24 @@ def _check_ping(config) -> None:
         check_url(config["HEALTH_PING_URL"])
 
 
+def _read_sso(config) -> None:
+    """Flags from text; then checked (a CIDR or a half-configured provider stops the start,
+    not the first sign-in)."""
+    for name in SSO_FLAGS:
+        value = config[name]
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+            config[name] = value.strip().lower() in ("true", "1", "yes")
+        elif not isinstance(config[name], bool):
+            raise ValueError(f"setting {name} must be true or false, not {value!r}")
+    from .engine.sso import networks
+
+    networks(config["TRUSTED_PROXIES"] or "")
+    if config["OIDC_ISSUER"] and not (config["OIDC_CLIENT_ID"] and config["OIDC_CLIENT_SECRET"]):
+        raise ValueError("setting OIDC_ISSUER needs OIDC_CLIENT_ID and OIDC_CLIENT_SECRET too")
+    if config["TRUSTED_HEADER_USER"] and not config["TRUSTED_PROXIES"]:
+        raise ValueError("setting TRUSTED_HEADER_USER needs TRUSTED_PROXIES: the proxies whose headers are believed")
+
+
 def _check_sms_gateway(config) -> None:
     """A gateway whose headers or body template cannot work stops the start, not the 3 a.m. page."""
     from .delivery.sms_gateway import gateway
@@ -145,6 +185,9 @@ def create_app(test_config: dict | None = None):
     for name in ("DATABASE_URL", "SECRET_KEY"):
         if os.environ.get(name):
             app.config[name] = os.environ[name]
+    for name in SSO_SETTINGS:  # the issue's unprefixed names; CALLGOOSE_<name> wins
+        if name in os.environ and f"CALLGOOSE_{name}" not in os.environ:
+            app.config[name] = os.environ[name]
     app.config["INSTANCE_PATH"] = app.instance_path  # where a channel keeps its own files (the Web Push key)
     if test_config:
         app.config.update(test_config)
@@ -152,6 +195,7 @@ def create_app(test_config: dict | None = None):
     os.makedirs(app.instance_path, exist_ok=True)
     _check_settings(app.config)
     _check_shadow(app.config)
+    _read_sso(app.config)
     _check_intake(app.config)
     _check_ping(app.config)
     _check_sms_gateway(app.config)

@@ -15,7 +15,9 @@ from callgoose.extensions import db
 # The web app manifest and the service worker are static code the browser fetches without
 # cookies (a manifest) or must be able to fetch again after the session ended (a worker's update).
 PUBLIC = {"static", "auth.login", "auth.setup", "openapi.document", "health.healthz", "webpush.manifest",
-          "webpush.worker", "invitations.forgot"}  # "Forgot password?" answers alike for any address
+          "webpush.worker", "invitations.forgot",  # "Forgot password?" answers alike for any address
+          # Issue 19, single sign-on: the provider's round trip and break glass are ways to sign in
+          "sso.oidc_start", "sso.oidc_callback", "sso.local_login"}
 TOKEN = {"ingest.", "api.", "opsgenie."}  # the token is the credential (S3; a GenieKey, issue 18)
 # Issue 18: PagerDuty's Events API carries its credential in the body (``routing_key``); without
 # a known one it is refused as PagerDuty refuses it: 400 "Invalid routing key", nothing stored.
@@ -163,7 +165,8 @@ def test_every_state_changing_dashboard_route_refuses_a_missing_csrf_token(add_u
 # Issue 19: what a viewer may still change, each with its reason; every other state-changing
 # dashboard route refuses a viewer (403), so a new route is closed to viewers until listed.
 VIEWER_MAY = {
-    "auth.login": "signing in again", "auth.setup": "first run only (redirects once users exist)",
+    "auth.login": "signing in again", "sso.local_login": "signing in again (break glass)",
+    "auth.setup": "first run only (redirects once users exist)",
     "auth.logout": "signing out", "auth.change_password": "their own password",
     "auth.profile": "their own name, time zone and language",
     "auth.sign_out_everywhere": "their own sessions",

@@ -42,6 +42,8 @@ class User(db.Model):
     failed_logins: Mapped[int] = mapped_column(default=0)  # wrong passwords in a row
     locked_until: Mapped[datetime | None]  # sign-in refused until then (too many failures)
     invited_at: Mapped[datetime | None]  # the last invitation mailed (issue 19); None: never
+    # "<issuer> <sub>" at the OpenID provider, kept at the first single sign-on (issue 19, migration 0029)
+    sso_subject: Mapped[str | None] = mapped_column(String(600), unique=True)
 
     # The secret of the session this object was loaded for (not a column): part of the id
     # Flask-Login keeps in the session and remember-me cookies, so ending the session row ends both.

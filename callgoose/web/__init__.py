@@ -37,6 +37,7 @@ def register(app) -> None:
         schedules,
         services,
         shadow,
+        sso,
         testpayload,
         users,
         webpush,
@@ -65,9 +66,11 @@ def register(app) -> None:
                  outside.telegram_webhook,
                  outside.link_act):
         csrf.exempt(view)
+    app.before_request(sso.trusted_header)  # issue 19: a trusted proxy's user header (before the viewer rule)
     app.before_request(access.refuse_viewers)  # issue 19: a viewer changes nothing (access.py)
     for module in (ingest, api, pagerduty, auth, dashboard, apilog, testpayload, users, services, paging, schedules,
-                   outside, openapi, health, integrations, drills, webpush, shadow, imports, opsgenie, invitations):
+                   outside, openapi, health, integrations, drills, webpush, shadow, imports, opsgenie, invitations,
+                   sso):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
     app.jinja_env.globals["current_language"] = lambda: str(get_locale() or "en")

@@ -17,7 +17,8 @@ SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 # are reached (methods, rules, handoff notices, Web Push, Slack identity), their calendar feeds,
 # and a test payload's dry run (sending one is admin-only in its view).
 VIEWER_MAY = frozenset({
-    "auth.login", "auth.setup", "auth.logout", "auth.change_password", "auth.profile", "auth.sign_out_everywhere",
+    "auth.login", "sso.local_login", "auth.setup", "auth.logout", "auth.change_password", "auth.profile",
+    "auth.sign_out_everywhere",
     "paging.add_method", "paging.method_action", "paging.add_rule", "paging.delete_rule",
     "paging.slack_link_confirm", "paging.slack_unlink", "schedules.handoff_notices", "webpush.subscribe",
     "schedules.create_feed", "schedules.revoke_feed", "testpayload.form",

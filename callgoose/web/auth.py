@@ -6,6 +6,7 @@ import logging
 
 from flask import (
     Blueprint,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -21,6 +22,7 @@ from .. import clock
 from ..engine import SpecError
 from ..extensions import login_manager
 from ..services import users
+from ..services.oidc import provider_name
 from ..services.users import MAX_FAILURES, has_users
 from .access import sign_in
 from .forms import LoginForm, OwnPasswordForm, SetupForm
@@ -89,18 +91,28 @@ def login():
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
+    if not current_app.config["PASSWORD_SIGN_IN"] and request.method == "POST":  # single sign-on only
+        return _login_page(form), 403
     if form.validate_on_submit():
         result = users.check_password(form.email.data, form.password.data, clock.now())
         if result.user_id is not None:
             sign_in(result.user_id, form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
-        log.info("failed sign-in for %s from %s", form.email.data.strip().lower()[:254], request.remote_addr)
-        form.password.errors.append(_refusal(result.locked_until))
-    return render_template("auth/login.html", form=form), 422 if form.errors else 200
+        form.password.errors.append(_refusal(result.locked_until, form.email.data))
+    return _login_page(form), 422 if form.errors else 200
 
 
-def _refusal(locked_until) -> str:
-    """Why a sign-in failed: the same words for unknown emails and wrong passwords."""
+def _login_page(form):
+    """The sign-in page: the password form unless PASSWORD_SIGN_IN is false, and "Sign in with
+    <provider>" when OpenID Connect is configured."""
+    config = current_app.config
+    return render_template("auth/login.html", form=form, passwords=config["PASSWORD_SIGN_IN"],
+                           provider=provider_name(config) if config.get("OIDC_ISSUER") else None)
+
+
+def _refusal(locked_until, email: str) -> str:
+    """Why a sign-in failed (logged): the same words for unknown emails and wrong passwords."""
+    log.info("failed sign-in for %s from %s", email.strip().lower()[:254], request.remote_addr)
     if locked_until is not None:
         return (f"This account is locked after {MAX_FAILURES} wrong passwords until "
                 f"{locked_until.strftime('%H:%M')} UTC. An admin can set a new password to unlock it now.")
