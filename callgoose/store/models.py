@@ -42,6 +42,10 @@ class User(db.Model):
     failed_logins: Mapped[int] = mapped_column(default=0)  # wrong passwords in a row
     locked_until: Mapped[datetime | None]  # sign-in refused until then (too many failures)
     invited_at: Mapped[datetime | None]  # the last invitation mailed (issue 19); None: never
+    # Second factors (issue 19): the TOTP secret (base32; None: no authenticator app) and the
+    # last 30-second step a code was accepted for (a code of that step or before is a replay).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     # The secret of the session this object was loaded for (not a column): part of the id
     # Flask-Login keeps in the session and remember-me cookies, so ending the session row ends both.
@@ -73,6 +77,30 @@ class UserSession(db.Model):
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the secret in the cookie
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime]
+
+
+class RecoveryCode(db.Model):
+    """A single-use recovery code of a user with an authenticator app: only its digest; used, it is deleted."""
+
+    __tablename__ = "recovery_codes"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the normalised code
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+
+class Passkey(db.Model):
+    """A WebAuthn credential (passkey) of a user: a second factor, or a sign-in on its own."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)  # base64url, as browsers send it
+    public_key: Mapped[bytes]  # COSE
+    sign_count: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
 
 
 LIVE_SERVICE_SQL = "deleted_at IS NULL"

@@ -22,7 +22,7 @@ from ..engine import SpecError
 from ..extensions import login_manager
 from ..services import users
 from ..services.users import MAX_FAILURES, has_users
-from .access import sign_in
+from .access import after_password, sign_in
 from .forms import LoginForm, OwnPasswordForm, SetupForm
 from .i18n import LANGUAGES, fault, say
 from .params import local_path
@@ -91,9 +91,8 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         result = users.check_password(form.email.data, form.password.data, clock.now())
-        if result.user_id is not None:
-            sign_in(result.user_id, form.remember.data)
-            return redirect(_safe_next(request.args.get("next")))
+        if result.user_id is not None:  # the first step; a second factor may follow
+            return after_password(result.user_id, form.remember.data, request.args.get("next"))
         log.info("failed sign-in for %s from %s", form.email.data.strip().lower()[:254], request.remote_addr)
         form.password.errors.append(_refusal(result.locked_until))
     return render_template("auth/login.html", form=form), 422 if form.errors else 200
