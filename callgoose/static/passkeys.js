@@ -48,7 +48,7 @@
       button.disabled = false;
       if (problem) { problem.textContent = text; problem.hidden = false; problem.focus && problem.focus(); }
     }
-    if (!window.PublicKeyCredential) { fail("This browser has no passkeys."); return; }
+    if (!window.PublicKeyCredential) { fail((problem && problem.dataset.unsupported) || "No passkeys here."); return; }
     button.disabled = true;
     post(button.dataset.options).then(function (options) {
       if (options.error) throw new Error(options.error);

@@ -92,10 +92,11 @@ class Passkey(db.Model):
     """A WebAuthn credential (passkey) of a user: a second factor, or a sign-in on its own."""
 
     __tablename__ = "passkeys"
+    __table_args__ = (Index("uq_passkeys_credential_id", "credential_id", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)  # base64url, as browsers send it
+    credential_id: Mapped[str] = mapped_column(String(1400))  # base64url, as browsers send it; unique
     public_key: Mapped[bytes]  # COSE
     sign_count: Mapped[int] = mapped_column(BigInteger)
     name: Mapped[str] = mapped_column(String(100))

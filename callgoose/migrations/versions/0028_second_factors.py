@@ -36,12 +36,13 @@ def upgrade():
         sa.Column('last_used_at', sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id'),
-        sa.UniqueConstraint('credential_id'),
     )
     op.create_index('ix_passkeys_user_id', 'passkeys', ['user_id'])
+    op.create_index('uq_passkeys_credential_id', 'passkeys', ['credential_id'], unique=True)
 
 
 def downgrade():
+    op.drop_index('uq_passkeys_credential_id', table_name='passkeys')
     op.drop_index('ix_passkeys_user_id', table_name='passkeys')
     op.drop_table('passkeys')
     op.drop_index('ix_recovery_codes_user_id', table_name='recovery_codes')
