@@ -195,6 +195,7 @@ def test_require_second_factor_sends_a_covered_user_to_enrol_first(make_app, dat
 
 
 def test_require_second_factor_is_checked_at_start_and_read_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("CALLGOOSE_INSTANCE_PATH", str(tmp_path))
     base = {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}", "SECRET_KEY": "test"}
     with pytest.raises(ValueError, match="REQUIRE_SECOND_FACTOR must be admins or all"):
         create_app({**base, "REQUIRE_SECOND_FACTOR": "everyone"})
@@ -214,12 +215,30 @@ def test_passkey_routes_refuse_what_is_not_a_passkey_answer(app, client, add_use
         refused = client.post("/login/passkey", data=body, content_type="application/json")
         assert refused.status_code == 400 and refused.get_json()["error"], body
     assert client.post("/login/passkey", json={"id": "x"}).status_code == 400  # the challenge was used
+    with app.app_context():  # a known credential id, answered with junk of every shape
+        db.session.execute(db.text("INSERT INTO users (email, password_hash, role, active, created_at, time_zone, "
+                                   "handoff_notices, failed_logins) VALUES ('k@example.com', '', 'responder', "
+                                   "true, '2027-01-15 08:00:00', 'UTC', true, 0)"))
+        db.session.execute(db.text("INSERT INTO passkeys (user_id, credential_id, public_key, sign_count, name, "
+                                   "created_at) VALUES (1, 'AAAA', :key, 0, 'k', '2027-01-15 08:00:00')"),
+                           {"key": b"\xa1\x01\x02"})
+        db.session.commit()
+    for response in (7, [], {}, {"clientDataJSON": 7}, {"clientDataJSON": "eyJ9", "authenticatorData": "AAAA",
+                                                        "signature": "AAAA", "userHandle": 5},
+                     {"clientDataJSON": "e30", "authenticatorData": "A" * 60, "signature": "AAAA"}):
+        client.post("/login/passkey/options")
+        refused = client.post("/login/passkey", json={"id": "AAAA", "rawId": "AAAA", "type": "public-key",
+                                                       "response": response})
+        assert refused.status_code == 400 and refused.get_json()["error"], response
     assert client.get("/incidents").status_code == 302
     sign_in(client, *add_user(app, EMAIL, admin=False))
     assert client.post("/settings/second-factor/passkeys", json={"credential": {}}).status_code == 400
+    for junk in ({"id": "AAAA", "response": {"clientDataJSON": "e30", "attestationObject": "oA"}}, [1], "x" * 70000):
+        client.post("/settings/second-factor/passkeys/options")
+        assert client.post("/settings/second-factor/passkeys", json={"credential": junk}).status_code == 400
     client.post("/settings/second-factor/passkeys/options")
     assert client.post("/settings/second-factor/passkeys", json={"credential": "garbage"}).status_code == 400
-    assert _rows(app, "SELECT count(*) FROM passkeys") == [(0,)]
+    assert _rows(app, "SELECT count(*) FROM passkeys") == [(1,)]  # the one inserted above
     app.config["BASE_URL"] = "http://192.168.1.5:8000"  # browsers refuse an IP address as a relying party
     assert "CALLGOOSE_BASE_URL" in client.get("/settings/second-factor").get_data(as_text=True)
 

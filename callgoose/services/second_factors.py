@@ -127,13 +127,16 @@ def _new_codes(user_id: int) -> list[str]:
 
 def enrol_totp(user_id: int, secret: str, code: str, now: float) -> list[str] | None:
     """Turn on the authenticator app whose ``secret`` made ``code``; its recovery codes (shown once),
-    or None when the code is not the app's."""
+    or None when the code is not the app's or an app is on already (replacing it means removing it,
+    which asks for a proof)."""
     step = matching_step(secret, code, now)
     if step is None:
         return None
 
     def work():
         user = db.session.get(User, user_id)
+        if user.totp_secret is not None:
+            return None
         user.totp_secret, user.totp_last_step = secret, step
         return _new_codes(user_id)
     return write(work)
