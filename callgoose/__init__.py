@@ -24,7 +24,8 @@ DEFAULTS = {
     "HEALTH_PING_INTERVAL_SECONDS": 60,
     "API_LOG_RETENTION_DAYS": 30,
     "POLL_INTERVAL_SECONDS": 1,
-    "SHADOW": False,  # issue 18: every service runs in shadow mode (incidents open, nobody is paged)
+    "SHADOW": False,
+    "REQUIRE_SECOND_FACTOR": None,  # issue 19: admins | all; unset: a second factor is optional  # issue 18: every service runs in shadow mode (incidents open, nobody is paged)
     # Paging (issue 8): mail, Twilio-compatible SMS and calls, webhooks (CALLGOOSE_<name>)
     "SMTP_HOST": None,
     "SMTP_PORT": None,
@@ -182,7 +183,7 @@ def create_app(test_config: dict | None = None):
     for name in (*TEXT_SETTINGS, *channel_settings):
         if f"CALLGOOSE_{name}" in os.environ:
             app.config[name] = os.environ[f"CALLGOOSE_{name}"]
-    for name in ("DATABASE_URL", "SECRET_KEY"):
+    for name in ("DATABASE_URL", "SECRET_KEY", "REQUIRE_SECOND_FACTOR"):
         if os.environ.get(name):
             app.config[name] = os.environ[name]
     for name in SSO_SETTINGS:  # the issue's unprefixed names; CALLGOOSE_<name> wins
@@ -196,6 +197,9 @@ def create_app(test_config: dict | None = None):
     _check_settings(app.config)
     _check_shadow(app.config)
     _read_sso(app.config)
+    from .services.second_factors import check_requirement
+
+    app.config["REQUIRE_SECOND_FACTOR"] = check_requirement(app.config["REQUIRE_SECOND_FACTOR"])
     _check_intake(app.config)
     _check_ping(app.config)
     _check_sms_gateway(app.config)

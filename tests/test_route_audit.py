@@ -17,7 +17,10 @@ from callgoose.extensions import db
 PUBLIC = {"static", "auth.login", "auth.setup", "openapi.document", "health.healthz", "webpush.manifest",
           "webpush.worker", "invitations.forgot",  # "Forgot password?" answers alike for any address
           # Issue 19, single sign-on: the provider's round trip and break glass are ways to sign in
-          "sso.oidc_start", "sso.oidc_callback", "sso.local_login"}
+          "sso.oidc_start", "sso.oidc_callback", "sso.local_login",
+          # Issue 19: a passkey on its own signs in; without a valid answer to the session's
+          # challenge it is refused (400) and no session starts (test_second_factors.py).
+          "second_factor.passkey_options", "second_factor.passkey_login"}
 TOKEN = {"ingest.", "api.", "opsgenie."}  # the token is the credential (S3; a GenieKey, issue 18)
 # Issue 18: PagerDuty's Events API carries its credential in the body (``routing_key``); without
 # a known one it is refused as PagerDuty refuses it: 400 "Invalid routing key", nothing stored.
@@ -42,7 +45,7 @@ ADMIN_ONLY = {
     "paging.delete_webhook", "schedules.save", "schedules.save_json", "schedules.delete",
     "integrations.welcome", "integrations.create", "services.add_heartbeat", "services.heartbeat_action",
     "apilog.replay_calls", "services.export", "shadow.switch", "imports.form", "imports.plan", "imports.apply",
-    "users.invite", "users.invite_again", "users.invite_all",
+    "users.invite", "users.invite_again", "users.invite_all", "users.reset_factors",
 }
 SAFE = {"GET", "HEAD", "OPTIONS"}
 
@@ -177,6 +180,15 @@ VIEWER_MAY = {
     "schedules.create_feed": "a calendar feed only reads schedules",
     "schedules.revoke_feed": "their own calendar feed",
     "testpayload.form": "a dry run changes nothing; sending is admin-only in the view",
+    "second_factor.step": "signing in again (the second step)",
+    "second_factor.step_passkey_options": "signing in again (the second step)",
+    "second_factor.step_passkey": "signing in again (the second step)",
+    "second_factor.passkey_options": "signing in again (a passkey)",
+    "second_factor.passkey_login": "signing in again (a passkey)",
+    "factors.totp_start": "their own second factors", "factors.totp_confirm": "their own second factors",
+    "factors.totp_remove": "their own second factors", "factors.recovery_codes": "their own second factors",
+    "factors.passkey_options": "their own second factors", "factors.passkey_register": "their own second factors",
+    "factors.passkey_delete": "their own second factors",
 }
 # Pages a viewer reads as a responder does, but for these (none today; a reason each).
 VIEWER_MAY_NOT_READ: dict[str, str] = {}

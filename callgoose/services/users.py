@@ -126,7 +126,8 @@ class SignIn:
 
 
 def check_password(email: str, password: str, now: float) -> SignIn:
-    """Check an email and password; count a failure and lock after :data:`MAX_FAILURES`."""
+    """Check an email and password; count a failure and lock after :data:`MAX_FAILURES`.
+    A user with a second factor has passed only the first step (web.second_factor)."""
     email = email.strip().lower()
     # The hash is checked (scrypt, about 0.3 s) before the write, never while it holds the lock.
     stored = db.session.execute(select(User.password_hash).where(User.email == email)).scalar_one_or_none()
@@ -136,18 +137,29 @@ def check_password(email: str, password: str, now: float) -> SignIn:
         user = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
         # An imported user has no password until an admin sets one: nothing matches it.
         valid = matches and user is not None and user.password_hash == stored
-        locked = user is not None and user.locked_until is not None and clock.from_db(user.locked_until) > now
+        locked = user is not None and is_locked(user, now)
         if user is not None and valid and user.active and not locked:
             user.failed_logins, user.locked_until = 0, None
             return SignIn(user.id)
         if user is not None and not locked:
-            user.failed_logins += 1
-            if user.failed_logins >= MAX_FAILURES:
-                user.locked_until, user.failed_logins = clock.to_db(now + LOCK_SECONDS), 0
-                locked = True
-                log.warning("sign-in locked for %s after %d failures", user.email, MAX_FAILURES)
+            locked = count_failure(user, now)
         return SignIn(None, user.locked_until if locked else None)
     return write(work)
+
+
+def is_locked(user: User, now: float) -> bool:
+    return user.locked_until is not None and clock.from_db(user.locked_until) > now
+
+
+def count_failure(user: User, now: float) -> bool:
+    """One more wrong password or second-factor code, in the caller's transaction: after
+    :data:`MAX_FAILURES` in a row the account is locked for :data:`LOCK_SECONDS`. True when locked."""
+    user.failed_logins += 1
+    if user.failed_logins < MAX_FAILURES:
+        return False
+    user.locked_until, user.failed_logins = clock.to_db(now + LOCK_SECONDS), 0
+    log.warning("sign-in locked for %s after %d failures", user.email, MAX_FAILURES)
+    return True
 
 
 def change_own_password(user_id: int, current: str, new: str, keep: str) -> bool:

@@ -44,6 +44,10 @@ class User(db.Model):
     invited_at: Mapped[datetime | None]  # the last invitation mailed (issue 19); None: never
     # "<issuer> <sub>" at the OpenID provider, kept at the first single sign-on (issue 19, migration 0029)
     sso_subject: Mapped[str | None] = mapped_column(String(600), unique=True)
+    # Second factors (issue 19): the TOTP secret (base32; None: no authenticator app) and the
+    # last 30-second step a code was accepted for (a code of that step or before is a replay).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     # The secret of the session this object was loaded for (not a column): part of the id
     # Flask-Login keeps in the session and remember-me cookies, so ending the session row ends both.
@@ -75,6 +79,31 @@ class UserSession(db.Model):
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the secret in the cookie
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime]
+
+
+class RecoveryCode(db.Model):
+    """A single-use recovery code of a user with an authenticator app: only its digest; used, it is deleted."""
+
+    __tablename__ = "recovery_codes"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the normalised code
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+
+class Passkey(db.Model):
+    """A WebAuthn credential (passkey) of a user: a second factor, or a sign-in on its own."""
+
+    __tablename__ = "passkeys"
+    __table_args__ = (Index("uq_passkeys_credential_id", "credential_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(1400))  # base64url, as browsers send it; unique
+    public_key: Mapped[bytes]  # COSE
+    sign_count: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
 
 
 LIVE_SERVICE_SQL = "deleted_at IS NULL"

@@ -23,6 +23,7 @@ def register(app) -> None:
         dashboard,
         drills,
         errors,
+        factors,
         health,
         i18n,
         imports,
@@ -35,6 +36,7 @@ def register(app) -> None:
         pagerduty,
         paging,
         schedules,
+        second_factor,
         services,
         shadow,
         sso,
@@ -68,9 +70,10 @@ def register(app) -> None:
         csrf.exempt(view)
     app.before_request(sso.trusted_header)  # issue 19: a trusted proxy's user header (before the viewer rule)
     app.before_request(access.refuse_viewers)  # issue 19: a viewer changes nothing (access.py)
+    app.before_request(access.require_enrolment)  # issue 19: REQUIRE_SECOND_FACTOR
     for module in (ingest, api, pagerduty, auth, dashboard, apilog, testpayload, users, services, paging, schedules,
                    outside, openapi, health, integrations, drills, webpush, shadow, imports, opsgenie, invitations,
-                   sso):
+                   sso, second_factor, factors):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
     app.jinja_env.globals["current_language"] = lambda: str(get_locale() or "en")

@@ -24,7 +24,7 @@ from ..extensions import login_manager
 from ..services import users
 from ..services.oidc import provider_name
 from ..services.users import MAX_FAILURES, has_users
-from .access import sign_in
+from .access import after_password, sign_in
 from .forms import LoginForm, OwnPasswordForm, SetupForm
 from .i18n import LANGUAGES, fault, say
 from .params import local_path
@@ -95,9 +95,8 @@ def login():
         return _login_page(form), 403
     if form.validate_on_submit():
         result = users.check_password(form.email.data, form.password.data, clock.now())
-        if result.user_id is not None:
-            sign_in(result.user_id, form.remember.data)
-            return redirect(_safe_next(request.args.get("next")))
+        if result.user_id is not None:  # the first step; a second factor may follow
+            return after_password(result.user_id, form.remember.data, request.args.get("next"))
         form.password.errors.append(_refusal(result.locked_until, form.email.data))
     return _login_page(form), 422 if form.errors else 200
 

@@ -3,7 +3,7 @@ single-use link mailed to the person (services/invitations.py)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, render_template, request
 from flask_babel import gettext as _
 
 from .. import clock
@@ -11,7 +11,7 @@ from ..engine import SpecError
 from ..engine.signing import BadLink
 from ..services import invitations
 from ..services.contact_methods import check_method
-from .access import sign_in
+from .access import after_password
 from .forms import ForgotForm, NewPasswordForm
 from .i18n import LANGUAGES, fault, link_problem
 
@@ -54,9 +54,9 @@ def _link_page(token: str, purpose: str):
         except ValueError as exc:
             form.password.errors.append(fault(exc))
         else:
-            sign_in(user_id)
+            answer = after_password(user_id)  # a reset keeps the second factors: they are asked for
             flash(_("Welcome to Callgoose.") if purpose == "invite" else _("Your new password is set."))
-            return redirect(url_for("dashboard.incidents"))
+            return answer
     status = 422 if request.method == "POST" else 200
     return render_template("auth/set_password.html", form=form, link=link, languages=LANGUAGES,
                            channels=FIRST_CHANNELS, values=request.form), status

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from .. import clock
 from ..engine.oncall import ROLES
-from ..services import invitations, users
+from ..services import invitations, second_factors, users
 from .access import admin_required
 from .forms import InviteForm, PasswordForm, UserForm
 from .i18n import fault, word
@@ -19,7 +19,7 @@ bp = Blueprint("users", __name__)
 def _page(form=None, status=200, invite_form=None):
     return render_template("users/users.html", users=users.all_users(), form=form or UserForm(formdata=None),
                            now=clock.to_db(clock.now()), password_form=PasswordForm(formdata=None),
-                           roles=ROLES,
+                           roles=ROLES, with_factors=second_factors.users_with_factors(),
                            invite_form=invite_form or InviteForm(formdata=None, prefix="invite")), status
 
 
@@ -85,6 +85,15 @@ def set_role(user_id: int):
         flash(_("%(email)s is now: %(role)s.", email=user.email, role=word(user.role)))
     except users.UserError as exc:
         flash(fault(exc), "error")
+    return redirect(url_for("users.users"))
+
+
+@bp.post("/users/<int:user_id>/second-factors/reset")
+@admin_required
+def reset_factors(user_id: int):
+    """Remove a user's second factors (a lost phone): they sign in with their password, then set one up."""
+    user = _found(second_factors.reset(user_id))
+    flash(_("Second factors of %(email)s removed; their sessions ended.", email=user.email))
     return redirect(url_for("users.users"))
 
 

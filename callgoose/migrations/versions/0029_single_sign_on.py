@@ -5,13 +5,13 @@ after the first sign-in matched the user by a verified email, so that a changed 
 provider still finds the same user.
 
 Revision ID: 0029
-Revises: 0027
+Revises: 0028
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0029'
-down_revision = '0027'
+down_revision = '0028'
 branch_labels = None
 depends_on = None
 
