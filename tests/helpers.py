@@ -28,8 +28,6 @@ def resolved(key: str = "g1") -> dict:
     return {"status": "resolved", "groupKey": key}
 
 
-
-
 def as_json(value):
     """A JSON column as read back: text on SQLite, already parsed on PostgreSQL."""
     return json.loads(value) if isinstance(value, str) else value
@@ -113,3 +111,30 @@ def rota_mismatches(document: dict, rota) -> list[tuple]:
     from callgoose.importers.check import check
 
     return [(m.schedule, m.start, m.old, m.new) for m in check(document, rota).mismatches]
+
+
+def give_totp(app, email: str) -> str:
+    """Turn on an authenticator app for ``email`` (as their /settings would); its secret. The
+    code used is this 30-second step's, so the next sign-in takes :func:`next_code`."""
+    import pyotp
+    from sqlalchemy import select
+
+    from callgoose import clock
+    from callgoose.extensions import db
+    from callgoose.services import second_factors
+    from callgoose.store.models import User
+
+    secret = pyotp.random_base32()
+    with app.app_context():
+        user_id = db.session.execute(select(User.id).where(User.email == email)).scalar_one()
+        assert second_factors.enrol_totp(user_id, secret, pyotp.TOTP(secret).now(), clock.now()) is not None
+    return secret
+
+
+def next_code(secret: str) -> str:
+    """A code of the next 30-second step: accepted (one step either side) and never a replay."""
+    import time
+
+    import pyotp
+
+    return pyotp.TOTP(secret).at(int(time.time()) + 30)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from helpers import give_totp, next_code
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
@@ -75,20 +76,35 @@ def test_an_unknown_proxy_user_is_refused_without_oidc_create_users(make_app, da
                                                                       ("gone@example.com", "responder")]
 
 
-def test_break_glass_is_for_active_admins_with_a_password_even_with_passwords_on(
+def test_break_glass_is_for_active_admins_with_a_password_and_a_second_factor(
         make_app, database_url, tmp_path, add_user):
-    app = make_app(database_url, tmp_path)
+    app = make_app(database_url, tmp_path, **PROXY)
     add_user(app)
     add_user(app, "responder@example.com", role="responder")
+    give_totp(app, "responder@example.com")
     assert app.test_client().post("/login/local", data={"email": "responder@example.com",
                                                         "password": "correct horse"}).status_code == 422
     assert app.test_client().post("/login", data={"email": "responder@example.com",
                                                   "password": "correct horse"}).status_code == 302
+    # An admin without a second factor: a leaked password alone never breaks the glass.
+    refused = app.test_client().post("/login/local", data={"email": "admin@example.com", "password": "correct horse"})
+    assert refused.status_code == 422 and b"second factor" in refused.data
+    secret = give_totp(app, "admin@example.com")
     client = app.test_client()
-    signed_in = client.post("/login/local", data={"email": "admin@example.com", "password": "correct horse"})
-    assert signed_in.status_code == 302
+    first = client.post("/login/local", data={"email": "admin@example.com", "password": "correct horse"})
+    assert first.status_code == 302 and first.headers["Location"].endswith("/login/second-factor")
+    assert client.get("/incidents").status_code == 302  # no session before the second step
+    assert client.post("/login/second-factor", data={"code": next_code(secret)}).status_code == 302
     assert client.get("/incidents").status_code == 200
     assert app.test_client().get("/login/oidc").status_code == 404  # no provider configured
+
+
+def test_without_single_sign_on_login_local_leads_to_login(make_app, database_url, tmp_path, add_user):
+    app = make_app(database_url, tmp_path)
+    add_user(app)
+    answer = app.test_client().post("/login/local", data={"email": "admin@example.com", "password": "correct horse"})
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+    assert "local" not in answer.headers["Location"]
 
 
 KEY = RSAKey.generate_key(2048, parameters={"kid": "k1"})
@@ -162,3 +178,24 @@ def test_single_sign_on_settings_keep_the_issues_names_and_are_checked(monkeypat
                            ({"TRUSTED_HEADER_USER": "X-User"}, "needs TRUSTED_PROXIES")):
         with pytest.raises(ValueError, match=message):
             create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}", "SECRET_KEY": "test", **wrong})
+
+
+def test_a_proxy_signed_session_is_not_sent_to_enrol_a_local_second_factor(make_app, database_url, tmp_path,
+                                                                           add_user):
+    """REQUIRE_SECOND_FACTOR is for local accounts: single sign-on's provider (or proxy) does its own."""
+    app = make_app(database_url, tmp_path, REQUIRE_SECOND_FACTOR="all", **PROXY)
+    add_user(app)
+    add_user(app, "local@example.com", role="responder")
+    assert _from(app, "10.0.0.9").get("/incidents", headers={"X-Remote-User": "admin@example.com"}).status_code == 200
+    local = app.test_client()
+    assert local.post("/login", data={"email": "local@example.com", "password": "correct horse"}).status_code == 302
+    assert local.get("/incidents").headers.get("Location") == "/settings/second-factor"
+
+
+def test_with_password_sign_in_off_a_passkey_alone_signs_nobody_in(make_app, database_url, tmp_path, add_user):
+    app = make_app(database_url, tmp_path, PASSWORD_SIGN_IN=False, BASE_URL="http://localhost:8000", **PROXY)
+    add_user(app)
+    client = app.test_client()
+    assert client.post("/login/passkey/options").status_code == 403
+    assert client.post("/login/passkey", json={"id": "x"}).status_code == 403
+    assert "Sign in with a passkey" not in client.get("/login").get_data(as_text=True)

@@ -8,7 +8,7 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from helpers import ALERTMANAGER, firing, post, run_jobs
+from helpers import ALERTMANAGER, firing, give_totp, next_code, post, run_jobs
 from oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
 from receivers import text_of
 
@@ -183,9 +183,13 @@ def test_with_the_provider_down_sessions_stay_break_glass_lets_admins_in_and_tel
     assert refused.status_code == 422 and b"not an admin" in refused.data
     wrong = app.test_client().post("/login/local", data={"email": "admin@example.com", "password": "wrong"})
     assert wrong.status_code == 422
+    secret = give_totp(app, "admin@example.com")  # break glass asks for a second factor too
     glass = app.test_client()
     assert glass.post("/login/local", data={"email": "admin@example.com",
                                             "password": "correct horse"}).status_code == 302
+    assert _rows(app, "SELECT count(*) FROM notifications WHERE kind = 'access'") == [(0,)]  # a password alone
+    assert glass.post("/login/second-factor", data={"code": next_code(secret)}).status_code == 302
+    assert _rows(app, "SELECT count(*) FROM notifications WHERE kind = 'access'") == [(2,)]
     assert glass.get("/incidents").status_code == 200
     run_jobs(app, time.time())
     mails = smtp.mailbox.wait(2)

@@ -36,6 +36,7 @@ CHECK_DAYS = 28  # without a timeline, overlaps are looked for this long after t
 # Opsgenie's roles: owners and admins administer; stakeholders see alerts and are not on call.
 ROLES = {"owner": "admin", "admin": "admin", "stakeholder": "viewer"}
 
+
 def read(directory: Path) -> Imported:
     directory = Path(directory)
     plan: list[PlanItem] = []

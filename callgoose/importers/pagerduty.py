@@ -35,6 +35,7 @@ MAX_REPEAT = 10  # engine.paging.MAX_REPEAT
 ROLES = {"owner": "admin", "admin": "admin", "observer": "viewer", "read_only_user": "viewer",
          "read_only_limited_user": "viewer"}
 
+
 def _method(raw: dict, who: str, taken: set[str], name: str):
     """A contact method as the document's (None: not importable) and its plan item."""
     kind = str(raw.get("type", ""))

@@ -23,7 +23,8 @@ from ..store.transactions import session_cursor, write
 from . import oidc
 from .contact_methods import add_default_method
 from .paging import INSERT_NOTIFICATION, notification
-from .users import SignIn, _last_admin, check_password, may_break_glass
+from .second_factors import has_factor
+from .users import SignIn, _last_admin, check_password
 
 log = logging.getLogger(__name__)
 
@@ -117,17 +118,27 @@ def _by_email(identity: Identity, create: bool, now: float) -> User:
     return user
 
 
-def break_glass(email: str, password: str, address: str | None, now: float) -> SignIn:
-    """Sign in at /login/local: the password, then :func:`users.may_break_glass`; each such
-    sign-in is logged and mailed to the other active admins. A refused user gets no id."""
+def may_break_glass(user: User | None) -> bool:
+    """Who may sign in at /login/local past single sign-on: the one place for this rule. An
+    active admin with a password and a second factor (so a leaked password alone never does)."""
+    return (user is not None and user.active and user.is_admin and bool(user.password_hash)
+            and has_factor(user.id))
+
+
+def break_glass(email: str, password: str, now: float) -> SignIn:
+    """The first step at /login/local: the password, then :func:`may_break_glass`. A refused
+    user gets no id; the second factor follows, then :func:`tell_break_glass`."""
     result = check_password(email, password, now)
     if result.user_id is None:
         return result
+    return SignIn(result.user_id) if may_break_glass(db.session.get(User, result.user_id)) else SignIn(None)
 
-    def work() -> SignIn:
-        user = db.session.get(User, result.user_id)
-        if not may_break_glass(user):
-            return SignIn(None)
+
+def tell_break_glass(user_id: int, address: str | None, now: float) -> None:
+    """A break-glass sign-in is complete (password and second factor): log it and mail every
+    other active admin, in one transaction."""
+    def work() -> None:
+        user = db.session.get(User, user_id)
         text = Say("Break-glass sign-in to Callgoose\n%(email)s signed in with a password at /login/local, "
                    "past single sign-on, from %(address)s at %(time)s UTC.\nIf nobody expected this, "
                    "check who it was and set a new password for that account.",
@@ -140,5 +151,4 @@ def break_glass(email: str, password: str, address: str | None, now: float) -> S
             values["body"] = json.dumps({"text": text, "say": to_data(text)}, ensure_ascii=False)
             session_cursor().execute(INSERT_NOTIFICATION, values)
         log.warning("break-glass sign-in by %s from %s", user.email, address)
-        return SignIn(user.id)
-    return write(work)
+    write(work)

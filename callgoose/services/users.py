@@ -240,12 +240,6 @@ def set_profile_of(user: User, name: str, time_zone: str, language: str = "") ->
     user.name, user.time_zone, user.language = name or None, zone, language or None
 
 
-def may_break_glass(user: User | None) -> bool:
-    """Who may sign in at /login/local past single sign-on (issue 19, break glass): the one
-    place for this rule. Today: an active admin who has a password."""
-    return user is not None and user.active and user.is_admin and bool(user.password_hash)
-
-
 def _last_admin(user: User) -> bool:
     return user.is_admin and db.session.execute(
         select(func.count(User.id)).where(User.is_admin, User.active)).scalar_one() <= 1

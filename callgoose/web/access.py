@@ -61,7 +61,7 @@ def refuse_viewers():
         abort(403, _l("Viewers can read but not change this."))
 
 
-def sign_in(user_id: int, remember: bool = False) -> None:
+def sign_in(user_id: int, remember: bool = False, single_sign_on: bool = False) -> None:
     """Start a new session row for this browser; its secret goes into the cookies. The one
     place a dashboard session begins (a password and any second factor, a setup, a mailed link, a passkey)."""
     session.clear()  # a new session (and CSRF secret) for the signed-in user
@@ -69,17 +69,20 @@ def sign_in(user_id: int, remember: bool = False) -> None:
     user = users.user_for_session(user_id, secret)
     user.session_secret = secret
     login_user(user, remember=remember)
+    if single_sign_on:  # the provider (or proxy) checked its own factors: REQUIRE_SECOND_FACTOR is for local accounts
+        session["single_sign_on"] = True
 
 
-def after_password(user_id: int, remember: bool = False, next_path: str | None = None):
-    """The answer to a correct password (or a used mailed link): a session, or first the second step."""
+def after_password(user_id: int, remember: bool = False, next_path: str | None = None, break_glass: bool = False):
+    """The answer to a correct password (or a used mailed link): a session, or first the second
+    step (always at break glass, whose rule asks for a second factor)."""
     target = local_path(next_path) or url_for("dashboard.incidents")
-    if not second_factors.has_factor(user_id):
+    if not break_glass and not second_factors.has_factor(user_id):
         sign_in(user_id, remember)
         return redirect(target)
     session.clear()
     session["pending_factor"] = {"user": user_id, "until": clock.now() + PENDING_SECONDS,
-                                 "remember": bool(remember), "next": target}
+                                 "remember": bool(remember), "next": target, "break_glass": break_glass}
     return redirect(url_for("second_factor.step"))
 
 
@@ -88,7 +91,8 @@ def require_enrolment():
     second factor yet reaches only the enrolment (and signing out) until they set one up."""
     requirement = current_app.config.get("REQUIRE_SECOND_FACTOR")
     if not requirement or request.endpoint in ENROLMENT or request.endpoint is None \
-            or not current_user.is_authenticated or not second_factors.required(requirement, current_user.role):
+            or not current_user.is_authenticated or not second_factors.required(requirement, current_user.role) \
+            or session.get("single_sign_on"):
         return None
     if second_factors.has_factor(current_user.id):
         return None

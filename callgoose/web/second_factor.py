@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from .. import clock
-from ..services import passkeys, second_factors
+from ..services import passkeys, second_factors, sso
 from ..services.users import MAX_FAILURES
 from .access import sign_in
 from .i18n import fault
@@ -21,6 +21,7 @@ from .params import local_path
 bp = Blueprint("second_factor", __name__)
 log = logging.getLogger(__name__)
 
+
 def _pending() -> dict | None:
     pending = session.get("pending_factor")
     if not isinstance(pending, dict) or pending.get("until", 0) < clock.now():
@@ -28,9 +29,13 @@ def _pending() -> dict | None:
         return None
     return pending
 
+
 def _finish(pending: dict):
+    if pending.get("break_glass"):  # both steps passed at /login/local: the other admins are told
+        sso.tell_break_glass(pending["user"], request.remote_addr, clock.now())
     sign_in(pending["user"], pending["remember"])  # clears the pending step with the old session
     return pending["next"]
+
 
 @bp.route("/login/second-factor", methods=["GET", "POST"])
 def step():
@@ -44,6 +49,7 @@ def step():
         return redirect(_finish(pending)) if result.ok else _wrong_code(pending, result)
     return render_template("auth/second_factor.html", factors=second_factors.factors_of(pending["user"]))
 
+
 def _wrong_code(pending: dict, result):
     log.info("wrong second-factor code for user %s from %s", pending["user"], request.remote_addr)
     if result.locked_until is not None:
@@ -56,8 +62,10 @@ def _wrong_code(pending: dict, result):
     return render_template("auth/second_factor.html", factors=second_factors.factors_of(pending["user"]),
                            error=error), 422
 
+
 def _relying_party():
     return passkeys.RelyingParty.of(current_app.config.get("BASE_URL"))
+
 
 def _options(user_id: int | None, purpose: str):
     """Passkey options for the browser; the challenge stays in the signed session, for one use."""
@@ -69,6 +77,7 @@ def _options(user_id: int | None, purpose: str):
                                     "until": clock.now() + passkeys.CHALLENGE_SECONDS}
     return current_app.response_class(options, mimetype="application/json")
 
+
 def _challenge(purpose: str, user_id: int | None) -> str | None:
     """The challenge given for ``purpose``, once: a second answer finds none."""
     kept = session.pop("passkey_challenge", None)
@@ -76,6 +85,7 @@ def _challenge(purpose: str, user_id: int | None) -> str | None:
             or kept.get("until", 0) < clock.now():
         return None
     return kept["c"]
+
 
 def _verify(purpose: str, user_id: int | None):
     challenge = _challenge(purpose, user_id)
@@ -88,12 +98,14 @@ def _verify(purpose: str, user_id: int | None):
         log.info("passkey refused from %s: %s", request.remote_addr, exc)
         return None, fault(exc)
 
+
 @bp.post("/login/second-factor/passkey/options")
 def step_passkey_options():
     pending = _pending()
     if pending is None:
         return jsonify(error=_("Sign in again: the second step waits a few minutes only.")), 401
     return _options(pending["user"], "step")
+
 
 @bp.post("/login/second-factor/passkey")
 def step_passkey():
@@ -105,13 +117,23 @@ def step_passkey():
         return jsonify(error=error), 400
     return jsonify(redirect=_finish(pending))
 
+
+def _local_sign_in_on():
+    """A passkey alone is a local sign-in: PASSWORD_SIGN_IN=false (single sign-on only) refuses it."""
+    if not current_app.config["PASSWORD_SIGN_IN"]:
+        abort(403, _("Sign in through single sign-on: local sign-in is off here."))
+
+
 @bp.post("/login/passkey/options")
 def passkey_options():
     """A sign-in with a passkey alone: the browser offers this site's discoverable passkeys."""
+    _local_sign_in_on()
     return _options(None, "login")
+
 
 @bp.post("/login/passkey")
 def passkey_login():
+    _local_sign_in_on()
     user_id, error = _verify("login", None)
     if user_id is None:
         return jsonify(error=error), 400

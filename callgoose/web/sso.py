@@ -7,13 +7,14 @@ import logging
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .. import clock
 from ..engine.sso import networks, trusted_peer
 from ..services import oidc, sso
 from ..services.users import has_users
-from .access import NOT_SESSION, sign_in
+from .access import NOT_SESSION, after_password, sign_in
 from .forms import LoginForm
 from .i18n import say
 from .params import local_path
@@ -24,6 +25,11 @@ log = logging.getLogger(__name__)
 
 def oidc_on(config) -> bool:
     return bool(config.get("OIDC_ISSUER"))
+
+
+def sso_on(config) -> bool:
+    """Single sign-on is on: an OpenID provider, or a trusted proxy's user header."""
+    return oidc_on(config) or bool(config.get("TRUSTED_HEADER_USER"))
 
 
 def _client() -> oidc.Client:
@@ -72,28 +78,29 @@ def oidc_callback():
     except sso.SsoRefused as exc:
         log.info("single sign-on refused: %s", exc.message)
         return _problem(exc.message, 403)
-    sign_in(user_id)
+    sign_in(user_id, single_sign_on=True)
     return redirect(_next(started.get("next")))
+
+
+BREAK_GLASS_REFUSED = _l("Wrong email or password, or not an admin with a password and a second factor: only "
+                         "they sign in here.")
 
 
 @bp.route("/login/local", methods=["GET", "POST"])
 def local_login():
     """Break glass: a local admin signs in with a password even when single sign-on is on and
     passwords are hidden on /login; the other admins are told by mail."""
-    if not has_users():
-        return redirect(url_for("auth.setup"))
+    if not has_users() or not sso_on(current_app.config):  # nothing to break: /login takes passwords
+        return redirect(url_for("auth.login", next=request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
-        result = sso.break_glass(form.email.data, form.password.data, request.environ.get("REMOTE_ADDR"),
-                                 clock.now())
-        if result.user_id is not None:
-            sign_in(result.user_id)
-            return redirect(_next(request.args.get("next")))
+        result = sso.break_glass(form.email.data, form.password.data, clock.now())
+        if result.user_id is not None:  # the second factor follows; then the other admins are told
+            return after_password(result.user_id, False, request.args.get("next"), break_glass=True)
         log.info("failed break-glass sign-in for %s from %s", form.email.data.strip().lower()[:254],
                  request.remote_addr)
         form.password.errors.append(_("This account is locked for a while after too many wrong passwords.")
-                                    if result.locked_until else _("Wrong email or password, or not an admin "
-                                                                  "with a password: only they sign in here."))
+                                    if result.locked_until else str(BREAK_GLASS_REFUSED))
     return render_template("auth/login_local.html", form=form), 422 if form.errors else 200
 
 
@@ -117,5 +124,5 @@ def trusted_header():
                                          config, clock.now())
     except sso.SsoRefused as exc:
         return _problem(exc.message, 403)
-    sign_in(user_id)
+    sign_in(user_id, single_sign_on=True)
     return None
