@@ -19,6 +19,7 @@ def register(app) -> None:
         access,
         api,
         apilog,
+        audit,
         auth,
         dashboard,
         drills,
@@ -65,9 +66,13 @@ def register(app) -> None:
                  outside.telegram_webhook,
                  outside.link_act):
         csrf.exempt(view)
+    from ..services.audit import resolve_with
+
+    resolve_with(audit.web_actor)  # issue 19: who acts, for the audit log
     app.before_request(access.refuse_viewers)  # issue 19: a viewer changes nothing (access.py)
     for module in (ingest, api, pagerduty, auth, dashboard, apilog, testpayload, users, services, paging, schedules,
-                   outside, openapi, health, integrations, drills, webpush, shadow, imports, opsgenie, invitations):
+                   outside, openapi, health, integrations, drills, webpush, shadow, imports, opsgenie, invitations,
+                   audit):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
     app.jinja_env.globals["current_language"] = lambda: str(get_locale() or "en")
