@@ -56,8 +56,9 @@ def test_acceptance_policy_change_in_words_revert_and_verify(app, admin, setup):
     assert "changed again since: levels[1].escalate_after_minutes" in html.unescape(
         admin.get(f"/audit/{entry_id}/revert").get_data(as_text=True))
 
+    count = setup.query("SELECT COUNT(*) FROM audit_entries")[0][0]  # the admin's own, the policy's three
     code, output = _verify(app)
-    assert code == 0 and "audit log intact: 3 entries" in output, output
+    assert count == 4 and code == 0 and f"audit log intact: {count} entries" in output, output
     with app.app_context():
         with db.engine.begin() as conn:
             conn.execute(text("UPDATE audit_entries SET actor_name = 'mallory@example.com' WHERE id = :i"),
@@ -70,16 +71,17 @@ def test_a_deleted_entry_is_a_gap(app, admin, setup):
     policy_id = _policy(admin, setup)
     for minutes in (6, 7, 8):
         _policy(admin, setup, minutes=(5, minutes), policy_id=policy_id)
-    assert _verify(app)[0] == 0
+    ids = [r[0] for r in setup.query("SELECT id FROM audit_entries ORDER BY id")]
+    assert ids == [1, 2, 3, 4, 5] and _verify(app)[0] == 0
     with app.app_context():
         with db.engine.begin() as conn:
-            conn.execute(text("DELETE FROM audit_entries WHERE id = 2"))
+            conn.execute(text("DELETE FROM audit_entries WHERE id = 3"))
     code, output = _verify(app)
-    assert code != 0 and "entry 3: gap" in output, output
+    assert code != 0 and "entry 4: gap" in output, output
     with app.app_context():  # the newest one deleted too: the head remembers it was written
         with db.engine.begin() as conn:
-            conn.execute(text("DELETE FROM audit_entries WHERE id = 4"))
-    assert "entry 4: gap" in _verify(app)[1]
+            conn.execute(text("DELETE FROM audit_entries WHERE id = 5"))
+    assert "entry 5: gap" in _verify(app)[1]
 
 
 def test_pruning_keeps_the_chain_verifiable(app, admin, setup, monkeypatch):
@@ -89,22 +91,25 @@ def test_pruning_keeps_the_chain_verifiable(app, admin, setup, monkeypatch):
         monkeypatch.setattr(clock, "now", lambda i=i: start + (i + 1) * 400 * 86400)
         _policy(admin, setup, minutes=(5, minutes), policy_id=policy_id)
     with app.app_context():
-        assert audit.prune(db.engine, start + 4 * 400 * 86400 - 10, 365, batch=1) == 3
+        # the admin's entry, the policy's, and the changes 400 and 800 days in are older than 365 days
+        assert audit.prune(db.engine, start + 4 * 400 * 86400 - 10, 365, batch=1) == 4
     code, output = _verify(app)
     assert code == 0 and "audit log intact: 1 entries" in output, output
     with app.app_context():  # the oldest kept entry is deleted by hand: not a prune, so a gap
         with db.engine.begin() as conn:
-            conn.execute(text("DELETE FROM audit_entries WHERE id = 4"))
+            conn.execute(text("DELETE FROM audit_entries WHERE id = 5"))
     assert _verify(app)[0] != 0
 
 
 def test_get_v1_audit_global_token_only(app, admin, setup):
     _policy(admin, setup)
     token = setup.token("audit-reader")
-    answer = admin.get("/v1/audit", headers={"Authorization": f"Bearer {token}"})
+    answer = admin.get("/v1/audit?subject=policy", headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 200, answer.get_data(as_text=True)
     body = answer.get_json()
     assert body["total"] == 1 and body["page"] == 1
+    everything = admin.get("/v1/audit", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert everything["total"] > 1 and everything["entries"][0]["id"] > everything["entries"][-1]["id"]
     first = body["entries"][0]
     assert (first["actor_kind"], first["subject_kind"], first["action"]) == ("user", "policy", "added")
     assert first["words"][0].startswith("policy checkout added")

@@ -123,9 +123,50 @@ def record_change(subject_kind: str, subject_id: int | None, subject_name: str |
     return record(subject_kind, subject_id, subject_name, action, changes, reverts=reverts)
 
 
+# kind -> snapshot(subject id) -> its sub-document, or None when there is no such thing
+_SNAPSHOTS: dict[str, Callable] = {}
+
+
+def trackable(kind: str, snapshot: Callable) -> None:
+    """Name the sub-document that entries of ``kind`` diff (a service's own, small one)."""
+    _SNAPSHOTS[kind] = snapshot
+
+
+class Tracked:
+    """One thing's sub-document before a change; :meth:`done` records the difference after it."""
+
+    def __init__(self, kind: str, subject_id: int | None):
+        self.kind, self.id = kind, subject_id
+        self.before = _SNAPSHOTS[kind](subject_id) if subject_id is not None else None
+
+    def done(self, subject_id: int | None = None) -> int | None:
+        if subject_id is not None:
+            self.id = subject_id
+        db.session.flush()
+        after = _SNAPSHOTS[self.kind](self.id) if self.id is not None else None
+        doc = after or self.before or {}
+        return record_change(self.kind, self.id, doc.get("name") or doc.get("email"), self.before, after)
+
+
+def track(kind: str, subject_id: int | None) -> Tracked:
+    """Start tracking a change of one thing (``subject_id`` None: one about to be made), inside
+    the write transaction that makes it."""
+    return Tracked(kind, subject_id)
+
+
+def tracking(kind: str, subject_id: int, work: Callable):
+    """``work`` with the change it makes to one thing recorded: ``write(tracking("user", id, work))``."""
+    def tracked():
+        found = track(kind, subject_id)
+        result = work()
+        found.done()
+        return result
+    return tracked
+
+
 # ---- reverting ----
 
-# kind -> (snapshot(subject id) -> sub-document | None, apply(subject id, document | None, now) -> id | None)
+# kind -> apply(subject id, document | None, now) -> id | None
 _REVERTERS: dict[str, tuple[Callable, Callable]] = {}
 
 
@@ -133,6 +174,7 @@ def revertible(kind: str, snapshot: Callable, apply: Callable) -> None:
     """Let entries of ``kind`` be reverted: the service's own snapshot and its own (validating)
     way of making the thing what a document says, in the caller's transaction."""
     _REVERTERS[kind] = (snapshot, apply)
+    trackable(kind, snapshot)
 
 
 def can_revert(found: AuditEntry) -> bool:

@@ -68,7 +68,7 @@ def register(app) -> None:
         csrf.exempt(view)
     from ..services.audit import resolve_with
 
-    resolve_with(audit.web_actor)  # issue 19: who acts, for the audit log
+    resolve_with(access.web_actor)  # issue 19: who acts, for the audit log
     app.before_request(access.refuse_viewers)  # issue 19: a viewer changes nothing (access.py)
     for module in (ingest, api, pagerduty, auth, dashboard, apilog, testpayload, users, services, paging, schedules,
                    outside, openapi, health, integrations, drills, webpush, shadow, imports, opsgenie, invitations,

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, request, session
+from flask import abort, g, has_request_context, request, session
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user
 
 from .. import clock
-from ..services import users
+from ..services import audit, users
 
 SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 # What a viewer may still change (issue 19): their own sign-in, password and sessions, how they
@@ -58,3 +58,16 @@ def sign_in(user_id: int, remember: bool = False) -> None:
     user = users.user_for_session(user_id, secret)
     user.session_secret = secret
     login_user(user, remember=remember)
+
+
+def web_actor() -> audit.Actor | None:
+    """Who acts in this request: the API token of a JSON API call, else the signed-in user."""
+    if not has_request_context():
+        return None
+    address = request.remote_addr
+    token = g.get("api_token")
+    if token is not None:
+        return audit.Actor("token", token.id, token.name, address)
+    if current_user and current_user.is_authenticated:
+        return audit.Actor("user", current_user.id, current_user.email, address)
+    return audit.Actor("system", address=address)

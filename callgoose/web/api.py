@@ -12,10 +12,9 @@ from ..engine import SpecError
 from ..engine.config import build_tags, parse_document, parse_time
 from ..engine.lifecycle import Action
 from ..services import audit, catalog, incidents, schedules, simulator
-from .audit import filters as audit_filters
 from .bearer import require_token
 from .errors import json_error
-from .params import page_number, query_time
+from .params import audit_filters, page_number, query_time
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 PER_PAGE = 50

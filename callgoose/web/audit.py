@@ -1,11 +1,10 @@
 """The audit log's page (issue 19, item 5): who changed what, when and from where, in words;
-an admin reverts a configuration entry after a confirmation. Also who acts, for the service."""
+an admin reverts a configuration entry after a confirmation."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, has_request_context, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from .. import clock
 from ..engine.audit import NotRevertible, describe_all
@@ -13,37 +12,17 @@ from ..engine.rules import SpecError
 from ..services import audit
 from .access import admin_required
 from .i18n import say
-from .params import page_number, query_time, text
+from .params import audit_filters
 
 bp = Blueprint("audit", __name__)
 PER_PAGE = 50
-
-
-def web_actor() -> audit.Actor | None:
-    """Who acts in this request: the API token of a JSON API call, else the signed-in user."""
-    if not has_request_context():
-        return None
-    address = request.remote_addr
-    token = g.get("api_token")
-    if token is not None:
-        return audit.Actor("token", token.id, token.name, address)
-    if current_user and current_user.is_authenticated:
-        return audit.Actor("user", current_user.id, current_user.email, address)
-    return audit.Actor("system", address=address)
-
-
-def filters(args) -> dict:
-    """The list's filters from the query: ``since`` (ISO time), ``actor`` (a kind or a name),
-    ``subject`` (a subject kind), ``page``. :raises BadParam: a bad value (a 400)."""
-    return {"since": query_time(args.get("since"), "since"), "actor": text(args.get("actor"), "actor", 254) or None,
-            "subject": text(args.get("subject"), "subject", 32) or None, "page": page_number(args)}
 
 
 @bp.get("/audit")
 @admin_required
 def entries():
     """Entries newest first, with their differences worded in the reader's language."""
-    f = filters(request.args)
+    f = audit_filters(request.args)
     found = audit.entries(page=f["page"], per_page=PER_PAGE, since=f["since"], actor=f["actor"],
                           subject=f["subject"])
     rows = [(e, [say(s) for s in describe_all(e.subject_kind, e.subject_name, e.changes).parts])
