@@ -57,6 +57,13 @@ def acting(actor: Actor):
         _acting.reset(token)
 
 
+@contextmanager
+def acting_as(kind: str, actor_id: int | None = None, name: str | None = None):
+    """Act as ``kind`` (a mail link, a keypress, an import) from the address the entry point knew."""
+    with acting(Actor(kind, actor_id, name, current_actor().address)) as actor:
+        yield actor
+
+
 def resolve_with(resolver: Callable[[], Actor | None]) -> None:
     """Install the entry point's way of telling who acts (the web layer's: user or token)."""
     _resolver[:] = [resolver]
