@@ -72,8 +72,10 @@ def query_time(value: str | None, name: str) -> float | None:
 def audit_filters(args) -> dict:
     """The list's filters from the query: ``since`` (ISO time), ``actor`` (a kind or a name),
     ``subject`` (a subject kind), ``page``. :raises BadParam: a bad value (a 400)."""
-    return {"since": query_time(args.get("since"), "since"), "actor": text(args.get("actor"), "actor", 254) or None,
-            "subject": text(args.get("subject"), "subject", 32) or None, "page": page_number(args)}
+    def name(key: str, most: int) -> str | None:  # no stored name holds a NUL: it is dropped, not refused
+        return text((args.get(key) or "").replace("\x00", ""), key, most) or None
+    return {"since": query_time(args.get("since"), "since"), "actor": name("actor", 254),
+            "subject": name("subject", 32), "page": page_number(args)}
 
 
 _URL_IGNORED = re.compile(r"[\x00-\x1f\x7f]")
