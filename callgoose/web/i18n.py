@@ -80,8 +80,8 @@ WORDS = {
     "push": _l("push or chat button"), "import": _l("import"), "system": _l("system"), "cli": _l("command line"),
     "added": _l("added"), "changed": _l("changed"), "removed": _l("removed"), "reverted": _l("reverted"),
     "acknowledge": _l("acknowledge"), "unacknowledge": _l("unacknowledge"), "resolve": _l("resolve"),
-    "escalate": _l("escalate"), "policy": _l("policy"), "service": _l("service"),
-    "contact method": _l("contact method"), "schedule": _l("schedule"), "incident": _l("incident"),
+    "escalate": _l("escalate"), "policy": _l("policy"), "service": _l("service"), "maintenance": _l("maintenance"),
+    "service paging": _l("service paging"), "schedule": _l("schedule"), "incident": _l("incident"),
 }
 
 
