@@ -26,8 +26,12 @@ def _named(items: list) -> bool:
     return len(names) == len(items) and all(isinstance(n, str) for n in names) and len(set(names)) == len(names)
 
 
-def diff(before, after, path: tuple = ()) -> list[dict]:
-    """The changed paths between two documents (None or missing on one side: absent)."""
+def diff(before, after) -> list[dict]:
+    """The changed paths between two documents (None on one side: the thing is absent)."""
+    return _diff(_ABSENT if before is None else before, _ABSENT if after is None else after, ())
+
+
+def _diff(before, after, path: tuple) -> list[dict]:
     if before == after and type(before) is type(after):
         return []
     if isinstance(before, dict) and isinstance(after, dict):
@@ -38,7 +42,7 @@ def diff(before, after, path: tuple = ()) -> list[dict]:
                 if old != new:
                     changes.append({"path": [*path, key], "secret": True})
                 continue
-            changes += diff(old, new, (*path, key))
+            changes += _diff(old, new, (*path, key))
         return changes
     if isinstance(before, list) and isinstance(after, list):
         if _named(before) and _named(after):
@@ -46,10 +50,10 @@ def diff(before, after, path: tuple = ()) -> list[dict]:
             new = {item["name"]: item for item in after}
             changes = []
             for name in [*old, *(n for n in new if n not in old)]:
-                changes += diff(old.get(name, _ABSENT), new.get(name, _ABSENT), (*path, {"name": name}))
+                changes += _diff(old.get(name, _ABSENT), new.get(name, _ABSENT), (*path, {"name": name}))
             return changes
         if len(before) == len(after) and all(isinstance(i, (dict, list)) for i in before + after):
-            return [c for i, (b, a) in enumerate(zip(before, after)) for c in diff(b, a, (*path, i))]
+            return [c for i, (b, a) in enumerate(zip(before, after)) for c in _diff(b, a, (*path, i))]
     change: dict = {"path": list(path)}
     for side, value in (("old", before), ("new", after)):
         if value is not _ABSENT:

@@ -122,8 +122,7 @@ def record_change(subject_kind: str, subject_id: int | None, subject_name: str |
                   reverts: int | None = None) -> int | None:
     """Record the structural difference of a sub-document before and after a change (nothing
     when it did not change); the action says added, removed or changed unless given."""
-    changes = chain.diff(before if before is not None else chain._ABSENT,
-                         after if after is not None else chain._ABSENT)
+    changes = chain.diff(before, after)
     if not changes:
         return None
     action = action or ("added" if before is None else "removed" if after is None else "changed")
