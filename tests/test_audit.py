@@ -152,3 +152,22 @@ def test_two_writers_keep_the_chain_linear(pg_url, make_app, tmp_path):
         count, faults = audit.verify(db.engine)
     assert (count, faults) == (30, [])
 
+
+
+def test_a_service_settings_change_reverts_and_a_secret_change_refuses(app, admin, setup):
+    admin.post("/services", data={"name": "checkout"})
+    service_id = setup.query("SELECT id FROM services WHERE name = 'checkout'")[0][0]
+    admin.post(f"/services/{service_id}/settings", data={"enabled": "", "window": "300"})
+    entry_id = setup.query("SELECT MAX(id) FROM audit_entries WHERE subject_kind = 'service'")[0][0]
+    assert setup.query("SELECT enabled FROM services WHERE id = :i", i=service_id)[0][0] in (False, 0)
+    assert admin.post(f"/audit/{entry_id}/revert").status_code == 302
+    assert setup.query("SELECT enabled FROM services WHERE id = :i", i=service_id)[0][0] in (True, 1)
+    assert setup.query("SELECT reverts FROM audit_entries ORDER BY id DESC LIMIT 1")[0][0] == entry_id
+    admin.post(f"/services/{service_id}/webhooks", data={"url": "https://hooks.example.com/x",
+                                                          "secret": "s3cret-value-0123456789",
+                                                          "events": ["incident.triggered"]})
+    hook = setup.query("SELECT MAX(id) FROM audit_entries")[0][0]
+    page = html.unescape(admin.get(f"/audit/{hook}/revert").get_data(as_text=True))
+    assert "cannot be reverted" in page  # a service's paging part is recorded, not reverted
+    assert admin.post(f"/audit/{hook}/revert").status_code == 302
+    assert setup.query("SELECT COUNT(*) FROM service_webhooks")[0][0] == 1
