@@ -93,3 +93,17 @@ def test_a_dashboard_import_is_an_import(app, admin, setup):
     assert admin.post("/services/import", data={"config": config}).status_code in (200, 302)
     assert ("import", "admin@example.com", "service", "imported", "added") in [
         e[:5] for e in _entries(setup)]
+
+
+def test_a_persons_incident_actions_are_theirs(app, admin, setup):
+    setup.services(ALERTMANAGER)
+    token = setup.token()
+    assert post(admin, token, firing("g1")).status_code == 201
+    admin.post("/incidents/1/acknowledge")
+    admin.post("/incidents/1/comment", data={"text": "looking"})
+    admin.post("/incidents/1/resolve")
+    incident = [(a, n, act, c) for a, n, k, _s, act, c in _entries(setup, "subject_kind = 'incident'")]
+    assert incident == [
+        ("user", "admin@example.com", "acknowledge", [{"path": ["status"], "old": "triggered", "new": "acknowledged"}]),
+        ("user", "admin@example.com", "comment", [{"path": ["note"], "new": "looking"}]),
+        ("user", "admin@example.com", "resolve", [{"path": ["status"], "old": "acknowledged", "new": "resolved"}])]

@@ -210,7 +210,8 @@ def _export(row: ScheduleRow, emails: dict[int, str]) -> dict:
 
 def export_all() -> list[dict]:
     emails = people.emails()
-    return [_export(row, emails) for row in db.session.execute(select(ScheduleRow).order_by(ScheduleRow.name)).scalars()]
+    rows = db.session.execute(select(ScheduleRow).order_by(ScheduleRow.name)).scalars()
+    return [_export(row, emails) for row in rows]
 
 
 def schedule_doc(schedule_id: int) -> dict | None:
