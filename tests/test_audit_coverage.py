@@ -107,3 +107,19 @@ def test_a_persons_incident_actions_are_theirs(app, admin, setup):
         ("user", "admin@example.com", "acknowledge", [{"path": ["status"], "old": "triggered", "new": "acknowledged"}]),
         ("user", "admin@example.com", "comment", [{"path": ["note"], "new": "looking"}]),
         ("user", "admin@example.com", "resolve", [{"path": ["status"], "old": "acknowledged", "new": "resolved"}])]
+
+
+def test_a_mail_links_action_is_the_links_person(app, setup, add_user):
+    import time
+
+    from callgoose.engine.signing import make_link
+
+    setup.services(ALERTMANAGER)
+    add_user(app, "ana@example.com", admin=False)
+    ana = setup.query("SELECT id FROM users WHERE email = 'ana@example.com'")[0][0]
+    client = app.test_client()
+    assert post(client, setup.token(), firing("g1")).status_code == 201
+    link = make_link(app.config["SECRET_KEY"], 1, "acknowledge", ana, time.time())
+    assert client.post(f"/l/{link}").status_code == 200
+    rows = setup.query("SELECT actor_kind, actor_id, address, action FROM audit_entries WHERE subject_kind = 'incident'")
+    assert [tuple(r) for r in rows] == [("link", ana, "127.0.0.1", "acknowledge")]
