@@ -93,6 +93,11 @@ def _at_text(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def _cut(text: str | None, most: int) -> str | None:
+    """A name as its column holds it (a longer one would fail the change it records)."""
+    return None if text is None else str(text).replace("\x00", "")[:most]
+
+
 def record(subject_kind: str, subject_id: int | None, subject_name: str | None, action: str,
            changes: list | None = None, *, reverts: int | None = None, now: float | None = None,
            cursor: Cursor | None = None, actor: Actor | None = None) -> int:
@@ -107,8 +112,8 @@ def record(subject_kind: str, subject_id: int | None, subject_name: str | None, 
     last_id, previous = row
     at = clock.to_db(clock.now() if now is None else now)
     fields = {"id": last_id + 1, "at": _at_text(at), "actor_kind": actor.kind, "actor_id": actor.id,
-              "actor_name": actor.name, "address": actor.address, "subject_kind": subject_kind,
-              "subject_id": subject_id, "subject_name": subject_name, "action": action,
+              "actor_name": _cut(actor.name, 254), "address": _cut(actor.address, 64), "subject_kind": subject_kind,
+              "subject_id": subject_id, "subject_name": _cut(subject_name, 254), "action": action,
               "changes": changes, "reverts": reverts}
     digest = chain.entry_hash(fields, previous)
     cursor.execute(INSERT, {**fields, "at": at, "changes": None if changes is None else json.dumps(changes),
