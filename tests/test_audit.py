@@ -4,6 +4,7 @@ chain and verify-audit, GET /v1/audit, who acts, and concurrent writers on Postg
 from __future__ import annotations
 
 import html
+import json
 import threading
 
 import pytest
@@ -46,7 +47,7 @@ def test_acceptance_policy_change_in_words_revert_and_verify(app, admin, setup):
     assert "Revert this change" in admin.get(f"/audit/{entry_id}/revert").get_data(as_text=True)
     assert admin.post(f"/audit/{entry_id}/revert").status_code == 302
     levels = setup.query("SELECT levels FROM escalation_policies WHERE id = :i", i=policy_id)[0][0]
-    levels = levels if isinstance(levels, list) else __import__("json").loads(levels)
+    levels = levels if isinstance(levels, list) else json.loads(levels)
     assert [lv["escalate_after_minutes"] for lv in levels] == [5, 5]
     reverted = setup.query("SELECT reverts, action, actor_kind FROM audit_entries ORDER BY id DESC LIMIT 1")
     assert tuple(reverted[0]) == (entry_id, "reverted", "user")
@@ -171,3 +172,21 @@ def test_a_service_settings_change_reverts_and_a_secret_change_refuses(app, admi
     assert "cannot be reverted" in page  # a service's paging part is recorded, not reverted
     assert admin.post(f"/audit/{hook}/revert").status_code == 302
     assert setup.query("SELECT COUNT(*) FROM service_webhooks")[0][0] == 1
+
+
+def test_an_override_reverts_through_the_schedules_own_save(app, admin, setup):
+    from callgoose.services import schedules
+
+    doc = {"name": "rota", "time_zone": "UTC", "layers": [
+        {"name": "weekly", "users": ["admin@example.com"], "start": "2026-10-05T09:00",
+         "shift": {"unit": "weeks", "count": 1}}], "overrides": []}
+    with app.app_context():
+        schedule_id = schedules.save_document(None, json.dumps(doc), clock.now())
+        schedules.add_override(schedule_id, 1, "2027-01-01 09:00", "2027-01-02 09:00", lambda zone: zone, clock.now())
+    entry = setup.query("SELECT MAX(id) FROM audit_entries WHERE subject_kind = 'schedule'")[0][0]
+    assert setup.query("SELECT action FROM audit_entries WHERE id = :i", i=entry)[0][0] == "changed"
+    assert 'schedule rota: overrides [{"end": "2027-01-02T09:00:00.000000Z"' in _page(admin)
+    assert setup.query("SELECT COUNT(*) FROM schedule_overrides")[0][0] == 1
+    assert admin.post(f"/audit/{entry}/revert").status_code == 302
+    assert setup.query("SELECT COUNT(*) FROM schedule_overrides")[0][0] == 0
+    assert setup.query("SELECT reverts FROM audit_entries ORDER BY id DESC LIMIT 1")[0][0] == entry
