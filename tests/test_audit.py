@@ -130,8 +130,9 @@ def test_audit_page_is_for_admins(app, client, setup, add_user, sign_in):
 
 
 @pytest.mark.postgres
-def test_two_writers_keep_the_chain_linear(pg_url, make_app, tmp_path):
+def test_two_writers_keep_the_chain_linear(pg_url, make_app, tmp_path, caplog):
     app = make_app(pg_url, tmp_path)
+    caplog.set_level("WARNING", logger="callgoose.store.transactions")
     errors = []
 
     def writer(n):
@@ -152,6 +153,8 @@ def test_two_writers_keep_the_chain_linear(pg_url, make_app, tmp_path):
     with app.app_context():
         count, faults = audit.verify(db.engine)
     assert (count, faults) == (30, [])
+    # the head's lock made the second writer wait, not collide on an id and retry
+    assert [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()] == []
 
 
 
