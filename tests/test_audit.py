@@ -132,6 +132,10 @@ def test_audit_page_is_for_admins(app, client, setup, add_user, sign_in):
 @pytest.mark.postgres
 def test_two_writers_keep_the_chain_linear(pg_url, make_app, tmp_path, caplog):
     app = make_app(pg_url, tmp_path)
+    from callgoose.store.transactions import write
+
+    with app.app_context():  # the head row, as the migration makes it (create_all does not)
+        write(lambda: audit.record("policy", 0, "first", "added"))
     caplog.set_level("WARNING", logger="callgoose.store.transactions")
     errors = []
 
@@ -140,7 +144,6 @@ def test_two_writers_keep_the_chain_linear(pg_url, make_app, tmp_path, caplog):
             with app.app_context():
                 for i in range(15):
                     db.session.rollback()
-                    from callgoose.store.transactions import write
                     write(lambda: audit.record("policy", n, f"p{n}", "changed", [{"path": ["i"], "new": i}]))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -152,7 +155,7 @@ def test_two_writers_keep_the_chain_linear(pg_url, make_app, tmp_path, caplog):
     assert not errors
     with app.app_context():
         count, faults = audit.verify(db.engine)
-    assert (count, faults) == (30, [])
+    assert (count, faults) == (31, [])
     # the head's lock made the second writer wait, not collide on an id and retry
     assert [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()] == []
 
