@@ -23,6 +23,7 @@ DEFAULTS = {
     "HEALTH_PING_URL": None,  # the dead-man's switch: GET while paging works (jobs/ping.py)
     "HEALTH_PING_INTERVAL_SECONDS": 60,
     "API_LOG_RETENTION_DAYS": 30,
+    "AUDIT_RETENTION_DAYS": 365,  # issue 19: at least 365; 0 keeps the audit log forever
     "POLL_INTERVAL_SECONDS": 1,
     "SHADOW": False,
     "REQUIRE_SECOND_FACTOR": None,  # issue 19: admins | all; unset: a second factor is optional  # issue 18: every service runs in shadow mode (incidents open, nobody is paged)
@@ -119,6 +120,12 @@ def _check_settings(config) -> None:
             raise ValueError(f"setting {name} must be a whole number of at least {low}, not {value!r}")
 
 
+def _check_audit(config) -> None:
+    days = config["AUDIT_RETENTION_DAYS"]
+    if isinstance(days, bool) or not isinstance(days, int) or not (days == 0 or days >= 365):
+        raise ValueError(f"setting AUDIT_RETENTION_DAYS must be 0 (keep forever) or at least 365, not {days!r}")
+
+
 def _check_shadow(config) -> None:
     if not isinstance(config["SHADOW"], bool):
         raise ValueError(f"setting SHADOW must be true or false, not {config['SHADOW']!r}")
@@ -200,6 +207,7 @@ def create_app(test_config: dict | None = None):
     from .services.second_factors import check_requirement
 
     app.config["REQUIRE_SECOND_FACTOR"] = check_requirement(app.config["REQUIRE_SECOND_FACTOR"])
+    _check_audit(app.config)
     _check_intake(app.config)
     _check_ping(app.config)
     _check_sms_gateway(app.config)

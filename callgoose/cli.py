@@ -5,6 +5,8 @@ Each command prints one line of outcome, or exits non-zero with a one-line reaso
 
 from __future__ import annotations
 
+import functools
+import getpass
 import json
 import sys
 import time
@@ -16,10 +18,12 @@ from sqlalchemy.exc import OperationalError
 
 from . import clock
 from .engine import SpecError
+from .cli_audit import verify_audit_command
 from .cli_import import import_from_command
 from .engine.config import parse_document
 from .engine.oncall import ROLES
 from .extensions import db
+from .services import audit
 from .services.catalog import (
     current_config,
     delete,
@@ -373,7 +377,8 @@ def restore_command(file):
 @click.command("prune")
 @with_appcontext
 def prune_command():
-    """Delete API calls older than API_LOG_RETENTION_DAYS and expired replay markers."""
+    """Delete API calls older than API_LOG_RETENTION_DAYS, expired replay markers, and audit entries
+    older than AUDIT_RETENTION_DAYS."""
     config = current_app.config
     shown = [0.0]
 
@@ -388,6 +393,10 @@ def prune_command():
                f"(with {plural(result.events, 'timeline entry', 'timeline entries')} they made) "
                f"and {plural(result.markers, 'expired replay marker')} in {plural(result.batches, 'batch')} "
                f"(longest {result.longest_batch_seconds * 1000:.0f} ms)")
+    if config["AUDIT_RETENTION_DAYS"]:
+        entries = audit.prune(db.engine, clock.now(), config["AUDIT_RETENTION_DAYS"])
+        click.echo(f"Deleted {plural(entries, 'audit entry', 'audit entries')} older than "
+                   f"{config['AUDIT_RETENTION_DAYS']} days")
 
 
 @click.command("seed-demo")
@@ -424,7 +433,32 @@ COMMANDS = (init_db_command, create_user_command, invite_command, create_token_c
             export_config_command, serve_command, prune_command, rename_service_command,
             delete_service_command, worker_command, seed_demo_command, templates_command,
             create_service_command, intake_address_command, backup_command, restore_command,
-            telegram_webhook_command, import_from_command)
+            telegram_webhook_command, import_from_command, verify_audit_command)
+
+
+def _system_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no login name in a bare container
+        return None
+
+
+def _acting_as(command, kind: str) -> None:
+    """Run the command as the audit log's ``kind`` actor (the system user's name), once."""
+    callback = command.callback
+    if getattr(callback, "audited", False):
+        return
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        with audit.acting(audit.Actor(kind, name=_system_user())):
+            return callback(*args, **kwargs)
+    run.audited = True
+    command.callback = run
+
+
+for _command in COMMANDS:
+    _acting_as(_command, "import" if _command is import_from_command else "cli")
 
 
 def init_app(app) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..services import audit
 from ..services.retention import prune
 
 
@@ -10,6 +11,8 @@ def run(engine, config, now: float, keep_alive=lambda: None) -> str:
     the worker's lease, so a long prune never lets a second worker start)."""
     result = prune(engine, now, config["API_LOG_RETENTION_DAYS"], config["DUPLICATE_WINDOW_SECONDS"],
                    lambda _deleted: keep_alive())
+    days = config["AUDIT_RETENTION_DAYS"]
+    entries = audit.prune(engine, now, days) if days else 0
     return (f"deleted {result.calls} calls, {result.events} timeline entries and {result.markers} markers, "
-            f"{result.notifications} old tests and codes in {result.batches} batches "
+            f"{result.notifications} old tests and codes, {entries} audit entries in {result.batches} batches "
             f"(longest {result.longest_batch_seconds * 1000:.0f} ms)")

@@ -48,7 +48,7 @@ from ..store.models import (
     Service,
 )
 from ..store.transactions import run_read, session_cursor, write
-from . import oncall, schedules, service_paging
+from . import audit, oncall, schedules, service_audit, service_paging  # noqa: F401 (service_audit registers)
 from .lifecycle import By, Changes
 
 _rules = Rule.__table__
@@ -307,10 +307,15 @@ def import_config(doc, now: float) -> list[str]:
     oncall_part = parse_oncall(doc, oncall.existing_emails(), schedules.existing_names(), channels.REGISTRY)
 
     def work():
-        for spec in specs:
-            save_service(spec, now)
+        tracked = [audit.track("service", found.id if found else None)
+                   for found in (find_service(spec.name) for spec in specs)]
+        policies = oncall.tracked_policies(oncall_part)
+        for spec, tracking in zip(specs, tracked):
+            tracking.done(save_service(spec, now).id)
         db.session.flush()
         oncall.save_oncall(oncall_part, now)
+        for tracking in policies:
+            tracking.done(oncall.policy_id(tracking))
     write(work)
     return [spec.name for spec in specs]
 
@@ -499,6 +504,7 @@ def create_service(name: str, now: float) -> Service:
         service = Service(name=name, enabled=True, version=1, created_at=clock.to_db(now))
         db.session.add(service)
         db.session.flush()
+        audit.track("service", None).done(service.id)
         return service
     return write(work)
 
@@ -509,8 +515,9 @@ def rename(service_id: int, name: str) -> tuple[str, str] | None:
         service = live_service(service_id)
         if service is None:
             return None
-        old = service.name
+        old, tracked = service.name, audit.track("service", service_id)
         rename_service(service, name)
+        tracked.done()
         return old, service.name
     return write(work)
 
@@ -521,7 +528,9 @@ def delete(service_id: int, now: float, actor: str) -> str | None:
         service = live_service(service_id)
         if service is None:
             return None
+        tracked = audit.track("service", service_id)
         delete_service(service, now, actor)
+        tracked.done()
         return service.name
     return write(work)
 
@@ -533,7 +542,9 @@ def change_settings(service_id: int, *, enabled: bool, window: int | None,
     def work():
         service = live_service(service_id)
         if service is not None:
+            tracked = audit.track("service", service_id)
             set_settings(service, enabled=enabled, window=window, split_on=split_on)
+            tracked.done()
         return service
     return write(work)
 
@@ -543,7 +554,7 @@ def maintenance_on(service_id: int, tags, until: float | None, now: float, *, or
     """Start (or schedule) a maintenance window on a service; None when there is no such service."""
     def work():
         service = live_service(service_id)
-        return None if service is None else start_maintenance(service, tags, until, now, origin, starts)
+        return None if service is None else _maintenance(service, start_maintenance, tags, until, now, origin, starts)
     return write(work)
 
 
@@ -551,8 +562,16 @@ def end_maintenance_on(service_id: int) -> int | None:
     """End a service's started windows: how many, or None when there is no such service."""
     def work():
         service = live_service(service_id)
-        return None if service is None else end_maintenance(service)
+        return None if service is None else _maintenance(service, end_maintenance)
     return write(work)
+
+
+def _maintenance(service: Service, change, *args, **kwargs):
+    """Start or end maintenance (``change``), audited as the service's windows before and after."""
+    tracked = audit.track("maintenance", service.id)
+    result = change(service, *args, **kwargs)
+    tracked.done()
+    return result
 
 
 def reachable_service(name: str, scope: int | None) -> Service | None:
@@ -565,7 +584,7 @@ def token_maintenance(name: str, scope: int | None, tags, until: float | None, n
     """Start maintenance for a token (S36); None when the token does not reach the service."""
     def work():
         service = reachable_service(name, scope)
-        return None if service is None else start_maintenance(service, tags, until, now, origin="api")
+        return None if service is None else _maintenance(service, start_maintenance, tags, until, now, origin="api")
     return write(work)
 
 
@@ -573,7 +592,7 @@ def token_end_maintenance(name: str, scope: int | None) -> dict | None:
     """End started maintenance for a token (S36); None when the token does not reach the service."""
     def work():
         service = reachable_service(name, scope)
-        return None if service is None else {"service": service.name, "ended": end_maintenance(service)}
+        return None if service is None else {"service": service.name, "ended": _maintenance(service, end_maintenance)}
     return write(work)
 
 
@@ -590,7 +609,10 @@ def store_rule(service_id: int, kind: str, rule_id: int | None, spec) -> Rule | 
         service = live_service(service_id)
         if service is None or (rule_id is not None and rule_of(service_id, rule_id) is None):
             return None
-        return save_rule(service, kind, rule_id, spec)
+        tracked = audit.track("service", service_id)
+        rule = save_rule(service, kind, rule_id, spec)
+        tracked.done()
+        return rule
     return write(work)
 
 
@@ -600,11 +622,13 @@ def change_rule(service_id: int, rule_id: int, action: str) -> str | None:
         rule = rule_of(service_id, rule_id)
         if rule is None:
             return None
+        kind, tracked = rule.kind, audit.track("service", service_id)
         if action == "delete":
             delete_rule(rule)
         else:
             move_rule(rule, -1 if action == "up" else 1)
-        return rule.kind
+        tracked.done()
+        return kind
     return write(work)
 
 

@@ -21,7 +21,7 @@ from ..engine.words import Say
 from ..extensions import db
 from ..store.models import ContactMethod, Notification, NotificationRule, User
 from ..store.transactions import write
-from . import checks, schedules
+from . import audit, checks, schedules, user_audit  # noqa: F401 (user_audit registers)
 
 DEFAULT_METHOD = "Email"
 
@@ -83,7 +83,7 @@ def add_method(user_id: int, name: str, channel: str, values: dict, now: float) 
     the first field as ``address``, the others by their keys). :raises SpecError: what is
     wrong, by field."""
     found, name, fields = check_method(name, channel, values)
-    return write(lambda: _insert(user_id, name, found, fields, now))
+    return write(audit.tracking("user", user_id, lambda: _insert(user_id, name, found, fields, now)))
 
 
 def check_method(name: str, channel: str, values: dict) -> tuple:
@@ -139,7 +139,7 @@ def add_device(user_id: int, name: str, channel: str, values: dict, now: float) 
         if (same.options or {}) != fields.options:
             same.options, same.verified_at = fields.options, None
         return same
-    return write(work)
+    return write(audit.tracking("user", user_id, work))
 
 
 def subscribe_device(user_id: int, name: str, channel: str, values: dict, now: float,
@@ -185,7 +185,7 @@ def delete_method(user_id: int, method_id: int) -> bool:
             return False
         db.session.delete(method)
         return True
-    return write(work)
+    return write(audit.tracking("user", user_id, work))
 
 
 def mark_verified(method_id: int, now: float) -> ContactMethod | None:
@@ -193,7 +193,9 @@ def mark_verified(method_id: int, now: float) -> ContactMethod | None:
     def work():
         method = db.session.get(ContactMethod, method_id)
         if method is not None and method.verified_at is None:
+            tracked = audit.track("user", method.user_id)
             method.verified_at = clock.to_db(now)
+            tracked.done()
         return method
     return write(work)
 

@@ -23,6 +23,7 @@ from ..extensions import db
 from ..store.hotpath import Sql, to_datetime
 from ..store.models import HeartbeatRow
 from ..store.transactions import run_read, run_write, write
+from . import audit
 from .catalog import (
     SpecCache,
     bump_version,
@@ -162,5 +163,5 @@ def change(service_id: int, now: float, *, add: dict | None = None, remove: str 
         save_heartbeats(service, build_heartbeats(docs, "heartbeats"), now)
         bump_version(service.id)
         return service.name
-    return write(work)
+    return write(audit.tracking("service", service_id, work))
 

@@ -25,6 +25,7 @@ from ..engine.words import Say, to_data
 from ..extensions import db
 from ..store.models import UsedLink, User
 from ..store.transactions import session_cursor, write
+from . import audit
 from .actions import USE_LINK
 from .checks import ADMIT
 from .contact_methods import add_default_method, insert_method
@@ -84,6 +85,8 @@ def invite(links: Links, email: str, *, role: str = "responder", now: float) -> 
             user = User(email=email, password_hash="", role=role, active=True, created_at=clock.to_db(now))
             db.session.add(user)
             add_default_method(user, now)
+            db.session.flush()
+            audit.track("user", None).done(user.id)
         elif user.password_hash:
             raise InviteError(Say("%(email)s has a password already", email=email))
         elif not user.active:
@@ -172,6 +175,12 @@ def accept(key: str, token: str, purpose: str, password: str, now: float, *, tim
         if session_cursor().changed(USE_LINK, {"nonce": fields["nonce"], "now": clock.to_db(now)}) != 1:
             raise BadLink("this link has been used already")
         user = db.session.get(User, link.user_id)
+        with audit.acting_as("link", user.id, user.email):  # the person the link was sent to
+            _use(user)
+        return user.id
+
+    def _use(user: User) -> None:
+        tracked = audit.track("user", user.id)
         user.password_hash = new_hash
         user.failed_logins, user.locked_until = 0, None
         if purpose == "invite":
@@ -179,5 +188,5 @@ def accept(key: str, token: str, purpose: str, password: str, now: float, *, tim
             if method is not None:
                 insert_method(user.id, method, now)
         end_sessions(user.id)  # a reset signs out whoever knew the old password, everywhere
-        return user.id
+        tracked.done()
     return write(work)

@@ -14,12 +14,13 @@ or an allowed transition is written once, there.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from .. import clock
 from ..engine.lifecycle import ACTIVE, ACTIVE_SQL, RULES, Action, Status, raises_urgency, transition
 from ..store.hotpath import Cursor, Sql
-from . import paging
+from . import audit, paging
 
 COUNTER_SHARDS = 16  # writers pick one at random, so two seldom wait for one row
 BUMP_COUNTER = Sql("""
@@ -170,9 +171,27 @@ class Changes:
         row = self.cursor.execute(STATUS_OF if service_id is None else STATUS_OF_IN_SERVICE, params).fetchone()
         if row is None:
             raise NotFound(incident_id)
-        if transition(action, row[0]) is None:
+        rule = transition(action, row[0])
+        if rule is None:
             return False
-        return bool(self.apply(action, by, incident_id=incident_id, note=note))
+        done = bool(self.apply(action, by, incident_id=incident_id, note=note))
+        if done:
+            self.audit(incident_id, action.value, [{"path": ["status"], "old": row[0], "new": rule.to}] if rule.to
+                       else [{"path": ["note"], "new": note}], by)
+        return done
+
+    def audit(self, incident_id: int, action: str, changes: list, by: By) -> None:
+        """An audit entry for a person's, a token's or a link's action (a tool's call is in the API
+        log already: nothing here on the ingestion path)."""
+        if by.call_id is not None:
+            return
+        actor = audit.current_actor()
+        if actor.id is None and by.user_id is not None:
+            actor = replace(actor, id=by.user_id, name=by.actor)
+        elif actor.name is None:
+            actor = replace(actor, name=by.actor)
+        audit.record("incident", incident_id, None, action, changes, now=clock.from_db(self.now_db),
+                     cursor=self.cursor, actor=actor)
 
     def note(self, incident_id: int, kind: str, note: str, by: By = By(actor="Callgoose")) -> None:
         """A timeline entry that changes no status (escalation and paging say what they did)."""
@@ -188,6 +207,7 @@ class Changes:
         """Make the incident's next escalation level due now (the worker pages it)."""
         if not paging.escalate_now(self.cursor, self.now_db, incident_id):
             return False
+        self.audit(incident_id, "escalate", [], by)
         self.note(incident_id, "comment", "escalation requested now", by)
         return True
 

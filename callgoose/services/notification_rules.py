@@ -11,6 +11,7 @@ from ..engine.words import Say
 from ..extensions import db
 from ..store.models import NotificationRule
 from ..store.transactions import write
+from . import audit
 from .contact_methods import owned_method
 
 
@@ -30,7 +31,7 @@ def add_rule(user_id: int, method_id: int, after_minutes, urgencies) -> Notifica
                                 urgencies=",".join(chosen))
         db.session.add(rule)
         return rule
-    return write(work)
+    return write(audit.tracking("user", user_id, work))
 
 
 def delete_rule(user_id: int, rule_id: int) -> bool:
@@ -41,4 +42,4 @@ def delete_rule(user_id: int, rule_id: int) -> bool:
             return False
         db.session.delete(rule)
         return True
-    return write(work)
+    return write(audit.tracking("user", user_id, work))

@@ -12,7 +12,7 @@ from ..engine.rules import SpecError
 from ..engine.words import Say
 from ..extensions import db
 from ..store.models import ContactMethod, EscalationPolicy, NotificationRule, Service, ServiceWebhook, User
-from . import people, schedules
+from . import audit, people, schedules
 from .policies import services_changed
 
 
@@ -106,6 +106,21 @@ def save_oncall(oncall: OnCall, now: float) -> None:
             db.session.add(ServiceWebhook(service_id=service.id, url=hook.url, secret=hook.secret,
                                           events=",".join(hook.events), format=hook.format,
                                           created_at=clock.to_db(now)))
+
+
+def tracked_policies(part: OnCall) -> list:
+    """The document's policies, tracked for the audit log before they are saved."""
+    tracked = []
+    for p in part.policies:
+        found = db.session.execute(select(EscalationPolicy.id).where(EscalationPolicy.name == p.name)).scalar()
+        tracked.append(audit.track("policy", found))
+        tracked[-1].policy_name = p.name
+    return tracked
+
+
+def policy_id(tracked) -> int | None:
+    return db.session.execute(select(EscalationPolicy.id).where(
+        EscalationPolicy.name == tracked.policy_name)).scalar()
 
 
 def export_oncall(service_names: list[str]) -> dict:

@@ -20,7 +20,7 @@ from ..engine.words import Say
 from ..extensions import db
 from ..store.models import EscalationPolicy, NotificationRule, Service, User
 from ..store.transactions import write
-from . import people, schedules
+from . import audit, people, schedules
 from .contact_methods import reachable_users
 
 
@@ -126,30 +126,41 @@ def policy_page(policy_id: int | None, form: PolicyForm | None = None) -> Policy
     return PolicyPage(found, policy_view(found) if found else None, form, shown, rotas)
 
 
-def save_policy(policy_id: int | None, name: str, repeat, levels: list[tuple],
-                now: float) -> EscalationPolicy | None:
-    """Create or change a policy; incidents already open keep the one they pinned.
-
-    :raises SpecError:"""
+def _store_policy(policy_id: int | None, name: str, repeat, levels: list[tuple],
+                  now: float) -> EscalationPolicy | None:
+    """Create or change a policy in the caller's transaction. :raises SpecError:"""
     name = check_policy_name(name, "name")
     if isinstance(repeat, bool) or not isinstance(repeat, int) or not 0 <= repeat <= 10:
         raise SpecError("repeat", Say("must be a whole number from 0 to 10"))
+    doc = _levels_doc(levels)
+    clash = db.session.execute(select(EscalationPolicy.id).where(EscalationPolicy.name == name)).scalar()
+    if clash is not None and clash != policy_id:
+        raise SpecError("name", Say("a policy called %(name)s exists already", name=repr(name)))
+    if policy_id is None:
+        found = EscalationPolicy(name=name, created_at=clock.to_db(now))
+        db.session.add(found)
+    else:
+        found = db.session.get(EscalationPolicy, policy_id)
+        if found is None:
+            return None
+    found.name, found.repeat, found.levels, found.updated_at = name, repeat, doc, clock.to_db(now)
+    db.session.flush()
+    services_changed(Service.escalation_policy_id == found.id)
+    return found
+
+
+def save_policy(policy_id: int | None, name: str, repeat, levels: list[tuple],
+                now: float) -> EscalationPolicy | None:
+    """Create or change a policy (audited); incidents already open keep the one they pinned.
+
+    :raises SpecError:"""
+    check_policy_name(name, "name")
 
     def work():
-        doc = _levels_doc(levels)
-        clash = db.session.execute(select(EscalationPolicy.id).where(EscalationPolicy.name == name)).scalar()
-        if clash is not None and clash != policy_id:
-            raise SpecError("name", Say("a policy called %(name)s exists already", name=repr(name)))
-        if policy_id is None:
-            found = EscalationPolicy(name=name, created_at=clock.to_db(now))
-            db.session.add(found)
-        else:
-            found = db.session.get(EscalationPolicy, policy_id)
-            if found is None:
-                return None
-        found.name, found.repeat, found.levels, found.updated_at = name, repeat, doc, clock.to_db(now)
-        db.session.flush()
-        services_changed(Service.escalation_policy_id == found.id)
+        before = policy_doc(policy_id) if policy_id is not None else None
+        found = _store_policy(policy_id, name, repeat, levels, now)
+        if found is not None:
+            audit.record_change("policy", found.id, found.name, before, policy_doc(found.id))
         return found
     return write(work)
 
@@ -166,12 +177,58 @@ def delete_policy(policy_id: int) -> str | None:
         found = db.session.get(EscalationPolicy, policy_id)
         if found is None:
             return None
-        name = found.name
-        db.session.execute(Service.__table__.update().where(Service.escalation_policy_id == policy_id)
-                           .values(escalation_policy_id=None, version=Service.version + 1))
-        db.session.delete(found)
+        name, before = found.name, policy_doc(policy_id)
+        _delete(found)
+        audit.record_change("policy", policy_id, name, before, None)
         return name
     return write(work)
+
+
+def _delete(found: EscalationPolicy) -> None:
+    db.session.execute(Service.__table__.update().where(Service.escalation_policy_id == found.id)
+                       .values(escalation_policy_id=None, version=Service.version + 1))
+    db.session.delete(found)
+    db.session.flush()
+
+
+def policy_doc(policy_id: int) -> dict | None:
+    """The policy as the S34 document has it (targets by email and schedule name), for the audit
+    log's difference; None when there is no such policy."""
+    found = db.session.get(EscalationPolicy, policy_id)
+    if found is None:
+        return None
+    emails, rotas = people.emails(), schedules.schedule_names()
+    return {"name": found.name, "repeat": found.repeat, "levels": [
+        {"escalate_after_minutes": lv["escalate_after_minutes"],
+         "targets": [{"user": emails.get(t["user"], t["user"])} for t in lv["targets"] if "user" in t]
+         + [{"schedule": rotas.get(t["schedule"], t["schedule"])} for t in lv["targets"] if "schedule" in t]}
+        for lv in found.levels]}
+
+
+def _apply_doc(policy_id: int | None, doc: dict | None, now: float) -> int | None:
+    """Make the policy what ``doc`` (a :func:`policy_doc`) says, through the same checks as the
+    form (an audit revert); None: deleted. :raises SpecError:"""
+    found = db.session.get(EscalationPolicy, policy_id) if policy_id is not None else None
+    if doc is None:
+        if found is not None:
+            _delete(found)
+        return None
+    users = {email: uid for uid, email in people.emails().items()}
+    rotas = {name: sid for sid, name in schedules.schedule_names().items()}
+    levels = []
+    for i, level in enumerate(doc.get("levels") or []):
+        targets = level.get("targets") or []
+        for t in targets:
+            if ("user" in t and t["user"] not in users) or ("schedule" in t and t["schedule"] not in rotas):
+                raise SpecError(f"levels[{i}].targets", Say("%(target)s no longer exists",
+                                                            target=t.get("user") or t.get("schedule")))
+        levels.append((level.get("escalate_after_minutes"), [users[t["user"]] for t in targets if "user" in t],
+                       [rotas[t["schedule"]] for t in targets if "schedule" in t]))
+    stored = _store_policy(found.id if found is not None else None, doc.get("name"), doc.get("repeat"), levels, now)
+    return stored.id
+
+
+audit.revertible("policy", policy_doc, _apply_doc)
 
 
 def services_changed(*conditions) -> None:

@@ -46,7 +46,7 @@ from ..store.hotpath import Cursor, Sql, from_json, to_datetime
 from ..store.models import CalendarFeed, EscalationPolicy, ScheduleOverride, User
 from ..store.models import Schedule as ScheduleRow
 from ..store.transactions import session_cursor, write
-from . import people
+from . import audit, people
 
 MAX_RANGE_SECONDS = 90 * 86400
 SCHEDULE_BY_ID = Sql("SELECT name, time_zone, layers FROM schedules WHERE id = :id")
@@ -199,18 +199,40 @@ def save_all(schedules: tuple[Schedule, ...], now: float, replace_overrides: boo
     return ids_by_name()
 
 
+def _export(row: ScheduleRow, emails: dict[int, str]) -> dict:
+    overrides = db.session.execute(select(ScheduleOverride).where(ScheduleOverride.schedule_id == row.id)
+                                   .order_by(ScheduleOverride.starts_at)).scalars()
+    return {"name": row.name, "time_zone": row.time_zone,
+            "layers": [layer_to_json(layer_from_json(lv), lambda u: emails.get(u, f"user {u}")) for lv in row.layers],
+            "overrides": [{"user": emails.get(o.user_id), "start": clock.iso(o.starts_at),
+                           "end": clock.iso(o.ends_at)} for o in overrides]}
+
+
 def export_all() -> list[dict]:
     emails = people.emails()
-    found = []
-    for row in db.session.execute(select(ScheduleRow).order_by(ScheduleRow.name)).scalars():
-        overrides = db.session.execute(select(ScheduleOverride).where(ScheduleOverride.schedule_id == row.id)
-                                       .order_by(ScheduleOverride.starts_at)).scalars()
-        found.append({"name": row.name, "time_zone": row.time_zone,
-                      "layers": [layer_to_json(layer_from_json(lv), lambda u: emails.get(u, f"user {u}"))
-                                 for lv in row.layers],
-                      "overrides": [{"user": emails.get(o.user_id), "start": clock.iso(o.starts_at),
-                                     "end": clock.iso(o.ends_at)} for o in overrides]})
-    return found
+    rows = db.session.execute(select(ScheduleRow).order_by(ScheduleRow.name)).scalars()
+    return [_export(row, emails) for row in rows]
+
+
+def schedule_doc(schedule_id: int) -> dict | None:
+    """One schedule as the S34 document has it (with its overrides), for the audit log."""
+    db.session.flush()
+    row = db.session.get(ScheduleRow, schedule_id)
+    return None if row is None else _export(row, people.emails())
+
+
+def _apply_doc(schedule_id: int | None, doc: dict | None, now: float) -> int | None:
+    """Make the schedule what ``doc`` says (an audit revert), checked as a saved document is.
+    :raises SpecError:"""
+    row = db.session.get(ScheduleRow, schedule_id) if schedule_id is not None else None
+    if doc is None:
+        if row is not None:
+            _delete(row)
+        return None
+    schedule = build_schedule(doc, "schedule", {u.email for u in db.session.execute(select(User)).scalars()})
+    if row is not None:
+        row.name = schedule.name
+    return save_all((schedule,), now, True, path="schedule")[schedule.name]
 
 
 def schedule_names() -> dict[int, str]:
@@ -356,7 +378,7 @@ def add_override(schedule_id: int, user_id: int, start_text: str, end_text: str,
                                     ends_at=clock.to_db(end), created_at=clock.to_db(now))
         db.session.add(override)
         return override
-    found = write(work)
+    found = write(audit.tracking("schedule", schedule_id, work))
     return None if found is None else (found, zone_name)
 
 
@@ -374,7 +396,7 @@ def delete_override(schedule_id: int, override_id: int) -> bool:
     def work():
         return db.session.execute(delete(ScheduleOverride).where(
             ScheduleOverride.id == override_id, ScheduleOverride.schedule_id == schedule_id)).rowcount == 1
-    return write(work)
+    return write(audit.tracking("schedule", schedule_id, work))
 
 
 def my_shifts(user_id: int, now: float, days: int = PAGE_DAYS) -> list[tuple[str, object]]:
@@ -480,7 +502,7 @@ def _save(schedule_id: int | None, doc, now: float, replace_overrides: bool) -> 
     schedule = build_schedule(doc, "schedule", known)
 
     def work():
-        clash = _row(schedule.name)
+        clash, tracked = _row(schedule.name), audit.track("schedule", schedule_id)
         if schedule_id is not None:
             row = db.session.get(ScheduleRow, schedule_id)
             if row is None:
@@ -491,7 +513,9 @@ def _save(schedule_id: int | None, doc, now: float, replace_overrides: bool) -> 
             row.name = schedule.name
         elif clash is not None:
             raise SpecError("schedule.name", Say("a schedule called %(name)s exists already", name=repr(schedule.name)))
-        return save_all((schedule,), now, replace_overrides, path="schedule")[schedule.name]
+        saved = save_all((schedule,), now, replace_overrides, path="schedule")[schedule.name]
+        tracked.done(saved)
+        return saved
     return write(work)
 
 
@@ -573,12 +597,21 @@ def delete_schedule(schedule_id: int) -> str | None:
         row = db.session.get(ScheduleRow, schedule_id)
         if row is None:
             return None
-        users_of = [p.name for p in db.session.execute(select(EscalationPolicy)).scalars()
-                    if any(t.get("schedule") == schedule_id for lv in p.levels for t in lv["targets"])]
-        if users_of:
-            raise SpecError("schedule", Say(
-                    "policy %(value)s pages through it; change that first", value=', '.join(users_of)))
         name = row.name
-        db.session.delete(row)
+        _delete(row)
         return name
-    return write(work)
+    return write(audit.tracking("schedule", schedule_id, work))
+
+
+def _delete(row: ScheduleRow) -> None:
+    """:raises SpecError: a policy still targets it."""
+    users_of = [p.name for p in db.session.execute(select(EscalationPolicy)).scalars()
+                if any(t.get("schedule") == row.id for lv in p.levels for t in lv["targets"])]
+    if users_of:
+        raise SpecError("schedule", Say("policy %(value)s pages through it; change that first",
+                                        value=', '.join(users_of)))
+    db.session.delete(row)
+    db.session.flush()
+
+
+audit.revertible("schedule", schedule_doc, _apply_doc)

@@ -17,7 +17,7 @@ from ..engine.words import Say
 from ..extensions import db
 from ..store.models import EscalationPolicy, Service, ServiceWebhook
 from ..store.transactions import write
-from . import schedules
+from . import audit, schedules
 from .policies import PolicyView, policy_choices, policy_view, services_changed
 
 
@@ -61,6 +61,23 @@ def paged_services() -> dict[int, str]:
     return {sid: name for sid, name in rows}
 
 
+def paging_doc(service_id: int) -> dict | None:
+    """A service's paging part of the S34 document, for the audit log (a webhook's secret is
+    marked changed, never kept)."""
+    service = db.session.get(Service, service_id)
+    if service is None:
+        return None
+    policy = db.session.get(EscalationPolicy, service.escalation_policy_id) if service.escalation_policy_id else None
+    hooks = db.session.execute(select(ServiceWebhook).where(ServiceWebhook.service_id == service_id)
+                               .order_by(ServiceWebhook.id)).scalars()
+    return {"name": service.name, "escalation_policy": policy.name if policy else None,
+            "webhooks": [{"url": h.url, "secret": h.secret, "events": h.events.split(","), "format": h.format}
+                         for h in hooks]}
+
+
+audit.trackable("service paging", paging_doc)
+
+
 def set_service_policy(service_id: int, policy_id: int | None) -> bool:
     def work():
         service = db.session.get(Service, service_id)
@@ -71,7 +88,7 @@ def set_service_policy(service_id: int, policy_id: int | None) -> bool:
         service.escalation_policy_id = policy_id
         service.version += 1
         return True
-    return write(work)
+    return write(audit.tracking("service paging", service_id, work))
 
 
 def add_webhook(service_id: int, url: str, secret: str, events, fmt: str, now: float,
@@ -95,7 +112,7 @@ def add_webhook(service_id: int, url: str, secret: str, events, fmt: str, now: f
         db.session.add(hook)
         services_changed(Service.id == service_id)
         return hook
-    hook = write(work)
+    hook = write(audit.tracking("service paging", service_id, work))
     if hook is None:
         return None
     allowed = frozenset(h.strip().lower() for h in (allowed_hosts or "").split(",") if h.strip())
@@ -108,4 +125,4 @@ def delete_webhook(service_id: int, hook_id: int) -> bool:
             ServiceWebhook.id == hook_id, ServiceWebhook.service_id == service_id)).rowcount == 1
         services_changed(Service.id == service_id)
         return gone
-    return write(work)
+    return write(audit.tracking("service paging", service_id, work))

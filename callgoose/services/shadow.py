@@ -17,7 +17,7 @@ from ..engine.paging import State
 from ..engine.shadow import DAYS, MAX_ROWS, Day, Held, by_day, today, window
 from ..store.hotpath import Sql, to_datetime
 from ..store.transactions import session_cursor, write
-from . import people
+from . import audit, people
 from .catalog import bump_version, live_service
 
 HELD = Sql(f"""
@@ -43,7 +43,7 @@ def set_shadow(service_id: int, on: bool) -> str | None:
             service.shadow = on
             bump_version(service.id)
         return service.name
-    return write(work)
+    return write(audit.tracking("service", service_id, work))
 
 
 @dataclass(frozen=True)

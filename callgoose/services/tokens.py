@@ -16,6 +16,7 @@ from ..extensions import db
 from ..store.hotpath import Cursor, Sql, to_datetime
 from ..store.models import ApiToken, Service
 from ..store.transactions import run_read, write
+from . import audit
 
 PREFIX = "cg_"
 # Issue 19 (item 6): a token's scope. An ingestion token (every token made before scopes) sends
@@ -156,11 +157,26 @@ def create_token(name: str, service_id: int | None, now: float, kind: str = "tok
                          created_at=clock.to_db(now), intake_id=new_intake_id() if scope == INGEST else None,
                          scope=scope)
     db.session.add(token)
+    db.session.flush()
+    audit.track("token", None).done(token.id)
     return token, plaintext
 
 
 def revoke_token(token: ApiToken, now: float) -> None:
     token.revoked_at = clock.to_db(now)
+
+
+def token_doc(token_id: int) -> dict | None:
+    """A token as the audit log diffs it: never its value (issue 19)."""
+    found = db.session.get(ApiToken, token_id)
+    if found is None:
+        return None
+    service = db.session.get(Service, found.service_id) if found.service_id is not None else None
+    return {"name": found.name, "kind": found.kind, "service": service.name if service else None,
+            "revoked": found.revoked_at is not None}
+
+
+audit.trackable("token", token_doc)
 
 
 def find_token(token_id: int) -> ApiToken | None:
@@ -199,8 +215,9 @@ def rotate(token_id: int, now: float) -> tuple[ApiToken, ApiToken, str] | None:
         old = find_token(token_id)
         if old is None or old.revoked_at is not None:
             return None
+        tracked = audit.track("token", token_id)
         revoke_token(old, now)
-        db.session.flush()  # the name is free for the new token
+        tracked.done()  # the flush frees the name for the new token
         token, plaintext = create_token(old.name, old.service_id, now, old.kind, old.scope)
         return old, token, plaintext
     return write(work)
@@ -214,6 +231,8 @@ def revoke(token_id: int, now: float) -> tuple[ApiToken, bool] | None:
             return None
         live = token.revoked_at is None
         if live:
+            tracked = audit.track("token", token_id)
             revoke_token(token, now)
+            tracked.done()
         return token, live
     return write(work)

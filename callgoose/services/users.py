@@ -22,6 +22,7 @@ from ..engine.words import Say
 from ..extensions import db
 from ..store.models import User, UserSession
 from ..store.transactions import write
+from . import audit
 from .catalog import create_starter_service
 from .contact_methods import add_default_method
 
@@ -71,6 +72,7 @@ def create_user(email: str, password: str, *, role: str, now: float) -> User:
                 active=True, created_at=clock.to_db(now))
     db.session.add(user)
     add_default_method(user, now)
+    audit.track("user", None).done(user.id)
     return user
 
 
@@ -176,7 +178,7 @@ def change_own_password(user_id: int, current: str, new: str, keep: str) -> bool
         user.password_hash = new_hash
         end_sessions(user.id, keep=keep)
         return True
-    return write(work)
+    return write(audit.tracking("user", user_id, work))
 
 
 def set_password(user_id: int, password: str) -> User | None:
@@ -191,7 +193,7 @@ def set_password(user_id: int, password: str) -> User | None:
         user.failed_logins, user.locked_until = 0, None
         end_sessions(user.id)  # whoever knew the old password is signed out
         return user
-    return write(work)
+    return write(audit.tracking("user", user_id, work))
 
 
 def toggle_active(user_id: int, by_user_id: int) -> User | None:
@@ -211,7 +213,7 @@ def toggle_active(user_id: int, by_user_id: int) -> User | None:
         if not user.active:
             end_sessions(user.id)
         return user
-    return write(work)
+    return write(audit.tracking("user", user_id, work))
 
 
 LANGUAGE_CODES = ("en", "de", "es", "fr", "pt", "ja")  # the catalogues in callgoose/translations
@@ -226,7 +228,7 @@ def set_profile(user_id: int, name: str, time_zone: str, language: str = "") -> 
         user = db.session.get(User, user_id)
         if user is not None:
             set_profile_of(user, name, time_zone, language)
-    write(work)
+    write(audit.tracking("user", user_id, work))
 
 
 def set_profile_of(user: User, name: str, time_zone: str, language: str = "") -> None:
@@ -262,4 +264,4 @@ def set_role(user_id: int, role: str, by_user_id: int) -> User | None:
             raise UserError(Say("This is the last active admin."))
         user.role = role
         return user
-    return write(work)
+    return write(audit.tracking("user", user_id, work))

@@ -661,3 +661,41 @@ class DrillRun(db.Model):
     deadline_at: Mapped[datetime]  # resolved by itself then, unless acknowledged before
     finished_at: Mapped[datetime | None]
     report: Mapped[dict | None] = mapped_column(JSON)
+
+
+class AuditEntry(db.Model):
+    """One change of configuration or action on an incident (issue 19, item 5): who (an actor
+    kind, and the user's or token's id and name, never a secret), when, from which address, on
+    what, and the structural difference (engine.audit). Ids are given in order under the head's
+    lock, so the chain has no holes; each entry's ``hash`` covers its fields and ``previous_hash``."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_subject", "subject_kind", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor_kind: Mapped[str] = mapped_column(String(16))  # user | token | link | keypress | push | import | system | cli
+    actor_id: Mapped[int | None]
+    actor_name: Mapped[str | None] = mapped_column(String(254))
+    address: Mapped[str | None] = mapped_column(String(64))
+    subject_kind: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int | None]
+    subject_name: Mapped[str | None] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(32))
+    changes: Mapped[list | None] = mapped_column(JSON)
+    reverts: Mapped[int | None]  # the entry this one reverts
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(db.Model):
+    """The audit chain's one row: the last entry written (the lock writers take, and the end a
+    deleted newest entry is missed against) and, after pruning, the first kept entry's anchor."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    last_id: Mapped[int] = mapped_column(default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    first_id: Mapped[int] = mapped_column(default=1)
+    anchor_hash: Mapped[str] = mapped_column(String(64))  # the previous hash of entry first_id

@@ -19,6 +19,7 @@ def register(app) -> None:
         access,
         api,
         apilog,
+        audit,
         auth,
         dashboard,
         drills,
@@ -69,11 +70,14 @@ def register(app) -> None:
                  outside.link_act):
         csrf.exempt(view)
     app.before_request(sso.trusted_header)  # issue 19: a trusted proxy's user header (before the viewer rule)
+    from ..services.audit import resolve_with
+
+    resolve_with(access.web_actor)  # issue 19: who acts, for the audit log
     app.before_request(access.refuse_viewers)  # issue 19: a viewer changes nothing (access.py)
     app.before_request(access.require_enrolment)  # issue 19: REQUIRE_SECOND_FACTOR
     for module in (ingest, api, pagerduty, auth, dashboard, apilog, testpayload, users, services, paging, schedules,
                    outside, openapi, health, integrations, drills, webpush, shadow, imports, opsgenie, invitations,
-                   sso, second_factor, factors):
+                   sso, second_factor, factors, audit):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
     app.jinja_env.globals["current_language"] = lambda: str(get_locale() or "en")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, current_app, redirect, request, session, url_for
+from flask import abort, current_app, g, has_request_context, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user
 
 from .. import clock
-from ..services import second_factors, users
+from ..services import audit, second_factors, users
 from .params import local_path
 
 SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -100,3 +100,16 @@ def require_enrolment():
     if request.headers.get("HX-Request"):
         return "", 401, {"HX-Redirect": target}
     return redirect(target)
+
+
+def web_actor() -> audit.Actor | None:
+    """Who acts in this request: the API token of a JSON API call, else the signed-in user."""
+    if not has_request_context():
+        return None
+    address = request.remote_addr
+    token = g.get("api_token")
+    if token is not None:
+        return audit.Actor("token", token.id, token.name, address)
+    if current_user and current_user.is_authenticated:
+        return audit.Actor("user", current_user.id, current_user.email, address)
+    return audit.Actor("system", address=address)

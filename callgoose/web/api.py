@@ -13,10 +13,10 @@ from .. import clock
 from ..engine import SpecError
 from ..engine.config import build_tags, parse_document, parse_time
 from ..engine.lifecycle import Action
-from ..services import catalog, incidents, schedules, simulator
+from ..services import audit, catalog, incidents, schedules, simulator
 from .bearer import require_token
 from .errors import json_error
-from .params import page_number, query_time
+from .params import audit_filters, page_number, query_time
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 PER_PAGE = 50
@@ -107,11 +107,25 @@ def end_service_maintenance(name: str):
     return jsonify(ended) if ended is not None else _not_found("service")
 
 
-def _global_only():
-    """The schedule API takes global tokens (a service token's scope is one service)."""
+def _global_only(what: str = "The schedule API"):
+    """The schedule API and the audit log take global tokens (a service token's scope is one service)."""
     if g.api_token.service_id is not None:
-        return json_error(403, "The schedule API takes a global token; this one is scoped to a service.")
+        return json_error(403, f"{what} takes a global token; this one is scoped to a service.")
     return None
+
+
+@bp.get("/audit")
+@require_token
+def list_audit():
+    """Audit entries newest first (issue 19): ``?since=&actor=&subject=&page=``, a global token only."""
+    refused = _global_only("The audit log")
+    if refused:
+        return refused
+    f = audit_filters(request.args)
+    found = audit.entries(page=f["page"], per_page=PER_PAGE, since=f["since"], actor=f["actor"],
+                          subject=f["subject"])
+    return jsonify({"entries": [audit.to_dict(e) for e in found.items], "page": found.page,
+                    "per_page": found.per_page, "pages": found.pages, "total": found.total})
 
 
 @bp.get("/schedules")

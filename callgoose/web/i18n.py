@@ -75,6 +75,13 @@ WORDS = {
     "hours": _l("hours"), "days": _l("days"), "weeks": _l("weeks"),
     # a user's role (engine.oncall.ROLES)
     "admin": _l("admin"), "responder": _l("responder"), "viewer": _l("viewer"),
+    # the audit log (issue 19): who acts, what they did, and to what (services.audit)
+    "user": _l("user"), "token": _l("token"), "link": _l("mail link"), "keypress": _l("keypress or SMS reply"),
+    "push": _l("push or chat button"), "import": _l("import"), "system": _l("system"), "cli": _l("command line"),
+    "added": _l("added"), "changed": _l("changed"), "removed": _l("removed"), "reverted": _l("reverted"),
+    "acknowledge": _l("acknowledge"), "unacknowledge": _l("unacknowledge"), "resolve": _l("resolve"),
+    "escalate": _l("escalate"), "policy": _l("policy"), "service": _l("service"), "maintenance": _l("maintenance"),
+    "service paging": _l("service paging"), "schedule": _l("schedule"), "incident": _l("incident"),
 }
 
 

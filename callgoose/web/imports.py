@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
+from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import clock
-from ..services import importing
+from ..services import audit, importing
 from ..services.importing import ExportError
 from .access import admin_required
 
@@ -58,7 +59,8 @@ def apply():
     """Import what the plan showed, in one transaction, and show the plan again."""
     _limit()
     try:
-        report, counts = importing.apply_bundle(request.form.get("bundle", ""), clock.now())
+        with audit.acting_as("import", current_user.id, current_user.email):
+            report, counts = importing.apply_bundle(request.form.get("bundle", ""), clock.now())
     except RequestEntityTooLarge:
         return _page(413, error=_("the plan is too large for the dashboard: use %(command)s",
                                   command="flask --app callgoose import-from"))

@@ -97,6 +97,25 @@ _PD_ERROR = {"type": "object", "required": ["status", "message", "errors"], "add
                             "errors": {"type": "array", "items": {"type": "string"}}}}
 
 
+_NULLABLE_TEXT = {"type": ["string", "null"]}
+_AUDIT_ENTRY = {
+    "type": "object", "additionalProperties": False,
+    "required": ["id", "at", "actor_kind", "actor_id", "actor_name", "address", "subject_kind", "subject_id",
+                 "subject_name", "action", "changes", "reverts", "previous_hash", "hash", "words"],
+    "properties": {
+        "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+        "actor_kind": {"enum": ["user", "token", "link", "keypress", "push", "import", "system", "cli"]},
+        "actor_id": {"type": ["integer", "null"]}, "actor_name": _NULLABLE_TEXT, "address": _NULLABLE_TEXT,
+        "subject_kind": {"type": "string"}, "subject_id": {"type": ["integer", "null"]},
+        "subject_name": _NULLABLE_TEXT, "action": {"type": "string"},
+        "changes": {"type": ["array", "null"], "items": {
+            "type": "object", "required": ["path"],
+            "properties": {"path": {"type": "array"}, "old": {}, "new": {}, "secret": {"type": "boolean"}}}},
+        "reverts": {"type": ["integer", "null"]},
+        "previous_hash": {"type": "string"}, "hash": {"type": "string"},
+        "words": {"type": "array", "items": {"type": "string"}}}}
+
+
 def _pagerduty(operation: str, summary: str, schema: dict, answer: str) -> dict:
     return {"post": {
         "operationId": operation, "summary": summary, "security": [],
@@ -244,6 +263,25 @@ DOCUMENT = {
                                    "end": {"type": "string", "format": "date-time"},
                                    "source": {"type": "string"}}}}}}, "The merged rota"),
                 **_errors(400, 401, 403, 404)}}},
+        "/v1/audit": {"get": {
+            "operationId": "listAuditEntries",
+            "description": "The audit log, newest first (issue 19; global tokens only): who changed what, when, "
+                           "from where, as a structural difference and in words.",
+            "parameters": [
+                {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                {"name": "actor", "in": "query", "schema": {"type": "string"},
+                 "description": "An actor kind (user, token, link, keypress, push, import, system, cli) or name"},
+                {"name": "subject", "in": "query", "schema": {"type": "string"},
+                 "description": "A subject kind: policy, service, maintenance, service paging, user, token, "
+                                "schedule, incident"},
+                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000000}}],
+            "responses": {"200": _json({
+                "type": "object", "required": ["entries", "page", "per_page", "pages", "total"],
+                "additionalProperties": False,
+                "properties": {"entries": {"type": "array", "items": _AUDIT_ENTRY},
+                               "page": {"type": "integer"}, "per_page": {"type": "integer"},
+                               "pages": {"type": "integer"}, "total": {"type": "integer"}}}, "One page"),
+                **_errors(400, 401, 403)}}},
         **openapi_opsgenie.PATHS,
     },
 }

@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from .. import clock
 from ..channels.base import Inbound, Refused
 from ..engine.signing import twilio_valid
-from ..services import actions, evidence
+from ..services import actions, audit, evidence
 from ..services.languages import words_for
 from .i18n import word
 from .wake import wake_worker
@@ -123,7 +123,8 @@ def link(token: str):
 
 @bp.post("/l/<token>")
 def link_act(token: str):
-    page = actions.act_by_link(current_app.config["SECRET_KEY"], token, clock.now())
+    with audit.acting_as("link"):  # the link's person, named by the action's own record
+        page = actions.act_by_link(current_app.config["SECRET_KEY"], token, clock.now())
     return render_template("paging/link.html", page=page, token=token, done=page.problem is None), \
         410 if page.problem else 200
 
@@ -152,9 +153,10 @@ def _callback(name: str):
                       form=request.form.to_dict(), args=request.args.to_dict(), url=_public_url(),
                       words_for=words_for)
     try:
-        status, body = actions.callback(name, inbound, current_app.config["SECRET_KEY"], current_app.config,
-                                        clock.now(), link_url=lambda token: callback_url("paging.slack_link",
-                                                                                         token=token))
+        with audit.acting_as("push"):  # a push app's, a chat's button: the presser is named by the action
+            status, body = actions.callback(name, inbound, current_app.config["SECRET_KEY"], current_app.config,
+                                            clock.now(), link_url=lambda token: callback_url("paging.slack_link",
+                                                                                             token=token))
     except Refused as exc:
         abort(403, str(exc))
     if isinstance(body, (dict, list)):
@@ -179,8 +181,9 @@ def voice(notification_id: int):
 @bp.post("/twilio/voice/<int:notification_id>/keypress")
 @twilio_signed
 def keypress(notification_id: int):
-    reply = actions.keypress(notification_id, request.form.get("Digits", ""), request.form.get("CallSid", ""),
-                             clock.now())
+    with audit.acting_as("keypress"):
+        reply = actions.keypress(notification_id, request.form.get("Digits", ""), request.form.get("CallSid", ""),
+                                 clock.now())
     with force_locale(reply.language):
         goodbye = _("Goodbye.")
     return twiml(say(reply_words(reply), reply.language), say(goodbye, reply.language), "<Hangup/>")
@@ -189,8 +192,9 @@ def keypress(notification_id: int):
 @bp.post("/twilio/sms")
 @twilio_signed
 def sms():
-    reply = actions.sms_reply(request.form.get("From", ""), request.form.get("Body", ""),
-                              request.form.get("MessageSid", ""), clock.now())
+    with audit.acting_as("keypress"):  # an SMS reply: the phone's answer, as a keypress is
+        reply = actions.sms_reply(request.form.get("From", ""), request.form.get("Body", ""),
+                                  request.form.get("MessageSid", ""), clock.now())
     return twiml(f"<Message>{escape('Callgoose: ' + reply_words(reply))}</Message>")
 
 

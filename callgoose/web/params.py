@@ -69,6 +69,15 @@ def query_time(value: str | None, name: str) -> float | None:
     return stamp
 
 
+def audit_filters(args) -> dict:
+    """The list's filters from the query: ``since`` (ISO time), ``actor`` (a kind or a name),
+    ``subject`` (a subject kind), ``page``. :raises BadParam: a bad value (a 400)."""
+    def name(key: str, most: int) -> str | None:  # no stored name holds a NUL: it is dropped, not refused
+        return text((args.get(key) or "").replace("\x00", ""), key, most) or None
+    return {"since": query_time(args.get("since"), "since"), "actor": name("actor", 254),
+            "subject": name("subject", 32), "page": page_number(args)}
+
+
 _URL_IGNORED = re.compile(r"[\x00-\x1f\x7f]")
 
 

@@ -35,7 +35,7 @@ from ..engine.config import (
     parse_time,
 )
 from ..engine.rules import build_resolve, build_trigger
-from ..services import catalog, heartbeats
+from ..services import audit, catalog, heartbeats
 from .access import admin_required
 from .i18n import fault, say, viewer_zone
 
@@ -87,7 +87,8 @@ def import_():
     """Import the JSON configuration (S34); a fault names its path and nothing is saved."""
     text = request.form.get("config", "")
     try:
-        names = catalog.import_config(parse_document(text), clock.now())
+        with audit.acting_as("import", current_user.id, current_user.email):
+            names = catalog.import_config(parse_document(text), clock.now())
     except SpecError as exc:
         return render_template("services/services.html", rows=[], config_text=text,
                                import_error=fault(exc)), 422

@@ -4,13 +4,13 @@ Every existing token becomes an ingestion token, which keeps all it could do (se
 the whole JSON API).
 
 Revision ID: 0031
-Revises: 0029
+Revises: 0030
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0031'
-down_revision = '0029'
+down_revision = '0030'
 branch_labels = None
 depends_on = None
 

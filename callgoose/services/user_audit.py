@@ -1,0 +1,40 @@
+"""A user's sub-document for the audit log (issue 19, item 5): their part of the S34 document
+(email, name, role, zone, contact methods, notification rules), whether they are active, and a
+fingerprint of their password hash under ``password`` (the diff marks it changed, never shows it)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import select
+
+from .. import channels
+from ..extensions import db
+from ..store.models import ContactMethod, NotificationRule, User
+from . import audit
+
+
+def _method(m: ContactMethod) -> dict:
+    found = channels.REGISTRY.get(m.channel)
+    shown = found.shown(m.address, m.options) if found is not None else m.address
+    return {"name": m.name, "type": m.channel, "address": shown, "verified": m.verified_at is not None}
+
+
+def user_doc(user_id: int) -> dict | None:
+    user = db.session.get(User, user_id)
+    if user is None:
+        return None
+    methods = list(db.session.execute(select(ContactMethod).where(ContactMethod.user_id == user_id)
+                                      .order_by(ContactMethod.id)).scalars())
+    names = {m.id: m.name for m in methods}
+    rules = db.session.execute(select(NotificationRule).where(NotificationRule.user_id == user_id)
+                               .order_by(NotificationRule.after_minutes, NotificationRule.id)).scalars()
+    return {"email": user.email, "name": user.name, "role": user.role, "active": user.active,
+            "time_zone": user.time_zone, "language": user.language,
+            "password": hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16],
+            "contact_methods": [_method(m) for m in methods],
+            "notification_rules": [{"contact_method": names.get(r.contact_method_id), "after_minutes": r.after_minutes,
+                                    "urgency": r.urgencies.split(",")} for r in rules]}
+
+
+audit.trackable("user", user_doc)
