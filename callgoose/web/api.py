@@ -115,7 +115,7 @@ def _global_only(what: str = "The schedule API"):
 
 
 @bp.get("/audit")
-@require_token
+@require_token("read")
 def list_audit():
     """Audit entries newest first (issue 19): ``?since=&actor=&subject=&page=``, a global token only."""
     refused = _global_only("The audit log")

@@ -292,7 +292,7 @@ DOCUMENT = {
 _SCOPES = {"process": INGEST, "pagerdutyEnqueue": INGEST, "pagerdutyChangeEnqueue": INGEST,
            "listIncidents": READ, "getIncident": READ, "simulateService": READ, "listSchedules": READ,
            "whoIsOnCall": READ, "scheduleShifts": READ, "acknowledgeIncident": WRITE, "resolveIncident": WRITE,
-           "startMaintenance": WRITE, "endMaintenance": WRITE}
+           "startMaintenance": WRITE, "endMaintenance": WRITE, "listAuditEntries": READ}
 _SCOPE_WORDS = {
     INGEST: "Scope ingest: an ingestion token; a read-only or read-write API token gets 403.",
     READ: "Scope read: a read-only or read-write API token, or an ingestion token.",
