@@ -29,7 +29,7 @@ from ..store.hotpath import Cursor, Sql, from_json, to_datetime
 from ..store.models import AuditEntry, AuditHead
 from ..store.transactions import run_write, session_cursor, write
 
-ACTOR_KINDS = ("user", "token", "link", "keypress", "push", "import", "system", "cli")
+ACTOR_KINDS = ("user", "token", "link", "keypress", "push", "import", "system", "cli", "sso")
 DAY = 86400
 MIN_RETENTION_DAYS = 365
 

@@ -34,6 +34,7 @@ from ..engine.words import Say
 from ..extensions import db
 from ..store.models import Passkey, User
 from ..store.transactions import write
+from . import audit
 from .users import end_sessions, is_locked
 
 MAX_BODY = 64 * 1024  # a credential is a few kilobytes
@@ -98,7 +99,7 @@ def register(rp: RelyingParty, user_id: int, challenge: str, credential, name: s
     if db.session.execute(select(Passkey.id).where(
             Passkey.credential_id == bytes_to_base64url(verified.credential_id))).first():
         raise PasskeyError(Say("This passkey is registered already."))
-    return write(work)
+    return write(audit.tracking("user", user_id, work))
 
 
 def authentication_options(rp: RelyingParty, user_id: int | None) -> tuple[str, str]:
@@ -165,4 +166,4 @@ def remove(user_id: int, passkey_id: int, keep: str) -> bool:
         if gone.rowcount:
             end_sessions(user_id, keep=keep)
         return bool(gone.rowcount)
-    return write(work)
+    return write(audit.tracking("user", user_id, work))

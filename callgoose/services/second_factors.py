@@ -21,6 +21,7 @@ from werkzeug.security import check_password_hash
 from ..extensions import db
 from ..store.models import Passkey, RecoveryCode, User
 from ..store.transactions import write
+from . import audit
 from .users import count_failure, end_sessions, is_locked
 
 STEP = 30
@@ -139,7 +140,7 @@ def enrol_totp(user_id: int, secret: str, code: str, now: float) -> list[str] | 
             return None
         user.totp_secret, user.totp_last_step = secret, step
         return _new_codes(user_id)
-    return write(work)
+    return write(audit.tracking("user", user_id, work))
 
 
 def check_code(user_id: int, code: str, now: float) -> Check:
@@ -185,7 +186,7 @@ def remove_totp(user_id: int, keep: str) -> None:
         user.totp_secret, user.totp_last_step = None, None
         db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
         end_sessions(user_id, keep=keep)
-    write(work)
+    write(audit.tracking("user", user_id, work))
 
 
 def new_recovery_codes(user_id: int) -> list[str] | None:
@@ -207,4 +208,4 @@ def reset(user_id: int) -> User | None:
         db.session.execute(delete(Passkey).where(Passkey.user_id == user_id))
         end_sessions(user_id)
         return user
-    return write(work)
+    return write(audit.tracking("user", user_id, work))

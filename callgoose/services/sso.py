@@ -20,7 +20,7 @@ from ..engine.words import Say, to_data
 from ..extensions import db
 from ..store.models import User
 from ..store.transactions import session_cursor, write
-from . import oidc
+from . import audit, oidc
 from .contact_methods import add_default_method
 from .paging import INSERT_NOTIFICATION, notification
 from .second_factors import has_factor
@@ -80,6 +80,8 @@ def sign_in_as(identity: Identity, *, create: bool, now: float) -> int:
         user = None
         if identity.subject is not None:
             user = db.session.execute(select(User).where(User.sso_subject == identity.subject)).scalar_one_or_none()
+        known = user or db.session.execute(select(User).where(User.email == identity.email)).scalar_one_or_none()
+        tracked = audit.track("user", known.id if known is not None else None)  # made, or its role changed
         if user is None:
             user = _by_email(identity, create, now)
         if not user.active:
@@ -90,6 +92,7 @@ def sign_in_as(identity: Identity, *, create: bool, now: float) -> int:
                 log.warning("single sign-on kept %s an admin: the last active admin", user.email)
             else:
                 user.role = identity.role
+        tracked.done(user.id)
         return user.id
     return write(work)
 
@@ -151,4 +154,5 @@ def tell_break_glass(user_id: int, address: str | None, now: float) -> None:
             values["body"] = json.dumps({"text": text, "say": to_data(text)}, ensure_ascii=False)
             session_cursor().execute(INSERT_NOTIFICATION, values)
         log.warning("break-glass sign-in by %s from %s", user.email, address)
+        audit.record("user", user.id, user.email, "break glass", actor=audit.Actor("user", user.id, user.email, address))
     write(work)

@@ -172,7 +172,7 @@ def token_doc(token_id: int) -> dict | None:
     if found is None:
         return None
     service = db.session.get(Service, found.service_id) if found.service_id is not None else None
-    return {"name": found.name, "kind": found.kind, "service": service.name if service else None,
+    return {"name": found.name, "kind": found.kind, "scope": found.scope, "service": service.name if service else None,
             "revoked": found.revoked_at is not None}
 
 

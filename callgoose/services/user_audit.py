@@ -1,5 +1,6 @@
 """A user's sub-document for the audit log (issue 19, item 5): their part of the S34 document
-(email, name, role, zone, contact methods, notification rules), whether they are active, and a
+(email, name, role, zone, contact methods, notification rules), whether they are active, their
+second factors (an authenticator app: yes or no, never its key; their passkeys' names), and a
 fingerprint of their password hash under ``password`` (the diff marks it changed, never shows it)."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from .. import channels
 from ..extensions import db
-from ..store.models import ContactMethod, NotificationRule, User
+from ..store.models import ContactMethod, NotificationRule, Passkey, User
 from . import audit
 
 
@@ -32,6 +33,9 @@ def user_doc(user_id: int) -> dict | None:
     return {"email": user.email, "name": user.name, "role": user.role, "active": user.active,
             "time_zone": user.time_zone, "language": user.language,
             "password": hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16],
+            "second_factors": {"authenticator_app": user.totp_secret is not None, "passkeys": [
+                name for (name,) in db.session.execute(select(Passkey.name).where(Passkey.user_id == user_id)
+                                                       .order_by(Passkey.id))]},
             "contact_methods": [_method(m) for m in methods],
             "notification_rules": [{"contact_method": names.get(r.contact_method_id), "after_minutes": r.after_minutes,
                                     "urgency": r.urgencies.split(",")} for r in rules]}

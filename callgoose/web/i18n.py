@@ -78,6 +78,7 @@ WORDS = {
     # the audit log (issue 19): who acts, what they did, and to what (services.audit)
     "user": _l("user"), "token": _l("token"), "link": _l("mail link"), "keypress": _l("keypress or SMS reply"),
     "push": _l("push or chat button"), "import": _l("import"), "system": _l("system"), "cli": _l("command line"),
+    "sso": _l("single sign-on"), "break glass": _l("signed in past single sign-on (break glass)"),
     "added": _l("added"), "changed": _l("changed"), "removed": _l("removed"), "reverted": _l("reverted"),
     "acknowledge": _l("acknowledge"), "unacknowledge": _l("unacknowledge"), "resolve": _l("resolve"),
     "escalate": _l("escalate"), "policy": _l("policy"), "service": _l("service"), "maintenance": _l("maintenance"),

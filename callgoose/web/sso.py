@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from .. import clock
 from ..engine.sso import networks, trusted_peer
-from ..services import oidc, sso
+from ..services import audit, oidc, sso
 from ..services.users import has_users
 from .access import NOT_SESSION, after_password, sign_in
 from .forms import LoginForm
@@ -37,6 +37,11 @@ def _client() -> oidc.Client:
     callback = (str(base).rstrip("/") + url_for("sso.oidc_callback") if base
                 else url_for("sso.oidc_callback", _external=True))
     return oidc.Client.of(current_app.config, callback)
+
+
+def _as_single_sign_on(name: str):
+    """The audit log's actor for the users and roles a sign-in makes: single sign-on, from here."""
+    return audit.acting(audit.Actor("sso", None, name, request.remote_addr))
 
 
 def _next(target: str | None) -> str:
@@ -70,8 +75,9 @@ def oidc_callback():
         abort(404)
     started = session.pop("oidc", None)
     try:
-        user_id = sso.sign_in_with_provider(current_app.config, _client(), started, request.args.to_dict(),
-                                            clock.now())
+        with _as_single_sign_on(oidc.provider_name(current_app.config)):
+            user_id = sso.sign_in_with_provider(current_app.config, _client(), started, request.args.to_dict(),
+                                                clock.now())
     except oidc.ProviderError as exc:
         log.warning("single sign-on failed: %s", exc.message)
         return _problem(exc.message, 502)
@@ -120,8 +126,9 @@ def trusted_header():
         return None
     groups_header = config.get("TRUSTED_HEADER_GROUPS")
     try:
-        user_id = sso.sign_in_from_proxy(email, request.headers.get(groups_header) if groups_header else None,
-                                         config, clock.now())
+        with _as_single_sign_on("trusted proxy"):
+            user_id = sso.sign_in_from_proxy(email, request.headers.get(groups_header) if groups_header else None,
+                                             config, clock.now())
     except sso.SsoRefused as exc:
         return _problem(exc.message, 403)
     sign_in(user_id, single_sign_on=True)
