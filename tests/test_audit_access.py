@@ -90,3 +90,17 @@ def test_a_break_glass_sign_in_is_audited_once_both_steps_pass(make_app, databas
     assert page.post("/login/local", data={"email": "other@example.com", "password": "correct horse"}
                      ).status_code == 422  # no second factor: refused, nothing audited
     assert len(_entries(app, "action = 'break glass'")) == 1
+
+
+def test_calendar_feeds_and_handoff_notices_are_audited_without_the_feeds_secret(app, admin, setup):
+    created = admin.post("/calendar-feeds", data={})
+    assert created.status_code == 302
+    feed_id = setup.query("SELECT id FROM calendar_feeds")[0][0]
+    assert admin.post(f"/calendar-feeds/{feed_id}/revoke").status_code == 302
+    assert admin.post("/notifications/me/handoffs", data={"on": "0"}).status_code == 302
+    changes = [e[6] for e in _entries(app, "subject_kind = 'user' AND action = 'changed'")]
+    assert changes == [[{"path": ["calendar_feeds"], "old": [], "new": ["own shifts"]}],
+                       [{"path": ["calendar_feeds"], "old": ["own shifts"], "new": []}],
+                       [{"path": ["handoff_notices"], "old": True, "new": False}]]
+    (prefix,) = setup.query("SELECT prefix FROM calendar_feeds")[0]
+    assert prefix not in json.dumps(_entries(app))

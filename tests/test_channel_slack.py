@@ -335,6 +335,11 @@ def test_a_linked_account_cannot_be_taken_over_and_can_be_unlinked(slack_app, se
     assert cy.post(f"/notifications/me/slack/{identity_id}/delete").status_code == 404  # not Cy's
     assert bo.post(f"/notifications/me/slack/{identity_id}/delete").status_code == 302
     assert setup.query("SELECT count(*) FROM slack_identities") == [(0,)]
+    linked = [c for (c,) in setup.query("SELECT changes FROM audit_entries WHERE subject_name = 'bo@example.com' "
+                                        "AND action = 'changed' ORDER BY id")]
+    assert [json.loads(c) if isinstance(c, str) else c for c in linked] == [  # the audit log has both
+        [{"path": ["slack_accounts"], "old": [], "new": ["@bo (T0CALLGOOSE)"]}],
+        [{"path": ["slack_accounts"], "old": ["@bo (T0CALLGOOSE)"], "new": []}]]
     press(slack_app, message, "acknowledge", responses, "r9")
     assert "/slack/link/" in answers(responses, "r9")[0]["text"]
     assert incident_state(setup) == ("triggered", [])

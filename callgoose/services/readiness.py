@@ -27,7 +27,7 @@ from ..extensions import db
 from ..store.hotpath import Sql, from_json, to_datetime
 from ..store.models import User
 from ..store.transactions import run_read, run_write, session_cursor, write
-from . import schedules
+from . import audit, schedules
 from .paging import INSERT_NOTIFICATION, notification
 
 DAY = 86400
@@ -233,5 +233,5 @@ def set_handoff_notices(user_id: int, on: bool) -> bool:
             return False
         user.handoff_notices = on
         return True
-    return write(work)
+    return write(audit.tracking("user", user_id, work))
 

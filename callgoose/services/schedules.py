@@ -426,7 +426,7 @@ def create_feed(user_id: int, schedule_id: int | None, now: float) -> str | None
         db.session.add(CalendarFeed(digest=_feed_digest(secret), prefix=secret[:10], schedule_id=schedule_id,
                                     user_id=user_id, created_at=clock.to_db(now)))
         return secret
-    return write(work)
+    return write(audit.tracking("user", user_id, work))  # the feed's schedule, never its secret
 
 
 def revoke_feed(feed_id: int, user_id: int, admin: bool, now: float) -> bool:
@@ -434,7 +434,9 @@ def revoke_feed(feed_id: int, user_id: int, admin: bool, now: float) -> bool:
         feed = db.session.get(CalendarFeed, feed_id)
         if feed is None or feed.revoked_at is not None or (feed.user_id != user_id and not admin):
             return False
+        tracked = audit.track("user", feed.user_id)
         feed.revoked_at = clock.to_db(now)
+        tracked.done()
         return True
     return write(work)
 

@@ -15,6 +15,7 @@ from ..extensions import db
 from ..store.hotpath import Sql
 from ..store.models import SlackIdentity, User
 from ..store.transactions import session_cursor, write
+from . import audit
 
 LINK = Sql("INSERT INTO slack_identities (team_id, slack_user_id, name, user_id, linked_at) "
            "VALUES (:team, :user, :name, :uid, :now) ON CONFLICT (team_id, slack_user_id) DO NOTHING")
@@ -66,7 +67,7 @@ def link(key: str, token: str, user_id: int, now: float) -> Offer:
         session_cursor().changed(LINK, {"team": found.team, "user": found.user, "name": found.name[:200],
                                         "uid": user_id, "now": clock.to_db(now)})
         return _owner(found.team, found.user)
-    if write(work) != user_id:
+    if write(audit.tracking("user", user_id, work)) != user_id:
         return Offer(found.team, found.user, found.name, problem="this Slack account is linked to another Callgoose user")
     return Offer(found.team, found.user, found.name, mine=True)
 
@@ -79,5 +80,5 @@ def of(user_id: int) -> list[SlackIdentity]:
 
 def unlink(user_id: int, identity_id: int) -> bool:
     """Unlink one of the user's Slack accounts: its presses no longer act."""
-    return write(lambda: db.session.execute(delete(SlackIdentity).where(
-        SlackIdentity.id == identity_id, SlackIdentity.user_id == user_id)).rowcount) == 1
+    return write(audit.tracking("user", user_id, lambda: db.session.execute(delete(SlackIdentity).where(
+        SlackIdentity.id == identity_id, SlackIdentity.user_id == user_id)).rowcount)) == 1

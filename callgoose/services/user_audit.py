@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from .. import channels
 from ..extensions import db
-from ..store.models import ContactMethod, NotificationRule, Passkey, User
+from ..store.models import CalendarFeed, ContactMethod, NotificationRule, Passkey, SlackIdentity, User
+from ..store.models import Schedule as ScheduleRow
 from . import audit
 
 
@@ -36,6 +37,13 @@ def user_doc(user_id: int) -> dict | None:
             "second_factors": {"authenticator_app": user.totp_secret is not None, "passkeys": [
                 name for (name,) in db.session.execute(select(Passkey.name).where(Passkey.user_id == user_id)
                                                        .order_by(Passkey.id))]},
+            "handoff_notices": bool(user.handoff_notices),
+            "slack_accounts": [f"{i.name or i.slack_user_id} ({i.team_id})" for i in db.session.execute(
+                select(SlackIdentity).where(SlackIdentity.user_id == user_id).order_by(SlackIdentity.id)).scalars()],
+            "calendar_feeds": [schedule or "own shifts" for (schedule,) in db.session.execute(
+                select(ScheduleRow.name).select_from(CalendarFeed).outerjoin(
+                    ScheduleRow, ScheduleRow.id == CalendarFeed.schedule_id).where(
+                    CalendarFeed.user_id == user_id, CalendarFeed.revoked_at.is_(None)).order_by(CalendarFeed.id))],
             "contact_methods": [_method(m) for m in methods],
             "notification_rules": [{"contact_method": names.get(r.contact_method_id), "after_minutes": r.after_minutes,
                                     "urgency": r.urgencies.split(",")} for r in rules]}
