@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from contextlib import contextmanager
 from urllib.parse import quote
 
@@ -223,3 +224,24 @@ def paging_app(make_app, database_url, tmp_path, smtp, twilio):
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium driven by Playwright (never a browser a tool downloads); skips, saying
+    why, only where Chromium or Playwright is missing (.ci/run installs both)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - depends on the machine
+        pytest.skip("needs the playwright package (pip install -e '.[test]')")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield launched
+        launched.close()

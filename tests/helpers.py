@@ -138,3 +138,14 @@ def next_code(secret: str) -> str:
     import pyotp
 
     return pyotp.TOTP(secret).at(int(time.time()) + 30)
+
+
+def virtual_authenticator(page):
+    """Chromium's virtual authenticator on ``page`` (the DevTools protocol's WebAuthn domain: CTAP2,
+    built in, resident keys, user verification): (the DevTools session, the authenticator's id)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    found = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+        "hasUserVerification": True, "isUserVerified": True}})
+    return cdp, found["authenticatorId"]

@@ -5,33 +5,17 @@ Set CALLGOOSE_SCREENSHOTS=docs to refresh the README's screenshots.
 """
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 from servers import post, running_servers
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
 
 try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-
-@pytest.fixture
-def browser():
-    if sync_playwright is None:
-        pytest.skip("needs the playwright package (pip install -e '.[test]')")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield browser
-        browser.close()
+    from playwright.sync_api import expect
+except ImportError:  # pragma: no cover - depends on the machine; the browser fixture skips
+    expect = None
 
 
 def add_user_form(page):

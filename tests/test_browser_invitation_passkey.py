@@ -6,9 +6,9 @@ DevTools protocol's WebAuthn domain, not a mock), signs out and signs in with th
 Skips, saying why, only where Chromium or Playwright is missing."""
 
 import pytest
+from helpers import virtual_authenticator
 from receivers import SmtpServer, links_in, text_of
 from servers import free_port, start_server
-from test_browser_passkeys import browser  # noqa: F401 - the Chromium fixture
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +25,7 @@ def mail_server():
 
 
 def test_an_invited_teammate_sets_a_password_and_a_passkey_then_signs_in_with_the_passkey(
-        browser, mail_server, make_app, add_user, setup_for, database_url, tmp_path):  # noqa: F811
+        browser, mail_server, make_app, add_user, setup_for, database_url, tmp_path):
     app = make_app(database_url, tmp_path)
     add_user(app, "lead@example.com")
     port = free_port()
@@ -43,11 +43,7 @@ def test_an_invited_teammate_sets_a_password_and_a_passkey_then_signs_in_with_th
         page = browser.new_page()
         problems = []
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        cdp = page.context.new_cdp_session(page)
-        cdp.send("WebAuthn.enable")
-        authenticator = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-            "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
-            "hasUserVerification": True, "isUserVerified": True}})["authenticatorId"]
+        cdp, authenticator = virtual_authenticator(page)
 
         page.goto(base + path)
         expect(page.get_by_role("heading", name="Welcome to Callgoose")).to_be_visible()

@@ -6,33 +6,16 @@ secure context, so WebAuthn works) whose CALLGOOSE_BASE_URL says the same.
 Skips, saying why, only where Chromium or Playwright is missing.
 """
 
-import os
-import shutil
-
 import pytest
+from helpers import virtual_authenticator
 from servers import free_port, start_server
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
 
 try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-
-@pytest.fixture
-def browser():
-    if sync_playwright is None:
-        pytest.skip("needs the playwright package (pip install -e '.[test]')")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield browser
-        browser.close()
+    from playwright.sync_api import expect
+except ImportError:  # pragma: no cover - depends on the machine; the browser fixture skips
+    expect = None
 
 
 @pytest.fixture
@@ -66,11 +49,7 @@ def test_register_a_passkey_then_sign_in_with_it_alone_and_as_a_second_factor(br
     page = browser.new_page()
     problems = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    authenticator = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
-        "hasUserVerification": True, "isUserVerified": True}})["authenticatorId"]
+    cdp, authenticator = virtual_authenticator(page)
 
     _sign_in_with_password(page, base)
     expect(page.get_by_role("link", name="Incidents")).to_be_visible()
@@ -108,11 +87,7 @@ def test_register_a_passkey_then_sign_in_with_it_alone_and_as_a_second_factor(br
 def test_a_passkey_of_another_site_or_none_signs_nobody_in(browser, server):
     base, setup = server
     page = browser.new_page()
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    authenticator = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
-        "hasUserVerification": True, "isUserVerified": True}})["authenticatorId"]
+    cdp, authenticator = virtual_authenticator(page)
     page.goto(base + "/login")
     cdp.send("WebAuthn.setAutomaticPresenceSimulation", {"authenticatorId": authenticator, "enabled": True})
     page.get_by_role("button", name="Sign in with a passkey").click()  # the authenticator holds none
