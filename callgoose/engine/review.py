@@ -221,8 +221,8 @@ def _delivered(page: PageFacts) -> Say:
 def _page(page: PageFacts, events: list[EventFacts], when) -> Fact:
     acted = next((e for e in events if e.kind in ACTED and page.user_id is not None and e.user_id == page.user_id
                   and (page.sent_at is None or e.at >= page.sent_at)), None)
-    acts = (Say("%(action)s at %(at)s (%(actor)s)", action=Word(acted.kind), at=when(acted.at), actor=acted.actor or "-")
-            if acted else Say("did not act"))
+    acts = (Say("%(action)s at %(at)s (%(actor)s)", action=Word(acted.kind), at=when(acted.at),
+                actor=acted.actor or "-") if acted else Say("did not act"))
     text = Say("%(person)s by %(channel)s (level %(level)s): queued %(queued)s, sent %(sent)s, %(delivered)s; "
                "%(acted)s.", person=page.person, channel=Word(page.channel),
                level=page.level + 1 if page.level is not None else "-", queued=when(page.queued_at),
@@ -251,7 +251,8 @@ def _times(incident: IncidentFacts, pages: list[PageFacts], events: list[EventFa
                 ("resolve", incident.resolved_at, targets.resolve if targets else None, Say("Time to resolve")))
     for name, at, target, label in measured:
         if at is None:
-            facts.append(Fact("time", None, Say("%(label)s: not yet.", label=label), {"measure": name, "seconds": None}))
+            facts.append(Fact("time", None, Say("%(label)s: not yet.", label=label),
+                              {"measure": name, "seconds": None}))
             continue
         seconds = (at - incident.created_at).total_seconds()
         verdict = _against(seconds, target)

@@ -92,7 +92,8 @@ def markdown(page: reviews.ReviewPage) -> str:
            f"- {_('Service')}: {_line(page.service_name)}", f"- {_('Status')}: {_line(word(incident.status))}",
            f"- {_('Opened')}: {_line(here(incident.created_at))}"]
     if review is not None:
-        out.append(f"- {_('Last changed by %(who)s at %(at)s', who=_line(review.updated_by or '-'), at=_line(here(review.updated_at)))}")
+        changed = _("Last changed by %(who)s at %(at)s.", who=review.updated_by or "-", at=here(review.updated_at))
+        out.append(f"- {_line(changed)}")
     for title, text in ((_("Summary"), review.summary if review else ""),
                         (_("Root cause"), review.root_cause if review else "")):
         out += ["", f"## {title}", "", *(_paragraphs(text) if text else [f"_{_('Not written yet.')}_"])]
