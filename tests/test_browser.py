@@ -128,8 +128,9 @@ def test_first_admin_token_live_incident_acknowledge_resolve(make_app, browser, 
         phone.context.add_cookies(page.context.cookies())
         incident_id = 3
         wide = {}
-        for path in ["/incidents", "/incidents?status=all", f"/incidents/{incident_id}", "/tokens", "/services",
-                     "/services/2", "/services/2/rules/new/trigger", "/test", "/calls", "/users", "/settings",
+        for path in ["/incidents", "/incidents?status=all", f"/incidents/{incident_id}",
+                     f"/incidents/{incident_id}/review", "/tokens", "/services", "/services/2",
+                     "/services/2/rules/new/trigger", "/test", "/calls", "/users", "/settings",
                      "/notifications/me", "/policies", "/policies/new", "/notifications", "/schedules", "/drills"]:
             phone.goto(base + path)
             width = phone.evaluate("document.documentElement.scrollWidth")

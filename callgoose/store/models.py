@@ -699,3 +699,19 @@ class AuditHead(db.Model):
     last_hash: Mapped[str] = mapped_column(String(64))
     first_id: Mapped[int] = mapped_column(default=1)
     anchor_hash: Mapped[str] = mapped_column(String(64))  # the previous hash of entry first_id
+
+
+class IncidentReview(db.Model):
+    """What people wrote in an incident's review (issue 20, item 5): a summary, a root cause and
+    follow-ups (engine.review.FollowUp as JSON), and who changed it last. The section Callgoose
+    writes itself is not stored: it is read from the incident, its calls and the ledger."""
+
+    __tablename__ = "incident_reviews"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    root_cause: Mapped[str] = mapped_column(Text, default="")
+    follow_ups: Mapped[list] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime]
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_by: Mapped[str | None] = mapped_column(String(254))  # the email, as it was

@@ -13,7 +13,7 @@ from .. import clock
 from ..engine import SpecError
 from ..engine.config import build_tags, parse_document, parse_time
 from ..engine.lifecycle import Action
-from ..services import audit, catalog, incidents, schedules, simulator
+from ..services import audit, catalog, incidents, reviews, schedules, simulator
 from .bearer import require_token
 from .errors import json_error
 from .params import audit_filters, page_number, query_time
@@ -51,6 +51,14 @@ def list_incidents():
 def get_incident(incident_id: int):
     found = incidents.get_incident(incident_id, g.api_token.service_id)
     return jsonify(incidents.to_dict(*found)) if found else _not_found()
+
+
+@bp.get("/incidents/<int:incident_id>/review")
+@require_token("read")
+def get_review(incident_id: int):
+    """An incident's review (issue 20, item 5): what people wrote and what Callgoose knows."""
+    found = reviews.document(incident_id, g.api_token.service_id)
+    return jsonify(found) if found is not None else _not_found()
 
 
 def _act(action: Action, incident_id: int):

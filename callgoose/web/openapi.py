@@ -32,6 +32,26 @@ _INCIDENT = {
         "shadow": {"const": True, "description": "only on an incident opened in a shadow run: it pages nobody"},
     },
 }
+_REVIEW = {
+    "type": "object", "required": ["incident", "summary", "root_cause", "follow_ups", "updated_at", "updated_by",
+                                   "facts"],
+    "properties": {
+        "incident": {"type": "object", "required": ["id", "title", "service", "status", "urgency", "created_at"]},
+        "summary": {"type": "string"}, "root_cause": {"type": "string"},
+        "follow_ups": {"type": "array", "items": {
+            "type": "object", "required": ["text", "owner_id", "owner", "link", "done"],
+            "properties": {"text": {"type": "string"}, "owner_id": {"type": ["integer", "null"]},
+                           "owner": {"type": ["string", "null"]}, "link": {"type": ["string", "null"]},
+                           "done": {"type": "boolean"}}}},
+        "updated_at": _TIME, "updated_by": {"type": ["string", "null"]},
+        "facts": {"type": "array", "description": "What Callgoose knows, in order: call, rule, tried, duplicates, "
+                  "replays, maintenance, page (person, channel, queued_at, sent_at, delivered, acted), time "
+                  "(first_page, acknowledge, resolve: seconds, and target_seconds once incidents have priorities), "
+                  "comment", "items": {
+                      "type": "object", "required": ["kind", "at", "words"],
+                      "properties": {"kind": {"type": "string"}, "at": _TIME, "words": {"type": "string"}}}},
+    },
+}
 _RESULT = {
     "type": "object", "required": ["id", "resolved", "triggered"], "additionalProperties": False,
     "properties": {
@@ -187,6 +207,11 @@ DOCUMENT = {
         "/v1/incidents/{id}": {"get": {
             "operationId": "getIncident", "parameters": [_ID],
             "responses": {"200": _json(_INCIDENT_REF, "The incident"), **_errors(401, 403, 404)}}},
+        "/v1/incidents/{id}/review": {"get": {
+            "operationId": "getIncidentReview", "summary": "An incident's review (issue 20): what people wrote "
+            "and what Callgoose knows", "parameters": [_ID],
+            "responses": {"200": _json(_REVIEW, "The review, as the dashboard's JSON export"),
+                          **_errors(401, 403, 404)}}},
         "/v1/incidents/{id}/acknowledge": {"post": {
             "operationId": "acknowledgeIncident", "parameters": [_ID],
             "responses": {"200": _json(_INCIDENT_REF, "Acknowledged (again: unchanged)"), **_errors(401, 403, 404, 409)}}},
@@ -292,7 +317,8 @@ DOCUMENT = {
 _SCOPES = {"process": INGEST, "pagerdutyEnqueue": INGEST, "pagerdutyChangeEnqueue": INGEST,
            "listIncidents": READ, "getIncident": READ, "simulateService": READ, "listSchedules": READ,
            "whoIsOnCall": READ, "scheduleShifts": READ, "acknowledgeIncident": WRITE, "resolveIncident": WRITE,
-           "startMaintenance": WRITE, "endMaintenance": WRITE, "listAuditEntries": READ}
+           "startMaintenance": WRITE, "endMaintenance": WRITE, "listAuditEntries": READ,
+           "getIncidentReview": READ}
 _SCOPE_WORDS = {
     INGEST: "Scope ingest: an ingestion token; a read-only or read-write API token gets 403.",
     READ: "Scope read: a read-only or read-write API token, or an ingestion token.",
