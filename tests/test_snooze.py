@@ -303,3 +303,67 @@ def test_two_workers_waking_at_once_wake_each_incident_once(paging_app, setup_fo
     again = setup.query("SELECT incident_id, count(*) FROM notifications WHERE kind = 'page' GROUP BY incident_id")
     assert {r[1] for r in again} == {2}  # the first page and one more, never two more
 
+
+
+# -- In real processes: `serve` takes the calls, `flask worker` wakes and pages ------------------
+
+def passes(app, *more: str) -> None:
+    """Twenty minutes pass (the clock of processes cannot be moved): the mail's one-a-minute limit
+    is over, and ``more`` statements make other times past (``:past``)."""
+    with app.app_context():
+        db.session.execute(db.text("UPDATE contact_methods SET last_sent_at = :past WHERE last_sent_at IS NOT NULL"),
+                           {"past": clock.to_db(time.time() - 20 * 60)})
+        for statement in more:
+            db.session.execute(db.text(statement), {"past": clock.to_db(time.time() - 1)})
+        db.session.commit()
+
+
+def sent_pages(setup):
+    return [n for n in notifications(setup) if n[1] == "page" and n[4] == "sent"]
+
+
+@pytest.mark.slow
+def test_a_real_server_and_worker_snooze_and_page_level_1_again(paging_app, setup_for, smtp, database_url, tmp_path):
+    """The alert, the acknowledge and the snooze go to a `serve` process over HTTP; the snooze's
+    time is then made past (the clock cannot wait 15 minutes), and a `flask worker` process wakes
+    the incident and pages level 1 again by mail. Neither log has an error."""
+    from servers import free_port, start_server, start_worker
+    from servers import post as http_post
+
+    setup = setup_for(paging_app)
+    configure(paging_app, people(TWO_LEVELS))
+    token = setup.token()
+    env = {"CALLGOOSE_SMTP_HOST": "127.0.0.1", "CALLGOOSE_SMTP_PORT": str(smtp.port),
+           "CALLGOOSE_MAIL_FROM": "pager@callgoose.test", "CALLGOOSE_BASE_URL": BASE,
+           "CALLGOOSE_WORKER_TICK_SECONDS": "1"}
+    port = free_port()
+    server = start_server(database_url, tmp_path, port, 4, "--no-worker", **env)
+    worker = start_worker(database_url, tmp_path, **env)
+    try:
+        assert http_post(port, token, firing("g1", "CPU high"))[0] == 201
+        incident_id = setup.query("SELECT id FROM incidents")[0][0]
+        smtp.mailbox.wait(1, timeout=30)
+        passes(paging_app)
+        assert http_post(port, token, {}, f"/v1/incidents/{incident_id}/acknowledge")[0] == 200
+        smtp.mailbox.wait(2, timeout=30)  # Ana hears it was acknowledged (by the token)
+        status, answer = http_post(port, token, {"minutes": 15}, f"/v1/incidents/{incident_id}/snooze")
+        assert status == 200 and answer["snoozed_until"].endswith("Z")
+        time.sleep(2.5)  # a few ticks: nothing happens while it is snoozed
+        assert setup.query("SELECT status FROM incidents")[0][0] == "acknowledged"
+        assert len(smtp.mailbox.messages) == 2
+        passes(paging_app, "UPDATE incidents SET snoozed_until = :past")
+        mails = smtp.mailbox.wait(3, timeout=30)
+    finally:
+        for proc in (server, worker):
+            proc.terminate()
+        assert server.wait(15) == 0 and worker.wait(15) == 0
+    assert [m["To"] for m in mails] == ["ana@example.com"] * 3
+    assert "Acknowledged by" in mails[1]["Subject"]
+    assert mails[2]["Subject"] == mails[0]["Subject"] == "[Callgoose] HIGH checkout-api: CPU high"
+    assert [(n[3], n[7]) for n in sent_pages(setup)] == [("ana@example.com", 0), ("ana@example.com", 0)]
+    assert setup.query("SELECT status FROM incidents")[0][0] == "triggered"
+    kinds = [k for k, _, _ in events(setup, incident_id)]
+    assert kinds == ["created", "acknowledged", "snoozed", "snooze_ended", "escalated"]
+    for name in ("worker.log", f"server-{port}.log"):
+        log = (tmp_path / name).read_text(errors="replace")
+        assert " ERROR " not in log and "Traceback" not in log, log[-2000:]
