@@ -57,7 +57,7 @@ def test_the_end_of_a_snooze_triggers_an_acknowledged_incident_and_leaves_others
     assert "snoozed_until" in RULES[Action.UNACKNOWLEDGE].clears
 
 
-@pytest.mark.parametrize("value, minutes", [(15, 15), (1440, 1440), ("60", 60), (" 90 ", 90)])
+@pytest.mark.parametrize("value, minutes", [(15, 15), (1440, 1440), ("60", 60), (" 90 ", 90), (79.0, 79)])
 def test_a_snooze_is_15_minutes_to_24_hours(value, minutes):
     assert snooze_minutes(value) == minutes
 

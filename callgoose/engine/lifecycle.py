@@ -91,6 +91,8 @@ def snooze_minutes(value) -> int:
     """A snooze's length in whole minutes, checked.
 
     :raises ValueError: not a whole number of minutes from 15 to 1440 (24 h); the message says so."""
+    if isinstance(value, float) and value.is_integer():  # JSON's 60.0 is the integer 60
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
         raise ValueError(f"minutes must be a whole number from {SNOOZE_MINUTES[0]} to {SNOOZE_MINUTES[1]}")
     minutes = int(str(value).strip())
