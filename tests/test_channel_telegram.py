@@ -357,11 +357,21 @@ def test_when_someone_else_acts_the_page_is_rewritten_with_the_buttons_still_of_
     (edited,) = tg.sent(CHAT)  # no second message: the page itself says it
     actor = setup.query("SELECT actor FROM incident_events WHERE kind = 'acknowledged'")[0][0]
     assert edited["text"] == f"Acknowledged by {actor}: checkout-api: CPU high\n{BASE}/incidents/{incident_id}"
-    assert list(buttons(edited)) == ["Resolve"]
+    assert list(buttons(edited)) == ["Snooze 1 h", "Resolve"]  # acknowledged: it may be snoozed (issue 20)
     assert [(k, s) for k, s, _e, _p in ledger(setup)] == [("page", "sent"), ("acknowledged", "sent")]
 
+    # Its Snooze button snoozes for an hour, for Ana; the page keeps its Resolve button.
+    update = tg.press(CHAT, message["message_id"], buttons(edited)["Snooze 1 h"])
+    assert deliver_update(client, update, telegram.webhook_secret("test", tg.token)).status_code == 200
+    status, until = setup.query("SELECT status, snoozed_until FROM incidents")[0]
+    assert status == "acknowledged" and until is not None
+    assert setup.query("SELECT actor FROM incident_events WHERE kind = 'snoozed'") == [
+        ("ana@example.com (via Telegram)",)]
+    assert tg.sent(CHAT)[0]["text"].endswith("\n\n✓ Snoozed for 1 h") and list(buttons(tg.sent(CHAT)[0])) == [
+        "Resolve"]
+
     # Its new Resolve button acts for Ana, on what the page carried.
-    update = tg.press(CHAT, message["message_id"], buttons(edited)["Resolve"])
+    update = tg.press(CHAT, message["message_id"], buttons(tg.sent(CHAT)[0])["Resolve"])
     assert deliver_update(client, update, telegram.webhook_secret("test", tg.token)).status_code == 200
     assert setup.query("SELECT status FROM incidents") == [("resolved",)]
     assert setup.query("SELECT actor FROM incident_events WHERE kind = 'resolved'") == [

@@ -134,6 +134,7 @@ def test_a_release_0_1_database_upgrades_in_place(bare_app, database_url, tmp_pa
     assert (repeats[0], str(repeats[1])[:19], repeats[2]) == (1, str(REPEATED)[:19], 1)
     with bare_app.app_context(), db.engine.connect() as conn:  # issue 19: an old token keeps all it could do
         assert conn.execute(sa.text("SELECT scope FROM api_tokens")).scalars().all() == ["ingest"]
+        assert conn.execute(sa.text("SELECT snoozed_until FROM incidents")).scalars().all() == [None]  # issue 20
     again = runner.invoke(args=["init-db"])
     assert again.exit_code == 0 and "already at schema 0035" in again.output
     assert counts(bare_app) == after_first  # a second init-db changes no row

@@ -54,6 +54,7 @@ ROUTES = [
     ("GET", "/v1/schedules/rota000/oncall", None, "read", 200, 403),
     ("GET", "/v1/schedules/rota000/shifts?from=2026-01-05T00:00:00Z&to=2026-01-06T00:00:00Z", None, "read", 200, 403),
     ("POST", "/v1/incidents/{id}/acknowledge", None, "write", 200, 200),
+    ("POST", "/v1/incidents/{id}/snooze", {"minutes": 60}, "write", 200, 200),
     ("POST", "/v1/incidents/{id}/resolve", None, "write", 200, 200),
     ("POST", "/v1/services/checkout-api/maintenance", {"until": None}, "write", 201, 201),
     ("DELETE", "/v1/services/checkout-api/maintenance", None, "write", 200, 200),
@@ -95,6 +96,7 @@ def test_a_read_only_token_on_a_write_gets_403_naming_the_scope_and_changes_noth
     post(client, world, firing("g1"))
     incident_id = client.get("/v1/incidents", headers=auth(token)).get_json()["incidents"][0]["id"]
     for method, path in (("POST", f"/v1/incidents/{incident_id}/acknowledge"),
+                         ("POST", f"/v1/incidents/{incident_id}/snooze"),
                          ("POST", f"/v1/incidents/{incident_id}/resolve"),
                          ("POST", "/v1/services/checkout-api/maintenance"),
                          ("DELETE", "/v1/services/checkout-api/maintenance")):
@@ -174,6 +176,7 @@ EXPECTED = {
     ("/sqibs-api/v1/process", "POST"): "ingest",
     ("/v1/incidents", "GET"): "read", ("/v1/incidents/<int:incident_id>", "GET"): "read",
     ("/v1/incidents/<int:incident_id>/acknowledge", "POST"): "write",
+    ("/v1/incidents/<int:incident_id>/snooze", "POST"): "write",
     ("/v1/incidents/<int:incident_id>/resolve", "POST"): "write",
     ("/v1/services/<name>/maintenance", "POST"): "write", ("/v1/services/<name>/maintenance", "DELETE"): "write",
     ("/v1/services/<name>/simulate", "GET"): "read", ("/v1/schedules", "GET"): "read",

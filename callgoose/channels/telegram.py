@@ -44,7 +44,8 @@ STATE_MARK = "\n\n✓ "  # what a press adds to its message, before the state
 RESOLVE_CODES = {code for (action, _whole), code in ACTION_CODES.items() if action == "resolve"}
 CHAT_ID = re.compile(r"[1-9][0-9]{0,15}")  # a private chat: the person's own user id
 
-DONE = {"acknowledge": Say("Acknowledged"), "resolve": Say("Resolved")}
+DONE = {"acknowledge": Say("Acknowledged"), "resolve": Say("Resolved"), "snooze": Say("Snoozed for 1 h")}
+LABELS = {"acknowledge": Say("Acknowledge"), "resolve": Say("Resolve"), "snooze": Say("Snooze 1 h")}
 # What a press could not do (services.actions' problems), worded for a button.
 PROBLEMS = {
     "this link is not valid": Say("This button is not valid."),
@@ -57,6 +58,7 @@ PROBLEMS = {
     "the incident was acknowledged already": Say("The incident was acknowledged already."),
     "the incident was resolved already": Say("The incident was resolved already."),
     "the incident is resolved; it cannot be acknowledged": Say("The incident is resolved; it cannot be acknowledged."),
+    "only an acknowledged incident can be snoozed": Say("Only an acknowledged incident can be snoozed."),
 }
 
 
@@ -199,7 +201,7 @@ def _keyboard(out: Outgoing, notification_id: int, actions: tuple[str, ...]) -> 
         token = out.sign(notification_id, action).rsplit("/l/", 1)[-1]
         if not token or len(token.encode()) > DATA_LIMIT:
             raise Permanent(f"a signed action of {len(token.encode())} bytes does not fit Telegram's callback data")
-        buttons.append({"text": out.words(Say("Acknowledge") if action == "acknowledge" else Say("Resolve")),
+        buttons.append({"text": out.words(LABELS[action]),
                         "callback_data": token})
     return {"inline_keyboard": [buttons]} if buttons else None
 
@@ -276,7 +278,7 @@ class Telegram(Channel):
                 continue
             states = {i.status for i in page.items}
             actions = ("acknowledge", "resolve") if "triggered" in states else \
-                ("resolve",) if "acknowledged" in states else ()
+                ("snooze", "resolve") if "acknowledged" in states else ()  # an acknowledged one may be snoozed
             text = fit(_listed(list(page.items), len(page.items), out.words, lambda item: item.status, actors,
                                header=False))
             edits.append(_Edit(chat_id, int(message_id), text, _keyboard(out, page.notification_id, actions),

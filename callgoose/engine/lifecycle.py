@@ -35,6 +35,8 @@ class Action(str, Enum):
     UNACKNOWLEDGE = "unacknowledge"
     RESOLVE = "resolve"
     COMMENT = "comment"
+    SNOOZE = "snooze"  # an acknowledged incident quiet until a chosen time (issue 20, item 3)
+    SNOOZE_ENDED = "snooze_ended"  # the time is up (the snooze job): triggered, paged again from level 1
 
 
 class TransitionRefused(ValueError):
@@ -51,7 +53,9 @@ class Rule:
     to: str | None  # the new status; None keeps the status
     event: str | None  # the timeline entry it writes; None writes none (repeats are counted)
     sets: str | None = None  # the time column set to now
-    clears: str | None = None  # the time column cleared
+    clears: tuple[str, ...] = ()  # the time columns cleared
+    until: str | None = None  # the time column set to the time the action names (``:until``)
+    due: str | None = None  # a time column that must have passed (``<= :now``): else nothing changes
     refusal: str = ""
 
 
@@ -63,11 +67,38 @@ RULES: dict[Action, Rule] = {rule.action: rule for rule in (
          refusal="the incident is resolved; it cannot be acknowledged"),
     Rule(Action.UNACKNOWLEDGE, allowed=(Status.ACKNOWLEDGED.value,),
          unchanged=(Status.TRIGGERED.value, Status.RESOLVED.value), to=Status.TRIGGERED.value,
-         event="unacknowledged", clears="acknowledged_at"),
+         event="unacknowledged", clears=("acknowledged_at", "snoozed_until")),
     Rule(Action.RESOLVE, allowed=ACTIVE, unchanged=(Status.RESOLVED.value,), to=Status.RESOLVED.value,
          event="resolved", sets="resolved_at"),
     Rule(Action.COMMENT, allowed=STATUSES, unchanged=(), to=None, event="comment"),
+    # Only an acknowledged incident: someone owns it and asks for quiet. Snoozing again sets a
+    # new time. A triggered one is acknowledged first (it is paging: someone has to take it).
+    Rule(Action.SNOOZE, allowed=(Status.ACKNOWLEDGED.value,), unchanged=(), to=None, event="snoozed",
+         until="snoozed_until", refusal="only an acknowledged incident can be snoozed"),
+    # The wake-up: only while still acknowledged and due, so two workers wake it once (the
+    # second's UPDATE finds the time cleared). A resolved incident stays resolved.
+    Rule(Action.SNOOZE_ENDED, allowed=(Status.ACKNOWLEDGED.value,),
+         unchanged=(Status.TRIGGERED.value, Status.RESOLVED.value), to=Status.TRIGGERED.value,
+         event="snooze_ended", clears=("acknowledged_at", "snoozed_until"), due="snoozed_until"),
 )}
+
+SNOOZE_MINUTES = (15, 1440)  # the shortest and longest snooze, in minutes
+SNOOZE_CHOICES = (15, 30, 60, 120, 240, 480, 1440)  # the dashboard's choices (any whole minutes between work)
+SNOOZE_LINK_MINUTES = 60  # a signed link's or push button's snooze ("Snooze 1 h")
+
+
+def snooze_minutes(value) -> int:
+    """A snooze's length in whole minutes, checked.
+
+    :raises ValueError: not a whole number of minutes from 15 to 1440 (24 h); the message says so."""
+    if isinstance(value, float) and value.is_integer():  # JSON's 60.0 is the integer 60
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
+        raise ValueError(f"minutes must be a whole number from {SNOOZE_MINUTES[0]} to {SNOOZE_MINUTES[1]}")
+    minutes = int(str(value).strip())
+    if not SNOOZE_MINUTES[0] <= minutes <= SNOOZE_MINUTES[1]:
+        raise ValueError(f"minutes must be from {SNOOZE_MINUTES[0]} (15 min) to {SNOOZE_MINUTES[1]} (24 h)")
+    return minutes
 
 
 def transition(action: Action, status: str) -> Rule | None:

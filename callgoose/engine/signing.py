@@ -76,7 +76,7 @@ def _opened(key: str, token: str, purpose: str, now: float) -> dict:
 # action, whether it acts on the one row's incident (mail's per-item links) or on everything
 # the message carried (a push's buttons), and when it expires; used once (its body is the nonce).
 ACTION_CODES = {("acknowledge", False): "a", ("resolve", False): "r", ("acknowledge", True): "A",
-                ("resolve", True): "R"}
+                ("resolve", True): "R", ("snooze", False): "s", ("snooze", True): "S"}  # snooze: 1 h
 _ACTION_OF = {code: pair for pair, code in ACTION_CODES.items()}
 
 

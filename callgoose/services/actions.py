@@ -14,9 +14,18 @@ from sqlalchemy import select
 from .. import channels, clock
 from ..channels.base import Presser, Refused
 from ..delivery import Settings
-from ..engine.lifecycle import Action, TransitionRefused
+from ..engine.lifecycle import SNOOZE_LINK_MINUTES, Action, Status, TransitionRefused
 from ..engine.paging import Kind, State
-from ..engine.signing import BadLink, code_digest, is_action, keyed_code, make_slack_link, read_action, read_link
+from ..engine.signing import (
+    BadLink,
+    code_digest,
+    is_action,
+    keyed_code,
+    make_action,
+    make_slack_link,
+    read_action,
+    read_link,
+)
 from ..extensions import db
 from ..store.hotpath import Sql
 from ..store.models import ContactMethod, Incident, Notification, Service, User
@@ -30,6 +39,7 @@ USE_CALLBACK = Sql("INSERT INTO used_callbacks (provider_id, used_at) VALUES (:i
                    "ON CONFLICT (provider_id) DO NOTHING")
 LINK_USED = Sql("SELECT 1 FROM used_links WHERE nonce = :nonce")
 DIGITS = {"1": Action.ACKNOWLEDGE, "2": Action.RESOLVE, "3": "escalate"}
+LINK_ACTIONS = {"acknowledge": Action.ACKNOWLEDGE, "resolve": Action.RESOLVE, "snooze": Action.SNOOZE}
 SMS_REPLY_SECONDS = 24 * 3600
 
 
@@ -41,6 +51,7 @@ class LinkPage:
     incident: Incident | None = None
     service: str | None = None
     problem: str | None = None
+    snooze: str | None = None  # once acknowledged: the signed action that snoozes it for an hour
 
 
 def _who(user_id: int | None, via: str) -> By:
@@ -59,6 +70,8 @@ class Signed:
     nonce: str
     via: str
     target: str | None = None  # the address the notification went to
+    notification: int | None = None  # a signed action's notification (a link mailed before: None)
+    whole: bool = False  # on everything the notification carried
 
 
 def _signed(key: str, token: str, now: float) -> Signed:
@@ -72,7 +85,8 @@ def _signed(key: str, token: str, now: float) -> Signed:
     if row is None or row.incident_id is None:
         raise NotFound(fields["notification"])
     incidents = _bundle(row) if fields["whole"] else [row.incident_id]
-    return Signed(fields["action"], incidents, row.user_id, fields["nonce"], via_words(row.channel), row.target)
+    return Signed(fields["action"], incidents, row.user_id, fields["nonce"], via_words(row.channel), row.target,
+                  row.id, fields["whole"])
 
 
 def callback(name: str, inbound, key: str, config, now: float,
@@ -135,9 +149,10 @@ def preview_link(key: str, token: str, now: float) -> LinkPage:
                                .where(Incident.id == signed.incidents[0])).first()
     if found is None:
         return LinkPage(problem="this incident no longer exists")
+    snooze = _snooze_token(key, signed, found[0], now)  # acknowledged meanwhile: it may still be snoozed
     if session_used(signed.nonce):
-        return LinkPage(signed.action, found[0], found[1], "this link has been used already")
-    return LinkPage(signed.action, found[0], found[1])
+        return LinkPage(signed.action, found[0], found[1], "this link has been used already", snooze)
+    return LinkPage(signed.action, found[0], found[1], snooze=snooze)
 
 
 def session_used(nonce: str) -> bool:
@@ -158,7 +173,7 @@ def act_by_link(key: str, token: str, now: float, who: str | None = None, as_use
         return LinkPage(problem="this incident no longer exists")
     if who is not None and who != signed.target:
         return LinkPage(signed.action, problem="this button was not sent to you")
-    action = Action.ACKNOWLEDGE if signed.action == "acknowledge" else Action.RESOLVE
+    action = LINK_ACTIONS[signed.action]
     if as_user is not None:
         person = db.session.get(User, as_user)
         if person is None or not person.active:
@@ -179,9 +194,10 @@ def act_by_link(key: str, token: str, now: float, who: str | None = None, as_use
         by = _who(signed.user_id, signed.via)
         did = 0
         problem = None
+        until = clock.to_db(now + 60 * SNOOZE_LINK_MINUTES) if action is Action.SNOOZE else None
         for incident_id in signed.incidents:
             try:
-                did += bool(changes.act(action, incident_id, by))
+                did += bool(changes.act(action, incident_id, by, until=until))
             except NotFound:
                 problem = problem or "this incident no longer exists"
             except TransitionRefused as exc:
@@ -195,7 +211,15 @@ def act_by_link(key: str, token: str, now: float, who: str | None = None, as_use
                                .where(Incident.id == signed.incidents[0])).first() if signed.incidents else None
     if found is None:
         return page
-    return LinkPage(page.action, found[0], found[1], page.problem)
+    return LinkPage(page.action, found[0], found[1], page.problem, _snooze_token(key, signed, found[0], now))
+
+
+def _snooze_token(key: str, signed: Signed, incident: Incident, now: float) -> str | None:
+    """The signed "Snooze 1 h" of the same notification, offered once its incident is acknowledged
+    (a link mailed before signed actions existed has no notification: none)."""
+    if signed.notification is None or signed.action == "snooze" or incident.status != Status.ACKNOWLEDGED.value:
+        return None
+    return make_action(key, signed.notification, "snooze", signed.whole, now)
 
 
 def _bundle(lead: Notification) -> list[int]:

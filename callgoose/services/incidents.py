@@ -20,6 +20,7 @@ from ..engine.lifecycle import (
     Action,
     Status,
     TransitionRefused,
+    snooze_minutes,
 )
 from ..extensions import db
 from ..store.models import ApiCall, ChangeCounter, Incident, IncidentEvent, Service
@@ -96,8 +97,11 @@ class Detail:
 
 
 def to_dict(incident: Incident, service_name: str) -> dict:
-    """The JSON shape of an incident (S36)."""
-    return snapshot.of_model(incident, service_name)
+    """The JSON shape of an incident (S36), with ``snoozed_until`` while it is snoozed."""
+    found = snapshot.of_model(incident, service_name)
+    if incident.snoozed_until is not None and incident.status == Status.ACKNOWLEDGED.value:
+        found["snoozed_until"] = clock.iso(incident.snoozed_until)
+    return found
 
 
 def list_incidents(query: Query, *, with_payload: bool = False) -> Page:
@@ -220,7 +224,8 @@ def detail(incident_id: int) -> Detail | None:
 
 
 def act(action: Action, incident_id: int, now: float, *, actor: str, user_id: int | None = None,
-        service_id: int | None = None, note: str | None = None) -> tuple[Incident, str] | None:
+        service_id: int | None = None, note: str | None = None, until: float | None = None
+        ) -> tuple[Incident, str] | None:
     """Apply a person's or a script's action to one incident, in one transaction.
 
     Acknowledging or resolving twice changes nothing. Returns the incident after the change,
@@ -230,7 +235,8 @@ def act(action: Action, incident_id: int, now: float, *, actor: str, user_id: in
     """
     def work():
         changes = Changes(session_cursor(), clock.to_db(now))
-        changes.act(action, incident_id, By(actor=actor, user_id=user_id), service_id=service_id, note=note)
+        changes.act(action, incident_id, By(actor=actor, user_id=user_id), service_id=service_id, note=note,
+                    until=clock.to_db(until))
         changes.finish()
     try:
         write(work)
@@ -249,6 +255,15 @@ def unacknowledge(incident_id: int, now: float, **who) -> tuple[Incident, str] |
 
 def resolve(incident_id: int, now: float, **who) -> tuple[Incident, str] | None:
     return act(Action.RESOLVE, incident_id, now, **who)
+
+
+def snooze(incident_id: int, now: float, minutes, **who) -> tuple[Incident, str] | None:
+    """Snooze an acknowledged incident for ``minutes`` (15 to 1440): at that time the snooze job
+    makes it triggered again and its policy pages from level 1. Snoozing again sets a new time.
+
+    :raises ValueError: ``minutes`` is out of bounds (the message says which).
+    :raises IncidentStateError: the incident is not acknowledged."""
+    return act(Action.SNOOZE, incident_id, now, until=now + 60 * snooze_minutes(minutes), **who)
 
 
 def comment(incident_id: int, now: float, *, text: str, **who) -> tuple[Incident, str] | None:

@@ -80,10 +80,13 @@ def statement(action: Action, by_mapping: bool) -> Sql:
     sets = [f"status = '{rule.to}'"] if rule.to else []
     if rule.sets:
         sets.append(f"{rule.sets} = :now")
-    if rule.clears:
-        sets.append(f"{rule.clears} = NULL")
+    if rule.until:
+        sets.append(f"{rule.until} = :until")
+    sets += [f"{column} = NULL" for column in rule.clears]
     sets.append("version = version + 1")
     where = "service_id = :sid AND mapping_key = :mkey" if by_mapping else "id = :id"
+    if rule.due:
+        where += f" AND {rule.due} <= :now"
     return Sql(f"UPDATE incidents SET {', '.join(sets)} WHERE {where} AND {_status_test(rule.allowed)} "
                "RETURNING id")
 
@@ -144,12 +147,16 @@ class Changes:
 
     def apply(self, action: Action, by: By, *, incident_id: int | None = None,
               service_id: int | None = None, mapping_key: str | None = None,
-              note: str | None = None, service_paging=None) -> list[int]:
+              note: str | None = None, service_paging=None, until=None) -> list[int]:
         """Apply ``action`` where its rule allows it (to one incident, or to the active ones of
         a mapping value); return the ids it changed. ``service_paging``: the service's cached
-        paging, when the caller has it (then a service without webhooks reads none)."""
+        paging, when the caller has it (then a service without webhooks reads none). ``until``:
+        the time a snooze ends (database time)."""
         if incident_id is not None:
-            rows = self.cursor.execute(statement(action, False), {"id": incident_id, "now": self.now_db})
+            params = {"id": incident_id, "now": self.now_db}
+            if RULES[action].until:
+                params["until"] = until
+            rows = self.cursor.execute(statement(action, False), params)
         else:
             rows = self.cursor.execute(statement(action, True), {
                 "sid": service_id, "mkey": mapping_key, "now": self.now_db})
@@ -161,8 +168,9 @@ class Changes:
         return ids
 
     def act(self, action: Action, incident_id: int, by: By, *, service_id: int | None = None,
-            note: str | None = None) -> bool:
+            note: str | None = None, until=None) -> bool:
         """A person's (or script's) action on one incident: whether it changed anything.
+        ``until``: when a snooze ends (database time); its timeline note is that time in UTC.
 
         :raises NotFound: no such incident within ``service_id``.
         :raises TransitionRefused: the incident's status does not allow it.
@@ -174,9 +182,12 @@ class Changes:
         rule = transition(action, row[0])
         if rule is None:
             return False
-        done = bool(self.apply(action, by, incident_id=incident_id, note=note))
+        if rule.until:
+            note = f"until {clock.iso(until)}"
+        done = bool(self.apply(action, by, incident_id=incident_id, note=note, until=until))
         if done:
             self.audit(incident_id, action.value, [{"path": ["status"], "old": row[0], "new": rule.to}] if rule.to
+                       else [{"path": [rule.until], "new": clock.iso(until)}] if rule.until
                        else [{"path": ["note"], "new": note}], by)
         return done
 

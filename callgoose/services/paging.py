@@ -277,8 +277,9 @@ def _acted(cursor: Cursor, now_db, incident_id: int, action: Action, by, webhook
         kind = Kind.ACKNOWLEDGED if action is Action.ACKNOWLEDGE else Kind.RESOLVED
         _follow_ups(cursor, now_db, incident_id, kind, by.actor, by.user_id)
         queue_events(cursor, now_db, incident_id, f"incident.{word}", webhooks)
-    elif action is Action.UNACKNOWLEDGE:
-        # Back to triggered: the policy starts again from its first level at the next tick.
+    elif action in (Action.UNACKNOWLEDGE, Action.SNOOZE_ENDED):
+        # Back to triggered (by a person, or a snooze's time is up): the policy starts again
+        # from its first level at the next tick.
         cursor.execute(RESTART_ESCALATION, {"id": incident_id, "now": now_db})
 
 

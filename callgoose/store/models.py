@@ -229,6 +229,9 @@ class Incident(db.Model):
         Index("ix_incidents_status_created", "status", "created_at"),
         Index("ix_incidents_created", "created_at", "id"),  # the list of every incident, newest first
         Index("ix_incidents_service_status", "service_id", "status"),
+        # the snooze job's due incidents; a new incident (NULL) adds nothing to it
+        Index("ix_incidents_snoozed_until", "snoozed_until", sqlite_where=text("snoozed_until IS NOT NULL"),
+              postgresql_where=text("snoozed_until IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -257,6 +260,8 @@ class Incident(db.Model):
     last_seen_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
+    # acknowledged and quiet until then; the snooze job makes it triggered again (issue 20, item 3)
+    snoozed_until: Mapped[datetime | None]
     stored_payload: Mapped[StoredPayload | None] = relationship(lazy="select")
 
     @property

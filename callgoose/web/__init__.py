@@ -13,6 +13,7 @@ def register(app) -> None:
 
     from flask_babel import get_locale
 
+    from ..engine.lifecycle import SNOOZE_CHOICES
     from ..engine.paging import EVENTS, RATE_LIMITED
     from ..extensions import csrf, db, login_manager
     from . import (
@@ -89,6 +90,8 @@ def register(app) -> None:
     app.jinja_env.globals["answer_words"] = i18n.answer_words
     app.jinja_env.globals["viewer_zone"] = i18n.viewer_zone
     app.jinja_env.globals["link_problem"] = i18n.link_problem
+    app.jinja_env.globals["snooze_choices"] = SNOOZE_CHOICES  # the incident page's snooze form
+    app.jinja_env.globals["snooze_words"] = i18n.snooze_words
     app.jinja_env.globals["timedelta"] = timedelta
     app.jinja_env.globals["webhook_events"] = EVENTS  # the service webhook form's choices
     app.jinja_env.globals["RATE_LIMITED"] = RATE_LIMITED  # a page's reason to wait (services.outbox)

@@ -1,7 +1,7 @@
 """The JSON API for scripts (S36), with the same tokens as the endpoint.
 
 A service token reaches only its own service: anything else answers 404. Each route declares the
-scope it needs (issue 19): reads take ``read``, acknowledge, resolve and maintenance ``write``;
+scope it needs (issue 19): reads take ``read``, acknowledge, snooze, resolve and maintenance ``write``;
 an ingestion token has both, a read-only API token only ``read`` (services/tokens.GRANTS).
 """
 
@@ -74,6 +74,21 @@ def _act(action: Action, incident_id: int):
 @require_token("write")
 def acknowledge(incident_id: int):
     return _act(Action.ACKNOWLEDGE, incident_id)
+
+
+@bp.post("/incidents/<int:incident_id>/snooze")
+@require_token("write")
+def snooze(incident_id: int):
+    """Snooze an acknowledged incident for ``{"minutes": N}`` (15 to 1440); 409 when it is not acknowledged."""
+    body = request.get_json(silent=True)
+    try:
+        found = incidents.snooze(incident_id, clock.now(), body.get("minutes") if isinstance(body, dict) else None,
+                                 actor=f"API token {g.api_token.name}", service_id=g.api_token.service_id)
+    except incidents.IncidentStateError as exc:
+        return json_error(409, str(exc))
+    except ValueError as exc:
+        return json_error(400, f'Send {{"minutes": N}}: {exc}.')
+    return jsonify(incidents.to_dict(*found)) if found else _not_found()
 
 
 @bp.post("/incidents/<int:incident_id>/resolve")

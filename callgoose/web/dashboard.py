@@ -23,11 +23,11 @@ from flask_login import current_user, login_required
 from wtforms.fields import SelectChoice
 
 from .. import clock
-from ..engine.lifecycle import Action
+from ..engine.lifecycle import Action, snooze_minutes
 from ..services import catalog, incidents, simulator, tokens
 from .access import admin_required
 from .forms import CommentForm, TokenForm
-from .i18n import fault
+from .i18n import fault, word
 from .params import page_number, text, whole_number
 from .presenters import SAMPLE, endpoint_url, pretty_payload
 
@@ -124,7 +124,7 @@ def _act(incident_id: int, action: Action, **kwargs):
         if found is None:
             abort(404, "No such incident.")
     except incidents.IncidentStateError as exc:
-        flash(fault(exc), "error")
+        flash(word(str(exc)), "error")  # engine.lifecycle's refusal, in the reader's language
     response = make_response(_back(url_for("dashboard.incident", incident_id=incident_id)))
     response.headers["HX-Trigger"] = "incidents-changed"
     return response
@@ -135,6 +135,18 @@ def _act(incident_id: int, action: Action, **kwargs):
 def incident_action(incident_id: int, action: str):
     """Acknowledge, unacknowledge or resolve one incident."""
     return _act(incident_id, ACTIONS[action])
+
+
+@bp.post("/incidents/<int:incident_id>/snooze")
+@login_required
+def snooze(incident_id: int):
+    """Snooze an acknowledged incident: one of the choices, or a custom number of minutes."""
+    minutes = (request.form.get("custom") or "").strip() or request.form.get("minutes")
+    try:
+        return _act(incident_id, Action.SNOOZE, until=clock.now() + 60 * snooze_minutes(minutes))
+    except ValueError:
+        flash(_("Snooze for 15 minutes to 24 hours (1440 minutes)."), "error")
+        return redirect(url_for("dashboard.incident", incident_id=incident_id))
 
 
 @bp.post("/incidents/<int:incident_id>/comment")

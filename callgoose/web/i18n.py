@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_timedelta
 from flask import has_request_context, request
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -53,6 +53,9 @@ WORDS = {
     "nobody_on_call": _l("nobody on call"), "urgency_raised": _l("urgency raised"),
     "not_answered": _l("not answered"), "retitled": _l("title changed"),
     "redescribed": _l("description changed"),
+    "snoozed": _l("snoozed"), "snooze_ended": _l("snooze ended: triggered again"),
+    "only an acknowledged incident can be snoozed": _l("Only an acknowledged incident can be snoozed."),
+    "the incident is resolved; it cannot be acknowledged": _l("The incident is resolved; it cannot be acknowledged."),
     # a notification's delivery state (engine.paging.State)
     "pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"), "failed": _l("failed"),
     "unknown": _l("outcome unknown"), "cancelled": _l("cancelled"), "shadow": _l("held: shadow run"),
@@ -139,7 +142,15 @@ LINK_PROBLEMS = {
     "the incident was acknowledged already": _l("The incident was acknowledged already."),
     "the incident was resolved already": _l("The incident was resolved already."),
     "the incident is resolved; it cannot be acknowledged": _l("The incident is resolved; it cannot be acknowledged."),
+    "only an acknowledged incident can be snoozed": _l("Only an acknowledged incident can be snoozed."),
 }
+
+
+def snooze_words(minutes: int) -> str:
+    """A snooze's length as a choice reads: "15 minutes", "1 hour", "24 hours"."""
+    if minutes % 60:
+        return ngettext("%(num)d minute", "%(num)d minutes", minutes)
+    return ngettext("%(num)d hour", "%(num)d hours", minutes // 60)
 
 
 def link_problem(text: str | None) -> str:
@@ -257,6 +268,7 @@ _NOTES = (
      lambda m: _("escalated to level %(num)s, repeat %(round)s: %(sent)s notification(s) queued",
                  num=m[1], round=m[2], sent=m[3]) if m[2] else
      _("escalated to level %(num)s: %(sent)s notification(s) queued", num=m[1], sent=m[3])),
+    (re.compile(r"^until (\d{4}-\d\d-\d\dT[\d:.]+)Z$"), lambda m: _("until %(time)s", time=here(m[1]))),
     (re.compile(r"^service (.+) deleted$", re.S), lambda m: _("service %(name)s deleted", name=m[1])),
     (re.compile(r"^from (\w+) to (\w+): (\d+) notification\(s\) queued$"),
      lambda m: _("from %(old)s to %(new)s: %(sent)s notification(s) queued", old=word(m[1]), new=word(m[2]),

@@ -30,6 +30,8 @@ _INCIDENT = {
         "mapping_value": {"type": ["string", "null"]}, "duplicate_count": {"type": "integer", "minimum": 0},
         "created_at": {"type": "string", "format": "date-time"}, "acknowledged_at": _TIME, "resolved_at": _TIME,
         "shadow": {"const": True, "description": "only on an incident opened in a shadow run: it pages nobody"},
+        "snoozed_until": {"type": "string", "format": "date-time",
+                          "description": "only while it is acknowledged and snoozed: then it is triggered again"},
     },
 }
 _REVIEW = {
@@ -215,6 +217,16 @@ DOCUMENT = {
         "/v1/incidents/{id}/acknowledge": {"post": {
             "operationId": "acknowledgeIncident", "parameters": [_ID],
             "responses": {"200": _json(_INCIDENT_REF, "Acknowledged (again: unchanged)"), **_errors(401, 403, 404, 409)}}},
+        "/v1/incidents/{id}/snooze": {"post": {
+            "operationId": "snoozeIncident", "parameters": [_ID],
+            "description": "Snooze an acknowledged incident: at the time it ends, the incident is triggered again "
+                           "and its escalation policy pages from level 1. Snoozing again sets a new time; a resolve "
+                           "ends the snooze.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["minutes"], "additionalProperties": False,
+                "properties": {"minutes": {"type": "integer", "minimum": 15, "maximum": 1440}}}}}},
+            "responses": {"200": _json(_INCIDENT_REF, "Snoozed (the incident has snoozed_until)"),
+                          **_errors(400, 401, 403, 404, 409)}}},
         "/v1/incidents/{id}/resolve": {"post": {
             "operationId": "resolveIncident", "parameters": [_ID],
             "responses": {"200": _json(_INCIDENT_REF, "Resolved (again: unchanged)"), **_errors(401, 403, 404)}}},
@@ -317,8 +329,9 @@ DOCUMENT = {
 _SCOPES = {"process": INGEST, "pagerdutyEnqueue": INGEST, "pagerdutyChangeEnqueue": INGEST,
            "listIncidents": READ, "getIncident": READ, "simulateService": READ, "listSchedules": READ,
            "whoIsOnCall": READ, "scheduleShifts": READ, "acknowledgeIncident": WRITE, "resolveIncident": WRITE,
-           "startMaintenance": WRITE, "endMaintenance": WRITE, "listAuditEntries": READ,
-           "getIncidentReview": READ}
+            "snoozeIncident": WRITE,
+            "startMaintenance": WRITE, "endMaintenance": WRITE, "listAuditEntries": READ,
+            "getIncidentReview": READ}
 _SCOPE_WORDS = {
     INGEST: "Scope ingest: an ingestion token; a read-only or read-write API token gets 403.",
     READ: "Scope read: a read-only or read-write API token, or an ingestion token.",
