@@ -699,3 +699,18 @@ class AuditHead(db.Model):
     last_hash: Mapped[str] = mapped_column(String(64))
     first_id: Mapped[int] = mapped_column(default=1)
     anchor_hash: Mapped[str] = mapped_column(String(64))  # the previous hash of entry first_id
+
+
+class PayRate(db.Model):
+    """An hourly rate for hours on call (issue 20): a person's (``schedule_id`` empty), a
+    schedule's (``user_id`` empty), or a person's on one schedule; the most specific applies."""
+
+    __tablename__ = "pay_rates"
+    __table_args__ = (Index("uq_pay_rates_subject", "user_id", "schedule_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
+    rate: Mapped[float]
+    holiday_rate: Mapped[float | None]  # None: the rate
+    updated_at: Mapped[datetime]
