@@ -158,3 +158,27 @@ def test_an_admin_sets_and_removes_a_rate_and_it_is_audited(history, client):
 def test_an_unknown_report_is_404(history, setup, client):
     answer = client.get("/v1/reports/nope", headers={"Authorization": f"Bearer {setup.token()}"})
     assert answer.status_code == 404 and answer.get_json()["message"] == "No such report for this token."
+
+
+def test_try_the_fix_opens_the_rule_editor_with_low_urgency_over_the_ranges_calls(history, setup, client):
+    from helpers import firing, post
+
+    from callgoose.engine.rules import build_trigger
+    from callgoose.services import catalog
+
+    token = setup.token()
+    for key in ("a", "b"):
+        post(client, token, firing(key))
+    _sign_in(client, *_add_user(history))
+    html = client.get(f"/reports?{RANGE}&zone=UTC").get_data(as_text=True)
+    start, end = int(utc("2026-11-01T00:00:00+00:00").timestamp()), int(utc("2026-12-01T00:00:00+00:00").timestamp())
+    link = f"/services/1/rules/1?fix=low_urgency&amp;calls_from={start}&amp;calls_to={end}"
+    assert link in html
+    editor = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert 'value="low" selected' in editor or 'value="low" checked' in editor
+    assert f'name="calls_from" value="{start}"' in editor and 'id="dry-run-range"' in editor
+    with history.app_context():
+        spec = build_trigger(ALERTMANAGER["trigger"][0], "rule")
+        now = clock.now()
+        assert catalog.dry_run(1, "trigger", 1, spec, between=(now - 60, now + 60)).calls == 2
+        assert catalog.dry_run(1, "trigger", 1, spec, between=(start, end)).calls == 0
