@@ -182,3 +182,27 @@ def test_try_the_fix_opens_the_rule_editor_with_low_urgency_over_the_ranges_call
         now = clock.now()
         assert catalog.dry_run(1, "trigger", 1, spec, between=(now - 60, now + 60)).calls == 2
         assert catalog.dry_run(1, "trigger", 1, spec, between=(start, end)).calls == 0
+
+
+def test_the_seeded_month_fills_every_report(app, setup, add_user, sign_in, client):
+    sign_in(client, *add_user(app))
+    result = app.test_cli_runner().invoke(args=["seed-demo", "--calls", "1200", "--incidents", "300", "--days", "30"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    headers = {"Authorization": f"Bearer {token}"}
+    response = client.get("/v1/reports/response", headers=headers).get_json()["groups"]
+    assert len(response["service"]) > 5 and response["all"][0]["ack_median"] >= 60.0
+    people = client.get("/v1/reports/interruptions", headers=headers).get_json()["people"]
+    assert {p["person"] for p in people} == {"Ana", "Ben", "Kenji", "Sara"}
+    assert all(p["sleep"] > 0 and p["business"] > 0 for p in people)
+    assert {p["zone"] for p in people} == {"Europe/Berlin", "America/New_York", "Asia/Tokyo", "Europe/Lisbon"}
+    oncall = client.get("/v1/reports/oncall", headers=headers).get_json()["schedules"]
+    assert [s["schedule"] for s in oncall] == ["demo-primary", "demo-secondary"]
+    for s in oncall:  # every hour of the range is someone's (or nobody's)
+        assert round(sum(p["hours"] for p in s["people"]) + s["nobody_hours"], 2) == s["hours"]
+    sara = next(p for p in oncall[0]["people"] if p["person"] == "Sara")
+    assert sara["override_taken"] == 48.0 and sum(p["override_given"] for p in oncall[0]["people"]) <= 48.0
+    rules = client.get("/v1/reports/rules", headers=headers).get_json()["rules"]
+    assert rules[0]["pages"] > 0 and any(r["fix"] == "low_urgency" for r in rules)
+    html = client.get("/reports").get_data(as_text=True)
+    assert html.count('<svg class="report-chart"') == 5 and "fix=low_urgency" in html
