@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date
 
 from sqlalchemy import and_, select
@@ -16,6 +17,7 @@ from ..engine.reports import Range
 from ..extensions import db
 from ..store.models import Incident, IncidentEvent, Notification, Rule, Service, User
 from ..store.models import Schedule as ScheduleRow
+from ..store.hotpath import Sql, to_datetime
 from ..store.transactions import session_cursor
 from . import pay_rates
 from .schedules import load
@@ -34,41 +36,76 @@ def _between(column, span: Range):
     return and_(column >= clock.to_db(span.start), column < clock.to_db(span.end))
 
 
+INCIDENTS = Sql("""
+    SELECT i.id, s.name, i.created_at, i.acknowledged_at, i.resolved_at, i.rule_id, i.service_id
+    FROM incidents i JOIN services s ON s.id = i.service_id
+    WHERE i.created_at >= :start AND i.created_at < :end AND i.shadow = :no
+""")
+DELIVERIES = Sql("""
+    SELECT n.user_id, n.sent_at, i.rule_id, i.service_id, n.channel FROM notifications n JOIN incidents i ON i.id = n.incident_id
+    WHERE n.kind = 'page' AND n.status = 'sent' AND n.user_id IS NOT NULL AND n.sent_at >= :start
+      AND n.sent_at < :end
+""")
+
+
+def _stamp(value) -> float | None:
+    return clock.from_db(to_datetime(value))
+
+
 def _incidents(span: Range) -> list[dict]:
-    rows = db.session.execute(
-        select(Incident.id, Service.name, Incident.created_at, Incident.acknowledged_at, Incident.resolved_at,
-               Incident.rule_id, Incident.service_id)
-        .join(Service, Service.id == Incident.service_id)
-        .where(_between(Incident.created_at, span), Incident.shadow.is_(False))).all()
-    return [{"id": i, "service": s, "created": clock.from_db(c), "acknowledged": clock.from_db(a),
-             "resolved": clock.from_db(r), "rule": rule, "service_id": sid} for i, s, c, a, r, rule, sid in rows]
+    """The incidents opened in the range (not those of a shadow run: they paged nobody), through
+    the driver's cursor (the ORM's row processing cost 40 times the query here)."""
+    rows = session_cursor().execute(INCIDENTS, {"start": clock.to_db(span.start), "end": clock.to_db(span.end),
+                                                "no": False}).fetchall()
+    return [{"id": i, "service": s, "created": _stamp(c), "acknowledged": _stamp(a), "resolved": _stamp(r),
+             "rule": rule, "service_id": sid} for i, s, c, a, r, rule, sid in rows]
 
 
-def response(span: Range) -> dict:
+class _Reads:
+    """What several reports of one page share, read once: the range's incidents, its waking
+    deliveries, and the people."""
+
+    def __init__(self, span: Range):
+        self.span = span
+
+    @cached_property
+    def incidents(self) -> list[dict]:
+        return _incidents(self.span)
+
+    @cached_property
+    def deliveries(self) -> list[tuple]:
+        return _deliveries(self.span)
+
+    @cached_property
+    def people(self) -> dict[int, tuple[str, str]]:
+        return _people()
+
+    @cached_property
+    def interruptions(self) -> list:
+        return engine.interruptions(self.deliveries, {u: z for u, (_, z) in self.people.items()})
+
+
+def response(reads: _Reads) -> dict:
     """Time to acknowledge and to resolve of the incidents opened in the range, per group."""
-    return {"groups": engine.response_times(_incidents(span), span.zone)}
+    return {"groups": engine.response_times(reads.incidents, reads.span.zone)}
 
 
 def _deliveries(span: Range) -> list[tuple]:
-    """Pages sent to a person through a waking channel in the range: (user, sent at, rule id)."""
-    waking = [name for name, channel in channels.REGISTRY.items() if channel.wakes]
-    rows = db.session.execute(
-        select(Notification.user_id, Notification.sent_at, Incident.rule_id, Incident.service_id)
-        .join(Incident, Incident.id == Notification.incident_id)
-        .where(Notification.kind == "page", Notification.status == "sent", Notification.user_id.is_not(None),
-               Notification.channel.in_(waking), _between(Notification.sent_at, span))).all()
-    return [(u, clock.from_db(at), (sid, rule)) for u, at, rule, sid in rows]
+    """Pages sent to a person through a waking channel in the range: (user, sent at, (service, rule))."""
+    waking = {name for name, channel in channels.REGISTRY.items() if channel.wakes}
+    rows = session_cursor().execute(DELIVERIES, {"start": clock.to_db(span.start),
+                                                 "end": clock.to_db(span.end)}).fetchall()
+    return [(u, _stamp(at), (sid, rule)) for u, at, rule, sid, channel in rows if channel in waking]
 
 
 def _people() -> dict[int, tuple[str, str]]:
     return {u.id: (u.name or u.email, u.time_zone) for u in db.session.execute(select(User)).scalars()}
 
 
-def interruptions(span: Range) -> dict:
+def interruptions(reads: _Reads) -> dict:
     """Interruptions per person, split by the part of the day in each person's own zone."""
-    people = _people()
-    found = engine.interruptions(_deliveries(span), {u: z for u, (_, z) in people.items()})
-    counts = engine.per_person(found)
+    people = reads.people
+    counts = engine.per_person(reads.interruptions)
     rows = [{"person": people.get(u, (f"user {u}", "UTC"))[0], "zone": people.get(u, ("", "UTC"))[1], **c}
             for u, c in counts.items()]
     return {"people": sorted(rows, key=lambda r: (-r["total"], r["person"]))}
@@ -88,10 +125,11 @@ def holiday_dates(country: str | None, span: Range) -> frozenset[date]:
     return frozenset(found.keys())
 
 
-def oncall(span: Range, country: str | None = None) -> dict:
+def oncall(reads: _Reads, country: str | None = None) -> dict:
     """Hours on call per schedule and person, with overrides, holiday hours, rates and pay."""
+    span = reads.span
     days = holiday_dates(country, span)
-    people, rates = _people(), pay_rates.table()
+    people, rates = reads.people, pay_rates.table()
     found = []
     for row in db.session.execute(select(ScheduleRow).order_by(ScheduleRow.name)).scalars():
         schedule = load(session_cursor(), row.id, span.start, span.end)
@@ -108,10 +146,10 @@ def oncall(span: Range, country: str | None = None) -> dict:
     return {"country": country.upper() if country else None, "schedules": found}
 
 
-def rules(span: Range) -> dict:
+def rules(reads: _Reads) -> dict:
     """The noisiest trigger rules: pages, sleep-hour interruptions, incidents resolved by a call
     within 5 minutes; each with what its dry run should try."""
-    incidents = _incidents(span)
+    span, incidents = reads.span, reads.incidents
     by_call = set(db.session.execute(select(IncidentEvent.incident_id).join(
         Incident, Incident.id == IncidentEvent.incident_id).where(
         _between(Incident.created_at, span), IncidentEvent.kind == "resolved",
@@ -119,9 +157,7 @@ def rules(span: Range) -> dict:
     pages = db.session.execute(select(Incident.service_id, Incident.rule_id).join(
         Notification, Notification.incident_id == Incident.id).where(
         Notification.kind == "page", _between(Notification.queued_at, span))).all()
-    people = _people()
-    sleeping = [i for i in engine.interruptions(_deliveries(span), {u: z for u, (_, z) in people.items()})
-                if i.part == "sleep"]
+    sleeping = [i for i in reads.interruptions if i.part == "sleep"]
     known = {r.id: r for r in db.session.execute(select(Rule).where(Rule.kind == "trigger")).scalars()}
     services = {s.id: s for s in db.session.execute(select(Service)).scalars()}
     rows = engine.noisy_rules(incidents, by_call, pages, sleeping)
@@ -135,11 +171,11 @@ def rules(span: Range) -> dict:
     return {"rules": rows}
 
 
-def report(name: str, span: Range, country: str | None = None) -> Report:
+def report(name: str, reads: _Reads, country: str | None = None) -> Report:
     """One report over a range. :raises engine.RangeError: a country it does not know."""
-    data = oncall(span, country) if name == "oncall" else {
-        "response": response, "interruptions": interruptions, "rules": rules}[name](span)
-    return Report(name, span, data)
+    data = oncall(reads, country) if name == "oncall" else {
+        "response": response, "interruptions": interruptions, "rules": rules}[name](reads)
+    return Report(name, reads.span, data)
 
 
 def read(names: tuple[str, ...], from_text: str | None, to_text: str | None, zone_name: str | None,
@@ -150,4 +186,5 @@ def read(names: tuple[str, ...], from_text: str | None, to_text: str | None, zon
     span = engine.parse_range(from_text, to_text, zone_name, now, default_zone)
     if country and not re.fullmatch(r"[A-Za-z]{2,3}", country):
         raise engine.RangeError("country must be a country code, e.g. DE")
-    return {name: report(name, span, country or None) for name in names}
+    reads = _Reads(span)
+    return {name: report(name, reads, country or None) for name in names}
