@@ -34,6 +34,9 @@ def test_dates_are_local_midnights_and_to_is_inclusive_across_a_dst_change():
     (("2026-12-01", "2026-12-02", "Mars/Olympus"), "IANA time zone"),
     (("yesterday", None, "UTC"), "from must be a date"),
     (("2026-12-01T00:00:00", None, "UTC"), "with an offset"),
+    (("0001-01-01", "0001-01-02", "UTC"), "between the years 1970 and 9998"),
+    (("2026-12-01", "9999-12-31", "UTC"), "to must be"),
+    (("2026-12-01", "2026-12-02T00:00:00+25:00", "UTC"), "to must be a date"),
 ])
 def test_bad_ranges_are_refused_with_a_reason(args, message):
     with pytest.raises(reports.RangeError, match=message):

@@ -46,9 +46,12 @@ def _bound(text: str, tz, name: str, inclusive_day: bool) -> tuple[float, date]:
     try:
         if len(text) == 10:  # a local date: its midnight (the day after it for ``to``)
             day = date.fromisoformat(text)
-            day = day + timedelta(days=1) if inclusive_day else day
-            return instant(datetime.combine(day, datetime.min.time()), tz), day
-        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "Zz" else text)
+            if 1970 <= day.year <= 9998:
+                day = day + timedelta(days=1) if inclusive_day else day
+                return instant(datetime.combine(day, datetime.min.time()), tz), day
+            parsed = datetime.combine(day, datetime.min.time(), tz)  # refused below
+        else:
+            parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "Zz" else text)
     except (ValueError, OverflowError):
         raise RangeError(f"{name} must be a date (YYYY-MM-DD) or an ISO 8601 time with an offset") from None
     if parsed.tzinfo is None:
