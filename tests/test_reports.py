@@ -20,7 +20,8 @@ def utc(text: str) -> datetime:
 
 
 def _incident(sid, rule_id, n, created, ack=None, resolved=None, by_call=False):
-    found = Incident(id=n, service_id=sid, title=f"#{n}", urgency="high", status="resolved" if resolved else "triggered",
+    found = Incident(id=n, service_id=sid, title=f"#{n}", urgency="high",
+                     status="resolved" if resolved else "triggered",
                      mapping_value=str(n), mapping_key=None, rule_id=rule_id, created_at=utc(created),
                      last_seen_at=utc(created), acknowledged_at=ack and utc(ack), resolved_at=resolved and utc(resolved))
     db.session.add(found)

@@ -258,7 +258,8 @@ def seed(engine, now: float, *, calls: int, incidents: int, days: int = 35, seed
                 ack_event["user_id"], ack_event["actor"] = paged, pager.emails[paged]
         writer.rows["incidents"].append({
             "id": incident_id, "service_id": sid, "title": summary, "payload_digest": open_call["payload_digest"],
-            "rule_id": pager.rule(sid, low), "urgency": "low" if low else "high", "status": status, "mapping_value": key, "mapping_key": mapping_key(key),
+            "rule_id": pager.rule(sid, low), "urgency": "low" if low else "high", "status": status,
+            "mapping_value": key, "mapping_key": mapping_key(key),
             "duplicate_count": repeats, "first_repeat_at": clock.to_db(first_repeat) if first_repeat else None,
             "version": version, "created_by_call": open_call["id"], "created_at": clock.to_db(opened),
             "last_seen_at": clock.to_db(last), "acknowledged_at": clock.to_db(acknowledged_at),

@@ -35,8 +35,8 @@ def _monday_before(at: float) -> str:
 def document(start: float, now: float) -> dict:
     """The people and schedules (S34): demo-primary rotates weekly at 09:00 Berlin time, with
     Sara taking two days of it last week; demo-secondary rotates daily in New York."""
-    users = [{"email": e, "name": n, "time_zone": z, "contact_methods": [{"name": "phone", "type": "sms", "address": p}]}
-             for e, n, z, p in PEOPLE]
+    users = [{"email": e, "name": n, "time_zone": z,
+              "contact_methods": [{"name": "phone", "type": "sms", "address": p}]} for e, n, z, p in PEOPLE]
     taken = datetime.fromtimestamp(now - 6 * 86400, timezone.utc).replace(minute=0, second=0, microsecond=0)
     return {"users": users, "schedules": [
         {"name": "demo-primary", "time_zone": "Europe/Berlin", "layers": [

@@ -42,7 +42,8 @@ INCIDENTS = Sql("""
     WHERE i.created_at >= :start AND i.created_at < :end AND i.shadow = :no
 """)
 DELIVERIES = Sql("""
-    SELECT n.user_id, n.sent_at, i.rule_id, i.service_id, n.channel FROM notifications n JOIN incidents i ON i.id = n.incident_id
+    SELECT n.user_id, n.sent_at, i.rule_id, i.service_id, n.channel
+    FROM notifications n JOIN incidents i ON i.id = n.incident_id
     WHERE n.kind = 'page' AND n.status = 'sent' AND n.user_id IS NOT NULL AND n.sent_at >= :start
       AND n.sent_at < :end
 """)
