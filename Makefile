@@ -33,6 +33,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/schedules.py
 	$(BIN)/python bench/rota.py
 	$(BIN)/python bench/isolation.py
+	$(BIN)/python bench/reports.py $(REPORTS_ARGS)
 
 openapi: $(VENV)/.installed
 	$(BIN)/python -c "import json; from callgoose.web.openapi import DOCUMENT; open('docs/openapi.json', 'w').write(json.dumps(DOCUMENT, indent=2) + '\\n')"

@@ -182,6 +182,7 @@ EXPECTED = {
     ("/v1/services/<name>/simulate", "GET"): "read", ("/v1/schedules", "GET"): "read",
     ("/v1/schedules/<name>/oncall", "GET"): "read", ("/v1/schedules/<name>/shifts", "GET"): "read",
     ("/v1/audit", "GET"): "read", ("/v1/incidents/<int:incident_id>/review", "GET"): "read",
+    ("/v1/reports/<name>", "GET"): "read",
     ("/v2/enqueue", "POST"): "ingest", ("/v2/change/enqueue", "POST"): "ingest",
     ("/v2/alerts", "POST"): "ingest", ("/v2/alerts/requests/<request_id>", "GET"): "ingest",
     **{(f"/v2/alerts/<path:identifier>/{a}", m): "ingest" for a, ms in (

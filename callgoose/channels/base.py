@@ -196,6 +196,7 @@ class Channel:
     edits: bool = False  # a follow-up rewrites the pages it follows (Outgoing.earlier)
     exported: bool = True  # written to the configuration document
     form: bool = True  # added on My notifications by its fields (Web Push: by the browser instead)
+    wakes: bool = True  # can wake a person (reports count its pages as interruptions; not email)
     calls: bool = False  # rings a phone: stricter limits on codes, tests and pages
     url_field: str | None = None  # the field whose URL the user gives (the SSRF guard checks it)
     links: bool = False  # each item of a page carries its own signed links (mail)

@@ -9,6 +9,7 @@ from .base import Channel, Field, Outgoing, check_email
 
 class Email(Channel):
     name = "email"
+    wakes = False  # mail waits for the morning: not an interruption
     label = Say("Email")
     noun = Say("email")
     needs = ("SMTP_HOST",)

@@ -651,15 +651,31 @@ class DryRun(NamedTuple):
     differences: list  # engine.dryrun.Difference, newest first
 
 
-def dry_run(service_id: int, kind: str, rule_id: int | None, rule, limit: int = DRY_RUN_CALLS) -> DryRun | None:
-    """What an edited rule would change in the service's last ``limit`` calls (nothing is saved)."""
+CALLS_BETWEEN = Sql("""
+    SELECT c.id, c.received_at, c.source, p.text FROM api_call_services s
+    JOIN api_calls c ON c.id = s.call_id LEFT JOIN payloads p ON p.digest = c.payload_digest
+    WHERE s.service_id = :sid AND s.received_at >= :start AND s.received_at < :end
+    ORDER BY s.received_at DESC LIMIT :n
+""")
+DRY_RUN_RANGE_CALLS = 2000  # a report's "try the fix" (issue 20): the newest of a range's calls
+
+
+def dry_run(service_id: int, kind: str, rule_id: int | None, rule, limit: int = DRY_RUN_CALLS,
+            between: tuple[float, float] | None = None) -> DryRun | None:
+    """What an edited rule would change in the service's last ``limit`` calls, or in its calls
+    ``between`` two instants (the newest 2000; a report's "try the fix"); nothing is saved."""
     rows = run_read(db.engine, lambda cursor: service_rows(cursor, service_id))
     if not rows:
         return None
     current = load_specs(db.engine, SpecCache(), rows)[0]
     if isinstance(current, Exception):
         raise current
-    calls = session_cursor().execute(LAST_CALLS, {"sid": service_id, "n": limit}).fetchall()
+    if between is None:
+        calls = session_cursor().execute(LAST_CALLS, {"sid": service_id, "n": limit}).fetchall()
+    else:
+        calls = session_cursor().execute(CALLS_BETWEEN, {"sid": service_id, "start": clock.to_db(between[0]),
+                                                         "end": clock.to_db(between[1]),
+                                                         "n": DRY_RUN_RANGE_CALLS}).fetchall()
     return DryRun(len(calls), compare(current, with_rule(current, kind, rule_id, rule), calls))
 
 

@@ -36,6 +36,8 @@ from .ingestion import (
     call_services,
     new_call_id,
 )
+from . import demo_people
+from .demo_people import INSERT_PAGE
 from .lifecycle import BUMP_COUNTER, INSERT_EVENT
 from .tokens import create_token
 
@@ -50,7 +52,7 @@ INSERT_INCIDENT = Sql("""
         mapping_key, duplicate_count, first_repeat_at, version, rule_id, created_by_call, created_at,
         last_seen_at, acknowledged_at, resolved_at)
     VALUES (:id, :service_id, :title, NULL, :payload_digest, :urgency, :status, :mapping_value, :mapping_key,
-        :duplicate_count, :first_repeat_at, :version, NULL, :created_by_call, :created_at, :last_seen_at,
+        :duplicate_count, :first_repeat_at, :version, :rule_id, :created_by_call, :created_at, :last_seen_at,
         :acknowledged_at, :resolved_at)
 """)
 INSERT_MARKER = Sql("""
@@ -90,7 +92,7 @@ class _Writer:
         self.engine = engine
         self.progress = progress
         self.rows: dict[str, list[dict]] = {"payloads": [], "incidents": [], "calls": [], "links": [], "events": [],
-                                            "markers": []}
+                                            "markers": [], "pages": []}
         self.calls = 0
         self.payloads = 0
         self.changes = 0
@@ -120,7 +122,8 @@ class _Writer:
 
         def work(cursor):
             for sql, name in ((STORE_PAYLOAD, "payloads"), (INSERT_INCIDENT, "incidents"), (INSERT_CALL, "calls"),
-                              (INSERT_CALL_SERVICES, "links"), (INSERT_EVENT, "events"), (INSERT_MARKER, "markers")):
+                              (INSERT_CALL_SERVICES, "links"), (INSERT_EVENT, "events"), (INSERT_MARKER, "markers"),
+                              (INSERT_PAGE, "pages")):
                 if rows[name]:
                     cursor.executemany(sql, rows[name])
             if changes:
@@ -156,9 +159,11 @@ def seed(engine, now: float, *, calls: int, incidents: int, days: int = 35, seed
     if incidents < 1 or calls < 2 * incidents:
         raise ValueError("seed-demo needs at least one incident and two calls per incident")
     rng = random.Random(seed_value)
+    people_rng = random.Random(seed_value + 1)  # the people's part (issue 20) leaves the rest as it was
     result = SeedResult()
     names = [f"demo-{area}" for area in AREAS]
-    import_config({"services": [_rules(n) for n in names]}, now)
+    start = now - days * DAY
+    import_config({"services": [_rules(n) for n in names], **demo_people.document(start, now)}, now)
     def new_token():
         token, plaintext = create_token(f"demo {secrets.token_hex(3)}", None, now)
         db.session.flush()
@@ -172,7 +177,7 @@ def seed(engine, now: float, *, calls: int, incidents: int, days: int = 35, seed
     result.services = len(services)
     writer = _Writer(engine, progress)
     spare = calls - 2 * incidents  # calls beyond an opening and a resolving one per incident
-    start = now - days * DAY
+    pager = run_read(engine, lambda cursor: demo_people.Pager(cursor, start, now))
 
     def call_row(at: float, sid: int, name: str, status: int, digest: str | None, size: int, outcome) -> dict:
         return {"id": new_call_id(at), "received_at": clock.to_db(at), "token_id": token_id, "token_name": "demo",
@@ -219,11 +224,14 @@ def seed(engine, now: float, *, calls: int, incidents: int, days: int = 35, seed
             status = TRIGGERED
         acknowledged_at = resolved_at = None
         version = 1 + repeats
+        low = people_rng.random() < 0.3  # the catch-all rule held: low urgency, nobody paged
+        ack_event = None
         if status in (ACKNOWLEDGED, RESOLVED) and rng.random() < 0.5:
             acknowledged_at = last + 60
-            writer.rows["events"].append({"incident_id": incident_id, "at": clock.to_db(acknowledged_at),
-                                          "kind": RULES[Action.ACKNOWLEDGE].event, "api_call_id": None, "user_id": None,
-                                          "actor": "oncall@example.com", "note": None})
+            ack_event = {"incident_id": incident_id, "at": clock.to_db(acknowledged_at),
+                         "kind": RULES[Action.ACKNOWLEDGE].event, "api_call_id": None, "user_id": None,
+                         "actor": "oncall@example.com", "note": None}
+            writer.rows["events"].append(ack_event)
             version += 1
         closing = None
         if status == RESOLVED:
@@ -243,9 +251,15 @@ def seed(engine, now: float, *, calls: int, incidents: int, days: int = 35, seed
             noise = '{"status":"pending","groupKey":"%s"}' % key
             writer.call(call_row(at, sid, name, 202, writer.payload(noise), len(noise),
                                  ServiceOutcome(name, sid, 202, misses=(miss,))))
+        if not low:
+            paged, pages = pager.pages(incident_id, opened, acknowledged_at, resolved_at)
+            writer.rows["pages"].extend(pages)
+            if ack_event is not None and paged is not None:  # the person paged acknowledged it
+                ack_event["user_id"], ack_event["actor"] = paged, pager.emails[paged]
         writer.rows["incidents"].append({
             "id": incident_id, "service_id": sid, "title": summary, "payload_digest": open_call["payload_digest"],
-            "urgency": "high", "status": status, "mapping_value": key, "mapping_key": mapping_key(key),
+            "rule_id": pager.rule(sid, low), "urgency": "low" if low else "high", "status": status,
+            "mapping_value": key, "mapping_key": mapping_key(key),
             "duplicate_count": repeats, "first_repeat_at": clock.to_db(first_repeat) if first_repeat else None,
             "version": version, "created_by_call": open_call["id"], "created_at": clock.to_db(opened),
             "last_seen_at": clock.to_db(last), "acknowledged_at": clock.to_db(acknowledged_at),

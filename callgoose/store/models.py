@@ -720,3 +720,18 @@ class IncidentReview(db.Model):
     updated_at: Mapped[datetime]
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     updated_by: Mapped[str | None] = mapped_column(String(254))  # the email, as it was
+
+
+class PayRate(db.Model):
+    """An hourly rate for hours on call (issue 20): a person's (``schedule_id`` empty), a
+    schedule's (``user_id`` empty), or a person's on one schedule; the most specific applies."""
+
+    __tablename__ = "pay_rates"
+    __table_args__ = (Index("uq_pay_rates_subject", "user_id", "schedule_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
+    rate: Mapped[float]
+    holiday_rate: Mapped[float | None]  # None: the rate
+    updated_at: Mapped[datetime]

@@ -14,9 +14,10 @@ from ..engine import SpecError
 from ..engine.config import build_tags, parse_document, parse_time
 from ..engine.lifecycle import Action
 from ..services import audit, catalog, incidents, reviews, schedules, simulator
+from ..services.reports import NAMES as REPORTS
 from .bearer import require_token
 from .errors import json_error
-from .params import audit_filters, page_number, query_time
+from .params import audit_filters, page_number, query_time, report_args
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 PER_PAGE = 50
@@ -205,3 +206,16 @@ def simulate_service(name: str):
                     "steps": [{"at": clock.iso(clock.to_db(s.at)), "level": s.level + 1, "repeat": s.round,
                                "user": emails.get(s.user) if s.user is not None else None, "channel": s.channel,
                                "reason": s.reason} for s in result.steps]})
+
+
+@bp.get("/reports/<name>")
+@require_token("read")
+def report(name: str):
+    """A report of the Reports page as JSON (issue 20): ``?from=&to=&zone=&country=`` (dates or
+    ISO times; default the last 30 days in UTC), a global token only."""
+    refused = _global_only("The reports API")
+    if not refused and name not in REPORTS:
+        return _not_found("report")
+    found = refused or report_args((name,), request.args, "UTC")[name]
+    return refused or jsonify({"report": name, "from": clock.iso(clock.to_db(found.range.start)),
+                               "to": clock.iso(clock.to_db(found.range.end)), "zone": found.range.zone, **found.data})

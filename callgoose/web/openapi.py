@@ -319,6 +319,28 @@ DOCUMENT = {
                                "page": {"type": "integer"}, "per_page": {"type": "integer"},
                                "pages": {"type": "integer"}, "total": {"type": "integer"}}}, "One page"),
                 **_errors(400, 401, 403)}}},
+        "/v1/reports/{name}": {"get": {
+            "operationId": "getReport",
+            "description": "A report of the Reports page (issue 20; global tokens only): response (time to "
+                           "acknowledge and to resolve per service and week), interruptions (per person, in their "
+                           "own zone), oncall (hours on call per schedule and person, with pay), rules (the "
+                           "noisiest trigger rules). Default range: the last 30 days; at most 366 days.",
+            "parameters": [
+                {"name": "name", "in": "path", "required": True,
+                 "schema": {"type": "string", "enum": ["response", "interruptions", "oncall", "rules"]}},
+                {"name": "from", "in": "query", "schema": {"type": "string"},
+                 "description": "A date (YYYY-MM-DD, local midnight in zone) or an ISO 8601 time with an offset"},
+                {"name": "to", "in": "query", "schema": {"type": "string"},
+                 "description": "A date (inclusive: the day's end) or an ISO 8601 time with an offset"},
+                {"name": "zone", "in": "query", "schema": {"type": "string"},
+                 "description": "An IANA time zone the dates and weeks are read in (default UTC)"},
+                {"name": "country", "in": "query", "schema": {"type": "string"},
+                 "description": "oncall: count the public holidays of this country (ISO 3166 code) separately"}],
+            "responses": {"200": _json({
+                "type": "object", "required": ["report", "from", "to", "zone"],
+                "properties": {"report": {"type": "string"}, "from": {"type": "string", "format": "date-time"},
+                               "to": {"type": "string", "format": "date-time"}, "zone": {"type": "string"}}},
+                "The report"), **_errors(400, 401, 403)}}},
         **openapi_opsgenie.PATHS,
     },
 }
@@ -331,7 +353,7 @@ _SCOPES = {"process": INGEST, "pagerdutyEnqueue": INGEST, "pagerdutyChangeEnqueu
            "whoIsOnCall": READ, "scheduleShifts": READ, "acknowledgeIncident": WRITE, "resolveIncident": WRITE,
             "snoozeIncident": WRITE,
             "startMaintenance": WRITE, "endMaintenance": WRITE, "listAuditEntries": READ,
-            "getIncidentReview": READ}
+            "getIncidentReview": READ, "getReport": READ}
 _SCOPE_WORDS = {
     INGEST: "Scope ingest: an ingestion token; a read-only or read-write API token gets 403.",
     READ: "Scope read: a read-only or read-write API token, or an ingestion token.",

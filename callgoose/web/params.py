@@ -11,6 +11,10 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from werkzeug.exceptions import BadRequest
+
+from .. import clock
+from ..engine.reports import RangeError
+from ..services import reports
 from werkzeug.routing import IntegerConverter
 
 MAX_ID = 2**31 - 1  # the largest id column value PostgreSQL holds (integer); SQLite holds more
@@ -27,6 +31,16 @@ class DatabaseId(IntegerConverter):
 
 class BadParam(BadRequest):
     """A query or form value that cannot be used."""
+
+
+def report_args(names: tuple[str, ...], args, default_zone: str) -> dict:
+    """Reports (issue 20) over ``?from=&to=&zone=&country=``.
+    :raises BadParam: a bad range, zone or country (a 400 that says which)."""
+    try:
+        return reports.read(names, args.get("from"), args.get("to"), args.get("zone"), default_zone,
+                            args.get("country"), clock.now())
+    except RangeError as exc:
+        raise BadParam(str(exc)) from None
 
 
 def whole_number(value: str | None, name: str, low: int = 1, high: int = MAX_ID) -> int | None:

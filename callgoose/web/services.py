@@ -38,6 +38,7 @@ from ..engine.rules import build_resolve, build_trigger
 from ..services import audit, catalog, heartbeats
 from .access import admin_required
 from .i18n import fault, say, viewer_zone
+from .params import whole_number
 
 bp = Blueprint("services", __name__)
 SLOTS = 5  # condition rows in the rule form (the limit of S18)
@@ -364,7 +365,16 @@ def _prefilled(values: dict, kind: str) -> dict:
         conditions[free] = {"json_key": args["cond_key"][:1000], "contains": [args.get("cond_items", "")[:200]],
                             "mode": "all"}
         values = {**values, "conditions": conditions}
+    if args.get("fix") == "low_urgency":  # a report's "try the fix" (issue 20)
+        values = {**values, "urgency": "low"}
     return {**values, **{name: args[name][:1000] for name in KEY_FIELDS[kind] if name in args}}
+
+
+def _calls_between(values) -> tuple[float, float] | None:
+    """The calls a report's "try the fix" link names (``calls_from``/``calls_to``, epoch seconds)."""
+    start = whole_number(values.get("calls_from"), "calls_from", 0, 253_000_000_000)
+    end = whole_number(values.get("calls_to"), "calls_to", 0, 253_000_000_000)
+    return (start, end) if start is not None and end is not None else None
 
 
 def _deleted_meanwhile(item):
@@ -391,8 +401,8 @@ def _save_rule(item, kind: str, existing):
     try:
         spec = (build_trigger if kind == "trigger" else build_resolve)(doc, "rule")
         if request.form.get("dry_run"):  # run the edit against the stored calls; save nothing
-            return _render_rule_form(item, kind, existing, shown, {}, 200,
-                                     _found(catalog.dry_run(item.id, kind, existing.id if existing else None, spec)))
+            return _render_rule_form(item, kind, existing, shown, {}, 200, _found(catalog.dry_run(
+                item.id, kind, existing.id if existing else None, spec, between=_calls_between(request.form))))
         _found(catalog.store_rule(item.id, kind, existing.id if existing else None, spec))
     except SpecError as exc:
         return _render_rule_form(item, kind, existing, shown, {_field_of(exc, slots): say(exc.message)}, 422)

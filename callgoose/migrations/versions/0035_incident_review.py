@@ -1,13 +1,13 @@
 """Incident reviews (issue 20, item 5): what people wrote about an incident.
 
 Revision ID: 0035
-Revises: 0033
+Revises: 0034
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0035'
-down_revision = '0033'
+down_revision = '0034'
 branch_labels = None
 depends_on = None
 
