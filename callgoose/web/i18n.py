@@ -52,7 +52,7 @@ WORDS = {
     "exhausted": _l("escalation finished, nobody acknowledged"), "unreachable": _l("nobody reachable"),
     "nobody_on_call": _l("nobody on call"), "urgency_raised": _l("urgency raised"),
     "not_answered": _l("not answered"), "retitled": _l("title changed"),
-    "redescribed": _l("description changed"),
+    "redescribed": _l("description changed"), "reprioritized": _l("priority changed"),
     # a notification's delivery state (engine.paging.State)
     "pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"), "failed": _l("failed"),
     "unknown": _l("outcome unknown"), "cancelled": _l("cancelled"), "shadow": _l("held: shadow run"),

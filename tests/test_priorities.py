@@ -1,0 +1,133 @@
+"""Priorities P1-P5 (issue 20, item 1): rules that set them, the S34 document, the incident object."""
+
+import json
+
+import pytest
+from helpers import ALERTMANAGER, configure, firing, post
+
+from callgoose.engine import Payload, ServiceSpec, SpecError, evaluate
+from callgoose.engine.priorities import DEFAULT_URGENCIES, build_priorities
+from callgoose.engine.rules import build_trigger
+
+SEVERITY = {"priority_from": "commonLabels.severity", "priority_map": {"critical": "P1", "warning": "P3"}}
+
+
+def hit(payload: dict | str, urgencies=None, **rule):
+    spec = ServiceSpec("s", trigger=(build_trigger(rule, "t"),), urgencies=urgencies or dict(DEFAULT_URGENCIES))
+    payload = Payload.from_text(payload if isinstance(payload, str) else json.dumps(payload))
+    found = evaluate(spec, payload).trigger
+    return found.priority, found.urgency
+
+
+def test_a_rule_without_priority_takes_it_from_its_urgency():
+    assert hit("x") == ("P2", "high")
+    assert hit("x", urgency="low") == ("P4", "low")
+
+
+def test_a_fixed_priority_brings_its_urgency():
+    assert hit("x", priority="P1", urgency="low") == ("P1", "high")
+    assert hit("x", priority="P5") == ("P5", "low")
+    assert hit("x", {**DEFAULT_URGENCIES, "P5": "high"}, priority="P5") == ("P5", "high")
+
+
+@pytest.mark.parametrize("severity, expected", [
+    ("critical", ("P1", "high")), ("  CRITICAL ", ("P1", "high")), ("warning", ("P3", "low")),
+    ("info", ("P2", "high")), (None, ("P2", "high")),
+])
+def test_priority_from_a_key_through_the_map(severity, expected):
+    labels = {} if severity is None else {"severity": severity}
+    assert hit({"commonLabels": labels}, **SEVERITY) == expected
+
+
+def test_a_rule_round_trips_its_priority_fields():
+    rule = build_trigger({"conditions": [], **SEVERITY}, "t")
+    assert build_trigger(rule.as_dict(), "t") == rule
+    assert rule.as_dict()["priority_map"] == {"critical": "P1", "warning": "P3"}
+    assert "priority" not in build_trigger({}, "t").as_dict()
+
+
+@pytest.mark.parametrize("rule, path", [
+    ({"priority": "P6"}, "t.priority"),
+    ({"priority": 1}, "t.priority"),
+    ({"priority_from": "a"}, "t.priority_map"),
+    ({"priority_map": {"a": "P1"}}, "t.priority_map"),
+    ({"priority_from": "a", "priority_map": {"a": "high"}}, "t.priority_map.a"),
+    ({"priority_from": "a", "priority_map": ["P1"]}, "t.priority_map"),
+    ({"priority": "P1", "priority_from": "a", "priority_map": {"a": "P1"}}, "t.priority_from"),
+])
+def test_bad_rule_priorities_are_refused_with_their_path(rule, path):
+    with pytest.raises(SpecError) as refused:
+        build_trigger(rule, "t")
+    assert refused.value.path == path
+
+
+@pytest.mark.parametrize("docs, path", [
+    ({}, "priorities"),
+    ([{"label": "x"}], "priorities[0].priority"),
+    ([{"priority": "P1", "colour": "red"}], "priorities[0].colour"),
+    ([{"priority": "P1", "urgency": "medium"}], "priorities[0].urgency"),
+    ([{"priority": "P1", "acknowledge_minutes": 0}], "priorities[0].acknowledge_minutes"),
+    ([{"priority": "P1", "resolve_minutes": "5"}], "priorities[0].resolve_minutes"),
+    ([{"priority": "P1", "on_missed_target": "panic"}], "priorities[0].on_missed_target"),
+    ([{"priority": "P1", "label": ""}], "priorities[0].label"),
+    ([{"priority": "P1", "sla": 3}], "priorities[0].sla"),
+    ([{"priority": "P1"}, {"priority": "P1"}], "priorities[1].priority"),
+])
+def test_bad_priorities_are_refused_with_their_path(docs, path):
+    with pytest.raises(SpecError) as refused:
+        build_priorities(docs)
+    assert refused.value.path == path
+
+
+def test_defaults_p1_p2_high_the_rest_low():
+    assert DEFAULT_URGENCIES == {"P1": "high", "P2": "high", "P3": "low", "P4": "low", "P5": "low"}
+
+
+def _export(app):
+    from callgoose.services.catalog import current_config
+
+    with app.app_context():
+        return current_config()
+
+
+def test_s34_round_trip_and_defaults(app):
+    configure(app, {"services": [{**ALERTMANAGER, "trigger": [{**ALERTMANAGER["trigger"][0], **SEVERITY}]}]})
+    doc = _export(app)
+    assert [p["priority"] for p in doc["priorities"]] == ["P1", "P2", "P3", "P4", "P5"]
+    assert doc["priorities"][0]["urgency"] == "high" and doc["priorities"][4]["urgency"] == "low"
+    assert doc["services"][0]["trigger"][0]["priority_map"] == {"critical": "P1", "warning": "P3"}
+    doc["priorities"][2].update(label="Medium", urgency="high", acknowledge_minutes=20, on_missed_target="repage")
+    configure(app, doc)
+    again = _export(app)
+    assert again == doc
+    configure(app, {"services": again["services"]})  # left out: the priorities stay as they are
+    assert _export(app)["priorities"] == doc["priorities"]
+
+
+def test_s34_refuses_bad_priorities_with_their_path(app):
+    with pytest.raises(SpecError) as refused:
+        configure(app, {"services": [], "priorities": [{"priority": "P1", "colour": "#12"}]})
+    assert refused.value.path == "priorities[0].colour"
+
+
+def test_an_alertmanager_critical_alert_opens_a_p1(app, client, setup):
+    configure(app, {"services": [{**ALERTMANAGER, "trigger": [{**ALERTMANAGER["trigger"][0], **SEVERITY}]}]})
+    token = setup.token(service="checkout-api")
+    post(client, token, firing("g1", commonLabels={"severity": "critical"}))
+    post(client, token, firing("g2", commonLabels={"severity": "warning"}))
+    body = client.get("/v1/incidents", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert [(i["mapping_value"], i["priority"], i["urgency"]) for i in body["incidents"]] == [
+        ("g2", "P3", "low"), ("g1", "P1", "high")]
+
+
+def test_a_priority_urgency_change_reaches_the_next_call(app, client, setup):
+    configure(app, {"services": [{**ALERTMANAGER, "trigger": [{**ALERTMANAGER["trigger"][0], "priority": "P3"}]}]})
+    token = setup.token(service="checkout-api")
+    post(client, token, firing("g1"))
+    configure(app, {"services": [], "priorities": [{"priority": "P3", "urgency": "high"}]})
+    post(client, token, firing("g2"))
+    rows = setup.query("SELECT mapping_value, priority, urgency FROM incidents ORDER BY id")
+    assert [tuple(r) for r in rows] == [("g1", "P3", "low"), ("g2", "P3", "high")]
+    changes = setup.query("SELECT subject_kind, subject_name, changes FROM audit_entries "
+                          "WHERE subject_kind = 'priority'")
+    assert len(changes) == 1 and changes[0][1] == "P3" and "urgency" in str(changes[0][2])
