@@ -131,3 +131,84 @@ def test_a_priority_urgency_change_reaches_the_next_call(app, client, setup):
     changes = setup.query("SELECT subject_kind, subject_name, changes FROM audit_entries "
                           "WHERE subject_kind = 'priority'")
     assert len(changes) == 1 and changes[0][1] == "P3" and "urgency" in str(changes[0][2])
+
+
+# -- the dashboard ---------------------------------------------------------------------------
+
+def _three(app, admin, setup):
+    configure(app, {"services": [{**ALERTMANAGER, "trigger": [{**ALERTMANAGER["trigger"][0], **SEVERITY}]}]})
+    token = setup.token()
+    post(admin, token, firing("g1", summary="warned first", commonLabels={"severity": "warning"}))
+    post(admin, token, firing("g2", summary="critical second", commonLabels={"severity": "critical"}))
+    post(admin, token, firing("g3", summary="plain third"))
+
+
+def test_the_live_list_shows_filters_and_sorts_by_priority(app, admin, setup):
+    _three(app, admin, setup)
+    page = admin.get("/incidents").get_data(as_text=True)
+    assert page.index("plain third") < page.index("critical second") < page.index("warned first")  # newest first
+    assert 'fill="#b3261e"' in page and "P1" in page
+    ranked = admin.get("/incidents?sort=priority").get_data(as_text=True)
+    assert ranked.index("critical second") < ranked.index("plain third") < ranked.index("warned first")
+    only = admin.get("/incidents?priority=P3").get_data(as_text=True)
+    assert "warned first" in only and "critical second" not in only and "plain third" not in only
+    rows = admin.get("/incidents/rows?priority=P1&sort=priority").get_data(as_text=True)
+    assert "critical second" in rows and "warned first" not in rows and "priority=P1" in rows
+    assert "warned first" in admin.get("/incidents?priority=P9").get_data(as_text=True)  # unknown: no filter
+
+
+def test_a_responder_changes_the_priority_timeline_and_audit(app, client, setup, add_user, sign_in):
+    _three(app, client, setup)
+    sign_in(client, *add_user(app, "rita@example.com", admin=False))
+    (iid,), = setup.query("SELECT id FROM incidents WHERE mapping_value = 'g3'")
+    assert client.post(f"/incidents/{iid}/priority", data={"priority": "P1"}).status_code == 302
+    assert client.post(f"/incidents/{iid}/priority", data={"priority": "P1"}).status_code == 302  # same: nothing
+    page = client.get(f"/incidents/{iid}").get_data(as_text=True)
+    assert "priority changed" in page and "P2 → P1" in page
+    assert setup.query("SELECT priority FROM incidents WHERE id = :i", i=iid)[0][0] == "P1"
+    assert len(setup.query("SELECT id FROM incident_events WHERE kind = 'reprioritized'")) == 1
+    entry = setup.query("SELECT actor_name, action FROM audit_entries WHERE subject_kind = 'incident'")
+    assert [tuple(e) for e in entry] == [("rita@example.com", "priority")]
+    assert client.post(f"/incidents/{iid}/priority", data={"priority": "P0"}).status_code == 302
+    assert setup.query("SELECT priority FROM incidents WHERE id = :i", i=iid)[0][0] == "P1"
+    assert client.post("/incidents/999999/priority", data={"priority": "P1"}).status_code == 404
+
+
+def test_a_viewer_cannot_change_a_priority(app, client, setup, add_user, sign_in):
+    _three(app, client, setup)
+    sign_in(client, *add_user(app, "vic@example.com", role="viewer"))
+    (iid,), = setup.query("SELECT id FROM incidents WHERE mapping_value = 'g3'")
+    assert client.post(f"/incidents/{iid}/priority", data={"priority": "P1"}).status_code == 403
+    assert "Change priority" not in client.get(f"/incidents/{iid}").get_data(as_text=True)
+
+
+def _form(**changes):
+    from callgoose.engine.priorities import DEFAULTS
+
+    data = {}
+    for code, p in DEFAULTS.items():
+        for name, value in p.as_dict().items():
+            if name != "priority":
+                data[f"{code}-{name}"] = "" if value is None else str(value)
+    return {**data, **changes}
+
+
+def test_the_priorities_page_saves_and_explains_faults(app, admin, setup):
+    page = admin.get("/priorities").get_data(as_text=True)
+    assert "Critical" in page and 'name="P3-acknowledge_minutes"' in page
+    saved = admin.post("/priorities", data=_form(**{"P3-label": "Medium", "P3-acknowledge_minutes": "45",
+                                                     "P3-on_missed_target": "next_level"}))
+    assert saved.status_code == 302
+    assert "Medium" in admin.get("/priorities").get_data(as_text=True)
+    bad = admin.post("/priorities", data=_form(**{"P4-resolve_minutes": "soon", "P3-label": "Kept as typed"}))
+    assert bad.status_code == 400
+    text = bad.get_data(as_text=True)
+    assert "P4.resolve_minutes" in text and "Kept as typed" in text
+    assert setup.query("SELECT priority, label, acknowledge_minutes, on_missed_target FROM priorities")[0] == (
+        "P3", "Medium", 45, "next_level")
+
+
+def test_only_admins_change_priorities(app, client, add_user, sign_in):
+    sign_in(client, *add_user(app, "rita@example.com", admin=False))
+    assert client.get("/priorities").status_code == 200
+    assert client.post("/priorities", data=_form()).status_code == 403

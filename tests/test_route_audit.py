@@ -46,6 +46,7 @@ ADMIN_ONLY = {
     "integrations.welcome", "integrations.create", "services.add_heartbeat", "services.heartbeat_action",
     "apilog.replay_calls", "services.export", "shadow.switch", "imports.form", "imports.plan", "imports.apply",
     "users.invite", "users.invite_again", "users.invite_all", "users.reset_factors",
+    "priorities.save",  # issue 20
 }
 SAFE = {"GET", "HEAD", "OPTIONS"}
 

@@ -24,7 +24,7 @@ from ..engine.lifecycle import (
 from ..extensions import db
 from ..store.models import ApiCall, ChangeCounter, Incident, IncidentEvent, Service
 from ..store.transactions import session_cursor, write
-from . import deliveries, drills, pagerduty, readiness, schedules, snapshot
+from . import deliveries, drills, pagerduty, priorities, readiness, schedules, snapshot
 from .catalog import live_services
 from .lifecycle import By, Changes, NotFound
 
@@ -56,6 +56,8 @@ class Query:
     text: str | None = None
     page: int = 1
     per_page: int = 50
+    priority: str | None = None  # P1-P5 (issue 20)
+    sort: str = "newest"  # or "priority": P1 first (none last), newest first within each
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Screen:
     services: list = field(default_factory=list)
     on_call: list = field(default_factory=list)  # schedules.NowAndNext: who is on call now and next
     readiness: list = field(default_factory=list)  # readiness.Finding: what would page nobody soon
+    priorities: dict = field(default_factory=dict)  # engine.priorities.Priority by code: labels, colours
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class Detail:
     paging: object = None  # deliveries.IncidentPaging: who was paged, who is next, and when
     drill: object = None  # a DrillRun: this incident is a fire drill (issue 17, item 6)
     changes: list = field(default_factory=list)  # pagerduty.RecentChange: its service's, the day before it opened
+    priorities: dict = field(default_factory=dict)  # engine.priorities.Priority by code
 
 
 def to_dict(incident: Incident, service_name: str) -> dict:
@@ -113,6 +117,8 @@ def list_incidents(query: Query, *, with_payload: bool = False) -> Page:
         conditions.append(Incident.service_id == query.service_id)
     if query.urgency:
         conditions.append(Incident.urgency == query.urgency)
+    if query.priority:
+        conditions.append(Incident.priority == query.priority)
     if query.text:
         pattern = "%" + query.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         conditions.append(Incident.title.ilike(pattern, escape="\\")
@@ -122,7 +128,10 @@ def list_incidents(query: Query, *, with_payload: bool = False) -> Page:
     total = db.session.execute(count).scalar_one()
     if with_payload:
         rows = rows.options(selectinload(Incident.stored_payload))
-    found = db.session.execute(rows.order_by(Incident.created_at.desc(), Incident.id.desc())
+    order = (Incident.created_at.desc(), Incident.id.desc())
+    if query.sort == "priority":  # no priority (opened before them) sorts last on either database
+        order = (Incident.priority.is_(None), Incident.priority) + order
+    found = db.session.execute(rows.order_by(*order)
                                .limit(query.per_page).offset((query.page - 1) * query.per_page)).all()
     return Page([(row[0], row[1]) for row in found], query.page, query.per_page, total)
 
@@ -131,9 +140,10 @@ def list_screen(query: Query, now: float | None = None) -> Screen:
     """The list page: one page of incidents, the poll marker, the triggered count, the services,
     and who is on call now and next (when ``now`` is given)."""
     if now is None:
-        return Screen(list_incidents(query), change_marker(), triggered_count(), live_services())
+        return Screen(list_incidents(query), change_marker(), triggered_count(), live_services(),
+                      priorities=priorities.by_code())
     return Screen(list_incidents(query), change_marker(), triggered_count(), live_services(),
-                  schedules.now_and_next(now), readiness.report(now))
+                  schedules.now_and_next(now), readiness.report(now), priorities.by_code())
 
 
 def rows_if_changed(query: Query, marker: str | None) -> Screen | None:
@@ -141,7 +151,7 @@ def rows_if_changed(query: Query, marker: str | None) -> Screen | None:
     current = change_marker()
     if marker == current:
         return None
-    return Screen(list_incidents(query), current, triggered_count())
+    return Screen(list_incidents(query), current, triggered_count(), priorities=priorities.by_code())
 
 
 def get_incident(incident_id: int, service_id: int | None = None) -> tuple[Incident, str] | None:
@@ -216,7 +226,8 @@ def detail(incident_id: int) -> Detail | None:
     events.sort(key=lambda e: e.at)
     return Detail(incident, service_name, creating_call(incident), events, incident_marker(incident_id), paging,
                   drills.run_of_incident(incident_id),
-                  pagerduty.recent_changes(db.engine, incident.service_id, incident.created_at))
+                  pagerduty.recent_changes(db.engine, incident.service_id, incident.created_at),
+                  priorities.by_code())
 
 
 def act(action: Action, incident_id: int, now: float, *, actor: str, user_id: int | None = None,

@@ -7,13 +7,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from .. import clock
-from ..engine.priorities import CODES, DEFAULTS, Priority, build_priorities, check_code
+from ..engine.priorities import CODES, DEFAULTS, Priority, build_priorities, build_priority, check_code
 from ..extensions import db
 from ..store.hotpath import Sql
 from ..store.models import PriorityRow, Service
 from ..store.transactions import session_cursor, write
 from . import audit
-from .lifecycle import By, Changes, NotFound
+from .lifecycle import By, Changes
 
 _table = PriorityRow.__table__
 COLUMNS = ("priority", "label", "colour", "description", "urgency", "acknowledge_minutes", "resolve_minutes",
@@ -67,16 +67,18 @@ def save(docs: list) -> tuple[Priority, ...]:
     return changed
 
 
-def change_incident(incident_id: int, code: str, by: By, now: float) -> bool:
+def change_incident(incident_id: int, code: str, now: float, *, actor: str,
+                    user_id: int | None = None) -> bool | None:
     """A person sets an incident's priority: a timeline entry and an audit entry; False when it
-    already had it. :raises NotFound: :raises SpecError: not P1-P5."""
+    already had it, None when there is no such incident. :raises SpecError: not P1-P5."""
     check_code(code, "priority")
+    by = By(actor=actor, user_id=user_id)
 
     def work():
         cursor = session_cursor()
         row = cursor.execute(PRIORITY_OF, {"id": incident_id}).fetchone()
         if row is None:
-            raise NotFound(incident_id)
+            return None
         if row[0] == code:
             return False
         changes = Changes(cursor, clock.to_db(now))
@@ -88,3 +90,20 @@ def change_incident(incident_id: int, code: str, by: By, now: float) -> bool:
     return write(work)
 
 
+
+
+def _minutes(text: str | None):
+    text = (text or "").strip()
+    return None if not text else int(text) if text.isdigit() and len(text) < 7 else text
+
+
+def save_form(values) -> None:
+    """Save the Priorities page: fields ``P1-label``, ``P1-colour``, ... for each priority.
+    :raises SpecError: its path names the priority and the field (``P3.acknowledge_minutes``)."""
+    changed = tuple(build_priority({
+        "priority": code, "label": values.get(f"{code}-label", ""), "colour": values.get(f"{code}-colour", ""),
+        "description": values.get(f"{code}-description", ""), "urgency": values.get(f"{code}-urgency"),
+        "acknowledge_minutes": _minutes(values.get(f"{code}-acknowledge_minutes")),
+        "resolve_minutes": _minutes(values.get(f"{code}-resolve_minutes")),
+        "on_missed_target": values.get(f"{code}-on_missed_target")}, code) for code in CODES)
+    write(lambda: store(changed))

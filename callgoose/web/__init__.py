@@ -36,6 +36,7 @@ def register(app) -> None:
         outside,
         pagerduty,
         paging,
+        priorities,
         schedules,
         second_factor,
         services,
@@ -77,7 +78,7 @@ def register(app) -> None:
     app.before_request(access.require_enrolment)  # issue 19: REQUIRE_SECOND_FACTOR
     for module in (ingest, api, pagerduty, auth, dashboard, apilog, testpayload, users, services, paging, schedules,
                    outside, openapi, health, integrations, drills, webpush, shadow, imports, opsgenie, invitations,
-                   sso, second_factor, factors, audit):
+                   sso, second_factor, factors, audit, priorities):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
     app.jinja_env.globals["current_language"] = lambda: str(get_locale() or "en")

@@ -53,6 +53,8 @@ WORDS = {
     "nobody_on_call": _l("nobody on call"), "urgency_raised": _l("urgency raised"),
     "not_answered": _l("not answered"), "retitled": _l("title changed"),
     "redescribed": _l("description changed"), "reprioritized": _l("priority changed"),
+    # what a missed response target does (engine.priorities.ON_MISS)
+    "nothing": _l("nothing"), "next_level": _l("page the next level now"), "repage": _l("page the whole policy again"),
     # a notification's delivery state (engine.paging.State)
     "pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"), "failed": _l("failed"),
     "unknown": _l("outcome unknown"), "cancelled": _l("cancelled"), "shadow": _l("held: shadow run"),
