@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from helpers import ALERTMANAGER, configure, firing, post
+from helpers import ALERTMANAGER, as_json, configure, firing, post
 
 from callgoose.engine import Payload, ServiceSpec, SpecError, evaluate
 from callgoose.engine.priorities import DEFAULT_URGENCIES, build_priorities
@@ -212,3 +212,50 @@ def test_only_admins_change_priorities(app, client, add_user, sign_in):
     sign_in(client, *add_user(app, "rita@example.com", admin=False))
     assert client.get("/priorities").status_code == 200
     assert client.post("/priorities", data=_form()).status_code == 403
+
+
+def test_the_rule_editor_saves_a_priority_map_and_explains_faults(app, admin, setup):
+    setup.services(ALERTMANAGER)
+    (rule_id,), = setup.query("SELECT id FROM rules WHERE kind = 'trigger'")
+    form = {"urgency": "high", "cond-0-key": "status", "cond-0-items": "firing", "cond-0-mode": "all",
+            "map_incident_with": "groupKey", "priority_from": "commonLabels.severity"}
+    bad = admin.post(f"/services/1/rules/{rule_id}", data={**form, "priority_map": "critical = P1\nwarning P3",
+                                                           "cond-1-key": "k" * 1001, "cond-1-items": "x"})
+    text = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "must be one of P1" in text and "longer than" in text
+    assert "warning P3" in text  # what was typed stays
+    saved = admin.post(f"/services/1/rules/{rule_id}", data={**form, "priority_map": "critical = P1\nwarning=P3"})
+    assert saved.status_code == 302
+    row = setup.query("SELECT priority_from, priority_map FROM rules WHERE id = :i", i=rule_id)[0]
+    assert row[0] == "commonLabels.severity" and as_json(row[1]) == {"critical": "P1", "warning": "P3"}
+    page = admin.get(f"/services/1/rules/{rule_id}").get_data(as_text=True)
+    assert "critical = P1\nwarning = P3" in page
+    assert admin.post(f"/services/1/rules/{rule_id}", data={**form, "priority_from": "", "priority": "P5"}
+                      ).status_code == 302
+    assert setup.query("SELECT priority, priority_from FROM rules WHERE id = :i", i=rule_id)[0] == ("P5", None)
+
+
+# -- the alert APIs (issue 18) ---------------------------------------------------------------
+
+def test_opsgenie_priority_and_pagerduty_severity_become_the_priority(app, client, setup):
+    import json as _json
+
+    from helpers import paged_service
+    from test_pagerduty import routing_key
+
+    configure(app, paged_service())
+    genie = setup.token("og", service="checkout-api")
+    for priority, alias in (("P1", "a1"), ("P5", "a5"), (None, "a3")):
+        body = {"message": f"alert {alias}", "alias": alias, **({"priority": priority} if priority else {})}
+        answer = client.post("/v2/alerts", data=_json.dumps(body), content_type="application/json",
+                             headers={"Authorization": f"GenieKey {genie}"})
+        assert answer.status_code == 202, answer.get_json()
+    key = routing_key(app)
+    for severity in ("critical", "error", "warning", "info"):
+        doc = {"routing_key": key, "event_action": "trigger", "dedup_key": severity,
+               "payload": {"summary": severity, "source": "x", "severity": severity}}
+        assert client.post("/v2/enqueue", json=doc).status_code == 202
+    rows = setup.query("SELECT mapping_value, priority, urgency FROM incidents ORDER BY id")
+    assert [tuple(r) for r in rows] == [
+        ("a1", "P1", "high"), ("a5", "P5", "low"), ("a3", "P3", "high"),  # Opsgenie's P3 pages, as issue 18 chose
+        ("critical", "P1", "high"), ("error", "P2", "high"), ("warning", "P3", "low"), ("info", "P5", "low")]
