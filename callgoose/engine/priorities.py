@@ -45,12 +45,14 @@ class Priority:
         return asdict(self)
 
 
+# The defaults' labels and descriptions are message ids, worded in the reader's language until
+# an admin writes their own.
 DEFAULTS = {p.priority: p for p in (
-    Priority("P1", "Critical", "#b3261e", "Down for everyone, or data at risk", "high", 15, 240),
-    Priority("P2", "High", "#e8710a", "Broken for many, no workaround", "high", 30, 480),
-    Priority("P3", "Moderate", "#c9a200", "Degraded, a workaround exists", "low"),
-    Priority("P4", "Low", "#1a73e8", "Minor, can wait for working hours", "low"),
-    Priority("P5", "Informational", "#5f6368", "Worth knowing, nothing to do", "low"),
+    Priority("P1", Say("Critical"), "#b3261e", Say("Down for everyone, or data at risk"), "high", 15, 240),
+    Priority("P2", Say("High"), "#e8710a", Say("Broken for many, no workaround"), "high", 30, 480),
+    Priority("P3", Say("Moderate"), "#c9a200", Say("Degraded, a workaround exists"), "low"),
+    Priority("P4", Say("Low"), "#1a73e8", Say("Minor, can wait for working hours"), "low"),
+    Priority("P5", Say("Informational"), "#5f6368", Say("Worth knowing, nothing to do"), "low"),
 )}
 DEFAULT_URGENCIES = {code: p.urgency for code, p in DEFAULTS.items()}
 
