@@ -156,3 +156,44 @@ def rule_priority(fixed: str | None, key_value: str | None, mapped: tuple, urgen
     if code is None:
         return FROM_URGENCY[urgency], urgency
     return code, urgencies.get(code, DEFAULT_URGENCIES[code])
+
+
+# -- response targets (item 2) ---------------------------------------------------------------
+
+TARGETS = ("acknowledge", "resolve")
+
+
+@dataclass(frozen=True)
+class Missed:
+    """A response target an open incident has just missed, and what its priority does then."""
+
+    incident_id: int
+    target: str  # acknowledge | resolve
+    minutes: int
+    action: str  # ON_MISS; "nothing" once someone acknowledged it (a person owns it)
+
+    @property
+    def note(self) -> str:
+        """The timeline entry, as stored (web.i18n words it)."""
+        return f"{self.target} target of {self.minutes} min missed"
+
+
+def due_at(priority: Priority | None, target: str, opened: float) -> float | None:
+    """When an incident opened at ``opened`` misses ``target`` (None: its priority sets none)."""
+    minutes = getattr(priority, f"{target}_minutes", None) if priority is not None else None
+    return None if minutes is None else opened + 60 * minutes
+
+
+def missed_targets(rows, table: dict, now: float) -> list[Missed]:
+    """The targets missed by now, each once: ``rows`` are (id, priority, status, opened epoch,
+    acknowledge missed already, resolve missed already) of open incidents."""
+    found = []
+    for incident_id, code, status, opened, ack_done, resolve_done in rows:
+        priority = table.get(code)
+        for target, done in (("acknowledge", ack_done), ("resolve", resolve_done)):
+            due = due_at(priority, target, opened)
+            if done or due is None or now < due or (target == "acknowledge" and status != "triggered"):
+                continue
+            action = priority.on_missed_target if status == "triggered" else "nothing"
+            found.append(Missed(incident_id, target, getattr(priority, f"{target}_minutes"), action))
+    return found

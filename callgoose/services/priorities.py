@@ -29,6 +29,15 @@ def table(conn=None) -> tuple[Priority, ...]:
     return tuple(saved.get(code, DEFAULTS[code]) for code in CODES)
 
 
+TABLE = Sql("SELECT " + ", ".join(COLUMNS) + " FROM priorities")
+
+
+def by_code_cursor(cursor) -> dict[str, Priority]:
+    """:func:`by_code` on the hot path's cursor (the targets job)."""
+    saved = {row[0]: Priority(*row) for row in cursor.execute(TABLE).fetchall()}
+    return {code: saved.get(code, DEFAULTS[code]) for code in CODES}
+
+
 def by_code(conn=None) -> dict[str, Priority]:
     return {p.priority: p for p in table(conn)}
 

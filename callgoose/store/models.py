@@ -243,6 +243,9 @@ class Incident(db.Model):
         ForeignKey("payloads.digest", name="fk_incidents_payload_digest_payloads"), index=True)
     urgency: Mapped[str] = mapped_column(String(8))
     priority: Mapped[str | None] = mapped_column(String(2))  # P1-P5 (issue 20); None: opened before them
+    # when the priority's response targets were found missed (services.targets), once each
+    acknowledge_missed_at: Mapped[datetime | None]
+    resolve_missed_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16))  # engine.lifecycle.Status
     mapping_value: Mapped[str | None] = mapped_column(Text)
     mapping_key: Mapped[str | None] = mapped_column(String(64))  # sha256 of mapping_value

@@ -72,7 +72,8 @@ def incidents_page():
     screen = incidents.list_screen(_query(filters), clock.now())
     return render_template("dashboard/incidents.html", filters=filters, page=screen.page, marker=screen.marker,
                            triggered=screen.triggered, services=screen.services, statuses=STATUS_FILTERS,
-                           on_call=screen.on_call, readiness=screen.readiness, priorities=screen.priorities)
+                           on_call=screen.on_call, readiness=screen.readiness, priorities=screen.priorities,
+                           due=screen.due)
 
 
 @bp.get("/incidents/rows")
@@ -85,7 +86,7 @@ def incident_rows():
         return "", 204
     return render_template("partials/incident_rows.html", filters=filters, page=screen.page,
                            marker=screen.marker, triggered=screen.triggered, partial=True,
-                           priorities=screen.priorities)
+                           priorities=screen.priorities, due=screen.due)
 
 
 @bp.get("/incidents/<int:incident_id>")
@@ -100,7 +101,7 @@ def incident(incident_id: int):
     return render_template("dashboard/incident.html", incident=item, service_name=found.service_name,
                            marker=found.marker, call=found.call, payload=pretty, links=links,
                            events=found.events, paging=found.paging, form=CommentForm(), drill=found.drill,
-                           changes=found.changes, priorities=found.priorities)
+                           changes=found.changes, priorities=found.priorities, targets=found.targets)
 
 
 @bp.get("/incidents/<int:incident_id>/live")

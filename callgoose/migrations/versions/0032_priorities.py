@@ -1,5 +1,6 @@
 """Priorities P1-P5 (issue 20): ``priorities`` (what an admin changed from the defaults),
-``incidents.priority`` and a trigger rule's ``priority``, ``priority_from`` and ``priority_map``.
+``incidents.priority`` with ``acknowledge_missed_at`` and ``resolve_missed_at`` (response
+targets found missed, once each), and a trigger rule's ``priority``, ``priority_from`` and ``priority_map``.
 
 Incidents opened before keep no priority (null); rules give one from their urgency.
 
@@ -30,6 +31,8 @@ def upgrade():
     )
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('priority', sa.String(length=2), nullable=True))
+        batch_op.add_column(sa.Column('acknowledge_missed_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('resolve_missed_at', sa.DateTime(), nullable=True))
     with op.batch_alter_table('rules', schema=None) as batch_op:
         batch_op.add_column(sa.Column('priority', sa.String(length=2), nullable=True))
         batch_op.add_column(sa.Column('priority_from', sa.Text(), nullable=True))
@@ -42,5 +45,7 @@ def downgrade():
         batch_op.drop_column('priority_from')
         batch_op.drop_column('priority')
     with op.batch_alter_table('incidents', schema=None) as batch_op:
+        batch_op.drop_column('resolve_missed_at')
+        batch_op.drop_column('acknowledge_missed_at')
         batch_op.drop_column('priority')
     op.drop_table('priorities')

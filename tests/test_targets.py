@@ -1,0 +1,110 @@
+"""Response targets (issue 20, item 2): missed once per incident and target, with what the
+priority says to do; and the issue's acceptance sentence."""
+
+import time
+
+import pytest
+from helpers import ALERTMANAGER, configure, firing, post
+
+from callgoose.engine.priorities import DEFAULTS, Priority, missed_targets
+
+T = 1_800_000_000.0
+TABLE = {**DEFAULTS, "P1": Priority("P1", "Critical", "#b3261e", "", "high", 15, 60, "next_level")}
+
+
+@pytest.mark.parametrize("row, now, expected", [
+    ((1, "P1", "triggered", T, False, False), T + 15 * 60 - 1, []),
+    ((1, "P1", "triggered", T, False, False), T + 15 * 60, [("acknowledge", 15, "next_level")]),
+    ((1, "P1", "triggered", T, True, False), T + 15 * 60, []),  # once
+    ((1, "P1", "acknowledged", T, False, False), T + 30 * 60, []),  # acknowledged in time
+    ((1, "P1", "triggered", T, True, False), T + 60 * 60, [("resolve", 60, "next_level")]),
+    ((1, "P1", "acknowledged", T, True, False), T + 60 * 60, [("resolve", 60, "nothing")]),  # a person owns it
+    ((1, "P3", "triggered", T, False, False), T + 86400, []),  # P3 has no targets by default
+    ((1, "P9", "triggered", T, False, False), T + 86400, []),  # unknown: none
+])
+def test_missed_targets(row, now, expected):
+    assert [(m.target, m.minutes, m.action) for m in missed_targets([row], TABLE, now)] == expected
+
+
+def test_the_note_says_which_target():
+    (missed,) = missed_targets([(7, "P1", "triggered", T, False, False)], TABLE, T + 900)
+    assert missed.note == "acknowledge target of 15 min missed"
+
+
+TWO_LEVELS = {
+    "users": [{"email": f"{name}@example.com", "contact_methods": [
+        {"name": "mail", "type": "email", "address": f"{name}@example.com"}]} for name in ("ana", "bo")],
+    "escalation_policies": [{"name": "checkout", "levels": [
+        {"escalate_after_minutes": 30, "targets": [{"user": "ana@example.com"}]},
+        {"escalate_after_minutes": 30, "targets": [{"user": "bo@example.com"}]}]}],
+}
+CRITICAL = {"priority_from": "commonLabels.severity", "priority_map": {"critical": "P1", "warning": "P3"}}
+
+
+def tick(app, now):
+    from callgoose.extensions import db
+    from callgoose.jobs import JOBS
+
+    with app.app_context():
+        for name in ("targets", "escalate"):
+            JOBS[name][0](db.engine, app.config, now)
+
+
+def opened(app, setup, client, on_miss="next_level"):
+    configure(app, {**TWO_LEVELS, "priorities": [{"priority": "P1", "acknowledge_minutes": 15,
+                                                  "on_missed_target": on_miss}],
+                    "services": [{**ALERTMANAGER, "escalation_policy": "checkout",
+                                  "trigger": [{**ALERTMANAGER["trigger"][0], **CRITICAL}]}]})
+    token = setup.token()
+    assert post(client, token, firing("g1", commonLabels={"severity": "critical"})).status_code == 201
+    (iid, priority), = setup.query("SELECT id, priority FROM incidents")
+    assert priority == "P1"
+    return iid
+
+
+def pages(setup):
+    return [tuple(r) for r in setup.query(
+        "SELECT n.target, n.level FROM notifications n WHERE n.kind = 'page' ORDER BY n.id")]
+
+
+def test_acceptance_a_critical_alert_opens_a_p1_counting_down_then_pages_the_next_level(app, admin, setup):
+    iid = opened(app, setup, admin)
+    now = time.time()
+    tick(app, now + 1)
+    assert pages(setup) == [("ana@example.com", 0)]
+    page = admin.get("/incidents").get_data(as_text=True)
+    assert "P1" in page and "data-ago" in page and 'class="target"' in page  # the countdown
+    detail = admin.get(f"/incidents/{iid}").get_data(as_text=True)
+    assert "Acknowledge target" in detail and "15 min" in detail
+    tick(app, now + 14 * 60)
+    assert pages(setup) == [("ana@example.com", 0)]  # not yet
+    tick(app, now + 16 * 60)
+    assert pages(setup) == [("ana@example.com", 0), ("bo@example.com", 1)]  # at once, not after 30 minutes
+    tick(app, now + 17 * 60)
+    assert len(pages(setup)) == 2  # once
+    notes = [r[0] for r in setup.query("SELECT note FROM incident_events WHERE kind = 'target_missed'")]
+    assert notes == ["acknowledge target of 15 min missed; the next level is paged now"]
+    timeline = admin.get(f"/incidents/{iid}").get_data(as_text=True)
+    assert "acknowledge target of 15 min missed; the next level is paged now" in timeline
+
+
+def test_repage_pages_the_whole_policy_again_from_level_1(app, admin, setup):
+    opened(app, setup, admin, on_miss="repage")
+    now = time.time()
+    tick(app, now + 1)
+    tick(app, now + 16 * 60)
+    assert pages(setup) == [("ana@example.com", 0), ("ana@example.com", 0)]
+
+
+def test_an_acknowledged_incident_misses_nothing_and_nothing_leaves_a_note_only(app, admin, setup):
+    iid = opened(app, setup, admin, on_miss="nothing")
+    now = time.time()
+    tick(app, now + 1)
+    tick(app, now + 16 * 60)
+    assert pages(setup) == [("ana@example.com", 0)]
+    assert [r[0] for r in setup.query("SELECT note FROM incident_events WHERE kind = 'target_missed'")] == [
+        "acknowledge target of 15 min missed"]
+    admin.post(f"/incidents/{iid}/acknowledge")
+    tick(app, now + 300 * 60)  # P1's default resolve target (240 min): missed, a note, nobody paged
+    assert len(pages(setup)) == 1
+    assert len(setup.query("SELECT id FROM incident_events WHERE kind = 'target_missed'")) == 2
