@@ -2,6 +2,7 @@
 priority says to do; and the issue's acceptance sentence."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from helpers import ALERTMANAGER, configure, firing, post
@@ -108,3 +109,53 @@ def test_an_acknowledged_incident_misses_nothing_and_nothing_leaves_a_note_only(
     tick(app, now + 300 * 60)  # P1's default resolve target (240 min): missed, a note, nobody paged
     assert len(pages(setup)) == 1
     assert len(setup.query("SELECT id FROM incident_events WHERE kind = 'target_missed'")) == 2
+
+
+# -- for real: a `serve` process with its worker, and `serve --no-worker` beside `flask worker` ----
+
+@pytest.mark.slow
+@pytest.mark.parametrize("worker_process", [False, True], ids=["serve", "flask-worker"])
+def test_a_missed_target_pages_the_next_level_in_real_processes(make_app, setup_for, database_url, tmp_path,
+                                                                 worker_process):
+    from pathlib import Path
+
+    from servers import post as post_to
+    from servers import running_servers
+    from sqlalchemy import select
+
+    from callgoose.extensions import db
+    from callgoose.store.models import Incident
+    from callgoose.store.transactions import write
+
+    app = make_app(database_url, tmp_path)
+    setup = setup_for(app)
+    configure(app, {**TWO_LEVELS, "priorities": [{"priority": "P1", "acknowledge_minutes": 15,
+                                                  "on_missed_target": "next_level"}],
+                    "services": [{**ALERTMANAGER, "escalation_policy": "checkout",
+                                  "trigger": [{**ALERTMANAGER["trigger"][0], **CRITICAL}]}]})
+    token = setup.token()
+
+    def wait_for(check, what):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if check():
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"no {what} within 30 s: {pages(setup)}")
+
+    with running_servers(database_url, tmp_path, worker_process=worker_process) as (port,):
+        status, _ = post_to(port, token, firing("g1", commonLabels={"severity": "critical"}))
+        assert status == 201
+        wait_for(lambda: pages(setup) == [("ana@example.com", 0)], "first page")
+        def earlier():  # 16 minutes pass unacknowledged (the one way to write: the writers' lock on SQLite)
+            incident = db.session.execute(select(Incident)).scalar_one()
+            incident.created_at -= timedelta(minutes=16)
+        with app.app_context():
+            write(earlier)
+        wait_for(lambda: len(pages(setup)) == 2, "page of the next level")
+    assert pages(setup) == [("ana@example.com", 0), ("bo@example.com", 1)]
+    assert [r[0] for r in setup.query("SELECT note FROM incident_events WHERE kind = 'target_missed'")] == [
+        "acknowledge target of 15 min missed; the next level is paged now"]
+    for log in Path(tmp_path).glob("*.log"):
+        text_ = log.read_text()
+        assert " ERROR " not in text_ and "Traceback" not in text_, text_[-2000:]
