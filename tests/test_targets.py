@@ -159,3 +159,28 @@ def test_a_missed_target_pages_the_next_level_in_real_processes(make_app, setup_
     for log in Path(tmp_path).glob("*.log"):
         text_ = log.read_text()
         assert " ERROR " not in text_ and "Traceback" not in text_, text_[-2000:]
+
+
+# -- the readiness check -----------------------------------------------------------------------
+
+def test_readiness_flags_a_priority_whose_policy_pages_later_than_its_target(app, admin, setup):
+    slow = {**TWO_LEVELS, "users": [{**TWO_LEVELS["users"][0], "notification_rules": [
+        {"contact_method": "mail", "after_minutes": 20}]}, TWO_LEVELS["users"][1]]}
+    configure(app, {**slow, "services": [{**ALERTMANAGER, "escalation_policy": "checkout"}]})
+    page = admin.get("/readiness").get_data(as_text=True)
+    assert "Acknowledge targets a policy cannot meet" in page
+    assert "P1: checkout pages its first reachable person after 20 min, later than its acknowledge target of " \
+           "15 min" in page
+    assert "P2:" not in page  # 30 minutes: met
+    configure(app, {"services": [], "priorities": [{"priority": "P1", "acknowledge_minutes": 25}]})
+    assert "P1: checkout" not in admin.get("/readiness").get_data(as_text=True)
+
+
+def test_readiness_flags_a_policy_that_reaches_nobody_for_a_target(app, admin, setup):
+    from callgoose.engine.paging import Policy
+    from callgoose.engine.readiness import slow_for_targets
+
+    policy = Policy.from_json({"name": "empty", "repeat": 0, "levels": [
+        {"escalate_after_minutes": 5, "targets": [{"user": 1}]}]})
+    (found,) = slow_for_targets(T, [policy], [TABLE["P1"]], [], lambda s, at: ())
+    assert found.kind == "target" and "pages nobody reachable" in found.text
