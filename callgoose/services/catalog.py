@@ -49,7 +49,14 @@ from ..store.models import (
     Service,
 )
 from ..store.transactions import run_read, session_cursor, write
-from . import audit, oncall, priorities, schedules, service_audit, service_paging  # noqa: F401 (service_audit registers)
+from . import (  # noqa: F401 (service_audit registers)
+    audit,
+    oncall,
+    priorities,
+    schedules,
+    service_audit,
+    service_paging,
+)
 from .lifecycle import By, Changes
 
 _rules = Rule.__table__

@@ -125,7 +125,8 @@ class Changes:
         from its cached spec; a shadow run's incident is pinned as one, in the same statement).
         ``fields["facts"]``: engine.page.facts_of's, as JSON text (None: none)."""
         incident_id, repeats, urgency = self.cursor.execute(OPEN_OR_REPEAT, {
-            "facts": None, "priority": None, **fields, "shadow": bool(service_paging.shadow), "created_by_call": by.call_id,
+            "facts": None, "priority": None, **fields, "shadow": bool(service_paging.shadow),
+            "created_by_call": by.call_id,
             "now": self.now_db}).fetchone()
         created = repeats == 0
         self._record(incident_id, RULES[Action.OPEN if created else Action.REPEAT].event, by)

@@ -27,7 +27,8 @@ def incident_object(row) -> dict:
     (iid, service, title, description, status, urgency, mapping_value, duplicates, created, acknowledged,
      resolved, shadow, priority) = row
     found = {"id": iid, "service": {"name": service}, "title": title, "description": description or "",
-             "status": status, "urgency": urgency, "priority": priority, "mapping_value": mapping_value, "duplicate_count": duplicates,
+             "status": status, "urgency": urgency, "priority": priority, "mapping_value": mapping_value,
+             "duplicate_count": duplicates,
              "created_at": clock.iso(to_datetime(created)), "acknowledged_at": clock.iso(to_datetime(acknowledged)),
              "resolved_at": clock.iso(to_datetime(resolved))}
     if shadow:
