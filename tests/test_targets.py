@@ -184,3 +184,14 @@ def test_readiness_flags_a_policy_that_reaches_nobody_for_a_target(app, admin, s
         {"escalate_after_minutes": 5, "targets": [{"user": 1}]}]})
     (found,) = slow_for_targets(T, [policy], [TABLE["P1"]], [], lambda s, at: ())
     assert found.kind == "target" and "pages nobody reachable" in found.text
+
+
+def test_acknowledged_in_time_then_unacknowledged_misses_no_acknowledge_target(app, admin, setup):
+    iid = opened(app, setup, admin)
+    now = time.time()
+    tick(app, now + 1)
+    admin.post(f"/incidents/{iid}/acknowledge")
+    admin.post(f"/incidents/{iid}/unacknowledge")  # the policy pages from level 1 again, as before
+    tick(app, now + 16 * 60)
+    assert setup.query("SELECT id FROM incident_events WHERE kind = 'target_missed'") == []
+    assert [level for _who, level in pages(setup)] == [0, 0]  # no next level paged for a missed target

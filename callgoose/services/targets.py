@@ -16,8 +16,13 @@ from ..store.transactions import run_read, run_write
 from . import paging, priorities
 from .lifecycle import By, Changes
 
+# An incident acknowledged once met its acknowledge target, even if unacknowledged since (the
+# unacknowledge clears acknowledged_at; its timeline keeps the acknowledgement).
 CANDIDATES = Sql(f"""
-    SELECT id, priority, status, created_at, acknowledge_missed_at IS NOT NULL, resolve_missed_at IS NOT NULL
+    SELECT id, priority, status, created_at,
+        acknowledge_missed_at IS NOT NULL OR EXISTS (
+            SELECT 1 FROM incident_events e WHERE e.incident_id = incidents.id AND e.kind = 'acknowledged'),
+        resolve_missed_at IS NOT NULL
     FROM incidents
     WHERE {ACTIVE_SQL} AND priority IS NOT NULL AND (acknowledge_missed_at IS NULL OR resolve_missed_at IS NULL)
 """)
