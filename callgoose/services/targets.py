@@ -16,16 +16,31 @@ from ..store.transactions import run_read, run_write
 from . import paging, priorities
 from .lifecycle import By, Changes
 
-# An incident acknowledged once met its acknowledge target, even if unacknowledged since (the
+# Only the incidents past a target not yet recorded, per priority with a target: the index of
+# (status, created_at) finds them, so an install with many young open incidents reads none. An
+# incident acknowledged once met its acknowledge target, even if unacknowledged since (the
 # unacknowledge clears acknowledged_at; its timeline keeps the acknowledgement).
-CANDIDATES = Sql(f"""
+_SELECT = f"""
     SELECT id, priority, status, created_at,
         acknowledge_missed_at IS NOT NULL OR EXISTS (
             SELECT 1 FROM incident_events e WHERE e.incident_id = incidents.id AND e.kind = 'acknowledged'),
         resolve_missed_at IS NOT NULL
-    FROM incidents
-    WHERE {ACTIVE_SQL} AND priority IS NOT NULL AND (acknowledge_missed_at IS NULL OR resolve_missed_at IS NULL)
-""")
+    FROM incidents WHERE {ACTIVE_SQL} AND ("""
+_WHEN = {"acknowledge": "(priority = '{code}' AND status = 'triggered' AND acknowledge_missed_at IS NULL "
+                        "AND created_at <= :{code}_acknowledge)",
+         "resolve": "(priority = '{code}' AND resolve_missed_at IS NULL AND created_at <= :{code}_resolve)"}
+
+
+def _candidate_query(table: dict, now: float) -> tuple[Sql | None, dict]:
+    """The query of the incidents due now, and its cut-offs (None: no priority has a target)."""
+    parts, params = [], {}
+    for code, priority in table.items():  # codes are P1-P5 (engine.priorities.CODES), never input
+        for target in ("acknowledge", "resolve"):
+            minutes = getattr(priority, f"{target}_minutes")
+            if minutes is not None:
+                parts.append(_WHEN[target].format(code=code))
+                params[f"{code}_{target}"] = clock.to_db(now - 60 * minutes)
+    return (Sql(_SELECT + " OR ".join(parts) + ")") if parts else None), params
 # Once per incident and target: the row says it was missed, in the transaction that says so.
 MARK = {target: Sql(f"""
     UPDATE incidents SET {target}_missed_at = :now, version = version + 1
@@ -39,9 +54,13 @@ REPAGE = Sql(f"""
 ACTED = {"next_level": "the next level is paged now", "repage": "the policy is paged again from level 1"}
 
 
-def _candidates(cursor) -> list[tuple]:
+def _candidates(cursor, now: float) -> tuple[list[tuple], dict]:
+    table = priorities.by_code_cursor(cursor)
+    query, params = _candidate_query(table, now)
+    if query is None:
+        return [], table
     return [(iid, code, status, clock.from_db(to_datetime(opened)), bool(ack), bool(res))
-            for iid, code, status, opened, ack, res in cursor.execute(CANDIDATES).fetchall()]
+            for iid, code, status, opened, ack, res in cursor.execute(query, params).fetchall()], table
 
 
 def _record(cursor, missed: Missed, now: float) -> bool:
@@ -63,10 +82,7 @@ def _record(cursor, missed: Missed, now: float) -> bool:
 
 def check(engine, now: float, keep_alive=lambda: None) -> Counter:
     """Record every target missed by ``now``; count them by target."""
-    rows = run_read(engine, _candidates)
-    if not rows:
-        return Counter()
-    table = run_read(engine, priorities.by_code_cursor)
+    rows, table = run_read(engine, lambda cursor: _candidates(cursor, now))
     done: Counter = Counter()
     for missed in missed_targets(rows, table, now):
         if run_write(engine, lambda cursor, missed=missed: _record(cursor, missed, now)):
