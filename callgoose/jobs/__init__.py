@@ -16,7 +16,7 @@ from . import deliver, drills, escalate, heartbeats, notices, ping, receipts, re
 
 JOBS = {
     "heartbeats": (heartbeats.run, 0),  # a heartbeat that missed its calls opens an incident (paged below)
-    "targets": (targets.run, 0),  # response targets missed (issue 20): a note, the next level or the policy again
+    "targets": (targets.run, 15),  # response targets missed (issue 20): a note, the next level or the policy again
     "escalate": (escalate.run, 0),  # levels whose escalate_after_minutes has passed
     "deliver": (deliver.run, 0),  # the outbox: claim, send, record
     "handoffs": (notices.handoffs, 60),  # "you are on call in ... from now"

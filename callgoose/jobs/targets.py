@@ -1,4 +1,4 @@
-"""Response targets (issue 20): every tick, the targets open incidents missed (services.targets)."""
+"""Response targets (issue 20): every 15 seconds, the targets open incidents missed (services.targets)."""
 
 from __future__ import annotations
 
