@@ -22,8 +22,8 @@ def test_s36_list_is_newest_first_with_total_and_pages(client, tokens):
     assert body["total"] == 3 and body["page"] == 1 and body["pages"] == 1
     assert [i["mapping_value"] for i in body["incidents"]] == ["g2", "g1", "g0"]
     incident = body["incidents"][0]
-    assert set(incident) == {"id", "service", "title", "description", "status", "urgency", "mapping_value",
-                             "duplicate_count", "created_at", "acknowledged_at", "resolved_at"}
+    assert set(incident) == {"id", "service", "title", "description", "status", "urgency", "priority",
+                             "mapping_value", "duplicate_count", "created_at", "acknowledged_at", "resolved_at"}
     assert incident["service"] == {"name": "checkout-api"}
     assert incident["created_at"].endswith("Z") and incident["acknowledged_at"] is None
 

@@ -121,7 +121,7 @@ def test_a_page_carries_the_facts_escaped_and_its_link_acknowledges(matrix_app, 
     assert content["msgtype"] == "m.text" and content["format"] == "org.matrix.custom.html"
     assert content["m.mentions"] == {}  # "@room" in a title notifies nobody
     body = content["body"]
-    assert body.splitlines()[0] == '[Callgoose] HIGH checkout-api: Disk <b>full</b> & "hot" @room'
+    assert body.splitlines()[0] == '[Callgoose] P2 HIGH checkout-api: Disk <b>full</b> & "hot" @room'
     assert f"Open: {BASE}/incidents/{incident_id}" in body
     links = dict(re.findall(r"^(Acknowledge|Resolve): (\S+)$", body, re.M))
     assert set(links) == {"Acknowledge", "Resolve"} and all(u.startswith(f"{BASE}/l/") for u in links.values())

@@ -156,7 +156,7 @@ def test_a_page_carries_the_facts_and_buttons_and_a_press_acknowledges(paging_ap
     (posted,) = mattermost.wait(1)
     assert mattermost.problems == [] and mattermost.refused == []
     assert posted["content_type"] == "application/json"
-    assert "HIGH checkout-api: Disk full on db1" in posted["text"]
+    assert "P2 HIGH checkout-api: Disk full on db1" in posted["text"]
     assert "@channel" not in posted["text"] and "\\[x\\](https://evil.test)" in posted["text"]
     (attachment,) = posted["attachments"]
     incident_id = setup.query("SELECT id FROM incidents")[0][0]
@@ -217,7 +217,7 @@ def test_a_page_and_its_answer_are_in_the_recipient_s_language(paging_app, setup
     run_jobs(paging_app, time.time() + 1)
     (posted,) = mattermost.wait(1)
     (attachment,) = posted["attachments"]
-    assert posted["text"] == "HOCH checkout-api: Disk full"
+    assert posted["text"] == "P2 HOCH checkout-api: Disk full"
     assert [a["name"] for a in attachment["actions"]] == ["Bestätigen", "Beheben"]
     assert {f["title"] for f in attachment["fields"]} == {"Dienst", "Dringlichkeit", "Geöffnet"}
     with served(paging_app, port):

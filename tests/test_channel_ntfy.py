@@ -181,7 +181,7 @@ def test_a_page_arrives_with_priority_5_and_buttons_and_acknowledge_acts_via_ntf
     (incident_id,) = setup.query("SELECT id FROM incidents")[0]
     base = live.config["BASE_URL"]
     assert message["user"] is not None  # the token let it into the protected topic
-    assert message["title"] == "[Callgoose] HIGH checkout-api: Festplatte voll: Müll 🚨"
+    assert message["title"] == "[Callgoose] P2 HIGH checkout-api: Festplatte voll: Müll 🚨"
     assert message["priority"] == 5 and message["tags"] == ["rotating_light"]
     assert message["click"] == f"{base}/incidents/{incident_id}"
     assert "Festplatte voll: Müll 🚨" in message["message"] and "they ask before they act" not in message["message"]

@@ -167,7 +167,7 @@ def test_a_high_urgency_page_is_an_emergency_whose_acknowledgement_acknowledges(
     setup = page(app, setup_for)
     (message,) = pushover.messages
     (incident_id,) = [r[0] for r in setup.query("SELECT id FROM incidents")]
-    assert message["title"] == "HIGH checkout-api: Disk full"
+    assert message["title"] == "P2 HIGH checkout-api: Disk full"
     assert "Disk full" in message["message"] and "Acknowledge it in Pushover" in message["message"]
     assert (message["url"], message["url_title"]) == (f"{BASE}/incidents/{incident_id}", "Open in Callgoose")
     assert (message["priority"], message["retry"], message["expire"]) == ("2", "60", "3600")
@@ -236,7 +236,7 @@ def test_a_group_key_s_member_cannot_acknowledge_for_the_group(app, pushover, se
 def test_low_urgency_is_an_ordinary_push_and_follow_ups_are_quiet(app, pushover, setup_for):
     setup = page(app, setup_for, urgency="low")
     (message,) = pushover.messages
-    assert message["title"] == "LOW checkout-api: Disk full" and message["priority"] == "0"
+    assert message["title"] == "P4 LOW checkout-api: Disk full" and message["priority"] == "0"
     assert not {"retry", "expire", "callback", "receipt"} & set(message)
     assert "Acknowledge it in Pushover" not in message["message"]
     assert setup.query("SELECT provider_id FROM notifications") == [(message["request"],)]
@@ -256,7 +256,7 @@ def test_a_storm_arrives_as_one_emergency_within_limits_whose_acknowledgement_ac
     run_jobs(app, time.time() + 65)  # one message a minute per method: the twelve come as one
     first, bundle = pushover.messages  # the fake refuses anything over Pushover's limits
     assert len(first["title"]) == 250 and first["title"].endswith("…")
-    assert bundle["title"].startswith("HIGH 12 updates: HIGH checkout-api: storm 0") and len(bundle["title"]) == 250
+    assert bundle["title"].startswith("HIGH 12 updates: P2 HIGH checkout-api: storm 0") and len(bundle["title"]) == 250
     assert len(bundle["message"]) == 1024 and bundle["message"].endswith("…")
     assert (bundle["priority"], bundle["url"]) == ("2", f"{BASE}/incidents")
     assert pushover.acknowledge(bundle["receipt"], client=app.test_client())[0] == 200

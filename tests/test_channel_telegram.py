@@ -198,7 +198,7 @@ def test_a_page_has_buttons_and_a_press_by_webhook_acts_as_the_person_via_telegr
     incident_id, _token, _start = page(app, setup, "CPU high")
     (message,) = tg.sent(CHAT)
     head, link, *below = message["text"].splitlines()
-    assert (head, link) == ("HIGH checkout-api: CPU high", f"{base}/incidents/{incident_id}")
+    assert (head, link) == ("P2 HIGH checkout-api: CPU high", f"{base}/incidents/{incident_id}")
     assert below[0] == "cpu at 99%" and below[-1].startswith("Opened ")  # the page's facts
     (send,) = tg.calls("sendMessage")
     assert "parse_mode" not in send["params"] and str(send["params"]["chat_id"]) == str(CHAT)
@@ -459,7 +459,7 @@ def test_titles_arrive_as_plain_text_within_telegram_s_limit(make_app, database_
     title = '<b>Disk</b> & <a href="https://evil.example">login</a> <tg-spoiler>'
     page(app, setup, title)
     (message,) = tg.sent(CHAT)
-    assert message["text"].startswith(f"HIGH checkout-api: {title}\n") and "entities" not in message
+    assert message["text"].startswith(f"P2 HIGH checkout-api: {title}\n") and "entities" not in message
     assert telegram.fit("x" * 5000) == "x" * 4095 + "…"
     long = telegram.fit("😀" * 3000)  # two UTF-16 units each, as Telegram counts
     assert len(long.encode("utf-16-le")) // 2 <= 4096 and long.endswith("…")

@@ -118,7 +118,7 @@ def test_a_device_subscribes_gets_its_code_a_test_and_a_page_whose_button_acknow
     incident_id = setup.query("SELECT id FROM incidents")[0][0]
     assert (page["ttl"], page["urgency"]) == (3600, "high")
     shown = page["json"]
-    assert shown["title"] == "HIGH checkout-api: CPU high"
+    assert shown["title"] == "P2 HIGH checkout-api: CPU high"
     line, *below = shown["body"].splitlines()
     assert line == "checkout-api: CPU high" and below[0] == "cpu at 99%" and below[-1].startswith("Opened ")
     assert (shown["url"], shown["tag"], shown["kind"]) == (f"{BASE}/incidents/{incident_id}", f"incident-{incident_id}",

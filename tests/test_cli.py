@@ -10,6 +10,7 @@ from helpers import ALERTMANAGER
 from servers import ROOT
 
 from callgoose import create_app
+from callgoose.engine.priorities import DEFAULTS
 
 
 @pytest.fixture
@@ -93,8 +94,9 @@ def test_s35_import_errors_exit_non_zero_and_name_the_fault(runner, tmp_path, co
     path.write_text(content)
     result = runner.invoke(args=["import-config", str(path)])
     assert result.exit_code == 1 and message in result.output
-    assert json.loads(runner.invoke(args=["export-config"]).stdout) == {"users": [], "schedules": [], "escalation_policies": [],
-                                                                     "services": []}
+    exported = json.loads(runner.invoke(args=["export-config"]).stdout)
+    assert exported.pop("priorities") == [p.as_dict() for p in DEFAULTS.values()]  # issue 20: the defaults
+    assert exported == {"users": [], "schedules": [], "escalation_policies": [], "services": []}
 
 
 def test_s35_console_script_offers_every_command(tmp_path):

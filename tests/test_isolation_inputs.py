@@ -38,7 +38,7 @@ def test_multi_line_summary_and_from_give_one_line_titles_whose_pages_arrive(pag
     assert titles == ["zabbix prod - CPU high on db1", "Incident from zabbix prod"]
     run_jobs(paging_app, clock.now() + 1)
     [subject] = subjects(smtp, 1)  # both pages, bundled in one mail to Ana
-    assert subject == "[Callgoose] HIGH 2 updates: HIGH checkout-api: zabbix prod - CPU high on db1 and 1 more"
+    assert subject == "[Callgoose] HIGH 2 updates: P2 HIGH checkout-api: zabbix prod - CPU high on db1 and 1 more"
     states = setup.query("SELECT status, error FROM notifications ORDER BY id")
     assert states == [("sent", None), ("sent", None)]
 
@@ -79,7 +79,7 @@ def test_an_encoded_line_break_in_an_intake_subject_gives_a_one_line_title_and_a
     [(title,)] = setup.query("SELECT title FROM incidents")
     assert title == "disk DOWN on db1 and more"
     run_jobs(paging_app, clock.now() + 1)
-    assert subjects(smtp, 1) == ["[Callgoose] HIGH checkout-api: disk DOWN on db1 and more"]
+    assert subjects(smtp, 1) == ["[Callgoose] P2 HIGH checkout-api: disk DOWN on db1 and more"]
 
 
 def test_a_token_name_and_a_user_address_that_sign_actions_are_one_line(paging_app, setup_for):
@@ -213,7 +213,7 @@ def test_a_repeat_at_high_urgency_raises_the_incident_and_pages_its_high_urgency
     assert post(client, token, firing("g1", "disk filling", commonLabels={"severity": "warning"})).status_code == 201
     run_jobs(paging_app, clock.now() + 1)
     assert [(m["To"], m["Subject"]) for m in smtp.mailbox.wait(1)] == [
-        ("ana@example.com", "[Callgoose] LOW checkout-api: disk filling")]
+        ("ana@example.com", "[Callgoose] P4 LOW checkout-api: disk filling")]
     answer = post(client, token, firing("g1", "disk filling", commonLabels={"severity": "critical"}))
     assert answer.status_code == 208  # still a repeat of the open incident (S26) ...
     assert setup.query("SELECT urgency, duplicate_count FROM incidents") == [("high", 1)]  # ... now high
@@ -222,7 +222,7 @@ def test_a_repeat_at_high_urgency_raises_the_incident_and_pages_its_high_urgency
     run_jobs(paging_app, clock.now() + 2)
     mails = smtp.mailbox.wait(2)
     assert [(m["To"], m["Subject"]) for m in mails[1:]] == [
-        ("ana-pager@example.com", "[Callgoose] HIGH checkout-api: disk filling")]  # Ana's mail was paged already
+        ("ana-pager@example.com", "[Callgoose] P4 HIGH checkout-api: disk filling")]  # Ana's mail was paged already
     assert post(client, token, firing("g1", "disk filling", commonLabels={"severity": "warning"})).status_code == 208
     assert setup.query("SELECT urgency FROM incidents") == [("high",)]  # never lowered
     assert setup.query("SELECT count(*) FROM incident_events WHERE kind = 'urgency_raised'") == [(1,)]
@@ -230,7 +230,7 @@ def test_a_repeat_at_high_urgency_raises_the_incident_and_pages_its_high_urgency
     run_jobs(paging_app, clock.now() + 5 * 60 + 5)
     run_jobs(paging_app, clock.now() + 5 * 60 + 6)
     assert [(m["To"], m["Subject"]) for m in smtp.mailbox.wait(3)[2:]] == [
-        ("bo@example.com", "[Callgoose] HIGH checkout-api: disk filling")]
+        ("bo@example.com", "[Callgoose] P4 HIGH checkout-api: disk filling")]
 
 
 def test_an_acknowledged_incident_rises_without_paging(paging_app, setup_for, smtp):

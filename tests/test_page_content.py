@@ -73,11 +73,11 @@ def test_an_alertmanager_page_mails_its_labels_runbook_repeats_and_open_time_in_
 
     when = opened(setup)
     assert when.zone == ZONE and str(when).endswith(("EST", "EDT"))
-    assert mail["Subject"] == "[Callgoose] HIGH checkout-api: CPU high"  # as before
+    assert mail["Subject"] == "[Callgoose] P2 HIGH checkout-api: CPU high"  # as before
     body = text_of(mail).replace("\r\n", "\n")
     head = body.split("  Open: ")[0]
     assert head.splitlines() == [
-        "HIGH checkout-api: CPU high",
+        "P2 HIGH checkout-api: CPU high",
         "  cpu at 99%",  # the description (commonAnnotations.description here)
         "  Labels: alertname=HighCPU, severity=critical, instance=db1.example.com:9100, job=node, team=db",
         f"  Runbook: {RUNBOOK}",
@@ -124,9 +124,9 @@ def test_an_sms_page_is_one_sms(paging_app, setup_for, twilio, title, encoding):
     body = message["Body"]
     assert sms.encoding(body) == encoding and sms.segments(body) == 1
     assert sms.units(body) <= (160 if encoding == "gsm7" else 70)
-    assert f"HIGH checkout-api: {title}" in body and "Reply 1" in body
+    assert f"P2 HIGH checkout-api: {title}" in body and "Reply 1" in body
     if encoding == "gsm7":  # room for the facts that matter most
-        assert body.startswith(f"Callgoose: HIGH checkout-api: {title}\ncpu at 99%\nLabels: alertname=HighCPU")
+        assert body.startswith(f"Callgoose: P2 HIGH checkout-api: {title}\ncpu at 99%\nLabels: alertname=HighCPU")
 
 
 SPLIT = {"name": "prometheus", "split_on": "alerts",
@@ -154,7 +154,7 @@ def test_a_split_payloads_page_tells_its_elements_labels_not_the_groups(paging_a
     run_jobs(paging_app, time.time() + 1)
     (mail,) = smtp.mailbox.wait(1)  # both pages, bundled for Ana
     body = text_of(mail).replace("\r\n", "\n")
-    cpu, disk_part = body.split("HIGH prometheus: DiskFull")
+    cpu, disk_part = body.split("P2 HIGH prometheus: DiskFull")
     assert "  Labels: alertname=HighCPU, severity=critical, instance=db1.example.com:9100, job=node, team=db" in cpu
     assert f"  Runbook: {RUNBOOK}" in cpu
     assert "  Labels: alertname=DiskFull, severity=warning, instance=db2.example.com:9100\n" in disk_part

@@ -84,7 +84,7 @@ def test_trigger_pages_level_one_escalates_to_level_two_and_the_mail_link_stops_
     run_jobs(paging_app, start + 1)
     mails = smtp.mailbox.wait(1)
     assert len(mails) == 1 and mails[0]["To"] == "ana@example.com"
-    assert mails[0]["Subject"] == "[Callgoose] HIGH checkout-api: CPU high"
+    assert mails[0]["Subject"] == "[Callgoose] P2 HIGH checkout-api: CPU high"
     assert mails[0]["Callgoose-Delivery"] == queued[0][9]
     body = text_of(mails[0])
     assert f"{BASE}/incidents/" in body and mails[0].get_body(("html",)) is not None
@@ -159,7 +159,7 @@ def test_a_resolve_from_the_tool_stops_escalation_and_cancels_later_pages(paging
     statuses = [(n[4], n[8]) for n in notifications(setup) if n[1] == "page"]
     assert statuses == [("sent", None), ("cancelled", "not sent: the incident was resolved first")]
     mails = smtp.mailbox.wait(2)  # no second page; the follow-up says it was resolved
-    assert [m["Subject"] for m in mails] == ["[Callgoose] HIGH checkout-api: CPU high",
+    assert [m["Subject"] for m in mails] == ["[Callgoose] P2 HIGH checkout-api: CPU high",
                                              "[Callgoose] Resolved: checkout-api: CPU high"]
 
 
@@ -255,7 +255,7 @@ def test_service_webhooks_are_signed_retried_with_backoff_with_one_delivery_id(p
     assert bodies[0]["event"] == "incident.triggered"
     incident = bodies[0]["incident"]
     assert incident["service"] == {"name": "checkout-api"} and incident["status"] == "triggered"
-    assert set(incident) == {"id", "service", "title", "description", "status", "urgency", "mapping_value",
+    assert set(incident) == {"id", "service", "title", "description", "status", "urgency", "priority", "mapping_value",
                              "duplicate_count", "created_at", "acknowledged_at", "resolved_at"}
     # The signature is computed per attempt: the three t values follow the clock of each.
     ts = [int(r["headers"]["Callgoose-Signature"].split(",")[0][2:]) for r in receiver.requests]
@@ -747,11 +747,11 @@ def test_a_page_and_a_code_reach_a_person_in_their_language(paging_app, setup_fo
     run_jobs(paging_app, start + 1)
     mails = smtp.mailbox.wait(3)
     german = next(m for m in mails if m["To"] == "ana@example.com" and "HOCH" in m["Subject"])
-    assert german["Subject"] == "[Callgoose] HOCH checkout-api: CPU high"
+    assert german["Subject"] == "[Callgoose] P2 HOCH checkout-api: CPU high"
     body = text_of(german)
     assert "Öffnen:" in body and "Bestätigen:" in body and "Beheben:" in body
     assert "Die Links zum Bestätigen und Beheben funktionieren einmal" in body and "Acknowledge" not in body
     code = next(m for m in mails if m["To"] == "ana@example.com" and "Bestätigungscode" in m["Subject"])
     assert "Geben Sie ihn innerhalb von 15 Minuten" in text_of(code)
     english = next(m for m in mails if m["To"] == "bo@example.com")
-    assert english["Subject"] == "[Callgoose] HIGH checkout-api: CPU high" and "Acknowledge:" in text_of(english)
+    assert english["Subject"] == "[Callgoose] P2 HIGH checkout-api: CPU high" and "Acknowledge:" in text_of(english)

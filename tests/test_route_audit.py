@@ -47,6 +47,7 @@ ADMIN_ONLY = {
     "apilog.replay_calls", "services.export", "shadow.switch", "imports.form", "imports.plan", "imports.apply",
     "users.invite", "users.invite_again", "users.invite_all", "users.reset_factors",
     "reports.set_rate",  # issue 20: hourly rates for hours on call
+    "priorities.save",  # issue 20
 }
 SAFE = {"GET", "HEAD", "OPTIONS"}
 

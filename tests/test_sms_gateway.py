@@ -130,7 +130,7 @@ def test_a_page_arrives_as_json_with_the_values_escaped_and_a_link_that_acknowle
     setup, _start = page(app, setup_for, title)
     (sent,) = gateway.wait(1)
     text = sent["json"]["message"]
-    assert text.startswith(f"Callgoose: HIGH checkout-api: {title}")  # quotes, backslash, a placeholder: as sent
+    assert text.startswith(f"Callgoose: P2 HIGH checkout-api: {title}")  # quotes, backslash, a placeholder: as sent
     assert sent["json"]["phoneNumbers"] == [PHONE] and len(text) <= 320
     assert "Reply 1" not in text  # replies reach Callgoose only through Twilio
     link = re.search(rf"Acknowledge: ({re.escape(BASE)}/l/\S+)$", text).group(1)
@@ -155,7 +155,7 @@ def test_a_page_arrives_form_encoded_and_a_long_title_keeps_its_link(make_app, d
     assert sent["form"]["to"] == PHONE and sent["form"]["key"] == "k1"
     text = sent["form"]["message"]
     # One SMS (issue 17: a page fits one where possible): the title is cut, the link never.
-    assert text.startswith("Callgoose: HIGH checkout-api: A&B=C + 100% xxx") and sms.segments(text) == 1
+    assert text.startswith("Callgoose: P2 HIGH checkout-api: A&B=C + 100% xxx") and sms.segments(text) == 1
     assert sms.encoding(text) == "gsm7" and len(text) > 150
     assert re.search(rf"x\.\.\.\nAcknowledge: {re.escape(BASE)}/l/\S+$", text)
 
@@ -167,7 +167,7 @@ def test_a_get_gateway_takes_the_values_in_its_url(make_app, database_url, tmp_p
     (sent,) = gateway.wait(1)
     assert sent["method"] == "GET" and sent["body"] == b""
     assert sent["query"]["to"] == PHONE and sent["query"]["user"] == "cg"
-    assert sent["query"]["text"].startswith("Callgoose: HIGH checkout-api: CPU & disk")
+    assert sent["query"]["text"].startswith("Callgoose: P2 HIGH checkout-api: CPU & disk")
 
 
 # -- failures ---------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 from ..delivery import Permanent, Settings, Temporary, webhook
 from ..delivery.deadline import Budget
-from ..engine.messages import MAX_LISTED, TEXT_KINDS, Item, subject_of
+from ..engine.messages import MAX_LISTED, TEXT_KINDS, Item, paged_line, subject_of
 from ..engine.rules import SpecError
 from ..engine.signing import ACTION_CODES, is_action
 from ..engine.words import Say
@@ -166,8 +166,7 @@ def _line(item: Item, state: str, actor: str | None = None) -> Say:
         return Say("Acknowledged: %(service)s: %(title)s", service=item.service, title=item.title)
     if state == "resolved":
         return Say("Resolved: %(service)s: %(title)s", service=item.service, title=item.title)
-    urgency = {"high": Say("HIGH"), "low": Say("LOW")}.get(item.urgency, item.urgency.upper())
-    return Say("%(urgency)s %(service)s: %(title)s", urgency=urgency, service=item.service, title=item.title)
+    return paged_line(item)
 
 
 def _listed(items: list[Item], total: int, words, state=lambda item: item.kind, actors: dict | None = None,

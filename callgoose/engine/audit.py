@@ -198,7 +198,7 @@ def describe_all(kind: str, name: str | None, changes: list[dict] | None) -> Joi
 
 # Subject kinds, worded by describe (pybabel finds them as Say's message ids).
 KINDS = (Say("policy"), Say("service"), Say("maintenance"), Say("service paging"), Say("user"), Say("token"),
-         Say("schedule"), Say("incident"), Say("incident review"), Say("pay rate"))
+         Say("schedule"), Say("incident"), Say("incident review"), Say("pay rate"), Say("priority"))
 
 # ---- the hash chain ----
 

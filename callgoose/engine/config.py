@@ -218,7 +218,8 @@ def check_window_count(windows: list, path: str, existing: int = 0) -> list:
 
 def parse_config(doc, limits: Limits = Limits()) -> list[ServiceSpec]:
     """Validate a whole configuration document; raise :class:`SpecError` at the first fault."""
-    check_fields(doc, "", {"services", "users", "escalation_policies", "schedules"}, {"services"})
+    # "priorities" is read by engine.priorities.build_priorities (issue 20)
+    check_fields(doc, "", {"services", "users", "escalation_policies", "schedules", "priorities"}, {"services"})
     services = _list(doc, "services", "")
     specs = []
     seen = set()

@@ -14,6 +14,7 @@ from .heartbeat import Heartbeat
 from .matcher import ItemMatcher
 from .paging import NO_PAGING, ServicePaging
 from .payload import Payload, clean
+from .priorities import DEFAULT_URGENCIES, rule_priority
 from .rules import Failure, ResolveRule, TriggerRule, check_rule, item_matchers
 
 TITLE_MAX = 255
@@ -63,6 +64,9 @@ class ServiceSpec:
     # Who a new incident pages (its policy and webhooks), part of the cached spec: a service
     # that pages nobody costs the hot path nothing, and the policy is parsed once per spec.
     paging: ServicePaging = field(default=NO_PAGING, compare=False)
+    # Each priority's urgency as configured (issue 20), so a rule's priority sets its urgency
+    # without a query per call; a change of priorities bumps every service's version.
+    urgencies: dict = field(default_factory=lambda: dict(DEFAULT_URGENCIES), compare=False)
 
     @cached_property
     def matchers(self) -> dict:
@@ -86,6 +90,7 @@ class TriggerHit:
     title: str
     description: str
     mapping_value: str | None
+    priority: str | None = None  # issue 20: P1-P5
 
 
 @dataclass(frozen=True)
@@ -162,15 +167,18 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip() + "…"
 
 
-def _trigger_hit(index: int, rule: TriggerRule, payload: Payload, source: str | None) -> TriggerHit:
+def _trigger_hit(index: int, rule: TriggerRule, payload: Payload, source: str | None,
+                 urgencies: dict = DEFAULT_URGENCIES) -> TriggerHit:
     title_value = payload.value(rule.title_from) if rule.title_from is not None else None
     description = payload.value(rule.description_from) if rule.description_from is not None else None
     if description is None or not description.strip():
         description = payload.text  # S22
     mapping = payload.value(rule.map_incident_with) if rule.map_incident_with is not None else None
-    return TriggerHit(rule=index, rule_id=rule.rule_id, urgency=rule.urgency,
+    key_value = payload.value(rule.priority_from) if rule.priority_from is not None else None
+    priority, urgency = rule_priority(rule.priority, key_value, rule.priority_map, rule.urgency, urgencies)
+    return TriggerHit(rule=index, rule_id=rule.rule_id, urgency=urgency,
                       title=make_title(title_value, source), description=description,
-                      mapping_value=_present(mapping))
+                      mapping_value=_present(mapping), priority=priority)
 
 
 def evaluate(spec: ServiceSpec, payload: Payload, source: str | None = None) -> Evaluation:
@@ -193,7 +201,7 @@ def evaluate(spec: ServiceSpec, payload: Payload, source: str | None = None) -> 
     for index, rule in enumerate(spec.trigger):
         failure = check_rule(rule.conditions, payload, matchers)
         if failure is None:
-            trigger = _trigger_hit(index, rule, payload, source)
+            trigger = _trigger_hit(index, rule, payload, source, spec.urgencies)
             break
         misses.append(("trigger", index, failure))
     return Evaluation(trigger=trigger, resolves=tuple(resolves), misses=tuple(misses))

@@ -52,6 +52,7 @@ class Event:
     title: str | None = None
     description: str | None = None
     urgency: str = "high"
+    priority: str | None = None  # P1-P5 (issue 20): Opsgenie's priority, PagerDuty's severity
     note: str | None = None  # NOTE's text; with another act, a comment added to the same incident
     facts: dict | None = None
     actor: str | None = None  # who the request names as acting (Opsgenie's ``user``)

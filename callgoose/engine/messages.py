@@ -43,6 +43,7 @@ class Item:
     repeats: int = 0  # the incident's repeats so far (S26)
     opened: float | None = None  # when the incident opened (epoch seconds) ...
     zone: str = "UTC"  # ... shown in the recipient's time zone
+    priority: str | None = None  # P1-P5 (issue 20), before the urgency where the incident has one
 
     @property
     def paged(self) -> bool:
@@ -65,6 +66,14 @@ def _line(item: Item) -> Say:
                    service=item.service, title=item.title)
     if item.kind == "resolved":
         return Say("Resolved: %(service)s: %(title)s", service=item.service, title=item.title)
+    return paged_line(item)
+
+
+def paged_line(item: Item) -> Say:
+    """A page's line: ``P2 HIGH checkout-api: <title>`` (no priority: an incident opened before them)."""
+    if item.priority:
+        return Say("%(priority)s %(urgency)s %(service)s: %(title)s", priority=item.priority,
+                   urgency=_urgency(item.urgency), service=item.service, title=item.title)
     return Say("%(urgency)s %(service)s: %(title)s", urgency=_urgency(item.urgency), service=item.service,
                title=item.title)
 
@@ -244,7 +253,7 @@ def iso_utc(epoch: float | None) -> str | None:
 def item_json(item: Item) -> dict:
     """One item of a generic webhook's JSON, with what its page tells."""
     return {"kind": item.kind, "incident_id": item.incident_id, "title": item.title, "service": item.service,
-            "urgency": item.urgency, "url": item.url, "description": item.description,
+            "urgency": item.urgency, "priority": item.priority, "url": item.url, "description": item.description,
             "labels": dict(item.labels), "runbook_url": item.runbook, "repeats": item.repeats,
             "opened_at": iso_utc(item.opened)}
 

@@ -153,7 +153,7 @@ def _create(read: _Reader) -> Event:
     return Event(API, "create", Act.OPEN, key=key_text(read.scalar("alias")),
                  title=_message(message) if message is not None else None,
                  description=read.text("description", DESCRIPTION_MAX),
-                 urgency="high" if priority in HIGH_PRIORITIES else "low",
+                 urgency="high" if priority in HIGH_PRIORITIES else "low", priority=priority,
                  note=read.text("note", NOTE_MAX), facts=facts, actor=read.line("user", USER_MAX))
 
 

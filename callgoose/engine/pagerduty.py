@@ -22,6 +22,8 @@ from .payload import as_text, clean, compact_json, is_text_type, parse_json, pre
 API = "pagerduty"
 ACTIONS = {"trigger": Act.OPEN, "acknowledge": Act.ACKNOWLEDGE, "resolve": Act.RESOLVE}
 URGENCY = {"critical": "high", "error": "high", "warning": "low", "info": "low"}
+# A severity as a priority (issue 20); info is P5, what Opsgenie calls informational.
+PRIORITY = {"critical": "P1", "error": "P2", "warning": "P3", "info": "P5"}
 SUMMARY_MAX = 1024  # PagerDuty's documented limit: longer summaries are cut, never refused
 LABEL_FIELDS = ("severity", "source", "component", "group", "class")  # the five a page shows (engine.page)
 MAX_LINKS, MAX_IMAGES = 20, 20  # kept per event; more are dropped
@@ -230,6 +232,7 @@ def parse_alert(raw: bytes, new_key: Callable[[], str] = lambda: uuid.uuid4().he
     return Parsed(routing_key, Event(
         API, said, act, key=key or new_key(), title=title_text(summary),
         description=_description(summary, payload.get("custom_details")), urgency=URGENCY[severity],
+        priority=PRIORITY[severity],
         facts=_facts(payload, links, images)), client=client)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from .paging import Policy
 from .schedules import Schedule, uncovered
+from .simulate import simulate
 from .words import Say
 
 DAYS = 14
@@ -16,7 +17,7 @@ MAX_GAPS = 5  # per schedule, listed
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # gap | level | unreachable | no_policy
+    kind: str  # gap | level | unreachable | no_policy | target
     subject: str  # the schedule, policy or service it is about
     text: str
     start: float | None = None  # gaps: when nobody is on call
@@ -69,4 +70,34 @@ def check(now: float, schedules: dict[int, Schedule], policies: list[Policy], re
         if not has_policy:
             findings.append(Finding("no_policy", name, Say("nobody is paged for %(name)s: it has no escalation policy",
                                                                          name=name)))
+    return findings
+
+
+def slow_for_targets(now: float, policies: list[Policy], priorities, rules: list, on_call) -> list[Finding]:
+    """Issue 20: a priority whose acknowledge target a policy cannot meet, from the simulator:
+    an incident of the priority's urgency opening now pages its first reachable person later
+    than the target (or never). ``policies``: those live services use; ``on_call(schedule id,
+    instant)``: who is on call."""
+    first: dict[tuple[str, str], float | None] = {}
+    findings = []
+    for priority in priorities:
+        if priority.acknowledge_minutes is None:
+            continue
+        for policy in policies:
+            key = (policy.name, priority.urgency)
+            if key not in first:
+                paged = [s.at for s in simulate(policy, priority.urgency, now, rules, on_call)
+                         if s.user is not None and s.channel is not None]
+                first[key] = min(paged) if paged else None
+            at = first[key]
+            if at is None:
+                findings.append(Finding("target", policy.name, Say(
+                    "%(priority)s: %(policy)s pages nobody reachable, so its acknowledge target of %(target)s min "
+                    "cannot be met", priority=priority.priority, policy=policy.name,
+                    target=priority.acknowledge_minutes)))
+            elif at - now > priority.acknowledge_minutes * 60:
+                findings.append(Finding("target", policy.name, Say(
+                    "%(priority)s: %(policy)s pages its first reachable person after %(minutes)s min, later than "
+                    "its acknowledge target of %(target)s min", priority=priority.priority, policy=policy.name,
+                    minutes=int((at - now) // 60), target=priority.acknowledge_minutes)))
     return findings

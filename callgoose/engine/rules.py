@@ -58,13 +58,22 @@ class TriggerRule:
     description_from: str | None = None
     map_incident_with: str | None = None
     rule_id: int | None = field(default=None, compare=False)
+    # issue 20: a fixed priority, or one read from a key through a map (values folded)
+    priority: str | None = None
+    priority_from: str | None = None
+    priority_map: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict:
-        return {"urgency": self.urgency,
-                "conditions": [c.as_dict() for c in self.conditions],
-                "title_from": self.title_from,
-                "description_from": self.description_from,
-                "map_incident_with": self.map_incident_with}
+        doc = {"urgency": self.urgency,
+               "conditions": [c.as_dict() for c in self.conditions],
+               "title_from": self.title_from,
+               "description_from": self.description_from,
+               "map_incident_with": self.map_incident_with}
+        if self.priority is not None:
+            doc["priority"] = self.priority
+        if self.priority_from is not None:
+            doc.update(priority_from=self.priority_from, priority_map=dict(self.priority_map))
+        return doc
 
 
 @dataclass(frozen=True)
@@ -160,12 +169,16 @@ def _conditions(doc, path: str, limits: Limits) -> tuple[Condition, ...]:
 
 def build_trigger(doc, path: str, limits: Limits = Limits(), rule_id: int | None = None) -> TriggerRule:
     """Build a trigger rule (S20); no conditions makes it a catch-all (S17)."""
+    from .priorities import build_rule_priority  # it builds on this module's checks
+
     check_fields(doc, path, {"urgency", "conditions", "title_from", "description_from",
-                             "map_incident_with"})
+                             "map_incident_with", "priority", "priority_from", "priority_map"})
     urgency = doc.get("urgency", "high")
     if urgency not in URGENCIES:
         raise SpecError(f"{path}.urgency", Say("must be high or low"))
+    priority, priority_from, priority_map = build_rule_priority(doc, path)
     return TriggerRule(
+        priority=priority, priority_from=priority_from, priority_map=priority_map,
         conditions=_conditions(doc, f"{path}.conditions", limits),
         urgency=urgency,
         title_from=_key(doc.get("title_from"), f"{path}.title_from", nullable=True),

@@ -12,11 +12,12 @@ timers, the outbox's ``due_at``).
 
 from __future__ import annotations
 
-from . import deliver, drills, escalate, heartbeats, notices, ping, receipts, retention, snooze, telegram
+from . import deliver, drills, escalate, heartbeats, notices, ping, receipts, retention, snooze, targets, telegram
 
 JOBS = {
     "heartbeats": (heartbeats.run, 0),  # a heartbeat that missed its calls opens an incident (paged below)
     "snooze": (snooze.run, 0),  # snoozed incidents whose time is up: triggered again (paged below)
+    "targets": (targets.run, 15),  # response targets missed (issue 20): a note, the next level or the policy again
     "escalate": (escalate.run, 0),  # levels whose escalate_after_minutes has passed
     "deliver": (deliver.run, 0),  # the outbox: claim, send, record
     "handoffs": (notices.handoffs, 60),  # "you are on call in ... from now"

@@ -50,7 +50,7 @@ def items_of(batch: outbox.Batch, settings: Settings, key: str, now: float, link
                           text=from_data(body["say"]) if "say" in body else body.get("text"),
                           description=first_lines(row.description), labels=labels_of(facts),
                           runbook=web_url(facts.get("runbook")), repeats=row.repeats, opened=row.opened,
-                          zone=row.time_zone or "UTC"))
+                          zone=row.time_zone or "UTC", priority=row.priority))
     return found
 
 
@@ -87,7 +87,7 @@ def event_chat(fmt: str, doc: dict, base_url: str) -> dict:
     item = Item(kind={"incident.acknowledged": "acknowledged", "incident.resolved": "resolved"}.get(
         doc.get("event"), "page"), incident_id=incident.get("id"), title=incident.get("title", ""),
         service=(incident.get("service") or {}).get("name", ""), urgency=incident.get("urgency", "high"),
-        url=f"{base_url}/incidents/{incident.get('id')}")
+        priority=incident.get("priority"), url=f"{base_url}/incidents/{incident.get('id')}")
     return webhook_body(fmt, compose([item]), [item], "", doc.get("sent_at", ""))
 
 

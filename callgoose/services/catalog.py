@@ -28,6 +28,7 @@ from ..engine.lint import lint
 from ..engine.oncall import parse_oncall
 from ..engine.outcome import load_all
 from ..engine.payload import Payload
+from ..engine.priorities import build_priorities
 from ..engine.rules import (
     build_condition,
     build_resolve,
@@ -48,7 +49,14 @@ from ..store.models import (
     Service,
 )
 from ..store.transactions import run_read, session_cursor, write
-from . import audit, oncall, schedules, service_audit, service_paging  # noqa: F401 (service_audit registers)
+from . import (  # noqa: F401 (service_audit registers)
+    audit,
+    oncall,
+    priorities,
+    schedules,
+    service_audit,
+    service_paging,
+)
 from .lifecycle import By, Changes
 
 _rules = Rule.__table__
@@ -101,10 +109,17 @@ def _rule_spec(row):
     path = f"rule {row.id}"
     if row.kind == "trigger":
         doc.update(urgency=row.urgency, title_from=row.title_from,
-                   description_from=row.description_from, map_incident_with=row.map_key)
+                   description_from=row.description_from, map_incident_with=row.map_key,
+                   priority=row.priority, priority_from=row.priority_from, priority_map=row.priority_map)
         return build_trigger(doc, path, rule_id=row.id)
     doc["incident_mapped_with"] = row.map_key
     return build_resolve(doc, path, rule_id=row.id)
+
+
+def rule_priority_columns(doc: dict) -> dict:
+    """A trigger rule's priority fields (issue 20) as its row's columns."""
+    return {"priority": doc.get("priority"), "priority_from": doc.get("priority_from"),
+            "priority_map": doc.get("priority_map")}
 
 
 def _heartbeat(row) -> Heartbeat:
@@ -144,6 +159,7 @@ def _build_specs(conn, rows, shadow_all: bool = False) -> dict[int, ServiceSpec 
     split_on = {sid: split for sid, (split, _shadow) in more.items()}
     shadow = {sid for sid, (_split, on) in more.items() if on}
     paging = service_paging.paging_of(conn, ids, shadow if not shadow_all else set(ids))
+    urgencies = priorities.urgencies(conn)
     beats = conn.execute(select(HeartbeatRow).where(HeartbeatRow.service_id.in_(ids))
                          .order_by(HeartbeatRow.service_id, HeartbeatRow.id)).all()
     built = {}
@@ -160,7 +176,7 @@ def _build_specs(conn, rows, shadow_all: bool = False) -> dict[int, ServiceSpec 
                     MaintenanceWindow(clock.from_db(w.starts_at), clock.from_db(w.ends_at),
                                       tuple(tuple(s) for s in w.tags or ()))
                     for w in windows if w.service_id == row.id),
-                paging=paging[row.id],
+                paging=paging[row.id], urgencies=urgencies,
             )
         except (SpecError, TypeError, ValueError) as exc:  # a stored rule the engine refuses
             built[row.id] = exc
@@ -275,7 +291,8 @@ def save_service(spec: ServiceSpec, now: float) -> Service:
                 service_id=service.id, kind=kind, position=position,
                 urgency=doc.get("urgency", "high"), conditions=doc["conditions"],
                 title_from=doc.get("title_from"), description_from=doc.get("description_from"),
-                map_key=doc.get("map_incident_with", doc.get("incident_mapped_with")), changed_at=clock.to_db(now)))
+                map_key=doc.get("map_incident_with", doc.get("incident_mapped_with")), changed_at=clock.to_db(now),
+                **rule_priority_columns(doc)))
     for window in spec.maintenance:
         db.session.add(_window_row(service.id, window, "config", now))
     save_heartbeats(service, spec.heartbeats, now)
@@ -305,6 +322,7 @@ def import_config(doc, now: float) -> list[str]:
     policies, each service's policy and webhooks), then save it all in one transaction."""
     specs = parse_config(doc)
     oncall_part = parse_oncall(doc, oncall.existing_emails(), schedules.existing_names(), channels.REGISTRY)
+    levels = build_priorities(doc["priorities"]) if "priorities" in doc else ()
 
     def work():
         tracked = [audit.track("service", found.id if found else None)
@@ -316,6 +334,8 @@ def import_config(doc, now: float) -> list[str]:
         oncall.save_oncall(oncall_part, now)
         for tracking in policies:
             tracking.done(oncall.policy_id(tracking))
+        if levels:
+            priorities.store(levels)
     write(work)
     return [spec.name for spec in specs]
 
@@ -334,7 +354,7 @@ def current_config() -> dict:
     paging = oncall.export_oncall([s.name for s in specs])
     for service in doc["services"]:
         service.update(paging["services"].get(service["name"], {"escalation_policy": None, "webhooks": []}))
-    return {"users": paging["users"], "schedules": paging["schedules"],
+    return {"priorities": priorities.document(), "users": paging["users"], "schedules": paging["schedules"],
             "escalation_policies": paging["escalation_policies"], **doc}
 
 
@@ -380,6 +400,8 @@ def save_rule(service: Service, kind: str, rule_id: int | None, spec) -> Rule:
     rule.title_from = doc.get("title_from")
     rule.description_from = doc.get("description_from")
     rule.map_key = doc.get("map_incident_with", doc.get("incident_mapped_with"))
+    for name, value in rule_priority_columns(doc).items():
+        setattr(rule, name, value)
     rule.changed_at = clock.to_db(clock.now())
     bump_version(service.id)
     return rule

@@ -101,7 +101,8 @@ class _Apply:
         incident, created = self.changes.open_or_repeat({
             "service_id": spec.service_id, "title": event.title, "description": event.description,
             "payload_digest": self.payload.digest if self.payload.text else None, "urgency": event.urgency,
-            "mapping_value": event.key, "mapping_key": mapping_key(event.key) if event.key is not None else None,
+            "priority": event.priority, "mapping_value": event.key,
+            "mapping_key": mapping_key(event.key) if event.key is not None else None,
             "rule_id": None, "facts": json.dumps(event.facts, ensure_ascii=False) if event.facts else None},
             self.by, spec.paging)
         if event.note:

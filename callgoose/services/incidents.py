@@ -7,7 +7,7 @@ path), inside one write transaction of :func:`callgoose.store.transactions.write
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -25,7 +25,7 @@ from ..engine.lifecycle import (
 from ..extensions import db
 from ..store.models import ApiCall, ChangeCounter, Incident, IncidentEvent, Service
 from ..store.transactions import session_cursor, write
-from . import deliveries, drills, pagerduty, readiness, schedules, snapshot
+from . import deliveries, drills, pagerduty, priorities, readiness, schedules, snapshot
 from .catalog import live_services
 from .lifecycle import By, Changes, NotFound
 
@@ -57,6 +57,8 @@ class Query:
     text: str | None = None
     page: int = 1
     per_page: int = 50
+    priority: str | None = None  # P1-P5 (issue 20)
+    sort: str = "newest"  # or "priority": P1 first (none last), newest first within each
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class Screen:
     services: list = field(default_factory=list)
     on_call: list = field(default_factory=list)  # schedules.NowAndNext: who is on call now and next
     readiness: list = field(default_factory=list)  # readiness.Finding: what would page nobody soon
+    priorities: dict = field(default_factory=dict)  # engine.priorities.Priority by code: labels, colours
+    due: dict = field(default_factory=dict)  # incident id -> when its acknowledge target runs out (triggered ones)
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,8 @@ class Detail:
     paging: object = None  # deliveries.IncidentPaging: who was paged, who is next, and when
     drill: object = None  # a DrillRun: this incident is a fire drill (issue 17, item 6)
     changes: list = field(default_factory=list)  # pagerduty.RecentChange: its service's, the day before it opened
+    priorities: dict = field(default_factory=dict)  # engine.priorities.Priority by code
+    targets: dict = field(default_factory=dict)  # acknowledge | resolve -> (minutes, due at, missed at)
 
 
 def to_dict(incident: Incident, service_name: str) -> dict:
@@ -117,6 +123,8 @@ def list_incidents(query: Query, *, with_payload: bool = False) -> Page:
         conditions.append(Incident.service_id == query.service_id)
     if query.urgency:
         conditions.append(Incident.urgency == query.urgency)
+    if query.priority:
+        conditions.append(Incident.priority == query.priority)
     if query.text:
         pattern = "%" + query.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         conditions.append(Incident.title.ilike(pattern, escape="\\")
@@ -126,7 +134,10 @@ def list_incidents(query: Query, *, with_payload: bool = False) -> Page:
     total = db.session.execute(count).scalar_one()
     if with_payload:
         rows = rows.options(selectinload(Incident.stored_payload))
-    found = db.session.execute(rows.order_by(Incident.created_at.desc(), Incident.id.desc())
+    order = (Incident.created_at.desc(), Incident.id.desc())
+    if query.sort == "priority":  # no priority (opened before them) sorts last on either database
+        order = (Incident.priority.is_(None), Incident.priority) + order
+    found = db.session.execute(rows.order_by(*order)
                                .limit(query.per_page).offset((query.page - 1) * query.per_page)).all()
     return Page([(row[0], row[1]) for row in found], query.page, query.per_page, total)
 
@@ -134,10 +145,36 @@ def list_incidents(query: Query, *, with_payload: bool = False) -> Page:
 def list_screen(query: Query, now: float | None = None) -> Screen:
     """The list page: one page of incidents, the poll marker, the triggered count, the services,
     and who is on call now and next (when ``now`` is given)."""
+    table = priorities.by_code()
+    page = list_incidents(query)
     if now is None:
-        return Screen(list_incidents(query), change_marker(), triggered_count(), live_services())
-    return Screen(list_incidents(query), change_marker(), triggered_count(), live_services(),
-                  schedules.now_and_next(now), readiness.report(now))
+        return Screen(page, change_marker(), triggered_count(), live_services(), priorities=table,
+                      due=acknowledge_due(page, table))
+    return Screen(page, change_marker(), triggered_count(), live_services(),
+                  schedules.now_and_next(now), readiness.report(now), table, acknowledge_due(page, table))
+
+
+def _due(incident: Incident, priority, target: str) -> datetime | None:
+    minutes = getattr(priority, f"{target}_minutes", None) if priority is not None else None
+    return None if minutes is None else incident.created_at + timedelta(minutes=minutes)
+
+
+def acknowledge_due(page: Page, table: dict) -> dict:
+    """When each triggered incident of the page runs out of its acknowledge target (issue 20)."""
+    found = {}
+    for incident, _name in page.items:
+        due = _due(incident, table.get(incident.priority), "acknowledge")
+        if incident.status == Status.TRIGGERED.value and due is not None:
+            found[incident.id] = due
+    return found
+
+
+def targets_of(incident: Incident, table: dict) -> dict:
+    """The incident page's response targets: (minutes, due at, missed at) by target."""
+    priority = table.get(incident.priority)
+    return {target: (getattr(priority, f"{target}_minutes"), _due(incident, priority, target),
+                     getattr(incident, f"{target}_missed_at"))
+            for target in ("acknowledge", "resolve") if _due(incident, priority, target) is not None}
 
 
 def rows_if_changed(query: Query, marker: str | None) -> Screen | None:
@@ -145,7 +182,9 @@ def rows_if_changed(query: Query, marker: str | None) -> Screen | None:
     current = change_marker()
     if marker == current:
         return None
-    return Screen(list_incidents(query), current, triggered_count())
+    table = priorities.by_code()
+    page = list_incidents(query)
+    return Screen(page, current, triggered_count(), priorities=table, due=acknowledge_due(page, table))
 
 
 def get_incident(incident_id: int, service_id: int | None = None) -> tuple[Incident, str] | None:
@@ -215,12 +254,14 @@ def detail(incident_id: int) -> Detail | None:
     if found is None:
         return None
     incident, service_name = found
+    table = priorities.by_code()
     paging = deliveries.incident_paging(incident)
     events = timeline(incident) + [Entry(n.queued_at, "notification", notification=n) for n in paging.notifications]
     events.sort(key=lambda e: e.at)
     return Detail(incident, service_name, creating_call(incident), events, incident_marker(incident_id), paging,
                   drills.run_of_incident(incident_id),
-                  pagerduty.recent_changes(db.engine, incident.service_id, incident.created_at))
+                  pagerduty.recent_changes(db.engine, incident.service_id, incident.created_at),
+                  table, targets_of(incident, table))
 
 
 def act(action: Action, incident_id: int, now: float, *, actor: str, user_id: int | None = None,

@@ -315,7 +315,7 @@ class _Apply:
             # S22's default (the whole payload) is read back from the payload's one copy.
             "description": None if hit.description == self.payload.text else hit.description,
             "payload_digest": self.payload.digest if self.payload.text else None,
-            "urgency": hit.urgency, "mapping_value": hit.mapping_value, "mapping_key": mkey,
+            "urgency": hit.urgency, "priority": hit.priority, "mapping_value": hit.mapping_value, "mapping_key": mkey,
             "rule_id": hit.rule_id, "facts": facts}, self.by, spec.paging)
 
 

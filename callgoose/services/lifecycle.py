@@ -39,10 +39,10 @@ STATUS_OF_IN_SERVICE = Sql("SELECT status FROM incidents WHERE id = :id AND serv
 # the choice (a NULL mapping key never conflicts); ``duplicate_count`` comes back 0 for a
 # new incident.
 OPEN_OR_REPEAT = Sql(f"""
-    INSERT INTO incidents (service_id, title, description, payload_digest, urgency, status,
+    INSERT INTO incidents (service_id, title, description, payload_digest, urgency, priority, status,
         mapping_value, mapping_key, duplicate_count, version, rule_id, created_by_call, created_at,
         last_seen_at, facts, shadow)
-    VALUES (:service_id, :title, :description, :payload_digest, :urgency, '{RULES[Action.OPEN].to}',
+    VALUES (:service_id, :title, :description, :payload_digest, :urgency, :priority, '{RULES[Action.OPEN].to}',
         :mapping_value, :mapping_key, 0, 1, :rule_id, :created_by_call, :now, :now, :facts, :shadow)
     ON CONFLICT (service_id, mapping_key) WHERE {ACTIVE_SQL}
     DO UPDATE SET duplicate_count = incidents.duplicate_count + 1, version = incidents.version + 1,
@@ -128,7 +128,8 @@ class Changes:
         from its cached spec; a shadow run's incident is pinned as one, in the same statement).
         ``fields["facts"]``: engine.page.facts_of's, as JSON text (None: none)."""
         incident_id, repeats, urgency = self.cursor.execute(OPEN_OR_REPEAT, {
-            "facts": None, **fields, "shadow": bool(service_paging.shadow), "created_by_call": by.call_id,
+            "facts": None, "priority": None, **fields, "shadow": bool(service_paging.shadow),
+            "created_by_call": by.call_id,
             "now": self.now_db}).fetchone()
         created = repeats == 0
         self._record(incident_id, RULES[Action.OPEN if created else Action.REPEAT].event, by)

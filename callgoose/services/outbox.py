@@ -91,7 +91,7 @@ _ROW_COLUMNS = f"""
     SELECT n.id, n.kind, n.incident_id, n.body, n.delivery_id, n.attempts, n.queued_at, n.event,
         n.user_id, i.title, i.urgency, i.status, s.name, u.language,
         substr(coalesce(i.description, p.text), 1, {DESCRIPTION_READ}), i.facts, i.duplicate_count, i.created_at,
-        u.time_zone
+        u.time_zone, i.priority
     FROM notifications n LEFT JOIN incidents i ON i.id = n.incident_id
         LEFT JOIN services s ON s.id = i.service_id LEFT JOIN users u ON u.id = n.user_id
         LEFT JOIN payloads p ON i.description IS NULL AND p.digest = i.payload_digest
@@ -149,6 +149,7 @@ class Row:
     repeats: int = 0
     opened: float | None = None  # when the incident opened
     time_zone: str | None = None  # the recipient's
+    priority: str | None = None  # the incident's P1-P5 (issue 20)
 
 
 @dataclass
@@ -195,11 +196,11 @@ def _load(cursor: Cursor, lead: int, bundle: bool = False) -> list[Row]:
     found = cursor.execute(BUNDLE_ROWS if bundle else ONE_ROW, {"lead": lead, "limit": LISTED}).fetchall()
     rows = []
     for (nid, kind, incident_id, body, delivery_id, attempts, queued, event, user_id, title, urgency,
-         status, service, language, description, facts, repeats, opened, time_zone) in found:
+         status, service, language, description, facts, repeats, opened, time_zone, priority) in found:
         rows.append(Row(nid, kind, incident_id, from_json(body), delivery_id, attempts,
                         clock.from_db(to_datetime(queued)), event, user_id, title, urgency, status, service,
                         language, description, from_json(facts), repeats or 0,
-                        clock.from_db(to_datetime(opened)) if opened is not None else None, time_zone))
+                        clock.from_db(to_datetime(opened)) if opened is not None else None, time_zone, priority))
     return rows
 
 

@@ -19,15 +19,15 @@ from dataclasses import asdict
 
 from .. import clock
 from ..channels import follow_up_names
-from ..engine.paging import Kind, Policy, person_name
-from ..engine.readiness import Finding, check, gaps
-from ..engine.schedules import timeline, until
+from ..engine.paging import Kind, PersonalRule, Policy, person_name
+from ..engine.readiness import Finding, check, gaps, slow_for_targets
+from ..engine.schedules import on_call, timeline, until
 from ..engine.words import Moment, Say, from_data, to_data
 from ..extensions import db
 from ..store.hotpath import Sql, from_json, to_datetime
 from ..store.models import User
 from ..store.transactions import run_read, run_write, session_cursor, write
-from . import audit, schedules
+from . import audit, priorities, schedules
 from .paging import INSERT_NOTIFICATION, notification
 
 DAY = 86400
@@ -76,6 +76,14 @@ def _inputs(cursor) -> str:
 
 
 POLICIES = Sql("SELECT name, repeat, levels FROM escalation_policies ORDER BY name")
+USED_POLICIES = Sql("SELECT DISTINCT escalation_policy_id FROM services WHERE deleted_at IS NULL "
+                    "AND escalation_policy_id IS NOT NULL")
+POLICY_IDS = Sql("SELECT id, name FROM escalation_policies")
+RULES = Sql("""
+    SELECT r.user_id, r.contact_method_id, r.after_minutes, r.urgencies, m.channel, m.verified_at IS NOT NULL
+    FROM notification_rules r JOIN contact_methods m ON m.id = r.contact_method_id JOIN users u ON u.id = r.user_id
+    WHERE u.active
+""")
 LIVE_SERVICES = Sql("SELECT name, escalation_policy_id FROM services WHERE deleted_at IS NULL ORDER BY name")
 NAMES = Sql("SELECT id, name, email FROM users")
 REACHABLE = Sql("""
@@ -92,12 +100,27 @@ def _inputs_of_check(cursor, now: float) -> tuple:
     services = [(name, policy is not None) for name, policy in cursor.execute(LIVE_SERVICES).fetchall()]
     names = {i: name or email for i, name, email in cursor.execute(NAMES).fetchall()}
     reachable = {row[0] for row in cursor.execute(REACHABLE).fetchall()}
-    return loaded, policies, reachable, services, names
+    used = {row[0] for row in cursor.execute(USED_POLICIES).fetchall()}
+    used = {name for pid, name in cursor.execute(POLICY_IDS).fetchall() if pid in used}
+    rules = [PersonalRule(u, m, after, tuple(urgencies.split(",")), channel, bool(verified))
+             for u, m, after, urgencies, channel, verified in cursor.execute(RULES).fetchall()]
+    targets = (used, rules, priorities.by_code_cursor(cursor))
+    return loaded, policies, reachable, services, names, targets
+
+
+def _findings(now: float, inputs: tuple) -> list[Finding]:
+    """The check over what :func:`_inputs_of_check` read, outside any transaction."""
+    loaded, policies, reachable, services, names, (used, rules, table) = inputs
+    built = _built(loaded)
+    findings = check(now, built, policies, reachable, services, lambda u: person_name(names, u))
+
+    def who(schedule_id: int, instant: float) -> tuple:
+        return on_call(built[schedule_id], instant).users if schedule_id in built else ()
+    return findings + slow_for_targets(now, [p for p in policies if p.name in used], table.values(), rules, who)
 
 
 def _check(cursor, now: float) -> list[Finding]:
-    loaded, policies, reachable, services, names = _inputs_of_check(cursor, now)
-    return check(now, _built(loaded), policies, reachable, services, lambda u: person_name(names, u))
+    return _findings(now, _inputs_of_check(cursor, now))
 
 
 def _stored(now: float, inputs: str, findings: list[Finding]) -> dict:
@@ -128,9 +151,8 @@ def refresh(engine, now: float) -> int:
     """Check again and store the result (the worker, every few minutes, with no application
     context): read, check outside any transaction, then one short write; return the findings."""
     # Read under the process's read lock (hot path reads queue on it), check after it is let go.
-    inputs, (loaded, policies, reachable, services, names) = run_read(
-        engine, lambda c: (_inputs(c), _inputs_of_check(c, now)))
-    findings = check(now, _built(loaded), policies, reachable, services, lambda u: person_name(names, u))
+    inputs, read = run_read(engine, lambda c: (_inputs(c), _inputs_of_check(c, now)))
+    findings = _findings(now, read)
     run_write(engine, lambda c: c.execute(STORE, _stored(now, inputs, findings)))
     return len(findings)
 

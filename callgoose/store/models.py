@@ -154,6 +154,10 @@ class Rule(db.Model):
     title_from: Mapped[str | None] = mapped_column(Text)
     description_from: Mapped[str | None] = mapped_column(Text)
     map_key: Mapped[str | None] = mapped_column(Text)  # map_incident_with / incident_mapped_with
+    # issue 20: a trigger rule's fixed priority, or the key and map it reads one from
+    priority: Mapped[str | None] = mapped_column(String(2))
+    priority_from: Mapped[str | None] = mapped_column(Text)
+    priority_map: Mapped[dict | None] = mapped_column(JSON)
     changed_at: Mapped[datetime | None]  # saved (lint: "held for no call in 7 days" needs 7 days of it)
 
 
@@ -241,6 +245,10 @@ class Incident(db.Model):
     payload_digest: Mapped[str | None] = mapped_column(
         ForeignKey("payloads.digest", name="fk_incidents_payload_digest_payloads"), index=True)
     urgency: Mapped[str] = mapped_column(String(8))
+    priority: Mapped[str | None] = mapped_column(String(2))  # P1-P5 (issue 20); None: opened before them
+    # when the priority's response targets were found missed (services.targets), once each
+    acknowledge_missed_at: Mapped[datetime | None]
+    resolve_missed_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16))  # engine.lifecycle.Status
     mapping_value: Mapped[str | None] = mapped_column(Text)
     mapping_key: Mapped[str | None] = mapped_column(String(64))  # sha256 of mapping_value
@@ -271,6 +279,22 @@ class Incident(db.Model):
     @property
     def full_description(self) -> str:
         return self.description if self.description is not None else self.payload
+
+
+class PriorityRow(db.Model):
+    """A priority as an admin changed it (issue 20); one without a row has its defaults
+    (engine.priorities.DEFAULTS)."""
+
+    __tablename__ = "priorities"
+
+    priority: Mapped[str] = mapped_column(String(2), primary_key=True)
+    label: Mapped[str] = mapped_column(String(40))
+    colour: Mapped[str] = mapped_column(String(7))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    urgency: Mapped[str] = mapped_column(String(8))
+    acknowledge_minutes: Mapped[int | None]
+    resolve_minutes: Mapped[int | None]
+    on_missed_target: Mapped[str] = mapped_column(String(16), default="nothing")
 
 
 class IncidentEvent(db.Model):

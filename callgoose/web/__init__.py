@@ -37,6 +37,7 @@ def register(app) -> None:
         outside,
         pagerduty,
         paging,
+        priorities,
         reports,
         reviews,
         schedules,
@@ -80,7 +81,7 @@ def register(app) -> None:
     app.before_request(access.require_enrolment)  # issue 19: REQUIRE_SECOND_FACTOR
     for module in (ingest, api, pagerduty, auth, dashboard, apilog, testpayload, users, services, paging, schedules,
                    outside, openapi, health, integrations, drills, webpush, shadow, imports, opsgenie, invitations,
-                   sso, second_factor, factors, audit, reviews, reports):
+                   sso, second_factor, factors, audit, reviews, reports, priorities):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
     app.jinja_env.globals["current_language"] = lambda: str(get_locale() or "en")

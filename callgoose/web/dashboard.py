@@ -24,7 +24,8 @@ from wtforms.fields import SelectChoice
 
 from .. import clock
 from ..engine.lifecycle import Action, snooze_minutes
-from ..services import catalog, incidents, simulator, tokens
+from ..engine.priorities import CODES
+from ..services import catalog, incidents, priorities, simulator, tokens
 from .access import admin_required
 from .forms import CommentForm, TokenForm
 from .i18n import fault, word
@@ -43,6 +44,8 @@ def _filters() -> dict:
     return {"status": status if status in STATUS_FILTERS else "active",
             "service": str(service) if service is not None else "",
             "urgency": args.get("urgency") if args.get("urgency") in ("high", "low") else "",
+            "priority": args.get("priority") if args.get("priority") in CODES else "",
+            "sort": "priority" if args.get("sort") == "priority" else "",
             "q": text(args.get("q"), "the search text"),
             "page": page_number(args)}
 
@@ -51,6 +54,7 @@ def _query(filters: dict) -> incidents.Query:
     return incidents.Query(status=None if filters["status"] == "all" else filters["status"],
                            service_id=int(filters["service"]) if filters["service"] else None,
                            urgency=filters["urgency"] or None, text=filters["q"] or None,
+                           priority=filters["priority"] or None, sort=filters["sort"] or "newest",
                            page=filters["page"], per_page=PER_PAGE)
 
 
@@ -68,7 +72,8 @@ def incidents_page():
     screen = incidents.list_screen(_query(filters), clock.now())
     return render_template("dashboard/incidents.html", filters=filters, page=screen.page, marker=screen.marker,
                            triggered=screen.triggered, services=screen.services, statuses=STATUS_FILTERS,
-                           on_call=screen.on_call, readiness=screen.readiness)
+                           on_call=screen.on_call, readiness=screen.readiness, priorities=screen.priorities,
+                           due=screen.due)
 
 
 @bp.get("/incidents/rows")
@@ -80,7 +85,8 @@ def incident_rows():
     if screen is None:
         return "", 204
     return render_template("partials/incident_rows.html", filters=filters, page=screen.page,
-                           marker=screen.marker, triggered=screen.triggered, partial=True)
+                           marker=screen.marker, triggered=screen.triggered, partial=True,
+                           priorities=screen.priorities, due=screen.due)
 
 
 @bp.get("/incidents/<int:incident_id>")
@@ -95,7 +101,7 @@ def incident(incident_id: int):
     return render_template("dashboard/incident.html", incident=item, service_name=found.service_name,
                            marker=found.marker, call=found.call, payload=pretty, links=links,
                            events=found.events, paging=found.paging, form=CommentForm(), drill=found.drill,
-                           changes=found.changes)
+                           changes=found.changes, priorities=found.priorities, targets=found.targets)
 
 
 @bp.get("/incidents/<int:incident_id>/live")
@@ -157,6 +163,22 @@ def comment(incident_id: int):
         flash(_("A comment needs some text (at most 5000 characters)."), "error")
         return redirect(url_for("dashboard.incident", incident_id=incident_id))
     return _act(incident_id, Action.COMMENT, note=form.text.data.strip())
+
+
+@bp.post("/incidents/<int:incident_id>/priority")
+@login_required
+def set_priority(incident_id: int):
+    """A responder or admin changes an incident's priority (issue 20): timeline and audit log."""
+    code = request.form.get("priority")
+    changed = priorities.change_incident(incident_id, code, clock.now(), actor=current_user.email,
+                                         user_id=current_user.id) if code in CODES else False
+    if changed is None:
+        abort(404, "No such incident.")
+    if code not in CODES:
+        flash(_("Choose a priority from P1 to P5."), "error")
+    response = make_response(_back(url_for("dashboard.incident", incident_id=incident_id)))
+    response.headers["HX-Trigger"] = "incidents-changed"
+    return response
 
 
 @bp.post("/incidents/bulk")

@@ -52,10 +52,13 @@ WORDS = {
     "exhausted": _l("escalation finished, nobody acknowledged"), "unreachable": _l("nobody reachable"),
     "nobody_on_call": _l("nobody on call"), "urgency_raised": _l("urgency raised"),
     "not_answered": _l("not answered"), "retitled": _l("title changed"),
-    "redescribed": _l("description changed"),
+    "redescribed": _l("description changed"), "reprioritized": _l("priority changed"),
+    "target_missed": _l("response target missed"),
     "snoozed": _l("snoozed"), "snooze_ended": _l("snooze ended: triggered again"),
     "only an acknowledged incident can be snoozed": _l("Only an acknowledged incident can be snoozed."),
     "the incident is resolved; it cannot be acknowledged": _l("The incident is resolved; it cannot be acknowledged."),
+    # what a missed response target does (engine.priorities.ON_MISS)
+    "nothing": _l("nothing"), "next_level": _l("page the next level now"), "repage": _l("page the whole policy again"),
     # a notification's delivery state (engine.paging.State)
     "pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"), "failed": _l("failed"),
     "unknown": _l("outcome unknown"), "cancelled": _l("cancelled"), "shadow": _l("held: shadow run"),
@@ -269,6 +272,12 @@ _NOTES = (
                  num=m[1], round=m[2], sent=m[3]) if m[2] else
      _("escalated to level %(num)s: %(sent)s notification(s) queued", num=m[1], sent=m[3])),
     (re.compile(r"^until (\d{4}-\d\d-\d\dT[\d:.]+)Z$"), lambda m: _("until %(time)s", time=here(m[1]))),
+    (re.compile(r"^(acknowledge|resolve) target of (\d+) min missed(; the next level is paged now|"
+                r"; the policy is paged again from level 1)?$"),
+     lambda m: (_("acknowledge target of %(num)s min missed", num=m[2]) if m[1] == "acknowledge" else
+                _("resolve target of %(num)s min missed", num=m[2])) + (
+         "" if not m[3] else "; " + (_("the next level is paged now") if "next" in m[3] else
+                                     _("the policy is paged again from level 1")))),
     (re.compile(r"^service (.+) deleted$", re.S), lambda m: _("service %(name)s deleted", name=m[1])),
     (re.compile(r"^from (\w+) to (\w+): (\d+) notification\(s\) queued$"),
      lambda m: _("from %(old)s to %(new)s: %(sent)s notification(s) queued", old=word(m[1]), new=word(m[2]),

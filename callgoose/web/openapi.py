@@ -20,13 +20,15 @@ _ERROR = {"type": "object", "required": ["error", "message"], "additionalPropert
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 _INCIDENT = {
     "type": "object", "additionalProperties": False,
-    "required": ["id", "service", "title", "description", "status", "urgency", "mapping_value",
+    "required": ["id", "service", "title", "description", "status", "urgency", "priority", "mapping_value",
                  "duplicate_count", "created_at", "acknowledged_at", "resolved_at"],
     "properties": {
         "id": {"type": "integer"},
         "service": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
         "title": {"type": "string"}, "description": {"type": "string"},
         "status": {"enum": list(STATUSES)}, "urgency": {"enum": ["high", "low"]},
+        "priority": {"enum": ["P1", "P2", "P3", "P4", "P5", None],
+                     "description": "issue 20; null for an incident opened before priorities"},
         "mapping_value": {"type": ["string", "null"]}, "duplicate_count": {"type": "integer", "minimum": 0},
         "created_at": {"type": "string", "format": "date-time"}, "acknowledged_at": _TIME, "resolved_at": _TIME,
         "shadow": {"const": True, "description": "only on an incident opened in a shadow run: it pages nobody"},

@@ -44,6 +44,7 @@ bp = Blueprint("services", __name__)
 SLOTS = 5  # condition rows in the rule form (the limit of S18)
 KEY_FIELDS = {"trigger": ("title_from", "description_from", "map_incident_with"),
               "resolve": ("incident_mapped_with",)}
+PRIORITY_FIELDS = ("priority", "priority_from", "priority_map")
 _PATH = re.compile(r"^rule(?:\.conditions\[(\d+)\](?:\.(json_key|mode|contains))?|\.(\w+))?")
 
 
@@ -276,7 +277,20 @@ def _form_values(rule, kind: str) -> dict:
             "map_incident_with": rule.map_key, "incident_mapped_with": rule.map_key}
     for name in KEY_FIELDS[kind]:
         values[name] = keys[name]
+    if kind == "trigger":
+        values.update(priority=rule.priority, priority_from=rule.priority_from,
+                      priority_map="\n".join(f"{k} = {v}" for k, v in (rule.priority_map or {}).items()))
     return values
+
+
+def _priority_fields(form, doc: dict, shown: dict) -> None:
+    """A trigger rule's priority fields (issue 20); a map line without '=' is passed on whole,
+    for the engine to refuse by its value."""
+    doc["priority"] = shown["priority"] = form.get("priority") or None
+    doc["priority_from"] = shown["priority_from"] = form.get("priority_from", "").strip() or None
+    shown["priority_map"] = form.get("priority_map", "")
+    lines = [line.partition("=") for line in shown["priority_map"].splitlines() if line.strip()]
+    doc["priority_map"] = {k.strip(): v.strip() for k, _sep, v in lines} or None
 
 
 def _read_form(kind: str) -> tuple[dict, list[int], dict]:
@@ -296,6 +310,7 @@ def _read_form(kind: str) -> tuple[dict, list[int], dict]:
         doc[name] = shown[name] = value
     if kind == "trigger":
         doc["urgency"] = shown["urgency"]
+        _priority_fields(form, doc, shown)
     return doc, slots, shown
 
 
@@ -328,6 +343,8 @@ def _all_errors(kind: str, doc: dict, slots: list[int]) -> dict:
                 del doc["conditions"][int(condition.group(1))], slots[int(condition.group(1))]
             elif name in KEY_FIELDS[kind] and doc.get(name):
                 doc[name] = None if kind == "trigger" else ""
+            elif name.startswith("priority") and any(doc.get(k) for k in PRIORITY_FIELDS):
+                doc.update(dict.fromkeys(PRIORITY_FIELDS))
             else:
                 break
     return errors

@@ -1,13 +1,13 @@
 """Snooze (issue 20, item 3): ``incidents.snoozed_until``, with a partial index for the snooze job.
 
 Revision ID: 0033
-Revises: 0031
+Revises: 0032
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0033'
-down_revision = '0031'
+down_revision = '0032'
 branch_labels = None
 depends_on = None
 
