@@ -228,7 +228,7 @@ def test_a_new_user_is_paged_by_mail_within_seconds_and_the_mail_acknowledges(ma
         mails = smtp.mailbox.wait(2, timeout=30)  # a bound, not a measurement (bench/paging.py measures)
         assert len(mails) == 2 and mails[1]["To"] == "ops@example.com", [m["Subject"] for m in mails]
         assert len(asked) == 1 and "pages ops@example.com" in asked[0], asked
-        assert mails[1]["Subject"].startswith("[Callgoose] HIGH example: ")
+        assert mails[1]["Subject"].startswith("[Callgoose] P2 HIGH example: ")
         ack = re.search(r"Acknowledge: (\S+)", text_of(mails[1])).group(1)
         assert ack.startswith(base + "/l/")
         visitor = browser.new_page()  # the link needs no sign-in
@@ -433,20 +433,20 @@ def test_the_dashboard_installs_its_service_worker_and_a_pushed_page_s_button_ac
                                                "commonAnnotations": {"summary": "CPU high on db1"}})
         assert status == 201
         pushed = push.wait(2, timeout=30)[1]["json"]
-        assert pushed["title"] == "HIGH checkout-api: CPU high on db1"
+        assert pushed["title"] == "P2 HIGH checkout-api: CPU high on db1"
 
         worker = context.service_workers[0]
         shown = worker.evaluate("""page => self.callgoose.show(page).then(() => self.registration.getNotifications())
             .then(all => all.map(n => ({title: n.title, body: n.body, tag: n.tag, sticky: n.requireInteraction,
                                         actions: n.actions.map(a => a.action + ":" + a.title)})))""", pushed)
         assert pushed["body"].splitlines()[0] == "checkout-api: CPU high on db1"  # then the page's facts
-        assert shown == [{"title": "HIGH checkout-api: CPU high on db1", "body": pushed["body"],
+        assert shown == [{"title": "P2 HIGH checkout-api: CPU high on db1", "body": pushed["body"],
                           "tag": pushed["tag"], "sticky": True,
                           "actions": ["acknowledge:Acknowledge", "resolve:Resolve"]}]
         after = worker.evaluate("""() => self.registration.getNotifications()
             .then(all => self.callgoose.act(all[0].data, "acknowledge", all[0].tag))
             .then(() => self.registration.getNotifications()).then(all => all.map(n => n.title))""")
-        assert after == ["Acknowledged: HIGH checkout-api: CPU high on db1"]
+        assert after == ["Acknowledged: P2 HIGH checkout-api: CPU high on db1"]
         assert setup.query("SELECT status FROM incidents") == [("acknowledged",)]
         assert setup.query("SELECT actor FROM incident_events WHERE kind = 'acknowledged'") == [
             ("ops@example.com (via Web Push)",)]

@@ -359,7 +359,7 @@ def test_a_real_server_and_worker_snooze_and_page_level_1_again(paging_app, setu
         assert server.wait(15) == 0 and worker.wait(15) == 0
     assert [m["To"] for m in mails] == ["ana@example.com"] * 3
     assert "Acknowledged by" in mails[1]["Subject"]
-    assert mails[2]["Subject"] == mails[0]["Subject"] == "[Callgoose] HIGH checkout-api: CPU high"
+    assert mails[2]["Subject"] == mails[0]["Subject"] == "[Callgoose] P2 HIGH checkout-api: CPU high"
     assert [(n[3], n[7]) for n in sent_pages(setup)] == [("ana@example.com", 0), ("ana@example.com", 0)]
     assert setup.query("SELECT status FROM incidents")[0][0] == "triggered"
     kinds = [k for k, _, _ in events(setup, incident_id)]
