@@ -93,7 +93,8 @@ def test_the_written_section_lists_the_call_rule_repeats_pages_times_and_comment
     times = {f["measure"]: f for f in facts_of(doc, "time")}
     assert set(times) == {"first_page", "acknowledge", "resolve"}
     assert 0 <= times["first_page"]["seconds"] <= times["acknowledge"]["seconds"] <= times["resolve"]["seconds"]
-    assert all(t["target_seconds"] is None and t["within_target"] is None for t in times.values())
+    assert times["first_page"].get("target_seconds") is None  # no target for the first page
+    assert [times[m]["within_target"] for m in ("acknowledge", "resolve")] == [True, True]  # P2's 30 and 480 min
     (comment,) = facts_of(doc, "comment")
     assert comment["text"] == "Rolled back [the deploy](https://x)" and comment["by"] == "admin@example.com"
     page_html = admin.get(f"/incidents/{incident_id}/review").get_data(as_text=True)
@@ -134,6 +135,11 @@ def test_json_export_matches_the_api_and_a_service_token_reaches_only_its_servic
     refused = client.get(f"/v1/incidents/{incident_id}/review", headers={"Authorization": f"Bearer {other}"})
     assert refused.status_code == 404 and refused.get_json()["error"] == "not_found"
     assert client.get(f"/v1/incidents/{incident_id}/review").status_code == 401
+    # Measured against the incident's priority (a high-urgency rule's P2: 30 and 480 minutes).
+    times = {f["measure"]: f for f in facts_of(api.get_json(), "time") if "measure" in f}
+    assert (times["acknowledge"]["target_seconds"], times["acknowledge"]["within_target"]) == (1800, True)
+    assert (times["resolve"]["target_seconds"], times["resolve"]["within_target"]) == (28800, True)
+    assert "within the target of 30 min" in admin.get(f"/incidents/{incident_id}/review").get_data(as_text=True)
 
 
 def test_follow_ups_with_owner_and_link_are_saved_audited_and_a_bad_link_is_refused(app, admin, setup, add_user):

@@ -91,8 +91,7 @@ class WindowFacts:
 
 @dataclass(frozen=True)
 class Targets:
-    """A priority's response targets in seconds (None: no target). Nobody passes them until
-    incidents have priorities (issue 20, item 2, branch "priorities")."""
+    """A priority's response targets in seconds (None: no target)."""
 
     acknowledge: int | None = None
     resolve: int | None = None

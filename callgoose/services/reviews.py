@@ -38,7 +38,7 @@ from ..store.models import (
     User,
 )
 from ..store.transactions import write
-from . import audit, people
+from . import audit, people, priorities
 from .incidents import get_incident
 
 MOST_CALLS = 2_000  # calls of the service read for replays while it was open
@@ -57,17 +57,19 @@ class ReviewPage:
 
 
 def targets_for(incident: Incident) -> Targets | None:
-    """The response targets of the incident's priority. None until incidents have priorities
-    (issue 20, items 1-2, branch "priorities"): then read them here and every review measures
-    against them."""
-    return None
+    """The response targets of the incident's priority, in seconds (None: it has no priority)."""
+    found = priorities.by_code().get(incident.priority) if incident.priority else None
+    if found is None:
+        return None
+    return Targets(acknowledge=found.acknowledge_minutes * 60 if found.acknowledge_minutes else None,
+                   resolve=found.resolve_minutes * 60 if found.resolve_minutes else None)
 
 
 def _incident_facts(incident: Incident, service_name: str) -> IncidentFacts:
     return IncidentFacts(incident.id, incident.title, service_name, incident.status, incident.urgency,
                          incident.created_at, incident.acknowledged_at, incident.resolved_at,
                          incident.duplicate_count or 0, incident.first_repeat_at, incident.last_seen_at,
-                         incident.mapping_value, getattr(incident, "priority", None))
+                         incident.mapping_value, incident.priority)
 
 
 def _call(incident: Incident) -> CallFacts | None:
