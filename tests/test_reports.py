@@ -19,8 +19,8 @@ def utc(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _incident(sid, rule_id, n, created, ack=None, resolved=None, by_call=False):
-    found = Incident(id=n, service_id=sid, title=f"#{n}", urgency="high",
+def _incident(sid, rule_id, n, created, ack=None, resolved=None, by_call=False, priority=None):
+    found = Incident(id=n, service_id=sid, title=f"#{n}", urgency="high", priority=priority,
                      status="resolved" if resolved else "triggered",
                      mapping_value=str(n), mapping_key=None, rule_id=rule_id, created_at=utc(created),
                      last_seen_at=utc(created), acknowledged_at=ack and utc(ack), resolved_at=resolved and utc(resolved))
@@ -48,8 +48,10 @@ def history(app, setup):
                    time_zone="Europe/Berlin", name="Ana")
         db.session.add_all([ken, ana])
         db.session.flush()
-        _incident(sid, rule_id, 1, "2026-11-02T01:00:00", "2026-11-02T01:04:00", "2026-11-02T02:00:00")
-        _incident(sid, rule_id, 2, "2026-11-03T01:00:00", None, "2026-11-03T01:03:00", by_call=True)
+        _incident(sid, rule_id, 1, "2026-11-02T01:00:00", "2026-11-02T01:04:00", "2026-11-02T02:00:00",
+                  priority="P1")  # P1's targets: 15 min to acknowledge, 240 to resolve: both met
+        _incident(sid, rule_id, 2, "2026-11-03T01:00:00", None, "2026-11-03T01:03:00", by_call=True,
+                  priority="P2")  # resolved unacknowledged: its acknowledge target missed
         _incident(sid, rule_id, 3, "2026-10-03T01:00:00", None, None)  # before the range
         _page(1, ken.id, "sms", "2026-11-02T01:00:10", 1)  # 10:00 Monday in Tokyo: business hours
         _page(1, ana.id, "voice", "2026-11-02T01:00:10", 2)  # 02:00 in Berlin: sleep
@@ -85,6 +87,9 @@ def test_the_api_gives_the_same_numbers(history, setup, client):
     [service] = response["groups"]["service"]
     assert (service["incidents"], service["ack_median"], service["resolve_median"], service["resolve_p90"]) == (
         2, 240.0, 180.0, 3600.0)
+    assert (service["ack_within_target"], service["resolve_within_target"]) == (0.5, 1.0)
+    assert [(g["key"], g["incidents"], g["ack_within_target"], g["resolve_within_target"])
+            for g in response["groups"]["priority"]] == [("P1", 1, 1.0, 1.0), ("P2", 1, 0.0, 1.0)]
     people = client.get(f"/v1/reports/interruptions?{RANGE}", headers=headers).get_json()["people"]
     assert [(p["person"], p["total"], p["business"], p["sleep"], p["deliveries"]) for p in people] == [
         ("Ana", 1, 0, 1, 2), ("ken@example.com", 1, 1, 0, 1)]

@@ -20,7 +20,7 @@ MERGE_SECONDS = 60  # deliveries to one person within this of an interruption's 
 SELF_RESOLVED_SECONDS = 300  # "resolved by itself": by a call, within this of opening
 # The groups of the response-times report, each a key of the incident rows; once incidents have
 # a priority (issue 20 item 1), adding "priority" here (and to the rows) adds its table.
-RESPONSE_KEYS = ("service", "week")
+RESPONSE_KEYS = ("service", "priority", "week")
 PARTS = ("business", "evening", "sleep")
 
 

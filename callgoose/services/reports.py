@@ -19,7 +19,7 @@ from ..store.models import Incident, IncidentEvent, Notification, Rule, Service,
 from ..store.models import Schedule as ScheduleRow
 from ..store.hotpath import Sql, to_datetime
 from ..store.transactions import session_cursor
-from . import pay_rates
+from . import pay_rates, priorities
 from .schedules import load
 
 NAMES = ("response", "interruptions", "oncall", "rules")
@@ -37,7 +37,7 @@ def _between(column, span: Range):
 
 
 INCIDENTS = Sql("""
-    SELECT i.id, s.name, i.created_at, i.acknowledged_at, i.resolved_at, i.rule_id, i.service_id
+    SELECT i.id, s.name, i.created_at, i.acknowledged_at, i.resolved_at, i.rule_id, i.service_id, i.priority
     FROM incidents i JOIN services s ON s.id = i.service_id
     WHERE i.created_at >= :start AND i.created_at < :end AND i.shadow = :no
 """)
@@ -59,7 +59,7 @@ def _incidents(span: Range) -> list[dict]:
     rows = session_cursor().execute(INCIDENTS, {"start": clock.to_db(span.start), "end": clock.to_db(span.end),
                                                 "no": False}).fetchall()
     return [{"id": i, "service": s, "created": _stamp(c), "acknowledged": _stamp(a), "resolved": _stamp(r),
-             "rule": rule, "service_id": sid} for i, s, c, a, r, rule, sid in rows]
+             "rule": rule, "service_id": sid, "priority": p or "none"} for i, s, c, a, r, rule, sid, p in rows]
 
 
 class _Reads:
@@ -88,7 +88,11 @@ class _Reads:
 
 def response(reads: _Reads) -> dict:
     """Time to acknowledge and to resolve of the incidents opened in the range, per group."""
-    return {"groups": engine.response_times(reads.incidents, reads.span.zone)}
+    found = priorities.by_code()
+    goals = {code: (p.acknowledge_minutes and p.acknowledge_minutes * 60, p.resolve_minutes and p.resolve_minutes * 60)
+             for code, p in found.items()}
+    return {"groups": engine.response_times(reads.incidents, reads.span.zone,
+                                            target=lambda row: goals.get(row["priority"]))}
 
 
 def _deliveries(span: Range) -> list[tuple]:
