@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from helpers import ALERTMANAGER, firing, post
 from sqlalchemy import text
-from test_browser import browser  # noqa: F401 (the fixture: Chromium through Playwright)
 
 import callgoose
 from callgoose import clock
