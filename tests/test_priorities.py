@@ -157,6 +157,18 @@ def test_the_live_list_shows_filters_and_sorts_by_priority(app, admin, setup):
     assert "warned first" in admin.get("/incidents?priority=P9").get_data(as_text=True)  # unknown: no filter
 
 
+def test_the_json_api_filters_and_sorts_by_priority(app, admin, setup):
+    _three(app, admin, setup)
+    headers = {"Authorization": f"Bearer {setup.token('reader')}"}
+    only = admin.get("/v1/incidents?priority=P1", headers=headers).get_json()
+    assert [(i["title"], i["priority"]) for i in only["incidents"]] == [("critical second", "P1")]
+    ranked = admin.get("/v1/incidents?sort=priority", headers=headers).get_json()["incidents"]
+    assert [i["priority"] for i in ranked] == ["P1", "P2", "P3"]
+    refused = admin.get("/v1/incidents?priority=P9", headers=headers)
+    assert refused.status_code == 400 and "priority must be one of P1, P2, P3, P4, P5" in refused.get_json()["message"]
+    assert admin.get("/v1/incidents?sort=loudest", headers=headers).status_code == 400
+
+
 def test_a_responder_changes_the_priority_timeline_and_audit(app, client, setup, add_user, sign_in):
     _three(app, client, setup)
     sign_in(client, *add_user(app, "rita@example.com", admin=False))

@@ -13,6 +13,7 @@ from .. import clock
 from ..engine import SpecError
 from ..engine.config import build_tags, parse_document, parse_time
 from ..engine.lifecycle import Action
+from ..engine.priorities import CODES as PRIORITIES
 from ..services import audit, catalog, incidents, reviews, schedules, simulator
 from ..services.reports import NAMES as REPORTS
 from .bearer import require_token
@@ -27,24 +28,36 @@ def _not_found(what: str = "incident"):
     return json_error(404, f"No such {what} for this token.")
 
 
+def _list_fault(status: str | None, priority: str | None, sort: str | None) -> str | None:
+    """Why the incident list's query is refused (400), or None."""
+    if status is not None and status not in (*incidents.STATUSES, "active"):
+        return "status must be triggered, acknowledged, resolved or active"
+    if priority is not None and priority not in PRIORITIES:
+        return f"priority must be one of {', '.join(PRIORITIES)}"
+    if sort not in (None, "newest", "priority"):
+        return "sort must be newest or priority"
+    return None
+
+
 @bp.get("/incidents")
 @require_token("read")
 def list_incidents():
-    """Incidents newest first: ``?status=triggered|acknowledged|resolved|active&service=&page=``."""
-    status = request.args.get("status") or None
-    if status is not None and status not in (*incidents.STATUSES, "active"):
-        return json_error(400, "status must be triggered, acknowledged, resolved or active")
-    scope = g.api_token.service_id
-    if request.args.get("service"):
-        service = catalog.reachable_service(request.args["service"], g.api_token.service_id)
-        if service is None:
-            return _not_found("service")
-        scope = service.id
+    """Incidents newest first (or ``sort=priority``: P1 first): ``?status=triggered|acknowledged|
+    resolved|active&service=&priority=P1..P5&sort=newest|priority&page=``."""
+    status, priority, sort = (request.args.get(name) or None for name in ("status", "priority", "sort"))
+    fault = _list_fault(status, priority, sort)
+    if fault:
+        return json_error(400, fault)
+    service = catalog.reachable_service(request.args["service"], g.api_token.service_id) \
+        if request.args.get("service") else None
+    if request.args.get("service") and service is None:
+        return _not_found("service")
+    scope = service.id if service is not None else g.api_token.service_id
     result = incidents.list_incidents(incidents.Query(status=status, service_id=scope, page=page_number(request.args),
-                                                      per_page=PER_PAGE), with_payload=True)
-    return jsonify({"incidents": [incidents.to_dict(i, s) for i, s in result.items],
-                    "page": result.page, "per_page": result.per_page, "pages": result.pages,
-                    "total": result.total})
+                                                      per_page=PER_PAGE, priority=priority, sort=sort or "newest"),
+                                      with_payload=True)
+    return jsonify({"incidents": [incidents.to_dict(i, s) for i, s in result.items], "page": result.page,
+                    "per_page": result.per_page, "pages": result.pages, "total": result.total})
 
 
 @bp.get("/incidents/<int:incident_id>")

@@ -199,6 +199,9 @@ DOCUMENT = {
             "parameters": [
                 {"name": "status", "in": "query", "schema": {"enum": [*STATUSES, "active"]}},
                 {"name": "service", "in": "query", "schema": {"type": "string"}},
+                {"name": "priority", "in": "query", "schema": {"enum": ["P1", "P2", "P3", "P4", "P5"]}},
+                {"name": "sort", "in": "query", "schema": {"enum": ["newest", "priority"]},
+                 "description": "priority: P1 first (incidents without one last), newest first within each"},
                 {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000000}}],
             "responses": {"200": _json({
                 "type": "object", "required": ["incidents", "page", "per_page", "pages", "total"],
