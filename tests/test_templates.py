@@ -206,3 +206,18 @@ def test_the_pagerduty_guide_shows_the_events_url_and_the_routing_key_once(admin
     assert "Send the sample" not in text and "@CALLGOOSE" not in text
     again = admin.get("/services/1/guide/pagerduty").get_data(as_text=True)
     assert key not in again and "http://localhost/v2/enqueue" in again
+
+
+def test_the_alertmanager_template_gives_each_severity_its_priority(app, client, setup):
+    """Issue 20's "done when", as shipped: the Alertmanager template's critical alert opens a P1."""
+    found = templates.template("alertmanager")
+    with app.app_context():
+        templates.create_service("am", "alertmanager", clock.now())
+    token = setup.token("am", service="am")
+    sample = found.samples["firing"]
+    for n, (severity, expected) in enumerate([("critical", ("P1", "high")), ("warning", ("P3", "low")),
+                                             ("info", ("P5", "low")), ("major", ("P2", "high"))]):
+        alert = {**sample["alerts"][0], "fingerprint": f"f{n}",
+                 "labels": {**sample["alerts"][0]["labels"], "severity": severity}}
+        assert post(client, token, json.dumps({**sample, "alerts": [alert]})).status_code == 201, severity
+        assert setup.query("SELECT priority, urgency FROM incidents ORDER BY id DESC LIMIT 1") == [expected], severity
