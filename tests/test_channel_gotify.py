@@ -88,7 +88,8 @@ def test_a_page_rings_with_its_facts_and_its_link_acknowledges_via_gotify(push_a
     run_jobs(push_app, time.time() + 1)
     (sent,) = gotify.wait(1)
     incident_id = setup.query("SELECT id FROM incidents")[0][0]
-    assert sent["priority"] == priority and sent["title"] == f"{urgency.upper()} checkout-api: {title}"
+    code = {"high": "P2", "low": "P4"}[urgency]  # the priority each urgency gives by default (issue 20)
+    assert sent["priority"] == priority and sent["title"] == f"{code} {urgency.upper()} checkout-api: {title}"
     assert sent["extras"]["client::display"] == {"contentType": "text/markdown"}
     assert sent["extras"]["client::notification"]["click"]["url"] == f"{BASE}/incidents/{incident_id}"
     message = sent["message"]
