@@ -361,6 +361,7 @@ class FakeTwilio(_Loopback):
         assert status == 200, text
         twiml = ET.fromstring(text)
         assert twiml.tag == "Response"
+        _check_says(twiml)
         return twiml
 
     def answer(self, client, call: dict, digits: str | None) -> tuple[ET.Element, ET.Element | None]:
@@ -375,7 +376,9 @@ class FakeTwilio(_Loopback):
             return twiml, None
         status, text = self._signed_post(client, gather.get("action"), {**params, "Digits": digits})
         assert status == 200, text
-        return twiml, ET.fromstring(text)
+        answered = ET.fromstring(text)
+        _check_says(answered)
+        return twiml, answered
 
     def reply_sms(self, client, url: str, from_number: str, body: str, sign: bool = True, sid: str | None = None):
         """An incoming SMS, as Twilio posts it: each has its own ``MessageSid`` unless ``sid``
@@ -386,6 +389,17 @@ class FakeTwilio(_Loopback):
         params = {"AccountSid": self.sid, "MessageSid": sid, "From": from_number,
                   "To": "+15005550006", "Body": body, "NumMedia": "0", "ApiVersion": "2010-04-01"}
         return self._signed_post(client, url, params, sign)
+
+
+def _check_says(twiml: ET.Element) -> None:
+    """What Twilio checks of a ``<Say>``: a Google or Polly voice must speak the ``language``
+    given (``Google.de-DE-Standard-A`` with ``de-DE``); a mismatch fails the verb."""
+    for said in twiml.iter("Say"):
+        voice, language = said.get("voice") or "", said.get("language") or "en-US"
+        if voice.startswith("Google."):
+            assert voice[len("Google."):].rsplit("-", 2)[0] == language, (voice, language)
+        else:
+            assert voice in ("", "man", "woman", "alice") or voice.startswith("Polly."), voice
 
 
 def self_signed(folder) -> tuple[str, str]:

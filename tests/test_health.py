@@ -6,6 +6,8 @@ import signal
 import time
 
 import pytest
+
+from callgoose.engine.languages import OFFERED
 from receivers import WebhookReceiver
 from servers import free_port, start_server, start_worker
 
@@ -16,7 +18,7 @@ from callgoose.services.paging import INSERT_NOTIFICATION, notification
 from callgoose.store.hotpath import write_cursor
 from callgoose.worker import Worker
 
-LANGUAGES = ("de", "es", "fr", "pt", "ja")
+LANGUAGES = tuple(code for code in OFFERED if code != "en")
 PAGES = ("/incidents", "/services", "/schedules", "/policies", "/notifications", "/calls", "/settings")
 BANNER = 'id="health-banner"'
 

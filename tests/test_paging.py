@@ -707,14 +707,23 @@ def test_text_settings_from_the_environment_stay_text(monkeypatch, tmp_path):
     assert Settings.from_config({"SMTP_PASSWORD": 12345}).smtp_password == "12345"  # instance/config.py
 
 
-def test_a_call_speaks_the_person_s_language(paging_app, setup_for, twilio):
-    """Issue 10, item 10: the call, and what a keypress did, in the called person's language."""
+SPOKEN = {  # language: the <Say> language, how the call starts, what pressing 1 answers
+    "de": ("de-DE", "Callgoose-Alarm. Dringlichkeit hoch. ", "1 Vorfall bestätigt."),
+    "ja": ("ja-JP", "Callgoose からのアラートです。緊急度", "インシデント1件を確認しました。"),
+}
+
+
+@pytest.mark.parametrize("language", sorted(SPOKEN))
+def test_a_call_speaks_the_person_s_language(paging_app, setup_for, twilio, language):
+    """Issue 10, item 10, and issue 21: the call, and what a keypress did, in the called
+    person's language, in that language's voice (the fake Twilio refuses a voice that does
+    not speak the ``language`` given, as Twilio does)."""
     setup = setup_for(paging_app)
     configure(paging_app, people(TWO_LEVELS, ana=[{"name": "phone", "type": "voice", "address": "+14155550100"}]))
     with paging_app.app_context():
         from callgoose.extensions import db
         from callgoose.store.models import User
-        db.session.execute(db.update(User).where(User.email == "ana@example.com").values(language="de"))
+        db.session.execute(db.update(User).where(User.email == "ana@example.com").values(language=language))
         db.session.commit()
     client = paging_app.test_client()
     assert post(client, setup.token(), firing("g1", "Platte voll")).status_code == 201
@@ -722,11 +731,24 @@ def test_a_call_speaks_the_person_s_language(paging_app, setup_for, twilio):
     run_jobs(paging_app, start + 1)
     twiml, answer = twilio.answer(client, twilio.calls[0], "1")
     said = twiml.find("Gather").find("Say")
-    assert said.get("language") == "de-DE"
-    assert said.text.startswith("Callgoose-Alarm. Dringlichkeit hoch. ") and "Platte voll" in said.text
-    assert "Drücken Sie 1 zum Bestätigen, 2 zum Beheben, 3 zum Eskalieren." in said.text
+    tts, opening, reply_text = SPOKEN[language]
+    assert said.get("language") == tts and said.get("voice") == f"Google.{tts}-Standard-A"
+    assert said.text.startswith(opening) and "Platte voll" in said.text
+    if language == "de":
+        assert "Drücken Sie 1 zum Bestätigen, 2 zum Beheben, 3 zum Eskalieren." in said.text
     reply = answer.find("Say")
-    assert reply.get("language") == "de-DE" and reply.text == "1 Vorfall bestätigt."
+    assert reply.get("language") == tts and reply.text == reply_text
+
+
+def test_a_language_without_a_voice_is_called_in_english():
+    """Issue 21, item 5: where the provider has no voice for a language (Croatian), the call
+    speaks English in an English voice, not Croatian words in a voice that cannot say them."""
+    from callgoose.engine import languages
+    assert languages.spoken("hr") == "en" and languages.voice("hr") == ("en-US", "Google.en-US-Standard-A")
+    assert languages.spoken("ja") == "ja" and languages.voice("ja") == ("ja-JP", "Google.ja-JP-Standard-A")
+    assert languages.voice("zh-Hant") == ("cmn-TW", "Google.cmn-TW-Standard-A")
+    without = [found.code for found in languages.TABLE if found.voice is None]
+    assert without == ["hr"]
 
 
 def test_a_page_and_a_code_reach_a_person_in_their_language(paging_app, setup_for, smtp):

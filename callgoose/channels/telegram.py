@@ -208,8 +208,8 @@ def _keyboard(out: Outgoing, notification_id: int, actions: tuple[str, ...]) -> 
 def _words(inbound: Inbound, user: dict | None):
     """Words in the language of the Telegram app of the person who wrote or pressed (their
     Callgoose language is not known to an update)."""
-    code = str((user or {}).get("language_code") or "en").split("-")[0].lower()
-    return inbound.words_for(code if re.fullmatch(r"[a-z]{2}", code) else "en")
+    code = str((user or {}).get("language_code") or "en")[:20]  # an IETF tag: "pt-br", "zh-hans"
+    return inbound.words_for(code)  # services.languages reads any tag; an unknown one as English
 
 
 # -- the channel --------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from werkzeug.security import generate_password_hash
 
 from .. import clock
 from ..delivery import Settings
+from ..engine import languages
 from ..engine.paging import RESET_LIMIT, Kind
 from ..engine.signing import BadLink, make_access, password_stamp, read_access
 from ..engine.words import Say, to_data
@@ -30,7 +31,7 @@ from .actions import USE_LINK
 from .checks import ADMIT
 from .contact_methods import add_default_method, insert_method
 from .paging import INSERT_NOTIFICATION, notification
-from .users import LANGUAGE_CODES, MIN_PASSWORD, end_sessions, set_profile_of
+from .users import MIN_PASSWORD, end_sessions, set_profile_of
 
 PATHS = {"invite": "/invite/", "reset": "/reset/"}
 
@@ -165,8 +166,7 @@ def accept(key: str, token: str, purpose: str, password: str, now: float, *, tim
     :raises SpecError: a zone or language not known."""
     if len(password) < MIN_PASSWORD:
         raise ValueError(Say("the password needs at least %(num)s characters", num=MIN_PASSWORD))
-    if language and language not in LANGUAGE_CODES:
-        language = ""
+    language = languages.normalise(language) or ""
     new_hash = generate_password_hash(password)  # made before the write, never while it holds the lock
     fields = read_access(key, token, now)
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_skeleton
 from babel.support import NullTranslations, Translations
 
+from ..engine.languages import catalogue as _catalogue_of
 from ..engine.words import Moment, render
 
 DIRECTORY = Path(__file__).resolve().parent.parent / "translations"
@@ -26,7 +27,7 @@ def _catalogue(language: str) -> NullTranslations:
 
 def words_for(language: str | None) -> Callable[[object], str]:
     """A function that words a text (:class:`~callgoose.engine.words.Say`) in ``language``."""
-    language = language or "en"
+    language = _catalogue_of(language)  # "pt-BR" -> pt_BR; an unknown language: English
     catalogue = _catalogue(language)
 
     def moment(when: Moment) -> str:

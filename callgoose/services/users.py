@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import clock
+from ..engine import languages
 from ..engine.oncall import ROLES, check_time_zone
 from ..engine.rules import SpecError
 from ..engine.words import Say
@@ -216,7 +217,7 @@ def toggle_active(user_id: int, by_user_id: int) -> User | None:
     return write(audit.tracking("user", user_id, work))
 
 
-LANGUAGE_CODES = ("en", "de", "es", "fr", "pt", "ja")  # the catalogues in callgoose/translations
+LANGUAGE_CODES = languages.OFFERED  # the complete catalogues in callgoose/translations
 
 
 def set_profile(user_id: int, name: str, time_zone: str, language: str = "") -> None:
@@ -237,8 +238,9 @@ def set_profile_of(user: User, name: str, time_zone: str, language: str = "") ->
     name = name.strip()
     if len(name) > 100:
         raise SpecError("name", Say("must be at most 100 characters"))
-    if language and language not in LANGUAGE_CODES:
+    if language and not languages.normalise(language):
         raise SpecError("language", Say("must be one of %(choices)s", choices=", ".join(LANGUAGE_CODES)))
+    language = languages.normalise(language)  # "pt" -> "pt-BR", "zh-TW" -> "zh-Hant"
     user.name, user.time_zone, user.language = name or None, zone, language or None
 
 

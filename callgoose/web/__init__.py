@@ -11,8 +11,6 @@ def register(app) -> None:
     """Register the blueprints, converters, error handlers and template helpers on ``app``."""
     from datetime import timedelta
 
-    from flask_babel import get_locale
-
     from ..engine.lifecycle import SNOOZE_CHOICES
     from ..engine.paging import EVENTS, RATE_LIMITED
     from ..extensions import csrf, db, login_manager
@@ -84,7 +82,8 @@ def register(app) -> None:
                    sso, second_factor, factors, audit, reviews, reports, priorities):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["plural"] = plural
-    app.jinja_env.globals["current_language"] = lambda: str(get_locale() or "en")
+    app.jinja_env.globals["current_language"] = i18n.current_language
+    app.jinja_env.globals["text_direction"] = i18n.direction
     app.jinja_env.globals["word"] = i18n.word
     app.jinja_env.globals["say"] = i18n.say
     app.jinja_env.globals["health_problems"] = health.problems  # the admins' banner (base.html)

@@ -26,7 +26,7 @@ from ..services.oidc import provider_name
 from ..services.users import MAX_FAILURES, has_users
 from .access import after_password, sign_in
 from .forms import LoginForm, OwnPasswordForm, SetupForm
-from .i18n import LANGUAGES, fault, say
+from .i18n import LANGUAGES, browser_language, fault, say
 from .params import local_path
 
 bp = Blueprint("auth", __name__)
@@ -134,7 +134,7 @@ def logout():
 def settings():
     """The signed-in user's own settings: password and sessions."""
     return render_template("auth/settings.html", form=OwnPasswordForm(formdata=None), languages=LANGUAGES,
-                           browser_language=request.accept_languages.best_match(LANGUAGES) or "en")
+                           browser_language=browser_language())
 
 
 @bp.post("/settings/password")
@@ -149,7 +149,7 @@ def change_password():
             return redirect(url_for("auth.settings"))
         form.current.errors = ["This is not your current password."]
     return render_template("auth/settings.html", form=form, languages=LANGUAGES,
-                           browser_language=request.accept_languages.best_match(LANGUAGES) or "en"), 422
+                           browser_language=browser_language()), 422
 
 
 @bp.post("/settings/profile")

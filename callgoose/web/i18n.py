@@ -19,19 +19,37 @@ from markupsafe import Markup
 from .. import channels
 from ..engine.guides import translated
 from ..engine.words import Failed, Need, render
-from ..services.users import LANGUAGE_CODES
+from ..engine import languages
 
-NAMES = {"en": "English", "de": "Deutsch", "es": "Español", "fr": "Français", "pt": "Português", "ja": "日本語"}
-LANGUAGES = {code: NAMES[code] for code in LANGUAGE_CODES}
+LANGUAGES = {code: found.name for code, found in languages.LANGUAGES.items()}  # the picker's, each in itself
 
 
-def locale() -> str:
+def browser_language() -> str:
+    """The offered language the browser asks for (Accept-Language), else English."""
+    return languages.best(list(request.accept_languages)) or "en"
+
+
+def reader_language() -> str:
+    """The reader's language code: their choice on /settings, else the browser's."""
     if not has_request_context():
         return "en"
     chosen = getattr(current_user, "language", None) if current_user and current_user.is_authenticated else None
-    if chosen in LANGUAGES:
-        return chosen
-    return request.accept_languages.best_match(LANGUAGES) or "en"
+    return languages.normalise(chosen) or browser_language()
+
+
+def locale() -> str:
+    """Flask-Babel's locale: the reader's language's catalogue (``pt_BR``, ``zh_Hant``)."""
+    return languages.catalogue(reader_language())
+
+
+def current_language() -> str:
+    """The language the page is worded in, as HTML's ``lang`` writes it (``pt-BR``)."""
+    return languages.code_of(str(get_locale() or "en"))
+
+
+def direction() -> str:
+    """HTML's ``dir`` for the page's language: ``rtl`` for Arabic and Hebrew."""
+    return "rtl" if languages.is_rtl(current_language()) else "ltr"
 
 
 def timezone() -> str:

@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 
 from .. import clock
 from ..channels.base import Inbound, Refused
+from ..engine import languages
 from ..engine.signing import twilio_valid
 from ..services import actions, audit, evidence
 from ..services.languages import words_for
@@ -66,16 +67,21 @@ def twiml(*verbs: str) -> Response:
                     mimetype="application/xml")
 
 
-VOICES = {"en": "en-US", "de": "de-DE", "es": "es-ES", "fr": "fr-FR", "pt": "pt-BR", "ja": "ja-JP"}
-
-
 def say(text: str, language: str = "en") -> str:
-    return f'<Say language="{VOICES.get(language, "en-US")}">{escape(text)}</Say>'
+    """A ``<Say>`` in the voice of the language the call speaks (engine.languages' table)."""
+    tts, voice = languages.voice(language)
+    return f'<Say language="{tts}" voice="{voice}">{escape(text)}</Say>'
+
+
+def spoken(language: str | None):
+    """The catalogue a call's words come from: the person's language where a voice speaks
+    it, else English (engine.languages.spoken)."""
+    return force_locale(languages.catalogue(languages.spoken(language)))
 
 
 def reply_words(reply: actions.Reply) -> str:
     """What a keypress or an SMS reply did, in the person's language."""
-    with force_locale(reply.language):
+    with spoken(reply.language):
         return {
             "unknown": lambda: _("This Callgoose call or page is not known."),
             "replay": lambda: _("This was done already; nothing changed."),
@@ -91,16 +97,18 @@ def reply_words(reply: actions.Reply) -> str:
 
 def call_prompt(script: actions.CallScript) -> tuple[str, str]:
     """What a page call says, and what it says when no key is pressed, in the person's language."""
-    with force_locale(script.language):
-        lines = " ".join(_("%(urgency)s urgency. %(service)s: %(title)s", urgency=word(u), service=service,
-                           title=title) for u, service, title in script.incidents[:3])
-        return (_("Callgoose alert.") + " " + (lines or _("An incident needs attention.")) + " "
-                + _("Press 1 to acknowledge, 2 to resolve, 3 to escalate."), _("No key was pressed. Goodbye."))
+    language = languages.spoken(script.language)
+    with spoken(script.language):
+        lines = [_("%(urgency)s urgency. %(service)s: %(title)s", urgency=word(u), service=service, title=title)
+                 for u, service, title in script.incidents[:3]]
+        return (languages.sentences(language, [_("Callgoose alert."), *(lines or [_("An incident needs attention.")]),
+                                               _("Press 1 to acknowledge, 2 to resolve, 3 to escalate.")]),
+                _("No key was pressed. Goodbye."))
 
 
 def check_call(script: actions.CallScript) -> list[str]:
     """A test call, or a verification call that says its code twice, digit by digit."""
-    with force_locale(script.language):
+    with spoken(script.language):
         if script.kind == "test":
             words = [_("This is a test call from Callgoose. No incident exists and nothing needs doing: this call "
                        "only checks that Callgoose can reach you by phone."), _("Goodbye.")]
@@ -184,7 +192,7 @@ def keypress(notification_id: int):
     with audit.acting_as("keypress"):
         reply = actions.keypress(notification_id, request.form.get("Digits", ""), request.form.get("CallSid", ""),
                                  clock.now())
-    with force_locale(reply.language):
+    with spoken(reply.language):
         goodbye = _("Goodbye.")
     return twiml(say(reply_words(reply), reply.language), say(goodbye, reply.language), "<Hangup/>")
 
