@@ -340,3 +340,24 @@ def test_every_dashboard_page_in_german_has_no_english_left(make_app, database_u
 NAMES = ("New Relic", "GitHub Actions", "Uptime Kuma", "Icinga", "(from)", "?from=", "checkout-api", "Alertmanager", "Prometheus", "weekly", "daytime", "rota", "checkout", "Ana", "Bo", "Cy", "nightly-jobs",
          "Incident from unknown source",  # S-rule titles are data: SPEC words them
          "CPU high", "Disk full", "Callgoose", "API", "Webhook", "JSON", "README", "UTC", "Europe/Berlin")
+
+
+def test_a_german_reader_sees_german_day_and_month_names_and_decimal_commas(make_app, database_url, tmp_path):
+    """Issue 21, item 2: dates, times and numbers through Babel in the reader's locale."""
+    from datetime import datetime, timezone
+
+    from flask import render_template_string
+
+    from callgoose.web.i18n import here, number
+    app = make_app(database_url, tmp_path)
+    at = datetime(2026, 12, 7, 8, 0, tzinfo=timezone.utc)
+    with app.test_request_context("/", headers={"Accept-Language": "de"}):
+        assert here(at, "%a %d %b %Y %H:%M %Z") == "Mo., 7. Dez. 2026 08:00 UTC"
+        assert number(41.2) == "41,2" and number(1234.5, 2) == "1.234,50"
+        said = render_template_string('{{ _("First page delivered %(seconds)s s after the incident opened.", '
+                                      'seconds=41.234|number) }}')
+        assert "41,2 s" in said and "Alarmierung" in said, said
+    with app.test_request_context("/", headers={"Accept-Language": "ja"}):
+        assert here(at, "%a %d") == "7日(月)"
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert here(at, "%a %d %b %Y %H:%M %Z") == "Mon 07 Dec 2026 08:00 UTC" and number(41.2) == "41.2"

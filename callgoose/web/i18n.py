@@ -8,7 +8,8 @@ from datetime import datetime
 from datetime import timezone as _timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import format_timedelta
+from babel.dates import format_date, format_datetime, format_timedelta
+from babel.numbers import format_decimal
 from flask import has_request_context, request
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
@@ -150,7 +151,45 @@ def here(value, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
         zone = ZoneInfo(viewer_zone())
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
-    return value.astimezone(zone).strftime(fmt)
+    return wall(value.astimezone(zone), fmt)
+
+
+# Times with names in them, as the reader's language writes them (CLDR skeletons through
+# Babel): "Mo., 7. Dez. 2026 09:00 CET" for a German reader. Numeric formats stay as given.
+_SKELETONS = {
+    "%a %d %b %Y %H:%M %Z": ("yMMMEd", True, True), "%a %d %b %Y %H:%M": ("yMMMEd", True, False),
+    "%a %d %b %Y": ("yMMMEd", False, False), "%a %d %b": ("MMMEd", False, False), "%a %d": ("Ed", False, False),
+    "%d %b %Y": ("yMMMd", False, False), "%b %Y": ("yMMM", False, False),
+}
+
+
+def _reader_locale() -> str:
+    return str(get_locale() or "en") if has_request_context() else "en"
+
+
+def wall(local, fmt: str) -> str:
+    """A local datetime (or a date) in ``fmt``: named days and months in the reader's language."""
+    found = _SKELETONS.get(fmt)
+    where = _reader_locale()
+    if found is None or where == "en":  # English keeps its own: "Mon 07 Dec 2026 09:00 CET"
+        return local.strftime(fmt)
+    skeleton, with_time, with_zone = found
+    from babel import Locale
+    pattern = Locale.parse(where).datetime_skeletons[skeleton].pattern
+    text = (format_datetime(local, pattern, locale=where) if isinstance(local, datetime)
+            else format_date(local, pattern, locale=where))
+    if with_time:
+        text += " " + local.strftime("%H:%M")
+    if with_zone:
+        text += " " + local.strftime("%Z")
+    return text
+
+
+def number(value, digits: int = 1) -> str:
+    """A number as the reader's language writes it: "41,2" for a German reader."""
+    if value is None:
+        return "—"
+    return format_decimal(value, format="#,##0" + ("." + "0" * digits if digits else ""), locale=_reader_locale())
 
 
 # Why a mail's link cannot act (services.actions and engine.signing word it in English).

@@ -30,7 +30,7 @@ from ..engine.payload import (
     text_encoding,
 )
 from ..services.templates import filled as fill_marks
-from .i18n import failed_words
+from .i18n import failed_words, wall
 
 OUTCOMES = {201: _l("created an incident"), 200: _l("resolved"), 208: _l("duplicate"), 202: _l("nothing to do"),
             413: _l("body too large")}
@@ -215,9 +215,9 @@ def pretty_payload(text: str) -> tuple[str, list[str]]:
 def localtime(epoch: float | None, zone_name: str) -> str:
     """An instant as local wall time with its zone's abbreviation (CET, CEST: offsets show)."""
     if epoch is None:
-        return "never"
+        return _("never")
     local = datetime.fromtimestamp(epoch, timezone.utc).astimezone(ZoneInfo(zone_name))
-    return local.strftime("%a %d %b %Y %H:%M %Z")
+    return wall(local, "%a %d %b %Y %H:%M %Z")
 
 
 def dbtime(value, zone_name: str) -> str:
