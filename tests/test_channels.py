@@ -164,3 +164,24 @@ def test_the_document_and_the_form_name_the_registry_s_channels(make_app, sqlite
                 {"name": "x", "type": "carrier-pigeon", "address": "roof"}]}]}, clock.now())
     assert caught.value.path == "users[0].contact_methods[0].type"
     assert all(name in str(caught.value.message) for name, c in channels.REGISTRY.items() if c.exported)
+
+
+def test_a_signed_link_page_speaks_the_recipient_s_language(make_app, database_url, tmp_path, setup_for):
+    """Issue 21, item 4: the page a page's link opens is in the language of the person it was
+    sent to (their /settings choice), not the browser's; a link nobody can be found for falls
+    back to the browser's."""
+    app = make_app(database_url, tmp_path, BASE_URL="http://callgoose.test")
+    setup, _token = _page(app, setup_for)
+    with app.app_context():
+        db.session.execute(db.text("UPDATE users SET language = 'de' WHERE email = 'ana@example.com'"))
+        db.session.commit()
+    (nid,) = setup.query("SELECT id FROM notifications WHERE kind = 'page'")[0]
+    token = make_action("test", nid, "acknowledge", True, time.time())
+    client = app.test_client()
+    french = {"Accept-Language": "fr-FR,fr;q=0.9"}
+    page = client.get(f"/l/{token}", headers=french).get_data(as_text=True)
+    assert '<html lang="de" dir="ltr">' in page and ">Bestätigen<" in page
+    done = client.post(f"/l/{token}", headers=french).get_data(as_text=True)
+    assert '<html lang="de" dir="ltr">' in done
+    unknown = client.get("/l/not-a-link", headers=french).get_data(as_text=True)
+    assert '<html lang="fr" dir="ltr">' in unknown and "Ce lien ne peut pas agir" in unknown

@@ -274,11 +274,16 @@ def test_s33_api_log_records_every_authenticated_call(client, setup, token):
     no_match = post(client, token, {"status": "pending"})
     result, = as_json(setup.query("SELECT results FROM api_calls WHERE id = :id",
                                      id=no_match.get_json()["id"])[0][0])
+    # stored as message ids with values (issue 21): worded in the reader's language when shown
     assert result["misses"] == [
         {"kind": "resolve", "rule": 0, "condition": 0, "json_key": "status",
-         "reason": 'value does not contain "resolved"', "need": 'status to contain "resolved"', "value": "pending"},
+         "reason": {"msgid": 'value does not contain "%(item)s"', "values": {"item": "resolved"}},
+         "need": {"msgid": "%(key)s to contain %(items)s", "values": {"key": "status", "items": '"resolved"'}},
+         "value": "pending"},
         {"kind": "trigger", "rule": 0, "condition": 0, "json_key": "status",
-         "reason": 'value does not contain "firing"', "need": 'status to contain "firing"', "value": "pending"}]
+         "reason": {"msgid": 'value does not contain "%(item)s"', "values": {"item": "firing"}},
+         "need": {"msgid": "%(key)s to contain %(items)s", "values": {"key": "status", "items": '"firing"'}},
+         "value": "pending"}]
     assert no_match.get_json()["reason"] == 'no trigger rule held: rule 1 needs status to contain "firing" (value "pending")'
 
 

@@ -116,7 +116,7 @@ def test_markdown_has_every_page_and_escapes_what_senders_and_people_wrote(pagin
         assert hostile not in text, hostile
     assert not re.search(r"(?<!\\)[\[\]]", text.split("## Follow-ups")[1].replace("- [ ]", ""))  # only escaped
     assert r"\[x\](https\://evil) &lt;script&gt;alert(1)&lt;/script&gt;" in text
-    assert "Trigger rule 1 held" in text and "1 duplicates suppressed" in text
+    assert "Trigger rule 1 held" in text and "1 duplicate suppressed" in text
 
 
 def test_json_export_matches_the_api_and_a_service_token_reaches_only_its_service(paging_app, setup_for, smtp,

@@ -28,8 +28,12 @@ def test_missed_targets(row, now, expected):
 
 
 def test_the_note_says_which_target():
+    from callgoose.engine.notes import Note
     (missed,) = missed_targets([(7, "P1", "triggered", T, False, False)], TABLE, T + 900)
-    assert missed.note == "acknowledge target of 15 min missed"
+    note = Note("target_missed", target=missed.target, num=missed.minutes, acted=None)
+    assert note == "acknowledge target of 15 min missed"
+    assert Note("target_missed", target="resolve", num=60, acted="repage") == (
+        "resolve target of 60 min missed; the policy is paged again from level 1")
 
 
 TWO_LEVELS = {

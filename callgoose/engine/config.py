@@ -18,7 +18,7 @@ from .rules import (
     check_fields,
     check_rule_count,
 )
-from .words import Say
+from .words import Plural, Say
 
 SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 HEARTBEAT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")
@@ -35,13 +35,11 @@ def parse_document(text: str):
     try:
         doc = json.loads(text)
     except RecursionError:
-        raise SpecError("", Say(
-                "is not valid JSON: nested too deeply (at most %(num)s levels)", num=MAX_DOCUMENT_DEPTH)) from None
+        raise SpecError("", Plural("is not valid JSON: nested too deeply (at most %(num)s level)", "is not valid JSON: nested too deeply (at most %(num)s levels)", MAX_DOCUMENT_DEPTH, num=MAX_DOCUMENT_DEPTH)) from None
     except ValueError as exc:
         raise SpecError("", Say("is not valid JSON: %(exc)s", exc=exc)) from None
     if isinstance(doc, (dict, list)) and depth_exceeds(doc, MAX_DOCUMENT_DEPTH):
-        raise SpecError("", Say(
-                "is not valid JSON: nested too deeply (at most %(num)s levels)", num=MAX_DOCUMENT_DEPTH))
+        raise SpecError("", Plural("is not valid JSON: nested too deeply (at most %(num)s level)", "is not valid JSON: nested too deeply (at most %(num)s levels)", MAX_DOCUMENT_DEPTH, num=MAX_DOCUMENT_DEPTH))
     return doc
 
 
@@ -81,14 +79,14 @@ def build_tags(value, path: str) -> tuple[tuple[str, ...], ...]:
     if not isinstance(value, list):
         raise SpecError(path, Say("must be a list of tag lists"))
     if len(value) > MAX_TAG_SETS:
-        raise SpecError(path, Say("more than %(num)s tag sets", num=MAX_TAG_SETS))
+        raise SpecError(path, Plural("more than %(num)s tag set", "more than %(num)s tag sets", MAX_TAG_SETS, num=MAX_TAG_SETS))
     sets = []
     for i, tag_set in enumerate(value):
         if not isinstance(tag_set, list) or not tag_set:
             raise SpecError(f"{path}[{i}]", Say("must be a non-empty list of tags "
                                             "(an empty outer list means every request)"))
         if len(tag_set) > MAX_TAGS:
-            raise SpecError(f"{path}[{i}]", Say("more than %(num)s tags", num=MAX_TAGS))
+            raise SpecError(f"{path}[{i}]", Plural("more than %(num)s tag", "more than %(num)s tags", MAX_TAGS, num=MAX_TAGS))
         tags = []
         for j, tag in enumerate(tag_set):
             if not isinstance(tag, str) or not tag.strip():
@@ -172,7 +170,7 @@ def _minutes(value, path: str, low: int) -> int:
 def build_heartbeats(docs: list, path: str, limits: Limits = Limits()) -> tuple[Heartbeat, ...]:
     """A service's heartbeats: ``{"name", "conditions", "every_minutes", "grace_minutes", "paused"}``."""
     if len(docs) > MAX_HEARTBEATS:
-        raise SpecError(path, Say("more than %(num)s heartbeats for one service", num=MAX_HEARTBEATS))
+        raise SpecError(path, Plural("more than %(num)s heartbeat for one service", "more than %(num)s heartbeats for one service", MAX_HEARTBEATS, num=MAX_HEARTBEATS))
     found, names = [], set()
     for i, doc in enumerate(docs):
         hpath = f"{path}[{i}]"
@@ -186,7 +184,7 @@ def build_heartbeats(docs: list, path: str, limits: Limits = Limits()) -> tuple[
         names.add(name)
         conditions = _list(doc, "conditions", hpath)
         if len(conditions) > limits.conditions:
-            raise SpecError(f"{hpath}.conditions", Say("more than %(num)s conditions", num=limits.conditions))
+            raise SpecError(f"{hpath}.conditions", Plural("more than %(num)s condition", "more than %(num)s conditions", limits.conditions, num=limits.conditions))
         paused = doc.get("paused", False)
         if not isinstance(paused, bool):
             raise SpecError(f"{hpath}.paused", Say("must be true or false"))
@@ -202,7 +200,7 @@ def check_split_on(value, path: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_SPLIT_KEY:
-        raise SpecError(path, Say("must be a json key (1 to %(num)s characters) or null", num=MAX_SPLIT_KEY))
+        raise SpecError(path, Plural("must be a json key (1 to %(num)s character) or null", "must be a json key (1 to %(num)s characters) or null", MAX_SPLIT_KEY, num=MAX_SPLIT_KEY))
     if value.strip().startswith("$"):
         raise SpecError(path, Say("names a key of the payload itself (no leading $)"))
     return value.strip()
@@ -211,8 +209,7 @@ def check_split_on(value, path: str) -> str | None:
 def check_window_count(windows: list, path: str, existing: int = 0) -> list:
     """Refuse more maintenance windows than a service may hold."""
     if len(windows) + existing > MAX_WINDOWS:
-        raise SpecError(path, Say(
-                "more than %(num)s maintenance windows for one service; end or delete some first", num=MAX_WINDOWS))
+        raise SpecError(path, Plural("more than %(num)s maintenance window for one service; end or delete some first", "more than %(num)s maintenance windows for one service; end or delete some first", MAX_WINDOWS, num=MAX_WINDOWS))
     return windows
 
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from .paging import RATE_LIMITED, State
 from .rules import SpecError
 from .schedules import DAYS, instant, known_zone, local_of, zone
-from .words import Joined, Say, Word
+from .words import Joined, Plural, Say, Word
 
 WEEKS = ("1", "2", "3", "4", "last", "every")
 DRILL_MINUTES = 15  # a run resolves itself this long after it paged, unless acknowledged before
@@ -133,7 +133,8 @@ class Report:
             if self.reached_by:
                 lines.append(Say("Reached by %(channel)s.", channel=Word(self.reached_by)))
         else:
-            lines.append(Say("Nobody acknowledged within %(minutes)s minutes.", minutes=DRILL_MINUTES))
+            lines.append(Plural("Nobody acknowledged within %(minutes)s minute.", "Nobody acknowledged within %(minutes)s minutes.",
+                                DRILL_MINUTES, minutes=DRILL_MINUTES))
         if self.sent:
             lines.append(Say("Sent: %(channels)s.", channels=Joined([Word(c) for c in self.sent], ", ")))
         for channel, why in self.failed:
@@ -148,7 +149,7 @@ def duration_words(seconds: float) -> Say:
     """"45 seconds", "3 min 20 s"."""
     whole = round(seconds)
     if whole < 60:
-        return Say("%(num)s seconds", num=whole)
+        return Plural("%(num)s second", "%(num)s seconds", whole, num=whole)
     return Say("%(minutes)s min %(seconds)s s", minutes=whole // 60, seconds=whole % 60)
 
 

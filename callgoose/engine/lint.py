@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .decide import ServiceSpec
 from .payload import Payload, split
 from .rules import Condition
-from .words import Say
+from .words import Plural, Say
 
 
 @dataclass(frozen=True)
@@ -91,13 +91,16 @@ def lint(spec: ServiceSpec, payloads: list[Payload], held: dict | None = None, d
             for i, rule in enumerate(rules):
                 if rule.rule_id is not None and not held.get(rule.rule_id):
                     found.append(Lint(kind, i, rule.rule_id,
-                                      Say("held for no call in the last %(days)s days", days=days)))
+                                      Plural("held for no call in the last %(days)s day",
+                                             "held for no call in the last %(days)s days", days, days=days)))
     parts = _payload_parts(spec, payloads)
     if parts:
         for kind, rules in (("trigger", spec.trigger), ("resolve", spec.resolve)):
             for i, rule in enumerate(rules):
                 for key in _keys(rule):
                     if all(p.value(key) is None for p in parts):
-                        found.append(Lint(kind, i, rule.rule_id, Say(
-                            "none of the last %(num)s payloads has the key `%(key)s`", num=len(payloads), key=key)))
+                        found.append(Lint(kind, i, rule.rule_id, Plural(
+                            "the last payload does not have the key `%(key)s`",
+                            "none of the last %(num)s payloads has the key `%(key)s`", len(payloads), num=len(payloads),
+                            key=key)))
     return sorted(found, key=lambda f: (f.kind != "trigger", f.rule))

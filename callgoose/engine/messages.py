@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from .page import fact_lines, labels_text, opened_said, repeats_said, sms_page
-from .words import Say
+from .words import Plural, Say
 
 Words = Callable[[object], str]  # words a text in the recipient's language (str: English)
 
@@ -94,8 +94,8 @@ def subject_of(items: list[Item], total: int | None = None, words: Words = str) 
     pages = [i for i in items if i.kind == "page"]
     urgency = "high" if any(i.urgency == "high" for i in pages) else ("low" if pages else "")
     head = f"{words(_urgency(urgency))} " if urgency else ""
-    return "[Callgoose] " + head + words(Say("%(total)s updates: %(line)s and %(more)s more", total=total,
-                                            line=_line(first), more=total - 1))
+    return "[Callgoose] " + head + words(Plural("%(total)s updates: %(line)s and %(more)s more", "%(total)s updates: %(line)s and %(more)s more",
+                                               total - 1, total=total, line=_line(first), more=total - 1))
 
 
 def compose(items: list[Item], total: int | None = None, words: Words = str) -> Message:
@@ -168,8 +168,9 @@ def sms_text(items: list[Item], total: int, words: Words, actions: list[str]) ->
         heads = [f"Callgoose: {line}", line]
         facts = fact_lines(first, words) if first.paged else []
     else:
-        heads = [words(Say("Callgoose: %(total)s updates. %(line)s and %(more)s more.", total=total,
-                           line=_line(first), more=total - 1))]
+        heads = [words(Plural("Callgoose: %(total)s updates. %(line)s and %(more)s more.",
+                              "Callgoose: %(total)s updates. %(line)s and %(more)s more.", total - 1, total=total,
+                              line=_line(first), more=total - 1))]
         facts = []
     return sms_page(heads, facts, actions)
 

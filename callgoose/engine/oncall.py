@@ -32,7 +32,7 @@ from .schedules import (
     known_zone,
     overlapping,
 )
-from .words import Say
+from .words import Plural, Say
 
 EMAIL = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]+")
 METHOD_NAME = re.compile(r"\S.{0,63}", re.S)
@@ -289,7 +289,7 @@ def build_layer(doc, path: str, known_users: set[str]) -> Layer:
     name = check_method_name(doc["name"], f"{path}.name")
     users = doc["users"]
     if not isinstance(users, list) or not users or len(users) > MAX_TARGETS:
-        raise SpecError(f"{path}.users", Say("must be a list of 1 to %(num)s user emails", num=MAX_TARGETS))
+        raise SpecError(f"{path}.users", Plural("must be a list of 1 to %(num)s user email", "must be a list of 1 to %(num)s user emails", MAX_TARGETS, num=MAX_TARGETS))
     emails = []
     for j, u in enumerate(users):
         email = check_email(u, f"{path}.users[{j}]")

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .words import Failed, Joined, Need, Say
+from .words import Joined, Plural, Say, from_data, to_data
 
 VERSION = 2
 VALUE_CHARS = 200  # a value kept in the record is cut to this many characters
 
 
 def short(value: str | None) -> str | None:
+    """A value cut to VALUE_CHARS; a :class:`Say` keeps its message id, its values cut."""
+    if isinstance(value, Say) and not isinstance(value, Plural):
+        return Say(value.msgid, **{name: short(part) if isinstance(part, str) else part
+                                   for name, part in value.values.items()})
     if value is None or len(value) <= VALUE_CHARS:
         return value
     return value[:VALUE_CHARS] + "…"
@@ -44,7 +48,7 @@ class Miss:
     rule: int
     condition: int
     json_key: str | None
-    reason: str | None
+    reason: str | None  # a Say (stored as its message id and values); a record before issue 21: English
     need: str | None = None  # 'status to contain "firing"' (records before issue 10: None)
     value: str | None = None  # the key's value in the payload, cut (None: absent)
 
@@ -86,7 +90,7 @@ class ServiceOutcome:
             doc["resolve"] = [{"rule": h.rule, "rule_id": h.rule_id, "value": h.value} for h in self.resolves]
         if self.misses:
             doc["misses"] = [{"kind": m.kind, "rule": m.rule, "condition": m.condition, "json_key": m.json_key,
-                              "reason": m.reason, **({"need": m.need} if m.need else {}),
+                              "reason": to_data(m.reason), **({"need": to_data(m.need)} if m.need else {}),
                               **({"value": m.value} if m.value is not None else {})} for m in self.misses]
         if self.replay:
             doc["replay"] = True
@@ -117,8 +121,8 @@ class ServiceOutcome:
             trigger=TriggerHit(trigger["rule"], trigger.get("rule_id"), trigger.get("mapping_value"))
             if trigger else None,
             resolves=tuple(ResolveHit(h["rule"], h.get("rule_id"), h.get("value")) for h in doc.get("resolve") or ()),
-            misses=tuple(Miss(m["kind"], m["rule"], m["condition"], m.get("json_key"), m.get("reason"),
-                              m.get("need"), m.get("value")) for m in doc.get("misses") or ()),
+            misses=tuple(Miss(m["kind"], m["rule"], m["condition"], m.get("json_key"), from_data(m.get("reason")),
+                              from_data(m.get("need")), m.get("value")) for m in doc.get("misses") or ()),
             replay=bool(doc.get("replay")), incident=doc.get("incident"), created=bool(created),
             resolved_incidents=tuple(doc.get("resolved_incidents") or ()),
             element=doc.get("element") if isinstance(doc.get("element"), str) else None,
@@ -155,11 +159,12 @@ def _why_no_trigger(result: ServiceOutcome) -> str:
     first = misses[0]
     if first.need is None:  # stored before issue 10
         return Say("no trigger rule held: rule %(rule)s, condition %(condition)s: %(reason)s", rule=first.rule + 1,
-                   condition=first.condition + 1, reason=Failed(first.reason or ""))
+                   condition=first.condition + 1, reason=first.reason or "")
     held = Say("no trigger rule held: rule %(rule)s needs %(need)s (%(value)s)", rule=first.rule + 1,
-               need=Need(first.need), value=_value(first.value, first.json_key))
+               need=first.need, value=_value(first.value, first.json_key))
     if len(misses) > 1:
-        return Say("%(reason)s (and %(num)s more rules)", reason=held, num=len(misses) - 1)
+        return Plural("%(reason)s (and %(num)s more rule)", "%(reason)s (and %(num)s more rules)", len(misses) - 1,
+                      reason=held, num=len(misses) - 1)
     return held
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 
-from .words import Joined, Say, Word
+from .words import Joined, Plural, Say, Word
 
 URGENCIES = ("high", "low")
 WEBHOOK_FORMATS = ("json", "slack", "teams")
@@ -90,14 +90,18 @@ class Limit:
 
 
 METHOD_LIMIT = Limit(1, 60, Say("each contact method gets at most one code or test a minute"))
-VOICE_METHOD_LIMIT = Limit(1, 120, Say("a phone number gets at most one code or test call every %(minutes)s minutes",
-                                       minutes=2))
-PERSON_LIMIT = Limit(10, 3600, Say("a person gets at most %(num)s codes and tests at once, then one every "
-                                   "%(minutes)s minutes", num=10, minutes=6))
+VOICE_METHOD_LIMIT = Limit(1, 120, Plural("a phone number gets at most one code or test call every %(minutes)s minute",
+                                          "a phone number gets at most one code or test call every %(minutes)s minutes",
+                                          2, minutes=2))
+PERSON_LIMIT = Limit(10, 3600, Plural("a person gets at most %(num)s code or test at once, then one every 6 minutes",
+                                      "a person gets at most %(num)s codes and tests at once, then one every 6 minutes",
+                                      10, num=10))
 # "Forgot password" (issue 19): per address asked for, known or not, so the work is the same.
-RESET_LIMIT = Limit(3, 3600, Say("an address gets at most %(num)s reset links an hour", num=3))
-PERSON_CALL_LIMIT = Limit(3, 3600, Say("a person gets at most %(num)s code or test calls at once, then one every "
-                                       "%(minutes)s minutes", num=3, minutes=20))
+RESET_LIMIT = Limit(3, 3600, Plural("an address gets at most %(num)s reset link an hour",
+                                    "an address gets at most %(num)s reset links an hour", 3, num=3))
+PERSON_CALL_LIMIT = Limit(3, 3600, Plural("a person gets at most %(num)s code or test call at once, then one every "
+                                          "20 minutes", "a person gets at most %(num)s code or test calls at once, "
+                                          "then one every 20 minutes", 3, num=3))
 
 
 def check_limits(calls: bool) -> list[tuple[str, Limit]]:
@@ -116,8 +120,8 @@ def wait_words(seconds: float) -> Say:
     if whole <= 1:
         return Say("a second")
     if whole < 120:
-        return Say("%(num)s seconds", num=whole)
-    return Say("%(num)s minutes", num=math.ceil(whole / 60))
+        return Plural("%(num)s second", "%(num)s seconds", whole, num=whole)
+    return Plural("%(num)s minute", "%(num)s minutes", math.ceil(whole / 60), num=math.ceil(whole / 60))
 
 
 class State(str, Enum):
@@ -345,7 +349,7 @@ def describe_policy(policy: Policy, names: dict[int, str], methods: dict[int, st
     elif policy.repeat == 2:
         parts.append(Say("repeats twice"))
     elif policy.repeat:
-        parts.append(Say("repeats %(num)s times", num=policy.repeat))
+        parts.append(Plural("repeats %(num)s time", "repeats %(num)s times", policy.repeat, num=policy.repeat))
     return Joined(parts, "; ")
 
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 from .payload import clean
 from .rules import MAX_KEY_CHARS, URGENCIES, SpecError, check_fields
-from .words import Say
+from .words import Plural, Say
 
 CODES = ("P1", "P2", "P3", "P4", "P5")
 FROM_URGENCY = {"high": "P2", "low": "P4"}
@@ -70,7 +70,7 @@ def _text(value, path: str, limit: int, *, empty: bool) -> str:
     if not value and not empty:
         raise SpecError(path, Say("is empty"))
     if len(value) > limit:
-        raise SpecError(path, Say("longer than %(num)s characters", num=limit))
+        raise SpecError(path, Plural("longer than %(num)s character", "longer than %(num)s characters", limit, num=limit))
     return value
 
 
@@ -129,7 +129,7 @@ def build_rule_priority(doc, path: str) -> tuple[str | None, str | None, tuple[t
             raise SpecError(f"{path}.priority_from", Say("must be a string or null"))
         key = clean(key.strip())
         if len(key) > MAX_KEY_CHARS:
-            raise SpecError(f"{path}.priority_from", Say("longer than %(num)s characters", num=MAX_KEY_CHARS))
+            raise SpecError(f"{path}.priority_from", Plural("longer than %(num)s character", "longer than %(num)s characters", MAX_KEY_CHARS, num=MAX_KEY_CHARS))
         if fixed is not None:
             raise SpecError(f"{path}.priority_from", Say("give either priority or priority_from, not both"))
         if not isinstance(pairs, dict) or not pairs:
@@ -139,7 +139,7 @@ def build_rule_priority(doc, path: str) -> tuple[str | None, str | None, tuple[t
     mapped = []
     for value, code in (pairs or {}).items():
         if len(pairs) > MAX_MAP:
-            raise SpecError(f"{path}.priority_map", Say("more than %(num)s items", num=MAX_MAP))
+            raise SpecError(f"{path}.priority_map", Plural("more than %(num)s item", "more than %(num)s items", MAX_MAP, num=MAX_MAP))
         value = _text(value, f"{path}.priority_map", 200, empty=False).casefold()
         mapped.append((value, check_code(code, f"{path}.priority_map.{value}")))
     return fixed, key, tuple(mapped)
@@ -171,11 +171,6 @@ class Missed:
     target: str  # acknowledge | resolve
     minutes: int
     action: str  # ON_MISS; "nothing" once someone acknowledged it (a person owns it)
-
-    @property
-    def note(self) -> str:
-        """The timeline entry, as stored (web.i18n words it)."""
-        return f"{self.target} target of {self.minutes} min missed"
 
 
 def due_at(priority: Priority | None, target: str, opened: float) -> float | None:

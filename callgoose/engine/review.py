@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from .rules import SpecError
 from .outcome import ServiceOutcome
-from .words import Moment, Need, Say, Word
+from .words import Moment, Plural, Say, Word
 
 SUMMARY_CHARS = 20_000
 FOLLOW_UP_CHARS = 500
@@ -167,7 +167,7 @@ def _call_facts(call: CallFacts | None, created_by: str | None, when) -> list[Fa
         shown = Say("absent") if miss.value is None else miss.value
         facts.append(Fact("tried", call.received_at,
                           Say("Trigger rule %(num)s was tried first and did not hold: it needs %(need)s (%(value)s).",
-                              num=miss.rule + 1, need=Need(miss.need), value=shown),
+                              num=miss.rule + 1, need=miss.need, value=shown),
                           {"rule": miss.rule + 1, "need": miss.need, "value": miss.value}))
     return facts
 
@@ -176,15 +176,18 @@ def _repeats(incident: IncidentFacts, replays: list[datetime], when) -> list[Fac
     facts = []
     if incident.duplicate_count:
         first = incident.first_repeat_at or incident.last_seen_at
-        facts.append(Fact("duplicates", first, Say("%(num)s duplicates suppressed, between %(first)s and %(last)s.",
-                                                   num=incident.duplicate_count, first=when(first),
+        facts.append(Fact("duplicates", first, Plural("%(num)s duplicate suppressed, between %(first)s and %(last)s.",
+                                                      "%(num)s duplicates suppressed, between %(first)s and %(last)s.",
+                                                      incident.duplicate_count, num=incident.duplicate_count, first=when(first),
                                                    last=when(incident.last_seen_at)),
                           {"count": incident.duplicate_count, "first": first, "last": incident.last_seen_at}))
     else:
         facts.append(Fact("duplicates", None, Say("No duplicates."), {"count": 0}))
     if replays:
-        facts.append(Fact("replays", replays[0], Say("%(num)s replays of the same payload suppressed, between "
-                                                     "%(first)s and %(last)s.", num=len(replays),
+        facts.append(Fact("replays", replays[0], Plural("%(num)s replay of the same payload suppressed, between "
+                                                        "%(first)s and %(last)s.",
+                                                        "%(num)s replays of the same payload suppressed, between "
+                                                        "%(first)s and %(last)s.", len(replays), num=len(replays),
                                                      first=when(replays[0]), last=when(replays[-1])),
                           {"count": len(replays), "times": replays}))
     return facts
@@ -307,12 +310,12 @@ def check_follow_ups(rows: list[tuple[str, int | None, str, bool]], users: set[i
             continue
         path = f"follow-up {number}"
         if len(text) > FOLLOW_UP_CHARS:
-            raise SpecError(path, Say("at most %(num)s characters", num=FOLLOW_UP_CHARS))
+            raise SpecError(path, Plural("at most %(num)s character", "at most %(num)s characters", FOLLOW_UP_CHARS, num=FOLLOW_UP_CHARS))
         if owner is not None and owner not in users:
             raise SpecError(path, Say("the owner must be an active user"))
         found.append(FollowUp(text, owner, check_link(link, path), bool(done)))
     if len(found) > MOST_FOLLOW_UPS:
-        raise SpecError("follow-ups", Say("at most %(num)s follow-ups", num=MOST_FOLLOW_UPS))
+        raise SpecError("follow-ups", Plural("at most %(num)s follow-up", "at most %(num)s follow-ups", MOST_FOLLOW_UPS, num=MOST_FOLLOW_UPS))
     return found
 
 

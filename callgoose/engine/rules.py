@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from .matcher import ItemMatcher
 from .payload import Payload, clean
-from .words import Say
+from .words import Plural, Say
 
 MODES = ("all", "any", "none")
 URGENCIES = ("high", "low")
@@ -124,7 +124,7 @@ def _key(value, path: str, *, nullable: bool) -> str | None:
         raise SpecError(path, Say("must be a string or null") if nullable else Say("must be a string"))
     value = clean(value.strip())  # lone surrogates and NUL become U+FFFD, like payload values (S9)
     if len(value) > MAX_KEY_CHARS:
-        raise SpecError(path, Say("longer than %(num)s characters", num=MAX_KEY_CHARS))
+        raise SpecError(path, Plural("longer than %(num)s character", "longer than %(num)s characters", MAX_KEY_CHARS, num=MAX_KEY_CHARS))
     return value
 
 
@@ -143,7 +143,7 @@ def build_condition(doc, path: str, limits: Limits = Limits()) -> Condition:
     if not contains:
         raise SpecError(f"{path}.contains", Say("needs at least one item"))
     if len(contains) > limits.items:
-        raise SpecError(f"{path}.contains", Say("more than %(num)s items", num=limits.items))
+        raise SpecError(f"{path}.contains", Plural("more than %(num)s item", "more than %(num)s items", limits.items, num=limits.items))
     items = []
     for i, item in enumerate(contains):
         item_path = f"{path}.contains[{i}]"
@@ -153,7 +153,7 @@ def build_condition(doc, path: str, limits: Limits = Limits()) -> Condition:
         if not item:
             raise SpecError(item_path, Say("is empty"))
         if len(item) > limits.item_chars:
-            raise SpecError(item_path, Say("longer than %(num)s characters", num=limits.item_chars))
+            raise SpecError(item_path, Plural("longer than %(num)s character", "longer than %(num)s characters", limits.item_chars, num=limits.item_chars))
         items.append(item)
     return Condition(json_key=json_key, contains=tuple(items), mode=mode)
 
@@ -163,7 +163,7 @@ def _conditions(doc, path: str, limits: Limits) -> tuple[Condition, ...]:
     if not isinstance(conditions, list):
         raise SpecError(path, Say("must be a list"))
     if len(conditions) > limits.conditions:
-        raise SpecError(path, Say("more than %(num)s conditions", num=limits.conditions))
+        raise SpecError(path, Plural("more than %(num)s condition", "more than %(num)s conditions", limits.conditions, num=limits.conditions))
     return tuple(build_condition(c, f"{path}[{i}]", limits) for i, c in enumerate(conditions))
 
 
@@ -205,29 +205,34 @@ def build_resolve(doc, path: str, limits: Limits = Limits(), rule_id: int | None
 def check_rule_count(trigger_count: int, resolve_count: int, path: str, limits: Limits = Limits()):
     """Refuse more rules than a service may hold (trigger and resolve rules together)."""
     if trigger_count + resolve_count > limits.rules:
-        raise SpecError(path, Say("more than %(num)s rules (trigger and resolve together)", num=limits.rules))
+        raise SpecError(path, Plural("more than %(num)s rule (trigger and resolve together)", "more than %(num)s rules (trigger and resolve together)", limits.rules, num=limits.rules))
 
 
 # -- matching ------------------------------------------------------------------
+
+ABSENT = Say("key absent")
+
 
 def _quoted(items) -> str:
     return ", ".join(f'"{item}"' for item in items)
 
 
-def _failed(condition: Condition, payload: Payload, matchers=None) -> tuple[str, str] | None:
-    """None when the condition holds (S15, S16), else why not and what it needs, in words:
+def _failed(condition: Condition, payload: Payload, matchers=None) -> tuple[Say, Say] | None:
+    """None when the condition holds (S15, S16), else why not and what it needs, in words
+    (:class:`Say`: the API log stores their message ids and values, issue 21):
     (``value does not contain "firing"``, ``status to contain "firing"``).
 
     ``matchers`` (a service's :class:`ItemMatcher` per json key) finds every item of the key
     in one pass; without it each item is searched on its own.
     """
-    key = condition.json_key or "the payload"
+    key = condition.json_key or Say("the payload")
     value = payload.folded(condition.json_key)
     if value is None:
         if condition.mode == "any":
-            return "key absent", f"{key} to contain one of {_quoted(condition.contains)}"
-        verb = "not to contain" if condition.mode == "none" else "to contain"
-        return "key absent", f"{key} {verb} {_quoted(condition.contains[:1])}"
+            return ABSENT, Say("%(key)s to contain one of %(items)s", key=key, items=_quoted(condition.contains))
+        if condition.mode == "none":
+            return ABSENT, Say("%(key)s not to contain %(items)s", key=key, items=_quoted(condition.contains[:1]))
+        return ABSENT, Say("%(key)s to contain %(items)s", key=key, items=_quoted(condition.contains[:1]))
     if matchers is not None:
         found = payload.present(condition.json_key, matchers[condition.json_key])
     else:
@@ -235,16 +240,18 @@ def _failed(condition: Condition, payload: Payload, matchers=None) -> tuple[str,
     if condition.mode == "all":
         for item, shown in zip(condition.folded, condition.contains):
             if item not in found:
-                return f'value does not contain "{shown}"', f'{key} to contain "{shown}"'
+                return (Say('value does not contain "%(item)s"', item=shown),
+                        Say("%(key)s to contain %(items)s", key=key, items=_quoted((shown,))))
         return None
     if condition.mode == "any":
         if any(item in found for item in condition.folded):
             return None
-        return "value contains none of " + _quoted(condition.contains), \
-            f"{key} to contain one of {_quoted(condition.contains)}"
+        return (Say("value contains none of %(items)s", items=_quoted(condition.contains)),
+                Say("%(key)s to contain one of %(items)s", key=key, items=_quoted(condition.contains)))
     for item, shown in zip(condition.folded, condition.contains):
         if item in found:
-            return f'value contains "{shown}"', f'{key} not to contain "{shown}"'
+            return (Say('value contains "%(item)s"', item=shown),
+                    Say("%(key)s not to contain %(items)s", key=key, items=_quoted((shown,))))
     return None
 
 

@@ -52,6 +52,7 @@ class LinkPage:
     service: str | None = None
     problem: str | None = None
     snooze: str | None = None  # once acknowledged: the signed action that snoozes it for an hour
+    language: str | None = None  # the recipient's (the page speaks it); None: not known, the browser's
 
 
 def _who(user_id: int | None, via: str) -> By:
@@ -138,7 +139,22 @@ def via_words(channel: str) -> str:
 
 
 def preview_link(key: str, token: str, now: float) -> LinkPage:
-    """The confirmation page of a link: a GET changes nothing (mail scanners follow links)."""
+    """The confirmation page of a link, in the language of the person it was sent to: a GET
+    changes nothing (mail scanners follow links)."""
+    return replace(_preview_link(key, token, now), language=_link_language(key, token, now))
+
+
+def _link_language(key: str, token: str, now: float) -> str | None:
+    """The language of the person a signed link was sent to (None: not known)."""
+    try:
+        user_id = _signed(key, token, now).user_id
+    except (BadLink, NotFound):
+        return None
+    user = db.session.get(User, user_id) if user_id is not None else None
+    return user.language if user is not None else None
+
+
+def _preview_link(key: str, token: str, now: float) -> LinkPage:
     try:
         signed = _signed(key, token, now)
     except BadLink as exc:
@@ -164,7 +180,14 @@ def act_by_link(key: str, token: str, now: float, who: str | None = None, as_use
     """A link's confirmation button, or a button's POST: act once, as the person it went to,
     on every incident it names. ``who``: the provider's name for the presser (a channel's
     callback), which must be the address the notification went to. ``as_user``: act as this
-    user instead, through ``via`` (a Slack press: whoever pressed acts)."""
+    user instead, through ``via`` (a Slack press: whoever pressed acts). The page is in the
+    recipient's language."""
+    page = _act_by_link(key, token, now, who, as_user, via)
+    return replace(page, language=_link_language(key, token, now))
+
+
+def _act_by_link(key: str, token: str, now: float, who: str | None, as_user: int | None,
+                 via: str | None) -> LinkPage:
     try:
         signed = _signed(key, token, now)
     except BadLink as exc:

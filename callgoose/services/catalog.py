@@ -25,6 +25,7 @@ from ..engine.heartbeat import NEW, PAUSED, UP, Heartbeat
 from ..engine.heartbeat import check as check_heartbeat
 from ..engine.lifecycle import ACTIVE, Action
 from ..engine.lint import lint
+from ..engine.notes import Note
 from ..engine.oncall import parse_oncall
 from ..engine.outcome import load_all
 from ..engine.payload import Payload
@@ -240,7 +241,7 @@ def delete_service(service: Service, now: float, actor: str) -> None:
     by = By(actor=actor)
     for incident_id in db.session.execute(select(Incident.id).where(
             Incident.service_id == service.id, Incident.status.in_(ACTIVE))).scalars().all():
-        changes.act(Action.RESOLVE, incident_id, by, note=f"service {service.name} deleted")
+        changes.act(Action.RESOLVE, incident_id, by, note=Note("service_deleted", name=service.name))
     changes.finish()
     db.session.execute(update(ApiToken).where(ApiToken.service_id == service.id,
                                               ApiToken.revoked_at.is_(None)).values(revoked_at=at))

@@ -17,7 +17,7 @@ from ..channels.base import Address
 from ..engine.oncall import MAX_METHODS, check_channel, check_method_name
 from ..engine.paging import URGENCIES
 from ..engine.rules import SpecError
-from ..engine.words import Say
+from ..engine.words import Plural, Say
 from ..extensions import db
 from ..store.models import ContactMethod, Notification, NotificationRule, User
 from ..store.transactions import write
@@ -104,7 +104,7 @@ def _insert(user_id: int, name: str, found, fields: Address, now: float, numbere
     count = db.session.execute(select(func.count(ContactMethod.id)).where(
         ContactMethod.user_id == user_id)).scalar_one()
     if count >= MAX_METHODS:
-        raise SpecError("name", Say("a user has at most %(num)s contact methods", num=MAX_METHODS))
+        raise SpecError("name", Plural("a user has at most %(num)s contact method", "a user has at most %(num)s contact methods", MAX_METHODS, num=MAX_METHODS))
     taken = set(db.session.execute(select(ContactMethod.name).where(ContactMethod.user_id == user_id)).scalars())
     if numbered:
         name = next(n for n in (name, *(f"{name[:60]} {i}" for i in range(2, MAX_METHODS + 2))) if n not in taken)

@@ -25,6 +25,7 @@ from .. import clock
 from ..engine import mapping_key
 from ..engine.lifecycle import RULES, Action, Status
 from ..engine.outcome import Miss, ResolveHit, ServiceOutcome, TriggerHit, dump_all
+from ..engine.words import Say
 from ..extensions import db
 from ..store.hotpath import Sql
 from ..store.transactions import run_read, run_write, write
@@ -199,7 +200,7 @@ def seed(engine, now: float, *, calls: int, incidents: int, days: int = 35, seed
                              ServiceOutcome(name, sid, 201, trigger=trigger, incident=incident_id, created=True))
         writer.call(open_call)
         writer.rows["events"].append({"incident_id": incident_id, "at": clock.to_db(opened), "kind": RULES[Action.OPEN].event,
-                                      "api_call_id": open_call["id"], "user_id": None, "actor": None, "note": None})
+                                      "api_call_id": open_call["id"], "user_id": None, "actor": None, "note": None, "note_words": None})
         # Repeats and replays: a share of the spare calls, more for some incidents than others.
         extra = min(spare, int(rng.expovariate(1.0) * REPEAT_SHARE * (calls - 2 * incidents) / incidents))
         spare -= extra
@@ -230,7 +231,7 @@ def seed(engine, now: float, *, calls: int, incidents: int, days: int = 35, seed
             acknowledged_at = last + 60
             ack_event = {"incident_id": incident_id, "at": clock.to_db(acknowledged_at),
                          "kind": RULES[Action.ACKNOWLEDGE].event, "api_call_id": None, "user_id": None,
-                         "actor": "oncall@example.com", "note": None}
+                         "actor": "oncall@example.com", "note": None, "note_words": None}
             writer.rows["events"].append(ack_event)
             version += 1
         closing = None
@@ -243,11 +244,11 @@ def seed(engine, now: float, *, calls: int, incidents: int, days: int = 35, seed
             writer.call(resolve_call)
             writer.rows["events"].append({"incident_id": incident_id, "at": clock.to_db(resolved_at),
                                           "kind": RULES[Action.RESOLVE].event, "api_call_id": resolve_call["id"], "user_id": None,
-                                          "actor": None, "note": None})
+                                          "actor": None, "note": None, "note_words": None})
             version += 1
         else:  # a call that matched no rule takes the place of the resolving one
             at = last + 90
-            miss = Miss("trigger", 0, 0, "status", 'value does not contain "firing"')
+            miss = Miss("trigger", 0, 0, "status", Say('value does not contain "%(item)s"', item="firing"))
             noise = '{"status":"pending","groupKey":"%s"}' % key
             writer.call(call_row(at, sid, name, 202, writer.payload(noise), len(noise),
                                  ServiceOutcome(name, sid, 202, misses=(miss,))))
@@ -276,7 +277,7 @@ def seed(engine, now: float, *, calls: int, incidents: int, days: int = 35, seed
         sid, name = services[rng.randrange(len(services))]
         noise = '{"status":"pending","check":"%s-%d"}' % (name, rng.randrange(5000))
         writer.call(call_row(at, sid, name, 202, writer.payload(noise), len(noise), ServiceOutcome(
-            name, sid, 202, misses=(Miss("trigger", 0, 0, "status", 'value does not contain "firing"'),))))
+            name, sid, 202, misses=(Miss("trigger", 0, 0, "status", Say('value does not contain "%(item)s"', item="firing")),))))
         writer.maybe_flush()
     writer.flush()
     if engine.dialect.name == "postgresql":

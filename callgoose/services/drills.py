@@ -23,6 +23,7 @@ from .. import channels, clock
 from ..engine import SpecError, mapping_key
 from ..engine.drills import DRILL_MINUTES, Delivery, Recurrence, Report, build, report
 from ..engine.lifecycle import ACTIVE, Action, Status
+from ..engine.notes import Note
 from ..engine.paging import Kind, Level, Policy, ServicePaging
 from ..engine.words import Say
 from ..extensions import db
@@ -157,7 +158,7 @@ def _end_runs(engine, now: float, keep_alive) -> int:
             if status in ACTIVE:
                 changes = Changes(cursor, clock.to_db(now))
                 changes.apply(Action.RESOLVE, BY, incident_id=incident_id,
-                              note="the drill ended: acknowledged" if found.acknowledged else "the drill's time is up")
+                              note=Note("drill_acknowledged") if found.acknowledged else Note("drill_time_up"))
                 changes.finish()
             return True
         ended += run_write(engine, work)
@@ -233,7 +234,7 @@ def _end_open_runs(drill_id: int, now: float) -> None:
     for run in db.session.execute(select(DrillRun).where(DrillRun.drill_id == drill_id,
                                                          DrillRun.finished_at.is_(None))).scalars():
         if run.incident_id is not None:
-            changes.apply(Action.RESOLVE, BY, incident_id=run.incident_id, note="the drill was deleted")
+            changes.apply(Action.RESOLVE, BY, incident_id=run.incident_id, note=Note("drill_deleted"))
     changes.finish()
 
 

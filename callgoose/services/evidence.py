@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from .. import channels, clock
 from ..engine.lifecycle import Status
+from ..engine.notes import Note
 from ..engine.paging import Kind, State
 from ..extensions import db
 from ..store.hotpath import Cursor, Sql
@@ -108,12 +109,12 @@ def _record(notification_id: int, answer: str, now: float, engine: Engine | None
     return run_write(engine if engine is not None else db.engine, work)
 
 
-def note(name: str, channel: str, reason: str, moved: bool) -> str:
-    """The timeline's words (English, stored; web.i18n words them for the reader):
-    "Ana's phone call was not answered (no-answer): next method now"."""
+def note(name: str, channel: str, reason: str, moved: bool) -> Note:
+    """The timeline's note (engine.notes): "Ana's phone call was not answered (no-answer):
+    next method now"; the reader sees the channel's noun in their language."""
     found = channels.get(channel)
     noun = str(found.noun) if found is not None else channel
-    return f"{name}'s {noun} was not answered ({reason})" + (": next method now" if moved else "")
+    return Note("not_answered", name=name, channel=channel, method=noun, reason=reason, moved=moved)
 
 
 # Sent pages of still-triggered high-urgency incidents that no report has answered yet, sent

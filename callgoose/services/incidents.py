@@ -86,6 +86,7 @@ class Entry:
     note: str | None = None
     summary: str | None = None
     notification: object = None  # a Notification: the delivery ledger, in the timeline
+    words: str | None = None  # the note's message id and values (engine.notes), worded when shown
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ def triggered_count() -> int:
 def timeline(incident: Incident) -> list[Entry]:
     """The incident's timeline: its events, its repeats as one line, and what retention pruned
     (the events a call made go with the call; the incident row still says when it opened)."""
-    events = [Entry(e.at, e.kind, e.api_call_id, e.actor, e.note) for e in db.session.execute(
+    events = [Entry(e.at, e.kind, e.api_call_id, e.actor, e.note, words=e.note_words) for e in db.session.execute(
         select(IncidentEvent).where(IncidentEvent.incident_id == incident.id)
         .order_by(IncidentEvent.at, IncidentEvent.id)).scalars()]
     kinds = {e.kind for e in events}

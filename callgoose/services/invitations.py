@@ -22,7 +22,7 @@ from ..delivery import Settings
 from ..engine import languages
 from ..engine.paging import RESET_LIMIT, Kind
 from ..engine.signing import BadLink, make_access, password_stamp, read_access
-from ..engine.words import Say, to_data
+from ..engine.words import Plural, Say, to_data
 from ..extensions import db
 from ..store.models import UsedLink, User
 from ..store.transactions import session_cursor, write
@@ -165,7 +165,7 @@ def accept(key: str, token: str, purpose: str, password: str, now: float, *, tim
     :raises BadLink: as :func:`opened`. :raises ValueError: a password too short.
     :raises SpecError: a zone or language not known."""
     if len(password) < MIN_PASSWORD:
-        raise ValueError(Say("the password needs at least %(num)s characters", num=MIN_PASSWORD))
+        raise ValueError(Plural("the password needs at least %(num)s character", "the password needs at least %(num)s characters", MIN_PASSWORD, num=MIN_PASSWORD))
     language = languages.normalise(language) or ""
     new_hash = generate_password_hash(password)  # made before the write, never while it holds the lock
     fields = read_access(key, token, now)

@@ -37,4 +37,4 @@ def words_for(language: str | None) -> Callable[[object], str]:
         day = format_skeleton("MMMEd", local, locale=language)
         return f"{day} {format_skeleton('Hm', local, locale=language)} {local.strftime('%Z')}"
 
-    return lambda text: render(text, catalogue.gettext, moment)
+    return lambda text: render(text, catalogue.gettext, moment, ngettext=catalogue.ngettext)

@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from .. import clock
 from ..engine.lifecycle import ACTIVE, ACTIVE_SQL, RULES, Action, Status, raises_urgency, transition
+from ..engine.notes import Note, stored_words
 from ..store.hotpath import Cursor, Sql
 from . import audit, paging
 
@@ -28,8 +29,8 @@ BUMP_COUNTER = Sql("""
     ON CONFLICT (shard) DO UPDATE SET value = change_counters.value + excluded.value
 """)
 INSERT_EVENT = Sql("""
-    INSERT INTO incident_events (incident_id, at, kind, api_call_id, user_id, actor, note)
-    VALUES (:incident_id, :at, :kind, :api_call_id, :user_id, :actor, :note)
+    INSERT INTO incident_events (incident_id, at, kind, api_call_id, user_id, actor, note, note_words)
+    VALUES (:incident_id, :at, :kind, :api_call_id, :user_id, :actor, :note, :note_words)
 """)
 BUMP_VERSION = Sql("UPDATE incidents SET version = version + 1 WHERE id = :id")
 STATUS_OF = Sql("SELECT status FROM incidents WHERE id = :id")
@@ -119,7 +120,7 @@ class Changes:
         if kind is not None:
             self.events.append({"incident_id": incident_id, "at": self.now_db, "kind": kind,
                                 "api_call_id": by.call_id, "user_id": by.user_id, "actor": by.actor,
-                                "note": note})
+                                "note": note, "note_words": stored_words(note)})
 
     def open_or_repeat(self, fields: dict, by: By, service_paging) -> tuple[int, bool]:
         """Open an incident, or count a repeat on the active one of its mapping value.
@@ -184,7 +185,7 @@ class Changes:
         if rule is None:
             return False
         if rule.until:
-            note = f"until {clock.iso(until)}"
+            note = Note("snoozed_until", time=clock.iso(until))
         done = bool(self.apply(action, by, incident_id=incident_id, note=note, until=until))
         if done:
             self.audit(incident_id, action.value, [{"path": ["status"], "old": row[0], "new": rule.to}] if rule.to
@@ -220,7 +221,7 @@ class Changes:
         if not paging.escalate_now(self.cursor, self.now_db, incident_id):
             return False
         self.audit(incident_id, "escalate", [], by)
-        self.note(incident_id, "comment", "escalation requested now", by)
+        self.note(incident_id, "comment", Note("escalation_requested"), by)
         return True
 
     def mark(self) -> tuple[int, ...]:

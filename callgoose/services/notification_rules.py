@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from ..engine.oncall import MAX_RULES, check_minutes, check_urgencies
 from ..engine.rules import SpecError
-from ..engine.words import Say
+from ..engine.words import Plural, Say
 from ..extensions import db
 from ..store.models import NotificationRule
 from ..store.transactions import write
@@ -26,7 +26,7 @@ def add_rule(user_id: int, method_id: int, after_minutes, urgencies) -> Notifica
         count = db.session.execute(select(func.count(NotificationRule.id)).where(
             NotificationRule.user_id == user_id)).scalar_one()
         if count >= MAX_RULES:
-            raise SpecError("after_minutes", Say("a user has at most %(num)s rules", num=MAX_RULES))
+            raise SpecError("after_minutes", Plural("a user has at most %(num)s rule", "a user has at most %(num)s rules", MAX_RULES, num=MAX_RULES))
         rule = NotificationRule(user_id=user_id, contact_method_id=method_id, after_minutes=after,
                                 urgencies=",".join(chosen))
         db.session.add(rule)

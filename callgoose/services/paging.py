@@ -18,6 +18,7 @@ from functools import lru_cache
 from .. import clock
 from ..channels import follow_up_names
 from ..engine.lifecycle import URGENCY_RAISED, Action, Status
+from ..engine.notes import Note
 from ..engine.paging import (
     EVENTS,
     EscalationState,
@@ -172,7 +173,7 @@ def level_targets(cursor: Cursor, changes, now_db, incident_id: int, policy: Pol
     for schedule_id in lv.schedules:
         name, on = schedules.on_call_ids(cursor, schedule_id, clock.from_db(now_db))
         if not on and changes is not None:
-            changes.note(incident_id, "nobody_on_call", f"nobody on call in {name or f'schedule {schedule_id}'}")
+            changes.note(incident_id, "nobody_on_call", Note("nobody_on_call", schedule=name or f"#{schedule_id}"))
         users.extend(on)
     return tuple(dict.fromkeys(users))
 
@@ -186,7 +187,7 @@ def notify_level(cursor: Cursor, changes, now_db, incident_id: int, urgency: str
     users = level_targets(cursor, changes, now_db, incident_id, policy, level)
     if not users:
         if not policy.levels[level].schedules:
-            changes.note(incident_id, "unreachable", f"level {level + 1} has no targets")
+            changes.note(incident_id, "unreachable", Note("no_targets", num=level + 1))
         return None
     rules, addresses, names = _personal_rules(cursor, users)
     plan = plan_level(users, urgency, rules)
@@ -197,8 +198,7 @@ def notify_level(cursor: Cursor, changes, now_db, incident_id: int, urgency: str
             due_at=now_db + timedelta(seconds=p.delay)) for p in plan.notifications])
     for user_id in plan.unreachable:
         who = names.get(user_id) or f"user {user_id}"
-        changes.note(incident_id, "unreachable",
-                     f"{who} (level {level + 1}) has no verified contact method for {urgency} urgency")
+        changes.note(incident_id, "unreachable", Note("no_method", name=who, num=level + 1, urgency=urgency))
     return len(plan.notifications)
 
 
@@ -239,8 +239,7 @@ def _page_raise(cursor: Cursor, now_db, incident_id: int, was: str, urgency: str
 
 def _raised(cursor: Cursor, changes, incident_id: int, status: str, was: str, urgency: str, by) -> None:
     queued = _page_raise(cursor, changes.now_db, incident_id, was, urgency) if status == Status.TRIGGERED.value else None
-    note = f"from {was} to {urgency}" + (f": {queued} notification(s) queued" if queued is not None else "")
-    changes.note(incident_id, URGENCY_RAISED, note, by)
+    changes.note(incident_id, URGENCY_RAISED, Note("urgency_changed", old=was, new=urgency, sent=queued), by)
 
 
 def _open(cursor: Cursor, changes, now_db, incident_id: int, urgency: str, service: ServicePaging) -> None:
@@ -317,7 +316,7 @@ def escalate_one(cursor: Cursor, changes, incident_id: int) -> str | None:
     step = next_step(policy, level, round_)
     if step is None or not policy.levels:
         cursor.execute(FINISH, {"id": incident_id})
-        changes.note(incident_id, "exhausted", "escalation finished, nobody acknowledged")
+        changes.note(incident_id, "exhausted", Note("exhausted"))
         return "finished"
     sent = notify_level(cursor, changes, now_db, incident_id, urgency, policy, step.level)
     delay = 0 if sent is None else level_delay(policy, step.level)  # nobody on call: on at once
@@ -325,9 +324,8 @@ def escalate_one(cursor: Cursor, changes, incident_id: int) -> str | None:
                              "next_at": now_db + timedelta(seconds=delay)})
     sent = sent or 0
     restarted = level == -1
-    label = f"level {step.level + 1}" + (f", repeat {step.round}" if step.round else "")
-    changes.note(incident_id, "escalated",
-                 f"{'paging again from ' if restarted else 'escalated to '}{label}: {sent} notification(s) queued")
+    changes.note(incident_id, "escalated", Note("paging_again" if restarted else "escalated", num=step.level + 1,
+                                                repeat=step.round, sent=sent))
     if not restarted:
         queue_events(cursor, now_db, incident_id, "incident.escalated")
     return "escalated"

@@ -16,7 +16,7 @@ from ..engine.oncall import MAX_LEVELS, check_minutes, check_policy_name
 from ..engine.paging import Policy, describe_policy
 from ..engine.policy_form import LevelRow, PolicyForm, form_of_levels
 from ..engine.rules import SpecError
-from ..engine.words import Say
+from ..engine.words import Plural, Say
 from ..extensions import db
 from ..store.models import EscalationPolicy, NotificationRule, Service, User
 from ..store.transactions import write
@@ -80,7 +80,7 @@ def _levels_doc(levels: list[tuple]) -> list[dict]:
     if not levels:
         raise SpecError("levels", Say("needs at least one level"))
     if len(levels) > MAX_LEVELS:
-        raise SpecError("levels", Say("at most %(num)s levels", num=MAX_LEVELS))
+        raise SpecError("levels", Plural("at most %(num)s level", "at most %(num)s levels", MAX_LEVELS, num=MAX_LEVELS))
     known = set(db.session.execute(select(User.id)).scalars())
     known_schedules = schedules.schedule_names()
     doc = []

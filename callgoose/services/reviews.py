@@ -25,7 +25,7 @@ from ..engine.review import (
     written_section,
 )
 from ..engine.rules import SpecError
-from ..engine.words import Say
+from ..engine.words import Plural, Say
 from ..extensions import db
 from ..store.models import (
     ApiCall,
@@ -162,7 +162,7 @@ def save(incident_id: int, summary: str, root_cause: str, rows: list[tuple], now
     summary, root_cause = (summary or "").strip(), (root_cause or "").strip()
     for path, value in (("summary", summary), ("root cause", root_cause)):
         if len(value) > SUMMARY_CHARS:
-            raise SpecError(path, Say("at most %(num)s characters", num=SUMMARY_CHARS))
+            raise SpecError(path, Plural("at most %(num)s character", "at most %(num)s characters", SUMMARY_CHARS, num=SUMMARY_CHARS))
 
     def work():
         if db.session.get(Incident, incident_id) is None:

@@ -40,7 +40,7 @@ from ..engine.schedules import (
     until,
     zone,
 )
-from ..engine.words import Say
+from ..engine.words import Plural, Say
 from ..extensions import db
 from ..store.hotpath import Cursor, Sql, from_json, to_datetime
 from ..store.models import CalendarFeed, EscalationPolicy, ScheduleOverride, User
@@ -588,7 +588,8 @@ def nobody_until(schedule_id: int, now: float, days: int = 35) -> Say | None:
     if shifts and shifts[0].start <= now:
         return None
     if not shifts:
-        return Say("Nobody is on call in this schedule now, nor in the next %(days)s days.", days=days)
+        return Plural("Nobody is on call in this schedule now, nor in the next %(days)s day.",
+                      "Nobody is on call in this schedule now, nor in the next %(days)s days.", days, days=days)
     return Say("Nobody is on call in this schedule until %(when)s: its first shift starts then.",
                when=datetime.fromtimestamp(shifts[0].start, zone(row.time_zone)).strftime("%Y-%m-%d %H:%M %Z"))
 

@@ -13,7 +13,7 @@ from ..channels.base import check_url
 from ..engine.oncall import MAX_WEBHOOKS, check_events, check_format, check_secret
 from ..engine.paging import Policy, ServicePaging
 from ..engine.rules import SpecError
-from ..engine.words import Say
+from ..engine.words import Plural, Say
 from ..extensions import db
 from ..store.models import EscalationPolicy, Service, ServiceWebhook
 from ..store.transactions import write
@@ -106,7 +106,7 @@ def add_webhook(service_id: int, url: str, secret: str, events, fmt: str, now: f
         count = db.session.execute(select(func.count(ServiceWebhook.id)).where(
             ServiceWebhook.service_id == service_id)).scalar_one()
         if count >= MAX_WEBHOOKS:
-            raise SpecError("url", Say("a service has at most %(num)s webhooks", num=MAX_WEBHOOKS))
+            raise SpecError("url", Plural("a service has at most %(num)s webhook", "a service has at most %(num)s webhooks", MAX_WEBHOOKS, num=MAX_WEBHOOKS))
         hook = ServiceWebhook(service_id=service_id, url=url, secret=secret, events=",".join(chosen), format=fmt,
                               created_at=clock.to_db(now))
         db.session.add(hook)

@@ -9,6 +9,7 @@ from collections import Counter
 
 from .. import clock
 from ..engine.lifecycle import ACTIVE_SQL, Status
+from ..engine.notes import Note
 from ..engine.paging import EscalationState
 from ..engine.priorities import Missed, missed_targets
 from ..store.hotpath import Sql, to_datetime
@@ -51,7 +52,6 @@ REPAGE = Sql(f"""
     UPDATE incident_escalations SET state = '{EscalationState.RUNNING}', level = -1, next_at = :now
     WHERE incident_id = :id
 """)
-ACTED = {"next_level": "the next level is paged now", "repage": "the policy is paged again from level 1"}
 
 
 def _candidates(cursor, now: float) -> tuple[list[tuple], dict]:
@@ -74,7 +74,7 @@ def _record(cursor, missed: Missed, now: float) -> bool:
         acted = paging.escalate_now(cursor, now_db, missed.incident_id)
     elif row[0] == Status.TRIGGERED.value and missed.action == "repage":
         acted = cursor.changed(REPAGE, {"id": missed.incident_id, "now": now_db}) == 1
-    note = missed.note + (f"; {ACTED[missed.action]}" if acted else "")
+    note = Note("target_missed", target=missed.target, num=missed.minutes, acted=missed.action if acted else None)
     changes.note(missed.incident_id, "target_missed", note, By(actor="Callgoose"))
     changes.finish()
     return True

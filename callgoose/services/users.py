@@ -19,7 +19,7 @@ from .. import clock
 from ..engine import languages
 from ..engine.oncall import ROLES, check_time_zone
 from ..engine.rules import SpecError
-from ..engine.words import Say
+from ..engine.words import Plural, Say
 from ..extensions import db
 from ..store.models import User, UserSession
 from ..store.transactions import write
@@ -66,7 +66,7 @@ def create_user(email: str, password: str, *, role: str, now: float) -> User:
     if "@" not in email or len(email) > 254 or len(email.split()) > 1:  # it signs actions in mail subjects
         raise ValueError(Say("%(email)s is not an email address", email=repr(email)))
     if len(password) < MIN_PASSWORD:
-        raise ValueError(Say("the password needs at least %(num)s characters", num=MIN_PASSWORD))
+        raise ValueError(Plural("the password needs at least %(num)s character", "the password needs at least %(num)s characters", MIN_PASSWORD, num=MIN_PASSWORD))
     if db.session.execute(select(User.id).where(User.email == email)).first():
         raise ValueError(Say("a user %(email)s exists already", email=email))
     user = User(email=email, password_hash=generate_password_hash(password), role=role,

@@ -309,7 +309,8 @@ class IncidentEvent(db.Model):
     api_call_id: Mapped[str | None] = mapped_column(String(36))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor: Mapped[str | None] = mapped_column(String(254))  # user email or token name, as it was
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)  # English: the API's, exports' and logs'
+    note_words: Mapped[str | None] = mapped_column(Text)  # engine.notes: its message id and values
 
 
 class ApiCall(db.Model):

@@ -84,6 +84,7 @@ def register(app) -> None:
     app.jinja_env.globals["plural"] = plural
     app.jinja_env.globals["current_language"] = i18n.current_language
     app.jinja_env.globals["text_direction"] = i18n.direction
+    app.jinja_env.globals["has_voice"] = i18n.has_voice
     app.jinja_env.globals["word"] = i18n.word
     app.jinja_env.globals["say"] = i18n.say
     app.jinja_env.globals["health_problems"] = health.problems  # the admins' banner (base.html)
@@ -97,7 +98,7 @@ def register(app) -> None:
     app.jinja_env.globals["webhook_events"] = EVENTS  # the service webhook form's choices
     app.jinja_env.globals["RATE_LIMITED"] = RATE_LIMITED  # a page's reason to wait (services.outbox)
     app.jinja_env.filters.update(localtime=localtime, dbtime=dbtime, shade=shade, localinput=localinput,
-                                 filled=filled, guide_html=guide_html, number=i18n.number, wall=i18n.wall, intent_words=intent_words, ago=i18n.ago, word=i18n.word,
+                                 filled=filled, guide_html=guide_html, number=i18n.number, wall=i18n.wall, words_list=i18n.words_list, intent_words=intent_words, ago=i18n.ago, word=i18n.word,
                                  strong=i18n.strong, em=i18n.em, say=i18n.say, guide_words=i18n.guide_words,
                                  code=i18n.code, link=i18n.link, here=i18n.here, channel=i18n.channel_noun,
                                  channel_label=i18n.channel_label)

@@ -64,7 +64,7 @@ def call(call_id: str):
     """One call: what was received, what was answered, and per service what happened and why."""
     found = apilog.call_page(call_id) if _CALL_ID.fullmatch(call_id) else None
     if found is None:
-        abort(404, "No such API call (it may have been deleted by retention).")
+        abort(404, _("No such API call (it may have been deleted by retention)."))
     item, targets = found
     payload, links = pretty_payload(item.payload)
     return render_template("apilog/call.html", call=item, payload=payload, tree=payload_tree(item.payload),

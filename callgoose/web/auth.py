@@ -16,6 +16,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required, logout_user
 
 from .. import clock
@@ -113,10 +114,13 @@ def _refusal(locked_until, email: str) -> str:
     """Why a sign-in failed (logged): the same words for unknown emails and wrong passwords."""
     log.info("failed sign-in for %s from %s", email.strip().lower()[:254], request.remote_addr)
     if locked_until is not None:
-        return (f"This account is locked after {MAX_FAILURES} wrong passwords until "
-                f"{locked_until.strftime('%H:%M')} UTC. An admin can set a new password to unlock it now.")
-    return (f"Wrong email or password. After {MAX_FAILURES} wrong passwords an account is locked for "
-            f"{users.LOCK_SECONDS // 60} minutes.")
+        return ngettext("This account is locked after %(num)d wrong password until %(time)s UTC. An admin can set a "
+                        "new password to unlock it now.", "This account is locked after %(num)d wrong passwords until "
+                        "%(time)s UTC. An admin can set a new password to unlock it now.", MAX_FAILURES,
+                        time=locked_until.strftime("%H:%M"))
+    return ngettext("Wrong email or password. After %(num)d wrong password an account is locked for %(minutes)s "
+                    "minutes.", "Wrong email or password. After %(num)d wrong passwords an account is locked for "
+                    "%(minutes)s minutes.", MAX_FAILURES, minutes=users.LOCK_SECONDS // 60)
 
 
 @bp.post("/logout")

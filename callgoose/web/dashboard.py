@@ -95,7 +95,7 @@ def incident(incident_id: int):
     """One incident: its fields, the payload that opened it, its timeline and actions."""
     found = incidents.detail(incident_id)
     if found is None:
-        abort(404, "No such incident.")
+        abort(404, _("No such incident."))
     item = found.incident
     pretty, links = pretty_payload(item.payload) if item.payload_digest else (None, [])
     return render_template("dashboard/incident.html", incident=item, service_name=found.service_name,
@@ -128,7 +128,7 @@ def _act(incident_id: int, action: Action, **kwargs):
         found = incidents.act(action, incident_id, clock.now(), actor=current_user.email,
                               user_id=current_user.id, **kwargs)
         if found is None:
-            abort(404, "No such incident.")
+            abort(404, _("No such incident."))
     except incidents.IncidentStateError as exc:
         flash(word(str(exc)), "error")  # engine.lifecycle's refusal, in the reader's language
     response = make_response(_back(url_for("dashboard.incident", incident_id=incident_id)))
@@ -173,7 +173,7 @@ def set_priority(incident_id: int):
     changed = priorities.change_incident(incident_id, code, clock.now(), actor=current_user.email,
                                          user_id=current_user.id) if code in CODES else False
     if changed is None:
-        abort(404, "No such incident.")
+        abort(404, _("No such incident."))
     if code not in CODES:
         flash(_("Choose a priority from P1 to P5."), "error")
     response = make_response(_back(url_for("dashboard.incident", incident_id=incident_id)))
@@ -260,7 +260,7 @@ def rotate_token_view(token_id: int):
     """Replace a token: a new one with the same name and scope; the old one is revoked."""
     rotated = tokens.rotate(token_id, clock.now())
     if rotated is None:
-        abort(404, "No such live token.")
+        abort(404, _("No such live token."))
     old, token, plaintext = rotated
     flash(_("The old %(name)s token (%(prefix)s…) is revoked; put the new one into the tool now.", name=old.name,
             prefix=old.prefix))
@@ -272,7 +272,7 @@ def rotate_token_view(token_id: int):
 def revoke_token_view(token_id: int):
     revoked = tokens.revoke(token_id, clock.now())
     if revoked is None:
-        abort(404, "No such token.")
+        abort(404, _("No such token."))
     token, was_live = revoked
     if was_live:
         flash(_("Token %(name)s (%(prefix)s…) is revoked: calls with it now get 401.", name=token.name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from .. import clock
@@ -50,7 +51,7 @@ def add():
 @admin_required
 def delete(drill_id: int):
     if not drills.delete(drill_id, clock.now()):
-        abort(404, "No such drill.")
+        abort(404, _("No such drill."))
     flash(_("Drill deleted."))
     return redirect(url_for("drills.drills"))
 
@@ -60,7 +61,8 @@ def delete(drill_id: int):
 def run_now(drill_id: int):
     incident_id = drills.run_now(drill_id, clock.now())
     if incident_id is None:
-        abort(404, "No such drill.")
-    flash(_("The drill is running: it resolves itself when acknowledged, or after %(num)s minutes.",
-            num=drills.DRILL_MINUTES))
+        abort(404, _("No such drill."))
+    flash(ngettext("The drill is running: it resolves itself when acknowledged, or after %(num)s minute.",
+                   "The drill is running: it resolves itself when acknowledged, or after %(num)s minutes.",
+                   drills.DRILL_MINUTES))
     return redirect(url_for("dashboard.incident", incident_id=incident_id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..extensions import db
@@ -11,6 +12,28 @@ from . import opsgenie
 API_PREFIXES = ("/v1/", "/api/v1/", "/sqibs-api/", "/v2/")  # /v2/: the PagerDuty-compatible API (issue 18)
 _WORDS = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 409: "conflict",
           413: "payload_too_large", 400: "bad_request"}
+
+
+# An error page in the reader's language (issue 21): its title, and what it means where the
+# view said nothing more than the status (Werkzeug's own descriptions are English).
+TITLES = {400: _l("Bad request"), 401: _l("Sign-in needed"), 403: _l("Not allowed"), 404: _l("Not found"),
+          405: _l("Method not allowed"), 409: _l("Conflict"), 410: _l("Gone"), 413: _l("Too large"),
+          422: _l("Not valid"), 429: _l("Too many requests"), 500: _l("Something went wrong")}
+MEANINGS = {400: _l("The request could not be read."), 401: _l("Sign in to see this page."),
+            403: _l("You may not do this."), 404: _l("There is nothing at this address."),
+            405: _l("This address does not take this kind of request."),
+            409: _l("This conflicts with what is stored now; reload and try again."),
+            410: _l("This is no longer available."), 413: _l("What was sent is too large."),
+            422: _l("What was sent is not valid."), 429: _l("Too many requests at once; wait a moment and try again."),
+            500: _l("Something went wrong on the server. Nothing you sent was lost if it was confirmed; try again.")}
+
+
+def error_page(exc: HTTPException):
+    """An HTML error page: the status, its name and what it means, in the reader's language."""
+    code = exc.code or 500
+    own = exc.description if exc.description and exc.description != type(exc).description else None
+    return render_template("errors/error.html", code=code, title=TITLES.get(code, exc.name),
+                           description=own or MEANINGS.get(code, exc.description)), code
 
 
 def is_api_path(path: str) -> bool:
@@ -45,7 +68,7 @@ def _http_error(exc: HTTPException):
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
-    return render_template("errors/error.html", error=exc), exc.code
+    return error_page(exc)
 
 
 def _unexpected(exc: Exception):
@@ -55,7 +78,7 @@ def _unexpected(exc: Exception):
         return opsgenie.error(500, "The request was not stored because of a temporary error; try again.")
     if is_api_path(request.path):
         return temporary_error()
-    return render_template("errors/error.html", error=InternalServerError()), 500
+    return error_page(InternalServerError())
 
 
 def register_error_handlers(app) -> None:

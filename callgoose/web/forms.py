@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -89,13 +90,16 @@ class UserForm(Form):
         SelectChoice("admin", _l("Admin: also manages tokens, services, rules and users")),
         SelectChoice("viewer", _l("Viewer: sees incidents, schedules and who is on call; changes nothing"))])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=MIN_PASSWORD)],
-                             description=_l("At least %(count)d characters; tell it to the person.", count=MIN_PASSWORD))
+                             description=lazy_ngettext("At least %(count)d character; tell it to the person.",
+                                                       "At least %(count)d characters; tell it to the person.",
+                                                       MIN_PASSWORD, count=MIN_PASSWORD))
 
 
 class OwnPasswordForm(Form):
     current = PasswordField(_l("Current password"), validators=[DataRequired()])
     password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD)],
-                             description=_l("At least %(count)d characters.", count=MIN_PASSWORD))
+                             description=lazy_ngettext("At least %(count)d character.", "At least %(count)d characters.",
+                                                       MIN_PASSWORD, count=MIN_PASSWORD))
     confirm = PasswordField(_l("New password again"), validators=[EqualTo("password", _l("The passwords differ."))])
 
 
@@ -117,7 +121,8 @@ class NewPasswordForm(Form):
     """A signed link's form: a new password (and, for an invitation, more fields in the page)."""
 
     password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD)],
-                             description=_l("At least %(count)d characters.", count=MIN_PASSWORD))
+                             description=lazy_ngettext("At least %(count)d character.", "At least %(count)d characters.",
+                                                       MIN_PASSWORD, count=MIN_PASSWORD))
     confirm = PasswordField(_l("New password again"), validators=[EqualTo("password", _l("The passwords differ."))])
 
 

@@ -3,7 +3,6 @@ else the browser's Accept-Language, else English; catalogues in callgoose/transl
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from datetime import timezone as _timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel.dates import format_date, format_datetime, format_timedelta
 from babel.numbers import format_decimal
 from flask import has_request_context, request
-from flask_babel import get_locale, ngettext
+from flask_babel import get_locale, get_translations, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -19,7 +18,8 @@ from markupsafe import Markup
 
 from .. import channels
 from ..engine.guides import translated
-from ..engine.words import Failed, Need, render
+from ..engine.notes import worded
+from ..engine.words import render
 from ..engine import languages
 
 LANGUAGES = {code: found.name for code, found in languages.LANGUAGES.items()}  # the picker's, each in itself
@@ -46,6 +46,11 @@ def locale() -> str:
 def current_language() -> str:
     """The language the page is worded in, as HTML's ``lang`` writes it (``pt-BR``)."""
     return languages.code_of(str(get_locale() or "en"))
+
+
+def has_voice(code: str | None) -> bool:
+    """Whether a phone call can speak this language (engine.languages' voice table)."""
+    return languages.spoken(code) == (languages.normalise(code) or code)
 
 
 def direction() -> str:
@@ -185,6 +190,13 @@ def wall(local, fmt: str) -> str:
     return text
 
 
+def words_list(items, style: str = "standard") -> str:
+    """A list in the reader's language: "a, b and c" (``or``: "a, b or c"), Babel's CLDR patterns."""
+    from babel.lists import format_list
+    items = [str(item) for item in items]
+    return format_list(items, style=style, locale=_reader_locale()) if items else ""
+
+
 def number(value, digits: int = 1) -> str:
     """A number as the reader's language writes it: "41,2" for a German reader."""
     if value is None:
@@ -251,56 +263,12 @@ def channel_noun(name: str) -> str:
 def say(text) -> str:
     """A text the engine or a service worded (:class:`Say`) in the reader's language; any
     other text as it is."""
-    return render(text, _, stored=_stored)
+    return render(text, _, stored=_stored, ngettext=get_translations().ngettext)
 
 
 def _stored(text) -> str:
-    """A word the code stores, or a condition's need or failure as engine.rules words it."""
-    if isinstance(text, Need):
-        return need_words(text)
-    if isinstance(text, Failed):
-        return failed_words(text)
+    """A word the code stores (a status, a channel), in the reader's language."""
     return word(text)
-
-
-def _key(key: str) -> str:
-    return _("the payload") if key == "the payload" else key  # engine.rules' word for no key
-
-
-# What a failed condition needs, as engine.rules words it (and stored it), read back into words.
-_NEEDS = (
-    (re.compile(r'^(.*) not to contain (".*")$', re.S),
-     lambda m: _("%(key)s not to contain %(items)s", key=_key(m[1]), items=m[2])),
-    (re.compile(r"^(.*) to contain one of (.*)$", re.S),
-     lambda m: _("%(key)s to contain one of %(items)s", key=_key(m[1]), items=m[2])),
-    (re.compile(r'^(.*) to contain (".*")$', re.S),
-     lambda m: _("%(key)s to contain %(items)s", key=_key(m[1]), items=m[2])),
-)
-
-
-def need_words(need: str) -> str:
-    for pattern, words in _NEEDS:
-        found = pattern.match(need)
-        if found:
-            return words(found)
-    return need
-
-
-# Why a condition failed, as engine.rules words it (and stored it), read back into words.
-_FAILED = (
-    (re.compile(r"^key absent$"), lambda m: _("key absent")),
-    (re.compile(r'^value does not contain "(.*)"$', re.S), lambda m: _('value does not contain "%(item)s"', item=m[1])),
-    (re.compile(r"^value contains none of (.*)$", re.S), lambda m: _("value contains none of %(items)s", items=m[1])),
-    (re.compile(r'^value contains "(.*)"$', re.S), lambda m: _('value contains "%(item)s"', item=m[1])),
-)
-
-
-def failed_words(reason: str | None) -> str:
-    for pattern, words in _FAILED:
-        found = pattern.match(reason or "")
-        if found:
-            return words(found)
-    return reason or ""
 
 
 def fault(exc) -> str:
@@ -308,39 +276,6 @@ def fault(exc) -> str:
     message = getattr(exc, "message", None) or (exc.args[0] if exc.args else None)
     message = say(message) if isinstance(message, str) else str(exc)
     return f"{exc.path}: {message}" if getattr(exc, "path", "") else message
-
-
-# An incident's timeline notes, as services.paging and catalog store them (English text).
-_NOTES = (
-    (re.compile(r"^nobody on call in (.+)$", re.S), lambda m: _("nobody on call in %(schedule)s", schedule=m[1])),
-    (re.compile(r"^level (\d+) has no targets$"), lambda m: _("level %(num)s has no targets", num=m[1])),
-    (re.compile(r"^(.+) \(level (\d+)\) has no verified contact method for (\w+) urgency$", re.S),
-     lambda m: _("%(name)s (level %(num)s) has no verified contact method for %(urgency)s urgency",
-                 name=m[1], num=m[2], urgency=word(m[3]))),
-    (re.compile(r"^escalation finished, nobody acknowledged$"),
-     lambda m: _("escalation finished, nobody acknowledged")),
-    (re.compile(r"^escalation requested now$"), lambda m: _("escalation requested now")),
-    (re.compile(r"^paging again from level (\d+)(?:, repeat (\d+))?: (\d+) notification\(s\) queued$"),
-     lambda m: _("paging again from level %(num)s, repeat %(round)s: %(sent)s notification(s) queued",
-                 num=m[1], round=m[2], sent=m[3]) if m[2] else
-     _("paging again from level %(num)s: %(sent)s notification(s) queued", num=m[1], sent=m[3])),
-    (re.compile(r"^escalated to level (\d+)(?:, repeat (\d+))?: (\d+) notification\(s\) queued$"),
-     lambda m: _("escalated to level %(num)s, repeat %(round)s: %(sent)s notification(s) queued",
-                 num=m[1], round=m[2], sent=m[3]) if m[2] else
-     _("escalated to level %(num)s: %(sent)s notification(s) queued", num=m[1], sent=m[3])),
-    (re.compile(r"^until (\d{4}-\d\d-\d\dT[\d:.]+)Z$"), lambda m: _("until %(time)s", time=here(m[1]))),
-    (re.compile(r"^(acknowledge|resolve) target of (\d+) min missed(; the next level is paged now|"
-                r"; the policy is paged again from level 1)?$"),
-     lambda m: (_("acknowledge target of %(num)s min missed", num=m[2]) if m[1] == "acknowledge" else
-                _("resolve target of %(num)s min missed", num=m[2])) + (
-         "" if not m[3] else "; " + (_("the next level is paged now") if "next" in m[3] else
-                                     _("the policy is paged again from level 1")))),
-    (re.compile(r"^service (.+) deleted$", re.S), lambda m: _("service %(name)s deleted", name=m[1])),
-    (re.compile(r"^from (\w+) to (\w+): (\d+) notification\(s\) queued$"),
-     lambda m: _("from %(old)s to %(new)s: %(sent)s notification(s) queued", old=word(m[1]), new=word(m[2]),
-                 sent=m[3])),
-    (re.compile(r"^from (\w+) to (\w+)$"), lambda m: _("from %(old)s to %(new)s", old=word(m[1]), new=word(m[2]))),
-)
 
 
 def answer_words(answer: str, channel: str) -> str:
@@ -355,28 +290,39 @@ def answer_words(answer: str, channel: str) -> str:
     return _("not answered (%(reason)s)", reason=answer)
 
 
-def _not_answered(m) -> str:
-    """services.evidence's note, with the channel's English noun worded for the reader."""
-    nouns = {str(found.noun): name for name, found in channels.REGISTRY.items()}
-    method = channel_noun(nouns[m[2]]) if m[2] in nouns else m[2]
-    if m[4]:
-        return _("%(name)s's %(method)s was not answered (%(reason)s): next method now", name=m[1], method=method,
-                 reason=m[3])
-    return _("%(name)s's %(method)s was not answered (%(reason)s)", name=m[1], method=method, reason=m[3])
+def _shown(key: str, value):
+    """A stored note's value as the reader sees it (engine.notes keeps the raw values)."""
+    if key in ("urgency", "old", "new") and isinstance(value, str):
+        return word(value)
+    if key == "time" and isinstance(value, str):
+        return here(value.rstrip("Z"))
+    return value
 
 
-_NOTES += ((re.compile(r"^(.+)'s (.+?) was not answered \(([^()]*)\)(: next method now)?$", re.S), _not_answered),)
+def note_words(kind: str, note: str | None, words: str | None = None) -> str:
+    """A timeline note in the reader's language (engine.notes: stored as a message id with
+    values); what a person wrote (a comment) as written."""
+    if words:
+        translations = get_translations()
+        found = worded(words, translations.gettext, translations.ngettext, _shown_with_channel(words))
+        if found is not None:
+            return found
+    return note or ""
 
 
-def note_words(kind: str, note: str | None) -> str:
-    """A timeline note in the reader's language; what a person wrote (a comment) as written."""
-    if not note or (kind == "comment" and note != "escalation requested now"):
-        return note or ""
-    for pattern, words in _NOTES:
-        found = pattern.match(note)
-        if found:
-            return words(found)
-    return note
+def _shown_with_channel(words: str):
+    """:func:`_shown`, and a channel's noun in the reader's language for a not-answered note."""
+    import json
+    try:
+        channel = (json.loads(words).get("values") or {}).get("channel")
+    except (ValueError, AttributeError):
+        channel = None
+
+    def shown(key, value):
+        if key == "method" and channel:
+            return channel_noun(channel)
+        return _shown(key, value)
+    return shown
 
 
 def guide_words(text: str) -> str:

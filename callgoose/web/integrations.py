@@ -62,5 +62,5 @@ def guide(service_id: int, key: str):
     """A template's guide for a service that exists (the token placeholder stays)."""
     made = templates.guide_for(service_id, key)
     if made is None:
-        abort(404, "No such service or template.")
+        abort(404, _("No such service or template."))
     return render_template("integrations/guide.html", made=made, endpoint=endpoint_url(made.template.path))

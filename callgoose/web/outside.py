@@ -28,6 +28,7 @@ from ..engine import languages
 from ..engine.signing import twilio_valid
 from ..services import actions, audit, evidence
 from ..services.languages import words_for
+from .i18n import locale as i18n_locale
 from .i18n import word
 from .wake import wake_worker
 
@@ -126,15 +127,21 @@ def check_call(script: actions.CallScript) -> list[str]:
 @bp.get("/l/<token>")
 def link(token: str):
     page = actions.preview_link(current_app.config["SECRET_KEY"], token, clock.now())
-    return render_template("paging/link.html", page=page, token=token, done=False), 410 if page.problem else 200
+    return _link_page(page, token, False)
+
+
+def _link_page(page, token: str, done: bool):
+    """A signed link's page in the language of the person it was sent to (else the browser's)."""
+    with force_locale(languages.catalogue(page.language) if page.language else i18n_locale()):
+        html = render_template("paging/link.html", page=page, token=token, done=done)
+    return html, 410 if page.problem else 200
 
 
 @bp.post("/l/<token>")
 def link_act(token: str):
     with audit.acting_as("link"):  # the link's person, named by the action's own record
         page = actions.act_by_link(current_app.config["SECRET_KEY"], token, clock.now())
-    return render_template("paging/link.html", page=page, token=token, done=page.problem is None), \
-        410 if page.problem else 200
+    return _link_page(page, token, page.problem is None)
 
 
 @bp.post("/channels/<name>/callback")

@@ -40,7 +40,7 @@ def _whose(user_id: int | None) -> int:
     if user_id is None or user_id == current_user.id:
         return current_user.id
     if not current_user.is_admin:
-        abort(403, "Only admins can change another user's notifications.")
+        abort(403, _("Only admins can change another user's notifications."))
     return user_id
 
 
@@ -50,7 +50,7 @@ def _mine(user_id: int) -> str:
 
 def _done(ok, message: str, target: str, category: str = "message"):
     if not ok:
-        abort(404, "No such contact method or rule.")
+        abort(404, _("No such contact method or rule."))
     flash(str(message), category)
     return redirect(target)
 
@@ -66,7 +66,7 @@ def mine():
     uid = _whose(request.args.get("user_id", type=int))
     found = contact_methods.my_notifications(uid, clock.now())
     if found is None:
-        abort(404, "No such user.")
+        abort(404, _("No such user."))
     return render_template("paging/mine.html", mine=found, channels=contact_methods.offered(current_app.config), shown=contact_methods.shown,
                            urgencies=URGENCIES, own=uid == current_user.id,
                            mail_ready=bool(current_app.config.get("SMTP_HOST")), slack_accounts=slack.of(uid))
@@ -119,7 +119,7 @@ def method_action(method_id: int, action: str):
     if action in ("code", "confirm", "test"):
         return _check(uid, method_id, action, now)
     if action == "verify" and not current_user.is_admin:
-        abort(403, "Only admins can mark a contact method verified.")
+        abort(403, _("Only admins can mark a contact method verified."))
     done = {"delete": lambda: contact_methods.delete_method(uid, method_id),
             "verify": lambda: contact_methods.mark_verified(method_id, now) is not None}[action]()
     words = {"delete": _("Contact method deleted."), "verify": _("Marked verified.")}
@@ -168,7 +168,7 @@ def policies():
 def _policy_page(policy_id: int | None, form=None, error: str | None = None):
     page = escalation_policies.policy_page(policy_id, form)
     if page is None:
-        abort(404, "No such escalation policy.")
+        abort(404, _("No such escalation policy."))
     return render_template("paging/policy.html", page=page, policy=page.policy, view=page.view, form=page.form,
                            slots=min(policy_form.MAX_SLOTS, max(LEVEL_SLOTS, len(page.form.levels) + 1)),
                            error=error), 422 if error else 200
@@ -192,7 +192,7 @@ def save_policy(policy_id: int | None = None):
         return _policy_page(policy_id, form, _("Not saved: %(field)s: %(message)s.",
                                                field=say(policy_form.in_words(exc.path)), message=say(exc.message)))
     if saved is None:
-        abort(404, "No such escalation policy.")
+        abort(404, _("No such escalation policy."))
     flash(_("Policy %(name)s saved. Incidents already open keep the policy they started with.", name=saved.name), "message")
     return redirect(url_for("paging.policy", policy_id=saved.id))
 
@@ -202,7 +202,7 @@ def save_policy(policy_id: int | None = None):
 def delete_policy(policy_id: int):
     name = escalation_policies.delete_policy(policy_id)
     if name is None:
-        abort(404, "No such escalation policy.")
+        abort(404, _("No such escalation policy."))
     flash(_("Policy %(name)s deleted; its services now page nobody.", name=name), "message")
     return redirect(url_for("paging.policies"))
 

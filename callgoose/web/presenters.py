@@ -30,7 +30,7 @@ from ..engine.payload import (
     text_encoding,
 )
 from ..services.templates import filled as fill_marks
-from .i18n import failed_words, wall
+from .i18n import say, wall
 
 OUTCOMES = {201: _l("created an incident"), 200: _l("resolved"), 208: _l("duplicate"), 202: _l("nothing to do"),
             413: _l("body too large")}
@@ -61,7 +61,7 @@ def _miss(miss: Miss) -> str:
         return _("%(rule)s: its conditions hold, but its mapping key `%(key)s` is absent or empty in this payload, "
                  "so it does not hold.", rule=rule, key=miss.json_key)
     return _("%(rule)s, condition %(num)s on `%(key)s`: %(reason)s.", rule=rule, num=miss.condition + 1,
-             key=miss.json_key or _("(whole payload)"), reason=failed_words(miss.reason))
+             key=miss.json_key or _("(whole payload)"), reason=say(miss.reason or ""))
 
 
 def explain(result: ServiceOutcome) -> list[str]:

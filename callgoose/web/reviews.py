@@ -23,7 +23,7 @@ BLANK_ROWS = 3  # empty follow-up rows the form offers
 def _found(incident_id: int) -> reviews.ReviewPage:
     page = reviews.review_page(incident_id, viewer_zone())
     if page is None:
-        abort(404, "No such incident.")
+        abort(404, _("No such incident."))
     return page
 
 
@@ -66,7 +66,7 @@ def save_review(incident_id: int):
         flash(fault(exc), "error")
         return _render(_found(incident_id), draft, 422)
     if saved is None:
-        abort(404, "No such incident.")
+        abort(404, _("No such incident."))
     flash(_("Review saved."))
     return redirect(url_for("reviews.review", incident_id=incident_id), 303)
 
@@ -124,7 +124,7 @@ def review_json(incident_id: int):
     """The review as a JSON download (the same as ``GET /v1/incidents/<id>/review``)."""
     found = reviews.document(incident_id)
     if found is None:
-        abort(404, "No such incident.")
+        abort(404, _("No such incident."))
     return json.dumps(found, indent=2, ensure_ascii=False), 200, {
         "Content-Type": "application/json",
         "Content-Disposition": f'attachment; filename="incident-{incident_id}-review.json"'}

@@ -49,7 +49,7 @@ def overview():
 def schedule(schedule_id: int):
     page = schedules.timeline_page(schedule_id, viewer_zone, request.args.get("from"), clock.now())
     if page is None:
-        abort(404, "No such schedule.")
+        abort(404, _("No such schedule."))
     return render_template("schedules/schedule.html", page=page, now=clock.now())
 
 
@@ -65,7 +65,7 @@ def add_override(schedule_id: int):
         return redirect(url_for("schedules.schedule", schedule_id=schedule_id, tz=request.form.get("tz"),
                                 **{"from": request.form.get("from")}))
     if added is None:
-        abort(404, "No such schedule.")
+        abort(404, _("No such schedule."))
     flash(_("Override added."), "message")
     return redirect(url_for("schedules.schedule", schedule_id=schedule_id, tz=added[1],
                             **{"from": request.form.get("from")}))
@@ -88,7 +88,7 @@ def simulate(service_id: int):
     at = local_instant(request.args.get("at"), zone) or clock.now()
     found = simulator.for_service_id(service_id, urgency, at)
     if found is None:
-        abort(404, "No such service.")
+        abort(404, _("No such service."))
     return render_template("schedules/simulate.html", sim=found, zone=zone, at_text=request.args.get("at", ""))
 
 
@@ -97,7 +97,7 @@ def feed(secret: str):
     """A secret calendar feed (the URL is the credential; revoking it ends it)."""
     text = schedules.feed_text(secret, clock.now())
     if text is None:
-        abort(404, "No such calendar feed (it may have been revoked).")
+        abort(404, _("No such calendar feed (it may have been revoked)."))
     return Response(text, mimetype="text/calendar", headers={"Cache-Control": "private, max-age=300"})
 
 
@@ -107,7 +107,7 @@ def create_feed():
     schedule_id = request.form.get("schedule_id", type=int)
     secret = schedules.create_feed(current_user.id, schedule_id, clock.now())
     if secret is None:
-        abort(404, "No such schedule.")
+        abort(404, _("No such schedule."))
     flash(_("Subscribe in your calendar to %(url)s (shown once; anyone with the link sees the shifts: revoke it on "
             "My notifications).", url=url_for("schedules.feed", secret=secret, _external=True)), "message")
     return redirect(local_path(request.form.get("next")) or url_for("paging.mine"))
@@ -146,7 +146,7 @@ def edit(schedule_id: int | None = None):
     """The schedule's form: its name, zone and layers, one row each."""
     editor = schedules.editor_of(schedule_id, current_user.email, viewer_zone("UTC"), clock.now())
     if editor is None:
-        abort(404, "No such schedule.")
+        abort(404, _("No such schedule."))
     return render_template("schedules/edit.html", editor=editor, zones=ZONE_CHOICES)
 
 
@@ -156,7 +156,7 @@ def edit(schedule_id: int | None = None):
 def save(schedule_id: int | None = None):
     editor = schedules.edit_with_form(schedule_id, request.form.to_dict(), clock.now())
     if editor is None:
-        abort(404, "No such schedule.")
+        abort(404, _("No such schedule."))
     if editor.saved is None:
         return render_template("schedules/edit.html", editor=editor, zones=ZONE_CHOICES), 422 if editor.error else 200
     flash(_("Schedule saved.") + (" " + say(editor.warning) if editor.warning else ""),
@@ -171,7 +171,7 @@ def edit_json(schedule_id: int | None = None):
     """The schedule as JSON (the configuration document's entry, overrides included)."""
     text = schedules.document_of(schedule_id)
     if text is None:
-        abort(404, "No such schedule.")
+        abort(404, _("No such schedule."))
     return render_template("schedules/edit_json.html", schedule_id=schedule_id, text=text, error=None)
 
 
@@ -185,7 +185,7 @@ def save_json(schedule_id: int | None = None):
     except SpecError as exc:
         return render_template("schedules/edit_json.html", schedule_id=schedule_id, text=text, error=fault(exc)), 422
     if saved is None:
-        abort(404, "No such schedule.")
+        abort(404, _("No such schedule."))
     flash(_("Schedule saved."), "message")
     return redirect(url_for("schedules.schedule", schedule_id=saved))
 
@@ -199,6 +199,6 @@ def delete(schedule_id: int):
         flash(_("Not deleted: %(message)s.", message=say(exc.message)), "error")
         return redirect(url_for("schedules.schedule", schedule_id=schedule_id))
     if name is None:
-        abort(404, "No such schedule.")
+        abort(404, _("No such schedule."))
     flash(_("Schedule %(name)s deleted.", name=name), "message")
     return redirect(url_for("schedules.overview"))

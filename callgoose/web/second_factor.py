@@ -10,6 +10,7 @@ import logging
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from .. import clock
 from ..services import passkeys, second_factors, sso
@@ -57,8 +58,10 @@ def _wrong_code(pending: dict, result):
         flash(_("Too many wrong codes: this account is locked until %(time)s UTC.",
                 time=result.locked_until.strftime("%H:%M")), "error")
         return redirect(url_for("auth.login"))
-    error = _("This code is not valid (or was used already). After %(count)d wrong codes or passwords "
-              "the account is locked for a while.", count=MAX_FAILURES)
+    error = ngettext("This code is not valid (or was used already). After %(count)d wrong code or password "
+                     "the account is locked for a while.", "This code is not valid (or was used already). After "
+                     "%(count)d wrong codes or passwords the account is locked for a while.", MAX_FAILURES,
+                     count=MAX_FAILURES)
     return render_template("auth/second_factor.html", factors=second_factors.factors_of(pending["user"]),
                            error=error), 422
 

@@ -51,7 +51,7 @@ _PATH = re.compile(r"^rule(?:\.conditions\[(\d+)\](?:\.(json_key|mode|contains))
 def _found(value):
     """A service call's answer, or 404 when the service (or rule) is gone."""
     if value is None:
-        abort(404, "No such service (it may have been deleted).")
+        abort(404, _("No such service (it may have been deleted)."))
     return value
 
 
@@ -367,7 +367,7 @@ def rule(service_id: int, kind: str | None = None, rule_id: int | None = None):
         return _deleted_meanwhile(item)
     kind = existing.kind if existing else kind
     if kind not in KEY_FIELDS:
-        abort(404, "Rules are trigger or resolve rules.")
+        abort(404, _("Rules are trigger or resolve rules."))
     if request.method == "GET":
         return _render_rule_form(item, kind, existing, _prefilled(_form_values(existing, kind), kind), {})
     return _save_rule(item, kind, existing)
@@ -398,7 +398,7 @@ def _deleted_meanwhile(item):
     """A rule deleted in another tab: a save keeps the edit, to be added as a new rule."""
     kind = request.form.get("kind")
     if request.method == "GET" or kind not in KEY_FIELDS:
-        abort(404, "No such rule (it may have been deleted).")
+        abort(404, _("No such rule (it may have been deleted)."))
     shown = _read_form(kind)[2]
     return _render_rule_form(item, kind, None, shown, {"rule": (
         "This rule was deleted meanwhile (in another tab or by someone else). Your edit is "
@@ -432,7 +432,7 @@ def rule_action(service_id: int, rule_id: int, action: str):
     """Move a rule up or down, or delete it."""
     kind = catalog.change_rule(service_id, rule_id, action)
     if kind is None:
-        abort(404, "No such rule.")
+        abort(404, _("No such rule."))
     if action == "delete":
         flash(_("Trigger rule deleted.") if kind == "trigger" else _("Resolve rule deleted."))
     return redirect(url_for("services.service", service_id=service_id))

@@ -39,7 +39,7 @@ def switch(service_id: int):
     on = request.form.get("shadow") == "on"
     name = shadow.set_shadow(service_id, on)
     if name is None:
-        abort(404, "No such service (it may have been deleted).")
+        abort(404, _("No such service (it may have been deleted)."))
     flash(_("%(name)s runs in shadow mode: its next incidents page nobody.", name=name) if on else
           _("%(name)s pages again from its next incident; incidents open in the shadow run stay in it.", name=name))
     return redirect(url_for("services.service", service_id=service_id) + "#shadow")

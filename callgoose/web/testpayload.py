@@ -45,7 +45,7 @@ def form():
     if form.validate_on_submit():
         dry = not form.send.data
         if not dry and not current_user.is_admin:
-            abort(403, "Responders can dry-run payloads; only admins send real calls with a token.")
+            abort(403, _("Responders can dry-run payloads; only admins send real calls with a token."))
         result = ingestion.test_call(
             db.engine, current_app.extensions["callgoose_specs"], int(form.token.data),
             form.body.data.encode("utf-8"), None if form.content_type.data == "none" else form.content_type.data,

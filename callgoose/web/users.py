@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from .. import clock
@@ -25,7 +26,7 @@ def _page(form=None, status=200, invite_form=None):
 
 def _found(user):
     if user is None:
-        abort(404, "No such user.")
+        abort(404, _("No such user."))
     return user
 
 
@@ -56,7 +57,8 @@ def add():
 def set_password(user_id: int):
     form = PasswordForm()
     if not form.validate_on_submit():
-        flash(_("A password needs at least %(count)d characters.", count=users.MIN_PASSWORD), "error")
+        flash(ngettext("A password needs at least %(count)d character.", "A password needs at least %(count)d characters.",
+                       users.MIN_PASSWORD, count=users.MIN_PASSWORD), "error")
         return redirect(url_for("users.users"))
     user = _found(users.set_password(user_id, form.password.data))
     flash(_("New password set for %(email)s.", email=user.email))
