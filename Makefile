@@ -39,11 +39,14 @@ openapi: $(VENV)/.installed
 	$(BIN)/python -c "import json; from callgoose.web.openapi import DOCUMENT; open('docs/openapi.json', 'w').write(json.dumps(DOCUMENT, indent=2) + '\\n')"
 
 # After marking text with _() in templates or code: extract it, add it to every catalogue
-# (translate the new msgstr entries), and compile the .mo files the server reads.
+# (a changed source text keeps its old translation marked fuzzy, with the previous source),
+# compile the .mo files the server reads (fuzzy entries are left out), and list per language
+# what is missing, fuzzy or changed (README, "Languages"). It fails while an offered language
+# is incomplete.
 translations: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k Say -k Plural:1,2 --no-location --sort-output --project Callgoose -o callgoose/translations/messages.pot .
-	$(BIN)/pybabel update -i callgoose/translations/messages.pot -d callgoose/translations --no-fuzzy-matching --ignore-obsolete --width 100
-	$(BIN)/pybabel compile -d callgoose/translations
+	$(BIN)/pybabel update -i callgoose/translations/messages.pot -d callgoose/translations --previous --ignore-obsolete --width 100
+	$(BIN)/python -m callgoose.catalogues --compile
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
