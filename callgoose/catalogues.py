@@ -45,10 +45,12 @@ def state(code: str, directory: Path = DIRECTORY) -> State:
     """One language's catalogue, read against the template's messages."""
     found = State(code)
     path = directory / languages.BY_CODE[code].catalogue / "LC_MESSAGES" / "messages.po"
-    if not path.exists():
-        return found
     with (directory / "messages.pot").open("rb") as fh:
         template = {m.id for m in read_po(fh) if m.id}
+    found.total = len(template)
+    if not path.exists():  # no catalogue yet: everything is missing
+        found.missing = sorted((_text_of(m) for m in template), key=str)
+        return found
     with path.open("rb") as fh:
         catalogue = read_po(fh)
     present = set()

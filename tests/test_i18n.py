@@ -361,3 +361,51 @@ def test_a_german_reader_sees_german_day_and_month_names_and_decimal_commas(make
         assert here(at, "%a %d") == "7日(月)"
     with app.test_request_context("/", headers={"Accept-Language": "en"}):
         assert here(at, "%a %d %b %Y %H:%M %Z") == "Mon 07 Dec 2026 08:00 UTC" and number(41.2) == "41.2"
+
+
+def test_the_catalogue_check_lists_missing_fuzzy_and_changed_messages(tmp_path):
+    """Issue 21, item 6: python -m callgoose.catalogues (make translations' last step) names,
+    per language, what is missing, fuzzy or changed at the source, and fails while an offered
+    language is incomplete."""
+    import shutil
+
+    from babel.messages.pofile import write_po
+
+    from callgoose import catalogues
+    copy = tmp_path / "translations"
+    shutil.copytree(TRANSLATIONS, copy)
+    path = copy / "de" / "LC_MESSAGES" / "messages.po"
+    catalogue = po(path)
+    assert catalogues.state("de", copy).complete
+    messages = [m for m in catalogue if m.id and not isinstance(m.id, tuple)]
+    gone, guessed, changed = messages[10], messages[20], messages[30]
+    catalogue.delete(gone.id)
+    guessed.flags.add("fuzzy")
+    changed.flags.add("fuzzy")
+    changed.user_comments.append('| msgid "the source as it was"')
+    with path.open("wb") as fh:
+        write_po(fh, catalogue)
+    found = catalogues.state("de", copy)
+    assert (found.missing, found.fuzzy, found.changed) == ([gone.id], [guessed.id], [changed.id])
+    assert not found.complete
+
+
+def test_a_russian_page_counts_with_the_three_russian_forms(make_app, database_url, tmp_path):
+    """Issue 21, item 2: counts through ngettext with each language's CLDR plural forms: the
+    Russian incident list with 1, 3 and 5 incidents says инцидент, инцидента, инцидентов."""
+    from conftest import Setup, _add_user, _sign_in
+    from helpers import ALERTMANAGER, firing, post
+    app = make_app(database_url, tmp_path)
+    setup = Setup(app)
+    setup.services(ALERTMANAGER)
+    token = setup.token()
+    russian = {"Accept-Language": "ru-RU,ru;q=0.9"}
+    seen = {}
+    with app.test_client() as client:
+        _sign_in(client, *_add_user(app))
+        for n in range(1, 6):
+            assert post(client, token, firing(f"g{n}")).status_code == 201
+            page = client.get("/incidents", headers=russian).get_data(as_text=True)
+            assert '<html lang="ru" dir="ltr">' in page
+            seen[n] = re.search(r"Страница 1 из 1 \((\d+ инцидент\w*)\)", page)[1]
+    assert (seen[1], seen[3], seen[5]) == ("1 инцидент", "3 инцидента", "5 инцидентов"), seen
