@@ -44,7 +44,7 @@ openapi: $(VENV)/.installed
 # what is missing, fuzzy or changed (README, "Languages"). It fails while an offered language
 # is incomplete.
 translations: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k Say -k Plural:1,2 --no-location --sort-output --project Callgoose -o callgoose/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k Say -k Plural:1,2 -k lazy_ngettext:1,2 --no-location --sort-output --project Callgoose -o callgoose/translations/messages.pot .
 	$(BIN)/pybabel update -i callgoose/translations/messages.pot -d callgoose/translations --previous --ignore-obsolete --width 100
 	$(BIN)/python -m callgoose.catalogues --compile
 

@@ -57,7 +57,7 @@ def test_rules_that_held_for_nothing_and_keys_no_payload_has():
     payloads = [Payload.from_text(json.dumps({"status": "firing", "groupKey": "g"}))]
     found = texts(lint(s, payloads, {1: 4}))
     assert ("resolve", 0, "held for no call in the last 7 days") in found
-    assert ("trigger", 0, "the last payload does not have the key `summary`") in found
+    assert ("trigger", 0, "the last 1 payload has no key `summary`") in found
     assert not any("`status`" in t or "`groupKey`" in t for _, _, t in found)
     assert texts(lint(s, [])) == []  # no payloads, no counts: nothing to say
 

@@ -43,7 +43,7 @@ def test_the_template_lists_every_marked_text(tmp_path):
     """callgoose/translations/messages.pot is what pybabel extracts now (make translations)."""
     fresh = tmp_path / "fresh.pot"
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg",
-                    "-k", "_l", "-k", "lazy_gettext", "-k", "Say", "-k", "Plural:1,2", "--no-location", "-o", str(fresh), "."],
+                    "-k", "_l", "-k", "lazy_gettext", "-k", "Say", "-k", "Plural:1,2", "-k", "lazy_ngettext:1,2", "--no-location", "-o", str(fresh), "."],
                    cwd=ROOT, check=True, capture_output=True)
     assert ids(po(fresh)) == ids(po(TRANSLATIONS / "messages.pot"))
 

@@ -173,8 +173,8 @@ def test_rule_lint_on_the_service_page_and_in_the_editor(admin, setup, monkeypat
     page = admin.get("/services/1").get_data(as_text=True)
     assert "can never win: whenever it holds, trigger rule 1 holds too and is tried first" in page
     assert "no resolve rule uses its mapping key `host`" in page
-    assert "the last payload does not have the key `summary`" in page
-    assert "the last payload does not have the key `hostname`" in page
+    assert "the last 1 payload has no key `summary`" in page
+    assert "the last 1 payload has no key `hostname`" in page
     assert "held for no call in the last 7 days" not in page  # the rules were saved just now
     real = clock.now()
     monkeypatch.setattr(clock, "now", lambda: real + 8 * 86400)

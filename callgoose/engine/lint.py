@@ -100,7 +100,7 @@ def lint(spec: ServiceSpec, payloads: list[Payload], held: dict | None = None, d
                 for key in _keys(rule):
                     if all(p.value(key) is None for p in parts):
                         found.append(Lint(kind, i, rule.rule_id, Plural(
-                            "the last payload does not have the key `%(key)s`",
+                            "the last %(num)s payload has no key `%(key)s`",
                             "none of the last %(num)s payloads has the key `%(key)s`", len(payloads), num=len(payloads),
                             key=key)))
     return sorted(found, key=lambda f: (f.kind != "trigger", f.rule))
