@@ -46,10 +46,10 @@ def state(code: str, directory: Path = DIRECTORY) -> State:
     found = State(code)
     path = directory / languages.BY_CODE[code].catalogue / "LC_MESSAGES" / "messages.po"
     with (directory / "messages.pot").open("rb") as fh:
-        template = {m.id for m in read_po(fh) if m.id}
+        template = {(m.id, m.context) for m in read_po(fh) if m.id}
     found.total = len(template)
     if not path.exists():  # no catalogue yet: everything is missing
-        found.missing = sorted((_text_of(m) for m in template), key=str)
+        found.missing = sorted((_text_of(m) for m, _context in template), key=str)
         return found
     with path.open("rb") as fh:
         catalogue = read_po(fh)
@@ -57,7 +57,7 @@ def state(code: str, directory: Path = DIRECTORY) -> State:
     for message in catalogue:
         if not message.id:
             continue
-        present.add(message.id)
+        present.add((message.id, message.context))
         strings = message.string if isinstance(message.string, (list, tuple)) else (message.string,)
         if message.fuzzy and (message.previous_id or any(c.startswith("| msgid") for c in message.user_comments)):
             found.changed.append(_text(message))
@@ -65,7 +65,7 @@ def state(code: str, directory: Path = DIRECTORY) -> State:
             found.fuzzy.append(_text(message))
         elif not all(strings):
             found.missing.append(_text(message))
-    found.missing.extend(_text_of(m) for m in sorted(template - present, key=str))
+    found.missing.extend(_text_of(m) for m, _context in sorted(template - present, key=str))
     found.total = len(template)
     return found
 
