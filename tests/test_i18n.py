@@ -409,3 +409,25 @@ def test_a_russian_page_counts_with_the_three_russian_forms(make_app, database_u
             assert '<html lang="ru" dir="ltr">' in page
             seen[n] = re.search(r"Страница 1 из 1 \((\d+ инцидент\w*)\)", page)[1]
     assert (seen[1], seen[3], seen[5]) == ("1 инцидент", "3 инцидента", "5 инцидентов"), seen
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_page_s_mail_sms_and_chat_texts_in_each_language(language):
+    """Issue 21, item 5: what the worker sends (mail subject and body, SMS, chat text) is
+    worded in the recipient's language, every placeholder filled, and the SMS of one page is
+    one segment (GSM-7 160 / UCS-2 70) however the language writes."""
+    from callgoose.engine.messages import Item, chat_text, compose
+    from callgoose.engine.sms import segments
+    from callgoose.services.languages import words_for
+    items = [Item("page", 7, "Disk full on db1", "checkout-api", "high", "triggered", url="https://cg.example/i/7",
+                  ack_url="https://cg.example/l/a", resolve_url="https://cg.example/l/r", priority="P1",
+                  labels=(("instance", "db1:9100"),), opened=1_765_000_000, zone="Europe/Berlin", repeats=3)]
+    english = compose(items)
+    words = words_for(language)
+    message = compose(items, words=words)
+    for text in (message.subject, message.text, message.short, chat_text(message, items, words)):
+        assert "%(" not in text and "Disk full on db1" in text or text == message.short
+    assert message.text != english.text and message.subject != english.subject
+    assert segments(message.short) == 1, (language, message.short)
+    bundle = compose(items * 12, total=12, words=words)  # a bundle: "... and 2 more." in words
+    assert "%(" not in bundle.text and bundle.text != compose(items * 12, total=12).text

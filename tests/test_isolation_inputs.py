@@ -218,7 +218,7 @@ def test_a_repeat_at_high_urgency_raises_the_incident_and_pages_its_high_urgency
     assert answer.status_code == 208  # still a repeat of the open incident (S26) ...
     assert setup.query("SELECT urgency, duplicate_count FROM incidents") == [("high", 1)]  # ... now high
     events = setup.query("SELECT kind, note, api_call_id FROM incident_events ORDER BY id")
-    assert events[-1] == ("urgency_raised", "from low to high: 1 notification(s) queued", answer.get_json()["id"])
+    assert events[-1] == ("urgency_raised", "from low to high: 1 notification queued", answer.get_json()["id"])
     run_jobs(paging_app, clock.now() + 2)
     mails = smtp.mailbox.wait(2)
     assert [(m["To"], m["Subject"]) for m in mails[1:]] == [

@@ -13,7 +13,7 @@ from ..delivery import Settings, webhook
 from ..engine.messages import MAX_LISTED, TEXT_KINDS, Item, chat_link, subject_of, teams_escaped
 from ..engine.page import opened_at
 from ..engine.rules import SpecError
-from ..engine.words import Say
+from ..engine.words import Plural, Say
 from .base import Channel, Field, Outgoing, check_url, cut
 
 HOOK_PATH = re.compile(r"/api(?:/v\d+)?/webhooks/(\d+)/[A-Za-z0-9_-]+/?")
@@ -101,7 +101,7 @@ def _fit(head: list[str], listed: list[str], budget: int, more: int, words) -> s
     ``budget`` characters, then "... and N more." for the items left out (``more``: those
     never listed at all)."""
     def more_line(num: int) -> str:
-        return escaped(words(Say("... and %(num)s more.", num=num)))
+        return escaped(words(Plural("... and %(num)s more.", "... and %(num)s more.", num, num=num)))
 
     kept = list(head)
     for index, line in enumerate(listed):

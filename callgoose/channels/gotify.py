@@ -14,7 +14,7 @@ import json
 from ..delivery import webhook
 from ..engine.messages import MAX_LISTED, TEXT_KINDS, chat_link, teams_escaped
 from ..engine.page import Line, chars, fact_lines, fit
-from ..engine.words import Say
+from ..engine.words import Plural, Say
 from .base import Channel, Field, Outgoing, check_token, check_url, one_page
 from .webhook import host_of
 
@@ -57,7 +57,7 @@ def message_of(out: Outgoing) -> dict:
     else:
         lines = [Line(teams_escaped(f"{item.service}: {item.title}")) for item in out.items[:MAX_LISTED]]
         if total > len(lines):
-            lines.append(Line(words(Say("... and %(num)s more.", num=total - len(lines)))))
+            lines.append(Line(words(Plural("... and %(num)s more.", "... and %(num)s more.", total - len(lines), num=total - len(lines)))))
     if out.pages:
         links = " · ".join(chat_link(out.action_url(action), words(label), "markdown")
                            for action, label in (("acknowledge", Say("Acknowledge")), ("resolve", Say("Resolve"))))

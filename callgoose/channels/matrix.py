@@ -14,7 +14,7 @@ from ..delivery import Settings, Temporary, webhook
 from ..engine.messages import MAX_LISTED, TEXT_KINDS, Item, facts_as_html, subject_of
 from ..engine.page import fact_lines
 from ..engine.rules import SpecError
-from ..engine.words import Say
+from ..engine.words import Plural, Say
 from .base import Channel, Field, Outgoing
 
 # !opaque:server (server: a DNS name, IPv4 or [IPv6], an optional port); room version 12
@@ -106,7 +106,7 @@ def content(out: Outgoing) -> dict:
         rich.append("<ul>" + "".join(listed) + "</ul>")
         more = max(out.size, len(items)) - len(listed)
         if more:
-            said = words(Say("... and %(num)s more.", num=more))
+            said = words(Plural("... and %(num)s more.", "... and %(num)s more.", more, num=more))
             text.append(said)
             rich.append(f"<p>{html.escape(said)}</p>")
     links = [] if first.kind in TEXT_KINDS or not single or not first.url else [(Say("Open"), first.url)]

@@ -17,7 +17,7 @@ from ..delivery import Permanent, Temporary, webhook
 from ..engine.messages import MAX_LISTED, TEXT_KINDS, subject_of
 from ..engine.page import Line, chars, fact_lines, fit
 from ..engine.rules import SpecError
-from ..engine.words import Say
+from ..engine.words import Plural, Say
 from .base import Callback, Channel, Field, Inbound, Outgoing, Refused, cut
 
 API_BASE = "https://api.pushover.net"
@@ -77,7 +77,7 @@ def fields_of(out: Outgoing) -> dict[str, str]:
         lines = [subject_of([item], 1, words).removeprefix(PREFIX) for item in shown]
         total = max(out.size, len(out.items))
         if total > len(shown):
-            lines.append(words(Say("... and %(num)s more.", num=total - len(shown))))
+            lines.append(words(Plural("... and %(num)s more.", "... and %(num)s more.", total - len(shown), num=total - len(shown))))
         if priority == 2:
             lines.append(words(Say("Acknowledge it in Pushover to acknowledge it in Callgoose.")))
         text = "\n".join(lines)

@@ -29,7 +29,7 @@ from ..delivery.deadline import Budget
 from ..engine.messages import MAX_LISTED, TEXT_KINDS, Item, paged_line, subject_of
 from ..engine.rules import SpecError
 from ..engine.signing import ACTION_CODES, is_action
-from ..engine.words import Say
+from ..engine.words import Plural, Say
 from .base import Callback, Channel, Field, Inbound, Outgoing, Refused, facts
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,7 @@ def _listed(items: list[Item], total: int, words, state=lambda item: item.kind, 
         parts.append(words(_line(item, state(item), actor)) + (f"\n{item.url}" if item.url else ""))
     shown = min(len(items), MAX_LISTED)
     if total > shown:
-        parts.append(words(Say("... and %(num)s more.", num=total - shown)))
+        parts.append(words(Plural("... and %(num)s more.", "... and %(num)s more.", total - shown, num=total - shown)))
     return "\n".join(parts)
 
 

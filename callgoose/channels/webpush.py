@@ -27,7 +27,7 @@ from ..delivery import Permanent, Settings, webhook
 from ..engine.messages import MAX_LISTED, TEXT_KINDS
 from ..engine.paging import CODE_SECONDS
 from ..engine.rules import SpecError
-from ..engine.words import Say
+from ..engine.words import Plural, Say
 from .base import Channel, Field, Outgoing, check_url, cut, facts
 
 log = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ class WebPush(Channel):
             shown = out.items[:MAX_LISTED]
             body = "\n".join([f"{item.service}: {item.title}" for item in shown] + facts(out))
             if out.size > len(shown):
-                body += "\n" + words(Say("... and %(num)s more.", num=out.size - len(shown)))
+                body += "\n" + words(Plural("... and %(num)s more.", "... and %(num)s more.", out.size - len(shown), num=out.size - len(shown)))
             one = out.size == 1 and first.incident_id is not None
             url = first.url if one else f"{out.settings.base_url}/incidents"
             tag = f"incident-{first.incident_id}" if one else "callgoose-bundle"

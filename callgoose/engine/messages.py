@@ -129,7 +129,7 @@ def compose(items: list[Item], total: int | None = None, words: Words = str) -> 
         text_parts.append("")
         html_parts.append(f"<p>{'<br>'.join([html_line] + facts_html)}<br>{' · '.join(links_html)}</p>")
     if total > len(shown):
-        more = words(Say("... and %(num)s more.", num=total - len(shown)))
+        more = words(Plural("... and %(num)s more.", "... and %(num)s more.", total - len(shown), num=total - len(shown)))
         text_parts.append(more)
         html_parts.append(f"<p>{html.escape(more)}</p>")
     pages = [i for i in items if i.kind == "page"]
@@ -240,7 +240,7 @@ def chat_text(message: Message, items: list[Item], words: Words = str, fmt: str 
         if len(items) == 1 and item.paged:
             lines += chat_facts(item, words, fmt)
     if len(items) > MAX_LISTED:
-        lines.append(escaped(words(Say("... and %(num)s more.", num=len(items) - MAX_LISTED))))
+        lines.append(escaped(words(Plural("... and %(num)s more.", "... and %(num)s more.", len(items) - MAX_LISTED, num=len(items) - MAX_LISTED))))
     return "\n".join(lines)
 
 
