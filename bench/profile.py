@@ -3,9 +3,10 @@
 Each call is ``POST /v1/process`` of tests/sqlcount.py's ``new`` scenario (a firing payload
 with a fresh id: 201), made as a WSGI call on the Flask app with an environ prepared beforehand
 (werkzeug's EnvironBuilder, outside the timing), its answer read to the end. waitress, the
-socket and the client are not in it: bench/ingest.py measures those, beside the bare route.
-The app logs as ``serve`` does (INFO, to a file). First ``--warm-up`` calls, then ``--calls`` timed without the profiler (the honest ms per
-call), then ``--calls`` more under cProfile, whose self times are put in buckets.
+socket and the client are not in it: bench/ingest.py measures those, beside the bare route. The
+app logs as ``serve`` does (INFO, to a file). First ``--warm-up`` calls, then ``--calls`` timed
+without the profiler (the honest ms per call), then ``--calls`` more under cProfile, whose self
+times are put in buckets.
 
 Buckets, by the function that owns the time (first rule that matches wins; a function no rule
 names, say ``json.loads`` or ``hashlib``, gives its time to its callers' buckets, in
@@ -18,11 +19,11 @@ parsing and ``json.dumps`` under ``jsonify`` is the answer):
   logging         the logging package and callgoose/logs.py
   JSON answer     flask/json (``jsonify``; not tag.py, the session's serializer), the answer's
                   reason (engine/outcome.reason) and body (``Flags.body``)
-  parsing         reading the body (werkzeug's ``get_data`` and its streams) and
-                  callgoose/engine/payload.py (``Payload.from_body``: JSON, digest)
+  parsing         reading the body (werkzeug's ``get_data`` and its LimitedStream) and
+                  engine/payload.py's reading of it (``Payload.from_body``: decode, JSON, digest)
   authentication  services/tokens.py (token digest and lookup), web/bearer.py, and
                   ingestion.open_call/open_with (the token's one short read)
-  rules           callgoose/engine/ (evaluate, match, maintenance, facts of a page),
+  rules           callgoose/engine/ (evaluate, match, the payload's lookups, maintenance, a page's facts),
                   services/catalog.py (the spec cache) and ingestion's _evaluate_* and body_limit
   writing         the Python around the statements: the rest of services/ingestion.py
                   (process_call, the API log's row, new_call_id), services/lifecycle.py,
@@ -62,6 +63,11 @@ from sqlcount import prepare, request_for  # noqa: E402
 BUCKETS = ("WSGI and Flask", "authentication", "parsing", "rules", "SQL", "commit", "writing", "logging",
            "JSON answer", "other")
 PKG = str(ROOT / "callgoose") + os.sep
+# engine/payload.py's reading of a body; its lookups (value, raw, present, split_key, _walk) are the rules'
+READING = {"from_body", "from_text", "parse_json", "decode_body", "split_content_type", "is_text_type",
+           "text_encoding", "_reject_constant", "depth_exceeds", "digest"}
+BODY_READING = {"get_data", "_get_stream_for_parsing", "stream", "get_input_stream", "get_content_length",
+                "readall", "readinto", "is_exhausted"}  # werkzeug's request body and its LimitedStream
 
 
 def _in(path: str, *parts: str) -> bool:
@@ -86,13 +92,14 @@ def bucket_of(func: tuple[str, int, str]) -> str | None:
         return "SQL"
     if _in(path, "/logging/") or rel == "logs.py":
         return "logging"
-    if _in(path, "/flask/json/") and not _in(path, "/flask/json/tag.py") or (rel == "engine/outcome.py" and name == "reason") or \
-            (own and rel.startswith("engine/") and name == "body"):
+    answer = _in(path, "/flask/json/") and not _in(path, "/flask/json/tag.py")  # tag.py: the session's
+    if answer or (rel == "engine/outcome.py" and name == "reason") or (
+            own and rel.startswith("engine/") and name == "body"):
         return "JSON answer"
-    if rel == "engine/payload.py" or (_in(path, "/werkzeug/") and (
-            name in ("get_data", "_get_stream_for_parsing", "stream", "get_input_stream") or "LimitedStream" in name
-            or _in(path, "/werkzeug/wsgi.py"))):
+    if rel == "engine/payload.py" and name in READING or _in(path, "/werkzeug/") and name in BODY_READING:
         return "parsing"
+    if rel == "engine/payload.py" and name == "clean":
+        return None  # the API log's row calls it too
     if rel in ("services/tokens.py", "web/bearer.py") or (rel == "services/ingestion.py" and name in (
             "open_call", "open_with", "read")):
         return "authentication"
@@ -148,6 +155,28 @@ def attribute(stats: dict) -> tuple[dict[str, float], list[tuple[float, str, tup
     return totals, functions
 
 
+STEPS = (  # inclusive times, to read beside the buckets (which give a statement's time to SQL wherever it runs)
+    ("flask/app.py", "wsgi_app", "the whole WSGI call"),
+    ("web/ingest.py", "process", "the view"),
+    ("services/ingestion.py", "open_call", "token lookup and the specs it reaches (one read)"),
+    ("engine/payload.py", "from_body", "Payload.from_body"),
+    ("services/ingestion.py", "_evaluate_all", "the rules, before the write"),
+    ("store/transactions.py", "run_write", "the write transaction, commit included"),
+    ("flask/sessions.py", "open_session", "Flask's session, opened"),
+    ("flask/sessions.py", "save_session", "Flask's session, saved"),
+)
+
+
+def steps(stats: dict) -> list[tuple[str, float]]:
+    """Cumulative seconds of each of STEPS (summed over the functions of that name and file)."""
+    found = []
+    for tail, name, label in STEPS:
+        found.append((f"{label} ({Path(tail).name} {name})", sum(
+            ct for (path, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.items()
+            if func == name and path.replace(os.sep, "/").endswith(tail))))
+    return found
+
+
 def filesystem(path: Path) -> str:
     """The type of the filesystem that holds ``path`` (the commit's fsync depends on it)."""
     best, kind = "", "?"
@@ -163,6 +192,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1000, help="calls timed, and as many profiled")
     parser.add_argument("--warm-up", type=int, default=100)
     parser.add_argument("--top", type=int, default=15, help="functions with the most self time to list")
+    parser.add_argument("--save", default=None, help="also write the raw profile here (for pstats, snakeviz)")
     parser.add_argument("--dir", default=None, help="where the SQLite file goes (default: a temporary directory)")
     args = parser.parse_args()
     sys.setrecursionlimit(10_000)
@@ -230,7 +260,10 @@ def main() -> None:
     with app.app_context():
         db.engine.dispose()
 
-    totals, functions = attribute(pstats.Stats(profiler).stats)
+    if args.save:
+        profiler.dump_stats(args.save)
+    stats = pstats.Stats(profiler).stats
+    totals, functions = attribute(stats)
     seen = sum(totals.values())
     print(f"bench/profile.py: one new incident (POST /v1/process, 201) as a WSGI call on the real app, "
           f"SQLite file on {filesystem(instance)};\n{args.calls} calls after {args.warm_up} to warm up; "
@@ -249,6 +282,9 @@ def main() -> None:
         print(f"{bucket:<16}{ms:>9.3f}{totals.get(bucket, 0) / seen:>8.1%}  "
               + ", ".join(f"{where} {tt * 1000 / args.calls:.3f}" for where, tt in top))
     print(f"{'total':<16}{seen * 1000 / args.calls:>9.3f}{1:>8.0%}")
+    print("\ninclusive, ms per call (under cProfile):")
+    for label, seconds in steps(stats):
+        print(f"{seconds * 1000 / args.calls:>8.3f}  {label}")
     if args.top:
         print(f"\nthe {args.top} functions with the most self time (ms per call, bucket):")
         for tt, bucket, (path, line, name) in sorted(functions, reverse=True)[:args.top]:
