@@ -23,16 +23,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from servers import free_port, wait_for_port  # noqa: E402
+from sqlcount import SERVICE  # noqa: E402
 
 PG_URL = os.environ.get("CALLGOOSE_BENCH_DATABASE_URL") or os.environ.get(
     "CALLGOOSE_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
-CONFIG = {"services": [{
-    "name": "bench",
-    "trigger": [{"conditions": [{"json_key": "status", "contains": ["firing"]}],
-                 "title_from": "title", "map_incident_with": "id"}],
-    "resolve": [{"conditions": [{"json_key": "status", "contains": ["resolved"]}],
-                 "incident_mapped_with": "id"}],
-}]}
+CONFIG = {"services": [SERVICE]}  # one service; bench/ingest.py adds a splitting one (tests/sqlcount.py)
 NEW = '{"status":"firing","id":"new-RUN-{n}","title":"CPU high on db1"}'
 BARE = '{"status":"firing","id":"bare-{n}","title":"CPU high on db1"}'
 
@@ -125,7 +120,8 @@ def stop(*procs: subprocess.Popen) -> None:
 
 
 def wrk_command(port: int, concurrency: int, seconds: float) -> list[str]:
-    return ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--latency",
+    # wrk takes whole seconds only ("-d0.5s" is a usage error): shorter asks get one second
+    return ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--latency",
             "-s", str(ROOT / "bench" / "request.lua"), f"http://127.0.0.1:{port}"]
 
 
