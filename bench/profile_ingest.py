@@ -49,13 +49,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-# This file is named profile, like the standard library module cProfile imports: take bench/
-# off the path while cProfile loads, or cProfile would import this file instead.
-BENCH = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
-import cProfile  # noqa: E402
-import pstats  # noqa: E402
+import cProfile
+import pstats
 
+BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from common import ROOT  # noqa: E402  (puts the project and tests/ on the path)
 from sqlcount import prepare, request_for  # noqa: E402
@@ -265,7 +262,7 @@ def main() -> None:
     stats = pstats.Stats(profiler).stats
     totals, functions = attribute(stats)
     seen = sum(totals.values())
-    print(f"bench/profile.py: one new incident (POST /v1/process, 201) as a WSGI call on the real app, "
+    print(f"bench/profile_ingest.py: one new incident (POST /v1/process, 201) as a WSGI call on the real app, "
           f"SQLite file on {filesystem(instance)};\n{args.calls} calls after {args.warm_up} to warm up; "
           f"answers: {', '.join(f'{s}x{n}' for s, n in sorted(statuses.items()))}\n")
     print(f"without the profiler {plain:.2f} ms per call; under cProfile {profiled:.2f} ms per call "
