@@ -30,6 +30,7 @@ def register(app) -> None:
         ingest,
         integrations,
         invitations,
+        lean,
         openapi,
         opsgenie,
         outside,
@@ -104,6 +105,9 @@ def register(app) -> None:
                                  channel_label=i18n.channel_label)
     errors.register_error_handlers(app)
     app.after_request(errors.security_headers)
+    # Issue 22: ingestion POSTs answered before Flask's request machinery (web/lean.py)
+    app.extensions["callgoose_lean"] = lean.Lean(app, app.wsgi_app)
+    app.wsgi_app = app.extensions["callgoose_lean"]
 
     @app.teardown_request
     def _end_session(_exc):
