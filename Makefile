@@ -41,7 +41,7 @@ openapi: $(VENV)/.installed
 # After marking text with _() in templates or code: extract it, add it to every catalogue
 # (translate the new msgstr entries), and compile the .mo files the server reads.
 translations: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k Say -k Plural:1,2 --no-location --sort-output --project Callgoose -o callgoose/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k Say -k Plural:1,2 --no-location --sort-output --project Callgoose -o callgoose/translations/messages.pot .
 	$(BIN)/pybabel update -i callgoose/translations/messages.pot -d callgoose/translations --no-fuzzy-matching --ignore-obsolete --width 100
 	$(BIN)/pybabel compile -d callgoose/translations
 
