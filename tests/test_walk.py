@@ -159,6 +159,25 @@ def test_pseudo_keeps_what_a_translation_keeps():
     assert guide.startswith("Ŕéáð [ţĥé ðóçš](https://example.com/x) ·····") and guide.endswith("\n```\nrun it\n```")
 
 
+def test_the_pseudo_catalogue_keeps_every_placeholder_code_span_marker_and_fence():
+    """What test_i18n asks of a real catalogue, asked of the pseudo one: every message's
+    placeholders, code spans, @CALLGOOSE_…@ markers and code fence lines survive."""
+    from test_i18n import _fenced, _names
+    with (TRANSLATIONS / "messages.pot").open("rb") as fh:
+        template = read_po(fh)
+    checked = 0
+    for message in template:
+        for source in (message.id if isinstance(message.id, (list, tuple)) else (message.id,)):
+            if source:
+                said = pseudo(source)
+                assert sorted(_names(said)) == sorted(_names(source)), source
+                assert re.findall(r"`[^`]*`", said) == re.findall(r"`[^`]*`", source), source
+                assert re.findall(r"@CALLGOOSE_\w+@", said) == re.findall(r"@CALLGOOSE_\w+@", source), source
+                assert _fenced(said) == _fenced(source), source
+                checked += 1
+    assert checked > 1000
+
+
 CARRIER = "ru"  # a locale whose CLDR dates and numbers hold no ASCII letters ("7 дек.")
 
 
