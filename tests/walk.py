@@ -3,7 +3,8 @@ to visit in it, found from the app's URL map. A page nobody lists here (a new GE
 the walk fail, naming it, so that every new page is walked in every language.
 
 ``seed(app)`` creates the state (the German walk's team, services, incidents being paged, a
-heartbeat, a replay; and an incident review draft, a maintenance window, priorities, a drill)
+heartbeat, a replay; and an incident review draft, a maintenance window ahead, a priority, a
+comment, a snoozed incident, a drill and its run, a shadow run)
 and returns a :class:`Walk`; ``visit(walk, client, fresh_client, headers)`` yields each
 page's name, status and HTML, the POSTed states (a dry run, a refused rule, a refused
 schedule) included."""
@@ -78,9 +79,9 @@ NAMES = ("New Relic", "GitHub Actions", "Uptime Kuma", "Icinga", "(from)", "?fro
 # What the seed created, as pages show it (the pseudo walk's data): names, titles, payloads'
 # keys and values, a rota's layers, the review's link, the refused schedule's zone.
 SEEDED = ("checkout-api", "nightly-jobs", "Incident from unknown source", "CPU high", "Disk full", "cpu at 99%",
-          "Ana", "Bo", "Cy", "rota", "weekly", "daytime", "checkout", "nightly", "nights", "Mars/Olympus",
+          "Ana", "Bo", "Cy", "rota", "weekly", "daytime", "checkout", "nightly", "nights", "Mars/Olympus", "fire drill",
           "ana.slack", "groupKey", "commonAnnotations.summary", "commonAnnotations.description", "status",
-          "firing", "resolved", "pending", "job", "backup", "g1", "g2", "g3", "test", "mail", "Europe/Berlin")
+          "firing", "resolved", "pending", "shadowed", "job", "backup", "g1", "g2", "g3", "test", "mail", "Europe/Berlin")
 
 
 @dataclass
@@ -138,12 +139,19 @@ def seed(app) -> Walk:
         schedule = setup.query("SELECT id FROM schedules ORDER BY id")[0][0]
         client.post("/drills", data={"target": f"schedule:{schedule}", "week": "1", "weekday": "0",
                                      "time": "14:00", "time_zone": "Europe/Berlin"})
+        client.post("/drills/1/run")  # a drill run with its report
+        client.post("/incidents/1/priority", data={"priority": "P1"})
+        client.post("/incidents/1/comment", data={"text": "Disk full"})
+        client.post("/incidents/3/acknowledge")
+        client.post("/incidents/3/snooze", data={"minutes": "15"})
+        client.post("/services/2/shadow", data={"shadow": "on"})  # a shadow run with an incident in it
+        post(client, token, {"job": "backup", "status": "shadowed"})
 
     now = clock.now()
     key = app.config["SECRET_KEY"]
     bo = setup.query("SELECT id, password_hash FROM users WHERE email = 'bo@example.com'")[0]
     admin = setup.query("SELECT id FROM users WHERE email = 'admin@example.com'")[0][0]
-    services = [row[0] for row in setup.query("SELECT id FROM services ORDER BY id")]
+    services = [row[0] for row in setup.query("SELECT id FROM services WHERE deleted_at IS NULL ORDER BY id")]
     rules = setup.query("SELECT id, service_id FROM rules ORDER BY service_id, position")
     trigger = setup.query("SELECT id FROM rules WHERE kind = 'trigger' AND service_id = 1 ORDER BY position")[0][0]
     incidents = [row[0] for row in setup.query("SELECT id FROM incidents ORDER BY id")]

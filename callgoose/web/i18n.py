@@ -113,7 +113,7 @@ WORDS = {
     "acknowledge": _l("acknowledge"), "unacknowledge": _l("unacknowledge"), "resolve": _l("resolve"),
     "escalate": _l("escalate"), "policy": _l("policy"), "service": _l("service"), "maintenance": _l("maintenance"),
     "service paging": _l("service paging"), "schedule": _l("schedule"), "incident": _l("incident"),
-    "incident review": _l("incident review"),
+    "incident review": _l("incident review"), "pay rate": _l("pay rate"), "priority": _l("priority"),
     # where a maintenance window came from (an incident review, issue 20)
     "config": _l("from the configuration"), "api": _l("through the API"), "dashboard": _l("on the dashboard"),
 }
