@@ -238,10 +238,11 @@ def _data(walk) -> tuple[str, ...]:
 
 
 # Data that is no wording whatever its value: addresses, emails, tokens, ids, media types,
-# JSON paths (commonLabels.severity) and the configuration's field names (time_zone).
+# JSON paths (commonLabels.severity), the configuration's field names (time_zone) and time
+# zones (Europe/Berlin).
 _NOT_WORDING = re.compile(r"https?://\S+|[\w.+-]+@[\w-]+(\.[\w-]+)+|cg_[\w-]+…?|\b[0-9a-f]{8}-[0-9a-f-]{27}\b"
                           r"|\b(?:application|text)/[\w.+-]+|\b\w+(?:\.\w+)+\b|\b[a-z]+(?:_[a-z]+)+\b"
-                          r"|\b[A-Z][a-z]+/[A-Za-z_/+-]+|\bUTC\b|/[\w/.{}<>:-]+")
+                          r"|\b(?:Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc)/[A-Za-z_/+-]+|\bUTC\b|(?<!\w)/[\w/.{}<>:-]+")
 
 
 def not_from_a_catalogue(html: str, data: tuple[str, ...]) -> list[str]:
@@ -265,6 +266,7 @@ def test_not_from_a_catalogue_finds_plain_letters_only():
     assert not_from_a_catalogue('<button title="Delete">x</button>', ()) == ["Delete"]
     assert not_from_a_catalogue("<p>[ţíɱé time_zone: commonLabels.severity, application/json]</p>", ()) == []
     assert not_from_a_catalogue("<p>Checkout-api is down</p>", ("checkout-api",)) == ["Checkout-api is down"]
+    assert not_from_a_catalogue("<p>[Ţíɱé žóñé: Europe/Berlin, America/Sao_Paulo]</p><p>Yes/No</p>", ()) == ["Yes/No"]
 
 
 def test_the_pseudo_locale_walk(pseudo_walk):
