@@ -242,7 +242,8 @@ def _data(walk) -> tuple[str, ...]:
 # zones (Europe/Berlin).
 _NOT_WORDING = re.compile(r"https?://\S+|[\w.+-]+@[\w-]+(\.[\w-]+)+|cg_[\w-]+…?|\b[0-9a-f]{8}-[0-9a-f-]{27}\b"
                           r"|\b(?:application|text)/[\w.+-]+|\b\w+(?:\.\w+)+\b|\b[a-z]+(?:_[a-z]+)+\b"
-                          r"|\b(?:Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc)/[A-Za-z_/+-]+|\bUTC\b|(?<!\w)/[\w/.{}<>:-]+")
+                          r"|\b(?:Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc)"
+                          r"/[A-Za-z_/+-]+|\bUTC\b|(?<!\w)/[\w/.{}<>:-]+")
 
 
 def not_from_a_catalogue(html: str, data: tuple[str, ...]) -> list[str]:

@@ -4,10 +4,10 @@ the walk fail, naming it, so that every new page is walked in every language.
 
 ``seed(app)`` creates the state (the German walk's team, services, incidents being paged, a
 heartbeat, a replay; and an incident review draft, a maintenance window ahead, a priority, a
-comment, a snoozed incident, a drill and its run, a shadow run)
-and returns a :class:`Walk`; ``visit(walk, client, fresh_client, headers)`` yields each
-page's name, status and HTML, the POSTed states (a dry run, a refused rule, a refused
-schedule) included."""
+comment, a snoozed incident, a drill and its run, a shadow run) and returns a :class:`Walk`;
+``visit(walk, app, fresh_app, headers)`` yields each page with its status and HTML, the
+POSTed states (a dry run, a refused rule, a refused schedule) included; ``fresh_app`` is an
+app with nobody in it yet (the first-run page)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ SKIPPED = {
     "/incidents/<int:incident_id>/review.md": "Markdown download (the review's data)",
     "/reports/<any(response, interruptions, oncall, rules):name>.csv": "CSV download",
     "/services/export": "a configuration download (JSON)",
-    "/schedules/new/json": "the same page as /schedules/<id>/json, empty",
     "/login/oidc": "redirects to the identity provider (OIDC)",
     "/login/oidc/callback": "the identity provider's redirect back (OIDC callback)",
     "/login/local": "only with single sign-on configured (tests/test_sso.py); the /login form otherwise",
@@ -81,7 +80,8 @@ NAMES = ("New Relic", "GitHub Actions", "Uptime Kuma", "Icinga", "(from)", "?fro
 SEEDED = ("checkout-api", "nightly-jobs", "Incident from unknown source", "CPU high", "Disk full", "cpu at 99%",
           "Ana", "Bo", "Cy", "rota", "weekly", "daytime", "checkout", "nightly", "nights", "Mars/Olympus", "fire drill",
           "ana.slack", "groupKey", "commonAnnotations.summary", "commonAnnotations.description", "status",
-          "firing", "resolved", "pending", "shadowed", "job", "backup", "g1", "g2", "g3", "test", "mail", "Europe/Berlin")
+          "firing", "resolved", "pending", "shadowed", "job", "backup", "g1", "g2", "g3", "test", "mail",
+          "Europe/Berlin")
 
 
 @dataclass
