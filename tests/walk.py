@@ -217,6 +217,9 @@ def seed(app) -> Walk:
             "layers-0-start": "2026-12-01T20:00", "layers-0-count": "1", "layers-0-unit": "days",
             "layers-0-users": "bo@example.com"}),
     ]
+    # Error pages a person meets: a missing incident, a mail link that cannot act.
+    walk.visits += [Visit("not found", "/incidents/999999", status=404),
+                    Visit("void link", "/l/not-a-link", who="anonymous", status=410)]
     walk.data = NAMES + ("Mars/Olympus", "ana.slack", "tickets.example")
     walk.seeded = SEEDED
     return walk
