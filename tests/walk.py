@@ -81,14 +81,15 @@ SEEDED = ("checkout-api", "nightly-jobs", "Incident from unknown source", "CPU h
           "Ana", "Bo", "Cy", "rota", "weekly", "daytime", "checkout", "nightly", "nights", "Mars/Olympus", "fire drill",
           "ana.slack", "groupKey", "commonAnnotations.summary", "commonAnnotations.description", "status",
           "firing", "resolved", "pending", "shadowed", "job", "backup", "g1", "g2", "g3", "test", "mail",
-          "Europe/Berlin")
+          "Europe/Berlin",
+          "Email")  # the contact method a new user gets, by that name (stored: they may rename it)
 
 
 @dataclass
 class Visit:
     name: str  # what a failure names: the path, or the state a POST shows
     path: str
-    who: str = "admin"  # admin (signed in), anonymous, or fresh (an app with nobody in it yet)
+    who: str = "admin"  # admin or responder (signed in), anonymous, or fresh (an app with nobody in it yet)
     data: dict | None = None  # POSTed
     status: int = 200
     fragment: bool = False
@@ -115,6 +116,7 @@ def seed(app) -> Walk:
     from callgoose.services.catalog import import_config
 
     _add_user(app)
+    _add_user(app, "re@example.com", admin=False)  # a responder: the pages as they see them
     with app.app_context():
         import_config({**TEAM, "services": [{**ALERTMANAGER, "escalation_policy": "checkout"}, NIGHTLY]}, clock.now())
         db.session.commit()
@@ -217,6 +219,10 @@ def seed(app) -> Walk:
             "layers-0-start": "2026-12-01T20:00", "layers-0-count": "1", "layers-0-unit": "days",
             "layers-0-users": "bo@example.com"}),
     ]
+    # What a responder sees differently: no admin controls, a note where one would be.
+    walk.visits += [Visit(f"{path} (responder)", path, who="responder")
+                    for path in ("/incidents/1", "/test", "/notifications/me", "/services/1", "/schedules/1",
+                                 "/policies/1", "/settings")]
     # Error pages a person meets: a missing incident, a mail link that cannot act.
     walk.visits += [Visit("not found", "/incidents/999999", status=404),
                     Visit("void link", "/l/not-a-link", who="anonymous", status=410)]
@@ -227,16 +233,17 @@ def seed(app) -> Walk:
 
 def visit(walk: Walk, app, fresh_app, headers: dict):
     """Yield (visit, status, html) for every page of the walk, as ``headers`` ask for it."""
-    with app.test_client() as signed_in:
-        _sign_in(signed_in, "admin@example.com", "correct horse")
-        for page in walk.visits:
-            if page.who != "admin":
-                continue
-            if page.data is None:
-                response = signed_in.get(page.path, headers=headers)
-            else:
-                response = signed_in.post(page.path, data=page.data, headers=headers)
-            yield page, response.status_code, response.get_data(as_text=True)
+    for who, email in (("admin", "admin@example.com"), ("responder", "re@example.com")):
+        with app.test_client() as signed_in:
+            _sign_in(signed_in, email, "correct horse")
+            for page in walk.visits:
+                if page.who != who:
+                    continue
+                if page.data is None:
+                    response = signed_in.get(page.path, headers=headers)
+                else:
+                    response = signed_in.post(page.path, data=page.data, headers=headers)
+                yield page, response.status_code, response.get_data(as_text=True)
     for who, target in (("anonymous", app), ("fresh", fresh_app)):
         with target.test_client() as client:
             for page in walk.visits:
