@@ -191,7 +191,7 @@ def test_an_override_reverts_through_the_schedules_own_save(app, admin, setup):
         schedules.add_override(schedule_id, 1, "2027-01-01 09:00", "2027-01-02 09:00", lambda zone: zone, clock.now())
     entry = setup.query("SELECT MAX(id) FROM audit_entries WHERE subject_kind = 'schedule'")[0][0]
     assert setup.query("SELECT action FROM audit_entries WHERE id = :i", i=entry)[0][0] == "changed"
-    assert 'schedule rota: overrides [{"end": "2027-01-02T09:00:00.000000Z"' in _page(admin)
+    assert 'schedule rota: <code>overrides</code> <code>[{"end": "2027-01-02T09:00:00.000000Z"' in _page(admin)  # data in code
     assert setup.query("SELECT COUNT(*) FROM schedule_overrides")[0][0] == 1
     assert admin.post(f"/audit/{entry}/revert").status_code == 302
     assert setup.query("SELECT COUNT(*) FROM schedule_overrides")[0][0] == 0

@@ -191,8 +191,14 @@ class _VisibleText(HTMLParser):
         self.texts: list[str] = []
 
     def handle_starttag(self, tag, attrs):
+        found = dict(attrs)
+        # translate="no" (HTML's own mark: a browser's translator leaves it too) on an example
+        # of what a field takes ("mon-fri 09:00-17:00", "DE"): data, like code.
+        kept = (found.get("lang") == "en" and tag != "html") or found.get("translate") == "no"
         if tag not in ("br", "input", "img", "meta", "link", "hr", "source", "col", "wbr"):
-            self.open.append((tag, dict(attrs).get("lang") == "en" and tag != "html"))
+            self.open.append((tag, kept))
+        if kept or any(english for _tag, english in self.open):
+            return
         for name, value in attrs:
             if name in ("placeholder", "title", "aria-label", "hx-confirm", "alt") and value:
                 self.texts.append(value)
@@ -206,6 +212,11 @@ class _VisibleText(HTMLParser):
             self.texts.append(data.strip())
 
 
+def words(text: str) -> list[str]:
+    """A text's words, letters of any script ("até" is one word, no English "at")."""
+    return re.findall(r"[^\W\d_]+", text)
+
+
 def english_left(html: str, allowed: tuple[str, ...] = ()) -> list[str]:
     reader = _VisibleText()
     reader.feed(html)
@@ -215,115 +226,32 @@ def english_left(html: str, allowed: tuple[str, ...] = ()) -> list[str]:
         for data in allowed:
             plain = plain.replace(data, " ")
         plain = re.sub(r"cg_[\w-]+…?", " ", plain)  # a token's shown start is random data ("cg_vnl2is…" is no "is")
-        if any(w.lower() in ENGLISH for w in re.findall(r"[A-Za-z]+", plain)):
+        plain = re.sub(r"https?://\S+", " ", plain)  # an address is data ("…/webhook-events-and-payloads")
+        if any(w.lower() in ENGLISH for w in words(plain)):
             left.append(text)
     return left
 
 
 def test_english_left_finds_english_and_not_code_or_data():
     assert english_left("<p>Speichern</p><p>Save the rule</p>") == ["Save the rule"]
+    assert english_left("<p>Frühere Tage, até logo</p>") == []  # "here", "at" inside words of the language
     assert english_left('<p>Sie <code>the key</code></p><button title="Delete it">x</button>') == ["Delete it"]
     assert english_left("<p>Alarm von checkout-api</p>", allowed=("checkout-api",)) == []
     assert english_left("<p>test (global, cg_vnl2is…)</p>", allowed=("test", "global")) == []
     assert english_left('<p>Auf Englisch:</p><article lang="en"><p>Add a receiver</p></article>') == []
+    assert english_left('<input placeholder="mon-fri" translate="no"><input placeholder="show all">') == ["show all"]
 
 
-GERMAN_TEAM = {
-    "users": [{"email": "admin@example.com", "name": "Ana", "role": "admin",
-               "contact_methods": [{"name": "mail", "type": "email", "address": "admin@example.com"}]},
-              {"email": "bo@example.com", "name": "Bo",
-               "contact_methods": [{"name": "mail", "type": "email", "address": "bo@example.com"}]}],
-    "schedules": [{"name": "rota", "time_zone": "Europe/Berlin", "layers": [
-        {"name": "weekly", "users": ["admin@example.com", "bo@example.com"], "start": "2026-11-30T09:00",
-         "shift": {"unit": "weeks", "count": 1}},
-        {"name": "daytime", "users": ["bo@example.com"], "start": "2026-11-30T09:00",
-         "shift": {"unit": "days", "count": 1},
-         "restrictions": [{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "17:00"}]}],
-        "overrides": [{"user": "bo@example.com", "start": "2026-12-24T00:00+01:00",
-                       "end": "2026-12-25T00:00+01:00"}]}],
-    "escalation_policies": [{"name": "checkout", "repeat": 1, "levels": [
-        {"escalate_after_minutes": 5, "targets": [{"user": "admin@example.com"}]},
-        {"escalate_after_minutes": 5, "targets": [{"schedule": "rota"}]}]}],
-}
-
-
-def test_every_dashboard_page_in_german_has_no_english_left(make_app, database_url, tmp_path):
-    """Issue 10's "done when": a German reader's dashboard, page by page, in the states a team
-    sees (rules, a heartbeat, a schedule with an override, a policy, incidents being paged, a
-    call that did nothing), holds no English outside code, payloads and names."""
-    from conftest import Setup, _add_user, _sign_in
-    from helpers import ALERTMANAGER, firing, post, resolved
-
-    from callgoose import clock
-    from callgoose.extensions import db
-    from callgoose.services.catalog import import_config
+def test_the_walk_s_states_read_in_german(make_app, database_url, tmp_path):
+    """Issue 10's "done when", the German half: the states the walk seeds (tests/walk.py: rules,
+    a heartbeat, a schedule with an override, a policy, incidents being paged, a call that did
+    nothing, faults a form shows) read in German. That no English is left on any page, in
+    German and every other offered language, is tests/test_walk.py's walk."""
+    from walk import seed, visit
     app = make_app(database_url, tmp_path)
-    _add_user(app)
-    with app.app_context():
-        # A second service a check finds fault with: no policy, a rule that can never win, a
-        # mapping key no resolve rule uses; and Cy, on the rota with no way to reach her.
-        nightly = {"name": "nightly-jobs", "trigger": [{"conditions": []}, {
-            "conditions": [{"json_key": "job", "contains": ["backup"]}], "map_incident_with": "job"}]}
-        team = {**GERMAN_TEAM, "users": [*GERMAN_TEAM["users"], {"email": "cy@example.com", "name": "Cy"}]}
-        team["schedules"] = [{**team["schedules"][0], "layers": [
-            {**team["schedules"][0]["layers"][0], "users": ["admin@example.com", "bo@example.com", "cy@example.com"]},
-            team["schedules"][0]["layers"][1]]}]
-        import_config({**team, "services": [{**ALERTMANAGER, "escalation_policy": "checkout"}, nightly]}, clock.now())
-        db.session.commit()
-    setup = Setup(app)
-    token = setup.token()
-    german = {"Accept-Language": "de"}
-    with app.test_client() as client:
-        _sign_in(client, "admin@example.com", "correct horse")
-        post(client, token, firing("g1"))
-        post(client, token, firing("g1"))  # a replay: 208, with its reason
-        post(client, token, firing("g2", "Disk full"))
-        post(client, token, resolved("g2"))
-        post(client, token, {"status": "pending", "groupKey": "g3"})
-        with app.app_context():  # level 1 waited 5 minutes: the worker escalates to the rota
-            from callgoose.jobs import escalate
-            escalate.run(db.engine, app.config, clock.now() + 6 * 60)
-        client.post("/services/1/heartbeats", data={"name": "nightly", "json_key": "job", "contains": "backup",
-                                                     "every_minutes": "60", "grace_minutes": "10"}, headers=german)
-        trigger = setup.query("SELECT id FROM rules WHERE kind = 'trigger' ORDER BY position")[0][0]
-        calls = [row[0] for row in setup.query("SELECT id FROM api_calls ORDER BY received_at")]
-        pages = ["/incidents", "/incidents/1", "/incidents/2", "/tokens", "/services", "/services/1",
-                 f"/services/1/rules/{trigger}", "/services/1/rules/new/resolve", "/services/1/delete",
-                 "/services/1/simulate", "/services/1/guide/alertmanager", "/services/2", "/services/2/rules/4", "/schedules", "/schedules/1",
-                 "/schedules/1/edit", "/schedules/1/json", "/schedules/new", "/readiness", "/policies",
-                 "/policies/1", "/policies/new", "/notifications", "/notifications/me", "/test", "/calls",
-                 *[f"/calls/{call}" for call in calls], "/users", "/settings", "/welcome", "/integrations"]
-        left, pages_seen = {}, {}
-        for path in pages:
-            response = client.get(path, headers=german)
-            assert response.status_code == 200, path
-            html = response.get_data(as_text=True)
-            assert '<html lang="de" dir="ltr">' in html, path
-            found = english_left(html, allowed=NAMES)
-            if found:
-                left[path] = found
-            pages_seen[path] = html
-        dry_run = client.post(f"/services/1/rules/{trigger}", headers=german, data={
-            "kind": "trigger", "urgency": "high", "cond-0-key": "status", "cond-0-mode": "all",
-            "cond-0-items": "pending", "map_incident_with": "groupKey", "dry_run": "1"})
-        found = english_left(dry_run.get_data(as_text=True), allowed=NAMES)
-        if found:
-            left["dry run"] = found
-        # Faults, as a form shows them: a resolve rule without a condition, a bad schedule.
-        refused = client.post("/services/1/rules/new/resolve", headers=german, data={
-            "kind": "resolve", "incident_mapped_with": "groupKey"}).get_data(as_text=True)
-        pages_seen["refused rule"] = refused
-        bad_rota = client.post("/schedules/new", headers=german, data={
-            "action": "save", "name": "nights", "time_zone": "Mars/Olympus", "layers-0-name": "n",
-            "layers-0-start": "2026-12-01T20:00", "layers-0-count": "1", "layers-0-unit": "days",
-            "layers-0-users": "bo@example.com"}).get_data(as_text=True)
-        pages_seen["refused schedule"] = bad_rota
-        for name in ("refused rule", "refused schedule"):
-            found = english_left(pages_seen[name], allowed=NAMES + ("Mars/Olympus",))
-            if found:
-                left[name] = found
-    assert left == {}, json.dumps(left, ensure_ascii=False, indent=1)
-    # The states the walk meant to show are there, in German: findings, lint, paging, a reason.
+    fresh = make_app(f"sqlite:///{tmp_path / 'fresh.sqlite'}", tmp_path / "fresh")
+    walk = seed(app)
+    pages_seen = {page.name: html for page, _status, html in visit(walk, app, fresh, {"Accept-Language": "de"})}
     assert "Cy (in rota) hat keine bestätigte Kontaktmethode" in pages_seen["/readiness"]
     assert "für nightly-jobs wird niemand alarmiert" in pages_seen["/readiness"]
     assert "kann nie greifen: Auslöseregel 1 davor hat keine Bedingungen" in pages_seen["/services/2"]
@@ -334,12 +262,6 @@ def test_every_dashboard_page_in_german_has_no_english_left(make_app, database_u
     assert "eine Behebungsregel braucht mindestens eine Bedingung" in pages_seen["refused rule"]
     assert "ist kein IANA-Zeitzonenname" in pages_seen["refused schedule"]
     assert "checkout-api: Wiederholung derselben Payload für „g1“ im Duplikatfenster" in pages_seen["/calls"]
-
-
-# Names and data a page shows as they are (a service, a tool, a rota's layers, a header).
-NAMES = ("New Relic", "GitHub Actions", "Uptime Kuma", "Icinga", "(from)", "?from=", "checkout-api", "Alertmanager", "Prometheus", "weekly", "daytime", "rota", "checkout", "Ana", "Bo", "Cy", "nightly-jobs",
-         "Incident from unknown source",  # S-rule titles are data: SPEC words them
-         "CPU high", "Disk full", "Callgoose", "API", "Webhook", "JSON", "README", "UTC", "Europe/Berlin")
 
 
 def test_a_german_reader_sees_german_day_and_month_names_and_decimal_commas(make_app, database_url, tmp_path):

@@ -87,6 +87,8 @@ def register(app) -> None:
     app.jinja_env.globals["text_direction"] = i18n.direction
     app.jinja_env.globals["has_voice"] = i18n.has_voice
     app.jinja_env.globals["word"] = i18n.word
+    from ..services.drills import SERVICE_NAME
+    app.jinja_env.globals["drill_service"] = SERVICE_NAME  # a drill's incident: its title in the reader's words
     app.jinja_env.globals["say"] = i18n.say
     app.jinja_env.globals["health_problems"] = health.problems  # the admins' banner (base.html)
     app.jinja_env.globals["note_words"] = i18n.note_words

@@ -11,7 +11,7 @@ from ..engine.audit import NotRevertible, describe_all
 from ..engine.rules import SpecError
 from ..services import audit
 from .access import admin_required
-from .i18n import say
+from .i18n import say, say_coded
 from .params import audit_filters
 
 bp = Blueprint("audit", __name__)
@@ -25,7 +25,7 @@ def entries():
     f = audit_filters(request.args)
     found = audit.entries(page=f["page"], per_page=PER_PAGE, since=f["since"], actor=f["actor"],
                           subject=f["subject"])
-    rows = [(e, [say(s) for s in describe_all(e.subject_kind, e.subject_name, e.changes).parts])
+    rows = [(e, [say_coded(s) for s in describe_all(e.subject_kind, e.subject_name, e.changes).parts])
             for e in found.items]
     return render_template("audit/entries.html", found=found, rows=rows, filters=f, kinds=audit.ACTOR_KINDS,
                            can_revert=audit.can_revert)
@@ -38,7 +38,7 @@ def confirm_revert(entry_id: int):
     found = audit.entry(entry_id)
     if found is None:
         abort(404, _("No such audit entry."))
-    words = [say(s) for s in describe_all(found.subject_kind, found.subject_name, found.changes).parts]
+    words = [say_coded(s) for s in describe_all(found.subject_kind, found.subject_name, found.changes).parts]
     return render_template("audit/revert.html", entry=found, words=words, can_revert=audit.can_revert(found))
 
 

@@ -201,7 +201,7 @@ def bulk():
 def _token_form(empty: bool = False) -> TokenForm:
     form = TokenForm(formdata=None) if empty else TokenForm()
     form.service.choices = [SelectChoice("", _("Global: all enabled services"))] + [
-        SelectChoice(str(s.id), f"Service: {s.name}") for s in catalog.live_services()]
+        SelectChoice(str(s.id), _("Service: %(name)s", name=s.name)) for s in catalog.live_services()]
     return form
 
 

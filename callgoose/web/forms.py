@@ -127,7 +127,7 @@ class NewPasswordForm(Form):
 
 
 class PasswordForm(Form):
-    password = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD)])
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD)])
 
 
 class DrillForm(Form):

@@ -72,7 +72,7 @@ WORDS = {
     "Open (triggered or acknowledged)": _l("Open (triggered or acknowledged)"), "All": _l("All"),
     "Triggered": _l("Triggered"), "Acknowledged": _l("Acknowledged"), "Resolved": _l("Resolved"),
     # timeline entries (engine.lifecycle's events and paging's)
-    "created": _l("opened"), "unacknowledged": _l("unacknowledged"), "comment": _l("comment"),
+    "created": _l("opened"), "escalated": _l("escalated"), "unacknowledged": _l("unacknowledged"), "comment": _l("comment"),
     "exhausted": _l("escalation finished, nobody acknowledged"), "unreachable": _l("nobody reachable"),
     "nobody_on_call": _l("nobody on call"), "urgency_raised": _l("urgency raised"),
     "not_answered": _l("not answered"), "retitled": _l("title changed"),
@@ -113,7 +113,7 @@ WORDS = {
     "acknowledge": _l("acknowledge"), "unacknowledge": _l("unacknowledge"), "resolve": _l("resolve"),
     "escalate": _l("escalate"), "policy": _l("policy"), "service": _l("service"), "maintenance": _l("maintenance"),
     "service paging": _l("service paging"), "schedule": _l("schedule"), "incident": _l("incident"),
-    "incident review": _l("incident review"),
+    "incident review": _l("incident review"), "pay rate": _l("pay rate"), "priority": _l("priority"),
     # where a maintenance window came from (an incident review, issue 20)
     "config": _l("from the configuration"), "api": _l("through the API"), "dashboard": _l("on the dashboard"),
 }
@@ -165,6 +165,7 @@ _SKELETONS = {
     "%a %d %b %Y %H:%M %Z": ("yMMMEd", True, True), "%a %d %b %Y %H:%M": ("yMMMEd", True, False),
     "%a %d %b %Y": ("yMMMEd", False, False), "%a %d %b": ("MMMEd", False, False), "%a %d": ("Ed", False, False),
     "%d %b %Y": ("yMMMd", False, False), "%b %Y": ("yMMM", False, False),
+    "%a %d %b %H:%M %Z": ("MMMEd", True, True),  # engine.words.Moment's
 }
 
 
@@ -263,7 +264,35 @@ def channel_noun(name: str) -> str:
 def say(text) -> str:
     """A text the engine or a service worded (:class:`Say`) in the reader's language; any
     other text as it is."""
-    return render(text, _, stored=_stored, ngettext=get_translations().ngettext)
+    return render(text, _, moment=_moment, stored=_stored, ngettext=get_translations().ngettext)
+
+
+def say_coded(text, keys=("what", "new", "old", "paths")) -> Markup:
+    """:func:`say` as markup, the values under ``keys`` that are plain text (a configuration's
+    field paths and values, JSON) in ``<code>``: data, not wording (the audit log's changes)."""
+    from ..engine.words import Joined, Moment, Plural, Say, Word
+    if isinstance(text, Plural):
+        worded = get_translations().ngettext(text.msgid, text.plural, text.n)
+    elif isinstance(text, Say):
+        worded = get_translations().gettext(text.msgid)
+    elif isinstance(text, Joined):
+        return Markup.escape(text.sep).join(say_coded(part, keys) for part in text.parts)
+    elif isinstance(text, Moment):
+        return Markup.escape(_moment(text))
+    elif isinstance(text, Word):
+        return Markup.escape(word(text))
+    else:
+        return Markup.escape(text)
+    if not text.values:
+        return Markup.escape(worded)
+    return Markup.escape(worded) % {name: code(value) if name in keys and type(value) is str else say_coded(value, keys)
+                                    for name, value in text.values.items()}
+
+
+def _moment(when) -> str:
+    """An instant the engine worded (:class:`Moment`, in its zone) with the reader's day and month names."""
+    local = datetime.fromtimestamp(when.epoch, _timezone.utc).astimezone(ZoneInfo(when.zone))
+    return wall(local, "%a %d %b %H:%M %Z")
 
 
 def _stored(text) -> str:

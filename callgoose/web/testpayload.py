@@ -22,7 +22,9 @@ CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlen
 
 def _form() -> TestPayloadForm:
     form = TestPayloadForm()
-    form.token.choices = [SelectChoice(str(t.id), f"{t.name} ({name or 'global'}, {t.prefix}…)")
+    form.token.choices = [SelectChoice(str(t.id), _("%(token)s (service %(service)s, %(prefix)s…)", token=t.name,
+                                                    service=name, prefix=t.prefix) if name else
+                                        _("%(token)s (global, %(prefix)s…)", token=t.name, prefix=t.prefix))
                           for t, name in tokens.live_tokens()]
     form.content_type.choices = [SelectChoice(c, _("none") if c == "none" else c) for c in CONTENT_TYPES]
     if request.method == "GET":
