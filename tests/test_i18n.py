@@ -258,7 +258,7 @@ def test_the_walk_s_states_read_in_german(make_app, database_url, tmp_path):
     assert "nicht gesendet: Der Vorfall wurde vorher behoben" in pages_seen["/notifications"]
     assert "bei 0 Min.: Ana per E-Mail; nach 5 Min.: wer in rota Bereitschaft hat; wiederholt einmal" \
         in pages_seen["/policies"]
-    assert any("eskaliert zu Stufe 2: " in html for path, html in pages_seen.items() if path.startswith("/incidents/"))
+    assert any("auf Stufe 2 eskaliert: " in html for path, html in pages_seen.items() if path.startswith("/incidents/"))
     assert "eine Behebungsregel braucht mindestens eine Bedingung" in pages_seen["refused rule"]
     assert "ist kein IANA-Zeitzonenname" in pages_seen["refused schedule"]
     assert "checkout-api: Wiederholung derselben Payload für „g1“ im Duplikatfenster" in pages_seen["/calls"]
@@ -313,8 +313,9 @@ def test_the_catalogue_check_lists_missing_fuzzy_and_changed_messages(tmp_path):
 
 
 def test_a_russian_page_counts_with_the_three_russian_forms(make_app, database_url, tmp_path):
-    """Issue 21, item 2: counts through ngettext with each language's CLDR plural forms: the
-    Russian incident list with 1, 3 and 5 incidents says инцидент, инцидента, инцидентов."""
+    """Issue 21, item 2: counts through ngettext with each language's CLDR plural forms: a
+    Russian reader acknowledging 1, 3 and 5 ticked incidents reads инцидент, инцидента,
+    инцидентов on the incident list."""
     from conftest import Setup, _add_user, _sign_in
     from helpers import ALERTMANAGER, firing, post
     app = make_app(database_url, tmp_path)
@@ -325,19 +326,25 @@ def test_a_russian_page_counts_with_the_three_russian_forms(make_app, database_u
     seen = {}
     with app.test_client() as client:
         _sign_in(client, *_add_user(app))
-        for n in range(1, 6):
+        for n in range(1, 10):
             assert post(client, token, firing(f"g{n}")).status_code == 201
-            page = client.get("/incidents", headers=russian).get_data(as_text=True)
+        ticked = iter(range(1, 10))
+        for count in (1, 3, 5):
+            page = client.post("/incidents/bulk", data={"action": "acknowledge",
+                                                        "ids": [str(next(ticked)) for _ in range(count)]},
+                               headers=russian, follow_redirects=True).get_data(as_text=True)
             assert '<html lang="ru" dir="ltr">' in page
-            seen[n] = re.search(r"Страница 1 из 1 \((\d+ инцидент\w*)\)", page)[1]
-    assert (seen[1], seen[3], seen[5]) == ("1 инцидент", "3 инцидента", "5 инцидентов"), seen
+            seen[count] = re.search(r"(Подтвержд\w+ \d+ инцидент\w*)\.", page)[1]
+    assert seen == {1: "Подтверждён 1 инцидент", 3: "Подтверждено 3 инцидента", 5: "Подтверждено 5 инцидентов"}
+
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_a_page_s_mail_sms_and_chat_texts_in_each_language(language):
     """Issue 21, item 5: what the worker sends (mail subject and body, SMS, chat text) is
-    worded in the recipient's language, every placeholder filled, and the SMS of one page is
-    one segment (GSM-7 160 / UCS-2 70) however the language writes."""
+    worded in the recipient's language, every placeholder filled; the SMS is measured in
+    segments (GSM-7 160 / UCS-2 70, as the language's letters need) and takes as few as keep
+    its headline whole with the way to reply (engine.page.sms_page): one wherever they fit."""
     from callgoose.engine.messages import Item, chat_text, compose
     from callgoose.engine.sms import segments
     from callgoose.services.languages import words_for
@@ -350,6 +357,45 @@ def test_a_page_s_mail_sms_and_chat_texts_in_each_language(language):
     for text in (message.subject, message.text, message.short, chat_text(message, items, words)):
         assert "%(" not in text and "Disk full on db1" in text or text == message.short
     assert message.text != english.text and message.subject != english.subject
-    assert segments(message.short) == 1, (language, message.short)
+    from callgoose.engine.sms import encoding
+    from callgoose.engine.words import Say
+    head, *_facts, reply = message.short.split("\n")
+    line = head.removeprefix("Callgoose: ")
+    replies = [words(Say("Reply 1 to acknowledge, 2 to resolve, 3 to escalate.")),
+               words(Say("Reply 1 ack, 2 resolve, 3 escalate."))]
+    assert "checkout-api" in line and line.endswith("Disk full on db1") and reply in replies, (language, message.short)
+    fewest = min(segments(f"{h}\n{r}") for h in (f"Callgoose: {line}", line) for r in replies)
+    assert segments(message.short) == fewest, (language, message.short)
+    assert encoding(message.short) == "ucs2" or fewest == 1, (language, message.short)
     bundle = compose(items * 12, total=12, words=words)  # a bundle: "... and 2 more." in words
     assert "%(" not in bundle.text and bundle.text != compose(items * 12, total=12).text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_each_language_keeps_a_glossary_of_its_terms(language):
+    """Issue 21, item 1: terms are kept consistent within a language by a short glossary in the
+    repository, beside its catalogue, naming at least these."""
+    text = (TRANSLATIONS / BY_CODE[language].catalogue / "GLOSSARY.md").read_text().lower()
+    for term in ("incident", "acknowledge", "resolve", "escalation", "schedule", "on call", "override", "token",
+                 "payload"):
+        assert term in text, (language, term)
+
+
+def test_the_language_picker_names_each_language_in_itself(make_app, database_url, tmp_path):
+    """Issue 21, item 1: the picker lists every offered language by its own name, each option
+    marked with its language (a screen reader reads "Deutsch" in German)."""
+    from babel import Locale
+    from conftest import _add_user, _sign_in
+
+    from callgoose.engine.languages import TABLE
+    app = make_app(database_url, tmp_path)
+    with app.test_client() as client:
+        _sign_in(client, *_add_user(app))
+        page = client.get("/settings", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert len(TABLE) >= 33
+    for found in TABLE:
+        assert f'<option value="{found.code}" lang="{found.code}" >{found.name}</option>' in page \
+            or f'<option value="{found.code}" lang="{found.code}" selected>{found.name}</option>' in page, found.code
+        own = Locale.parse(found.catalogue).get_display_name(found.catalogue).casefold()
+        assert own.split(" (")[0] in found.name.casefold() or found.name.casefold() in own or \
+            found.code in ("zh-Hans", "zh-Hant", "id"), (found.code, own)  # 简体中文, Bahasa Indonesia: the usual names

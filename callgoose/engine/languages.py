@@ -63,7 +63,7 @@ TABLE = (
 
 # The languages offered: those whose catalogue is complete (tests/test_i18n.py checks each).
 # A language in TABLE and not here is being translated (make translations lists what is left).
-OFFERED = ("en", "de", "es", "fr", "pt-BR", "ja")
+OFFERED = tuple(language.code for language in TABLE)
 
 BY_CODE = {language.code: language for language in TABLE}
 LANGUAGES = {code: BY_CODE[code] for code in OFFERED}
