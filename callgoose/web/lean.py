@@ -5,7 +5,7 @@ no session cookie to open and save, no login loader, CSRF, locale selection, tem
 ``before_request`` hooks (each of which only concerns a browser). This WSGI middleware,
 in front of the Flask app, answers those POSTs itself with the same services the Flask view
 calls (authenticate, read the body, process, answer): the same statuses, bodies, headers and
-log line, in about a quarter less CPU per call (README, "Benchmark"). Every other request,
+log line, in about a fifth less server CPU per call (README, "Benchmark"). Every other request,
 including an OPTIONS or a GET on those paths, goes to Flask as before; the Flask view stays
 registered (the URL map, the OpenAPI document and ``app.test_client`` with a non-WSGI call
 path all see it) and behaves the same.
