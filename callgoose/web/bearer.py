@@ -22,10 +22,13 @@ def presented_token(req) -> str | None:
     return req.args.get("token")
 
 
+UNAUTHORIZED = ("A valid API token is required: send 'Authorization: Bearer <token>' "
+                "or add ?token=<token> to the URL.")
+
+
 def unauthorized():
     """The same answer for a missing, unknown or revoked token; it never echoes the token."""
-    return json_error(401, "A valid API token is required: send 'Authorization: Bearer <token>' "
-                           "or add ?token=<token> to the URL.")
+    return json_error(401, UNAUTHORIZED)
 
 
 def forbidden(token, need: str):

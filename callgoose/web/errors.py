@@ -45,14 +45,17 @@ def json_error(status: int, message: str, error: str | None = None):
     response = jsonify({"error": error or _WORDS.get(status, "error"), "message": message})
     response.status_code = status
     if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="callgoose"'
+        response.headers.update(UNAUTHORIZED_HEADERS)
     return response
+
+
+TEMPORARY = "The call was not stored because of a temporary error; try again."
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="callgoose"'}
 
 
 def temporary_error():
     """S32: nothing was stored; every sender retries a 5xx."""
-    return json_error(500, "The call was not stored because of a temporary error; try again.",
-                      "temporary")
+    return json_error(500, TEMPORARY, "temporary")
 
 
 def _http_error(exc: HTTPException):

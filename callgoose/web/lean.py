@@ -24,14 +24,11 @@ from werkzeug.wrappers import Request, Response
 from .. import clock
 from ..services.ingestion import body_limit, open_call, process_call, record_rejected
 from ..services.tokens import INGEST, may, refusal
-from .bearer import presented_token
-from .errors import SECURITY_HEADERS
+from .bearer import UNAUTHORIZED, presented_token
+from .errors import SECURITY_HEADERS, TEMPORARY, UNAUTHORIZED_HEADERS
 
 log = logging.getLogger("callgoose.web.ingest")  # the Flask view's logger: one log line, one name
 PATHS = frozenset(("/v1/process", "/api/v1/process", "/sqibs-api/v1/process"))
-UNAUTHORIZED = ("A valid API token is required: send 'Authorization: Bearer <token>' "
-                "or add ?token=<token> to the URL.")
-TEMPORARY = "The call was not stored because of a temporary error; try again."
 
 
 def answer(body: dict, status: int, headers: dict | None = None) -> Response:
@@ -46,9 +43,9 @@ def answer(body: dict, status: int, headers: dict | None = None) -> Response:
     return response
 
 
-def error(status: int, message: str, kind: str, headers: dict | None = None) -> Response:
-    """web.errors.json_error's envelope: ``{"error", "message"}``."""
-    return answer({"error": kind, "message": message}, status, headers)
+def error(status: int, message: str, kind: str) -> Response:
+    """web.errors.json_error's envelope: ``{"error", "message"}`` (a 401 names its scheme)."""
+    return answer({"error": kind, "message": message}, status, UNAUTHORIZED_HEADERS if status == 401 else None)
 
 
 class Lean:
@@ -85,7 +82,7 @@ class Lean:
         config, engine = self.app.config, self.engine
         opened = open_call(engine, self.app.extensions["callgoose_specs"], presented_token(request))
         if opened is None:
-            return error(401, UNAUTHORIZED, "unauthorized", {"WWW-Authenticate": 'Bearer realm="callgoose"'})
+            return error(401, UNAUTHORIZED, "unauthorized")
         token, specs = opened
         if not may(token.scope, INGEST):
             return error(403, refusal(token.scope, INGEST), "insufficient_scope")
