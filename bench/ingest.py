@@ -122,11 +122,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell; the median is shown")
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--threads", type=int, default=8, help="waitress threads, both servers")
+    parser.add_argument("--only", default="", help="comma-separated scenarios to run (default: all)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk (make bench does this)")
     args.seconds = max(1, round(args.seconds))  # what wrk runs (whole seconds, bench/common.py)
     levels = [int(c) for c in args.concurrency.split(",")]
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    if only - set(SCENARIOS):
+        sys.exit(f"unknown scenarios: {', '.join(sorted(only - set(SCENARIOS)))}; known: {', '.join(SCENARIOS)}")
     budget = int(args.seconds * 5000) + 1000  # open incidents per resolve run, more than it can use
     runs = len(levels) * args.repeat
 
@@ -156,6 +160,8 @@ def main() -> None:
                     cells.setdefault(("bare", level), []).append(
                         measure(bare_proc.pid, bare_port, tokens.token, BARE, level, args.seconds, 0, "/v1/process"))
                     for name, (path, kind, _, body, _) in SCENARIOS.items():
+                        if only and name not in only:
+                            continue
                         start_at = 0
                         if name == "resolve":
                             start_at, resolve_run = resolve_run * budget, resolve_run + 1
@@ -177,7 +183,7 @@ def main() -> None:
           f"ratio = requests/s against the bare Flask route at the same concurrency (columns: bench/ingest.py).\n")
     print(f"{'scenario':<10}{'conc':>5}{'req/s':>8}{'ratio':>7}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
           f"{'CPU ms':>8}{'SQL':>6}{'commits':>8}{'RSS MiB':>8}  statuses (all runs)")
-    expected = {"bare": 202, **{name: s[2] for name, s in SCENARIOS.items()}}
+    expected = {"bare": 202, **{name: s[2] for name, s in SCENARIOS.items() if not only or name in only}}
     for name in expected:
         for level in levels:
             runs_ = cells[(name, level)]
