@@ -29,6 +29,9 @@ JOBS = {
     "telegram": (telegram.run, 0),  # TELEGRAM_UPDATES=poll: keeps the long poll's thread going
     "ping": (ping.run, 0),  # last: HEALTH_PING_URL while paging works (its own timer: a setting)
 }
+# What a wake runs at once (worker.Worker.hurry): a page was queued, an escalation is due now,
+# or a sender came free; the rest waits for the next tick.
+HURRIED = ("escalate", "deliver")
 APP_JOBS = ("telegram",)  # they get the worker's app (jobs/telegram.py acts on button presses)
 # The worker keeps timer rows for periodic jobs only: every-tick jobs record their last run
 # and error themselves, so /healthz shows them too.

@@ -23,7 +23,7 @@ from ..engine.signing import make_action, webhook_signature
 from ..engine.words import from_data
 from ..services import outbox
 from ..services.languages import words_for
-from ..store.transactions import run_write, transient_errors
+from ..store.transactions import run_read, run_write, transient_errors
 from .senders import Senders
 
 log = logging.getLogger(__name__)
@@ -195,6 +195,8 @@ def run(engine, config, now: float, keep_alive=lambda: None, senders: Senders | 
     settings = Settings.from_config(config)
     key, seconds = config["SECRET_KEY"], send_seconds(config)
     ours = senders is None
+    if not run_read(engine, lambda cursor: outbox.has_work(cursor, now)):
+        return None  # an idle tick: one read, no write transaction
     senders = senders or senders_for(config)
     unknown = run_write(engine, lambda cursor: outbox.mark_unknown(cursor, now, senders.in_flight()))
 

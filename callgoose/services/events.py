@@ -43,6 +43,7 @@ class EventResult:
     status: int  # this event's S31 status on its service (201 opened, 200 resolved, 208 duplicate, 202)
     outcome: ServiceOutcome
     reason: str | None = None  # why it changed nothing (engine.outcome.reason), as a Say
+    queued: bool = False  # whether it queued work for the worker (a page, an escalation): wake it
 
     @property
     def incident_id(self) -> int | None:
@@ -146,10 +147,10 @@ def process_event(engine, token: TokenInfo, spec: ServiceSpec, event: Event, raw
         cursor.executemany(INSERT_CALL_SERVICES, call_services(call_id, now_db, [spec.service_id]))
         apply.changes.finish()
         touch_token(cursor, token, now)
-        return outcome
+        return outcome, apply.changes.queued
 
     try:
-        outcome = run_write(engine, work)
+        outcome, queued = run_write(engine, work)
     except transient_errors(engine):
         raise
     except Exception as exc:
@@ -157,5 +158,5 @@ def process_event(engine, token: TokenInfo, spec: ServiceSpec, event: Event, raw
         # it is kept with the error and changes nothing (S32), like a rule that cannot be evaluated.
         log.exception("event %s (%s) failed; keeping the call without its changes", call_id, event.label)
         broken = clean(f"error: the outcome cannot be recorded: {type(exc).__name__}: {exc}")[:500]
-        outcome = run_write(engine, lambda cursor: work(cursor, broken))
-    return EventResult(call_id, outcome.status, outcome, reason([outcome], outcome.status))
+        outcome, queued = run_write(engine, lambda cursor: work(cursor, broken))
+    return EventResult(call_id, outcome.status, outcome, reason([outcome], outcome.status), queued)

@@ -85,6 +85,7 @@ class CallResult:
     status: int
     body: dict
     results: list[ServiceOutcome] = ()  # per service: the rule that held, what it did, why
+    queued: bool = False  # whether it queued work for the worker (a page, an escalation): wake it
 
 
 class _DryRun(Exception):
@@ -418,11 +419,11 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
             raise _DryRun(flags, results)
         if replay_of is None:
             touch_token(cursor, token, now)
-        return flags, results
+        return flags, results, apply.changes.queued
 
     try:
         try:
-            flags, results = run_write(engine, work)
+            flags, results, queued = run_write(engine, work)
         except (_DryRun, *transient_errors(engine)):
             raise
         except Exception:
@@ -430,14 +431,14 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
             # database refuses): run again with each service behind a savepoint, so that the
             # others are applied and the call is kept, with that service's error (S32).
             log.exception("call %s failed; processing each service on its own", call_id)
-            flags, results = run_write(engine, lambda cursor: work(cursor, isolate=True))
+            flags, results, queued = run_write(engine, lambda cursor: work(cursor, isolate=True))
     except _DryRun as done:
-        flags, results = done.flags, done.results
+        flags, results, queued = done.flags, done.results, False
     body = flags.body(call_id)
     said = reason(results, flags.status)
     if said:
         body["reason"] = said  # issue 10: a 202 says why, a 208 which incident or a replay
-    return CallResult(call_id, flags.status, body, results)
+    return CallResult(call_id, flags.status, body, results, queued)
 
 
 def _refuse(engine, token: TokenInfo, raw: bytes, content_type: str | None, source: str | None, now: float,

@@ -114,6 +114,7 @@ class Changes:
         self.events: list[dict] = []
         self.changed = 0
         self.paging = paging.Pending([], [])
+        self.queued = False  # whether paging queued work for the worker (a hint: wake it)
 
     def _record(self, incident_id: int, kind: str | None, by: By, note: str | None = None) -> None:
         self.changed += 1
@@ -242,7 +243,7 @@ class Changes:
         part of a call does this before it is released; :meth:`finish` does the rest)."""
         if self.paging.opened or self.paging.acted or self.paging.raised:
             pending, self.paging = self.paging, paging.Pending([], [])
-            paging.after_changes(self.cursor, self, pending)
+            self.queued |= paging.after_changes(self.cursor, self, pending)
 
     def finish(self) -> None:
         """Write the paging rows, the timeline entries and count the changes, inside the same

@@ -53,12 +53,12 @@ FULL = f"the service has {MAX_HEARTBEATS} heartbeats, the most it may have"
 @dataclass(frozen=True)
 class Answer:
     """What a request came to: the status to send, the stored call's id (the ``requestId``),
-    the refusal (400, 413, 422) and whether an incident opened or resolved (wake the worker)."""
+    the refusal (400, 413, 422) and whether it queued work for the worker (a page: wake it)."""
 
     status: int
     request_id: str
     refused: Refused | None = None
-    changed: bool = False
+    queued: bool = False
 
 
 def open_key(engine, cache: SpecCache, presented: str | None) -> tuple[TokenInfo, ServiceSpec | Exception] | None:
@@ -108,7 +108,7 @@ def alert(engine, token: TokenInfo, spec: ServiceSpec | Exception, action: str, 
     if isinstance(spec, Exception):
         return _unloadable(engine, token, spec, event, raw, content_type, now)
     result = process_event(engine, token, spec, event, raw, content_type, SOURCE, now, 202)
-    return Answer(202, result.call_id, changed=result.status in (200, 201))
+    return Answer(202, result.call_id, queued=result.queued)
 
 
 def ping(engine, token: TokenInfo, spec: ServiceSpec | Exception, name: str, raw: bytes, content_type: str | None,
@@ -146,12 +146,12 @@ def ping(engine, token: TokenInfo, spec: ServiceSpec | Exception, name: str, raw
         cursor.executemany(INSERT_CALL_SERVICES, call_services(call_id, now_db, [spec.service_id]))
         changes.finish()
         touch_token(cursor, token, now)
-        return refused, outcome
+        return refused, changes.queued
 
-    refused, outcome = run_write(engine, work)
+    refused, queued = run_write(engine, work)
     if refused is not None:
         return Answer(refused.status, call_id, refused)
-    return Answer(202, call_id, changed=bool(outcome.resolved_incidents))
+    return Answer(202, call_id, queued=queued)
 
 
 def _stamp(value) -> str:

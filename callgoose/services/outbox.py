@@ -40,6 +40,12 @@ HOLD_SHADOW = Sql(f"""
     WHERE status = '{State.PENDING}' AND due_at <= :now AND incident_id IS NOT NULL
         AND EXISTS (SELECT 1 FROM incidents i WHERE i.id = notifications.incident_id AND i.shadow)
 """)
+# Whether the delivery job has anything to do (an idle tick then writes nothing): a due row, or
+# one left sending past its deadline. Both halves are ranges of ix_notifications_due.
+ANY_WORK = Sql(f"""
+    SELECT EXISTS (SELECT 1 FROM notifications WHERE status = '{State.PENDING}' AND due_at <= :now)
+        OR EXISTS (SELECT 1 FROM notifications WHERE status = '{State.SENDING}')
+""")
 DUE = Sql(f"""
     SELECT id, kind, contact_method_id, webhook_id, channel, target FROM notifications
     WHERE status = '{State.PENDING}' AND due_at <= :now ORDER BY due_at, id LIMIT :limit
@@ -179,6 +185,11 @@ class Claimed:
     batches: list[Batch] = field(default_factory=list)
     postponed: int = 0
     held: int = 0  # notifications of shadow incidents that came due: held, not sent
+
+
+def has_work(cursor: Cursor, now: float) -> bool:
+    """Whether anything is due or being sent (what :func:`mark_unknown` and :func:`claim` act on)."""
+    return bool(cursor.execute(ANY_WORK, {"now": clock.to_db(now)}).fetchone()[0])
 
 
 def mark_unknown(cursor: Cursor, now: float, in_flight: set[int] = frozenset()) -> int:

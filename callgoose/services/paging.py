@@ -237,12 +237,13 @@ def _page_raise(cursor: Cursor, now_db, incident_id: int, was: str, urgency: str
     return len(added)
 
 
-def _raised(cursor: Cursor, changes, incident_id: int, status: str, was: str, urgency: str, by) -> None:
+def _raised(cursor: Cursor, changes, incident_id: int, status: str, was: str, urgency: str, by) -> bool:
     queued = _page_raise(cursor, changes.now_db, incident_id, was, urgency) if status == Status.TRIGGERED.value else None
     changes.note(incident_id, URGENCY_RAISED, Note("urgency_changed", old=was, new=urgency, sent=queued), by)
+    return bool(queued)
 
 
-def _open(cursor: Cursor, changes, now_db, incident_id: int, urgency: str, service: ServicePaging) -> None:
+def _open(cursor: Cursor, changes, now_db, incident_id: int, urgency: str, service: ServicePaging) -> bool:
     if service.pages:
         policy = service.policy
         sent = notify_level(cursor, changes, now_db, incident_id, urgency, policy, 0)
@@ -250,46 +251,52 @@ def _open(cursor: Cursor, changes, now_db, incident_id: int, urgency: str, servi
         cursor.execute(INSERT_ESCALATION, {"incident_id": incident_id, "policy": service.pinned, "level": 0,
                                            "now": now_db, "next_at": next_at,
                                            "state": str(EscalationState.RUNNING)})
-    queue_events(cursor, now_db, incident_id, "incident.triggered", service.webhooks)
+    return queue_events(cursor, now_db, incident_id, "incident.triggered", service.webhooks) > 0 or service.pages
 
 
 def _follow_ups(cursor: Cursor, now_db, incident_id: int, kind: Kind, actor: str | None,
-                acting_user: int | None) -> None:
+                acting_user: int | None) -> int:
     """"Acknowledged by ..." and "resolved" to the people paged, by email and webhook only."""
     users = [row[0] for row in cursor.execute(PAGED_USERS, {"id": incident_id}).fetchall()
              if row[0] != acting_user]
     if not users:
-        return
+        return 0
     methods = cursor.execute(_follow_up_sql(len(users)), _user_params(users)).fetchall()
     if methods:
         cursor.executemany(INSERT_NOTIFICATION, [notification(
             now_db, kind=kind, channel=channel, target=address, incident_id=incident_id, user_id=user_id,
             contact_method_id=method_id, body={"actor": actor}) for user_id, method_id, channel, address in methods])
+    return len(methods)
 
 
-def _acted(cursor: Cursor, now_db, incident_id: int, action: Action, by, webhooks: int | None) -> None:
+def _acted(cursor: Cursor, now_db, incident_id: int, action: Action, by, webhooks: int | None) -> bool:
     if action in (Action.ACKNOWLEDGE, Action.RESOLVE):
         word = "acknowledged" if action is Action.ACKNOWLEDGE else "resolved"
         cursor.execute(STOP_ESCALATION, {"id": incident_id})
         cursor.execute(CANCEL_PAGES, {"id": incident_id, "now": now_db,
                                       "why": f"not sent: the incident was {word} first"})
         kind = Kind.ACKNOWLEDGED if action is Action.ACKNOWLEDGE else Kind.RESOLVED
-        _follow_ups(cursor, now_db, incident_id, kind, by.actor, by.user_id)
-        queue_events(cursor, now_db, incident_id, f"incident.{word}", webhooks)
-    elif action in (Action.UNACKNOWLEDGE, Action.SNOOZE_ENDED):
+        followed = _follow_ups(cursor, now_db, incident_id, kind, by.actor, by.user_id)
+        return queue_events(cursor, now_db, incident_id, f"incident.{word}", webhooks) + followed > 0
+    if action in (Action.UNACKNOWLEDGE, Action.SNOOZE_ENDED):
         # Back to triggered (by a person, or a snooze's time is up): the policy starts again
         # from its first level at the next tick.
         cursor.execute(RESTART_ESCALATION, {"id": incident_id, "now": now_db})
+        return True
+    return False
 
 
-def after_changes(cursor: Cursor, changes, pending: Pending) -> None:
-    """Write what the unit's changes mean for paging, in its transaction."""
+def after_changes(cursor: Cursor, changes, pending: Pending) -> bool:
+    """Write what the unit's changes mean for paging, in its transaction; whether that queued
+    anything for the worker (a notification, an escalation due): whether to wake it."""
+    queued = False
     for incident_id, urgency, service in pending.opened:
-        _open(cursor, changes, changes.now_db, incident_id, urgency, service)
+        queued |= _open(cursor, changes, changes.now_db, incident_id, urgency, service)
     for incident_id, action, by, webhooks in pending.acted:
-        _acted(cursor, changes.now_db, incident_id, action, by, webhooks)
+        queued |= _acted(cursor, changes.now_db, incident_id, action, by, webhooks)
     for incident_id, status, was, urgency, by in pending.raised:
-        _raised(cursor, changes, incident_id, status, was, urgency, by)
+        queued |= _raised(cursor, changes, incident_id, status, was, urgency, by)
+    return queued
 
 
 def escalate_now(cursor: Cursor, now_db, incident_id: int) -> bool:

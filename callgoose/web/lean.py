@@ -102,7 +102,7 @@ class Lean:
         log.log(logging.WARNING if result.status == 413 else logging.INFO, "ingest %s -> %d call=%s token_name=%s "
                 "%.1fms", logged_url(request), result.status, result.call_id, token.name,
                 (time.perf_counter() - started) * 1000)
-        if result.status in (200, 201):
+        if result.queued:  # a page or an escalation: send it now, not at the next tick
             worker = self.app.extensions.get("callgoose_worker")
             if worker is not None:
                 worker.wake()

@@ -88,7 +88,7 @@ def _handle(work, result: str):
         answer = work(token, spec, raw, content_type)
     log.info("opsgenie %s %s -> %d call=%s token_name=%s %.1fms", request.method, request.path, answer.status,
              answer.request_id, token.name, (time.perf_counter() - started) * 1000)
-    if answer.changed:
+    if answer.queued:
         wake_worker()
     if answer.refused is not None:
         return error(answer.status, answer.refused.message, answer.refused.errors, started, answer.request_id)

@@ -93,7 +93,7 @@ def enqueue():
     result = process_event(db.engine, opened.token, opened.spec, parsed.event, opened.kept, opened.content_type,
                            opened.source, now, 202)
     log.info("pagerduty %s -> 202 call=%s token_name=%s", parsed.event.label, result.call_id, opened.token.name)
-    if result.status in (200, 201):
+    if result.queued:
         wake_worker()
     return _answer(202, "Event processed", dedup_key=parsed.event.key)
 
