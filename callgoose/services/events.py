@@ -20,7 +20,7 @@ from ..engine.events import Act, Event
 from ..engine.lifecycle import Action, TransitionRefused
 from ..engine.outcome import ServiceOutcome, reason, short
 from ..store.hotpath import Sql
-from ..store.transactions import run_write, transient_errors
+from ..store.transactions import run_shared, run_write, transient_errors
 from .ingestion import INSERT_CALL, INSERT_CALL_SERVICES, STORE_PAYLOAD, call_row, call_services, new_call_id, touch_token
 from .lifecycle import By, Changes, NotFound
 from .tokens import TokenInfo
@@ -150,7 +150,7 @@ def process_event(engine, token: TokenInfo, spec: ServiceSpec, event: Event, raw
         return outcome, apply.changes.queued
 
     try:
-        outcome, queued = run_write(engine, work)
+        outcome, queued = run_shared(engine, work)
     except transient_errors(engine):
         raise
     except Exception as exc:

@@ -41,7 +41,7 @@ from ..engine.outcome import (
 from ..engine.page import facts_of
 from ..engine.payload import MAX_PARTS
 from ..store.hotpath import Sql, to_datetime
-from ..store.transactions import run_read, run_write, transient_errors
+from ..store.transactions import run_read, run_shared, run_write, transient_errors
 from .catalog import SpecCache, load_specs, service_rows
 from .heartbeats import record_ping
 from .lifecycle import Action, By, Changes
@@ -423,7 +423,7 @@ def process_call(engine, token: TokenInfo, specs: list, raw: bytes, content_type
 
     try:
         try:
-            flags, results, queued = run_write(engine, work)
+            flags, results, queued = run_write(engine, work) if dry_run else run_shared(engine, work)
         except (_DryRun, *transient_errors(engine)):
             raise
         except Exception:

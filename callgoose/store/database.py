@@ -155,6 +155,11 @@ def configure(engine: Engine) -> None:
         path = engine.url.database
         if path and path != ":memory:" and not path.startswith("file:"):
             engine.callgoose_write_lock = FileWriteLock(path + ".lock")
+        # The ingestion path's writes commit in groups (store/batch.py): one lock, BEGIN and
+        # fsync for the calls that queued behind one transaction.
+        from .batch import GroupCommit
+        from .transactions import run_write
+        engine.callgoose_batch = GroupCommit(engine, lambda work: run_write(engine, work))
 
 
 FIRST_REVISION = "0001"  # the schema of release 0.1, which made its tables without Alembic

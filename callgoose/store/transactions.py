@@ -54,6 +54,13 @@ def run_write(engine: Engine, work: Callable[[Cursor], T], attempts: int = ATTEM
     return retrying(engine, once, attempts)
 
 
+def run_shared(engine: Engine, work: Callable[[Cursor], T]) -> T:
+    """:func:`run_write`, in a transaction that concurrent calls may share where the engine
+    commits in groups (SQLite: store/batch.py); the work is committed when this returns."""
+    batch = getattr(engine, "callgoose_batch", None)
+    return batch.run(work) if batch is not None else run_write(engine, work)
+
+
 def begin_session_write() -> None:
     """Start the ORM session's transaction as a write (BEGIN IMMEDIATE on SQLite).
 
