@@ -26,6 +26,7 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
+	$(BIN)/python bench/storm.py $(STORM_ARGS)
 	$(BIN)/python bench/worst_config.py
 	$(BIN)/python bench/scale.py $(SCALE_ARGS)
 	$(BIN)/python bench/bigdb.py $(BIGDB_ARGS)
