@@ -7,6 +7,7 @@ answered 2xx after its commit, so a call cut off by the deadline was not acknowl
 
 from __future__ import annotations
 
+import gc
 import logging
 import resource
 import signal
@@ -80,6 +81,11 @@ def serve(app, *, host: str, port: int, threads: int, connection_limit: int, idl
     # caught there as a connection error and the stop request lost.
     stop = []
     previous = {sig: signal.signal(sig, lambda *_: stop.append(True)) for sig in (signal.SIGTERM, signal.SIGINT)}
+    # What the process holds once started (the app, its libraries, their caches) is moved out of
+    # the collector's sight: a full collection walked all of it, a 100-120 ms pause of every
+    # thread each 11 s or so under an alert storm (bench/storm.py's slowest POSTs; issue 22).
+    gc.collect()
+    gc.freeze()
     try:
         if on_ready:
             on_ready()
