@@ -41,11 +41,12 @@ from ..engine.outcome import (
 from ..engine.page import facts_of
 from ..engine.payload import MAX_PARTS
 from ..store.hotpath import Sql, to_datetime
+from ..store.models import LIVE_SERVICE_SQL
 from ..store.transactions import run_read, run_shared, run_write, transient_errors
-from .catalog import SpecCache, load_specs, service_rows
+from .catalog import ServiceRow, SpecCache, load_specs, service_rows
 from .heartbeats import record_ping
 from .lifecycle import Action, By, Changes
-from .tokens import INGEST, TokenInfo, authenticate, may, token_by_id
+from .tokens import INGEST, TokenInfo, digest, may, token_by_id, token_info
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,14 @@ STORE_PAYLOAD = Sql("INSERT INTO payloads (digest, text) VALUES (:digest, :text)
 SAVEPOINT = Sql("SAVEPOINT service_part")
 ROLLBACK_TO_SAVEPOINT = Sql("ROLLBACK TO SAVEPOINT service_part")
 RELEASE_SAVEPOINT = Sql("RELEASE SAVEPOINT service_part")
+# A Bearer token and the live services it reaches (its own, or every one for a global token),
+# ordered as service_rows orders them; no row: no such live token (S3, the same query either way).
+_TOKEN = "SELECT t.id, t.name, t.service_id, t.last_used_at, t.scope, s.id, s.name, s.enabled, " \
+         f"s.duplicate_window_seconds, s.version FROM api_tokens t LEFT JOIN services s ON s.{LIVE_SERVICE_SQL} AND "
+TOKEN_AND_SERVICES = Sql(
+    _TOKEN + "s.id = t.service_id WHERE t.digest = :digest AND t.revoked_at IS NULL AND t.service_id IS NOT NULL "
+    "UNION ALL " + _TOKEN + "t.service_id IS NULL WHERE t.digest = :digest AND t.revoked_at IS NULL "
+    "AND t.service_id IS NULL ORDER BY 6")
 TOUCH_TOKEN = Sql("UPDATE api_tokens SET last_used_at = :now WHERE id = :tid")
 TOKEN_TOUCH_SECONDS = 60
 
@@ -354,11 +363,19 @@ def specs_for(engine, cache: SpecCache, service_id: int | None) -> list:
 
 
 def open_call(engine, cache: SpecCache, presented: str | None):
-    """Authenticate a token and load the specs it reaches, in one short read.
+    """Authenticate a token and load the specs it reaches, in one statement (issue 22).
 
     Returns ``(token, specs)``, or None for a missing, unknown or revoked token (S3).
     """
-    return open_with(engine, cache, lambda cursor: authenticate(cursor, presented))
+    if not presented:
+        return None
+    found = run_read(engine, lambda cursor: cursor.execute(TOKEN_AND_SERVICES,
+                                                           {"digest": digest(presented)}).fetchall())
+    if not found:
+        return None
+    token = token_info(found[0][:5])
+    rows = [ServiceRow(r[5], r[6], bool(r[7]), r[8], r[9]) for r in found if r[5] is not None]
+    return token, load_specs(engine, cache, rows)
 
 
 def open_with(engine, cache: SpecCache, find_token):

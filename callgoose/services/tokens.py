@@ -69,7 +69,7 @@ def new_intake_id() -> str:
 
 def token_by_intake(cursor: Cursor, intake_id: str) -> TokenInfo | None:
     """The live token whose intake address has this local part (case-insensitive), or None."""
-    return _info(cursor.execute(SELECT_TOKEN_BY_INTAKE, {"intake": intake_id.lower()}).fetchone())
+    return token_info(cursor.execute(SELECT_TOKEN_BY_INTAKE, {"intake": intake_id.lower()}).fetchone())
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,8 @@ class TokenInfo:
     scope: str = INGEST
 
 
-def _info(row) -> TokenInfo | None:
+def token_info(row) -> TokenInfo | None:
+    """A token's row (``_COLUMNS``) as read from either driver."""
     return TokenInfo(row[0], row[1], row[2], to_datetime(row[3]), row[4]) if row else None
 
 
@@ -109,14 +110,14 @@ def routing_key_token(cursor: Cursor, key: str | None) -> TokenInfo | None:
     if not key:
         return None
     row = cursor.execute(SELECT_ROUTING, {"routing": routing_digest(key), "plain": digest(key)}).fetchone()
-    return _info(row) if row is not None and row[2] is not None else None
+    return token_info(row) if row is not None and row[2] is not None else None
 
 
 def authenticate(cursor: Cursor, token: str | None) -> TokenInfo | None:
     """Return the live token with this plaintext, or None."""
     if not token:
         return None
-    return _info(cursor.execute(SELECT_TOKEN, {"digest": digest(token)}).fetchone())
+    return token_info(cursor.execute(SELECT_TOKEN, {"digest": digest(token)}).fetchone())
 
 
 def authenticate_presented(engine, token: str | None) -> TokenInfo | None:
@@ -126,7 +127,7 @@ def authenticate_presented(engine, token: str | None) -> TokenInfo | None:
 
 def token_by_id(cursor: Cursor, token_id: int) -> TokenInfo | None:
     """The live token with this id, or None (the dashboard's test form picks tokens by id)."""
-    return _info(cursor.execute(SELECT_TOKEN_BY_ID, {"id": token_id}).fetchone())
+    return token_info(cursor.execute(SELECT_TOKEN_BY_ID, {"id": token_id}).fetchone())
 
 
 def create_token(name: str, service_id: int | None, now: float, kind: str = "token",
