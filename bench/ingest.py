@@ -40,11 +40,10 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from common import ROOT, free_port, peak_rss_mb, start, statuses_ok, wrk  # noqa: E402
+from common import ROOT, cpu_ms, free_port, peak_rss_mb, settle, start, statuses_ok, wrk  # noqa: E402
 from sqlcount import OPENED_FIRST, SCENARIOS, SERVICE, count_calls, request_for  # noqa: E402
 
 BARE = '{"status":"firing","id":"bare-{n}","title":"CPU high on db1"}'
-CLOCK_TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def prepare(instance: Path, open_incidents: int):
@@ -92,12 +91,6 @@ def post(port: int, path: str, body: str, headers: dict) -> int:
         return answer.status
 
 
-def cpu_ms(pid: int) -> float:
-    """utime + stime of a process, all its threads, in ms."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * CLOCK_TICK_MS
-
-
 def reset_peak_rss(pid: int) -> None:
     try:
         Path(f"/proc/{pid}/clear_refs").write_text("5")
@@ -107,7 +100,8 @@ def reset_peak_rss(pid: int) -> None:
 
 def measure(pid: int, port: int, token: str, body: str, level: int, seconds: float, start_at: int,
             path: str) -> dict:
-    """One wrk run, with the server's CPU per request and its peak RSS during the run."""
+    """One wrk run on an idle server, with the server's CPU per request and its peak RSS during the run."""
+    settle(pid)
     reset_peak_rss(pid)
     before = cpu_ms(pid)
     result = wrk(port, token, body, level, seconds, start_at, path)

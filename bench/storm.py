@@ -51,7 +51,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import secrets
 import sys
 import tempfile
@@ -60,13 +59,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import BARE, database, env_for, flask, median, percentile, pg_reachable, serve, serve_bare, stop
+from common import BARE, cpu_ms, database, env_for, flask, median, percentile, pg_reachable, serve, serve_bare, stop
 from receivers import SmtpServer
 from sqlcount import SPLIT_SERVICE, split_body
 
 ISSUE_P99_MS = 23.0  # issue 22, item 4: today's p99 for the storm
 LIMIT_FACTOR = 2
-CLOCK_TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 PERSON = "storm@bench.test"
 
 
@@ -136,12 +134,6 @@ def storm(port: int, headers: dict, template: str, posts: int, senders: int, sec
     for t in threads:
         t.join()
     return sorted(results, key=lambda r: r.scheduled)
-
-
-def cpu_ms(pid: int) -> float:
-    """utime + stime of a process, all its threads, in ms."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * CLOCK_TICK_MS
 
 
 def statuses_of(results: list[Result], expected: int) -> tuple[str, bool]:
