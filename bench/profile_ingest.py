@@ -55,7 +55,7 @@ import pstats
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from common import ROOT  # noqa: E402  (puts the project and tests/ on the path)
-from sqlcount import prepare, request_for  # noqa: E402
+from sqlcount import OPENED_FIRST, SCENARIOS, prepare, request_for  # noqa: E402
 
 BUCKETS = ("WSGI and Flask", "authentication", "parsing", "rules", "SQL", "commit", "writing", "logging",
            "JSON answer", "other")
@@ -186,6 +186,8 @@ def filesystem(path: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="new", choices=list(SCENARIOS),
+                        help="which of bench/ingest.py's calls (tests/sqlcount.py)")
     parser.add_argument("--calls", type=int, default=1000, help="calls timed, and as many profiled")
     parser.add_argument("--warm-up", type=int, default=100)
     parser.add_argument("--top", type=int, default=15, help="functions with the most self time to list")
@@ -210,8 +212,9 @@ def main() -> None:
     tokens = prepare(app)
     total = args.warm_up + 2 * args.calls
     environs = []
-    for n in range(total):
-        path, body, headers = request_for("new", tokens, n, "profile")
+    for n in range(-len(OPENED_FIRST), total):  # first what replay and duplicate repeat
+        path, body, headers = (request_for(args.scenario, tokens, n, "profile") if n >= 0 else
+                               ("/v1/process", OPENED_FIRST[n], request_for("new", tokens, 0)[2]))
         environs.append(EnvironBuilder(path=path, method="POST", data=body, headers=headers,
                                        base_url="http://127.0.0.1:8000").get_environ())
     statuses: dict[str, int] = defaultdict(int)
@@ -263,7 +266,8 @@ def main() -> None:
     stats = pstats.Stats(profiler).stats
     totals, functions = attribute(stats)
     seen = sum(totals.values())
-    print(f"bench/profile_ingest.py: one new incident (POST /v1/process, 201) as a WSGI call on the real app, "
+    path, _, status, _, _ = SCENARIOS[args.scenario]
+    print(f"bench/profile_ingest.py: the {args.scenario} scenario (POST {path}, {status}) as a WSGI call on the real app, "
           f"SQLite file on {filesystem(instance)};\n{args.calls} calls after {args.warm_up} to warm up; "
           f"answers: {', '.join(f'{s}x{n}' for s, n in sorted(statuses.items()))}\n")
     print(f"without the profiler {plain:.2f} ms per call ({plain_cpu:.2f} ms of CPU: the rest waits, mostly on the "

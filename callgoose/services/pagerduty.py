@@ -1,25 +1,29 @@
-"""PagerDuty-compatible intake (issue 18, item 1): the routing key, refused events, and
-change events.
+"""PagerDuty-compatible intake (issue 18, item 1): ``POST /v2/enqueue`` and
+``POST /v2/change/enqueue`` from the body to PagerDuty's answer (:func:`enqueue`,
+:func:`enqueue_change`), which the Flask views and the lean ingestion path (web/lean.py) send.
 
 An alert event is applied by :func:`callgoose.services.events.process_event` (the one path of
 every alert API); this module finds the service a routing key names, keeps an event PagerDuty
 would refuse in the API log with its faults, and stores change events, which an incident shows
-as its service's recent changes.
+as its service's recent changes. The credential is the body's ``routing_key`` (a service
+token): an unknown, revoked or global one is refused as PagerDuty refuses an unknown key (400,
+"Invalid routing key"), nothing stored.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .. import clock
-from ..engine import Payload, ServiceSpec
+from ..engine import Payload, ServiceSpec, pagerduty
 from ..engine.pagerduty import Change
 from ..store.hotpath import Sql, from_json, to_datetime
 from ..store.transactions import run_read, run_write
 from .catalog import SpecCache
+from .events import process_event
 from .ingestion import INSERT_CALL, STORE_PAYLOAD, call_row, new_call_id, open_with, touch_token
 from .tokens import TokenInfo, routing_key_token
 
@@ -35,6 +39,90 @@ RECENT_CHANGES = Sql("""
     WHERE service_id = :sid AND at <= :until AND at >= :since ORDER BY at DESC, id DESC LIMIT :n
 """)
 RECENT_SECONDS, RECENT_MAX = 24 * 3600, 10
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What an Events API request comes to: PagerDuty's status and body, and whether it queued
+    work for the worker (a page: wake it)."""
+
+    status: int
+    body: dict
+    queued: bool = False
+
+
+def reply(status: int, message: str, errors=(), **extra) -> Reply:
+    """PagerDuty's answer: ``{"status": "success", "message", ...}`` or ``{"status": "invalid
+    event", "message", "errors": [...]}``."""
+    body = {"status": "success" if status == 202 else "invalid event", "message": message, **extra}
+    if errors:
+        body["errors"] = list(errors)
+    return Reply(status, body)
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """An event whose routing key names a service: what it is applied with."""
+
+    token: TokenInfo
+    spec: ServiceSpec
+    kept: bytes  # the body as it is kept: the routing key redacted
+    content_type: str
+    source: str | None  # the API log's "from": ?from=, else the event's client
+
+
+def _open(engine, cache: SpecCache, parsed, raw: bytes, content_type: str | None, source: str | None,
+          path: str, now: float) -> _Opened | Reply:
+    """The event's service when its routing key names one; else the answer: 400 with the
+    faults, or "Invalid routing key" (never the key)."""
+    if parsed.routing_key is None:
+        return reply(400, pagerduty.INVALID, parsed.errors)
+    opened = open_routing(engine, cache, parsed.routing_key)
+    if opened is None:
+        log.warning("pagerduty %s -> 400: invalid routing key", path)
+        return reply(400, pagerduty.INVALID, ["Invalid routing key"])
+    token, spec = opened
+    kept = pagerduty.redacted(raw, parsed.routing_key)
+    kind, source = pagerduty.kept_type(content_type), source or parsed.client
+    if not parsed.ok:
+        call_id = record_refused(engine, token, kept, kind, source, now, parsed.errors)
+        log.info("pagerduty %s -> 400 call=%s token_name=%s", path, call_id, token.name)
+        return reply(400, pagerduty.INVALID, parsed.errors)
+    return _Opened(token, spec, kept, kind, source)
+
+
+def too_large(limit: int) -> Reply:
+    return reply(413, pagerduty.INVALID, [f"The body is larger than {limit} bytes"])
+
+
+def enqueue(engine, cache: SpecCache, raw: bytes | None, content_type: str | None, source: str | None,
+            limit: int, path: str, now: float) -> Reply:
+    """An alert event: trigger, acknowledge or resolve the incident of its ``dedup_key``.
+    ``raw`` None: the body was over ``limit`` bytes (PagerDuty's own limit is 512 KB)."""
+    if raw is None:
+        return too_large(limit)
+    parsed = pagerduty.parse_alert(raw)
+    opened = _open(engine, cache, parsed, raw, content_type, source, path, now)
+    if isinstance(opened, Reply):
+        return opened
+    result = process_event(engine, opened.token, opened.spec, parsed.event, opened.kept, opened.content_type,
+                           opened.source, now, 202)
+    log.info("pagerduty %s -> 202 call=%s token_name=%s", parsed.event.label, result.call_id, opened.token.name)
+    return replace(reply(202, "Event processed", dedup_key=parsed.event.key), queued=result.queued)
+
+
+def enqueue_change(engine, cache: SpecCache, raw: bytes | None, content_type: str | None, source: str | None,
+                   limit: int, path: str, now: float) -> Reply:
+    """A change event: stored on the service (a disabled service ignores it), pages nobody."""
+    if raw is None:
+        return too_large(limit)
+    parsed = pagerduty.parse_change(raw, now)
+    opened = _open(engine, cache, parsed, raw, content_type, source, path, now)
+    if isinstance(opened, Reply):
+        return opened
+    if opened.spec.enabled:
+        store_change(engine, opened.token, parsed.change, now)
+    return reply(202, "Change event processed")
 
 
 @dataclass(frozen=True)

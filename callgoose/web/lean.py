@@ -1,6 +1,7 @@
-"""The ingestion route without the dashboard's machinery (issue 22, item 3).
+"""The ingestion routes without the dashboard's machinery (issue 22, item 3).
 
-``POST /v1/process`` (and its aliases) needs none of what a dashboard request goes through:
+``POST /v1/process`` (and its aliases), and PagerDuty's ``POST /v2/enqueue`` and
+``/v2/change/enqueue``, need none of what a dashboard request goes through:
 no session cookie to open and save, no login loader, CSRF, locale selection, templates or
 ``before_request`` hooks (each of which only concerns a browser). This WSGI middleware,
 in front of the Flask app, answers those POSTs itself with the same services the Flask view
@@ -22,6 +23,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from .. import clock
+from ..services import pagerduty
 from ..services.ingestion import body_limit, open_call, process_call, record_rejected
 from ..services.tokens import INGEST, may, refusal
 from .bearer import UNAUTHORIZED, presented_token
@@ -29,6 +31,7 @@ from .errors import SECURITY_HEADERS, TEMPORARY, UNAUTHORIZED_HEADERS
 
 log = logging.getLogger("callgoose.web.ingest")  # the Flask view's logger: one log line, one name
 PATHS = frozenset(("/v1/process", "/api/v1/process", "/sqibs-api/v1/process"))
+EVENTS = {"/v2/enqueue": pagerduty.enqueue, "/v2/change/enqueue": pagerduty.enqueue_change}  # PagerDuty's API
 
 
 def answer(body: dict, status: int, headers: dict | None = None) -> Response:
@@ -57,8 +60,13 @@ class Lean:
         self._engine = None
 
     def __call__(self, environ, start_response):
-        if environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO") in PATHS:
-            return self.ingest(Request(environ))(environ, start_response)
+        if environ.get("REQUEST_METHOD") == "POST":
+            path = environ.get("PATH_INFO")
+            if path in PATHS:
+                return self.ingest(Request(environ))(environ, start_response)
+            handle = EVENTS.get(path)
+            if handle is not None:
+                return self.guarded(Request(environ), self.event, handle)(environ, start_response)
         return self.inner(environ, start_response)
 
     @property
@@ -70,11 +78,33 @@ class Lean:
         return self._engine
 
     def ingest(self, request: Request) -> Response:
+        return self.guarded(request, self.process)
+
+    def guarded(self, request: Request, answer_it, *args) -> Response:
         try:
-            return self.process(request)
+            return answer_it(request, *args)
         except Exception as exc:  # as web.errors does for any view: logged, nothing stored, retry
             log.error("unexpected error on %s %s", request.method, request.path, exc_info=exc)
             return error(500, TEMPORARY, "temporary")
+
+    def event(self, request: Request, handle) -> Response:
+        """web/pagerduty.py's views, without Flask: PagerDuty's Events API v2."""
+        limit = request.max_content_length = self.app.config["MAX_BODY_BYTES"]
+        try:
+            raw = request.get_data(cache=False)
+        except RequestEntityTooLarge:
+            raw = None
+        reply = handle(self.engine, self.app.extensions["callgoose_specs"], raw, request.headers.get("Content-Type"),
+                       request.args.get("from") or None, limit, request.path, clock.now())
+        if reply.queued:
+            self.wake()
+        return answer(reply.body, reply.status)
+
+    def wake(self) -> None:
+        """A page or an escalation was queued: this process's worker sends it now, not at the next tick."""
+        worker = self.app.extensions.get("callgoose_worker")
+        if worker is not None:
+            worker.wake()
 
     def process(self, request: Request) -> Response:
         """web.ingest.process, without Flask: the same steps, statuses and log line."""
@@ -102,10 +132,8 @@ class Lean:
         log.log(logging.WARNING if result.status == 413 else logging.INFO, "ingest %s -> %d call=%s token_name=%s "
                 "%.1fms", logged_url(request), result.status, result.call_id, token.name,
                 (time.perf_counter() - started) * 1000)
-        if result.queued:  # a page or an escalation: send it now, not at the next tick
-            worker = self.app.extensions.get("callgoose_worker")
-            if worker is not None:
-                worker.wake()
+        if result.queued:
+            self.wake()
         return answer(result.body, result.status)
 
 
