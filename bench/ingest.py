@@ -4,7 +4,9 @@ Starts the real app under waitress (``flask --app callgoose serve``) on a tempor
 file, and a bare Flask route (bench/bare.py) under the same waitress settings. wrk (a C
 load generator, in its own process, one thread) drives both over loopback with
 bench/request.lua. Every cell is the median of --repeat runs, interleaved so that machine
-noise hits all scenarios alike.
+noise hits all scenarios alike; each run starts once the server is idle (bench/common.settle),
+so what the last run left queued is not counted in the next. ``--only new,replay`` runs some
+scenarios.
 
 Scenarios (tests/sqlcount.py defines their bodies, shared with the guard test
 tests/test_hot_path_budget.py): ``new`` opens an incident (201); ``replay`` repeats one
