@@ -63,11 +63,6 @@ from .lifecycle import By, Changes
 _rules = Rule.__table__
 _windows = Maintenance.__table__
 
-_SERVICE_COLUMNS = ("SELECT id, name, enabled, duplicate_window_seconds, version FROM services "
-                    f"WHERE {LIVE_SERVICE_SQL}")
-SELECT_ALL_SERVICES = Sql(_SERVICE_COLUMNS + " ORDER BY id")
-SELECT_ONE_SERVICE = Sql(_SERVICE_COLUMNS + " AND id = :sid")
-
 
 class ServiceRow(NamedTuple):
     id: int
@@ -75,6 +70,11 @@ class ServiceRow(NamedTuple):
     enabled: bool
     duplicate_window_seconds: int | None
     version: int
+
+
+_SERVICE_COLUMNS = f"SELECT {', '.join(ServiceRow._fields)} FROM services WHERE {LIVE_SERVICE_SQL}"
+SELECT_ALL_SERVICES = Sql(_SERVICE_COLUMNS + " ORDER BY id")
+SELECT_ONE_SERVICE = Sql(_SERVICE_COLUMNS + " AND id = :sid")
 
 
 class SpecCache:
@@ -190,7 +190,12 @@ def service_rows(cursor: Cursor, service_id: int | None = None) -> list[ServiceR
         rows = cursor.execute(SELECT_ALL_SERVICES).fetchall()
     else:
         rows = cursor.execute(SELECT_ONE_SERVICE, {"sid": service_id}).fetchall()
-    return [ServiceRow(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows]
+    return [service_row(r) for r in rows]
+
+
+def service_row(row) -> ServiceRow:
+    """A service's row (ServiceRow's columns, in its order) as read from either driver."""
+    return ServiceRow(row[0], row[1], bool(row[2]), row[3], row[4])
 
 
 def load_specs(engine, cache: SpecCache, rows: list[ServiceRow]) -> list[ServiceSpec | Exception]:

@@ -43,9 +43,10 @@ from ..engine.payload import MAX_PARTS
 from ..store.hotpath import Sql, to_datetime
 from ..store.models import LIVE_SERVICE_SQL
 from ..store.transactions import run_read, run_shared, run_write, transient_errors
-from .catalog import ServiceRow, SpecCache, load_specs, service_rows
+from .catalog import ServiceRow, SpecCache, load_specs, service_row, service_rows
 from .heartbeats import record_ping
 from .lifecycle import Action, By, Changes
+from .tokens import COLUMNS as TOKEN_COLUMNS
 from .tokens import INGEST, TokenInfo, digest, may, token_by_id, token_info
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,8 @@ ROLLBACK_TO_SAVEPOINT = Sql("ROLLBACK TO SAVEPOINT service_part")
 RELEASE_SAVEPOINT = Sql("RELEASE SAVEPOINT service_part")
 # A Bearer token and the live services it reaches (its own, or every one for a global token),
 # ordered as service_rows orders them; no row: no such live token (S3, the same query either way).
-_TOKEN = "SELECT t.id, t.name, t.service_id, t.last_used_at, t.scope, s.id, s.name, s.enabled, " \
-         f"s.duplicate_window_seconds, s.version FROM api_tokens t LEFT JOIN services s ON s.{LIVE_SERVICE_SQL} AND "
+_TOKEN = (f"SELECT {', '.join('t.' + c for c in TOKEN_COLUMNS)}, {', '.join('s.' + c for c in ServiceRow._fields)} "
+          f"FROM api_tokens t LEFT JOIN services s ON s.{LIVE_SERVICE_SQL} AND ")
 TOKEN_AND_SERVICES = Sql(
     _TOKEN + "s.id = t.service_id WHERE t.digest = :digest AND t.revoked_at IS NULL AND t.service_id IS NOT NULL "
     "UNION ALL " + _TOKEN + "t.service_id IS NULL WHERE t.digest = :digest AND t.revoked_at IS NULL "
@@ -373,8 +374,9 @@ def open_call(engine, cache: SpecCache, presented: str | None):
                                                            {"digest": digest(presented)}).fetchall())
     if not found:
         return None
-    token = token_info(found[0][:5])
-    rows = [ServiceRow(r[5], r[6], bool(r[7]), r[8], r[9]) for r in found if r[5] is not None]
+    width = len(TOKEN_COLUMNS)
+    token = token_info(found[0][:width])
+    rows = [service_row(r[width:]) for r in found if r[width] is not None]
     return token, load_specs(engine, cache, rows)
 
 

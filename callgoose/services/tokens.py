@@ -43,7 +43,8 @@ def refusal(scope: str, need: str) -> str:
             f"(scope {need}{', or an ingestion token' if need != INGEST else ''}).")
 
 
-_COLUMNS = "SELECT id, name, service_id, last_used_at, scope FROM api_tokens "
+COLUMNS = ("id", "name", "service_id", "last_used_at", "scope")  # a TokenInfo's, in its order (token_info)
+_COLUMNS = f"SELECT {', '.join(COLUMNS)} FROM api_tokens "
 # Unknown and revoked tokens take this same query and the same path (S3).
 SELECT_TOKEN_BY_ID = Sql(_COLUMNS + "WHERE id = :id AND revoked_at IS NULL")
 SELECT_TOKEN = Sql(_COLUMNS + "WHERE digest = :digest AND revoked_at IS NULL")

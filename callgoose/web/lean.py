@@ -28,6 +28,7 @@ from ..services.ingestion import body_limit, open_call, process_call, record_rej
 from ..services.tokens import INGEST, may, refusal
 from .bearer import UNAUTHORIZED, presented_token
 from .errors import SECURITY_HEADERS, TEMPORARY, UNAUTHORIZED_HEADERS
+from .wake import wake_worker
 
 log = logging.getLogger("callgoose.web.ingest")  # the Flask view's logger: one log line, one name
 PATHS = frozenset(("/v1/process", "/api/v1/process", "/sqibs-api/v1/process"))
@@ -97,14 +98,8 @@ class Lean:
         reply = handle(self.engine, self.app.extensions["callgoose_specs"], raw, request.headers.get("Content-Type"),
                        request.args.get("from") or None, limit, request.path, clock.now())
         if reply.queued:
-            self.wake()
+            wake_worker(self.app)
         return answer(reply.body, reply.status)
-
-    def wake(self) -> None:
-        """A page or an escalation was queued: this process's worker sends it now, not at the next tick."""
-        worker = self.app.extensions.get("callgoose_worker")
-        if worker is not None:
-            worker.wake()
 
     def process(self, request: Request) -> Response:
         """web.ingest.process, without Flask: the same steps, statuses and log line."""
@@ -133,7 +128,7 @@ class Lean:
                 "%.1fms", logged_url(request), result.status, result.call_id, token.name,
                 (time.perf_counter() - started) * 1000)
         if result.queued:
-            self.wake()
+            wake_worker(self.app)
         return answer(result.body, result.status)
 
 
